@@ -1,0 +1,139 @@
+#include "bundle.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+
+namespace mtfcdd {
+namespace {
+
+using nlohmann::json;
+
+struct Reader {
+  const std::string& source;
+  [[noreturn]] void fail(const std::string& what) const {
+    throw std::runtime_error(source + ": " + what);
+  }
+  const json& at(const json& j, const std::string& key, const std::string& path) const {
+    if (!j.is_object() || !j.contains(key)) fail("missing key '" + path + key + "'");
+    return j.at(key);
+  }
+  template <typename T>
+  T get(const json& j, const std::string& key, const std::string& path = "") const {
+    const json& v = at(j, key, path);
+    try {
+      return v.get<T>();
+    } catch (const json::exception&) {
+      fail("key '" + path + key + "' has the wrong type: " + v.dump());
+    }
+  }
+  int positive(const json& j, const std::string& key, const std::string& path) const {
+    const int v = get<int>(j, key, path);
+    if (v <= 0 || v > 16384) fail("key '" + path + key + "' must be 1 .. 16384, got " + std::to_string(v));
+    return v;
+  }
+};
+
+}  // namespace
+
+BundleManifest manifest_from_json(const json& j, const std::string& source) {
+  const Reader r{source};
+  if (!j.is_object()) r.fail("the manifest is not a JSON object");
+  BundleManifest m;
+  if (r.get<std::string>(j, "format") != "mtfcdd-bundle") r.fail("'format' is not \"mtfcdd-bundle\"");
+  m.format_version = r.get<int>(j, "format_version");
+  if (m.format_version != kBundleFormatVersion)
+    r.fail("format_version " + std::to_string(m.format_version) + " is not supported (this build reads " +
+           std::to_string(kBundleFormatVersion) + ")");
+  m.model_file = r.get<std::string>(j, "model");
+  if (m.model_file.empty() || m.model_file.find('/') != std::string::npos)
+    r.fail("'model' must be a file name inside the bundle");
+
+  const json& types = r.at(j, "types", "");
+  if (!types.is_array() || types.empty()) r.fail("'types' must be a non-empty array");
+  for (size_t i = 0; i < types.size(); ++i) {
+    const std::string p = "types[" + std::to_string(i) + "].";
+    DefectType t;
+    t.name = r.get<std::string>(types[i], "name", p);
+    t.display = types[i].value("display", t.name);
+    t.image_threshold = r.get<double>(types[i], "image_threshold", p);
+    t.pixel_threshold = r.get<double>(types[i], "pixel_threshold", p);
+    if (t.name.empty()) r.fail("'" + p + "name' is empty");
+    if (!std::isfinite(t.image_threshold) || !std::isfinite(t.pixel_threshold))
+      r.fail("thresholds of type '" + t.name + "' must be finite numbers");
+    for (const auto& other : m.types)
+      if (other.name == t.name) r.fail("type '" + t.name + "' is listed twice");
+    m.types.push_back(t);
+  }
+
+  const json& in = r.at(j, "input", "");
+  m.input_name = r.get<std::string>(in, "name", "input.");
+  m.input_width = r.positive(in, "width", "input.");
+  m.input_height = r.positive(in, "height", "input.");
+  m.channel_order = r.get<std::string>(in, "channel_order", "input.");
+  if (m.channel_order != "RGB" && m.channel_order != "BGR")
+    r.fail("'input.channel_order' must be RGB or BGR, got " + m.channel_order);
+  m.mean = r.get<std::array<double, 3>>(in, "mean", "input.");
+  m.std = r.get<std::array<double, 3>>(in, "std", "input.");
+  for (double s : m.std)
+    if (!(s > 0)) r.fail("'input.std' values must be positive");
+
+  const json& out = r.at(j, "outputs", "");
+  m.maps_output = r.get<std::string>(out, "anomaly_maps", "outputs.");
+  m.scores_output = r.get<std::string>(out, "scores", "outputs.");
+  const json& hm = r.at(j, "heatmap", "");
+  m.heatmap_width = r.positive(hm, "width", "heatmap.");
+  m.heatmap_height = r.positive(hm, "height", "heatmap.");
+  m.calibrated = j.value("calibrated", false);
+  if (j.contains("provenance")) m.provenance = j.at("provenance");
+  return m;
+}
+
+json manifest_to_json(const BundleManifest& m) {
+  json types = json::array();
+  for (const auto& t : m.types)
+    types.push_back({{"name", t.name}, {"display", t.display}, {"image_threshold", t.image_threshold},
+                     {"pixel_threshold", t.pixel_threshold}});
+  return {{"format", "mtfcdd-bundle"},
+          {"format_version", m.format_version},
+          {"model", m.model_file},
+          {"types", types},
+          {"input",
+           {{"name", m.input_name},
+            {"width", m.input_width},
+            {"height", m.input_height},
+            {"layout", "NCHW"},
+            {"channel_order", m.channel_order},
+            {"mean", m.mean},
+            {"std", m.std}}},
+          {"outputs", {{"anomaly_maps", m.maps_output}, {"scores", m.scores_output}}},
+          {"heatmap", {{"width", m.heatmap_width}, {"height", m.heatmap_height}}},
+          {"calibrated", m.calibrated},
+          {"provenance", m.provenance}};
+}
+
+BundleManifest read_manifest(const std::string& bundle_dir) {
+  const std::string path = bundle_dir + "/model.json";
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error("cannot open bundle manifest " + path);
+  json j;
+  try {
+    j = json::parse(f);
+  } catch (const json::exception& e) {
+    throw std::runtime_error(path + ": not valid JSON: " + e.what());
+  }
+  return manifest_from_json(j, path);
+}
+
+void write_manifest(const BundleManifest& m, const std::string& bundle_dir) {
+  const std::string path = bundle_dir + "/model.json", tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f || !(f << manifest_to_json(m).dump(2) << '\n') || !f.flush())
+      throw std::runtime_error("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot write " + path);
+}
+
+}  // namespace mtfcdd

@@ -1,0 +1,43 @@
+// The model bundle's manifest (model.json): what the ONNX file expects and produces, the
+// defect types in channel order with their thresholds, and where the model came from.
+#pragma once
+
+#include <array>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace mtfcdd {
+
+constexpr int kBundleFormatVersion = 1;
+
+struct DefectType {
+  std::string name;
+  std::string display;
+  double image_threshold = 0.0;  // on the image score z (mean of the type's map)
+  double pixel_threshold = 0.0;  // on the map value A at input resolution
+};
+
+struct BundleManifest {
+  int format_version = kBundleFormatVersion;
+  std::string model_file = "model.onnx";
+  std::vector<DefectType> types;  // channel order
+  int input_width = 0, input_height = 0;
+  std::string channel_order = "RGB";          // RGB or BGR
+  std::array<double, 3> mean{}, std{};        // in 0..255 units, per channel in channel_order
+  std::string input_name = "image";
+  std::string maps_output = "anomaly_maps";   // [N, M, heatmap_height, heatmap_width]
+  std::string scores_output = "scores";       // [N, M]
+  int heatmap_width = 0, heatmap_height = 0;
+  bool calibrated = false;                    // thresholds chosen on validation data
+  nlohmann::json provenance = nlohmann::json::object();
+};
+
+// Throws std::runtime_error naming `source` and the offending key.
+BundleManifest manifest_from_json(const nlohmann::json& j, const std::string& source);
+nlohmann::json manifest_to_json(const BundleManifest& m);
+
+BundleManifest read_manifest(const std::string& bundle_dir);
+void write_manifest(const BundleManifest& m, const std::string& bundle_dir);
+
+}  // namespace mtfcdd

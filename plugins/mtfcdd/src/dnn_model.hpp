@@ -1,0 +1,37 @@
+// A model bundle loaded into OpenCV DNN: checks the ONNX file against its manifest at load
+// time, then turns normalised NCHW blobs into anomaly maps.
+#pragma once
+
+#include <opencv2/core.hpp>
+#include <opencv2/dnn.hpp>
+#include <string>
+
+#include "bundle.hpp"
+
+namespace mtfcdd {
+
+struct DnnOptions {
+  std::string backend = "cpu";  // cpu | cuda | cuda_fp16 | auto
+  bool fallback_cpu = false;    // when CUDA is asked for but unavailable
+};
+
+class DnnModel {
+ public:
+  // Throws std::runtime_error naming the bundle and the cause (missing file, unreadable ONNX,
+  // outputs that do not match the manifest, unavailable backend).
+  DnnModel(const std::string& bundle_dir, const DnnOptions& opts = {});
+
+  const BundleManifest& manifest() const { return manifest_; }
+  const std::string& backend_in_use() const { return backend_; }
+
+  // blob: float32 [N, 3, H, W] as made by make_blob(). Returns the maps [N, M, u, v];
+  // throws if the network produced a NaN or an infinity.
+  cv::Mat forward(const cv::Mat& blob);
+
+ private:
+  BundleManifest manifest_;
+  cv::dnn::Net net_;
+  std::string backend_;
+};
+
+}  // namespace mtfcdd

@@ -1,0 +1,84 @@
+// MobileNet v1 (alpha 1.0) from Keras: TF "SAME" padding, ReLU6, BN eps 1e-3, Keras layer
+// names (conv1, conv1_bn, conv_dw_i, conv_dw_i_bn, conv_pw_i, conv_pw_i_bn), cut after conv_pw_N.
+#include <array>
+
+#include "backbone.hpp"
+#include "layers.hpp"
+
+namespace mtfcdd {
+namespace {
+
+constexpr std::array<int64_t, 11> kPwChannels = {64, 128, 128, 256, 256, 512,
+                                                 512, 512, 512, 512, 512};
+
+// TF "SAME": out = ceil(in / s); the odd pixel of padding goes to the bottom/right.
+std::pair<int64_t, int64_t> same_pad(int64_t in, int64_t k, int64_t s) {
+  const int64_t out = (in + s - 1) / s;
+  const int64_t total = std::max<int64_t>((out - 1) * s + k - in, 0);
+  return {total / 2, total - total / 2};
+}
+
+Pads same_pads(const Shape& in, int64_t k, int64_t s) {
+  const auto [t, b] = same_pad(in.h, k, s);
+  const auto [l, r] = same_pad(in.w, k, s);
+  return {t, l, b, r};
+}
+
+struct Layer {
+  torch::nn::Conv2d conv{nullptr};
+  torch::nn::BatchNorm2d bn{nullptr};
+  std::string name;
+};
+
+class MobileNetV1Impl : public BackboneImpl {
+ public:
+  explicit MobileNetV1Impl(int blocks) {
+    add("conv1", make_conv(3, 32, 3, 2, 0, false), "conv1_bn");
+    int64_t c = 32;
+    for (int i = 1; i <= blocks; ++i) {
+      const int64_t stride = (i == 2 || i == 4 || i == 6) ? 2 : 1;
+      const std::string n = std::to_string(i);
+      add("conv_dw_" + n, make_conv(c, c, 3, stride, 0, false, c), "conv_dw_" + n + "_bn");
+      const int64_t out = kPwChannels[i - 1];
+      add("conv_pw_" + n, make_conv(c, out, 1, 1, 0, false), "conv_pw_" + n + "_bn");
+      c = out;
+    }
+    out_ = c;
+  }
+  torch::Tensor forward(const torch::Tensor& input) override {
+    torch::Tensor x = input;
+    for (auto& l : layers_) {
+      const int64_t k = (*l.conv->options.kernel_size())[0], s = (*l.conv->options.stride())[0];
+      const auto [t, b] = same_pad(x.size(2), k, s);
+      const auto [lft, r] = same_pad(x.size(3), k, s);
+      if (t + b + lft + r > 0) x = torch::constant_pad_nd(x, {lft, r, t, b}, 0);
+      x = torch::clamp(l.bn->forward(l.conv->forward(x)), 0.0, 6.0);
+    }
+    return x;
+  }
+  NetGraph::Id emit(NetGraph& g, NetGraph::Id x, const std::string& p) const override {
+    for (const auto& l : layers_) {
+      const int64_t k = (*l.conv->options.kernel_size())[0], s = (*l.conv->options.stride())[0];
+      x = g.clip(emit_conv(g, x, p + l.name, l.conv, &l.bn, same_pads(g.shape(x), k, s)), 0.f, 6.f);
+    }
+    return x;
+  }
+  int64_t out_channels() const override { return out_; }
+
+ private:
+  void add(const std::string& name, torch::nn::Conv2d conv, const std::string& bn_name) {
+    layers_.push_back({register_module(name, conv), register_module(bn_name, make_bn(conv->options.out_channels(), 1e-3)), name});
+  }
+  std::vector<Layer> layers_;
+  int64_t out_ = 0;
+};
+
+}  // namespace
+
+std::shared_ptr<BackboneImpl> make_mobilenet_v1_backbone(int blocks) {
+  if (blocks < 1 || blocks > 11)
+    throw std::invalid_argument("mobilenet_v1 cut must be conv_pw_1 .. conv_pw_11");
+  return std::make_shared<MobileNetV1Impl>(blocks);
+}
+
+}  // namespace mtfcdd

@@ -1,0 +1,103 @@
+#include "export.hpp"
+
+#include <filesystem>
+
+#include "dnn_model.hpp"
+#include "fcdd_math.hpp"
+#include "onnx_writer.hpp"
+
+namespace mtfcdd {
+namespace fs = std::filesystem;
+
+double relative_l2(const torch::Tensor& a, const torch::Tensor& b) {
+  const double num = (a.to(torch::kDouble) - b.to(torch::kDouble)).norm().item<double>();
+  const double den = b.to(torch::kDouble).norm().item<double>();
+  return den == 0 ? num : num / den;
+}
+
+BundleManifest manifest_for(const FcddModelImpl& model, const std::vector<DefectType>& types) {
+  const NetGraph g = model.to_graph();
+  BundleManifest m;
+  m.types = types;
+  m.input_width = m.input_height = static_cast<int>(model.config().input_size);
+  m.channel_order = "RGB";
+  m.mean = {127.5, 127.5, 127.5};  // every preset takes x / 127.5 - 1
+  m.std = {127.5, 127.5, 127.5};
+  const Shape hs = g.shape(g.outputs().front().id);
+  m.heatmap_height = static_cast<int>(hs.h);
+  m.heatmap_width = static_cast<int>(hs.w);
+  return m;
+}
+
+namespace {
+
+torch::Tensor generated_inputs(int64_t size) {
+  // Noise, a smooth gradient and a bright square: varied enough to exercise every layer.
+  torch::manual_seed(7);
+  auto noise = torch::rand({1, 3, size, size}) * 2 - 1;
+  auto ramp = torch::linspace(-1, 1, size).view({1, 1, 1, size}).expand({1, 3, size, size});
+  auto square = torch::full({1, 3, size, size}, -0.5);
+  square.index_put_({torch::indexing::Slice(), torch::indexing::Slice(),
+                     torch::indexing::Slice(size / 3, size / 2), torch::indexing::Slice(size / 3, size / 2)},
+                    0.9);
+  return torch::cat({noise, ramp.contiguous(), square}, 0);
+}
+
+cv::Mat to_blob(const torch::Tensor& t) {
+  const auto c = t.to(torch::kFloat).contiguous();
+  std::vector<int> dims(c.sizes().begin(), c.sizes().end());
+  return cv::Mat(dims, CV_32F, c.data_ptr<float>()).clone();
+}
+
+torch::Tensor from_mat(const cv::Mat& m) {
+  std::vector<int64_t> dims(m.size.p, m.size.p + m.dims);
+  return torch::from_blob(const_cast<float*>(m.ptr<float>()), dims, torch::kFloat).clone();
+}
+
+}  // namespace
+
+ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
+  if (static_cast<int64_t>(req.types.size()) != model.config().types)
+    throw std::runtime_error("export: " + std::to_string(req.types.size()) + " type names for a model with " +
+                             std::to_string(model.config().types) + " output channels");
+  const bool was_training = model.is_training();
+  model.eval();
+  torch::NoGradGuard no_grad;
+
+  ExportResult res;
+  res.manifest = manifest_for(model, req.types);
+  res.manifest.calibrated = req.calibrated;
+  res.manifest.provenance = req.provenance;
+
+  fs::create_directories(req.out_dir);
+  const fs::path onnx_path = fs::path(req.out_dir) / res.manifest.model_file;
+  const fs::path json_path = fs::path(req.out_dir) / "model.json";
+  try {
+    write_onnx(model.to_graph(), onnx_path.string(), "mtfcdd-train");
+    write_manifest(res.manifest, req.out_dir);
+    res.onnx_bytes = static_cast<int64_t>(fs::file_size(onnx_path));
+
+    const auto inputs = req.check_inputs.defined() ? req.check_inputs
+                                                   : generated_inputs(model.config().input_size);
+    const auto ref_maps = pseudo_huber(model.forward(inputs));
+    const auto ref_scores = anomaly_scores(ref_maps);
+    DnnModel dnn(req.out_dir);
+    const auto maps = from_mat(dnn.forward(to_blob(inputs)));
+    res.maps_rel_l2 = relative_l2(maps, ref_maps);
+    res.scores_rel_l2 = relative_l2(anomaly_scores(maps), ref_scores);
+    if (!(res.maps_rel_l2 <= kExportTolerance) || !(res.scores_rel_l2 <= kExportTolerance))
+      throw std::runtime_error("export check failed: OpenCV DNN differs from LibTorch by relative L2 " +
+                               std::to_string(res.maps_rel_l2) + " (maps) and " +
+                               std::to_string(res.scores_rel_l2) + " (scores), limit " +
+                               std::to_string(kExportTolerance));
+  } catch (...) {
+    fs::remove(onnx_path);
+    fs::remove(json_path);
+    model.train(was_training);
+    throw;
+  }
+  model.train(was_training);
+  return res;
+}
+
+}  // namespace mtfcdd

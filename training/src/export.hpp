@@ -1,0 +1,41 @@
+// Writes a model bundle (model.onnx + model.json) and proves it: the written ONNX file is run
+// through OpenCV DNN and compared with LibTorch on the same inputs.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "bundle.hpp"
+#include "fcdd_model.hpp"
+
+namespace mtfcdd {
+
+// Relative L2 error above which an export is refused.
+constexpr double kExportTolerance = 1e-4;
+
+struct ExportRequest {
+  std::string out_dir;
+  std::vector<DefectType> types;  // channel order; size must equal the model's M
+  bool calibrated = false;
+  nlohmann::json provenance = nlohmann::json::object();
+  torch::Tensor check_inputs;     // normalised [K, 3, H, W]; undefined = generated patterns
+};
+
+struct ExportResult {
+  double maps_rel_l2 = 0, scores_rel_l2 = 0;
+  int64_t onnx_bytes = 0;
+  BundleManifest manifest;
+};
+
+// The manifest an export of `model` writes: input size, normalisation ([-1, 1], RGB), heatmap size.
+BundleManifest manifest_for(const FcddModelImpl& model, const std::vector<DefectType>& types);
+
+// Throws std::runtime_error (and leaves no bundle behind) when the check fails.
+ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req);
+
+// Relative L2 error ||a - b|| / ||b|| (0 when both are zero).
+double relative_l2(const torch::Tensor& a, const torch::Tensor& b);
+
+}  // namespace mtfcdd

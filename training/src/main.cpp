@@ -1,0 +1,205 @@
+// mtfcdd-train: the companion trainer's command line.
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "cli_args.hpp"
+#include "export.hpp"
+#include "fcdd_math.hpp"
+#include "fcdd_model.hpp"
+#include "safetensors.hpp"
+#include "toy_data.hpp"
+#include "weights.hpp"
+
+namespace mtfcdd {
+namespace {
+
+const char* kUsage = R"(usage: mtfcdd-train COMMAND [options]
+
+commands:
+  info    --preset P [--types M] [--cut C] [--input-size S] [--head-channels H]
+          parameter counts and FLOPs per image
+  export  --preset P (--types M | --type-names a,b,..) --out DIR [--weights W.safetensors]
+          [--cut C] [--input-size S] [--head-channels H] [--seed N]
+          write a verified bundle (model.onnx + model.json) of an untrained head
+  demo    --out DIR [--preset small] [--types 3] [--iters 40] [--batch 16] [--input-size S]
+          train a few iterations on generated defects, then export and verify
+
+presets: irv2 (Inception-ResNet-v2, timm weights), mobilenet_v1 (--cut conv_pw_5 .. conv_pw_11),
+         small (compact, trained from scratch)
+)";
+
+std::vector<std::string> split_names(const std::string& names) {
+  std::vector<std::string> out;
+  for (size_t pos = 0; !names.empty() && pos <= names.size();) {
+    const size_t end = std::min(names.find(',', pos), names.size());
+    out.push_back(names.substr(pos, end - pos));
+    if (out.back().empty()) throw std::invalid_argument("--type-names has an empty name");
+    pos = end + 1;
+  }
+  return out;
+}
+
+// --types M, or as many as --type-names lists.
+int64_t type_count(const CliArgs& a, int64_t fallback) {
+  return a.integer("types", a.has("type-names") ? static_cast<int64_t>(split_names(a.str("type-names")).size())
+                                                : fallback);
+}
+
+ModelConfig config_from(const CliArgs& a, int64_t default_types) {
+  ModelConfig c;
+  c.preset = a.str("preset", c.preset);
+  c.cut = a.str("cut", c.cut);
+  c.types = type_count(a, default_types);
+  c.head_channels = a.integer("head-channels", c.preset == "small" ? 128 : 512);
+  c.input_size = a.integer("input-size", 0);
+  return resolved(c);
+}
+
+std::vector<DefectType> types_from(const CliArgs& a, int64_t m) {
+  std::vector<DefectType> out;
+  for (const auto& n : split_names(a.str("type-names"))) out.push_back({n, n, std::log(2.0), std::log(2.0)});
+  if (out.empty())
+    for (int64_t k = 0; k < m; ++k) {
+      const std::string n = "type" + std::to_string(k);
+      out.push_back({n, n, std::log(2.0), std::log(2.0)});  // p = 0.5 until calibrated
+    }
+  if (static_cast<int64_t>(out.size()) != m)
+    throw std::invalid_argument("--type-names lists " + std::to_string(out.size()) + " names, --types says " +
+                                std::to_string(m));
+  return out;
+}
+
+std::string today() {
+  char buf[32];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// Loads the backbone weights if given (and freezes the backbone); otherwise says loudly that
+// the backbone is random and will be trained too. Returns what provenance should record.
+std::string setup_backbone(FcddModelImpl& model, const CliArgs& a) {
+  const std::string path = a.str("weights");
+  if (path.empty()) {
+    if (model.config().preset != "small")
+      std::cerr << "WARNING: no --weights given: the " << model.config().preset
+                << " backbone is randomly initialised and is trained from scratch, not frozen\n";
+    model.set_backbone_frozen(false);
+    return "random";
+  }
+  const auto report = load_weights(*model.backbone, read_safetensors(path), path);
+  std::cerr << "loaded " << report.loaded << " backbone tensors from " << path << " (" << report.ignored
+            << " tensors of later layers ignored); backbone frozen\n";
+  model.set_backbone_frozen(true);
+  return path;
+}
+
+void print_export(const ExportResult& r, const std::string& dir) {
+  std::printf("bundle written: %s (model.onnx %.2f MB)\n", dir.c_str(), r.onnx_bytes / 1e6);
+  std::printf("export check (OpenCV DNN vs LibTorch): relative L2 maps %.3g, scores %.3g (limit %.0e)\n",
+              r.maps_rel_l2, r.scores_rel_l2, kExportTolerance);
+}
+
+int cmd_info(const CliArgs& a) {
+  const ModelConfig cfg = config_from(a, 1);
+  a.reject_unknown();
+  FcddModel model(cfg);
+  model->set_backbone_frozen(true);
+  const auto pc = count_parameters(*model);
+  const NetGraph g = model->to_graph();
+  const Shape hs = g.shape(g.outputs().front().id);
+  std::printf("preset %s%s, %lld types, input %lldx%lld, heatmap %lldx%lld, head width %lld\n",
+              cfg.preset.c_str(), cfg.cut.empty() ? "" : (" (" + cfg.cut + ")").c_str(),
+              static_cast<long long>(cfg.types), static_cast<long long>(cfg.input_size),
+              static_cast<long long>(cfg.input_size), static_cast<long long>(hs.h),
+              static_cast<long long>(hs.w), static_cast<long long>(cfg.head_channels));
+  std::printf("parameters: total %lld (%.2f M), trainable with frozen backbone %lld (%.2f M)\n",
+              static_cast<long long>(pc.total), pc.total / 1e6, static_cast<long long>(pc.trainable),
+              pc.trainable / 1e6);
+  std::printf("  backbone %lld, head %lld\n", static_cast<long long>(pc.backbone), static_cast<long long>(pc.head));
+  std::printf("FLOPs per image: %.3f GFLOP (multiply-add = 2)\n", g.flops() / 1e9);
+  return 0;
+}
+
+int cmd_export(const CliArgs& a) {
+  if (!a.has("types") && !a.has("type-names")) throw std::invalid_argument("give --types M or --type-names a,b,..");
+  const ModelConfig cfg = config_from(a, 0);
+  ExportRequest req;
+  req.out_dir = a.required("out");
+  torch::manual_seed(a.integer("seed", 1));
+  req.types = types_from(a, cfg.types);
+  FcddModel model(cfg);
+  const std::string weights = setup_backbone(*model, a);
+  a.reject_unknown();
+  req.provenance = {{"preset", cfg.preset}, {"cut", cfg.cut}, {"head_channels", cfg.head_channels},
+                    {"weights", weights}, {"data", "none (untrained head)"}, {"created", today()},
+                    {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
+  print_export(export_bundle(*model, req), req.out_dir);
+  return 0;
+}
+
+int cmd_demo(const CliArgs& a) {
+  ModelConfig cfg = config_from(a, 3);
+  const int64_t iters = a.integer("iters", 40), batch = a.integer("batch", 16);
+  ExportRequest req;
+  req.out_dir = a.required("out");
+  req.types = types_from(a, cfg.types);
+  a.reject_unknown();
+  if (iters < 1 || batch < 1) throw std::invalid_argument("--iters and --batch must be positive");
+  torch::manual_seed(1);
+  auto gen = at::detail::createCPUGenerator(42);
+  FcddModel model(cfg);
+  model->set_backbone_frozen(false);
+  std::vector<torch::Tensor> params;
+  for (auto& p : model->parameters())
+    if (p.requires_grad()) params.push_back(p);
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(1e-3));
+  model->train();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t it = 1; it <= iters; ++it) {
+    const auto b = toy_batch(batch, cfg.types, cfg.input_size, gen);
+    const auto loss = fcdd_loss(anomaly_scores(pseudo_huber(model->forward(b.images))), b.labels);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    if (it == 1 || it % 10 == 0 || it == iters)
+      std::printf("iter %lld/%lld  loss %.4f\n", static_cast<long long>(it), static_cast<long long>(iters),
+                  loss.item<double>());
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("trained %lld iterations in %.1f s\n", static_cast<long long>(iters), secs);
+  req.provenance = {{"preset", cfg.preset}, {"cut", cfg.cut}, {"head_channels", cfg.head_channels},
+                    {"weights", "random"}, {"data", "generated toy defects"}, {"created", today()},
+                    {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
+  req.check_inputs = toy_batch(4, cfg.types, cfg.input_size, gen).images;
+  print_export(export_bundle(*model, req), req.out_dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace mtfcdd
+
+int main(int argc, char** argv) {
+  using namespace mtfcdd;
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  try {
+    const CliArgs args(argc, argv, 2, {});
+    if (cmd == "info") return cmd_info(args);
+    if (cmd == "export") return cmd_export(args);
+    if (cmd == "demo") return cmd_demo(args);
+    std::cerr << "mtfcdd-train: unknown command '" << cmd << "'\n" << kUsage;
+    return 2;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "mtfcdd-train " << cmd << ": " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "mtfcdd-train " << cmd << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}

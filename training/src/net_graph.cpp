@@ -1,0 +1,172 @@
+#include "net_graph.hpp"
+
+#include <stdexcept>
+#include <utility>
+
+namespace mtfcdd {
+namespace {
+
+Attr int_attr(std::string name, int64_t v) {
+  Attr a;
+  a.name = std::move(name);
+  a.kind = Attr::Kind::Int;
+  a.i = v;
+  return a;
+}
+
+Attr ints_attr(std::string name, std::vector<int64_t> v) {
+  Attr a;
+  a.name = std::move(name);
+  a.kind = Attr::Kind::Ints;
+  a.ints = std::move(v);
+  return a;
+}
+
+std::vector<int64_t> onnx_pads(const Pads& p) { return {p.top, p.left, p.bottom, p.right}; }
+
+}  // namespace
+
+NetGraph::NetGraph(Shape input, std::string input_name) {
+  add_value(std::move(input_name), input);
+}
+
+NetGraph::Id NetGraph::add_value(std::string name, Shape s, bool spatial) {
+  values_.push_back({std::move(name), s, spatial});
+  return static_cast<Id>(values_.size() - 1);
+}
+
+NetGraph::Id NetGraph::add_node(std::string op, std::vector<Id> inputs,
+                                std::vector<std::string> extra_inputs, Shape out,
+                                std::vector<Attr> attrs, bool spatial) {
+  GraphNode n;
+  n.name = op + "_" + std::to_string(counter_++);
+  n.op = std::move(op);
+  for (Id i : inputs) n.inputs.push_back(values_.at(i).name);
+  for (auto& e : extra_inputs) n.inputs.push_back(std::move(e));
+  n.output = n.name + "_out";
+  n.attrs = std::move(attrs);
+  Id id = add_value(n.output, out, spatial);
+  nodes_.push_back(std::move(n));
+  return id;
+}
+
+std::string NetGraph::add_scalar(float v) {
+  Initializer init{"const_" + std::to_string(counter_++), {1}, {v}};
+  inits_.push_back(init);
+  return init.name;
+}
+
+NetGraph::Id NetGraph::conv(Id x, const std::string& name, std::vector<float> weights, int64_t cout,
+                            int64_t kh, int64_t kw, std::vector<float> bias, int64_t stride,
+                            Pads pads, int64_t groups) {
+  const Shape in = shape(x);
+  if (groups < 1 || in.c % groups != 0 || cout % groups != 0)
+    throw std::invalid_argument("conv " + name + ": channels not divisible by groups");
+  const int64_t cin_g = in.c / groups;
+  if (static_cast<int64_t>(weights.size()) != cout * cin_g * kh * kw)
+    throw std::invalid_argument("conv " + name + ": weight size does not match its shape");
+  if (!bias.empty() && static_cast<int64_t>(bias.size()) != cout)
+    throw std::invalid_argument("conv " + name + ": bias size does not match its channels");
+  const Shape out{cout, (in.h + pads.top + pads.bottom - kh) / stride + 1,
+                  (in.w + pads.left + pads.right - kw) / stride + 1};
+  if (out.h <= 0 || out.w <= 0)
+    throw std::invalid_argument("conv " + name + ": input too small for the kernel");
+
+  std::vector<std::string> extra{name + ".weight"};
+  inits_.push_back({name + ".weight", {cout, cin_g, kh, kw}, std::move(weights)});
+  if (!bias.empty()) {
+    extra.push_back(name + ".bias");
+    inits_.push_back({name + ".bias", {cout}, std::move(bias)});
+  }
+  flops_ += 2 * cin_g * kh * kw * cout * out.h * out.w;
+  return add_node("Conv", {x}, std::move(extra), out,
+                  {ints_attr("kernel_shape", {kh, kw}), ints_attr("strides", {stride, stride}),
+                   ints_attr("pads", onnx_pads(pads)), ints_attr("dilations", {1, 1}),
+                   int_attr("group", groups)});
+}
+
+NetGraph::Id NetGraph::relu(Id x) {
+  const Shape s = shape(x);
+  flops_ += s.c * s.h * s.w;
+  return add_node("Relu", {x}, {}, s, {});
+}
+
+NetGraph::Id NetGraph::clip(Id x, float lo, float hi) {
+  const Shape s = shape(x);
+  flops_ += s.c * s.h * s.w;
+  return add_node("Clip", {x}, {add_scalar(lo), add_scalar(hi)}, s, {});
+}
+
+Shape NetGraph::pooled(const Shape& s, int64_t k, int64_t stride, const Pads& p) const {
+  Shape out{s.c, (s.h + p.top + p.bottom - k) / stride + 1, (s.w + p.left + p.right - k) / stride + 1};
+  if (out.h <= 0 || out.w <= 0) throw std::invalid_argument("pooling: input too small");
+  return out;
+}
+
+NetGraph::Id NetGraph::max_pool(Id x, int64_t k, int64_t stride, Pads pads) {
+  const Shape out = pooled(shape(x), k, stride, pads);
+  flops_ += out.c * out.h * out.w * k * k;
+  return add_node("MaxPool", {x}, {}, out,
+                  {ints_attr("kernel_shape", {k, k}), ints_attr("strides", {stride, stride}),
+                   ints_attr("pads", onnx_pads(pads))});
+}
+
+NetGraph::Id NetGraph::avg_pool(Id x, int64_t k, int64_t stride, Pads pads,
+                                bool count_include_pad) {
+  const Shape out = pooled(shape(x), k, stride, pads);
+  flops_ += out.c * out.h * out.w * k * k;
+  return add_node("AveragePool", {x}, {}, out,
+                  {ints_attr("kernel_shape", {k, k}), ints_attr("strides", {stride, stride}),
+                   ints_attr("pads", onnx_pads(pads)),
+                   int_attr("count_include_pad", count_include_pad ? 1 : 0)});
+}
+
+NetGraph::Id NetGraph::concat(const std::vector<Id>& xs) {
+  if (xs.empty()) throw std::invalid_argument("concat of nothing");
+  Shape out = shape(xs.front());
+  out.c = 0;
+  for (Id x : xs) {
+    const Shape& s = shape(x);
+    if (s.h != out.h || s.w != out.w) throw std::invalid_argument("concat: spatial sizes differ");
+    out.c += s.c;
+  }
+  return add_node("Concat", xs, {}, out, {int_attr("axis", 1)});
+}
+
+NetGraph::Id NetGraph::add(Id a, Id b) {
+  const Shape sa = shape(a), sb = shape(b);
+  if (sa.c != sb.c || sa.h != sb.h || sa.w != sb.w) throw std::invalid_argument("add: shapes differ");
+  flops_ += sa.c * sa.h * sa.w;
+  return add_node("Add", {a, b}, {}, sa, {});
+}
+
+NetGraph::Id NetGraph::pseudo_huber(Id x) {
+  const Shape s = shape(x);
+  flops_ += 5 * s.c * s.h * s.w;
+  const Id x2 = add_node("Mul", {x, x}, {}, s, {});
+  const Id t = add_node("Add", {x2}, {add_scalar(1.f)}, s, {});
+  const Id r = add_node("Sqrt", {t}, {}, s, {});
+  const Id d = add_node("Add", {r}, {add_scalar(1.f)}, s, {});
+  return add_node("Div", {x2, d}, {}, s, {});
+}
+
+NetGraph::Id NetGraph::spatial_mean(Id x) {
+  const Shape s = shape(x);
+  flops_ += s.c * s.h * s.w;
+  const Id g = add_node("GlobalAveragePool", {x}, {}, {s.c, 1, 1}, {});
+  return add_node("Flatten", {g}, {}, {s.c, 1, 1}, {int_attr("axis", 1)}, false);
+}
+
+void NetGraph::mark_output(Id x, const std::string& name) {
+  // Outputs carry the public name, so rename the value and every use of it.
+  const std::string old = values_.at(x).name;
+  for (auto& n : nodes_) {
+    if (n.output == old) n.output = name;
+    for (auto& in : n.inputs)
+      if (in == old) in = name;
+  }
+  values_.at(x).name = name;
+  outputs_.push_back({x, name, values_.at(x).spatial});
+}
+
+}  // namespace mtfcdd
