@@ -52,14 +52,14 @@ class MobileNetV1Impl : public BackboneImpl {
       const auto [t, b] = same_pad(x.size(2), k, s);
       const auto [lft, r] = same_pad(x.size(3), k, s);
       if (t + b + lft + r > 0) x = torch::constant_pad_nd(x, {lft, r, t, b}, 0);
-      x = torch::clamp(l.bn->forward(l.conv->forward(x)), 0.0, 6.0);
+      x = apply_act(l.bn->forward(l.conv->forward(x)), Act::ReLU6);
     }
     return x;
   }
   NetGraph::Id emit(NetGraph& g, NetGraph::Id x, const std::string& p) const override {
     for (const auto& l : layers_) {
       const int64_t k = (*l.conv->options.kernel_size())[0], s = (*l.conv->options.stride())[0];
-      x = g.clip(emit_conv(g, x, p + l.name, l.conv, &l.bn, same_pads(g.shape(x), k, s)), 0.f, 6.f);
+      x = emit_act(g, emit_conv(g, x, p + l.name, l.conv, &l.bn, same_pads(g.shape(x), k, s)), Act::ReLU6);
     }
     return x;
   }

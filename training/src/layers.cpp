@@ -19,7 +19,6 @@ torch::Tensor apply_act(const torch::Tensor& x, Act act) {
   switch (act) {
     case Act::ReLU: return torch::relu(x);
     case Act::ReLU6: return torch::clamp(x, 0.0, 6.0);
-    case Act::None: break;
   }
   return x;
 }
@@ -27,8 +26,7 @@ torch::Tensor apply_act(const torch::Tensor& x, Act act) {
 NetGraph::Id emit_act(NetGraph& g, NetGraph::Id x, Act act) {
   switch (act) {
     case Act::ReLU: return g.relu(x);
-    case Act::ReLU6: return g.clip(x, 0.f, 6.f);
-    case Act::None: break;
+    case Act::ReLU6: return g.relu6(x);
   }
   return x;
 }

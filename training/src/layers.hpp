@@ -10,7 +10,7 @@
 
 namespace mtfcdd {
 
-enum class Act { None, ReLU, ReLU6 };
+enum class Act { ReLU, ReLU6 };
 
 torch::nn::Conv2d make_conv(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t pad,
                             bool bias, int64_t groups = 1);

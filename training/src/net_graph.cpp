@@ -91,10 +91,12 @@ NetGraph::Id NetGraph::relu(Id x) {
   return add_node("Relu", {x}, {}, s, {});
 }
 
-NetGraph::Id NetGraph::clip(Id x, float lo, float hi) {
+NetGraph::Id NetGraph::relu6(Id x) {
   const Shape s = shape(x);
-  flops_ += s.c * s.h * s.w;
-  return add_node("Clip", {x}, {add_scalar(lo), add_scalar(hi)}, s, {});
+  flops_ += 3 * s.c * s.h * s.w;
+  const Id low = relu(x);
+  const Id high = relu(add_node("Add", {x}, {add_scalar(-6.f)}, s, {}));
+  return add_node("Sub", {low, high}, {}, s, {});
 }
 
 Shape NetGraph::pooled(const Shape& s, int64_t k, int64_t stride, const Pads& p) const {

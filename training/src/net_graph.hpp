@@ -56,7 +56,8 @@ class NetGraph {
   Id conv(Id x, const std::string& name, std::vector<float> weights, int64_t cout, int64_t kh,
           int64_t kw, std::vector<float> bias, int64_t stride, Pads pads, int64_t groups = 1);
   Id relu(Id x);
-  Id clip(Id x, float lo, float hi);
+  // min(max(x, 0), 6) as relu(x) - relu(x - 6): OpenCV 4.6 cannot import opset-11 Clip.
+  Id relu6(Id x);
   Id max_pool(Id x, int64_t k, int64_t stride, Pads pads);
   Id avg_pool(Id x, int64_t k, int64_t stride, Pads pads, bool count_include_pad);
   Id concat(const std::vector<Id>& xs);

@@ -1,0 +1,174 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <opencv2/core/cuda.hpp>
+
+#include "dnn_model.hpp"
+#include "export.hpp"
+#include "fcdd_math.hpp"
+#include "fcdd_model.hpp"
+#include "preprocess.hpp"
+
+using namespace mtfcdd;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  const auto dir = fs::temp_directory_path() / ("mtfcdd_export_" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// Non-trivial BatchNorm statistics, so that folding is really exercised.
+void randomise_batchnorm(torch::nn::Module& m) {
+  torch::NoGradGuard ng;
+  for (const auto& child : m.modules()) {
+    if (auto* bn = child->as<torch::nn::BatchNorm2dImpl>()) {
+      bn->running_mean.uniform_(-0.5, 0.5);
+      bn->running_var.uniform_(0.5, 2.0);
+      bn->weight.uniform_(0.5, 1.5);
+      bn->bias.uniform_(-0.3, 0.3);
+    }
+  }
+}
+
+std::vector<DefectType> types(int m) {
+  std::vector<DefectType> t;
+  for (int k = 0; k < m; ++k) t.push_back({"t" + std::to_string(k), "T" + std::to_string(k), 0.5, 0.5});
+  return t;
+}
+
+ExportResult export_preset(const std::string& preset, int64_t size, int m, const fs::path& dir,
+                           const std::string& cut = "conv_pw_5") {
+  ModelConfig cfg;
+  cfg.preset = preset;
+  cfg.cut = cut;
+  cfg.types = m;
+  cfg.input_size = size;
+  cfg.head_channels = 64;
+  torch::manual_seed(3);
+  FcddModel model(cfg);
+  randomise_batchnorm(*model);
+  ExportRequest req;
+  req.out_dir = dir.string();
+  req.types = types(m);
+  return export_bundle(*model, req);
+}
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Export, SmallRoundTripMatchesLibTorch) {
+  const auto dir = temp_dir("small");
+  const auto r = export_preset("small", 96, 3, dir);
+  EXPECT_LT(r.maps_rel_l2, 1e-5);
+  EXPECT_LT(r.scores_rel_l2, 1e-5);
+  EXPECT_TRUE(fs::exists(dir / "model.onnx"));
+  const auto m = read_manifest(dir.string());
+  EXPECT_EQ(m.types.size(), 3u);
+  EXPECT_EQ(m.heatmap_width, 12);
+  EXPECT_EQ(m.provenance.is_object(), true);
+}
+
+TEST(Export, Irv2AtSmallInputMatchesLibTorch) {
+  const auto dir = temp_dir("irv2");
+  const auto r = export_preset("irv2", 107, 2, dir);
+  EXPECT_LT(r.maps_rel_l2, 1e-4);
+  EXPECT_EQ(read_manifest(dir.string()).heatmap_width, 11);
+}
+
+TEST(Export, MobileNetOddSizeAsymmetricPaddingMatches) {
+  const auto dir = temp_dir("mobilenet");
+  const auto r = export_preset("mobilenet_v1", 99, 2, dir, "conv_pw_6");
+  EXPECT_LT(r.maps_rel_l2, 1e-4);
+}
+
+TEST(Export, DnnModelBatchesAndPreprocessesLikeTheManifestSays) {
+  const auto dir = temp_dir("batch");
+  export_preset("small", 64, 2, dir);
+  DnnModel dnn(dir.string());
+  std::vector<cv::Mat> imgs = {cv::Mat(50, 70, CV_8UC1, cv::Scalar(200)), cv::Mat(64, 64, CV_8UC3, cv::Scalar(10, 20, 30)),
+                               cv::Mat(80, 40, CV_8UC4, cv::Scalar(0, 0, 255, 255))};
+  const cv::Mat blob = make_blob(imgs, dnn.manifest());
+  ASSERT_EQ(blob.size[0], 3);
+  // RGB order, x / 127.5 - 1: the BGR pixel (10, 20, 30) becomes R = 30 -> -0.7647 in channel 0.
+  EXPECT_NEAR(blob.ptr<float>(1, 0)[0], 30 / 127.5 - 1, 1e-6);
+  EXPECT_NEAR(blob.ptr<float>(1, 2)[0], 10 / 127.5 - 1, 1e-6);
+  EXPECT_NEAR(blob.ptr<float>(0, 1)[5], 200 / 127.5 - 1, 1e-6);
+  const cv::Mat maps = dnn.forward(blob);
+  EXPECT_EQ(maps.size[0], 3);
+  EXPECT_EQ(maps.size[1], 2);
+  EXPECT_THROW(make_blob({cv::Mat()}, dnn.manifest()), std::invalid_argument);
+  EXPECT_THROW(make_blob({cv::Mat(4, 4, CV_16UC1)}, dnn.manifest()), std::invalid_argument);
+}
+
+TEST(Bundle, CorruptBundlesAreRejectedWithTheCause) {
+  const auto dir = temp_dir("corrupt");
+  export_preset("small", 64, 2, dir);
+  const auto json_path = dir / "model.json";
+  std::ifstream in(json_path);
+  const auto good = nlohmann::json::parse(in);
+
+  auto write = [&](const nlohmann::json& j) { std::ofstream(json_path) << j.dump(); };
+
+  auto j = good;
+  j["types"].push_back({{"name", "extra"}, {"image_threshold", 1}, {"pixel_threshold", 1}});
+  write(j);
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("does not match its manifest"), std::string::npos);
+
+  j = good;
+  j["heatmap"]["width"] = 9;
+  write(j);
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("does not match its manifest"), std::string::npos);
+
+  j = good;
+  j.erase("input");
+  write(j);
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("missing key 'input'"), std::string::npos);
+
+  j = good;
+  j["format_version"] = 99;
+  write(j);
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("format_version 99"), std::string::npos);
+
+  j = good;
+  j["types"][0]["image_threshold"] = "high";
+  write(j);
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("types[0].image_threshold"), std::string::npos);
+
+  std::ofstream(json_path) << "{ not json";
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("not valid JSON"), std::string::npos);
+
+  write(good);
+  fs::resize_file(dir / "model.onnx", fs::file_size(dir / "model.onnx") / 2);
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("cannot load ONNX model"), std::string::npos);
+
+  fs::remove(dir / "model.onnx");
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("cannot load ONNX model"), std::string::npos);
+  EXPECT_NE(message_of([&] { DnnModel d((dir / "nowhere").string()); }).find("cannot open bundle manifest"),
+            std::string::npos);
+}
+
+TEST(Bundle, CudaBackendFailsClearlyWithoutCudaUnlessFallback) {
+  if (cv::cuda::getCudaEnabledDeviceCount() > 0) GTEST_SKIP() << "this OpenCV has CUDA";
+  const auto dir = temp_dir("cuda");
+  export_preset("small", 64, 1, dir);
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string(), {"cuda", false}); }).find("needs OpenCV built with CUDA"),
+            std::string::npos);
+  DnnModel fallback(dir.string(), {"cuda", true});
+  EXPECT_EQ(fallback.backend_in_use(), "cpu");
+  DnnModel automatic(dir.string(), {"auto", false});
+  EXPECT_EQ(automatic.backend_in_use(), "cpu");
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string(), {"tpu", false}); }).find("unknown backend"), std::string::npos);
+}

@@ -1,0 +1,227 @@
+// Metrics against values worked out by hand (the working is in the comments).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#include "metrics.hpp"
+
+using namespace mtfcdd;
+
+namespace {
+
+constexpr double kEps = 1e-12;
+const double kInf = std::numeric_limits<double>::infinity();
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+cv::Mat map_of(int rows, int cols, std::vector<float> v) {
+  return cv::Mat(rows, cols, CV_32F, v.data()).clone();
+}
+cv::Mat mask_of(int rows, int cols, std::vector<uchar> v) {
+  return cv::Mat(rows, cols, CV_8U, v.data()).clone();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- image level
+
+TEST(Metrics, PerfectSeparation) {
+  const std::vector<double> s{0.1, 0.2, 0.8, 0.9};
+  const std::vector<int> y{0, 0, 1, 1};
+  EXPECT_NEAR(auroc(s, y), 1.0, kEps);              // all 4 pos/neg pairs ordered
+  EXPECT_NEAR(average_precision(s, y), 1.0, kEps);  // 0.5*1 + 0.5*1
+  const F1Result f = max_f1(s, y);                  // t = 0.8: tp 2, fp 0
+  EXPECT_NEAR(f.f1, 1.0, kEps);
+  EXPECT_DOUBLE_EQ(f.threshold, 0.8);
+  EXPECT_NEAR(f.precision, 1.0, kEps);
+  EXPECT_NEAR(f.recall, 1.0, kEps);
+}
+
+TEST(Metrics, Reversed) {
+  const std::vector<double> s{0.9, 0.8, 0.2, 0.1};
+  const std::vector<int> y{0, 0, 1, 1};
+  EXPECT_NEAR(auroc(s, y), 0.0, kEps);  // no pair ordered
+  // Descending: neg, neg, pos (tp 1 of 3 seen, R 0.5), pos (tp 2 of 4, R 1):
+  // AP = 0.5 * 1/3 + 0.5 * 2/4 = 5/12.
+  EXPECT_NEAR(average_precision(s, y), 5.0 / 12, kEps);
+}
+
+TEST(Metrics, AllTied) {
+  const std::vector<double> s{0.5, 0.5, 0.5, 0.5};
+  const std::vector<int> y{0, 1, 0, 1};
+  EXPECT_NEAR(auroc(s, y), 0.5, kEps);              // every pair tied: 4 * 0.5 / 4
+  EXPECT_NEAR(average_precision(s, y), 0.5, kEps);  // one threshold: R 0 -> 1 at P 2/4
+  const F1Result f = max_f1(s, y);                  // one threshold: P 0.5, R 1, F1 2/3
+  EXPECT_NEAR(f.f1, 2.0 / 3, kEps);
+  EXPECT_DOUBLE_EQ(f.threshold, 0.5);
+  EXPECT_NEAR(f.precision, 0.5, kEps);
+  EXPECT_NEAR(f.recall, 1.0, kEps);
+}
+
+TEST(Metrics, MixedTies) {
+  const std::vector<double> s{0.9, 0.5, 0.5, 0.1};
+  const std::vector<int> y{1, 1, 0, 0};
+  // Mid-ranks ascending: 0.1 -> 1, 0.5 -> 2.5, 2.5, 0.9 -> 4. Positive rank sum 6.5,
+  // U = 6.5 - 2*3/2 = 3.5, AUROC = 3.5 / 4 = 0.875.
+  EXPECT_NEAR(auroc(s, y), 0.875, kEps);
+  // t = 0.9: tp 1 of 1 (R 0.5); t = 0.5: tp 2 of 3 (R 1); t = 0.1: R unchanged.
+  // AP = 0.5 * 1 + 0.5 * 2/3 = 5/6.
+  EXPECT_NEAR(average_precision(s, y), 5.0 / 6, kEps);
+}
+
+TEST(Metrics, SklearnDocExample) {
+  const std::vector<double> s{0.1, 0.4, 0.35, 0.8};
+  const std::vector<int> y{0, 0, 1, 1};
+  // Pairs: 0.8 beats 0.1 and 0.4, 0.35 beats 0.1 -> 3 of 4.
+  EXPECT_NEAR(auroc(s, y), 0.75, kEps);
+  // t = 0.8: P 1, R 0.5; t = 0.4: R unchanged; t = 0.35: P 2/3, R 1 -> 0.5 + 1/3.
+  EXPECT_NEAR(average_precision(s, y), 5.0 / 6, kEps);
+}
+
+TEST(Metrics, MaxF1Threshold) {
+  const std::vector<double> s{0.9, 0.8, 0.7, 0.6, 0.5, 0.4};
+  const std::vector<int> y{1, 0, 1, 1, 0, 0};
+  // F1 = 2 tp / (tp + fp + 3): t 0.9 -> 2/4, 0.8 -> 2/5, 0.7 -> 4/6, 0.6 -> 6/7,
+  // 0.5 -> 6/8, 0.4 -> 6/9. Best at t = 0.6 with P 3/4, R 1.
+  const F1Result f = max_f1(s, y);
+  EXPECT_NEAR(f.f1, 6.0 / 7, kEps);
+  EXPECT_DOUBLE_EQ(f.threshold, 0.6);
+  EXPECT_NEAR(f.precision, 0.75, kEps);
+  EXPECT_NEAR(f.recall, 1.0, kEps);
+}
+
+TEST(Metrics, OneClassMissingIsNaN) {
+  const std::vector<double> s{0.1, 0.7, 0.3};
+  EXPECT_TRUE(std::isnan(auroc(s, {1, 1, 1})));
+  EXPECT_TRUE(std::isnan(auroc(s, {0, 0, 0})));
+  EXPECT_TRUE(std::isnan(average_precision(s, {0, 0, 0})));
+  EXPECT_TRUE(std::isnan(average_precision(s, {1, 1, 1})));
+  EXPECT_TRUE(std::isnan(max_f1(s, {0, 0, 0}).f1));
+  EXPECT_TRUE(std::isnan(max_f1(s, {1, 1, 1}).threshold));
+  EXPECT_TRUE(std::isnan(auroc({}, {})));
+}
+
+TEST(Metrics, ImageInputsValidated) {
+  EXPECT_THROW(auroc({0.1, 0.2}, {0}), std::invalid_argument);
+  EXPECT_THROW(auroc({0.1, 0.2}, {0, 2}), std::invalid_argument);
+  EXPECT_THROW(average_precision({0.1, kNaN}, {0, 1}), std::invalid_argument);
+  EXPECT_THROW(max_f1({kInf, 0.2}, {0, 1}), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------- pixel AUROC
+
+TEST(Metrics, PixelAuroc) {
+  const cv::Mat m = map_of(2, 3, {0.9f, 0.2f, 0.3f, 0.4f, 0.6f, 0.1f});
+  const cv::Mat k = mask_of(2, 3, {255, 0, 0, 1, 0, 0});  // any non-zero is a defect
+  // Positives {0.9, 0.4}, negatives {0.2, 0.3, 0.6, 0.1}: 0.9 beats 4, 0.4 beats 3 -> 7/8.
+  EXPECT_NEAR(pixel_auroc({m}, {k}), 0.875, kEps);
+  // Pixels are pooled over images: the same pixels split into two images give the same value.
+  EXPECT_NEAR(pixel_auroc({m.row(0).clone(), m.row(1).clone()}, {k.row(0).clone(), k.row(1).clone()}),
+              0.875, kEps);
+  // A flat map ties everything: 0.5.
+  EXPECT_NEAR(pixel_auroc({cv::Mat(2, 3, CV_32F, cv::Scalar(0.3))}, {k}), 0.5, kEps);
+  EXPECT_TRUE(std::isnan(pixel_auroc({m}, {cv::Mat::zeros(2, 3, CV_8U)})));
+}
+
+TEST(Metrics, PixelAurocSignedScores) {
+  // Exercises the sort on negative values and on -0 == +0.
+  const cv::Mat m = map_of(1, 6, {-3.0f, 2.5f, -0.5f, -0.0f, 0.0f, -1e-3f});
+  const cv::Mat k = mask_of(1, 6, {1, 1, 0, 1, 0, 0});
+  // Positives {-3, 2.5, -0}, negatives {-0.5, +0, -0.001}: -3 beats none, 2.5 beats 3,
+  // -0 beats -0.5 and -0.001 and ties +0 (0.5) -> 5.5 / 9 = 11/18.
+  EXPECT_NEAR(pixel_auroc({m}, {k}), 11.0 / 18, kEps);
+}
+
+TEST(Metrics, PixelInputsValidated) {
+  const cv::Mat m = cv::Mat::zeros(4, 4, CV_32F), k = cv::Mat::zeros(4, 4, CV_8U);
+  EXPECT_THROW(pixel_auroc({}, {}), std::invalid_argument);
+  EXPECT_THROW(pixel_auroc({m, m}, {k}), std::invalid_argument);
+  EXPECT_THROW(pixel_auroc({cv::Mat::zeros(4, 4, CV_64F)}, {k}), std::invalid_argument);
+  EXPECT_THROW(pixel_auroc({m}, {cv::Mat::zeros(4, 4, CV_32S)}), std::invalid_argument);
+  EXPECT_THROW(aupro({m}, {cv::Mat::zeros(4, 5, CV_8U)}), std::invalid_argument);
+  EXPECT_THROW(aupro({cv::Mat()}, {cv::Mat()}), std::invalid_argument);
+  cv::Mat bad = m.clone();
+  bad.at<float>(2, 1) = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(pixel_auroc({bad}, {k}), std::invalid_argument);
+  EXPECT_THROW(aupro({bad}, {k}), std::invalid_argument);
+  EXPECT_THROW(aupro({m}, {k}, 0.0), std::invalid_argument);
+  EXPECT_THROW(aupro({m}, {k}, 1.5), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------- AUPRO
+
+TEST(Metrics, AuproPerfectRegion) {
+  cv::Mat m = cv::Mat::zeros(4, 4, CV_32F), k = cv::Mat::zeros(4, 4, CV_8U);
+  m(cv::Rect(1, 1, 2, 2)) = 1.0f;
+  k(cv::Rect(1, 1, 2, 2)) = 255;
+  // Curve (0,0) -> (0,1) -> (1,1): PRO 1 over all of [0, limit].
+  EXPECT_NEAR(aupro({m}, {k}), 1.0, kEps);
+  EXPECT_NEAR(aupro({m}, {k}, 1.0), 1.0, kEps);
+}
+
+TEST(Metrics, AuproNoRegionOrNoNormalIsNaN) {
+  const cv::Mat m = cv::Mat::zeros(4, 4, CV_32F);
+  EXPECT_TRUE(std::isnan(aupro({m}, {cv::Mat::zeros(4, 4, CV_8U)})));
+  EXPECT_TRUE(std::isnan(aupro({m}, {cv::Mat(4, 4, CV_8U, cv::Scalar(1))})));
+}
+
+TEST(Metrics, AuproSmallRegionDetectedFirst) {
+  // 10x10: region A = 1 pixel at (0,0), region B = 2x2 at rows/cols 5-6, 95 normal pixels.
+  cv::Mat m = cv::Mat::zeros(10, 10, CV_32F), k = cv::Mat::zeros(10, 10, CV_8U);
+  k.at<uchar>(0, 0) = 1;
+  k(cv::Rect(5, 5, 2, 2)) = 1;
+  m.at<float>(0, 0) = 0.9f;                      // A
+  m.at<float>(5, 5) = m.at<float>(5, 6) = 0.3f;  // half of B; (6,5), (6,6) stay 0
+  int normal = 0;                                // first 19 normals 0.5, next 19 0.3, rest 0
+  for (int r = 0; r < 10; ++r)
+    for (int c = 0; c < 10; ++c)
+      if (!k.at<uchar>(r, c)) {
+        if (normal < 19) m.at<float>(r, c) = 0.5f;
+        else if (normal < 38) m.at<float>(r, c) = 0.3f;
+        ++normal;
+      }
+  // Curve (FPR, PRO): t 0.9 -> (0, 1/2); t 0.5 -> (19/95, 1/2) = (0.2, 0.5);
+  // t 0.3 -> (38/95, (1 + 2/4)/2) = (0.4, 0.75); t 0 -> (1, 1).
+  // Area to 0.3: [0, 0.2] 0.2 * 0.5 = 0.1; at 0.3 PRO = 0.5 + 0.25 * 0.1/0.2 = 0.625,
+  // [0.2, 0.3] 0.1 * (0.5 + 0.625)/2 = 0.05625. Total 0.15625 / 0.3 = 25/48.
+  EXPECT_NEAR(aupro({m}, {k}), 25.0 / 48, kEps);
+  // Full range: 0.1 + 0.2 * (0.5 + 0.75)/2 + 0.6 * (0.75 + 1)/2 = 0.1 + 0.125 + 0.525 = 0.75.
+  EXPECT_NEAR(aupro({m}, {k}, 1.0), 0.75, kEps);
+}
+
+TEST(Metrics, AuproRegionsAre8Connected) {
+  // Defects (0,0), (1,1) touch diagonally -> one region of 2; (3,3) is a region of 1.
+  cv::Mat m = cv::Mat::zeros(4, 4, CV_32F), k = cv::Mat::zeros(4, 4, CV_8U);
+  k.at<uchar>(0, 0) = k.at<uchar>(1, 1) = k.at<uchar>(3, 3) = 1;
+  m.at<float>(0, 0) = 1.0f;
+  // Curve (0,0) -> (0, (1/2 + 0)/2 = 0.25) -> (1,1); PRO(0.3) = 0.25 + 0.75*0.3 = 0.475;
+  // area 0.3 * (0.25 + 0.475)/2, / 0.3 = 0.3625 (4-connectivity would give 13/30).
+  EXPECT_NEAR(aupro({m}, {k}), 0.3625, kEps);
+}
+
+TEST(Metrics, AuproRegionsArePerImage) {
+  // Image 0: region of 1 pixel, detected. Image 1: region of 3 pixels, 1 detected.
+  cv::Mat m0 = cv::Mat::zeros(4, 4, CV_32F), k0 = cv::Mat::zeros(4, 4, CV_8U);
+  cv::Mat m1 = cv::Mat::zeros(4, 4, CV_32F), k1 = cv::Mat::zeros(4, 4, CV_8U);
+  k0.at<uchar>(1, 1) = 1;
+  m0.at<float>(1, 1) = 1.0f;
+  k1(cv::Rect(0, 0, 3, 1)) = 1;
+  m1.at<float>(0, 0) = 1.0f;
+  // Curve (0,0) -> (0, (1 + 1/3)/2 = 2/3) -> (1,1); PRO(0.3) = 2/3 + 0.3/3 = 23/30;
+  // (2/3 + 23/30)/2 = 43/60.
+  EXPECT_NEAR(aupro({m0, m1}, {k0, k1}), 43.0 / 60, kEps);
+}
+
+TEST(Metrics, AuproRisesOnlyPastLimit) {
+  // 10x10, region 2x2 scored 0; the first 40 normal pixels score 1, the rest 0.
+  cv::Mat m = cv::Mat::zeros(10, 10, CV_32F), k = cv::Mat::zeros(10, 10, CV_8U);
+  k(cv::Rect(4, 4, 2, 2)) = 1;
+  int normal = 0;
+  for (int r = 0; r < 10; ++r)
+    for (int c = 0; c < 10; ++c)
+      if (!k.at<uchar>(r, c) && normal++ < 40) m.at<float>(r, c) = 1.0f;
+  // Curve (0,0) -> (40/96 > 0.3, 0) -> (1,1): PRO is 0 on [0, 0.3].
+  EXPECT_DOUBLE_EQ(aupro({m}, {k}), 0.0);
+}

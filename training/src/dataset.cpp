@@ -1,0 +1,609 @@
+#include "dataset.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace mtfcdd {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// A problem with one record: dropped under skip_bad, else rethrown as runtime_error with the origin.
+struct RecordError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string read_text(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  if (!f) throw std::runtime_error(p.string() + ": cannot open file");
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) throw std::runtime_error(p.string() + ": cannot read file");
+  return ss.str();
+}
+
+json parse_json(const fs::path& p) {
+  const std::string text = read_text(p);
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    throw std::runtime_error(p.string() + ": malformed JSON: " + e.what());
+  }
+}
+
+std::string trim(const std::string& s) {
+  const char* ws = " \t\r\n";
+  const size_t b = s.find_first_not_of(ws);
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+// Splits on `sep`, trims each piece, drops empty pieces ("a; b;" -> {a, b}).
+std::vector<std::string> split_list(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(sep, start);
+    if (end == std::string::npos) end = s.size();
+    std::string piece = trim(s.substr(start, end - start));
+    if (!piece.empty()) out.push_back(piece);
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string r;
+  for (size_t i = 0; i < v.size(); ++i) r += (i ? sep : "") + v[i];
+  return r;
+}
+
+std::string squote(const std::string& s) { return "'" + s + "'"; }
+
+// `p` as is when absolute, else joined to `base` (which is absolute).
+std::string resolve(const fs::path& base, const std::string& p) {
+  const fs::path q(p);
+  return (q.is_absolute() ? q : base / q).lexically_normal().string();
+}
+
+fs::path absolute_dir(const fs::path& p) { return fs::absolute(p).lexically_normal(); }
+
+// ---------------------------------------------------------------- CSV (RFC 4180)
+
+struct CsvRecord {
+  int line = 0;  // physical line where the record starts (1-based)
+  std::vector<std::string> fields;
+};
+
+// Accepts CRLF, LF or lone-CR line ends, a missing final line end, a UTF-8 BOM, and quoted fields
+// with commas, doubled quotes and line breaks. Blank lines are skipped.
+std::vector<CsvRecord> parse_csv(const std::string& s, const std::string& file) {
+  std::vector<CsvRecord> records;
+  size_t i = 0;
+  const size_t n = s.size();
+  if (s.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;
+  int line = 1;
+  auto at_eol = [&](size_t k) { return k < n && (s[k] == '\n' || s[k] == '\r'); };
+  auto eat_eol = [&]() {  // s[i] is '\r' or '\n'
+    if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n') ++i;
+    ++i;
+    ++line;
+  };
+  while (i < n) {
+    CsvRecord rec;
+    rec.line = line;
+    bool any_quoted = false;
+    for (;;) {  // one field per iteration
+      std::string field;
+      if (i < n && s[i] == '"') {
+        any_quoted = true;
+        const int open_line = line;
+        ++i;
+        for (;;) {
+          if (i >= n)
+            throw std::runtime_error(file + ":" + std::to_string(open_line) +
+                                     ": unterminated quoted field (a '\"' is never closed)");
+          const char c = s[i];
+          if (c == '"') {
+            if (i + 1 < n && s[i + 1] == '"') {
+              field += '"';
+              i += 2;
+              continue;
+            }
+            ++i;
+            break;
+          }
+          if (c == '\n' || (c == '\r' && !(i + 1 < n && s[i + 1] == '\n'))) ++line;
+          field += c;
+          ++i;
+        }
+        if (i < n && s[i] != ',' && !at_eol(i))
+          throw std::runtime_error(file + ":" + std::to_string(line) + ": text after the closing quote of a field");
+      } else {
+        while (i < n && s[i] != ',' && !at_eol(i)) field += s[i++];
+      }
+      rec.fields.push_back(std::move(field));
+      if (i < n && s[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (i < n) eat_eol();
+      break;
+    }
+    const bool blank = rec.fields.size() == 1 && rec.fields[0].empty() && !any_quoted;
+    if (!blank) records.push_back(std::move(rec));
+  }
+  return records;
+}
+
+// ---------------------------------------------------------------- collecting records
+
+class Collector {
+ public:
+  Collector(const LoadOptions& opt, Dataset& ds) : opt_(opt), ds_(ds) {}
+
+  void bad(const std::string& origin, const std::string& cause) {
+    const std::string msg = origin + ": " + cause;
+    if (!opt_.skip_bad) throw std::runtime_error(msg);
+    ds_.warnings.push_back(msg);
+    ++ds_.skipped;
+  }
+
+  void add(Sample s) {
+    auto [it, fresh] = seen_.emplace(s.image, s.origin);
+    if (!fresh) return bad(s.origin, "duplicate image path " + squote(s.image) + " (first at " + it->second + ")");
+    ds_.samples.push_back(std::move(s));
+  }
+
+ private:
+  const LoadOptions& opt_;
+  Dataset& ds_;
+  std::map<std::string, std::string> seen_;  // resolved image path -> origin
+};
+
+int type_index(const std::vector<TypeName>& types, const std::string& name) {
+  for (size_t k = 0; k < types.size(); ++k)
+    if (types[k].name == name) return static_cast<int>(k);
+  return -1;
+}
+
+std::string type_list(const std::vector<TypeName>& types) {
+  std::vector<std::string> names;
+  for (const auto& t : types) names.push_back(t.name);
+  return names.empty() ? "(none)" : join(names, ", ");
+}
+
+// ---------------------------------------------------------------- manifest format
+
+void load_manifest(const fs::path& json_path, const LoadOptions& opt, Dataset& ds) {
+  const std::string jfile = json_path.string();
+  const fs::path dir = absolute_dir(json_path).parent_path();
+  const json j = parse_json(json_path);
+  if (!j.is_object()) throw std::runtime_error(jfile + ": dataset.json must hold a JSON object");
+
+  ds.name = dir.filename().string();
+  if (j.contains("name")) {
+    if (!j["name"].is_string()) throw std::runtime_error(jfile + ": \"name\" must be a string");
+    ds.name = j["name"].get<std::string>();
+  }
+  std::string manifest = "manifest.csv";
+  if (j.contains("manifest")) {
+    if (!j["manifest"].is_string() || j["manifest"].get<std::string>().empty())
+      throw std::runtime_error(jfile + ": \"manifest\" must be a non-empty string");
+    manifest = j["manifest"].get<std::string>();
+  }
+  if (!j.contains("types") || !j["types"].is_array())
+    throw std::runtime_error(jfile + ": \"types\" must be an array of {\"name\", \"display\"}");
+  for (size_t k = 0; k < j["types"].size(); ++k) {
+    const json& t = j["types"][k];
+    const std::string where = jfile + ": types[" + std::to_string(k) + "]";
+    TypeName tn;
+    if (t.is_string()) {
+      tn.name = t.get<std::string>();
+    } else if (t.is_object() && t.contains("name") && t["name"].is_string()) {
+      tn.name = t["name"].get<std::string>();
+      if (t.contains("display")) {
+        if (!t["display"].is_string()) throw std::runtime_error(where + ": \"display\" must be a string");
+        tn.display = t["display"].get<std::string>();
+      }
+    } else {
+      throw std::runtime_error(where + ": needs a string \"name\"");
+    }
+    if (tn.name.empty() || trim(tn.name) != tn.name || tn.name.find_first_of(";=,\"") != std::string::npos)
+      throw std::runtime_error(where + ": bad type name " + squote(tn.name) +
+                               " (non-empty, no surrounding spaces, none of ; = , \")");
+    if (type_index(ds.types, tn.name) >= 0)
+      throw std::runtime_error(where + ": type " + squote(tn.name) + " is declared twice");
+    if (tn.display.empty()) tn.display = tn.name;
+    ds.types.push_back(tn);
+  }
+
+  const fs::path csv_path = fs::path(manifest).is_absolute() ? fs::path(manifest) : json_path.parent_path() / manifest;
+  const std::string cfile = csv_path.string();
+  if (!fs::exists(csv_path)) throw std::runtime_error(jfile + ": manifest " + squote(cfile) + " not found");
+  const std::vector<CsvRecord> rows = parse_csv(read_text(csv_path), cfile);
+  if (rows.empty()) throw std::runtime_error(cfile + ":1: empty manifest (a header row is required)");
+
+  // Header.
+  std::map<std::string, size_t> col;
+  for (size_t c = 0; c < rows[0].fields.size(); ++c) {
+    const std::string h = trim(rows[0].fields[c]);
+    if (h.empty()) continue;
+    if (!col.emplace(h, c).second)
+      throw std::runtime_error(cfile + ":" + std::to_string(rows[0].line) + ": column " + squote(h) + " appears twice");
+  }
+  for (const char* req : {"image", "split", "types", "masks"})
+    if (!col.count(req))
+      throw std::runtime_error(cfile + ":" + std::to_string(rows[0].line) + ": missing column " + squote(req) +
+                               " in the header (required: image, split, types, masks; optional: group)");
+  const size_t c_image = col["image"], c_split = col["split"], c_types = col["types"], c_masks = col["masks"];
+  const bool has_group = col.count("group") > 0;
+  const size_t c_group = has_group ? col["group"] : 0;
+  const size_t ncols = rows[0].fields.size();
+
+  Collector collect(opt, ds);
+  for (size_t r = 1; r < rows.size(); ++r) {
+    const CsvRecord& row = rows[r];
+    Sample s;
+    s.origin = cfile + ":" + std::to_string(row.line);
+    try {
+      if (row.fields.size() != ncols)
+        throw RecordError("has " + std::to_string(row.fields.size()) + " fields, the header has " +
+                          std::to_string(ncols));
+      const std::string image = trim(row.fields[c_image]);
+      if (image.empty()) throw RecordError("empty image path");
+      s.image = resolve(dir, image);
+      s.split = trim(row.fields[c_split]);
+      if (s.split != "train" && s.split != "val" && s.split != "test")
+        throw RecordError("unknown split " + squote(s.split) + " (expected train, val or test)");
+      for (const std::string& t : split_list(row.fields[c_types], ';')) {
+        const int k = type_index(ds.types, t);
+        if (k < 0)
+          throw RecordError("unknown type " + squote(t) +
+                            " (not declared in dataset.json; declared: " + type_list(ds.types) + ")");
+        s.types.push_back(k);
+      }
+      std::sort(s.types.begin(), s.types.end());
+      s.types.erase(std::unique(s.types.begin(), s.types.end()), s.types.end());
+      for (const std::string& entry : split_list(row.fields[c_masks], ';')) {
+        const size_t eq = entry.find('=');
+        if (eq == std::string::npos) throw RecordError("mask entry " + squote(entry) + " is not type=path");
+        const std::string t = trim(entry.substr(0, eq)), path = trim(entry.substr(eq + 1));
+        const int k = type_index(ds.types, t);
+        if (k < 0)
+          throw RecordError("mask for unknown type " + squote(t) +
+                            " (not declared in dataset.json; declared: " + type_list(ds.types) + ")");
+        if (!std::binary_search(s.types.begin(), s.types.end(), k))
+          throw RecordError("mask for type " + squote(t) + ", which the image does not have (types: " +
+                            (trim(row.fields[c_types]).empty() ? "none, normal" : trim(row.fields[c_types])) + ")");
+        if (path.empty()) throw RecordError("empty mask path for type " + squote(t));
+        if (!s.masks.emplace(k, resolve(dir, path)).second) throw RecordError("two masks for type " + squote(t));
+      }
+      if (has_group) s.group = trim(row.fields[c_group]);
+    } catch (const RecordError& e) {
+      collect.bad(s.origin, e.what());
+      continue;
+    }
+    collect.add(std::move(s));
+  }
+}
+
+// ---------------------------------------------------------------- Real-IAD
+
+bool is_sample_folder(const std::string& name) {
+  if (name.size() < 2 || name[0] != 'S') return false;
+  return std::all_of(name.begin() + 1, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string realiad_group(const std::string& category, const std::string& image_path) {
+  const fs::path parent = fs::path(image_path).parent_path();
+  if (!is_sample_folder(parent.filename().string())) return "";
+  return category + "/" + parent.generic_string();
+}
+
+uint64_t fmix64(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  k ^= k >> 33;
+  return k;
+}
+
+void load_realiad_file(const fs::path& file, const LoadOptions& opt, Dataset& ds, Collector& collect) {
+  const std::string jfile = file.string();
+  const json j = parse_json(file);
+  if (!j.is_object() || !(j.contains("train") || j.contains("test")))
+    throw std::runtime_error(jfile + ": not a Real-IAD JSON (an object with \"train\" and/or \"test\" arrays)");
+
+  std::string prefix, normal_class = "OK";
+  if (j.contains("meta")) {
+    const json& m = j["meta"];
+    if (!m.is_object()) throw std::runtime_error(jfile + ": \"meta\" must be an object");
+    if (m.contains("prefix") && !m["prefix"].is_null()) {
+      if (!m["prefix"].is_string()) throw std::runtime_error(jfile + ": meta.prefix must be a string");
+      prefix = m["prefix"].get<std::string>();
+    }
+    if (m.contains("normal_class") && !m["normal_class"].is_null()) {
+      if (!m["normal_class"].is_string()) throw std::runtime_error(jfile + ": meta.normal_class must be a string");
+      normal_class = m["normal_class"].get<std::string>();
+    }
+  }
+  fs::path base = opt.image_root.empty() ? absolute_dir(file).parent_path() : absolute_dir(opt.image_root);
+  if (!prefix.empty()) base = (base / prefix).lexically_normal();
+  const std::string default_category = prefix.empty() ? file.stem().string() : fs::path(prefix).filename().string();
+  const bool has_val = j.contains("val");
+
+  std::vector<std::string> codes;
+  for (const auto& c : realiad_codes()) codes.push_back(c.first);
+
+  for (const char* key : {"train", "val", "test"}) {
+    if (!j.contains(key)) continue;
+    const json& arr = j[key];
+    if (!arr.is_array()) throw std::runtime_error(jfile + ": \"" + key + "\" must be an array of records");
+    for (size_t i = 0; i < arr.size(); ++i) {
+      const json& rec = arr[i];
+      Sample s;
+      s.origin = jfile + ":" + key + "[" + std::to_string(i) + "]";
+      try {
+        if (!rec.is_object()) throw RecordError("record is not a JSON object");
+        auto get_string = [&](const char* f, bool required) -> std::string {
+          if (!rec.contains(f) || rec[f].is_null()) {
+            if (required) throw RecordError(std::string("missing \"") + f + "\"");
+            return "";
+          }
+          if (!rec[f].is_string()) throw RecordError(std::string("\"") + f + "\" must be a string");
+          return rec[f].get<std::string>();
+        };
+        const std::string image_path = trim(get_string("image_path", true));
+        if (image_path.empty()) throw RecordError("empty image_path");
+        s.category = get_string("category", false);
+        if (s.category.empty()) s.category = default_category;
+        const std::string cls = trim(get_string("anomaly_class", true));
+        const std::string mask_path = trim(get_string("mask_path", false));
+        s.image = resolve(base, image_path);
+        if (cls != normal_class) {
+          int k = -1;
+          for (size_t c = 0; c < realiad_codes().size(); ++c)
+            if (realiad_codes()[c].first == cls || realiad_codes()[c].second.name == cls) k = static_cast<int>(c);
+          if (k < 0)
+            throw RecordError("unknown anomaly_class " + squote(cls) + " (expected " + normal_class + " or one of " +
+                              join(codes, ", ") + ")");
+          k = type_index(ds.types, realiad_codes()[k].second.name);
+          s.types.push_back(k);
+          if (!mask_path.empty()) s.masks[k] = resolve(base, mask_path);
+        } else if (!mask_path.empty()) {
+          throw RecordError("mask for a type the image does not have: mask_path " + squote(mask_path) +
+                            " on a normal (" + normal_class + ") record");
+        }
+        s.split = key;
+        if (s.split == "train" && !has_val && realiad_holdout(s.category, image_path)) s.split = "val";
+        s.group = realiad_group(s.category, image_path);
+      } catch (const RecordError& e) {
+        collect.bad(s.origin, e.what());
+        continue;
+      }
+      collect.add(std::move(s));
+    }
+  }
+}
+
+void load_realiad(const std::vector<fs::path>& files, const std::string& name, const LoadOptions& opt, Dataset& ds) {
+  ds.name = name;
+  for (const auto& c : realiad_codes()) ds.types.push_back(c.second);
+  Collector collect(opt, ds);
+  for (const fs::path& f : files) load_realiad_file(f, opt, ds, collect);
+}
+
+// ---------------------------------------------------------------- after loading
+
+// --types: keep and order the chosen types; drop defect images left with none of them.
+void select_types(const LoadOptions& opt, Dataset& ds) {
+  if (opt.types.empty()) return;
+  std::vector<TypeName> chosen;
+  std::vector<int> remap(ds.types.size(), -1);
+  for (const std::string& raw : opt.types) {
+    const std::string t = trim(raw);
+    const int k = type_index(ds.types, t);
+    if (k < 0)
+      throw std::runtime_error("--types: unknown type " + squote(t) + " (declared: " + type_list(ds.types) + ")");
+    if (remap[k] >= 0) throw std::runtime_error("--types: type " + squote(t) + " is named twice");
+    remap[k] = static_cast<int>(chosen.size());
+    chosen.push_back(ds.types[k]);
+  }
+  std::map<std::string, size_t> dropped_per_type;
+  std::vector<Sample> kept;
+  kept.reserve(ds.samples.size());
+  for (Sample& s : ds.samples) {
+    std::vector<int> types;
+    std::map<int, std::string> masks;
+    for (int k : s.types)
+      if (remap[k] >= 0) types.push_back(remap[k]);
+    for (auto& [k, m] : s.masks)
+      if (remap[k] >= 0) masks[remap[k]] = m;
+    if (!s.types.empty() && types.empty()) {
+      for (int k : s.types) ++dropped_per_type[ds.types[k].name];
+      ++ds.dropped_by_types;
+      continue;
+    }
+    std::sort(types.begin(), types.end());
+    s.types = std::move(types);
+    s.masks = std::move(masks);
+    kept.push_back(std::move(s));
+  }
+  ds.samples = std::move(kept);
+  ds.types = std::move(chosen);
+  if (ds.dropped_by_types) {
+    std::vector<std::string> per;
+    for (const auto& [t, n] : dropped_per_type) per.push_back(t + ": " + std::to_string(n));
+    ds.warnings.push_back(std::to_string(ds.dropped_by_types) +
+                          " defect image(s) dropped, their types not in --types (" + join(per, ", ") + ")");
+  }
+}
+
+// single_channel: one type "anomaly". A mask survives only when it covers all the image's defects
+// (one type with a mask, or every type pointing at the same mask file).
+void merge_channels(const LoadOptions& opt, Dataset& ds) {
+  if (!opt.single_channel) return;
+  ds.types = {TypeName{"anomaly", "Anomaly"}};
+  for (Sample& s : ds.samples) {
+    if (s.types.empty()) continue;
+    std::set<std::string> paths;
+    for (const auto& [k, m] : s.masks) paths.insert(m);
+    const bool mergeable = s.masks.size() == s.types.size() && paths.size() == 1;
+    if (!s.masks.empty() && !mergeable)
+      ds.warnings.push_back(s.origin + ": single channel: the masks of " + std::to_string(s.types.size()) +
+                            " types cannot be merged into one file; the image keeps its image-level label only");
+    std::map<int, std::string> masks;
+    if (mergeable) masks[0] = *paths.begin();
+    s.types = {0};
+    s.masks = std::move(masks);
+  }
+}
+
+bool exists_file(const std::string& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec);
+}
+
+// Returns "" when the image and its masks are fine, else the cause.
+std::string check_sample(const Sample& s, const std::vector<TypeName>& types) {
+  if (!exists_file(s.image)) return "image " + squote(s.image) + " not found";
+  const cv::Mat img = cv::imread(s.image);
+  if (img.empty()) return "cannot read or decode image " + squote(s.image);
+  for (const auto& [k, m] : s.masks) {
+    const std::string tname = k >= 0 && k < static_cast<int>(types.size()) ? types[k].name : std::to_string(k);
+    if (!exists_file(m)) return "mask " + squote(m) + " for type " + squote(tname) + " not found";
+    const cv::Mat mask = cv::imread(m, cv::IMREAD_UNCHANGED);
+    if (mask.empty()) return "cannot read or decode mask " + squote(m) + " for type " + squote(tname);
+    if (mask.size() != img.size())
+      return "mask " + squote(m) + " for type " + squote(tname) + " is " + std::to_string(mask.cols) + "x" +
+             std::to_string(mask.rows) + " but the image is " + std::to_string(img.cols) + "x" +
+             std::to_string(img.rows);
+  }
+  return "";
+}
+
+void check_files(const LoadOptions& opt, Dataset& ds) {
+  if (!opt.check_files || ds.samples.empty()) return;
+  const size_t n = ds.samples.size();
+  std::vector<std::string> errors(n);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  auto work = [&]() {
+    for (;;) {
+      if (stop.load()) return;
+      const size_t i = next.fetch_add(1);
+      if (i >= n) return;
+      errors[i] = check_sample(ds.samples[i], ds.types);
+      if (!errors[i].empty() && !opt.skip_bad) stop.store(true);
+    }
+  };
+  const size_t nthreads = std::max<size_t>(1, std::min<size_t>({std::thread::hardware_concurrency(), 16, n}));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < nthreads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  // Every index below the largest one handed out was checked, so the first error found is the first in order.
+  std::vector<Sample> kept;
+  kept.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (errors[i].empty()) {
+      kept.push_back(std::move(ds.samples[i]));
+      continue;
+    }
+    const std::string msg = ds.samples[i].origin + ": " + errors[i];
+    if (!opt.skip_bad) throw std::runtime_error(msg);
+    ds.warnings.push_back(msg);
+    ++ds.skipped;
+  }
+  ds.samples = std::move(kept);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- public
+
+const std::vector<std::pair<std::string, TypeName>>& realiad_codes() {
+  static const std::vector<std::pair<std::string, TypeName>> codes = {
+      {"AK", {"pit", "Pit"}},
+      {"BX", {"deformation", "Deformation"}},
+      {"CH", {"abrasion", "Abrasion"}},
+      {"HS", {"scratch", "Scratch"}},
+      {"PS", {"damage", "Damage"}},
+      {"QS", {"missing_parts", "Missing parts"}},
+      {"YW", {"foreign_object", "Foreign object"}},
+      {"ZW", {"contamination", "Contamination"}},
+  };
+  return codes;
+}
+
+uint64_t fnv1a64(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+bool realiad_holdout(const std::string& category, const std::string& image_path) {
+  std::string key = realiad_group(category, image_path);
+  if (key.empty()) key = category + "/" + image_path;
+  return fmix64(fnv1a64(key)) % 1000 < 100;
+}
+
+std::vector<const Sample*> Dataset::split(const std::string& s) const {
+  std::vector<const Sample*> out;
+  for (const Sample& x : samples)
+    if (x.split == s) out.push_back(&x);
+  return out;
+}
+
+Dataset load_dataset(const std::string& path, const LoadOptions& opt) {
+  const fs::path p(path);
+  std::error_code ec;
+  if (path.empty() || !fs::exists(p, ec)) throw std::runtime_error("dataset " + squote(path) + " not found");
+  Dataset ds;
+  if (fs::is_directory(p, ec)) {
+    if (fs::exists(p / "dataset.json", ec)) {
+      load_manifest(p / "dataset.json", opt, ds);
+    } else {
+      std::vector<fs::path> files;
+      for (const auto& e : fs::directory_iterator(p))
+        if (e.is_regular_file() && e.path().extension() == ".json") files.push_back(e.path());
+      if (files.empty())
+        throw std::runtime_error(path + ": no dataset.json and no Real-IAD *.json files in this folder");
+      std::sort(files.begin(), files.end());
+      load_realiad(files, absolute_dir(p).filename().string(), opt, ds);
+    }
+  } else {
+    const json j = parse_json(p);
+    const bool realiad = j.is_object() && (j.contains("train") || j.contains("test")) && !j.contains("manifest");
+    if (realiad)
+      load_realiad({p}, p.stem().string(), opt, ds);
+    else if (j.is_object() && (j.contains("manifest") || j.contains("types")))
+      load_manifest(p, opt, ds);
+    else
+      throw std::runtime_error(path +
+                               ": neither a dataset.json (\"manifest\", \"types\") nor a Real-IAD JSON "
+                               "(\"train\", \"test\")");
+  }
+  select_types(opt, ds);
+  merge_channels(opt, ds);
+  check_files(opt, ds);
+  return ds;
+}
+
+}  // namespace mtfcdd

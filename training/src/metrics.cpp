@@ -1,0 +1,250 @@
+#include "metrics.hpp"
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace mtfcdd {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// End of the run of scores equal to *first in a range sorted by descending score: every metric
+// here lowers its threshold one distinct score at a time, so tied items always move together.
+template <class It, class Score>
+It tie_end(It first, It end, Score score) {
+  It last = first;
+  while (last != end && score(*last) == score(*first)) ++last;
+  return last;
+}
+
+// Mann-Whitney U / (P N) over a range sorted by descending score. U counts, for each negative,
+// the positives scored above it plus half of those tied with it: the same as the rank-sum form
+// with mid-ranks. Counts stay integers or halves far below 2^53, so the sums are exact.
+template <class It, class Score, class IsPos>
+double sorted_auroc(It begin, It end, Score score, IsPos is_pos) {
+  double pos_above = 0, neg = 0, u = 0;
+  for (It first = begin, last; first != end; first = last) {
+    last = tie_end(first, end, score);
+    double p = 0, n = 0;
+    for (It it = first; it != last; ++it) (is_pos(*it) ? p : n) += 1;
+    u += n * (pos_above + 0.5 * p);
+    pos_above += p;
+    neg += n;
+  }
+  if (pos_above == 0 || neg == 0) return kNaN;
+  return u / (pos_above * neg);
+}
+
+using Scored = std::pair<double, int>;  // (score, label)
+double score_of(const Scored& s) { return s.first; }
+
+// Validates the inputs and returns (score, label) pairs sorted by descending score.
+std::vector<Scored> sorted_desc(const std::vector<double>& scores, const std::vector<int>& labels,
+                                const std::string& fn) {
+  if (scores.size() != labels.size())
+    throw std::invalid_argument(fn + ": " + std::to_string(scores.size()) + " scores but " +
+                                std::to_string(labels.size()) + " labels");
+  std::vector<Scored> v(scores.size());
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (labels[i] != 0 && labels[i] != 1)
+      throw std::invalid_argument(fn + ": label " + std::to_string(labels[i]) + " at index " +
+                                  std::to_string(i) + " is not 0 or 1");
+    if (!std::isfinite(scores[i]))
+      throw std::invalid_argument(fn + ": score at index " + std::to_string(i) + " is not finite");
+    v[i] = {scores[i], labels[i]};
+  }
+  std::sort(v.begin(), v.end(), [](const Scored& a, const Scored& b) { return a.first > b.first; });
+  return v;
+}
+
+double count_positives(const std::vector<Scored>& v) {
+  double p = 0;
+  for (const auto& s : v) p += s.second;
+  return p;
+}
+
+// One pixel of the pooled sort, 8 bytes so that ~25M of them sort quickly. id: 0 = normal,
+// otherwise defect (pixel AUROC) or the global ground-truth region, 1-based (AUPRO).
+struct Pixel {
+  float score;
+  int32_t id;
+};
+float pixel_score(const Pixel& p) { return p.score; }
+
+// Sorts by descending score with an LSD radix sort on the float's order-preserving bit pattern:
+// 4 linear passes, several times faster than std::sort on ~25M pixels (costs one extra buffer).
+void sort_desc(std::vector<Pixel>& px) {
+  const auto key = [](const Pixel& p) {
+    uint32_t u;
+    std::memcpy(&u, &p.score, sizeof u);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // unsigned order == float order
+    return ~u;                                         // descending
+  };
+  std::vector<Pixel> tmp(px.size());
+  for (int shift = 0; shift < 32; shift += 8) {  // even pass count: the result ends in px
+    size_t start[257] = {};
+    for (const auto& p : px) ++start[((key(p) >> shift) & 0xFF) + 1];
+    for (int b = 0; b < 256; ++b) start[b + 1] += start[b];
+    for (const auto& p : px) tmp[start[(key(p) >> shift) & 0xFF]++] = p;
+    px.swap(tmp);
+  }
+}
+
+void check_pixel_inputs(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks,
+                        const std::string& fn) {
+  if (maps.empty()) throw std::invalid_argument(fn + ": no maps");
+  if (maps.size() != masks.size())
+    throw std::invalid_argument(fn + ": " + std::to_string(maps.size()) + " maps but " +
+                                std::to_string(masks.size()) + " masks");
+  for (size_t i = 0; i < maps.size(); ++i) {
+    const std::string at = fn + ": image " + std::to_string(i) + ": ";
+    if (maps[i].empty()) throw std::invalid_argument(at + "empty map");
+    if (maps[i].type() != CV_32FC1) throw std::invalid_argument(at + "map is not CV_32FC1");
+    if (masks[i].type() != CV_8UC1) throw std::invalid_argument(at + "mask is not CV_8UC1");
+    if (maps[i].size() != masks[i].size())
+      throw std::invalid_argument(at + "map and mask differ in size");
+  }
+}
+
+// Pools every pixel of every (already checked) map, with the id at the same position of
+// ids_of(i) (CV_32S, built per image so only one is alive at a time), sorted by descending score.
+std::vector<Pixel> pool_sorted(const std::vector<cv::Mat>& maps,
+                               const std::function<cv::Mat(size_t)>& ids_of,
+                               const std::string& fn) {
+  size_t total = 0;
+  for (const auto& m : maps) total += m.total();
+  std::vector<Pixel> px;
+  px.reserve(total);
+  for (size_t i = 0; i < maps.size(); ++i) {
+    const cv::Mat ids = ids_of(i);
+    for (int r = 0; r < maps[i].rows; ++r) {
+      const float* s = maps[i].ptr<float>(r);
+      const int32_t* id = ids.ptr<int32_t>(r);
+      for (int c = 0; c < maps[i].cols; ++c) {
+        if (!std::isfinite(s[c]))
+          throw std::invalid_argument(fn + ": image " + std::to_string(i) +
+                                      ": non-finite score at row " + std::to_string(r) +
+                                      ", col " + std::to_string(c));
+        px.push_back({s[c], id[c]});
+      }
+    }
+  }
+  sort_desc(px);
+  return px;
+}
+
+}  // namespace
+
+double auroc(const std::vector<double>& scores, const std::vector<int>& labels) {
+  const auto v = sorted_desc(scores, labels, "auroc");
+  return sorted_auroc(v.begin(), v.end(), score_of, [](const Scored& s) { return s.second == 1; });
+}
+
+double average_precision(const std::vector<double>& scores, const std::vector<int>& labels) {
+  const auto v = sorted_desc(scores, labels, "average_precision");
+  const double pos = count_positives(v);
+  if (pos == 0 || pos == static_cast<double>(v.size())) return kNaN;
+  double tp = 0, seen = 0, ap = 0;
+  for (auto first = v.begin(), last = first; first != v.end(); first = last) {
+    last = tie_end(first, v.end(), score_of);
+    double p = 0;
+    for (auto it = first; it != last; ++it) p += it->second;
+    tp += p;
+    seen += static_cast<double>(last - first);
+    ap += (p / pos) * (tp / seen);  // recall step times precision at this threshold
+  }
+  return ap;
+}
+
+F1Result max_f1(const std::vector<double>& scores, const std::vector<int>& labels) {
+  const auto v = sorted_desc(scores, labels, "max_f1");
+  const double pos = count_positives(v);
+  if (pos == 0 || pos == static_cast<double>(v.size())) return {kNaN, kNaN, kNaN, kNaN};
+  F1Result best;
+  best.f1 = -1;
+  double tp = 0, seen = 0;
+  for (auto first = v.begin(), last = first; first != v.end(); first = last) {
+    last = tie_end(first, v.end(), score_of);
+    for (auto it = first; it != last; ++it) tp += it->second;
+    seen += static_cast<double>(last - first);
+    const double f1 = 2 * tp / (seen + pos);  // 2PR / (P + R) with P = tp/seen, R = tp/pos
+    if (f1 > best.f1) best = {f1, first->first, tp / seen, tp / pos};
+  }
+  return best;
+}
+
+double pixel_auroc(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks) {
+  const std::string fn = "pixel_auroc";
+  check_pixel_inputs(maps, masks, fn);
+  const auto px = pool_sorted(
+      maps,
+      [&](size_t i) {
+        cv::Mat ids;
+        cv::Mat(masks[i] != 0).convertTo(ids, CV_32S, 1.0 / 255);  // 255/0 -> 1/0
+        return ids;
+      },
+      fn);
+  return sorted_auroc(px.begin(), px.end(), pixel_score, [](const Pixel& p) { return p.id != 0; });
+}
+
+double aupro(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks,
+             double fpr_limit) {
+  const std::string fn = "aupro";
+  if (!(fpr_limit > 0 && fpr_limit <= 1))
+    throw std::invalid_argument(fn + ": fpr_limit must lie in (0, 1]");
+  check_pixel_inputs(maps, masks, fn);
+
+  // inv_size[id] = 1 / region size, so a region's PRO share grows by it per detected pixel.
+  std::vector<double> inv_size{0.0};  // id 0 = normal pixel
+  const auto px = pool_sorted(
+      maps,
+      [&](size_t i) {
+        const cv::Mat defect = masks[i] != 0;
+        cv::Mat ids, stats, centroids;
+        const int n = cv::connectedComponentsWithStats(defect, ids, stats, centroids, 8, CV_32S);
+        // Local labels 1..n-1 become global region ids; background stays 0.
+        cv::add(ids, cv::Scalar(static_cast<double>(inv_size.size() - 1)), ids, defect);
+        for (int k = 1; k < n; ++k) inv_size.push_back(1.0 / stats.at<int>(k, cv::CC_STAT_AREA));
+        return ids;
+      },
+      fn);
+
+  const double regions = static_cast<double>(inv_size.size() - 1);
+  double normals = 0;
+  for (const auto& p : px) normals += (p.id == 0);
+  if (regions == 0 || normals == 0) return kNaN;
+
+  // Walk the curve from (FPR 0, PRO 0) one distinct threshold at a time. The last threshold
+  // reaches FPR 1 >= fpr_limit, so the loop always ends at the interpolated segment.
+  double fp = 0, pro_sum = 0, fpr_prev = 0, pro_prev = 0, area = 0;
+  for (auto first = px.begin(), last = first; first != px.end(); first = last) {
+    last = tie_end(first, px.end(), pixel_score);
+    for (auto it = first; it != last; ++it) {
+      if (it->id == 0)
+        fp += 1;
+      else
+        pro_sum += inv_size[it->id];
+    }
+    const double fpr = fp / normals, pro = pro_sum / regions;
+    if (fpr >= fpr_limit) {  // fpr_prev < fpr_limit <= fpr: cut the segment at fpr_limit
+      const double pro_at = pro_prev + (pro - pro_prev) * (fpr_limit - fpr_prev) / (fpr - fpr_prev);
+      area += (fpr_limit - fpr_prev) * (pro_prev + pro_at) / 2;
+      break;
+    }
+    area += (fpr - fpr_prev) * (pro_prev + pro) / 2;
+    fpr_prev = fpr;
+    pro_prev = pro;
+  }
+  return area / fpr_limit;
+}
+
+}  // namespace mtfcdd

@@ -1,0 +1,43 @@
+// Evaluation metrics: image level (AUROC, AP, max-F1) and pixel level (pixel AUROC, AUPRO).
+// Pure functions; every curve is computed exactly from one descending sort, with tied scores
+// treated as a single threshold (so results match sklearn / ADEval, not an approximation).
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <vector>
+
+namespace mtfcdd {
+
+// labels: 1 = positive, 0 = negative. Return NaN when one class is absent.
+// Throws std::invalid_argument on different lengths, a label other than 0/1 or a non-finite score.
+
+// Mann-Whitney U / (P N) with mid-ranks for ties (== sklearn roc_auc_score).
+double auroc(const std::vector<double>& scores, const std::vector<int>& labels);
+// sklearn average_precision_score: sum_n (R_n - R_{n-1}) P_n over distinct thresholds, ties grouped.
+double average_precision(const std::vector<double>& scores, const std::vector<int>& labels);
+
+struct F1Result {
+  double f1 = 0, threshold = 0, precision = 0, recall = 0;
+};
+// Best F1 over thresholds "positive iff score >= threshold", threshold = a score value, ties
+// grouped; on equal F1 the highest threshold wins. All fields NaN when one class is absent.
+F1Result max_f1(const std::vector<double>& scores, const std::vector<int>& labels);
+
+// Pixel level. maps: CV_32F single-channel; masks: CV_8U single-channel, same size, non-zero =
+// defect. Throws std::invalid_argument on count/size/type mismatch, empty input or a non-finite
+// score.
+
+// AUROC over all pixels of all images pooled; NaN when no defect or no normal pixel.
+double pixel_auroc(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks);
+
+// AUPRO as ADEval / anomalib compute it: ground-truth regions = 8-connected components of each
+// mask (per image); for a threshold t, FPR = fraction of all normal pixels with score >= t and
+// PRO = mean over all regions of the fraction of the region with score >= t. PRO is integrated
+// over FPR in [0, fpr_limit] exactly (trapezoids between distinct thresholds, the last segment
+// interpolated at fpr_limit) and divided by fpr_limit, so a perfect detector gives 1.
+// NaN when there is no region or no normal pixel; fpr_limit must lie in (0, 1].
+double aupro(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks,
+             double fpr_limit = 0.3);
+
+}  // namespace mtfcdd

@@ -1,0 +1,364 @@
+#include "sampler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace mtfcdd {
+
+namespace {
+
+constexpr uint64_t kStateMagic = 0x4D54464344444253ULL;  // "MTFCDDBS"
+constexpr uint64_t kStateVersion = 1;
+
+uint64_t splitmix64(uint64_t& x) {
+  uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// 2^64 mod n: outputs below it are rejected so that r % n is exactly uniform.
+uint64_t rejection_threshold(uint64_t n) { return (0 - n) % n; }
+
+uint64_t fnv1a(uint64_t h, uint64_t v) {
+  for (int i = 0; i < 8; ++i) {
+    h ^= (v >> (8 * i)) & 0xFFu;
+    h *= 0x100000001B3ULL;
+  }
+  return h;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// BalancedSampler
+
+BalancedSampler::BalancedSampler(std::vector<std::vector<int>> pools, uint64_t seed) {
+  for (const auto& p : pools) images_.insert(images_.end(), p.begin(), p.end());
+  std::sort(images_.begin(), images_.end());
+  images_.erase(std::unique(images_.begin(), images_.end()), images_.end());
+
+  fingerprint_ = 0xCBF29CE484222325ULL;
+  fingerprint_ = fnv1a(fingerprint_, pools.size());
+  pools_ = std::move(pools);
+  for (size_t c = 0; c < pools_.size(); ++c) {
+    auto& p = pools_[c];
+    fingerprint_ = fnv1a(fingerprint_, p.size());
+    for (int& v : p) {
+      fingerprint_ = fnv1a(fingerprint_, static_cast<uint64_t>(static_cast<int64_t>(v)));
+      v = static_cast<int>(std::lower_bound(images_.begin(), images_.end(), v) - images_.begin());
+    }
+    if (!p.empty()) active_.push_back(static_cast<int>(c));
+  }
+  order_ = pools_;
+  pos_.assign(pools_.size(), 0);
+  stamp_.assign(images_.size(), 0);
+  class_threshold_ = active_.empty() ? 0 : rejection_threshold(active_.size());
+  reseed(seed);
+}
+
+void BalancedSampler::reseed(uint64_t seed) {
+  rng_.seed(seed);
+  for (size_t c = 0; c < pools_.size(); ++c) {
+    std::copy(pools_[c].begin(), pools_[c].end(), order_[c].begin());
+    pos_[c] = order_[c].size();  // shuffled lazily at the pool's first draw
+  }
+  last_class_ = -1;
+  begin_epoch();
+}
+
+uint64_t BalancedSampler::uniform_below(uint64_t n) {
+  if (n <= 1) return 0;
+  const uint64_t threshold = rejection_threshold(n);
+  uint64_t r;
+  do r = rng_(); while (r < threshold);
+  return r % n;
+}
+
+void BalancedSampler::shuffle(std::vector<int>& v) {
+  // Fisher-Yates, last position first.
+  for (size_t i = v.size(); i > 1; --i) {
+    const size_t j = static_cast<size_t>(uniform_below(i));
+    std::swap(v[i - 1], v[j]);
+  }
+}
+
+int BalancedSampler::next() {
+  const size_t k = active_.size();
+  if (k == 0) throw std::logic_error("BalancedSampler::next: every pool is empty");
+  size_t a = 0;
+  if (k > 1) {
+    uint64_t r;
+    do r = rng_(); while (r < class_threshold_);
+    a = static_cast<size_t>(r % k);
+  }
+  const int c = active_[a];
+  std::vector<int>& ord = order_[c];
+  size_t& p = pos_[c];
+  if (p == ord.size()) {
+    shuffle(ord);
+    p = 0;
+  }
+  const int id = ord[p++];
+  last_class_ = c;
+  ++draws_;
+  if (stamp_[id] != epoch_id_) {
+    stamp_[id] = epoch_id_;
+    --unseen_;
+  }
+  return images_[id];
+}
+
+std::vector<int> BalancedSampler::next_batch(int n) {
+  if (n < 0) throw std::invalid_argument("BalancedSampler::next_batch: negative n");
+  std::vector<int> out;
+  out.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) out.push_back(next());
+  return out;
+}
+
+void BalancedSampler::begin_epoch() {
+  if (++epoch_id_ == 0) {  // wrapped: clear the marks once every 2^32 epochs
+    std::fill(stamp_.begin(), stamp_.end(), 0u);
+    epoch_id_ = 1;
+  }
+  unseen_ = images_.size();
+  draws_ = 0;
+}
+
+// Layout: magic, version, fingerprint, #pools, #images, last_class + 1, draws, #rng words,
+// rng words..., then per pool: position, order (dense ids)..., then the seen bitmap (64 per word).
+std::vector<uint64_t> BalancedSampler::state() const {
+  std::vector<uint64_t> s = {kStateMagic,   kStateVersion, fingerprint_,
+                             pools_.size(), images_.size(), static_cast<uint64_t>(last_class_ + 1),
+                             draws_};
+  std::ostringstream os;
+  os << rng_;
+  std::istringstream is(os.str());
+  std::vector<uint64_t> words;
+  for (uint64_t w; is >> w;) words.push_back(w);
+  s.push_back(words.size());
+  s.insert(s.end(), words.begin(), words.end());
+  for (size_t c = 0; c < pools_.size(); ++c) {
+    s.push_back(pos_[c]);
+    for (int id : order_[c]) s.push_back(static_cast<uint64_t>(id));
+  }
+  const size_t nwords = (images_.size() + 63) / 64;
+  const size_t base = s.size();
+  s.resize(base + nwords, 0);
+  for (size_t i = 0; i < images_.size(); ++i)
+    if (stamp_[i] == epoch_id_) s[base + i / 64] |= uint64_t{1} << (i % 64);
+  return s;
+}
+
+void BalancedSampler::restore(const std::vector<uint64_t>& s) {
+  auto fail = [](const char* why) {
+    throw std::invalid_argument(std::string("BalancedSampler::restore: ") + why);
+  };
+  size_t at = 0;
+  auto take = [&]() -> uint64_t {
+    if (at >= s.size()) fail("state is truncated");
+    return s[at++];
+  };
+  if (take() != kStateMagic) fail("not a sampler state");
+  if (take() != kStateVersion) fail("unsupported state version");
+  if (take() != fingerprint_ || take() != pools_.size() || take() != images_.size())
+    fail("state belongs to different pools");
+  const uint64_t last = take();
+  if (last > pools_.size() || (last > 0 && pools_[last - 1].empty())) fail("bad last class");
+  const uint64_t draws = take();
+
+  const uint64_t nrng = take();
+  if (nrng > s.size() - at) fail("state is truncated");
+  std::ostringstream os;
+  for (uint64_t i = 0; i < nrng; ++i) os << s[at++] << ' ';
+  std::istringstream is(os.str());
+  std::mt19937_64 rng;
+  if (!(is >> rng)) fail("bad generator state");
+
+  std::vector<std::vector<int>> order = order_;
+  std::vector<size_t> pos(pools_.size());
+  std::vector<int> sorted_a, sorted_b;
+  for (size_t c = 0; c < pools_.size(); ++c) {
+    const uint64_t p = take();
+    if (p > pools_[c].size()) fail("bad pool position");
+    pos[c] = static_cast<size_t>(p);
+    for (int& id : order[c]) {
+      const uint64_t v = take();
+      if (v >= images_.size()) fail("bad image id");
+      id = static_cast<int>(v);
+    }
+    sorted_a = order[c];
+    sorted_b = pools_[c];
+    std::sort(sorted_a.begin(), sorted_a.end());
+    std::sort(sorted_b.begin(), sorted_b.end());
+    if (sorted_a != sorted_b) fail("pool order is not a permutation of the pool");
+  }
+  const size_t nwords = (images_.size() + 63) / 64;
+  if (s.size() - at != nwords) fail("bad seen bitmap size");
+  std::vector<uint32_t> stamp(images_.size(), 0);
+  size_t unseen = images_.size();
+  for (size_t i = 0; i < images_.size(); ++i)
+    if ((s[at + i / 64] >> (i % 64)) & 1u) {
+      stamp[i] = 1;
+      --unseen;
+    }
+  if (nwords > 0 && images_.size() % 64 != 0 && (s.back() >> (images_.size() % 64)) != 0)
+    fail("bad seen bitmap");
+
+  // Commit.
+  rng_ = rng;
+  order_ = std::move(order);
+  pos_ = std::move(pos);
+  stamp_ = std::move(stamp);
+  epoch_id_ = 1;
+  unseen_ = unseen;
+  draws_ = static_cast<size_t>(draws);
+  last_class_ = static_cast<int>(last) - 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Monte Carlo
+
+EpochStats balanced_epoch_length(const std::vector<std::vector<int>>& pools, int trials, uint64_t seed) {
+  if (trials < 1) throw std::invalid_argument("balanced_epoch_length: trials must be >= 1");
+  BalancedSampler sampler(pools, 0);
+  EpochStats st;
+  st.images = sampler.num_images();
+  st.classes = sampler.num_classes();
+  st.trials = trials;
+  uint64_t stream = seed;
+  double mean = 0, m2 = 0;  // Welford
+  for (int t = 0; t < trials; ++t) {
+    sampler.reseed(splitmix64(stream));
+    while (!sampler.epoch_complete()) sampler.next();
+    const double x = static_cast<double>(sampler.draws_this_epoch());
+    const double d = x - mean;
+    mean += d / (t + 1);
+    m2 += d * (x - mean);
+  }
+  st.mean_draws = mean;
+  st.stddev_draws = trials > 1 ? std::sqrt(m2 / (trials - 1)) : 0.0;
+  return st;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Integral
+
+namespace {
+
+// log P(Poisson(l) >= n) = log P(n, l) (regularised lower incomplete gamma), n >= 1, l >= 0.
+// Each branch computes the smaller tail directly, in log space for the prefactor.
+double log_poisson_tail_ge(int n, double l) {
+  if (l <= 0) return -std::numeric_limits<double>::infinity();
+  if (l < n) {
+    // P(n, l) = e^{-l} l^n / n! * sum_{k>=0} l^k / ((n+1)...(n+k))
+    double term = 1, sum = 1;
+    for (int k = 1; k < 100000; ++k) {
+      term *= l / (n + k);
+      sum += term;
+      if (term < sum * 1e-17) break;
+    }
+    return -l + n * std::log(l) - std::lgamma(n + 1.0) + std::log(sum);
+  }
+  // Q = P(Poisson(l) < n) = e^{-l} l^{n-1}/(n-1)! * sum_{j=0}^{n-1} (n-1)!/(n-1-j)! l^{-j}
+  double term = 1, sum = 1;
+  for (int j = n - 1; j > 0; --j) {
+    term *= j / l;
+    sum += term;
+    if (term < sum * 1e-17) break;
+  }
+  const double q = std::exp(-l + (n - 1) * std::log(l) - std::lgamma(static_cast<double>(n))) * sum;
+  return std::log1p(-q);
+}
+
+struct Integrand {
+  std::vector<int> n;
+  double inv_k;
+  double operator()(double t) const {
+    const double l = t * inv_k;
+    double s = 0;
+    for (int q : n) {
+      s += log_poisson_tail_ge(q, l);
+      if (s == -std::numeric_limits<double>::infinity()) return 1.0;
+    }
+    return -std::expm1(s);  // 1 - prod_c P_c, accurate when the product is close to 1
+  }
+};
+
+// 15-point Gauss-Kronrod (QUADPACK qk15): Kronrod nodes/weights and the embedded 7-point Gauss weights.
+constexpr double kXgk[8] = {0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
+                            0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
+                            0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
+                            0.207784955007898467600689403773245, 0.000000000000000000000000000000000};
+constexpr double kWgk[8] = {0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
+                            0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
+                            0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
+                            0.204432940075298892414161999234649, 0.209482141084727828012999174891714};
+constexpr double kWg[4] = {0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
+                           0.381830050505118944950369775488975, 0.417959183673469387755102040816327};
+
+template <class F>
+void gk15(const F& f, double a, double b, double& result, double& err) {
+  const double c = 0.5 * (a + b), h = 0.5 * (b - a);
+  const double fc = f(c);
+  double rk = fc * kWgk[7], rg = fc * kWg[3];
+  for (int j = 0; j < 7; ++j) {
+    const double x = h * kXgk[j];
+    const double s = f(c - x) + f(c + x);
+    rk += kWgk[j] * s;
+    if (j % 2 == 1) rg += kWg[j / 2] * s;
+  }
+  result = rk * h;
+  err = std::fabs((rk - rg) * h);
+}
+
+template <class F>
+double integrate_adaptive(const F& f, double a, double b, double tol_per_unit, int depth) {
+  double r, e;
+  gk15(f, a, b, r, e);
+  if (e <= tol_per_unit * (b - a) || depth >= 40) return r;
+  const double m = 0.5 * (a + b);
+  return integrate_adaptive(f, a, m, tol_per_unit, depth + 1) +
+         integrate_adaptive(f, m, b, tol_per_unit, depth + 1);
+}
+
+}  // namespace
+
+double expected_epoch_length_integral(const std::vector<int>& quotas) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Integrand f;
+  int nmax = 0;
+  for (int q : quotas) {
+    if (q < 0 || q > kMaxIntegralQuota) return nan;
+    if (q > 0) f.n.push_back(q);
+    nmax = std::max(nmax, q);
+  }
+  if (f.n.empty()) return 0.0;
+  if (static_cast<int>(f.n.size()) > kMaxIntegralClasses) return nan;
+  const double k = static_cast<double>(f.n.size());
+  f.inv_k = 1.0 / k;
+
+  // Upper bound: past it the integrand (<= sum_c P(Poisson(t/K) < n_c)) is below 1e-20 and falls
+  // faster than e^{-t/(2K)}, so the neglected tail is < 1e-18 * K.
+  double hi = k * nmax;
+  const double step = k * (std::sqrt(static_cast<double>(nmax)) + 1.0);
+  while (f(hi) > 1e-20) hi += step;
+
+  // Initial panels so that the transition region is always resolved, then adaptive refinement.
+  const int panels = 64;
+  const double tol_per_unit = 1e-13;
+  double total = 0;
+  for (int i = 0; i < panels; ++i) {
+    const double a = hi * i / panels, b = hi * (i + 1) / panels;
+    total += integrate_adaptive(f, a, b, tol_per_unit, 0);
+  }
+  return total;
+}
+
+}  // namespace mtfcdd
