@@ -591,7 +591,7 @@ TEST_F(DatasetTest, RealIadFolderMerges) {
 // ------------------------------------------------------------------ the real data
 
 TEST(DatasetMagneticTile, SplitCountsMatchReadme) {
-  const std::string root = "/work/shared/data/magnetic-tile";
+  const std::string root = MTFCDD_SHARED_DIR "/data/magnetic-tile";
   if (!fs::exists(fs::path(root) / "dataset.json")) GTEST_SKIP() << root << " is absent";
   LoadOptions opt;
   opt.check_files = false;
@@ -633,7 +633,7 @@ TEST(DatasetMagneticTile, SplitCountsMatchReadme) {
 }
 
 TEST(DatasetMagneticTile, FilesCheckOut) {
-  const std::string root = "/work/shared/data/magnetic-tile";
+  const std::string root = MTFCDD_SHARED_DIR "/data/magnetic-tile";
   if (!fs::exists(fs::path(root) / "dataset.json")) GTEST_SKIP() << root << " is absent";
   const Dataset ds = load_dataset(root);  // decodes every image and mask once
   EXPECT_EQ(ds.samples.size(), 1344u);

@@ -2,14 +2,20 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 
 #include "cli_args.hpp"
+#include "dataset.hpp"
+#include "dnn_model.hpp"
+#include "evaluate.hpp"
 #include "export.hpp"
 #include "fcdd_math.hpp"
 #include "fcdd_model.hpp"
 #include "safetensors.hpp"
+#include "sampler.hpp"
 #include "toy_data.hpp"
+#include "trainer.hpp"
 #include "weights.hpp"
 
 namespace mtfcdd {
@@ -23,6 +29,16 @@ commands:
   export  --preset P (--types M | --type-names a,b,..) --out DIR [--weights W.safetensors]
           [--cut C] [--input-size S] [--head-channels H] [--seed N]
           write a verified bundle (model.onnx + model.json) of an untrained head
+  train   --data D --out RUN [--preset P] [--cut C] [--weights W] [--types a,b,..] [--single-channel]
+          [--epochs 10] [--batch 32] [--lr 1e-4] [--max-minutes M] [--aug-prob 0.5] [--workers 2]
+          [--seed 1] [--input-size S] [--head-channels H] [--threads N] [--skip-bad] [--resume]
+          balanced-epoch training; writes RUN/checkpoint.pt, RUN/best.pt, RUN/history.jsonl and
+          RUN/bundle/ (best epoch, thresholds calibrated on the val split)
+  eval    --model BUNDLE --data D [--split test] [--types a,b,..] [--single-channel] [--batch 8]
+          [--report R.md] [--json R.json] [--scores-out scores.csv] [--no-pixel] [--skip-bad]
+          per-type image and pixel metrics through OpenCV DNN (the deployed code path)
+  epochs  --data D [--batch 32] [--trials 10000] [--types a,b,..]
+          the balanced epoch's length (Monte Carlo, and the coupon-collector integral)
   demo    --out DIR [--preset small] [--types 3] [--iters 40] [--batch 16] [--input-size S]
           train a few iterations on generated defects, then export and verify
 
@@ -178,6 +194,102 @@ int cmd_demo(const CliArgs& a) {
   return 0;
 }
 
+LoadOptions load_options(const CliArgs& a) {
+  LoadOptions o;
+  o.skip_bad = a.has("skip-bad");
+  o.single_channel = a.has("single-channel");
+  if (a.has("types")) o.types = split_names(a.str("types"));
+  o.image_root = a.str("image-root");
+  return o;
+}
+
+int cmd_train(const CliArgs& a) {
+  TrainConfig t;
+  t.data = a.required("data");
+  t.out = a.required("out");
+  t.load = load_options(a);
+  t.model.preset = a.str("preset", "small");
+  t.model.cut = a.str("cut", t.model.cut);
+  t.model.head_channels = a.integer("head-channels", t.model.preset == "small" ? 128 : 512);
+  t.model.input_size = a.integer("input-size", 0);
+  t.weights = a.str("weights");
+  t.epochs = static_cast<int>(a.integer("epochs", t.epochs));
+  t.batch = static_cast<int>(a.integer("batch", t.batch));
+  t.lr = a.real("lr", t.lr);
+  t.max_minutes = a.real("max-minutes", 0);
+  t.aug.probability = a.real("aug-prob", t.aug.probability);
+  t.workers = static_cast<int>(a.integer("workers", t.workers));
+  t.seed = static_cast<uint64_t>(a.integer("seed", 1));
+  t.resume = a.has("resume");
+  const int64_t threads = a.integer("threads", 0);
+  a.reject_unknown();
+  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+  torch::manual_seed(t.seed);
+  return run_training(t);
+}
+
+int cmd_eval(const CliArgs& a) {
+  const std::string bundle = a.required("model"), data_path = a.required("data");
+  const std::string split = a.str("split", "test");
+  const int batch = static_cast<int>(a.integer("batch", 8));
+  const std::string md = a.str("report"), js = a.str("json"), csv = a.str("scores-out");
+  const bool pixel = !a.has("no-pixel");
+  LoadOptions lo = load_options(a);
+  a.reject_unknown();
+  DnnModel dnn(bundle);
+  if (lo.types.empty() && !lo.single_channel)
+    for (const auto& t : dnn.manifest().types) lo.types.push_back(t.name);
+  const Dataset data = load_dataset(data_path, lo);
+  for (const auto& w : data.warnings) std::cerr << "warning: " << w << "\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto scores = score_split(dnn, data, split, batch);
+  if (scores.empty()) throw std::runtime_error(data_path + ": no images in split '" + split + "'");
+  std::vector<std::string> names;
+  for (const auto& t : dnn.manifest().types) names.push_back(t.name);
+  const auto report = summarize(scores, names, dnn.manifest().input_width, dnn.manifest().input_height, pixel);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string text = markdown_report(report);
+  std::cout << text;
+  std::printf("\n%zu images evaluated in %.1f s (%.1f ms/image including decoding and metrics)\n", scores.size(), secs,
+              1000 * secs / scores.size());
+  if (!md.empty()) std::ofstream(md) << text;
+  if (!js.empty()) std::ofstream(js) << report_json(report).dump(2) << "\n";
+  if (!csv.empty()) write_scores_csv(scores, names, csv);
+  return 0;
+}
+
+int cmd_epochs(const CliArgs& a) {
+  LoadOptions lo = load_options(a);
+  lo.check_files = false;
+  const Dataset data = load_dataset(a.required("data"), lo);
+  const int batch = static_cast<int>(a.integer("batch", 32));
+  const int trials = static_cast<int>(a.integer("trials", 10000));
+  a.reject_unknown();
+  if (batch < 1 || trials < 1) throw std::invalid_argument("--batch and --trials must be positive");
+  std::vector<std::vector<int>> pools(data.types.size() + 1);
+  for (size_t i = 0; i < data.samples.size(); ++i) {
+    const auto& s = data.samples[i];
+    if (s.split != "train") continue;
+    if (s.types.empty()) pools[0].push_back(static_cast<int>(i));
+    for (int t : s.types) pools[t + 1].push_back(static_cast<int>(i));
+  }
+  const EpochStats st = balanced_epoch_length(pools, trials, 12345);
+  std::vector<int> quotas;
+  for (const auto& p : pools)
+    if (!p.empty()) quotas.push_back(static_cast<int>(p.size()));
+  const double integral = expected_epoch_length_integral(quotas);
+  std::printf("| images | classes | mu_T | mu_T / batch | standard iterations | standard epochs per balanced epoch |\n");
+  std::printf("|---|---|---|---|---|---|\n");
+  std::printf("| %zu | %d | %.1f | %.1f | %.1f | %.2f |\n", st.images, st.classes, st.mean_draws, st.mean_draws / batch,
+              static_cast<double>(st.images) / batch, st.mean_draws / st.images);
+  std::printf("\nMonte Carlo over %d trials: mu_T = %.1f (sd %.1f); batch %d\n", st.trials, st.mean_draws,
+              st.stddev_draws, batch);
+  if (std::isfinite(integral))
+    std::printf("coupon-collector integral (Eq. 4, images in several pools counted in each): %.1f (%.2f%% from Monte Carlo)\n",
+                integral, 100 * (integral - st.mean_draws) / st.mean_draws);
+  return 0;
+}
+
 }  // namespace
 }  // namespace mtfcdd
 
@@ -189,7 +301,10 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = argv[1];
   try {
-    const CliArgs args(argc, argv, 2, {});
+    const CliArgs args(argc, argv, 2, {"skip-bad", "single-channel", "resume", "no-pixel"});
+    if (cmd == "train") return cmd_train(args);
+    if (cmd == "eval") return cmd_eval(args);
+    if (cmd == "epochs") return cmd_epochs(args);
     if (cmd == "info") return cmd_info(args);
     if (cmd == "export") return cmd_export(args);
     if (cmd == "demo") return cmd_demo(args);

@@ -22,8 +22,33 @@ uint64_t splitmix64(uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-// 2^64 mod n: outputs below it are rejected so that r % n is exactly uniform.
-uint64_t rejection_threshold(uint64_t n) { return (0 - n) % n; }
+// Full 64 x 64 -> 128-bit product as (high, low); the portable path gives the same numbers.
+inline void mul64(uint64_t a, uint64_t b, uint64_t& hi, uint64_t& lo) {
+#if defined(__SIZEOF_INT128__)
+  const unsigned __int128 m = static_cast<unsigned __int128>(a) * b;
+  hi = static_cast<uint64_t>(m >> 64);
+  lo = static_cast<uint64_t>(m);
+#else
+  const uint64_t a0 = a & 0xFFFFFFFFu, a1 = a >> 32, b0 = b & 0xFFFFFFFFu, b1 = b >> 32;
+  const uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+  const uint64_t mid = (p00 >> 32) + (p01 & 0xFFFFFFFFu) + (p10 & 0xFFFFFFFFu);
+  hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+  lo = (mid << 32) | (p00 & 0xFFFFFFFFu);
+#endif
+}
+
+// Unbiased integer in [0, n), n >= 2, by Lemire's multiply-and-reject ("Fast random integer
+// generation in an interval", 2019): the high word of r * n, rejecting r whose low word falls below
+// 2^64 mod n. Consumes one generator output except on a rejection (probability < n / 2^64).
+inline uint64_t lemire_below(std::mt19937_64& rng, uint64_t n) {
+  uint64_t hi, lo;
+  mul64(rng(), n, hi, lo);
+  if (lo < n) {
+    const uint64_t threshold = (0 - n) % n;  // 2^64 mod n
+    while (lo < threshold) mul64(rng(), n, hi, lo);
+  }
+  return hi;
+}
 
 uint64_t fnv1a(uint64_t h, uint64_t v) {
   for (int i = 0; i < 8; ++i) {
@@ -58,7 +83,6 @@ BalancedSampler::BalancedSampler(std::vector<std::vector<int>> pools, uint64_t s
   order_ = pools_;
   pos_.assign(pools_.size(), 0);
   stamp_.assign(images_.size(), 0);
-  class_threshold_ = active_.empty() ? 0 : rejection_threshold(active_.size());
   reseed(seed);
 }
 
@@ -73,11 +97,7 @@ void BalancedSampler::reseed(uint64_t seed) {
 }
 
 uint64_t BalancedSampler::uniform_below(uint64_t n) {
-  if (n <= 1) return 0;
-  const uint64_t threshold = rejection_threshold(n);
-  uint64_t r;
-  do r = rng_(); while (r < threshold);
-  return r % n;
+  return n <= 1 ? 0 : lemire_below(rng_, n);
 }
 
 void BalancedSampler::shuffle(std::vector<int>& v) {
@@ -91,13 +111,7 @@ void BalancedSampler::shuffle(std::vector<int>& v) {
 int BalancedSampler::next() {
   const size_t k = active_.size();
   if (k == 0) throw std::logic_error("BalancedSampler::next: every pool is empty");
-  size_t a = 0;
-  if (k > 1) {
-    uint64_t r;
-    do r = rng_(); while (r < class_threshold_);
-    a = static_cast<size_t>(r % k);
-  }
-  const int c = active_[a];
+  const int c = active_[static_cast<size_t>(uniform_below(k))];
   std::vector<int>& ord = order_[c];
   size_t& p = pos_[c];
   if (p == ord.size()) {
@@ -252,29 +266,40 @@ EpochStats balanced_epoch_length(const std::vector<std::vector<int>>& pools, int
 
 namespace {
 
+// m log(l) - l - log(m!) for m >= 0, l > 0: the log of the Poisson(l) mass at m. For large m the
+// Stirling form n (log1p(x) - x) with x = (l - m) / m keeps the error at ~eps * |l - m| instead of
+// ~eps * m log m (the plain form subtracts two numbers of that size).
+double log_poisson_pmf(int m, double l) {
+  if (m < 30) return m * std::log(l) - l - std::lgamma(m + 1.0);
+  const double dm = m;
+  const double x = (l - dm) / dm;
+  const double inv = 1.0 / dm, inv2 = inv * inv;
+  const double corr = inv * (1.0 / 12 - inv2 * (1.0 / 360 - inv2 * (1.0 / 1260 - inv2 / 1680)));
+  return dm * (std::log1p(x) - x) - 0.5 * std::log(6.283185307179586476925286766559 * dm) - corr;
+}
+
 // log P(Poisson(l) >= n) = log P(n, l) (regularised lower incomplete gamma), n >= 1, l >= 0.
-// Each branch computes the smaller tail directly, in log space for the prefactor.
+// Each branch sums the smaller tail directly; the prefactor is a pmf in log space.
 double log_poisson_tail_ge(int n, double l) {
   if (l <= 0) return -std::numeric_limits<double>::infinity();
   if (l < n) {
-    // P(n, l) = e^{-l} l^n / n! * sum_{k>=0} l^k / ((n+1)...(n+k))
+    // P(X >= n) = pmf(n) * sum_{k>=0} l^k / ((n+1)...(n+k))
     double term = 1, sum = 1;
-    for (int k = 1; k < 100000; ++k) {
+    for (int k = 1; k < 1000000; ++k) {
       term *= l / (n + k);
       sum += term;
       if (term < sum * 1e-17) break;
     }
-    return -l + n * std::log(l) - std::lgamma(n + 1.0) + std::log(sum);
+    return log_poisson_pmf(n, l) + std::log(sum);
   }
-  // Q = P(Poisson(l) < n) = e^{-l} l^{n-1}/(n-1)! * sum_{j=0}^{n-1} (n-1)!/(n-1-j)! l^{-j}
+  // Q = P(X < n) = pmf(n-1) * sum_{j=0}^{n-1} (n-1)!/(n-1-j)! l^{-j}  (<= ~1/2 here)
   double term = 1, sum = 1;
   for (int j = n - 1; j > 0; --j) {
     term *= j / l;
     sum += term;
     if (term < sum * 1e-17) break;
   }
-  const double q = std::exp(-l + (n - 1) * std::log(l) - std::lgamma(static_cast<double>(n))) * sum;
-  return std::log1p(-q);
+  return std::log1p(-std::exp(log_poisson_pmf(n - 1, l)) * sum);
 }
 
 struct Integrand {
@@ -318,14 +343,18 @@ void gk15(const F& f, double a, double b, double& result, double& err) {
   err = std::fabs((rk - rg) * h);
 }
 
+// Recursive bisection until the Gauss-Kronrod error estimate is below tol_per_unit * width; a
+// budget of GK15 evaluations (shared by all calls) guards against a tolerance that rounding makes
+// unreachable.
 template <class F>
-double integrate_adaptive(const F& f, double a, double b, double tol_per_unit, int depth) {
+double integrate_adaptive(const F& f, double a, double b, double tol_per_unit, int& budget) {
   double r, e;
   gk15(f, a, b, r, e);
-  if (e <= tol_per_unit * (b - a) || depth >= 40) return r;
+  --budget;
+  if (e <= tol_per_unit * (b - a) || budget <= 0) return r;
   const double m = 0.5 * (a + b);
-  return integrate_adaptive(f, a, m, tol_per_unit, depth + 1) +
-         integrate_adaptive(f, m, b, tol_per_unit, depth + 1);
+  return integrate_adaptive(f, a, m, tol_per_unit, budget) +
+         integrate_adaptive(f, m, b, tol_per_unit, budget);
 }
 
 }  // namespace
@@ -353,10 +382,11 @@ double expected_epoch_length_integral(const std::vector<int>& quotas) {
   // Initial panels so that the transition region is always resolved, then adaptive refinement.
   const int panels = 64;
   const double tol_per_unit = 1e-13;
+  int budget = 100000;
   double total = 0;
   for (int i = 0; i < panels; ++i) {
     const double a = hi * i / panels, b = hi * (i + 1) / panels;
-    total += integrate_adaptive(f, a, b, tol_per_unit, 0);
+    total += integrate_adaptive(f, a, b, tol_per_unit, budget);
   }
   return total;
 }

@@ -8,7 +8,10 @@
 // expected_epoch_length_integral() evaluates the closed Poissonised integral for disjoint pools.
 //
 // Pure STL; the draws depend only on the seed, never on the standard library: the generator is
-// std::mt19937_64 (fully specified by the standard) and the mapping to [0, n) is our own.
+// std::mt19937_64 (fully specified by the standard) and the mapping to [0, n) is our own (Lemire's
+// multiply-and-reject; exactly uniform). Per draw: one output picks the class (none when K == 1); a
+// pool about to be drawn from when exhausted (or never yet drawn) is first Fisher-Yates shuffled,
+// last position first, one output per position.
 #pragma once
 
 #include <cstddef>
@@ -56,7 +59,7 @@ class BalancedSampler {
   size_t num_images() const { return images_.size(); }                 // distinct indices
 
  private:
-  uint64_t uniform_below(uint64_t n);  // unbiased, in [0, n), n >= 1; no draw when n == 1
+  uint64_t uniform_below(uint64_t n);  // exactly uniform in [0, n), n >= 1; no output used when n == 1
   void shuffle(std::vector<int>& v);
 
   std::vector<int> images_;               // dense id -> image index (sorted, distinct)
@@ -64,7 +67,6 @@ class BalancedSampler {
   std::vector<std::vector<int>> order_;   // current pass order of each pool, dense ids
   std::vector<size_t> pos_;               // next position in order_[c]; == size: reshuffle first
   std::vector<int> active_;               // indices of the non-empty pools
-  uint64_t class_threshold_ = 0;          // rejection threshold for uniform_below(active_.size())
   uint64_t fingerprint_ = 0;              // hash of the pools, guards restore()
   std::mt19937_64 rng_;
   int last_class_ = -1;

@@ -16,10 +16,10 @@ ToyBatch toy_batch(int64_t n, int64_t types, int64_t size, torch::Generator& gen
     const int64_t k = torch::randint(types, {1}, gen).item<int64_t>();
     const int64_t y = torch::randint(size - p, {1}, gen).item<int64_t>();
     const int64_t x = torch::randint(size - p, {1}, gen).item<int64_t>();
-    // Type k: stripes of period 2 + k, at an angle that also depends on k.
+    // Type k: stripes of period 3 + 2k pixels, at an angle that also depends on k.
     const double ang = 0.7 * static_cast<double>(k);
     auto phase = coords.view({p, 1}) * std::cos(ang) + coords.view({1, p}) * std::sin(ang);
-    auto patch = torch::sin(phase * (2 * M_PI / (2.0 + static_cast<double>(k)))) * 0.8;
+    auto patch = torch::sin(phase * (2 * M_PI / (3.0 + 2.0 * static_cast<double>(k))) + 0.25 * M_PI) * 0.8;
     images.index_put_({i, Slice(), Slice(y, y + p), Slice(x, x + p)}, patch);
     labels.index_put_({i, k}, 1.0);
     masks.index_put_({i, k, Slice(y, y + p), Slice(x, x + p)}, 1.0);

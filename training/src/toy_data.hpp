@@ -1,5 +1,5 @@
 // Generated images with planted defects, one look per type, for smoke runs and tests:
-// a textured background, and for type k a small patch whose pattern depends on k.
+// a textured background, and for type k a small patch of stripes whose period and angle depend on k.
 #pragma once
 
 #include <torch/torch.h>

@@ -1,0 +1,440 @@
+// Tests for the evaluation summaries (training/src/evaluate.cpp) against values worked out by
+// hand (the working is in the comments). score_split needs a real model bundle and is left to
+// integration tests.
+//
+// Bilinear upsampling used throughout: OpenCV's INTER_LINEAR from 2 to 4 samples maps output
+// index d to source position (d + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, 1.25 (clamped to 0 and 1),
+// so a row [a, b] becomes [a, 0.75a + 0.25b, 0.25a + 0.75b, b]. The 2x2 map [[1, 0], [0, 0]] is
+// the outer product of w = [1, .75, .25, 0] with itself:
+//   1     .75    .25    0
+//   .75   .5625  .1875  0
+//   .25   .1875  .0625  0
+//   0     0      0      0
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "evaluate.hpp"
+
+namespace fs = std::filesystem;
+using namespace mtfcdd;
+
+namespace {
+
+constexpr double kEps = 1e-12;
+
+class TempDir {
+ public:
+  TempDir() {
+    static int counter = 0;
+    path_ = fs::temp_directory_path() /
+            ("mtfcdd_test_evaluate_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+Sample sample(const std::string& image, std::vector<int> types, std::map<int, std::string> masks = {},
+              const std::string& split = "test") {
+  Sample s;
+  s.image = image;
+  s.split = split;
+  s.types = std::move(types);
+  s.masks = std::move(masks);
+  return s;
+}
+
+cv::Mat map2(float a, float b, float c, float d) {
+  return (cv::Mat_<float>(2, 2) << a, b, c, d);
+}
+cv::Mat const2(float v) { return map2(v, v, v, v); }
+
+ImageScores scored(const Sample& s, std::vector<double> z, std::vector<double> max_pixel,
+                   std::vector<cv::Mat> maps = {}) {
+  ImageScores x;
+  x.sample = &s;
+  x.z = std::move(z);
+  x.max_pixel = std::move(max_pixel);
+  x.maps = std::move(maps);
+  return x;
+}
+
+// An 8x8 mask whose top-left 4x4 is 200 (> 127: defect) and with 127 (not > 127: normal) at
+// (6, 6). INTER_NEAREST to 4x4 samples source rows/cols 0, 2, 4, 6: the top-left 2x2 is defect,
+// (3, 3) reads the 127 and stays normal.
+std::string write_mask(const TempDir& dir, const std::string& name) {
+  cv::Mat m = cv::Mat::zeros(8, 8, CV_8U);
+  m(cv::Rect(0, 0, 4, 4)).setTo(200);
+  m.at<uchar>(6, 6) = 127;
+  const std::string p = dir.file(name);
+  EXPECT_TRUE(cv::imwrite(p, m));
+  return p;
+}
+
+std::string read_file(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+#define EXPECT_HAS(haystack, needle)                               \
+  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) \
+      << "'" << (haystack) << "' lacks '" << (needle) << "'"
+
+// Image-level fixture: types a, b, c (c has no image); no maps (pixel_metrics = false).
+//        types  z (a, b, c)      max_pixel (a, b, c)
+//   N1   -      .1  .1  0        .2  .2   0
+//   N2   -      .2  .3  .7       .3  .3   0
+//   A1   a      .5  .4  0        .9  .5   0
+//   B1   b      .6  .9  0        .1  .95  0
+struct ImageFixture {
+  std::vector<std::string> names{"a", "b", "c"};
+  std::vector<Sample> samples{sample("n1.png", {}), sample("n2.png", {}), sample("a1.png", {0}),
+                              sample("b1.png", {1})};
+  std::vector<ImageScores> scores{scored(samples[0], {.1, .1, 0}, {.2, .2, 0}),
+                                  scored(samples[1], {.2, .3, .7}, {.3, .3, 0}),
+                                  scored(samples[2], {.5, .4, 0}, {.9, .5, 0}),
+                                  scored(samples[3], {.6, .9, 0}, {.1, .95, 0})};
+  EvalReport report() const { return summarize(scores, names, 4, 4, false); }
+};
+
+// Pixel fixture at input size 4x4: types scratch (0, with a mask) and dent (1, no mask anywhere).
+//        types      maps scratch / dent            z (scratch, dent)
+//   A    scratch    [[1,0],[0,0]] / 0, mask        .5 .1
+//   N    -          .6 / .8 (constant)             .2 .3
+//   B    dent       5 / 1 (no mask)                .4 .6
+struct PixelFixture {
+  TempDir dir;
+  std::vector<std::string> names{"scratch", "dent"};
+  std::vector<Sample> samples{sample("a.png", {0}, {{0, write_mask(dir, "a_mask.png")}}),
+                              sample("n.png", {}), sample("b.png", {1})};
+  std::vector<ImageScores> scores{
+      scored(samples[0], {.5, .1}, {1, 0}, {map2(1, 0, 0, 0), const2(0)}),
+      scored(samples[1], {.2, .3}, {.6, .8}, {const2(.6f), const2(.8f)}),
+      scored(samples[2], {.4, .6}, {5, 1}, {const2(5), const2(1)})};
+  EvalReport report() const { return summarize(scores, names, 4, 4, true, 0.3); }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- image level
+
+TEST(Evaluate, VsNormalDiffersFromVsRest) {
+  const ImageFixture f;
+  const EvalReport r = f.report();
+  ASSERT_EQ(r.types.size(), 3u);
+  EXPECT_EQ(r.images, 4u);
+  EXPECT_EQ(r.normal, 2u);
+  EXPECT_EQ(r.split, "test");
+
+  // a vs normal: A1 .5 against N1 .1, N2 .2: perfectly separated.
+  const TypeReport& a = r.types[0];
+  EXPECT_EQ(a.name, "a");
+  EXPECT_EQ(a.vs_normal.positives, 1u);
+  EXPECT_EQ(a.vs_normal.negatives, 2u);
+  EXPECT_NEAR(a.vs_normal.auroc, 1.0, kEps);
+  EXPECT_NEAR(a.vs_normal.ap, 1.0, kEps);
+  EXPECT_NEAR(a.vs_normal.max_f1, 1.0, kEps);
+  // a vs rest adds B1 (z_a .6) as a negative above A1: AUROC 2/3 (A1 beats .1, .2, not .6);
+  // AP: sorted .6(n) .5(p) -> precision 1/2 at the positive -> .5; max-F1: at t = .5 tp 1 of 2
+  // predicted, 1 positive -> 2*1/(2+1) = 2/3 (t = .2: 2/4, t = .1: 2/5).
+  EXPECT_EQ(a.vs_rest.positives, 1u);
+  EXPECT_EQ(a.vs_rest.negatives, 3u);
+  EXPECT_NEAR(a.vs_rest.auroc, 2.0 / 3, kEps);
+  EXPECT_NEAR(a.vs_rest.ap, 0.5, kEps);
+  EXPECT_NEAR(a.vs_rest.max_f1, 2.0 / 3, kEps);
+  // Max-pixel: A1 .9 above .2, .3 (normal) and B1's .1 (rest): 1 both ways.
+  EXPECT_NEAR(a.vs_normal_max.auroc, 1.0, kEps);
+  EXPECT_NEAR(a.vs_rest_max.auroc, 1.0, kEps);
+  EXPECT_NEAR(a.vs_rest_max.ap, 1.0, kEps);
+
+  // b: B1 .9 above .1, .3 (normal) and A1's .4 (rest).
+  const TypeReport& b = r.types[1];
+  EXPECT_NEAR(b.vs_normal.auroc, 1.0, kEps);
+  EXPECT_NEAR(b.vs_rest.auroc, 1.0, kEps);
+  EXPECT_EQ(b.vs_rest.negatives, 3u);
+  EXPECT_NEAR(b.vs_rest_max.auroc, 1.0, kEps);  // .95 vs .2, .3, .5
+
+  // No pixel metrics asked for.
+  EXPECT_TRUE(std::isnan(a.pixel_auroc));
+  EXPECT_TRUE(std::isnan(r.any_pixel_auroc));
+}
+
+TEST(Evaluate, MeanRowIgnoresNaN) {
+  const ImageFixture f;
+  const EvalReport r = f.report();
+  // c has no image: every image number NaN.
+  const TypeReport& c = r.types[2];
+  EXPECT_EQ(c.vs_normal.positives, 0u);
+  EXPECT_EQ(c.vs_normal.negatives, 2u);
+  EXPECT_EQ(c.vs_rest.negatives, 4u);
+  EXPECT_TRUE(std::isnan(c.vs_normal.auroc));
+  EXPECT_TRUE(std::isnan(c.vs_rest.ap));
+  EXPECT_TRUE(std::isnan(c.vs_rest_max.max_f1));
+  // Mean over a and b only: AUROC vs normal (1 + 1)/2, vs rest (2/3 + 1)/2 = 5/6,
+  // AP vs rest (.5 + 1)/2 = .75, F1 vs rest (2/3 + 1)/2 = 5/6; pixel: all NaN -> NaN.
+  EXPECT_EQ(r.mean.name, "Mean");
+  EXPECT_NEAR(r.mean.vs_normal.auroc, 1.0, kEps);
+  EXPECT_NEAR(r.mean.vs_rest.auroc, 5.0 / 6, kEps);
+  EXPECT_NEAR(r.mean.vs_rest.ap, 0.75, kEps);
+  EXPECT_NEAR(r.mean.vs_rest.max_f1, 5.0 / 6, kEps);
+  EXPECT_NEAR(r.mean.vs_rest_max.auroc, 1.0, kEps);
+  EXPECT_TRUE(std::isnan(r.mean.pixel_auroc));
+  EXPECT_TRUE(std::isnan(r.mean.aupro));
+}
+
+TEST(Evaluate, AnyAnomaly) {
+  const ImageFixture f;
+  const EvalReport r = f.report();
+  // Score = max over types of z: N1 .1, N2 .7, A1 .5, B1 .9; defective A1, B1.
+  // AUROC: .5 beats .1 only, .9 beats both -> 3/4. AP: .9(p) .7(n) .5(p) .1(n) ->
+  // .5*1 + .5*(2/3) = 5/6. Max-F1: t=.9 2/3, t=.7 2/4, t=.5 tp 2 of 3 -> 4/5, t=.1 4/6 -> .8.
+  EXPECT_EQ(r.any.positives, 2u);
+  EXPECT_EQ(r.any.negatives, 2u);
+  EXPECT_NEAR(r.any.auroc, 0.75, kEps);
+  EXPECT_NEAR(r.any.ap, 5.0 / 6, kEps);
+  EXPECT_NEAR(r.any.max_f1, 0.8, kEps);
+  // Max of max_pixel: N1 .2, N2 .3, A1 .9, B1 .95: separated.
+  EXPECT_NEAR(r.any_max.auroc, 1.0, kEps);
+  EXPECT_NEAR(r.any_max.max_f1, 1.0, kEps);
+  // Confusion: A1 argmax a, B1 argmax b; normal images not counted.
+  const std::vector<std::vector<size_t>> want{{1, 0, 0}, {0, 1, 0}, {0, 0, 0}};
+  EXPECT_EQ(r.confusion, want);
+}
+
+TEST(Evaluate, ConfusionWithMultiTypeImage) {
+  const std::vector<std::string> names{"a", "b", "c"};
+  const std::vector<Sample> s{sample("a1.png", {0}), sample("a2.png", {0}), sample("ab.png", {0, 1}),
+                              sample("c1.png", {2}), sample("n.png", {})};
+  const std::vector<ImageScores> sc{
+      scored(s[0], {.9, .1, .2}, {0, 0, 0}),  // true a -> predicted a
+      scored(s[1], {.1, .5, .2}, {0, 0, 0}),  // true a -> predicted b
+      scored(s[2], {.2, .3, .7}, {0, 0, 0}),  // true a and b -> predicted c, in rows a and b
+      scored(s[3], {0, 0, 0}, {0, 0, 0}),     // true c, all tied -> the first type, a
+      scored(s[4], {9, 9, 9}, {0, 0, 0})};    // normal: not in the matrix
+  const EvalReport r = summarize(sc, names, 4, 4, false);
+  const std::vector<std::vector<size_t>> want{{1, 1, 1}, {0, 0, 1}, {1, 0, 0}};
+  EXPECT_EQ(r.confusion, want);
+  // The multi-type image is a positive of both a and b.
+  EXPECT_EQ(r.types[0].vs_rest.positives, 3u);
+  EXPECT_EQ(r.types[1].vs_rest.positives, 1u);
+}
+
+// ---------------------------------------------------------------- pixel level
+
+TEST(Evaluate, PixelMetricsWithAndWithoutMasks) {
+  const PixelFixture f;
+  const EvalReport r = f.report();
+  // scratch: A (mask) + N (normal); B (dent, no scratch mask) is left out, its 5s never count.
+  // Defect pixels (top-left 2x2 of the upsampled A): 1, .75, .75, .5625. Normal pixels: A's
+  // other 12 (at most .25) and N's 16 at .6 -> 28. Pairs won: 1, .75, .75 beat all 28 (84);
+  // .5625 beats A's 12 only -> (84 + 12) / (4 * 28) = 96/112 = 6/7.
+  // AUPRO (one region of 4 pixels): t=1 -> PRO .25, FPR 0; t=.75 -> PRO .75, FPR 0; t=.6 ->
+  // FPR 16/28 > .3, PRO still .75 -> area .3 * .75, / .3 = .75.
+  const TypeReport& scratch = r.types[0];
+  EXPECT_EQ(scratch.pixel_images, 2u);
+  EXPECT_NEAR(scratch.pixel_auroc, 6.0 / 7, 1e-9);
+  EXPECT_NEAR(scratch.aupro, 0.75, 1e-9);
+  // dent: no mask anywhere -> NaN.
+  const TypeReport& dent = r.types[1];
+  EXPECT_EQ(dent.pixel_images, 0u);
+  EXPECT_TRUE(std::isnan(dent.pixel_auroc));
+  EXPECT_TRUE(std::isnan(dent.aupro));
+  // Mean ignores dent's NaN.
+  EXPECT_NEAR(r.mean.pixel_auroc, 6.0 / 7, 1e-9);
+  EXPECT_NEAR(r.mean.aupro, 0.75, 1e-9);
+}
+
+TEST(Evaluate, AnyAnomalyPixel) {
+  const PixelFixture f;
+  const EvalReport r = f.report();
+  // Images with a mask (A) + normal (N); B left out. Fused map = max over types: A's dent map is
+  // 0 so A stays the scratch map; N becomes max(.6, .8) = .8 everywhere. Defect 1 beats all 28
+  // normals, .75, .75, .5625 beat only A's 12 -> (28 + 36) / 112 = 4/7.
+  // AUPRO: t=1 -> PRO .25; t=.8 -> FPR 16/28 > .3 with PRO .25 -> .25.
+  EXPECT_EQ(r.any_pixel_images, 2u);
+  EXPECT_NEAR(r.any_pixel_auroc, 4.0 / 7, 1e-9);
+  EXPECT_NEAR(r.any_aupro, 0.25, 1e-9);
+}
+
+TEST(Evaluate, UnreadableMaskNamesTheFile) {
+  TempDir dir;
+  const std::vector<Sample> s{sample("a.png", {0}, {{0, dir.file("missing_mask.png")}})};
+  const std::vector<ImageScores> sc{scored(s[0], {.5}, {.5}, {const2(.5f)})};
+  try {
+    summarize(sc, {"scratch"}, 4, 4);
+    FAIL() << "no exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_HAS(e.what(), "missing_mask.png");
+  }
+}
+
+TEST(Evaluate, InconsistentScoresThrow) {
+  const std::vector<Sample> s{sample("a.png", {0})};
+  // Two types named, one score.
+  EXPECT_THROW(summarize({scored(s[0], {.5}, {.5})}, {"a", "b"}, 4, 4, false), std::invalid_argument);
+  // Pixel metrics without maps.
+  EXPECT_THROW(summarize({scored(s[0], {.5}, {.5})}, {"a"}, 4, 4, true), std::invalid_argument);
+  // A type index outside the names.
+  const std::vector<Sample> bad{sample("x.png", {3})};
+  EXPECT_THROW(summarize({scored(bad[0], {.5}, {.5})}, {"a"}, 4, 4, false), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------- calibration
+
+TEST(Evaluate, CalibrationMaxF1AndQuantileFallback) {
+  TempDir dir;
+  const std::vector<std::string> names{"scratch", "dent"};
+  const std::vector<Sample> s{sample("a.png", {0}, {{0, write_mask(dir, "a_mask.png")}}, "val"),
+                              sample("n.png", {}, {}, "val"), sample("n2.png", {}, {}, "val")};
+  const std::vector<ImageScores> val{
+      scored(s[0], {.5, .05}, {0, 0}, {map2(1, 0, 0, 0), const2(0)}),
+      scored(s[1], {.2, .1}, {0, 0}, {const2(.6f), const2(.2f)}),
+      scored(s[2], {.4, .3}, {0, 0}, {const2(.05f), map2(.4f, .8f, .4f, .8f)})};
+  const Calibration c = calibrate(val, names, 4, 4, {-1, -1}, {-1, -1}, 0.99, 0.5);
+  ASSERT_EQ(c.image.size(), 2u);
+  ASSERT_EQ(c.pixel.size(), 2u);
+  // scratch image: z .5 (p), .4, .2 (n): t = .5 gives F1 1.
+  EXPECT_DOUBLE_EQ(c.image[0], 0.5);
+  // scratch pixel (A + N + N2): 1(p) F1 2/5; .75 (2 p) tp 3 of 3 -> 6/7; .6 (16 n) 6/23;
+  // .5625(p) 8/24; lower thresholds only add normals -> .75.
+  EXPECT_DOUBLE_EQ(c.pixel[0], 0.75);
+  // dent: no image -> .99 quantile of z over normals {.1, .3}: .1 + .99 * .2 = .298.
+  EXPECT_NEAR(c.image[1], 0.298, kEps);
+  // dent: no mask -> .5 quantile of the normal pixels: 16 x .2 (N) and N2's rows
+  // [.4, .5, .7, .8] x 4; sorted, positions 15 and 16 are .2 and .4 -> 15.5 -> .3 (float maps).
+  EXPECT_NEAR(c.pixel[1], 0.3, 1e-6);
+  // One note per fallback, both about dent.
+  ASSERT_EQ(c.notes.size(), 2u) << ::testing::PrintToString(c.notes);
+  for (const std::string& n : c.notes) {
+    EXPECT_HAS(n, "'dent'");
+    EXPECT_HAS(n, "quantile");
+  }
+  EXPECT_HAS(c.notes[0], "no image of this type");
+  EXPECT_HAS(c.notes[1], "no mask of this type");
+}
+
+TEST(Evaluate, CalibrationKeepsFallbackWithoutNormals) {
+  TempDir dir;
+  const std::vector<std::string> names{"scratch", "dent"};
+  const std::vector<Sample> s{sample("a.png", {0}, {{0, write_mask(dir, "a_mask.png")}}, "val")};
+  const std::vector<ImageScores> val{scored(s[0], {.5, .05}, {0, 0}, {map2(1, 0, 0, 0), const2(0)})};
+  const Calibration c = calibrate(val, names, 4, 4, {1.5, 2.5}, {3.5, 4.5});
+  // scratch image: no negative and no normal image -> fallback 1.5.
+  EXPECT_DOUBLE_EQ(c.image[0], 1.5);
+  // scratch pixel: A's own pixels have both classes; the lowest defect value .5625 takes all 4
+  // defect pixels and no normal one (normals are at most .25) -> F1 1 at .5625.
+  EXPECT_DOUBLE_EQ(c.pixel[0], 0.5625);
+  // dent: no image, no mask, no normal -> fallbacks.
+  EXPECT_DOUBLE_EQ(c.image[1], 2.5);
+  EXPECT_DOUBLE_EQ(c.pixel[1], 4.5);
+  ASSERT_EQ(c.notes.size(), 3u) << ::testing::PrintToString(c.notes);
+  EXPECT_HAS(c.notes[0], "'scratch'");
+  EXPECT_HAS(c.notes[0], "1.5");
+  EXPECT_HAS(c.notes[1], "'dent'");
+  EXPECT_HAS(c.notes[2], "4.5");
+  // Fallback vectors must have one value per type.
+  EXPECT_THROW(calibrate(val, names, 4, 4, {1.5}, {3.5, 4.5}), std::invalid_argument);
+}
+
+TEST(Evaluate, CalibrationSubsamplesLargePixelSets) {
+  TempDir dir;
+  // 2 images at 1500x1500 = 4.5M pixels > 4M: every 2nd pixel is kept, with a note. Constant
+  // maps: A's scratch map .9 with the top-left quarter defect, N's .1 -> threshold .9 either way.
+  const std::vector<Sample> s{sample("a.png", {0}, {{0, write_mask(dir, "a_mask.png")}}, "val"),
+                              sample("n.png", {}, {}, "val")};
+  const std::vector<ImageScores> val{scored(s[0], {.9}, {.9}, {const2(.9f)}),
+                                     scored(s[1], {.1}, {.1}, {const2(.1f)})};
+  const Calibration c = calibrate(val, {"scratch"}, 1500, 1500, {0}, {0});
+  EXPECT_DOUBLE_EQ(c.image[0], 0.9);
+  EXPECT_NEAR(c.pixel[0], 0.9, 1e-6);
+  ASSERT_EQ(c.notes.size(), 1u) << ::testing::PrintToString(c.notes);
+  EXPECT_HAS(c.notes[0], "1 pixel in 2 of 4500000");
+}
+
+// ---------------------------------------------------------------- reports
+
+TEST(Evaluate, ScoresCsv) {
+  TempDir dir;
+  const std::vector<std::string> names{"scratch", "dent, deep"};
+  const std::vector<Sample> s{sample("/data/a,b.png", {0, 1}), sample("/data/say \"hi\".png", {})};
+  const std::vector<ImageScores> sc{scored(s[0], {0.1, 1.0 / 3}, {2, 1e-10}),
+                                    scored(s[1], {0, 0.25}, {0.5, 1e6})};
+  const std::string p = dir.file("scores.csv");
+  write_scores_csv(sc, names, p);
+  // Fields with a comma or a quote are quoted, quotes doubled; CRLF line ends; %.9g numbers.
+  const std::string want =
+      "image,split,types,z_scratch,\"z_dent, deep\",maxpix_scratch,\"maxpix_dent, deep\"\r\n"
+      "\"/data/a,b.png\",test,\"scratch;dent, deep\",0.1,0.333333333,2,1e-10\r\n"
+      "\"/data/say \"\"hi\"\".png\",test,,0,0.25,0.5,1000000\r\n";
+  EXPECT_EQ(read_file(p), want);
+  EXPECT_THROW(write_scores_csv(sc, names, dir.file("no/such/dir/x.csv")), std::runtime_error);
+}
+
+TEST(Evaluate, MarkdownReport) {
+  const PixelFixture f;
+  const std::string md = markdown_report(f.report());
+  // Type rows with their image count, a Mean row, percentages with one decimal.
+  EXPECT_HAS(md, "| scratch | 1 |");
+  EXPECT_HAS(md, "| dent | 1 |");
+  EXPECT_HAS(md, "| Mean | - |");
+  // scratch: pixel AUROC 6/7 = 85.7 %, AUPRO 75.0 %; dent: '-' for both NaN.
+  EXPECT_HAS(md, "| 85.7 | 75.0 |\n");
+  EXPECT_HAS(md, "| - | - |\n");
+  // scratch vs normal: A .5 vs N .2 -> 100.0.
+  EXPECT_HAS(md, "| scratch | 1 | 100.0 | 100.0 | 100.0 |");
+  EXPECT_HAS(md, "Max-pixel");
+  EXPECT_HAS(md, "Any anomaly");
+  EXPECT_HAS(md, "pixel AUROC 57.1, AUPRO 25.0");
+  // Confusion: A (scratch) argmax scratch (.5 > .1); B (dent) argmax dent (.6 > .4).
+  EXPECT_HAS(md, "| true / predicted | scratch | dent |");
+  EXPECT_HAS(md, "| scratch | 1 | 0 |\n");
+  EXPECT_HAS(md, "| dent | 0 | 1 |\n");
+}
+
+TEST(Evaluate, JsonNullForNaN) {
+  const PixelFixture f;
+  const nlohmann::json j = report_json(f.report());
+  EXPECT_EQ(j["split"], "test");
+  EXPECT_EQ(j["images"], 3);
+  EXPECT_EQ(j["normal"], 1);
+  ASSERT_EQ(j["types"].size(), 2u);
+  EXPECT_EQ(j["types"][0]["name"], "scratch");
+  EXPECT_NEAR(j["types"][0]["pixel_auroc"].get<double>(), 6.0 / 7, 1e-9);
+  EXPECT_TRUE(j["types"][1]["pixel_auroc"].is_null());
+  EXPECT_TRUE(j["types"][1]["aupro"].is_null());
+  EXPECT_EQ(j["types"][1]["pixel_images"], 0);
+  // dent vs normal: B .6 vs N .3 -> 1; dent has 1 positive, 1 normal negative, 2 rest negatives.
+  EXPECT_NEAR(j["types"][1]["vs_normal"]["auroc"].get<double>(), 1.0, kEps);
+  EXPECT_EQ(j["types"][1]["vs_rest"]["negatives"], 2);
+  EXPECT_EQ(j["mean"]["name"], "Mean");
+  EXPECT_NEAR(j["any_aupro"].get<double>(), 0.25, 1e-9);
+  EXPECT_EQ(j["confusion"]["labels"], nlohmann::json({"scratch", "dent"}));
+  EXPECT_EQ(j["confusion"]["matrix"], nlohmann::json({{1, 0}, {0, 1}}));
+  // A report with no pixel metrics: those are null, and nothing dumps as NaN.
+  const ImageFixture g;
+  const nlohmann::json k = report_json(g.report());
+  EXPECT_TRUE(k["any_pixel_auroc"].is_null());
+  EXPECT_TRUE(k["types"][2]["vs_rest"]["auroc"].is_null());
+  EXPECT_EQ(k.dump().find("NaN"), std::string::npos);
+  EXPECT_EQ(k.dump().find("nan"), std::string::npos);
+}

@@ -1,0 +1,30 @@
+#include "augment.hpp"
+
+#include <opencv2/imgproc.hpp>
+
+namespace mtfcdd {
+namespace {
+
+// Uniform in [-1, 1] from raw engine bits, identical across standard libraries.
+double symmetric(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53 * 2 - 1; }
+
+}  // namespace
+
+cv::Mat augment(const cv::Mat& image, const AugmentConfig& cfg, std::mt19937_64& rng) {
+  if ((symmetric(rng) + 1) / 2 >= cfg.probability) return image;
+  const double angle = symmetric(rng) * cfg.max_rotation_deg;
+  const double dx = symmetric(rng) * cfg.max_shift_px, dy = symmetric(rng) * cfg.max_shift_px;
+  const double gain = 1 + symmetric(rng) * cfg.max_contrast;
+  const double offset = symmetric(rng) * cfg.max_brightness;
+  cv::Mat m = cv::getRotationMatrix2D(cv::Point2f(image.cols / 2.f, image.rows / 2.f), angle, 1.0);
+  m.at<double>(0, 2) += dx;
+  m.at<double>(1, 2) += dy;
+  cv::Mat warped, out;
+  // Reflect rather than fill black: a black corner would look like a defect.
+  cv::warpAffine(image, warped, m, image.size(), cv::INTER_LINEAR, cv::BORDER_REFLECT_101);
+  // Contrast around mid-grey, then brightness; saturating to 0..255.
+  warped.convertTo(out, -1, gain, offset + 127.5 * (1 - gain));
+  return out;
+}
+
+}  // namespace mtfcdd

@@ -1,0 +1,21 @@
+// Training-time augmentation (paper: applied to half the images): rotation, translation,
+// brightness and contrast, on an image already at the model's input size.
+#pragma once
+
+#include <opencv2/core.hpp>
+#include <random>
+
+namespace mtfcdd {
+
+struct AugmentConfig {
+  double probability = 0.5;     // share of images augmented
+  double max_rotation_deg = 15;
+  double max_shift_px = 20;
+  double max_brightness = 25;   // added offset, 0..255 units
+  double max_contrast = 0.2;    // gain in [1 - c, 1 + c]
+};
+
+// Draws its parameters from `rng`; returns the input untouched when the draw says so.
+cv::Mat augment(const cv::Mat& image, const AugmentConfig& cfg, std::mt19937_64& rng);
+
+}  // namespace mtfcdd

@@ -1,0 +1,610 @@
+#include "evaluate.hpp"
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "dnn_model.hpp"
+#include "metrics.hpp"
+#include "preprocess.hpp"
+
+namespace mtfcdd {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Pixel max-F1 and pixel quantiles in calibrate() look at no more than this many pixels: above
+// it they keep every k-th pixel of the pooled set (k = ceil(total / kMaxPixels), counted over
+// the images in order, row-major within each), which is deterministic and keeps memory bounded.
+constexpr size_t kMaxPixels = 4'000'000;
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+bool has_type(const Sample& s, int k) {
+  return std::find(s.types.begin(), s.types.end(), k) != s.types.end();
+}
+
+// Checks that every entry has a sample and one score per type (and one CV_32FC1 map per type
+// when need_maps), and that the sample's type and mask indices lie in [0, m).
+void check_scores(const std::vector<ImageScores>& scores, size_t m, bool need_maps,
+                  const std::string& fn) {
+  if (m == 0) throw std::invalid_argument(fn + ": no type names");
+  for (size_t i = 0; i < scores.size(); ++i) {
+    const ImageScores& s = scores[i];
+    const std::string at = fn + ": scores[" + std::to_string(i) + "]: ";
+    if (!s.sample) throw std::invalid_argument(at + "no sample");
+    if (s.z.size() != m || s.max_pixel.size() != m)
+      throw std::invalid_argument(at + std::to_string(s.z.size()) + " z and " +
+                                  std::to_string(s.max_pixel.size()) + " max_pixel values for " +
+                                  std::to_string(m) + " types (" + s.sample->image + ")");
+    for (size_t k = 0; k < m; ++k)
+      if (!std::isfinite(s.z[k]) || !std::isfinite(s.max_pixel[k]))
+        throw std::invalid_argument(at + "non-finite score (" + s.sample->image + ")");
+    for (int t : s.sample->types)
+      if (t < 0 || static_cast<size_t>(t) >= m)
+        throw std::invalid_argument(at + "type index " + std::to_string(t) + " outside 0.." +
+                                    std::to_string(m - 1) + " (" + s.sample->image + ")");
+    for (const auto& [t, path] : s.sample->masks)
+      if (t < 0 || static_cast<size_t>(t) >= m)
+        throw std::invalid_argument(at + "mask type index " + std::to_string(t) + " outside 0.." +
+                                    std::to_string(m - 1) + " (" + path + ")");
+    if (!need_maps) continue;
+    if (s.maps.size() != m)
+      throw std::invalid_argument(at + std::to_string(s.maps.size()) + " maps for " +
+                                  std::to_string(m) + " types (" + s.sample->image + ")");
+    for (const cv::Mat& map : s.maps)
+      if (map.empty() || map.type() != CV_32FC1)
+        throw std::invalid_argument(at + "a map is empty or not CV_32FC1 (" + s.sample->image + ")");
+  }
+}
+
+void check_size(int w, int h, const std::string& fn) {
+  if (w <= 0 || h <= 0)
+    throw std::invalid_argument(fn + ": input size " + std::to_string(w) + "x" + std::to_string(h) +
+                                " is not positive");
+}
+
+// The low-resolution map at the model input size, bilinearly (what deployment shows).
+cv::Mat upsample(const cv::Mat& map, int w, int h) {
+  cv::Mat out;
+  cv::resize(map, out, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
+  return out;
+}
+
+// A mask file as CV_8U 255 = defect (value > 127), 0 = normal, at the model input size.
+cv::Mat read_mask(const std::string& path, int w, int h) {
+  const cv::Mat gray = cv::imread(path, cv::IMREAD_GRAYSCALE);
+  if (gray.empty()) throw std::runtime_error("cannot read mask " + path);
+  const cv::Mat defect = gray > 127;
+  cv::Mat out;
+  cv::resize(defect, out, cv::Size(w, h), 0, 0, cv::INTER_NEAREST);
+  return out;
+}
+
+BinaryMetrics binary(const std::vector<double>& scores, const std::vector<int>& labels) {
+  BinaryMetrics b;
+  for (int l : labels) (l ? b.positives : b.negatives) += 1;
+  b.auroc = auroc(scores, labels);
+  b.ap = average_precision(scores, labels);
+  b.max_f1 = max_f1(scores, labels).f1;
+  return b;
+}
+
+// Pixel AUROC / AUPRO of type k (k < 0: any anomaly: max over types vs union of masks) over
+// images with a mask of the type (any mask for k < 0) plus normal images. Only this one set of
+// upsampled maps and masks is alive at a time.
+void pixel_metrics_of(const std::vector<ImageScores>& scores, int k, int w, int h, double fpr_limit,
+                      double& p_auroc, double& p_aupro, size_t& n_images) {
+  std::vector<cv::Mat> maps, masks;
+  const cv::Mat zero = cv::Mat::zeros(h, w, CV_8U);  // shared by every normal image
+  bool any_mask = false;
+  for (const ImageScores& s : scores) {
+    const Sample& smp = *s.sample;
+    const bool normal = smp.types.empty();
+    if (k >= 0) {
+      const auto it = smp.masks.find(k);
+      if (it != smp.masks.end()) {
+        maps.push_back(upsample(s.maps[k], w, h));
+        masks.push_back(read_mask(it->second, w, h));
+        any_mask = true;
+      } else if (normal) {
+        maps.push_back(upsample(s.maps[k], w, h));
+        masks.push_back(zero);
+      }
+    } else if (!smp.masks.empty() || normal) {
+      cv::Mat fused = upsample(s.maps[0], w, h);
+      for (size_t t = 1; t < s.maps.size(); ++t) cv::max(fused, upsample(s.maps[t], w, h), fused);
+      cv::Mat uni = cv::Mat::zeros(h, w, CV_8U);
+      for (const auto& [t, path] : smp.masks) cv::bitwise_or(uni, read_mask(path, w, h), uni);
+      any_mask = any_mask || !smp.masks.empty();
+      maps.push_back(fused);
+      masks.push_back(uni);
+    }
+  }
+  if (!any_mask) {  // nothing marks a defect: no pixel numbers
+    p_auroc = p_aupro = kNaN;
+    n_images = 0;
+    return;
+  }
+  n_images = maps.size();
+  p_auroc = pixel_auroc(maps, masks);
+  p_aupro = aupro(maps, masks, fpr_limit);
+}
+
+// Mean of the finite values; NaN when there is none.
+double nan_mean(const std::vector<double>& v) {
+  double sum = 0;
+  size_t n = 0;
+  for (double x : v)
+    if (std::isfinite(x)) sum += x, ++n;
+  return n ? sum / static_cast<double>(n) : kNaN;
+}
+
+BinaryMetrics mean_binary(const std::vector<TypeReport>& types, BinaryMetrics TypeReport::*field) {
+  std::vector<double> a, p, f;
+  for (const TypeReport& t : types) {
+    a.push_back((t.*field).auroc);
+    p.push_back((t.*field).ap);
+    f.push_back((t.*field).max_f1);
+  }
+  BinaryMetrics b;
+  b.auroc = nan_mean(a);
+  b.ap = nan_mean(p);
+  b.max_f1 = nan_mean(f);
+  return b;
+}
+
+// Linear interpolation between order statistics (numpy's default "linear" method).
+double quantile_of(std::vector<double> v, double q) {
+  if (v.empty()) return kNaN;
+  q = std::min(1.0, std::max(0.0, q));
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  std::nth_element(v.begin(), v.begin() + lo, v.end());
+  const double a = v[lo];
+  double b = a;
+  if (hi != lo) b = *std::min_element(v.begin() + lo + 1, v.end());  // the next order statistic
+  return a + (b - a) * (pos - static_cast<double>(lo));
+}
+
+std::string fmt_g(double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", x);
+  return buf;
+}
+
+std::string pct(double x) {
+  if (!std::isfinite(x)) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f", 100.0 * x);
+  return buf;
+}
+
+std::string md_cell(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n' || c == '\r') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+nlohmann::json num(double x) {
+  if (!std::isfinite(x)) return nullptr;
+  return x;
+}
+
+nlohmann::json binary_json(const BinaryMetrics& b, bool counts = true) {
+  nlohmann::json j = {{"auroc", num(b.auroc)}, {"ap", num(b.ap)}, {"max_f1", num(b.max_f1)}};
+  if (counts) {
+    j["positives"] = b.positives;
+    j["negatives"] = b.negatives;
+  }
+  return j;
+}
+
+nlohmann::json type_json(const TypeReport& t) {
+  return {{"name", t.name},
+          {"vs_normal", binary_json(t.vs_normal)},
+          {"vs_rest", binary_json(t.vs_rest)},
+          {"vs_normal_max", binary_json(t.vs_normal_max)},
+          {"vs_rest_max", binary_json(t.vs_rest_max)},
+          {"pixel_auroc", num(t.pixel_auroc)},
+          {"aupro", num(t.aupro)},
+          {"pixel_images", t.pixel_images}};
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------ running the model
+
+std::vector<ImageScores> score_split(DnnModel& model, const Dataset& data, const std::string& split,
+                                     int batch) {
+  if (batch < 1) throw std::invalid_argument("score_split: batch must be >= 1");
+  const BundleManifest& man = model.manifest();
+  std::vector<std::string> data_names, model_names;
+  for (const TypeName& t : data.types) data_names.push_back(t.name);
+  for (const DefectType& t : man.types) model_names.push_back(t.name);
+  if (data_names != model_names)
+    throw std::runtime_error("dataset '" + data.name + "' has the types [" + join(data_names, ", ") +
+                             "] but the model has [" + join(model_names, ", ") +
+                             "]; they must be the same names in the same order");
+  const int m = static_cast<int>(model_names.size());
+  const int w = man.input_width, h = man.input_height;
+
+  const std::vector<const Sample*> samples = data.split(split);
+  std::vector<ImageScores> out;
+  out.reserve(samples.size());
+  for (size_t start = 0; start < samples.size(); start += static_cast<size_t>(batch)) {
+    const size_t end = std::min(samples.size(), start + static_cast<size_t>(batch));
+    std::vector<cv::Mat> images;
+    for (size_t i = start; i < end; ++i) {
+      cv::Mat img = cv::imread(samples[i]->image, cv::IMREAD_COLOR);
+      if (img.empty())
+        throw std::runtime_error("cannot read image " + samples[i]->image +
+                                 (samples[i]->origin.empty() ? "" : " (" + samples[i]->origin + ")"));
+      images.push_back(std::move(img));
+    }
+    cv::Mat maps = model.forward(make_blob(images, man));
+    if (!maps.isContinuous()) maps = maps.clone();
+    const int n = static_cast<int>(images.size());
+    if (maps.dims != 4 || maps.size[0] != n || maps.size[1] != m)
+      throw std::runtime_error("the model returned maps of an unexpected shape (expected " +
+                               std::to_string(n) + "x" + std::to_string(m) + "xUxV)");
+    const int u = maps.size[2], v = maps.size[3];
+    for (int i = 0; i < n; ++i) {
+      ImageScores s;
+      s.sample = samples[start + static_cast<size_t>(i)];
+      for (int k = 0; k < m; ++k) {
+        cv::Mat a = cv::Mat(u, v, CV_32F, maps.ptr<float>(i, k)).clone();
+        s.z.push_back(cv::mean(a)[0]);
+        double mx = 0;
+        cv::minMaxLoc(upsample(a, w, h), nullptr, &mx);
+        s.max_pixel.push_back(mx);
+        s.maps.push_back(std::move(a));
+      }
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------ summaries
+
+EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<std::string>& type_names,
+                     int input_width, int input_height, bool pixel_metrics, double fpr_limit) {
+  const std::string fn = "summarize";
+  const size_t m = type_names.size();
+  check_scores(scores, m, pixel_metrics, fn);
+  if (pixel_metrics) check_size(input_width, input_height, fn);
+
+  EvalReport r;
+  if (!scores.empty()) r.split = scores.front().sample->split;
+  r.images = scores.size();
+  for (const ImageScores& s : scores) r.normal += s.sample->types.empty();
+
+  for (size_t k = 0; k < m; ++k) {
+    TypeReport t;
+    t.name = type_names[k];
+    std::vector<double> zn, xn, zr, xr;  // z / max-pixel, vs normal / vs rest
+    std::vector<int> yn, yr;
+    for (const ImageScores& s : scores) {
+      const bool pos = has_type(*s.sample, static_cast<int>(k));
+      zr.push_back(s.z[k]);
+      xr.push_back(s.max_pixel[k]);
+      yr.push_back(pos);
+      if (pos || s.sample->types.empty()) {
+        zn.push_back(s.z[k]);
+        xn.push_back(s.max_pixel[k]);
+        yn.push_back(pos);
+      }
+    }
+    t.vs_normal = binary(zn, yn);
+    t.vs_rest = binary(zr, yr);
+    t.vs_normal_max = binary(xn, yn);
+    t.vs_rest_max = binary(xr, yr);
+    if (pixel_metrics)
+      pixel_metrics_of(scores, static_cast<int>(k), input_width, input_height, fpr_limit,
+                       t.pixel_auroc, t.aupro, t.pixel_images);
+    r.types.push_back(std::move(t));
+  }
+
+  r.mean.name = "Mean";
+  r.mean.vs_normal = mean_binary(r.types, &TypeReport::vs_normal);
+  r.mean.vs_rest = mean_binary(r.types, &TypeReport::vs_rest);
+  r.mean.vs_normal_max = mean_binary(r.types, &TypeReport::vs_normal_max);
+  r.mean.vs_rest_max = mean_binary(r.types, &TypeReport::vs_rest_max);
+  std::vector<double> pa, pr;
+  for (const TypeReport& t : r.types) {
+    pa.push_back(t.pixel_auroc);
+    pr.push_back(t.aupro);
+    r.mean.vs_normal.positives += t.vs_normal.positives;
+    r.mean.vs_normal.negatives += t.vs_normal.negatives;
+    r.mean.vs_rest.positives += t.vs_rest.positives;
+    r.mean.vs_rest.negatives += t.vs_rest.negatives;
+    r.mean.vs_normal_max.positives += t.vs_normal_max.positives;
+    r.mean.vs_normal_max.negatives += t.vs_normal_max.negatives;
+    r.mean.vs_rest_max.positives += t.vs_rest_max.positives;
+    r.mean.vs_rest_max.negatives += t.vs_rest_max.negatives;
+    r.mean.pixel_images += t.pixel_images;
+  }
+  r.mean.pixel_auroc = nan_mean(pa);
+  r.mean.aupro = nan_mean(pr);
+
+  std::vector<double> za, xa;
+  std::vector<int> ya;
+  r.confusion.assign(m, std::vector<size_t>(m, 0));
+  for (const ImageScores& s : scores) {
+    za.push_back(*std::max_element(s.z.begin(), s.z.end()));
+    xa.push_back(*std::max_element(s.max_pixel.begin(), s.max_pixel.end()));
+    ya.push_back(!s.sample->types.empty());
+    if (s.sample->types.empty()) continue;
+    const size_t pred = static_cast<size_t>(std::max_element(s.z.begin(), s.z.end()) - s.z.begin());
+    for (int t : s.sample->types) ++r.confusion[static_cast<size_t>(t)][pred];
+  }
+  r.any = binary(za, ya);
+  r.any_max = binary(xa, ya);
+  if (pixel_metrics)
+    pixel_metrics_of(scores, -1, input_width, input_height, fpr_limit, r.any_pixel_auroc, r.any_aupro,
+                     r.any_pixel_images);
+  return r;
+}
+
+// ------------------------------------------------------------------------ reports
+
+std::string markdown_report(const EvalReport& r) {
+  std::ostringstream o;
+  o << "## Evaluation on split '" << md_cell(r.split) << "'\n\n";
+  o << "Images: " << r.images << " (" << r.normal << " normal, " << (r.images - r.normal)
+    << " defective).\n\n";
+
+  o << "Image score z (mean of the type's map) and pixel level, in %. "
+       "\"vs normal\": images of the type against normal images; \"vs rest\": against every other "
+       "image.\n\n";
+  o << "| Type | Images | AUROC vs normal | AP vs normal | F1 vs normal | AUROC vs rest | AP vs rest "
+       "| F1 vs rest | Pixel AUROC | AUPRO |\n";
+  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  const auto main_row = [&](const TypeReport& t, const std::string& count) {
+    o << "| " << md_cell(t.name) << " | " << count << " | " << pct(t.vs_normal.auroc) << " | "
+      << pct(t.vs_normal.ap) << " | " << pct(t.vs_normal.max_f1) << " | " << pct(t.vs_rest.auroc)
+      << " | " << pct(t.vs_rest.ap) << " | " << pct(t.vs_rest.max_f1) << " | " << pct(t.pixel_auroc)
+      << " | " << pct(t.aupro) << " |\n";
+  };
+  for (const TypeReport& t : r.types) main_row(t, std::to_string(t.vs_normal.positives));
+  main_row(r.mean, "-");
+
+  o << "\nMax-pixel image score (maximum of the upsampled map), in %:\n\n";
+  o << "| Type | AUROC vs normal | AP vs normal | F1 vs normal | AUROC vs rest | AP vs rest | F1 vs "
+       "rest |\n";
+  o << "|---|---:|---:|---:|---:|---:|---:|\n";
+  const auto max_row = [&](const TypeReport& t) {
+    o << "| " << md_cell(t.name) << " | " << pct(t.vs_normal_max.auroc) << " | "
+      << pct(t.vs_normal_max.ap) << " | " << pct(t.vs_normal_max.max_f1) << " | "
+      << pct(t.vs_rest_max.auroc) << " | " << pct(t.vs_rest_max.ap) << " | "
+      << pct(t.vs_rest_max.max_f1) << " |\n";
+  };
+  for (const TypeReport& t : r.types) max_row(t);
+  max_row(r.mean);
+
+  o << "\nAny anomaly (score = max over types; " << r.any.positives << " defective vs "
+    << r.any.negatives << " normal images): AUROC " << pct(r.any.auroc) << ", AP " << pct(r.any.ap)
+    << ", max-F1 " << pct(r.any.max_f1) << "; max-pixel AUROC " << pct(r.any_max.auroc) << ", AP "
+    << pct(r.any_max.ap) << ", max-F1 " << pct(r.any_max.max_f1) << "; pixel AUROC "
+    << pct(r.any_pixel_auroc) << ", AUPRO " << pct(r.any_aupro) << " (" << r.any_pixel_images
+    << " images).\n";
+
+  o << "\nConfusion matrix over defective images (rows: true type, columns: predicted = argmax "
+       "z; a multi-type image counts in each of its true rows):\n\n";
+  o << "| true / predicted |";
+  for (const TypeReport& t : r.types) o << " " << md_cell(t.name) << " |";
+  o << "\n|---|";
+  for (size_t k = 0; k < r.types.size(); ++k) o << "---:|";
+  o << "\n";
+  for (size_t i = 0; i < r.confusion.size(); ++i) {
+    o << "| " << (i < r.types.size() ? md_cell(r.types[i].name) : std::to_string(i)) << " |";
+    for (size_t c : r.confusion[i]) o << " " << c << " |";
+    o << "\n";
+  }
+  return o.str();
+}
+
+nlohmann::json report_json(const EvalReport& r) {
+  nlohmann::json types = nlohmann::json::array();
+  std::vector<std::string> labels;
+  for (const TypeReport& t : r.types) {
+    types.push_back(type_json(t));
+    labels.push_back(t.name);
+  }
+  return {{"split", r.split},
+          {"images", r.images},
+          {"normal", r.normal},
+          {"types", types},
+          {"mean", type_json(r.mean)},
+          {"any", binary_json(r.any)},
+          {"any_max", binary_json(r.any_max)},
+          {"any_pixel_auroc", num(r.any_pixel_auroc)},
+          {"any_aupro", num(r.any_aupro)},
+          {"any_pixel_images", r.any_pixel_images},
+          {"confusion", {{"labels", labels}, {"matrix", r.confusion}}}};
+}
+
+void write_scores_csv(const std::vector<ImageScores>& s, const std::vector<std::string>& type_names,
+                      const std::string& path) {
+  check_scores(s, type_names.size(), false, "write_scores_csv");
+  std::ofstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot write " + path);
+  f << "image,split,types";
+  for (const std::string& n : type_names) f << ',' << csv_field("z_" + n);
+  for (const std::string& n : type_names) f << ',' << csv_field("maxpix_" + n);
+  f << "\r\n";
+  for (const ImageScores& x : s) {
+    std::vector<std::string> names;
+    for (int t : x.sample->types) names.push_back(type_names[static_cast<size_t>(t)]);
+    f << csv_field(x.sample->image) << ',' << csv_field(x.sample->split) << ','
+      << csv_field(join(names, ";"));
+    for (double v : x.z) f << ',' << fmt_g(v);
+    for (double v : x.max_pixel) f << ',' << fmt_g(v);
+    f << "\r\n";
+  }
+  f.flush();
+  if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+// ------------------------------------------------------------------------ calibration
+
+Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
+                      int input_width, int input_height, const std::vector<double>& fallback_image,
+                      const std::vector<double>& fallback_pixel, double quantile,
+                      double pixel_quantile) {
+  const std::string fn = "calibrate";
+  const size_t m = type_names.size();
+  check_scores(val, m, true, fn);
+  check_size(input_width, input_height, fn);
+  if (fallback_image.size() != m || fallback_pixel.size() != m)
+    throw std::invalid_argument(fn + ": " + std::to_string(fallback_image.size()) + " image and " +
+                                std::to_string(fallback_pixel.size()) + " pixel fallbacks for " +
+                                std::to_string(m) + " types");
+  const int w = input_width, h = input_height;
+  const size_t per_image = static_cast<size_t>(w) * static_cast<size_t>(h);
+
+  Calibration c;
+  std::vector<const ImageScores*> normals;
+  for (const ImageScores& s : val)
+    if (s.sample->types.empty()) normals.push_back(&s);
+
+  for (size_t k = 0; k < m; ++k) {
+    const std::string& name = type_names[k];
+    const int ki = static_cast<int>(k);
+
+    // Image threshold: max-F1 one-vs-rest on z_k.
+    std::vector<double> z;
+    std::vector<int> y;
+    size_t pos = 0;
+    for (const ImageScores& s : val) {
+      z.push_back(s.z[k]);
+      y.push_back(has_type(*s.sample, ki));
+      pos += y.back();
+    }
+    if (pos > 0 && pos < val.size()) {
+      c.image.push_back(max_f1(z, y).threshold);
+    } else if (!normals.empty()) {
+      std::vector<double> zn;
+      for (const ImageScores* s : normals) zn.push_back(s->z[k]);
+      c.image.push_back(quantile_of(zn, quantile));
+      c.notes.push_back("type '" + name + "': " +
+                        (pos == 0 ? "no image of this type" : "no image without this type") +
+                        " in the split; image threshold = the " + fmt_g(quantile) +
+                        " quantile of z over " + std::to_string(normals.size()) + " normal images");
+    } else {
+      c.image.push_back(fallback_image[k]);
+      c.notes.push_back("type '" + name + "': " +
+                        (pos == 0 ? "no image of this type" : "no image without this type") +
+                        " and no normal image in the split; image threshold kept at " +
+                        fmt_g(fallback_image[k]));
+    }
+
+    // Pixel threshold: max-F1 over the pixels of images with a mask of type k plus normal images.
+    std::vector<const ImageScores*> set;
+    for (const ImageScores& s : val)
+      if (s.sample->masks.count(ki) || s.sample->types.empty()) set.push_back(&s);
+    const bool has_masks = std::any_of(set.begin(), set.end(),
+                                       [&](const ImageScores* s) { return s->sample->masks.count(ki) > 0; });
+    // Above kMaxPixels pooled pixels, keep every stride-th one (see kMaxPixels).
+    const auto stride_for = [&](size_t images) {
+      const size_t total = images * per_image;
+      return total > kMaxPixels ? (total + kMaxPixels - 1) / kMaxPixels : size_t{1};
+    };
+    const auto subsample_note = [&](size_t stride, size_t images, const std::string& what) {
+      if (stride > 1)
+        c.notes.push_back("type '" + name + "': " + what + " subsampled to 1 pixel in " +
+                          std::to_string(stride) + " of " + std::to_string(images * per_image));
+    };
+
+    bool done = false;
+    if (has_masks) {
+      const size_t stride = stride_for(set.size());
+      std::vector<double> px;
+      std::vector<int> lab;
+      px.reserve(set.size() * per_image / stride + 1);
+      lab.reserve(px.capacity());
+      size_t idx = 0;
+      for (const ImageScores* s : set) {
+        const cv::Mat up = upsample(s->maps[k], w, h);
+        const auto it = s->sample->masks.find(ki);
+        const cv::Mat mask = it != s->sample->masks.end() ? read_mask(it->second, w, h)
+                                                           : cv::Mat::zeros(h, w, CV_8U);
+        for (int r = 0; r < h; ++r) {
+          const float* a = up.ptr<float>(r);
+          const uchar* d = mask.ptr<uchar>(r);
+          for (int col = 0; col < w; ++col, ++idx)
+            if (idx % stride == 0) {
+              px.push_back(a[col]);
+              lab.push_back(d[col] != 0);
+            }
+        }
+      }
+      const F1Result f = max_f1(px, lab);
+      if (std::isfinite(f.threshold)) {
+        c.pixel.push_back(f.threshold);
+        subsample_note(stride, set.size(), "pixel max-F1");
+        done = true;
+      } else {
+        c.notes.push_back("type '" + name +
+                          "': its masks give no defect pixel or no normal pixel; pixel max-F1 "
+                          "undefined");
+      }
+    }
+    if (!done && !normals.empty()) {
+      const size_t stride = stride_for(normals.size());
+      std::vector<double> px;
+      px.reserve(normals.size() * per_image / stride + 1);
+      size_t idx = 0;
+      for (const ImageScores* s : normals) {
+        const cv::Mat up = upsample(s->maps[k], w, h);
+        for (int r = 0; r < h; ++r) {
+          const float* a = up.ptr<float>(r);
+          for (int col = 0; col < w; ++col, ++idx)
+            if (idx % stride == 0) px.push_back(a[col]);
+        }
+      }
+      c.pixel.push_back(quantile_of(std::move(px), pixel_quantile));
+      c.notes.push_back("type '" + name + "': " + (has_masks ? "" : "no mask of this type in the split; ") +
+                        "pixel threshold = the " + fmt_g(pixel_quantile) +
+                        " quantile of the upsampled maps of " + std::to_string(normals.size()) +
+                        " normal images");
+      subsample_note(stride, normals.size(), "pixel quantile");
+      done = true;
+    }
+    if (!done) {
+      c.pixel.push_back(fallback_pixel[k]);
+      c.notes.push_back("type '" + name + "': " + (has_masks ? "" : "no mask of this type and ") +
+                        "no normal image in the split; pixel threshold kept at " +
+                        fmt_g(fallback_pixel[k]));
+    }
+  }
+  return c;
+}
+
+}  // namespace mtfcdd

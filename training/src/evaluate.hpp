@@ -1,0 +1,122 @@
+// Evaluating a trained model on a dataset split: running the deployed OpenCV DNN path over the
+// images (score_split), the paper's image- and pixel-level tables per defect type
+// (summarize, markdown_report, report_json), a per-image score CSV, and threshold calibration on
+// a validation split (calibrate). No torch here.
+//
+// Scores: the model's map A_k >= 0 per type k; the image score is z_k = mean of A_k over the
+// low-resolution map (the paper's Eq. 2; p_k = 1 - exp(-z_k) is monotone in z_k, so every
+// ranking metric and argmax is the same on z or p). The "max-pixel" variant scores an image by
+// the maximum of A_k upsampled bilinearly to the model input size.
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "dataset.hpp"
+
+namespace mtfcdd {
+
+class DnnModel;  // plugins/mtfcdd/src/dnn_model.hpp
+
+struct ImageScores {
+  const Sample* sample = nullptr;  // points into the Dataset
+  std::vector<double> z;           // per type: mean of the map (image score)
+  std::vector<double> max_pixel;   // per type: max of the map upsampled to the model input size
+  std::vector<cv::Mat> maps;       // per type: the low-resolution map (u x v, CV_32F), for pixel metrics
+};
+
+// Reads each image of `split` (cv::imread, IMREAD_COLOR), in batches of `batch`, runs
+// make_blob + DnnModel::forward, and keeps z, max_pixel and the maps per type, in split order.
+// Throws std::runtime_error when the dataset's type names (in order) differ from the manifest's
+// (naming both lists), or naming the file of an unreadable image; std::invalid_argument when
+// batch < 1.
+std::vector<ImageScores> score_split(DnnModel& model, const Dataset& data, const std::string& split,
+                                     int batch = 8);
+
+struct BinaryMetrics {
+  double auroc = std::numeric_limits<double>::quiet_NaN();
+  double ap = std::numeric_limits<double>::quiet_NaN();
+  double max_f1 = std::numeric_limits<double>::quiet_NaN();
+  size_t positives = 0, negatives = 0;
+};
+
+struct TypeReport {
+  std::string name;
+  // Image score z. vs_normal: positives = images with the type, negatives = normal images;
+  // vs_rest: negatives = every image without the type (normal or of other types).
+  BinaryMetrics vs_normal, vs_rest;
+  BinaryMetrics vs_normal_max, vs_rest_max;  // the same with the max-pixel score
+  // Over images with a mask for this type (positives) plus normal images (all-zero masks);
+  // NaN when no image has a mask of this type (pixel_images is then 0).
+  double pixel_auroc = std::numeric_limits<double>::quiet_NaN();
+  double aupro = std::numeric_limits<double>::quiet_NaN();
+  size_t pixel_images = 0;
+};
+
+struct EvalReport {
+  std::string split;
+  std::vector<TypeReport> types;
+  // name "Mean": the mean over types of each metric, ignoring NaN (NaN when all are NaN). Its
+  // counts (positives, negatives, pixel_images) are the sums over types.
+  TypeReport mean;
+  // Any anomaly: score = max over types (of z, resp. of max_pixel), label = has any type;
+  // positives = defective images, negatives = normal images.
+  BinaryMetrics any, any_max;
+  // Max over types of the upsampled maps vs the union of the image's masks, over images with at
+  // least one mask plus normal images. (A defect of a type without a mask in such an image counts
+  // as normal pixels, since nothing marks where it is.)
+  double any_pixel_auroc = std::numeric_limits<double>::quiet_NaN();
+  double any_aupro = std::numeric_limits<double>::quiet_NaN();
+  size_t any_pixel_images = 0;
+  // [true type][predicted type] over defective images; predicted = argmax z (= argmax p; the
+  // first type on ties); a multi-type image counts once in each of its true rows.
+  std::vector<std::vector<size_t>> confusion;
+  size_t images = 0, normal = 0;
+};
+
+// Pure given the scores (reads only the mask files). type_names: channel order, one per entry of
+// z / max_pixel / maps. Pixel metrics upsample each map bilinearly to input_width x input_height
+// and read masks (IMREAD_GRAYSCALE, defect = value > 127, resized with INTER_NEAREST), one type at
+// a time. pixel_metrics = false skips them (NaN; maps may then be empty). fpr_limit: AUPRO's.
+// Throws std::invalid_argument on inconsistent scores, std::runtime_error on an unreadable mask.
+EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<std::string>& type_names,
+                     int input_width, int input_height, bool pixel_metrics = true,
+                     double fpr_limit = 0.3);
+
+// Markdown: the per-type table (image AUROC / AP / max-F1 vs normal and vs rest, pixel AUROC /
+// AUPRO; percentages, one decimal, '-' for NaN) with a Mean row, the max-pixel table, an
+// any-anomaly line and the confusion matrix (rows true, columns predicted).
+std::string markdown_report(const EvalReport& r);
+
+// Every number of the report; NaN as null.
+nlohmann::json report_json(const EvalReport& r);
+
+// RFC 4180 CSV (CRLF line ends, fields quoted when they hold a comma, quote, CR or LF):
+// image, split, types (';'-joined names), z_<type>..., maxpix_<type>...; numbers as %.9g.
+// Throws std::runtime_error naming the path when it cannot be written.
+void write_scores_csv(const std::vector<ImageScores>& s, const std::vector<std::string>& type_names,
+                      const std::string& path);
+
+struct Calibration {
+  std::vector<double> image, pixel;  // per type, in type_names order
+  std::vector<std::string> notes;    // one per fallback taken (and per subsampled pixel set)
+};
+
+// Thresholds per type, for the rule "positive iff score >= threshold" (max_f1's):
+// image: the max-F1 threshold of z_k one-vs-rest over the split; when the split has no image of
+// type k or no negative, the `quantile` of z_k over normal images (a note says so).
+// pixel: the max-F1 threshold over the pixels of the upsampled maps of type k (images with a mask
+// of type k plus normal images); without masks of type k, the `pixel_quantile` of the normal
+// images' upsampled pixels (a note). With no normal image either, the fallback value (a note).
+// Quantiles interpolate linearly between order statistics (numpy's default).
+// Throws std::invalid_argument when a fallback vector's size differs from type_names'.
+Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
+                      int input_width, int input_height, const std::vector<double>& fallback_image,
+                      const std::vector<double>& fallback_pixel, double quantile = 0.99,
+                      double pixel_quantile = 0.999);
+
+}  // namespace mtfcdd

@@ -1,0 +1,346 @@
+#include "trainer.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "batch_loader.hpp"
+#include "dnn_model.hpp"
+#include "evaluate.hpp"
+#include "export.hpp"
+#include "fcdd_math.hpp"
+#include "safetensors.hpp"
+#include "sampler.hpp"
+#include "weights.hpp"
+
+namespace mtfcdd {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) { g_interrupted = true; }
+
+torch::Tensor to_tensor(const cv::Mat& blob) {
+  std::vector<int64_t> dims(blob.size.p, blob.size.p + blob.dims);
+  return torch::from_blob(const_cast<float*>(blob.ptr<float>()), dims, torch::kFloat).clone();
+}
+
+torch::Tensor labels_tensor(const Batch& b, int64_t m) {
+  return torch::from_blob(const_cast<float*>(b.labels.data()), {static_cast<int64_t>(b.indices.size()), m},
+                          torch::kFloat)
+      .clone();
+}
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string format_duration(double s) {
+  char buf[32];
+  const int t = static_cast<int>(s + 0.5);
+  std::snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+  return buf;
+}
+
+// One progress line, rewritten in place on a terminal, printed every 20 iterations otherwise.
+class Progress {
+ public:
+  Progress() : tty_(isatty(fileno(stderr))) {}
+  void update(int epoch, int epochs, size_t iter, double expected, double loss, double rate) {
+    ++calls_;
+    if (!tty_ && calls_ % 20 != 0) return;
+    const double frac = expected > 0 ? std::min(1.0, iter / expected) : 0;
+    const int width = 24, fill = static_cast<int>(frac * width);
+    std::string bar(fill, '#');
+    bar.resize(width, '.');
+    const double eta = rate > 0 ? std::max(0.0, expected - iter) / rate : 0;
+    std::fprintf(stderr, "%sepoch %d/%d [%s] %zu/~%.0f it  %.2f it/s  loss %.4f  ETA %s%s", tty_ ? "\r" : "",
+                 epoch, epochs, bar.c_str(), iter, expected, rate, loss, format_duration(eta).c_str(),
+                 tty_ ? "\033[K" : "\n");
+    std::fflush(stderr);
+  }
+  void end_line() {
+    if (tty_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  bool tty_;
+  size_t calls_ = 0;
+};
+
+struct RunState {
+  int epoch = 0;            // completed epochs
+  bool in_epoch = false;    // interrupted inside epoch `epoch`
+  int64_t iteration = 0;
+  double best_val = std::numeric_limits<double>::infinity();
+  int best_epoch = -1;
+  std::vector<uint64_t> sampler;
+};
+
+nlohmann::json model_json(const ModelConfig& m) {
+  return {{"preset", m.preset}, {"cut", m.cut}, {"types", m.types}, {"head_channels", m.head_channels},
+          {"input_size", m.input_size}};
+}
+
+void save_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim::Adam& opt, const RunState& st,
+                     const ModelConfig& mc) {
+  torch::serialize::OutputArchive ar, model_ar, opt_ar;
+  model.save(model_ar);
+  opt.save(opt_ar);
+  ar.write("model", model_ar);
+  ar.write("optimizer", opt_ar);
+  std::vector<int64_t> s(st.sampler.begin(), st.sampler.end());
+  ar.write("sampler", torch::tensor(s, torch::kLong));
+  const nlohmann::json meta = {{"epoch", st.epoch},           {"in_epoch", st.in_epoch},
+                               {"iteration", st.iteration},   {"best_val", st.best_val},
+                               {"best_epoch", st.best_epoch}, {"model", model_json(mc)}};
+  ar.write("meta", c10::IValue(meta.dump()));
+  const std::string tmp = path + ".tmp";
+  ar.save_to(tmp);
+  fs::rename(tmp, path);
+}
+
+RunState load_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim::Adam& opt,
+                         const ModelConfig& mc) {
+  if (!fs::exists(path)) throw std::runtime_error("--resume: no checkpoint at " + path);
+  torch::serialize::InputArchive ar, model_ar, opt_ar;
+  ar.load_from(path);
+  c10::IValue meta_v;
+  ar.read("meta", meta_v);
+  const auto meta = nlohmann::json::parse(meta_v.toStringRef());
+  if (meta.at("model") != model_json(mc))
+    throw std::runtime_error("--resume: the checkpoint was trained as " + meta.at("model").dump() +
+                             ", this run asks for " + model_json(mc).dump());
+  ar.read("model", model_ar);
+  model.load(model_ar);
+  ar.read("optimizer", opt_ar);
+  opt.load(opt_ar);
+  torch::Tensor s;
+  ar.read("sampler", s);
+  RunState st;
+  st.epoch = meta.at("epoch");
+  st.in_epoch = meta.at("in_epoch");
+  st.iteration = meta.at("iteration");
+  st.best_val = meta.at("best_val").is_null() ? std::numeric_limits<double>::infinity() : meta.at("best_val").get<double>();
+  st.best_epoch = meta.at("best_epoch");
+  const auto* p = s.data_ptr<int64_t>();
+  st.sampler.assign(p, p + s.numel());
+  return st;
+}
+
+double validation_loss(FcddModelImpl& model, BatchLoader& loader, const std::vector<int>& val, int batch, int64_t m) {
+  torch::NoGradGuard ng;
+  const bool was_training = model.is_training();
+  model.eval();
+  for (size_t i = 0; i < val.size(); i += batch)
+    loader.submit({val.begin() + i, val.begin() + std::min(val.size(), i + batch)}, false);
+  double sum = 0;
+  for (size_t i = 0; i < val.size(); i += batch) {
+    const Batch b = loader.next();
+    const auto z = anomaly_scores(pseudo_huber(model.forward(to_tensor(b.blob))));
+    sum += fcdd_loss(z, labels_tensor(b, m)).item<double>() * b.indices.size();
+  }
+  model.train(was_training);
+  return sum / val.size();
+}
+
+std::vector<int> indices_of(const Dataset& d, const std::string& split) {
+  std::vector<int> out;
+  for (size_t i = 0; i < d.samples.size(); ++i)
+    if (d.samples[i].split == split) out.push_back(static_cast<int>(i));
+  return out;
+}
+
+}  // namespace
+
+int run_training(const TrainConfig& cfg) {
+  if (cfg.out.empty()) throw std::invalid_argument("--out is required");
+  if (cfg.batch < 1 || cfg.epochs < 1) throw std::invalid_argument("--batch and --epochs must be positive");
+  const auto t_start = Clock::now();
+  Dataset data = load_dataset(cfg.data, cfg.load);
+  for (const auto& w : data.warnings) std::cerr << "warning: " << w << "\n";
+  if (data.skipped) std::cerr << "warning: skipped " << data.skipped << " bad records (--skip-bad)\n";
+  const std::vector<int> train = indices_of(data, "train"), val = indices_of(data, "val");
+  if (train.empty()) throw std::runtime_error(cfg.data + ": no training images");
+  const int64_t m = static_cast<int64_t>(data.types.size());
+
+  ModelConfig mc = cfg.model;
+  mc.types = m;
+  FcddModel model(mc);
+  mc = model->config();
+  std::string weights = "random";
+  if (!cfg.weights.empty()) {
+    const auto r = load_weights(*model->backbone, read_safetensors(cfg.weights), cfg.weights);
+    std::cerr << "loaded " << r.loaded << " backbone tensors from " << cfg.weights << "; backbone frozen\n";
+    model->set_backbone_frozen(true);
+    weights = cfg.weights;
+  } else if (mc.preset != "small") {
+    std::cerr << "WARNING: no --weights: the " << mc.preset << " backbone is random and is trained from scratch\n";
+  }
+  std::vector<torch::Tensor> params;
+  for (auto& p : model->parameters())
+    if (p.requires_grad()) params.push_back(p);
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(cfg.lr));
+
+  std::vector<std::vector<int>> pools(m + 1);
+  for (int i : train) {
+    const auto& types = data.samples[i].types;
+    if (types.empty()) pools[0].push_back(i);
+    for (int t : types) pools[t + 1].push_back(i);
+  }
+  for (int64_t k = 0; k < m; ++k)
+    if (pools[k + 1].empty()) std::cerr << "warning: no training image of type '" << data.types[k].name << "'\n";
+  BalancedSampler sampler(pools, cfg.seed);
+  const double expected_iters = balanced_epoch_length(pools, 200, cfg.seed).mean_draws / cfg.batch;
+
+  std::vector<DefectType> types;
+  for (const auto& t : data.types) types.push_back({t.name, t.display, std::log(2.0), std::log(2.0)});
+  const BundleManifest input = manifest_for(*model, types);
+  BatchLoader loader(data, input, cfg.aug, cfg.workers, cfg.seed);
+
+  fs::create_directories(cfg.out);
+  const std::string ckpt = (fs::path(cfg.out) / "checkpoint.pt").string();
+  const std::string best = (fs::path(cfg.out) / "best.pt").string();
+  RunState st;
+  if (cfg.resume) {
+    st = load_checkpoint(ckpt, *model, opt, mc);
+    sampler.restore(st.sampler);
+    std::cerr << "resumed from " << ckpt << " at epoch " << st.epoch + 1 << ", iteration " << st.iteration << "\n";
+  }
+  std::printf("training %s on %s: %zu train / %zu val images, %lld types, batch %d, ~%.0f iterations per balanced epoch\n",
+              mc.preset.c_str(), cfg.data.c_str(), train.size(), val.size(), static_cast<long long>(m), cfg.batch,
+              expected_iters);
+
+  g_interrupted = false;
+  auto* previous = std::signal(SIGINT, on_sigint);
+  std::ofstream history((fs::path(cfg.out) / "history.jsonl").string(), std::ios::app);
+  Progress progress;
+  model->train();
+  bool out_of_time = false;
+  const auto budget_hit = [&] { return cfg.max_minutes > 0 && seconds_since(t_start) > cfg.max_minutes * 60; };
+
+  for (; st.epoch < cfg.epochs && !out_of_time; ++st.epoch) {
+    if (!st.in_epoch) sampler.begin_epoch();
+    st.in_epoch = true;
+    // Batches are drawn ahead (a window of 3) while the network trains; the sampler state
+    // after each batch travels with it so a checkpoint resumes at exactly the next batch.
+    std::deque<std::vector<uint64_t>> states;
+    bool drawn_all = false;
+    const auto fill = [&] {
+      while (!drawn_all && loader.pending() < 3) {
+        loader.submit(sampler.next_batch(cfg.batch), true);
+        states.push_back(sampler.state());
+        drawn_all = sampler.epoch_complete();
+      }
+    };
+    const auto t_epoch = Clock::now();
+    double loss_avg = 0;
+    size_t iters = 0;
+    fill();
+    while (loader.pending() > 0) {
+      const Batch b = loader.next();
+      st.sampler = states.front();
+      states.pop_front();
+      fill();
+      const auto z = anomaly_scores(pseudo_huber(model->forward(to_tensor(b.blob))));
+      const auto loss = fcdd_loss(z, labels_tensor(b, m));
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      ++st.iteration;
+      ++iters;
+      const double l = loss.item<double>();
+      if (!std::isfinite(l)) throw std::runtime_error("the loss became " + std::to_string(l) + " at iteration " +
+                                                      std::to_string(st.iteration) + "; lower --lr");
+      loss_avg = iters == 1 ? l : 0.95 * loss_avg + 0.05 * l;
+      progress.update(st.epoch + 1, cfg.epochs, iters, expected_iters, loss_avg, iters / seconds_since(t_epoch));
+      if (g_interrupted) {
+        while (loader.pending() > 0) loader.next();  // let the workers finish before saving
+        progress.end_line();
+        save_checkpoint(ckpt, *model, opt, st, mc);
+        std::signal(SIGINT, previous);
+        std::cerr << "interrupted: checkpoint written to " << ckpt << "; continue with --resume\n";
+        return 130;
+      }
+      if (budget_hit()) {
+        out_of_time = true;
+        while (loader.pending() > 0) loader.next();
+        break;
+      }
+    }
+    progress.end_line();
+    st.in_epoch = false;
+    st.sampler = sampler.state();
+    const double val_loss = val.empty() ? loss_avg : validation_loss(*model, loader, val, cfg.batch, m);
+    const bool improved = val_loss < st.best_val;
+    if (improved) {
+      st.best_val = val_loss;
+      st.best_epoch = st.epoch + 1;
+      torch::save(model, best);
+    }
+    save_checkpoint(ckpt, *model, opt, st, mc);
+    history << nlohmann::json{{"epoch", st.epoch + 1}, {"iterations", iters}, {"train_loss", loss_avg},
+                              {"val_loss", val_loss}, {"seconds", seconds_since(t_epoch)}}
+                   .dump()
+            << std::endl;
+    std::printf("epoch %d: %zu iterations, train loss %.4f, %s loss %.4f%s, %.0f s%s\n", st.epoch + 1, iters, loss_avg,
+                val.empty() ? "train" : "val", val_loss, improved ? " (best)" : "", seconds_since(t_epoch),
+                out_of_time ? " (time budget reached)" : "");
+  }
+  std::signal(SIGINT, previous);
+
+  // The bundle is the best epoch's model, with thresholds calibrated on the validation split.
+  torch::load(model, best);
+  ExportRequest req;
+  req.out_dir = (fs::path(cfg.out) / "bundle").string();
+  req.types = types;
+  req.provenance = {{"preset", mc.preset},
+                    {"cut", mc.cut},
+                    {"head_channels", mc.head_channels},
+                    {"weights", weights},
+                    {"data", cfg.data},
+                    {"best_epoch", st.best_epoch},
+                    {"iterations", st.iteration},
+                    {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
+  if (!val.empty()) {
+    loader.submit({val.begin(), val.begin() + std::min<size_t>(val.size(), 4)}, false);
+    req.check_inputs = to_tensor(loader.next().blob);
+  }
+  const ExportResult ex = export_bundle(*model, req);
+  std::printf("best epoch %d (val loss %.4f); bundle %s, export check relative L2 %.2g\n", st.best_epoch, st.best_val,
+              req.out_dir.c_str(), ex.maps_rel_l2);
+  if (!val.empty()) {
+    DnnModel dnn(req.out_dir);
+    const auto scores = score_split(dnn, data, "val");
+    std::vector<std::string> names;
+    std::vector<double> fb_img, fb_pix;
+    for (const auto& t : types) {
+      names.push_back(t.name);
+      fb_img.push_back(t.image_threshold);
+      fb_pix.push_back(t.pixel_threshold);
+    }
+    const Calibration cal = calibrate(scores, names, input.input_width, input.input_height, fb_img, fb_pix);
+    BundleManifest man = dnn.manifest();
+    for (size_t k = 0; k < man.types.size(); ++k) {
+      man.types[k].image_threshold = cal.image[k];
+      man.types[k].pixel_threshold = cal.pixel[k];
+    }
+    man.calibrated = true;
+    write_manifest(man, req.out_dir);
+    for (const auto& n : cal.notes) std::cerr << "calibration: " << n << "\n";
+    std::printf("thresholds calibrated on %zu validation images\n", scores.size());
+  } else {
+    std::cerr << "warning: no validation split: thresholds stay at p = 0.5 (uncalibrated)\n";
+  }
+  std::printf("total time %s\n", format_duration(seconds_since(t_start)).c_str());
+  return 0;
+}
+
+}  // namespace mtfcdd

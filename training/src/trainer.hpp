@@ -1,0 +1,34 @@
+// The training run: balanced sampling, augmentation in worker threads, Adam, validation and a
+// checkpoint every balanced epoch, resume, Ctrl-C and time budgets, then export of the best
+// epoch with thresholds calibrated on the validation split.
+#pragma once
+
+#include <string>
+
+#include "augment.hpp"
+#include "dataset.hpp"
+#include "fcdd_model.hpp"
+
+namespace mtfcdd {
+
+struct TrainConfig {
+  std::string data;         // dataset path (manifest folder or Real-IAD JSON)
+  LoadOptions load;
+  ModelConfig model;
+  std::string weights;      // backbone .safetensors; empty = train the backbone from scratch
+  std::string out;          // run folder: checkpoint.pt, best.pt, history.jsonl, bundle/
+  int batch = 32;
+  double lr = 1e-4;
+  int epochs = 10;          // balanced epochs
+  double max_minutes = 0;   // 0 = no time budget
+  AugmentConfig aug;
+  int workers = 2;
+  uint64_t seed = 1;
+  bool resume = false;
+};
+
+// Returns the process exit code: 0 when finished (bundle written), 130 when interrupted by
+// Ctrl-C (checkpoint written, resume with --resume). Throws on bad data or configuration.
+int run_training(const TrainConfig& cfg);
+
+}  // namespace mtfcdd
