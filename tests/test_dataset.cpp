@@ -1,6 +1,8 @@
 // Tests for the dataset loader (training/src/dataset.cpp): the manifest format, Real-IAD JSON,
 // error messages, skip_bad, --types, single_channel, and the real magnetic-tile manifest.
 #include <gtest/gtest.h>
+
+#include "test_util.hpp"
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,14 +39,7 @@ void write_image(const fs::path& p, int w, int h, int value = 128) {
   ASSERT_TRUE(cv::imwrite(p.string(), cv::Mat(h, w, CV_8UC1, cv::Scalar(value)))) << p;
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
+using mtfcdd::test::message_of;
 
 #define EXPECT_HAS(haystack, needle)                               \
   EXPECT_NE(std::string(haystack).find(needle), std::string::npos) \

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <opencv2/core/cuda.hpp>
@@ -58,14 +60,7 @@ ExportResult export_preset(const std::string& preset, int64_t size, int m, const
   return export_bundle(*model, req);
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::message_of;
 
 }  // namespace
 

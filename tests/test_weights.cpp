@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include <filesystem>
 #include <fstream>
 
@@ -18,14 +20,7 @@ std::string temp_path(const std::string& name) {
   return (dir / name).string();
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::message_of;
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 #include "export.hpp"
 
+#include <ctime>
 #include <filesystem>
 
 #include "dnn_model.hpp"
@@ -30,6 +31,13 @@ BundleManifest manifest_for(const FcddModelImpl& model, const std::vector<Defect
 }
 
 namespace {
+
+std::string utc_now() {
+  char buf[32];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
 
 torch::Tensor generated_inputs(int64_t size) {
   // Noise, a smooth gradient and a bright square: varied enough to exercise every layer.
@@ -68,6 +76,7 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
   res.manifest = manifest_for(model, req.types);
   res.manifest.calibrated = req.calibrated;
   res.manifest.provenance = req.provenance;
+  res.manifest.provenance["created"] = utc_now();
 
   fs::create_directories(req.out_dir);
   const fs::path onnx_path = fs::path(req.out_dir) / res.manifest.model_file;

@@ -1,9 +1,9 @@
 // mtfcdd-train: the companion trainer's command line.
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "cli_args.hpp"
 #include "dataset.hpp"
@@ -87,13 +87,6 @@ std::vector<DefectType> types_from(const CliArgs& a, int64_t m) {
   return out;
 }
 
-std::string today() {
-  char buf[32];
-  const std::time_t t = std::time(nullptr);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 // Loads the backbone weights if given (and freezes the backbone); otherwise says loudly that
 // the backbone is random and will be trained too. Returns what provenance should record.
 std::string setup_backbone(FcddModelImpl& model, const CliArgs& a) {
@@ -150,7 +143,7 @@ int cmd_export(const CliArgs& a) {
   const std::string weights = setup_backbone(*model, a);
   a.reject_unknown();
   req.provenance = {{"preset", cfg.preset}, {"cut", cfg.cut}, {"head_channels", cfg.head_channels},
-                    {"weights", weights}, {"data", "none (untrained head)"}, {"created", today()},
+                    {"weights", weights}, {"data", "none (untrained head)"},
                     {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
   print_export(export_bundle(*model, req), req.out_dir);
   return 0;
@@ -187,7 +180,7 @@ int cmd_demo(const CliArgs& a) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("trained %lld iterations in %.1f s\n", static_cast<long long>(iters), secs);
   req.provenance = {{"preset", cfg.preset}, {"cut", cfg.cut}, {"head_channels", cfg.head_channels},
-                    {"weights", "random"}, {"data", "generated toy defects"}, {"created", today()},
+                    {"weights", "random"}, {"data", "generated toy defects"},
                     {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
   req.check_inputs = toy_batch(4, cfg.types, cfg.input_size, gen).images;
   print_export(export_bundle(*model, req), req.out_dir);
@@ -221,9 +214,11 @@ int cmd_train(const CliArgs& a) {
   t.workers = static_cast<int>(a.integer("workers", t.workers));
   t.seed = static_cast<uint64_t>(a.integer("seed", 1));
   t.resume = a.has("resume");
-  const int64_t threads = a.integer("threads", 0);
+  // Debian's LibTorch starts with one intra-op thread; use every core unless told otherwise.
+  const int64_t threads = a.integer("threads", std::max(1u, std::thread::hardware_concurrency()));
   a.reject_unknown();
-  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+  if (threads < 1) throw std::invalid_argument("--threads must be positive");
+  torch::set_num_threads(static_cast<int>(threads));
   torch::manual_seed(t.seed);
   return run_training(t);
 }

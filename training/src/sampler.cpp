@@ -143,6 +143,9 @@ void BalancedSampler::begin_epoch() {
   }
   unseen_ = images_.size();
   draws_ = 0;
+  // Every pool starts a fresh pass: a pass left half-done by the last epoch would leave the
+  // images it already drew to the pass after, stretching this epoch far past its expected length.
+  for (size_t c = 0; c < pos_.size(); ++c) pos_[c] = order_[c].size();
 }
 
 // Layout: magic, version, fingerprint, #pools, #images, last_class + 1, draws, #rng words,

@@ -37,7 +37,8 @@ class BalancedSampler {
 
   // Epoch bookkeeping. An epoch starts at construction, at reseed() and at begin_epoch();
   // epoch_complete() is true once every distinct image of any pool has been drawn since then
-  // (trivially true when there are no images).
+  // (trivially true when there are no images). begin_epoch() also starts every pool on a fresh
+  // shuffled pass, so each epoch has the length balanced_epoch_length() estimates.
   void begin_epoch();
   bool epoch_complete() const { return unseen_ == 0; }
   size_t draws_this_epoch() const { return draws_; }

@@ -293,6 +293,7 @@ int run_training(const TrainConfig& cfg) {
     std::printf("epoch %d: %zu iterations, train loss %.4f, %s loss %.4f%s, %.0f s%s\n", st.epoch + 1, iters, loss_avg,
                 val.empty() ? "train" : "val", val_loss, improved ? " (best)" : "", seconds_since(t_epoch),
                 out_of_time ? " (time budget reached)" : "");
+    std::fflush(stdout);
   }
   std::signal(SIGINT, previous);
 
