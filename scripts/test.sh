@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test.
+# Installs what is missing, builds, and runs every test; then builds the plugin and its tests
+# with AddressSanitizer + UBSan (build-asan/, no torch) and runs those too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 ctest --test-dir build --output-on-failure -j "$(nproc)"
+BUILD_DIR=build-asan scripts/build.sh -DMTFCDD_WITH_TRAINER=OFF -DMTFCDD_SANITIZE=ON \
+  -DMTFCDD_TRAINER="$PWD/build/bin/mtfcdd-train" >/dev/null
+ctest --test-dir build-asan --output-on-failure -j "$(nproc)"

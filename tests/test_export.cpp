@@ -6,6 +6,7 @@
 #include <fstream>
 #include <opencv2/core/cuda.hpp>
 
+#include "detector.hpp"
 #include "dnn_model.hpp"
 #include "export.hpp"
 #include "fcdd_math.hpp"
@@ -166,4 +167,35 @@ TEST(Bundle, CudaBackendFailsClearlyWithoutCudaUnlessFallback) {
   DnnModel automatic(dir.string(), {"auto", false});
   EXPECT_EQ(automatic.backend_in_use(), "cpu");
   EXPECT_NE(message_of([&] { DnnModel d(dir.string(), {"tpu", false}); }).find("unknown backend"), std::string::npos);
+}
+
+TEST(Export, DetectorResultsEqualLibTorch) {
+  // The plugin's detector, fed 8-bit frames, gives the scores LibTorch gives on the same
+  // preprocessed input.
+  const auto dir = temp_dir("detector");
+  ModelConfig cfg;
+  cfg.types = 2;
+  cfg.input_size = 64;
+  cfg.head_channels = 16;
+  torch::manual_seed(11);
+  FcddModel model(cfg);
+  randomise_batchnorm(*model);
+  ExportRequest req;
+  req.out_dir = dir.string();
+  req.types = types(2);
+  export_bundle(*model, req);
+
+  cv::Mat a(90, 120, CV_8UC3), b(64, 64, CV_8UC1);
+  cv::randu(a, 0, 255);
+  cv::randu(b, 0, 255);
+  Detector det({{"model", dir.string()}}, "");
+  const auto out = det.process({{a, ""}, {b, ""}});
+  const cv::Mat blob = make_blob({a, b}, read_manifest(dir.string()));
+  model->eval();
+  torch::NoGradGuard ng;
+  const auto x = torch::from_blob(const_cast<float*>(blob.ptr<float>()), {2, 3, 64, 64}, torch::kFloat);
+  const auto z = anomaly_scores(pseudo_huber(model->forward(x)));
+  for (int i = 0; i < 2; ++i)
+    for (int k = 0; k < 2; ++k)
+      EXPECT_NEAR(out[i].types[k].score, z[i][k].item<float>(), 1e-4 * (1 + std::fabs(z[i][k].item<float>())));
 }

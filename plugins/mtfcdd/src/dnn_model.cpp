@@ -11,10 +11,10 @@ namespace {
 std::string choose_backend(cv::dnn::Net& net, const DnnOptions& o) {
   const bool want_cuda = o.backend == "cuda" || o.backend == "cuda_fp16";
   if (o.backend != "cpu" && o.backend != "auto" && !want_cuda)
-    throw std::runtime_error("unknown backend '" + o.backend + "' (cpu, cuda, cuda_fp16, auto)");
+    throw BackendError("unknown backend '" + o.backend + "' (cpu, cuda, cuda_fp16, auto)");
   const bool have_cuda = cv::cuda::getCudaEnabledDeviceCount() > 0;
   if (want_cuda && !have_cuda && !o.fallback_cpu)
-    throw std::runtime_error("backend '" + o.backend +
+    throw BackendError("backend '" + o.backend +
                              "' needs OpenCV built with CUDA and a CUDA device; this OpenCV has "
                              "none (set \"fallback\": \"cpu\" to run on the CPU instead)");
   if ((want_cuda || o.backend == "auto") && have_cuda) {

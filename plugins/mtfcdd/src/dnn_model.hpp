@@ -4,11 +4,17 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
+#include <stdexcept>
 #include <string>
 
 #include "bundle.hpp"
 
 namespace mtfcdd {
+
+// The requested compute backend cannot run here (e.g. CUDA without a CUDA build of OpenCV).
+struct BackendError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 struct DnnOptions {
   std::string backend = "cpu";  // cpu | cuda | cuda_fp16 | auto

@@ -1,0 +1,166 @@
+/* vision_plugin.h - the C ABI between inspection hosts and vision plugins.
+ *
+ * Stability rules
+ * - A plugin exports exactly one symbol, vp_get_api(). A host asks for the ABI version it was
+ *   built against (VP_ABI_VERSION); the plugin returns its function table, or NULL when it
+ *   cannot serve that version (for example a host newer than the plugin).
+ * - The function table and every struct only ever grow at their end. Each struct starts with
+ *   its size (struct_size), so both sides can tell which fields the other side knows: a plugin
+ *   reads only the fields an input struct's struct_size covers, a host reads only the fields an
+ *   output struct's struct_size covers.
+ * - No C++ type and no exception crosses this boundary. Every call that can fail returns a
+ *   VpStatus; vp_last_error() gives the message of the last failure on a handle (or, for a
+ *   NULL handle, of the last failed call on the calling thread, e.g. a failed create).
+ * - Release/destroy functions accept NULL.
+ *
+ * Memory
+ * - Strings and arrays a result points to are owned by the plugin and stay valid until the host
+ *   passes the result to release_result(). describe()'s string stays valid until the next call on
+ *   the same handle or its destruction.
+ *
+ * Threads
+ * - A detector handle is used by one thread at a time (one handle per worker thread); many
+ *   handles may live and run in one process at once. get_info and vp_get_api are thread-safe.
+ */
+#ifndef VISION_PLUGIN_H
+#define VISION_PLUGIN_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VP_ABI_VERSION 1u
+
+#if defined(_WIN32)
+#define VP_EXPORT __declspec(dllexport)
+#else
+#define VP_EXPORT __attribute__((visibility("default")))
+#endif
+
+typedef enum VpStatus {
+  VP_OK = 0,
+  VP_ERR_INVALID_ARGUMENT = 1, /* NULL pointer, bad size, stride or format */
+  VP_ERR_CONFIG = 2,           /* configuration or routing JSON rejected */
+  VP_ERR_MODEL = 3,            /* model bundle missing, corrupt or not matching its manifest */
+  VP_ERR_BACKEND = 4,          /* the requested compute backend is unavailable */
+  VP_ERR_RUNTIME = 5,          /* inference failed, or produced NaN / infinity */
+  VP_ERR_INTERNAL = 6          /* anything else; the message says what */
+} VpStatus;
+
+typedef enum VpPixelFormat {
+  VP_PIXEL_GRAY8 = 1, /* 1 byte per pixel */
+  VP_PIXEL_BGR8 = 2,  /* 3 bytes per pixel, B G R */
+  VP_PIXEL_RGB8 = 3,  /* 3 bytes per pixel, R G B */
+  VP_PIXEL_BGRA8 = 4  /* 4 bytes per pixel, B G R A (alpha ignored) */
+} VpPixelFormat;
+
+/* Limits an image must respect: 1 .. VP_MAX_SIDE pixels per side. */
+#define VP_MAX_SIDE 32768
+
+typedef struct VpImage {
+  uint32_t struct_size; /* sizeof(VpImage) */
+  int32_t width;
+  int32_t height;
+  int32_t stride; /* bytes from one row to the next, >= width * bytes per pixel */
+  int32_t format; /* a VpPixelFormat */
+  const uint8_t* data;
+  const char* category; /* optional object category for routing rules; NULL = none */
+} VpImage;
+
+typedef struct VpPluginInfo {
+  uint32_t struct_size;
+  uint32_t abi_version;  /* the newest ABI version this plugin serves */
+  uint32_t api_version;  /* the plugin's own interface revision (number of table entries) */
+  const char* name;      /* e.g. "mtfcdd" */
+  const char* version;   /* the plugin's version, e.g. "0.1.0" */
+  const char* description;
+} VpPluginInfo;
+
+/* A heatmap, row-major float32, width values per row; data is NULL when not produced. */
+typedef struct VpHeatmap {
+  int32_t width;
+  int32_t height;
+  const float* data;
+} VpHeatmap;
+
+/* A connected region of one type's map above its pixel threshold, in frame pixels. */
+typedef struct VpRegion {
+  int32_t x, y, width, height; /* bounding box */
+  int64_t area;                /* pixels */
+  float peak;                  /* highest map value inside */
+  float mean;                  /* mean map value inside */
+} VpRegion;
+
+typedef struct VpTypeResult {
+  uint32_t struct_size;
+  const char* name;
+  float score;            /* z: the mean of the type's anomaly map */
+  float probability;      /* p = 1 - exp(-z) */
+  float threshold;        /* image threshold on z in force */
+  int32_t decision;       /* 1 when score >= threshold */
+  VpHeatmap heatmap;      /* at the model's heatmap resolution, when heatmaps are on */
+  VpHeatmap heatmap_full; /* at the frame's resolution, when configured */
+  const VpRegion* regions;
+  uint32_t region_count;
+} VpTypeResult;
+
+typedef struct VpFrameResult {
+  uint32_t struct_size;
+  int32_t decision;              /* 1 when any type's decision is 1 */
+  const VpTypeResult* types;     /* in the model's channel order */
+  uint32_t type_count;
+  const char* action;            /* the decisive routed action's name (default action when clean) */
+  const char* action_params;     /* its parameters as a JSON object */
+  const char* matches;           /* every matched rule as a JSON array, decisive first */
+  double preprocess_ms;          /* this frame's share of a batch */
+  double inference_ms;
+  double postprocess_ms;
+} VpFrameResult;
+
+typedef struct VpResult {
+  uint32_t struct_size;
+  const VpFrameResult* frames;
+  uint32_t frame_count;
+} VpResult;
+
+typedef struct VpDetector VpDetector; /* opaque */
+
+typedef struct VpApi {
+  uint32_t struct_size;
+  uint32_t abi_version;
+
+  /* Static information; never NULL. */
+  const VpPluginInfo* (*get_info)(void);
+
+  /* Creates a detector from a JSON configuration (the plugin's documentation lists the keys).
+   * Relative paths in it resolve against base_dir (NULL = the current directory). */
+  VpStatus (*create)(const char* config_json, const char* base_dir, VpDetector** out);
+  void (*destroy)(VpDetector* detector);
+
+  /* The message of the last failure on `detector`, or of the calling thread's last failure
+   * when detector is NULL; "" when there was none. Valid until the next call that fails. */
+  const char* (*last_error)(const VpDetector* detector);
+
+  /* JSON: types, thresholds, input size, backend in use, routing, versions. */
+  VpStatus (*describe)(VpDetector* detector, const char** json_out);
+
+  /* Changes thresholds, heatmap settings and routing without reloading the model. The keys it
+   * accepts are those of create() except the model and backend; on error nothing changes. */
+  VpStatus (*reconfigure)(VpDetector* detector, const char* config_json);
+
+  /* Runs `count` frames in one network call (count >= 1). */
+  VpStatus (*process)(VpDetector* detector, const VpImage* images, uint32_t count, VpResult** out);
+  void (*release_result)(VpResult* result);
+} VpApi;
+
+/* The one exported entry point. */
+VP_EXPORT const VpApi* vp_get_api(uint32_t abi_version);
+typedef const VpApi* (*VpGetApiFn)(uint32_t abi_version);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VISION_PLUGIN_H */

@@ -1,0 +1,224 @@
+// The C ABI of vision_plugin.h around mtfcdd::Detector. Every entry point catches everything:
+// no C++ exception crosses the boundary.
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+#include <string>
+#include <vector>
+
+#include "detector.hpp"
+#include "vision_plugin.h"
+
+struct VpDetector {
+  std::unique_ptr<mtfcdd::Detector> detector;
+  std::string error;
+  std::string description;
+};
+
+namespace {
+
+using mtfcdd::ConfigError;
+
+thread_local std::string t_error;  // last failure of a call without a usable handle
+
+constexpr uint32_t kMaxBatch = 1024;
+
+VpStatus fail(VpDetector* d, VpStatus status, const std::string& msg) {
+  t_error = msg;
+  if (d) d->error = msg;
+  return status;
+}
+
+// Runs `f`, mapping exceptions to a status and message. `fallback` is the status of a
+// std::runtime_error that is not one of the specific kinds (model errors at create, runtime
+// errors at process).
+template <typename F>
+VpStatus guarded(VpDetector* d, VpStatus fallback, F&& f) {
+  try {
+    f();
+    return VP_OK;
+  } catch (const ConfigError& e) {
+    return fail(d, VP_ERR_CONFIG, e.what());
+  } catch (const nlohmann::json::exception& e) {
+    return fail(d, VP_ERR_CONFIG, std::string("config is not valid JSON: ") + e.what());
+  } catch (const mtfcdd::BackendError& e) {
+    return fail(d, VP_ERR_BACKEND, e.what());
+  } catch (const std::invalid_argument& e) {
+    return fail(d, VP_ERR_INVALID_ARGUMENT, e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(d, VP_ERR_INTERNAL, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(d, fallback, e.what());
+  } catch (...) {
+    return fail(d, VP_ERR_INTERNAL, "unknown error");
+  }
+}
+
+int bytes_per_pixel(int32_t format) {
+  switch (format) {
+    case VP_PIXEL_GRAY8: return 1;
+    case VP_PIXEL_BGR8:
+    case VP_PIXEL_RGB8: return 3;
+    case VP_PIXEL_BGRA8: return 4;
+    default: return 0;
+  }
+}
+
+// Checks a VpImage and wraps it without copying (RGB is converted to BGR).
+mtfcdd::Frame to_frame(const VpImage& im, uint32_t index) {
+  const std::string where = "image " + std::to_string(index) + ": ";
+  constexpr size_t kMinSize = offsetof(VpImage, data) + sizeof(im.data);
+  if (im.struct_size < kMinSize) throw std::invalid_argument(where + "struct_size " + std::to_string(im.struct_size) + " is too small");
+  if (!im.data) throw std::invalid_argument(where + "data is NULL");
+  if (im.width < 1 || im.height < 1 || im.width > VP_MAX_SIDE || im.height > VP_MAX_SIDE)
+    throw std::invalid_argument(where + "size " + std::to_string(im.width) + "x" + std::to_string(im.height) +
+                                " is outside 1.." + std::to_string(VP_MAX_SIDE));
+  const int bpp = bytes_per_pixel(im.format);
+  if (bpp == 0) throw std::invalid_argument(where + "unsupported pixel format " + std::to_string(im.format));
+  if (im.stride < im.width * bpp || im.stride > VP_MAX_SIDE * 4)
+    throw std::invalid_argument(where + "stride " + std::to_string(im.stride) + " is smaller than a row (" +
+                                std::to_string(im.width * bpp) + " bytes) or absurdly large");
+  const cv::Mat wrapped(im.height, im.width, CV_8UC(bpp), const_cast<uint8_t*>(im.data), static_cast<size_t>(im.stride));
+  mtfcdd::Frame f;
+  if (im.format == VP_PIXEL_RGB8) cv::cvtColor(wrapped, f.image, cv::COLOR_RGB2BGR);
+  else f.image = wrapped;
+  if (im.struct_size >= offsetof(VpImage, category) + sizeof(im.category) && im.category) f.category = im.category;
+  return f;
+}
+
+// A result and everything its pointers point to, freed together by release_result.
+struct ResultStore {
+  std::vector<mtfcdd::FrameOutput> outputs;
+  std::vector<VpFrameResult> frames;
+  std::vector<std::vector<VpTypeResult>> types;
+  std::vector<std::vector<std::vector<VpRegion>>> regions;
+  std::vector<std::string> strings;  // action, params, matches per frame
+};
+
+struct OwnedResult {  // standard layout: the public struct first, so release can find the store
+  VpResult pub;
+  ResultStore* store;
+};
+
+VpHeatmap heatmap_of(const cv::Mat& m) {
+  if (m.empty()) return {0, 0, nullptr};
+  return {m.cols, m.rows, m.ptr<float>()};
+}
+
+VpResult* make_result(std::vector<mtfcdd::FrameOutput>&& outputs) {
+  auto store = std::make_unique<ResultStore>();
+  store->outputs = std::move(outputs);
+  const size_t n = store->outputs.size();
+  store->frames.resize(n);
+  store->types.resize(n);
+  store->regions.resize(n);
+  store->strings.reserve(3 * n);  // no reallocation: frames point into these strings
+  for (size_t i = 0; i < n; ++i) {
+    auto& fo = store->outputs[i];
+    store->regions[i].resize(fo.types.size());
+    for (size_t k = 0; k < fo.types.size(); ++k) {
+      auto& t = fo.types[k];
+      for (const auto& r : t.regions)
+        store->regions[i][k].push_back({r.box.x, r.box.y, r.box.width, r.box.height, r.area, r.peak, r.mean});
+      VpTypeResult tr{};
+      tr.struct_size = sizeof(VpTypeResult);
+      tr.name = t.name.c_str();
+      tr.score = t.score;
+      tr.probability = t.probability;
+      tr.threshold = t.threshold;
+      tr.decision = t.decision ? 1 : 0;
+      tr.heatmap = heatmap_of(t.heatmap);
+      tr.heatmap_full = heatmap_of(t.heatmap_full);
+      tr.regions = store->regions[i][k].empty() ? nullptr : store->regions[i][k].data();
+      tr.region_count = static_cast<uint32_t>(store->regions[i][k].size());
+      store->types[i].push_back(tr);
+    }
+    nlohmann::json matches = nlohmann::json::array();
+    for (const auto& mt : fo.routing.matches)
+      matches.push_back({{"rule", mt.rule}, {"action", mt.action}, {"type", mt.type}, {"priority", mt.priority}});
+    store->strings.push_back(fo.routing.action);
+    const char* action = store->strings.back().c_str();
+    store->strings.push_back(fo.routing.params.dump());
+    const char* params = store->strings.back().c_str();
+    store->strings.push_back(matches.dump());
+    const char* match_json = store->strings.back().c_str();
+    VpFrameResult& fr = store->frames[i];
+    fr = {};
+    fr.struct_size = sizeof(VpFrameResult);
+    fr.decision = fo.decision ? 1 : 0;
+    fr.types = store->types[i].data();
+    fr.type_count = static_cast<uint32_t>(store->types[i].size());
+    fr.action = action;
+    fr.action_params = params;
+    fr.matches = match_json;
+    fr.preprocess_ms = fo.preprocess_ms;
+    fr.inference_ms = fo.inference_ms;
+    fr.postprocess_ms = fo.postprocess_ms;
+  }
+  auto* owned = new OwnedResult{{sizeof(VpResult), store->frames.data(), static_cast<uint32_t>(n)}, store.get()};
+  store.release();
+  return &owned->pub;
+}
+
+const VpPluginInfo* get_info() {
+  static const VpPluginInfo info = {sizeof(VpPluginInfo), VP_ABI_VERSION, 8, "mtfcdd", MTFCDD_VERSION,
+                                    "MultiTypeFCDD: one anomaly heatmap per defect type (OpenCV DNN)"};
+  return &info;
+}
+
+VpStatus create(const char* config_json, const char* base_dir, VpDetector** out) {
+  if (!out) return fail(nullptr, VP_ERR_INVALID_ARGUMENT, "create: out is NULL");
+  *out = nullptr;
+  if (!config_json) return fail(nullptr, VP_ERR_INVALID_ARGUMENT, "create: config_json is NULL");
+  return guarded(nullptr, VP_ERR_MODEL, [&] {
+    auto d = std::make_unique<VpDetector>();
+    d->detector = std::make_unique<mtfcdd::Detector>(nlohmann::json::parse(config_json), base_dir ? base_dir : "");
+    *out = d.release();
+  });
+}
+
+void destroy(VpDetector* d) { delete d; }
+
+const char* last_error(const VpDetector* d) { return d ? d->error.c_str() : t_error.c_str(); }
+
+VpStatus describe(VpDetector* d, const char** json_out) {
+  if (!d || !json_out) return fail(d, VP_ERR_INVALID_ARGUMENT, "describe: detector or json_out is NULL");
+  return guarded(d, VP_ERR_INTERNAL, [&] {
+    d->description = d->detector->describe().dump(2);
+    *json_out = d->description.c_str();
+  });
+}
+
+VpStatus reconfigure(VpDetector* d, const char* config_json) {
+  if (!d || !config_json) return fail(d, VP_ERR_INVALID_ARGUMENT, "reconfigure: detector or config_json is NULL");
+  return guarded(d, VP_ERR_CONFIG, [&] { d->detector->reconfigure(nlohmann::json::parse(config_json)); });
+}
+
+VpStatus process(VpDetector* d, const VpImage* images, uint32_t count, VpResult** out) {
+  if (out) *out = nullptr;
+  if (!d || !images || !out) return fail(d, VP_ERR_INVALID_ARGUMENT, "process: detector, images or out is NULL");
+  if (count < 1 || count > kMaxBatch)
+    return fail(d, VP_ERR_INVALID_ARGUMENT, "process: count must be 1.." + std::to_string(kMaxBatch));
+  return guarded(d, VP_ERR_RUNTIME, [&] {
+    std::vector<mtfcdd::Frame> frames;
+    for (uint32_t i = 0; i < count; ++i) frames.push_back(to_frame(images[i], i));
+    *out = make_result(d->detector->process(frames));
+  });
+}
+
+void release_result(VpResult* r) {
+  if (!r) return;
+  auto* owned = reinterpret_cast<OwnedResult*>(r);
+  delete owned->store;
+  delete owned;
+}
+
+const VpApi kApi = {sizeof(VpApi), VP_ABI_VERSION, get_info, create, destroy, last_error,
+                    describe, reconfigure, process, release_result};
+
+}  // namespace
+
+extern "C" VP_EXPORT const VpApi* vp_get_api(uint32_t abi_version) {
+  // Version 1 is the only one so far; a host built against a newer ABI gets NULL.
+  return abi_version >= 1 && abi_version <= VP_ABI_VERSION ? &kApi : nullptr;
+}

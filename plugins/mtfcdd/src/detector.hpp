@@ -1,0 +1,73 @@
+// The MultiTypeFCDD detector: frames in, per-type scores, decisions, heatmaps, regions and the
+// routed action out. The C ABI (c_api.cpp) is a thin shell around this class.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "dnn_model.hpp"
+#include "postprocess.hpp"
+#include "routing.hpp"
+
+namespace mtfcdd {
+
+// What reconfigure() may change; create() takes these plus the model and backend keys.
+struct DetectorSettings {
+  std::vector<double> image_thresholds, pixel_thresholds;  // per type, on z and on A
+  bool heatmap = true;        // the type's map at model resolution
+  bool heatmap_full = false;  // the type's map at frame resolution
+  Upsampling upsampling = Upsampling::Bilinear;
+  int64_t min_region_area = 1;
+  std::shared_ptr<const Router> router;
+  nlohmann::json routing = nlohmann::json::object();
+};
+
+struct TypeOutput {
+  std::string name;
+  float score = 0, probability = 0, threshold = 0;
+  bool decision = false;
+  cv::Mat heatmap, heatmap_full;  // empty when not requested
+  std::vector<Region> regions;
+};
+
+struct FrameOutput {
+  bool decision = false;
+  std::vector<TypeOutput> types;
+  RoutingDecision routing;
+  double preprocess_ms = 0, inference_ms = 0, postprocess_ms = 0;
+};
+
+struct Frame {
+  cv::Mat image;         // 8-bit GRAY, BGR or BGRA
+  std::string category;  // may be empty
+};
+
+class Detector {
+ public:
+  // config: {"model": DIR, "backend": "cpu"|"cuda"|"cuda_fp16"|"auto", "fallback": "cpu",
+  //          "threads": N, + the settings keys}; relative paths resolve against base_dir.
+  // Throws ConfigError / std::runtime_error naming the cause.
+  Detector(const nlohmann::json& config, const std::string& base_dir);
+
+  std::vector<FrameOutput> process(const std::vector<Frame>& frames);
+  // Applies settings keys; on error nothing changes.
+  void reconfigure(const nlohmann::json& config);
+  nlohmann::json describe() const;
+
+ private:
+  DnnModel model_;
+  DetectorSettings settings_;
+  std::string bundle_dir_;
+  int threads_ = 0;
+};
+
+// Raised for configuration errors, so the C ABI can tell them from model errors.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace mtfcdd

@@ -1,0 +1,138 @@
+/* ABI conformance of a vision plugin, from plain C: version negotiation, struct sizes, NULL
+ * safety of every function, bad images, and one real run.
+ *   c_abi_test PLUGIN.so BUNDLE_DIR */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vision_plugin.h"
+
+static int failures = 0;
+#define CHECK(cond)                                                   \
+  do {                                                                \
+    if (!(cond)) {                                                    \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                     \
+    }                                                                 \
+  } while (0)
+
+static VpImage gray(int w, int h, const unsigned char* data) {
+  VpImage im;
+  memset(&im, 0, sizeof im);
+  im.struct_size = sizeof im;
+  im.width = w;
+  im.height = h;
+  im.stride = w;
+  im.format = VP_PIXEL_GRAY8;
+  im.data = data;
+  return im;
+}
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s PLUGIN.so BUNDLE_DIR\n", argv[0]);
+    return 2;
+  }
+  void* lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+  if (!lib) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 1; }
+  VpGetApiFn get_api = (VpGetApiFn)dlsym(lib, "vp_get_api");
+  CHECK(get_api != NULL);
+  if (!get_api) return 1;
+
+  /* Version negotiation: too new and 0 give NULL; the current one a table of the right size. */
+  CHECK(get_api(VP_ABI_VERSION + 1) == NULL);
+  CHECK(get_api(0) == NULL);
+  const VpApi* api = get_api(VP_ABI_VERSION);
+  CHECK(api != NULL);
+  if (!api) return 1;
+  CHECK(api->struct_size == sizeof(VpApi));
+  CHECK(api->abi_version == VP_ABI_VERSION);
+  const VpPluginInfo* info = api->get_info();
+  CHECK(info && info->struct_size == sizeof(VpPluginInfo) && info->abi_version >= 1);
+  CHECK(info->name && strcmp(info->name, "mtfcdd") == 0 && info->version && info->version[0]);
+
+  /* NULL safety of every function. */
+  api->destroy(NULL);
+  api->release_result(NULL);
+  CHECK(api->last_error(NULL) != NULL);
+  VpDetector* det = (VpDetector*)0x1;
+  CHECK(api->create(NULL, NULL, &det) == VP_ERR_INVALID_ARGUMENT && det == NULL);
+  CHECK(api->create("{}", NULL, NULL) == VP_ERR_INVALID_ARGUMENT);
+  CHECK(api->create("{not json", NULL, &det) == VP_ERR_CONFIG && det == NULL);
+  CHECK(strstr(api->last_error(NULL), "JSON") != NULL);
+  CHECK(api->create("{}", NULL, &det) == VP_ERR_CONFIG);
+  CHECK(strstr(api->last_error(NULL), "model") != NULL);
+  CHECK(api->create("{\"model\": \"/nonexistent\"}", NULL, &det) == VP_ERR_MODEL);
+  CHECK(api->create("{\"model\": \"x\", \"colour\": 1}", NULL, &det) == VP_ERR_CONFIG);
+  const char* json = NULL;
+  CHECK(api->describe(NULL, &json) == VP_ERR_INVALID_ARGUMENT);
+  CHECK(api->reconfigure(NULL, "{}") == VP_ERR_INVALID_ARGUMENT);
+  VpResult* res = (VpResult*)0x1;
+  CHECK(api->process(NULL, NULL, 1, &res) == VP_ERR_INVALID_ARGUMENT && res == NULL);
+
+  /* A real detector. */
+  char config[4096];
+  snprintf(config, sizeof config,
+           "{\"model\": \"%s\", \"heatmaps\": {\"model\": true, \"full\": true},"
+           " \"routing\": {\"actions\": {\"pass\": {}, \"check\": {\"station\": 2}},"
+           " \"rules\": [{\"types\": [\"scratch\"], \"action\": \"check\", \"priority\": 1}], \"default\": \"pass\"}}",
+           argv[2]);
+  CHECK(api->create(config, NULL, &det) == VP_OK);
+  if (!det) { fprintf(stderr, "create: %s\n", api->last_error(NULL)); return 1; }
+  CHECK(api->describe(det, NULL) == VP_ERR_INVALID_ARGUMENT);
+  CHECK(api->describe(det, &json) == VP_OK && json && strstr(json, "\"backend\""));
+  CHECK(api->reconfigure(det, NULL) == VP_ERR_INVALID_ARGUMENT);
+  CHECK(api->reconfigure(det, "{\"model\": \"other\"}") == VP_ERR_CONFIG);
+  CHECK(strlen(api->last_error(det)) > 0);
+  CHECK(api->reconfigure(det, "{\"thresholds\": {\"scratch\": {\"image\": 0, \"pixel\": 0}}}") == VP_OK);
+
+  unsigned char* px = calloc(100 * 80, 1);
+  for (int i = 0; i < 100 * 80; ++i) px[i] = (unsigned char)(i * 7);
+  VpImage ok = gray(100, 80, px);
+  CHECK(api->process(det, &ok, 1, NULL) == VP_ERR_INVALID_ARGUMENT);
+  CHECK(api->process(det, NULL, 1, &res) == VP_ERR_INVALID_ARGUMENT);
+  CHECK(api->process(det, &ok, 0, &res) == VP_ERR_INVALID_ARGUMENT);
+  VpImage bad = ok; bad.data = NULL;
+  CHECK(api->process(det, &bad, 1, &res) == VP_ERR_INVALID_ARGUMENT && res == NULL);
+  bad = ok; bad.width = 0;
+  CHECK(api->process(det, &bad, 1, &res) == VP_ERR_INVALID_ARGUMENT);
+  bad = ok; bad.height = VP_MAX_SIDE + 1;
+  CHECK(api->process(det, &bad, 1, &res) == VP_ERR_INVALID_ARGUMENT);
+  bad = ok; bad.stride = 99;
+  CHECK(api->process(det, &bad, 1, &res) == VP_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(api->last_error(det), "stride") != NULL);
+  bad = ok; bad.format = 99;
+  CHECK(api->process(det, &bad, 1, &res) == VP_ERR_INVALID_ARGUMENT);
+  bad = ok; bad.struct_size = 4;
+  CHECK(api->process(det, &bad, 1, &res) == VP_ERR_INVALID_ARGUMENT);
+
+  /* Two frames in one call, the second as RGB with padding in its stride. */
+  unsigned char* rgb = calloc(64 * 3 * 50 + 64 * 8, 1);
+  VpImage frames[2] = {ok, ok};
+  frames[1].width = 64; frames[1].height = 50; frames[1].format = VP_PIXEL_RGB8; frames[1].stride = 64 * 3 + 8;
+  frames[1].data = rgb;
+  CHECK(api->process(det, frames, 2, &res) == VP_OK);
+  if (res) {
+    CHECK(res->struct_size == sizeof(VpResult) && res->frame_count == 2);
+    const VpFrameResult* f = &res->frames[0];
+    CHECK(f->struct_size == sizeof(VpFrameResult) && f->type_count == 3);
+    CHECK(strcmp(f->types[0].name, "scratch") == 0 && f->types[0].threshold == 0.0f);
+    CHECK(f->types[0].decision == 1 && f->decision == 1);  /* threshold 0: always a defect */
+    CHECK(strcmp(f->action, "check") == 0 && strstr(f->action_params, "\"station\":2"));
+    CHECK(f->types[0].heatmap.data && f->types[0].heatmap.width > 0);
+    CHECK(f->types[0].heatmap_full.width == 100 && f->types[0].heatmap_full.height == 80);
+    CHECK(f->types[0].region_count >= 1 && f->types[0].regions[0].area > 0);
+    CHECK(res->frames[1].types[0].heatmap_full.width == 64);
+    for (uint32_t k = 0; k < f->type_count; ++k)
+      CHECK(f->types[k].probability >= 0 && f->types[k].probability <= 1 && f->types[k].struct_size == sizeof(VpTypeResult));
+  }
+  api->release_result(res);
+  api->destroy(det);
+  free(px);
+  free(rgb);
+  dlclose(lib);
+  if (failures) fprintf(stderr, "%d checks failed\n", failures);
+  else printf("c_abi_test: all checks passed\n");
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,108 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "detector.hpp"
+#include "test_util.hpp"
+
+using namespace mtfcdd;
+using test::message_of;
+using nlohmann::json;
+
+namespace {
+
+// The bundle made by the make_test_bundle CTest fixture (types scratch, pit, stain).
+std::string bundle() {
+  const char* b = std::getenv("MTFCDD_TEST_BUNDLE");
+  return b ? b : "";
+}
+
+json config(json extra = json::object()) {
+  json c = {{"model", bundle()}};
+  c.update(extra);
+  return c;
+}
+
+cv::Mat gradient(int w, int h) {
+  cv::Mat m(h, w, CV_8UC3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) m.at<cv::Vec3b>(y, x) = cv::Vec3b(x % 256, y % 256, (x + y) % 256);
+  return m;
+}
+
+class DetectorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (bundle().empty()) GTEST_SKIP() << "MTFCDD_TEST_BUNDLE not set (run through ctest)";
+  }
+};
+
+}  // namespace
+
+TEST_F(DetectorTest, ScoresDecisionsHeatmapsAndRouting) {
+  Detector d(config({{"heatmaps", {{"model", true}, {"full", true}}},
+                     {"thresholds", {{"pit", {{"image", 0.0}, {"pixel", 0.0}}}}},
+                     {"routing",
+                      {{"actions", {{"pass", json::object()}, {"check", {{"station", 2}}}}},
+                       {"rules", {{{"types", {"pit"}}, {"action", "check"}, {"priority", 5}}}},
+                       {"default", "pass"}}}}),
+             "");
+  const auto out = d.process({{gradient(120, 90), ""}, {gradient(60, 60), ""}});
+  ASSERT_EQ(out.size(), 2u);
+  const auto& f = out[0];
+  ASSERT_EQ(f.types.size(), 3u);
+  EXPECT_EQ(f.types[1].name, "pit");
+  EXPECT_TRUE(f.types[1].decision);  // threshold 0
+  EXPECT_TRUE(f.decision);
+  EXPECT_EQ(f.routing.action, "check");
+  EXPECT_EQ(f.routing.params.at("station"), 2);
+  EXPECT_EQ(f.types[1].heatmap_full.size(), cv::Size(120, 90));
+  EXPECT_EQ(f.types[1].heatmap.size(), cv::Size(8, 8));
+  // Pixel threshold 0: the whole frame is one region.
+  ASSERT_EQ(f.types[1].regions.size(), 1u);
+  EXPECT_EQ(f.types[1].regions[0].area, 120 * 90);
+  // z is the mean of the map; p = 1 - exp(-z).
+  EXPECT_NEAR(f.types[0].score, cv::mean(f.types[0].heatmap)[0], 1e-6);
+  EXPECT_NEAR(f.types[0].probability, 1 - std::exp(-f.types[0].score), 1e-6);
+}
+
+TEST_F(DetectorTest, BatchEqualsSingleFrames) {
+  Detector d(config(), "");
+  const auto a = gradient(100, 70), b = gradient(50, 90);
+  const auto both = d.process({{a, ""}, {b, ""}});
+  const auto one = d.process({{b, ""}});
+  for (size_t k = 0; k < 3; ++k) EXPECT_NEAR(both[1].types[k].score, one[0].types[k].score, 1e-5);
+}
+
+TEST_F(DetectorTest, ReconfigureChangesThresholdsOrNothing) {
+  Detector d(config(), "");
+  d.reconfigure({{"thresholds", {{"stain", {{"image", 123.0}}}}}});
+  EXPECT_EQ(d.describe().at("types")[2].at("image_threshold"), 123.0);
+  EXPECT_THROW(d.reconfigure({{"thresholds", {{"rust", {{"image", 1}}}}}}), ConfigError);
+  EXPECT_THROW(d.reconfigure({{"backend", "cpu"}}), ConfigError);
+  EXPECT_THROW(d.reconfigure({{"routing", {{"default", "nowhere"}}}}), ConfigError);
+  EXPECT_EQ(d.describe().at("types")[2].at("image_threshold"), 123.0);  // unchanged by the failures
+}
+
+TEST_F(DetectorTest, BadConfigurationsNameTheCause) {
+  EXPECT_NE(message_of([] { Detector d(json::array(), ""); }).find("must be a JSON object"), std::string::npos);
+  EXPECT_NE(message_of([] { Detector d(config({{"colour", 1}}), ""); }).find("unknown key 'colour'"), std::string::npos);
+  EXPECT_NE(message_of([] { Detector d(config({{"upsampling", "nearest"}}), ""); }).find("upsampling"), std::string::npos);
+  EXPECT_NE(message_of([] { Detector d(config({{"min_region_area", 0}}), ""); }).find("min_region_area"), std::string::npos);
+  EXPECT_NE(message_of([] { Detector d(config({{"thresholds", {{"pit", {{"image", "high"}}}}}}), ""); })
+                .find("thresholds.pit"),
+            std::string::npos);
+  EXPECT_NE(message_of([] { Detector d(config({{"backend", "cuda"}}), ""); }).find("CUDA"), std::string::npos);
+  EXPECT_NE(message_of([] { Detector d({{"model", "no-such-bundle"}}, "/tmp"); }).find("/tmp/no-such-bundle"),
+            std::string::npos);
+}
+
+TEST_F(DetectorTest, DescribeListsTypesBackendAndVersions) {
+  Detector d(config({{"fallback", "cpu"}, {"backend", "auto"}}), "");
+  const json j = d.describe();
+  EXPECT_EQ(j.at("types").size(), 3u);
+  EXPECT_EQ(j.at("backend"), "cpu");
+  EXPECT_TRUE(j.at("versions").contains("opencv"));
+  EXPECT_EQ(j.at("input").at("width"), 64);
+}
