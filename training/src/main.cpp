@@ -39,8 +39,8 @@ commands:
           per-type image and pixel metrics through OpenCV DNN (the deployed code path)
   epochs  --data D [--batch 32] [--trials 10000] [--types a,b,..]
           the balanced epoch's length (Monte Carlo, and the coupon-collector integral)
-  demo    --out DIR [--preset small] [--types 3] [--iters 40] [--batch 16] [--input-size S]
-          train a few iterations on generated defects, then export and verify
+  toy-data --out DIR [--types 3] [--size 64] [--train 160] [--val 48] [--test 48] [--seed 5]
+          write a generated dataset (stripe defects, one period per type) in the manifest format
 
 presets: irv2 (Inception-ResNet-v2, timm weights), mobilenet_v1 (--cut conv_pw_5 .. conv_pw_11),
          small (compact, trained from scratch)
@@ -149,41 +149,18 @@ int cmd_export(const CliArgs& a) {
   return 0;
 }
 
-int cmd_demo(const CliArgs& a) {
-  ModelConfig cfg = config_from(a, 3);
-  const int64_t iters = a.integer("iters", 40), batch = a.integer("batch", 16);
-  ExportRequest req;
-  req.out_dir = a.required("out");
-  req.types = types_from(a, cfg.types);
+int cmd_toy_data(const CliArgs& a) {
+  const std::string out = a.required("out");
+  const int64_t types = a.integer("types", 3), size = a.integer("size", 64);
+  const int train = static_cast<int>(a.integer("train", 160)), val = static_cast<int>(a.integer("val", 48)),
+            test = static_cast<int>(a.integer("test", 48));
+  const auto seed = static_cast<uint64_t>(a.integer("seed", 5));
   a.reject_unknown();
-  if (iters < 1 || batch < 1) throw std::invalid_argument("--iters and --batch must be positive");
-  torch::manual_seed(1);
-  auto gen = at::detail::createCPUGenerator(42);
-  FcddModel model(cfg);
-  model->set_backbone_frozen(false);
-  std::vector<torch::Tensor> params;
-  for (auto& p : model->parameters())
-    if (p.requires_grad()) params.push_back(p);
-  torch::optim::Adam opt(params, torch::optim::AdamOptions(1e-3));
-  model->train();
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t it = 1; it <= iters; ++it) {
-    const auto b = toy_batch(batch, cfg.types, cfg.input_size, gen);
-    const auto loss = fcdd_loss(anomaly_scores(pseudo_huber(model->forward(b.images))), b.labels);
-    opt.zero_grad();
-    loss.backward();
-    opt.step();
-    if (it == 1 || it % 10 == 0 || it == iters)
-      std::printf("iter %lld/%lld  loss %.4f\n", static_cast<long long>(it), static_cast<long long>(iters),
-                  loss.item<double>());
-  }
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("trained %lld iterations in %.1f s\n", static_cast<long long>(iters), secs);
-  req.provenance = {{"preset", cfg.preset}, {"cut", cfg.cut}, {"head_channels", cfg.head_channels},
-                    {"weights", "random"}, {"data", "generated toy defects"},
-                    {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
-  req.check_inputs = toy_batch(4, cfg.types, cfg.input_size, gen).images;
-  print_export(export_bundle(*model, req), req.out_dir);
+  if (types < 1 || types > 8 || size < 32 || train < 1 || val < 0 || test < 0)
+    throw std::invalid_argument("need 1..8 types, size >= 32, at least one training image");
+  write_toy_dataset(out, types, size, {train, val, test}, seed);
+  std::printf("toy dataset written to %s: %d train, %d val, %d test images of %lldx%lld, %lld types\n", out.c_str(),
+              train, val, test, static_cast<long long>(size), static_cast<long long>(size), static_cast<long long>(types));
   return 0;
 }
 
@@ -302,7 +279,7 @@ int main(int argc, char** argv) {
     if (cmd == "epochs") return cmd_epochs(args);
     if (cmd == "info") return cmd_info(args);
     if (cmd == "export") return cmd_export(args);
-    if (cmd == "demo") return cmd_demo(args);
+    if (cmd == "toy-data") return cmd_toy_data(args);
     std::cerr << "mtfcdd-train: unknown command '" << cmd << "'\n" << kUsage;
     return 2;
   } catch (const std::invalid_argument& e) {

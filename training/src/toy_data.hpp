@@ -4,6 +4,9 @@
 
 #include <torch/torch.h>
 
+#include <array>
+#include <string>
+
 namespace mtfcdd {
 
 struct ToyBatch {
@@ -14,5 +17,13 @@ struct ToyBatch {
 
 // Half the images are normal; the rest carry exactly one type drawn uniformly, at a random place.
 ToyBatch toy_batch(int64_t n, int64_t types, int64_t size, torch::Generator& gen);
+
+// The name of toy type k: its stripe period, e.g. "stripes_p3".
+std::string toy_type_name(int64_t k);
+
+// Writes a dataset in the manifest format (dataset.json, manifest.csv, img/SPLIT/N_TYPE.png,
+// img/SPLIT/masks/N.png) with `counts` images per split (train, val, test), gray PNGs of size x size.
+void write_toy_dataset(const std::string& dir, int64_t types, int64_t size, const std::array<int, 3>& counts,
+                       uint64_t seed);
 
 }  // namespace mtfcdd

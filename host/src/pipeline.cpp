@@ -1,0 +1,190 @@
+#include "pipeline.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+
+#include "overlay.hpp"
+
+namespace mtfcdd::host {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json read_json(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error("cannot open " + path);
+  try {
+    return json::parse(f);
+  } catch (const json::exception& e) {
+    throw std::runtime_error(path + ": not valid JSON: " + e.what());
+  }
+}
+
+VpImage to_vp(const cv::Mat& m) {
+  VpImage im{};
+  im.struct_size = sizeof im;
+  im.width = m.cols;
+  im.height = m.rows;
+  im.stride = static_cast<int32_t>(m.step[0]);
+  im.format = m.channels() == 1 ? VP_PIXEL_GRAY8 : m.channels() == 4 ? VP_PIXEL_BGRA8 : VP_PIXEL_BGR8;
+  im.data = m.data;
+  return im;
+}
+
+// The input's file name without its extension (video and camera frames keep their "#N").
+std::string safe_name(const std::string& s) {
+  std::string out = fs::path(s).filename().string();
+  if (const auto dot = out.rfind('.'); dot != std::string::npos && out.find('#') == std::string::npos)
+    out.resize(dot);
+  for (char& c : out)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
+  return out.empty() ? "frame" : out;
+}
+
+}  // namespace
+
+Pipeline load_pipeline(const std::string& path) {
+  const json j = read_json(path);
+  Pipeline p;
+  p.path = path;
+  p.base_dir = fs::absolute(path).parent_path().string();
+  const auto fail = [&](const std::string& what) { return std::runtime_error(path + ": " + what); };
+  if (!j.is_object()) throw fail("must be a JSON object");
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (it.key() != "stages" && it.key() != "actions") throw fail("unknown key '" + it.key() + "'");
+  if (!j.contains("stages") || !j.at("stages").is_array()) throw fail("'stages' must be an array");
+  const json& stages = j.at("stages");
+  for (size_t i = 0; i < stages.size(); ++i) {
+    const std::string where = "stages[" + std::to_string(i) + "]";
+    const json& s = stages[i];
+    if (s.is_object() && s.value("type", "") == "plugin") {
+      if (p.plugin) throw fail(where + ": a pipeline has one plugin stage");
+      if (i + 1 != stages.size()) throw fail(where + ": the plugin stage must be the last stage");
+      for (auto it = s.begin(); it != s.end(); ++it)
+        if (it.key() != "type" && it.key() != "path" && it.key() != "config")
+          throw fail(where + ": unknown key '" + it.key() + "'");
+      if (!s.contains("path") || !s.at("path").is_string()) throw fail(where + ": missing 'path' to the plugin");
+      fs::path lib = s.at("path").get<std::string>();
+      if (lib.is_relative()) lib = fs::path(p.base_dir) / lib;
+      const json cfg = s.value("config", json::object());
+      if (cfg.is_string()) {  // a file beside the pipeline
+        fs::path cp = cfg.get<std::string>();
+        p.plugin_config = read_json((cp.is_relative() ? fs::path(p.base_dir) / cp : cp).string()).dump();
+      } else if (cfg.is_object()) {
+        p.plugin_config = cfg.dump();
+      } else {
+        throw fail(where + ".config: must be an object or a file name");
+      }
+      try {
+        p.plugin = std::make_shared<LoadedPlugin>(lib.lexically_normal().string());
+      } catch (const std::exception& e) {
+        throw fail(where + ": " + e.what());
+      }
+    } else {
+      try {
+        p.stages.push_back(make_stage(s, where));
+      } catch (const std::exception& e) {
+        throw fail(e.what());
+      }
+    }
+  }
+  if (!p.plugin) throw fail("no plugin stage (add {\"type\": \"plugin\", \"path\": ...} as the last stage)");
+  try {
+    p.sinks = ActionSinks(j.value("actions", json::object()), p.base_dir);
+  } catch (const std::exception& e) {
+    throw fail(e.what());
+  }
+  return p;
+}
+
+Inspector::Inspector(const Pipeline& p) : p_(p), detector_(p.plugin->api(), p.plugin_config, p.base_dir) {
+  const json d = json::parse(detector_.describe());
+  for (const auto& t : d.at("types")) pixel_thresholds_.push_back(t.value("pixel_threshold", 0.f));
+}
+
+Inspection Inspector::inspect(const std::string& name, const cv::Mat& image, const std::string& overlay_dir) {
+  Inspection out;
+  out.line = {{"input", name}};
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    cv::Mat frame = image;
+    for (const auto& s : p_.stages) frame = s->apply(frame);
+    const VpImage im = to_vp(frame);
+    const vp::Result res = detector_.process(&im, 1);
+    const VpFrameResult& f = res[0];
+
+    json types = json::array();
+    std::vector<OverlayType> ov;
+    for (uint32_t k = 0; k < f.type_count; ++k) {
+      const VpTypeResult& t = f.types[k];
+      json regions = json::array();
+      for (uint32_t r = 0; r < t.region_count; ++r) {
+        const VpRegion& g = t.regions[r];
+        regions.push_back({{"x", g.x}, {"y", g.y}, {"width", g.width}, {"height", g.height}, {"area", g.area},
+                           {"peak", g.peak}, {"mean", g.mean}});
+      }
+      types.push_back({{"name", t.name}, {"score", t.score}, {"probability", t.probability},
+                       {"threshold", t.threshold}, {"decision", t.decision != 0}, {"regions", regions}});
+      // Every type gets a legend row and its own colour, with or without a heatmap.
+      ov.push_back({t.name, t.score, t.probability, t.decision != 0,
+                    t.heatmap.data ? cv::Mat(t.heatmap.height, t.heatmap.width, CV_32F,
+                                             const_cast<float*>(t.heatmap.data)).clone()
+                                   : cv::Mat(),
+                    k < pixel_thresholds_.size() ? pixel_thresholds_[k] : 0.f});
+    }
+    const json matches = json::parse(f.matches);
+    out.line["ok"] = true;
+    out.line["decision"] = f.decision != 0;
+    out.line["action"] = f.action;
+    out.line["params"] = json::parse(f.action_params);
+    out.line["matches"] = matches;
+    out.line["types"] = types;
+    out.line["timings_ms"] = {{"preprocess", f.preprocess_ms}, {"inference", f.inference_ms},
+                              {"postprocess", f.postprocess_ms}};
+
+    if (!overlay_dir.empty() || p_.sinks.wants_overlay(f.action)) {
+      out.overlay = render_overlay(frame, ov, f.action);
+      if (!overlay_dir.empty()) {
+        fs::create_directories(overlay_dir);
+        const std::string file = (fs::path(overlay_dir) / (safe_name(name) + ".png")).string();
+        if (!cv::imwrite(file, out.overlay)) throw std::runtime_error("cannot write overlay " + file);
+        out.line["overlay"] = file;
+      }
+    }
+
+    // The decisive type: the first match's, else the most probable positive type.
+    ActionEvent ev;
+    ev.input = name;
+    ev.action = f.action;
+    ev.params = out.line["params"];
+    ev.types = types;
+    ev.image = &image;
+    ev.overlay = out.overlay.empty() ? nullptr : &out.overlay;
+    int best = -1;
+    for (uint32_t k = 0; k < f.type_count; ++k)
+      if (f.types[k].decision && (best < 0 || f.types[k].probability > f.types[best].probability)) best = k;
+    if (!matches.empty()) {
+      for (uint32_t k = 0; k < f.type_count; ++k)
+        if (matches[0].at("type") == f.types[k].name) best = k;
+    }
+    if (best >= 0) {
+      ev.type = f.types[best].name;
+      ev.score = f.types[best].score;
+      ev.probability = f.types[best].probability;
+    }
+    json sinks = json::array();
+    for (const auto& o : p_.sinks.dispatch(ev)) sinks.push_back({{"sink", o.sink}, {"ok", o.ok}, {"message", o.message}});
+    out.line["sinks"] = sinks;
+    out.ok = true;
+  } catch (const std::exception& e) {
+    out.line["ok"] = false;
+    out.line["error"] = e.what();
+  }
+  out.line["latency_ms"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+}  // namespace mtfcdd::host

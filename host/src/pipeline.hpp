@@ -1,0 +1,51 @@
+// A pipeline file: preprocessing stages, then one detector plugin, then the sinks each routed
+// action goes to. An Inspector runs one frame through it; each worker thread owns one.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "plugin_loader.hpp"
+#include "sinks.hpp"
+#include "stages.hpp"
+#include "vision_plugin.hpp"
+
+namespace mtfcdd::host {
+
+struct Pipeline {
+  std::string path;
+  std::vector<std::unique_ptr<Stage>> stages;
+  std::shared_ptr<LoadedPlugin> plugin;  // outlives every detector made from it
+  std::string plugin_config;             // the plugin's JSON configuration
+  std::string base_dir;                  // the pipeline file's folder
+  ActionSinks sinks;
+};
+
+// Throws std::runtime_error naming the file and the entry: malformed JSON, unknown stage,
+// no or several plugin stages, a plugin stage that is not last, a plugin that fails to load.
+Pipeline load_pipeline(const std::string& path);
+
+// One input's outcome: the JSONL report line, and the overlay when one was rendered.
+struct Inspection {
+  nlohmann::json line;
+  cv::Mat overlay;
+  bool ok = false;
+};
+
+class Inspector {
+ public:
+  // Creates this worker's detector handle; throws vp::Error naming the cause.
+  explicit Inspector(const Pipeline& p);
+  // Never throws: a failure becomes {"ok": false, "error": ...} on the line.
+  Inspection inspect(const std::string& name, const cv::Mat& image, const std::string& overlay_dir);
+
+ private:
+  const Pipeline& p_;
+  vp::Detector detector_;
+  std::vector<float> pixel_thresholds_;
+};
+
+}  // namespace mtfcdd::host

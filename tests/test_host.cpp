@@ -1,0 +1,198 @@
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+
+#include "pipeline.hpp"
+#include "plugin_loader.hpp"
+#include "sources.hpp"
+#include "summary.hpp"
+#include "test_util.hpp"
+
+using namespace mtfcdd::host;
+using mtfcdd::test::message_of;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string bundle() {
+  const char* b = std::getenv("MTFCDD_TEST_BUNDLE");
+  return b ? b : "";
+}
+
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& name)
+      : path(fs::temp_directory_path() / ("mtfcdd_host_" + std::to_string(::getpid())) / name) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+fs::path write_pipeline(const fs::path& dir, const json& j) {
+  const auto p = dir / "pipeline.json";
+  std::ofstream(p) << j.dump(2);
+  return p;
+}
+
+json good_pipeline(const fs::path& events) {
+  return {{"stages",
+           {{{"type", "resize"}, {"width", 96}},
+            {{"type", "plugin"},
+             {"path", MTFCDD_PLUGIN_PATH},
+             {"config",
+              {{"model", bundle()},
+               {"thresholds", {{"pit", {{"image", 0.0}, {"pixel", 0.0}}}}},
+               {"routing",
+                {{"actions", {{"pass", json::object()}, {"check", {{"station", 2}}}}},
+                 {"rules", {{{"types", {"pit"}}, {"action", "check"}, {"priority", 1}}}},
+                 {"default", "pass"}}}}}}}},
+          {"actions", {{"check", {{{"sink", "jsonl"}, {"path", events.string()}}}}}}};
+}
+
+std::vector<json> read_lines(const fs::path& p) {
+  std::vector<json> out;
+  std::ifstream f(p);
+  for (std::string line; std::getline(f, line);) out.push_back(json::parse(line));
+  return out;
+}
+
+int run(const std::string& args) { return WEXITSTATUS(std::system((std::string(MTFCDD_HOST_PATH) + " " + args + " >/dev/null 2>&1").c_str())); }
+
+class HostTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (bundle().empty()) GTEST_SKIP() << "MTFCDD_TEST_BUNDLE not set (run through ctest)";
+  }
+};
+
+}  // namespace
+
+TEST(PluginLoader, LoadsTheRealPluginAndRejectsBrokenOnes) {
+  const LoadedPlugin p(MTFCDD_PLUGIN_PATH);
+  EXPECT_STREQ(p.info().name, "mtfcdd");
+  EXPECT_NE(message_of([] { LoadedPlugin x(MTFCDD_NO_ENTRY_PLUGIN); }).find("no vp_get_api entry point"), std::string::npos);
+  EXPECT_NE(message_of([] { LoadedPlugin x(MTFCDD_OLD_ABI_PLUGIN); }).find("too old"), std::string::npos);
+  EXPECT_NE(message_of([] { LoadedPlugin x("/nonexistent/libx.so"); }).find("no such file"), std::string::npos);
+  EXPECT_NE(message_of([] { LoadedPlugin x("/etc/hostname"); }).find("cannot load"), std::string::npos);
+}
+
+TEST_F(HostTest, PipelineParsingNamesEachBadEntry) {
+  TempDir d("parse");
+  const json good = good_pipeline(d.path / "e.jsonl");
+  EXPECT_NO_THROW(load_pipeline(write_pipeline(d.path, good).string()));
+  const auto msg = [&](json j) { return message_of([&] { load_pipeline(write_pipeline(d.path, j).string()); }); };
+  json j = good;
+  j["stages"][0]["type"] = "sharpen";
+  EXPECT_NE(msg(j).find("stages[0]"), std::string::npos);
+  j = good;
+  j["stages"].erase(1);
+  EXPECT_NE(msg(j).find("no plugin stage"), std::string::npos);
+  j = good;
+  std::swap(j["stages"][0], j["stages"][1]);
+  EXPECT_NE(msg(j).find("must be the last stage"), std::string::npos);
+  j = good;
+  j["stages"][1]["path"] = "missing.so";
+  EXPECT_NE(msg(j).find("missing.so: no such file"), std::string::npos);
+  j = good;
+  j["stages"][1]["path"] = MTFCDD_NO_ENTRY_PLUGIN;
+  EXPECT_NE(msg(j).find("no vp_get_api"), std::string::npos);
+  j = good;
+  j["actions"]["check"][0]["sink"] = "mail";
+  EXPECT_NE(msg(j).find("mail"), std::string::npos);
+  j = good;
+  j["colour"] = 1;
+  EXPECT_NE(msg(j).find("unknown key 'colour'"), std::string::npos);
+  std::ofstream(d.path / "pipeline.json") << "{ broken";
+  EXPECT_NE(message_of([&] { load_pipeline((d.path / "pipeline.json").string()); }).find("not valid JSON"),
+            std::string::npos);
+  // A plugin configuration the plugin rejects stops the run before any image.
+  j = good;
+  j["stages"][1]["config"]["thresholds"] = {{"rust", {{"image", 1}}}};
+  const Pipeline p = load_pipeline(write_pipeline(d.path, j).string());
+  EXPECT_NE(message_of([&] { Inspector i(p); }).find("rust"), std::string::npos);
+}
+
+TEST_F(HostTest, StagesChainBeforeTheDetectorAndActionsDispatch) {
+  TempDir d("inspect");
+  const Pipeline p = load_pipeline(write_pipeline(d.path, good_pipeline(d.path / "events.jsonl")).string());
+  Inspector ins(p);
+  cv::Mat img(50, 200, CV_8UC1, cv::Scalar(90));
+  const Inspection r = ins.inspect("frame-1", img, (d.path / "ov").string() + "");
+  ASSERT_TRUE(r.ok) << r.line.dump();
+  EXPECT_EQ(r.line.at("action"), "check");
+  EXPECT_EQ(r.line.at("types").size(), 3u);
+  // The resize stage ran first: the pit region covers the resized 96 x 24 frame.
+  EXPECT_EQ(r.line.at("types")[1].at("regions")[0].at("width"), 96);
+  EXPECT_EQ(r.line.at("types")[1].at("regions")[0].at("height"), 24);
+  const auto events = read_lines(d.path / "events.jsonl");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].at("type"), "pit");
+  EXPECT_EQ(events[0].at("params").at("station"), 2);
+}
+
+TEST_F(HostTest, FolderRunWithACorruptImageReportsEveryInputAndThreadsAgree) {
+  TempDir d("run");
+  const auto in = d.path / "in";
+  fs::create_directories(in);
+  for (int i = 0; i < 7; ++i) {
+    cv::Mat m(40 + i, 60, CV_8UC3, cv::Scalar(20 * i, 100, 200 - 20 * i));
+    cv::imwrite((in / ("img" + std::to_string(i) + ".png")).string(), m);
+  }
+  std::ofstream(in / "corrupt.png") << "not a png at all";
+  const auto pipe = write_pipeline(d.path, good_pipeline(d.path / "events.jsonl"));
+  EXPECT_EQ(run("run --pipeline " + pipe.string() + " --report " + (d.path / "r1.jsonl").string() + " --overlays " +
+                (d.path / "ov").string() + " " + in.string()),
+            1);  // one input failed
+  EXPECT_EQ(run("run --pipeline " + pipe.string() + " --threads 3 --report " + (d.path / "r3.jsonl").string() + " " +
+                in.string()),
+            1);
+  const auto r1 = read_lines(d.path / "r1.jsonl"), r3 = read_lines(d.path / "r3.jsonl");
+  ASSERT_EQ(r1.size(), 8u);
+  ASSERT_EQ(r3.size(), 8u);
+  EXPECT_FALSE(r1[0].at("ok"));  // corrupt.png sorts first
+  EXPECT_NE(r1[0].at("error").get<std::string>().find("corrupt.png"), std::string::npos);
+  for (size_t i = 0; i < r1.size(); ++i) {
+    EXPECT_EQ(r1[i].at("input"), r3[i].at("input"));
+    if (!r1[i].at("ok")) continue;
+    for (size_t k = 0; k < 3; ++k)
+      EXPECT_FLOAT_EQ(r1[i].at("types")[k].at("score").get<float>(), r3[i].at("types")[k].at("score").get<float>());
+    EXPECT_TRUE(fs::exists(r1[i].at("overlay").get<std::string>()));
+  }
+  EXPECT_EQ(run("run --pipeline " + (d.path / "missing.json").string() + " " + in.string()), 2);
+  EXPECT_EQ(run("run " + in.string()), 2);
+  EXPECT_EQ(run("info " + std::string(MTFCDD_PLUGIN_PATH)), 0);
+  EXPECT_EQ(run("info " + std::string(MTFCDD_OLD_ABI_PLUGIN)), 2);
+}
+
+TEST(HostSources, ExpandsFoldersGlobsCamerasAndStdin) {
+  TempDir d("src");
+  for (const char* n : {"b.png", "a.jpg", "c.txt", "v.mp4"}) std::ofstream(d.path / n) << "x";
+  std::istringstream list("x1.png\n\ny2.png\r\n");
+  const auto s = expand_inputs({d.path.string(), (d.path / "*.png").string(), "0", "-", (d.path / "v.mp4").string()}, list);
+  std::vector<std::string> names;
+  for (const auto& x : s) names.push_back(fs::path(x.name).filename().string());
+  EXPECT_EQ(names, (std::vector<std::string>{"a.jpg", "b.png", "b.png", "camera:0", "x1.png", "y2.png", "v.mp4"}));
+  EXPECT_EQ(s[3].kind, Source::Kind::Camera);
+  EXPECT_EQ(s.back().kind, Source::Kind::Video);
+  EXPECT_NE(message_of([&] { read_image((d.path / "c.txt").string()); }).find("not a decodable image"), std::string::npos);
+}
+
+TEST(HostSummary, PercentilesAndCounts) {
+  EXPECT_DOUBLE_EQ(percentile({1, 2, 3, 4}, 0.5), 2.5);
+  EXPECT_DOUBLE_EQ(percentile({5}, 0.99), 5);
+  Summary s;
+  s.add({{"ok", true}, {"decision", true}, {"action", "scrap"}, {"latency_ms", 10},
+         {"types", {{{"name", "pit"}, {"decision", true}}}}});
+  s.add({{"ok", false}, {"error", "x"}});
+  EXPECT_EQ(s.inputs(), 2u);
+  EXPECT_EQ(s.failed(), 1u);
+  const std::string t = s.table(1.0);
+  EXPECT_NE(t.find("| pit | 1 |"), std::string::npos);
+  EXPECT_NE(t.find("| scrap | 1 |"), std::string::npos);
+}

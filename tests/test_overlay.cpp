@@ -1,0 +1,168 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <set>
+#include <tuple>
+
+#include <opencv2/imgproc.hpp>
+
+#include "overlay.hpp"
+#include "test_util.hpp"
+
+using namespace mtfcdd::host;
+using mtfcdd::test::message_of;
+
+namespace {
+
+// A 32x24 low-resolution map (frame 320x240 is 10x) with a hot block at map cells x 10..14, y 8..12.
+OverlayType hot_block(const std::string& name, bool decision) {
+  OverlayType t;
+  t.name = name;
+  t.score = 3.5f;
+  t.probability = decision ? 0.93f : 0.04f;
+  t.decision = decision;
+  t.heatmap = cv::Mat(24, 32, CV_32F, cv::Scalar(0));
+  t.heatmap(cv::Rect(10, 8, 5, 5)).setTo(1.0f);
+  t.pixel_threshold = 0.5f;
+  return t;
+}
+
+cv::Mat textured_frame(int width, int height) {
+  cv::Mat f(height, width, CV_8UC3);
+  cv::randu(f, 60, 190);
+  return f;
+}
+
+double distance(const cv::Vec3b& p, const cv::Scalar& c) {
+  return std::sqrt(std::pow(p[0] - c[0], 2) + std::pow(p[1] - c[1], 2) + std::pow(p[2] - c[2], 2));
+}
+
+}  // namespace
+
+TEST(Overlay, OutputIsFramePlusLegendStrip) {
+  const cv::Mat frame = textured_frame(320, 240);
+  const std::vector<OverlayType> types = {hot_block("scratch", true), hot_block("dent", false)};
+  const OverlayLayout layout = overlay_layout(frame.size(), types, "reject");
+  const cv::Mat out = render_overlay(frame, types, "reject");
+  EXPECT_EQ(out.type(), CV_8UC3);
+  EXPECT_GT(layout.legend.width, 0);
+  EXPECT_EQ(layout.frame, cv::Rect(0, 0, 320, 240));
+  EXPECT_EQ(layout.legend.x, 320);  // beside the frame
+  EXPECT_EQ(out.size(), cv::Size(320 + layout.legend.width, 240));
+  EXPECT_EQ(out.size(), layout.canvas);
+}
+
+TEST(Overlay, DefectRegionIsTintedAndFarPixelsAreUntouched) {
+  const cv::Mat frame = textured_frame(320, 240);
+  const cv::Mat before = frame.clone();
+  const cv::Mat out = render_overlay(frame, {hot_block("scratch", true)}, "reject");
+  EXPECT_EQ(cv::norm(frame, before, cv::NORM_INF), 0);  // the input is not drawn on
+
+  const cv::Scalar colour = type_colour(0);
+  const cv::Point inside(123, 102);  // map cell (12, 10): the block's centre
+  const cv::Vec3b was = frame.at<cv::Vec3b>(inside), now = out.at<cv::Vec3b>(inside);
+  EXPECT_NE(now, was);
+  EXPECT_LT(distance(now, colour), distance(was, colour) - 30);
+
+  // Far from the block (the map is zero there) the frame is exact: top band and bottom-left corner.
+  EXPECT_EQ(cv::norm(out(cv::Rect(0, 0, 320, 60)), frame(cv::Rect(0, 0, 320, 60)), cv::NORM_INF), 0);
+  EXPECT_EQ(cv::norm(out(cv::Rect(0, 160, 80, 80)), frame(cv::Rect(0, 160, 80, 80)), cv::NORM_INF), 0);
+}
+
+TEST(Overlay, OnlyDecidedTypesAreDrawnUnlessShowAll) {
+  const cv::Mat frame(240, 320, CV_8UC3, cv::Scalar(128, 128, 128));
+  const std::vector<OverlayType> types = {hot_block("scratch", false)};
+  const cv::Mat hidden = render_overlay(frame, types, "pass");
+  EXPECT_EQ(cv::norm(hidden(cv::Rect(0, 0, 320, 240)), frame, cv::NORM_INF), 0);
+  const cv::Mat shown = render_overlay(frame, types, "pass", /*show_all=*/true);
+  EXPECT_NE(shown.at<cv::Vec3b>(102, 123), frame.at<cv::Vec3b>(102, 123));
+}
+
+TEST(Overlay, SecondTypeUsesItsOwnColour) {
+  const cv::Mat frame(240, 320, CV_8UC3, cv::Scalar(128, 128, 128));
+  OverlayType other = hot_block("dent", true);
+  other.heatmap.setTo(0);
+  other.heatmap(cv::Rect(24, 16, 4, 4)).setTo(2.0f);
+  other.pixel_threshold = 1.0f;
+  const cv::Mat out = render_overlay(frame, {hot_block("scratch", true), other}, "reject");
+  const cv::Vec3b p = out.at<cv::Vec3b>(175, 255);  // centre of the second block
+  EXPECT_LT(distance(p, type_colour(1)), distance(p, type_colour(0)));
+}
+
+TEST(Overlay, AcceptsGrayAndBgraFrames) {
+  cv::Mat gray(240, 320, CV_8U);
+  cv::randu(gray, 0, 256);
+  const cv::Mat from_gray = render_overlay(gray, {hot_block("scratch", true)}, "reject");
+  EXPECT_EQ(from_gray.type(), CV_8UC3);
+  cv::Mat gray_bgr;
+  cv::cvtColor(gray, gray_bgr, cv::COLOR_GRAY2BGR);
+  EXPECT_EQ(cv::norm(from_gray(cv::Rect(0, 0, 320, 60)), gray_bgr(cv::Rect(0, 0, 320, 60)), cv::NORM_INF), 0);
+
+  cv::Mat bgra(240, 320, CV_8UC4, cv::Scalar(10, 20, 30, 0));
+  const cv::Mat from_bgra = render_overlay(bgra, {hot_block("scratch", true)}, "reject");
+  EXPECT_EQ(from_bgra.type(), CV_8UC3);
+  EXPECT_EQ(from_bgra.at<cv::Vec3b>(5, 5), cv::Vec3b(10, 20, 30));
+
+  EXPECT_THROW(render_overlay(cv::Mat(8, 8, CV_32F), {}, "x"), std::runtime_error);
+  EXPECT_THROW(render_overlay(cv::Mat(), {}, "x"), std::runtime_error);
+}
+
+TEST(Overlay, EmptyTypeListGivesFrameAndHeader) {
+  const cv::Mat frame = textured_frame(200, 150);
+  const cv::Mat out = render_overlay(frame, {}, "pass");
+  const OverlayLayout layout = overlay_layout(frame.size(), {}, "pass");
+  EXPECT_EQ(out.size(), layout.canvas);
+  EXPECT_GT(out.cols * out.rows, frame.cols * frame.rows);
+  EXPECT_EQ(cv::norm(out(layout.frame), frame, cv::NORM_INF), 0);
+  // The header is drawn: the legend is not one flat colour.
+  cv::Mat legend_gray;
+  cv::cvtColor(out(layout.legend), legend_gray, cv::COLOR_BGR2GRAY);
+  double lo, hi;
+  cv::minMaxLoc(legend_gray, &lo, &hi);
+  EXPECT_GT(hi - lo, 50);
+}
+
+TEST(Overlay, LegendScalesWithFrameAndFitsSmallFrames) {
+  const std::vector<OverlayType> types = {hot_block("scratch", true), hot_block("dent", false),
+                                          hot_block("contamination", false)};
+  const OverlayLayout small = overlay_layout({64, 64}, types, "reject");
+  const OverlayLayout large = overlay_layout({2000, 1500}, types, "reject");
+  EXPECT_GT(large.font_scale, 2 * small.font_scale);
+  const cv::Rect small_canvas(cv::Point(0, 0), small.canvas);
+  EXPECT_EQ(small.legend & small_canvas, small.legend);  // whole legend inside the canvas
+  EXPECT_EQ(small.legend & small.frame, cv::Rect());     // and not over the frame
+  EXPECT_GE(small.legend.height, 4 * small.line_height);  // header + 3 rows
+  EXPECT_EQ(small.legend.y, 64);                          // narrow frame: legend below
+  const cv::Mat out = render_overlay(cv::Mat(64, 64, CV_8UC3, cv::Scalar(90, 90, 90)), types, "reject");
+  EXPECT_EQ(out.size(), small.canvas);
+  EXPECT_EQ(large.legend.x, 2000);
+}
+
+TEST(Overlay, HeatmapEdgeCases) {
+  const cv::Mat frame(48, 64, CV_8UC3, cv::Scalar(100, 100, 100));
+  OverlayType t = hot_block("scratch", true);
+  t.heatmap = cv::Mat(48, 64, CV_32F, cv::Scalar(0));  // already at frame size
+  t.heatmap.at<float>(3, 3) = std::numeric_limits<float>::quiet_NaN();
+  t.heatmap(cv::Rect(20, 20, 8, 8)).setTo(1.0f);
+  const cv::Mat out = render_overlay(frame, {t}, "reject");
+  EXPECT_TRUE(std::isnan(t.heatmap.at<float>(3, 3)));  // the caller's map is not patched in place
+  EXPECT_EQ(out.at<cv::Vec3b>(3, 3), cv::Vec3b(100, 100, 100));
+  EXPECT_NE(out.at<cv::Vec3b>(24, 24), cv::Vec3b(100, 100, 100));
+
+  OverlayType flat = hot_block("flat", true);
+  flat.heatmap.setTo(0);
+  flat.pixel_threshold = 0;
+  EXPECT_NO_THROW(render_overlay(frame, {flat, OverlayType{}}, "reject"));  // all-zero and empty maps
+
+  OverlayType bad = hot_block("bad_map", true);
+  bad.heatmap = cv::Mat(4, 4, CV_32FC3);
+  EXPECT_NE(message_of([&] { render_overlay(frame, {bad}, "reject"); }).find("bad_map"), std::string::npos);
+}
+
+TEST(Overlay, PaletteIsDistinctThenCycles) {
+  std::set<std::tuple<double, double, double>> seen;
+  for (size_t i = 0; i < 10; ++i) seen.insert({type_colour(i)[0], type_colour(i)[1], type_colour(i)[2]});
+  EXPECT_EQ(seen.size(), 10u);
+  EXPECT_EQ(type_colour(0), type_colour(12));
+}
