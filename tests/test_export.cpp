@@ -11,6 +11,7 @@
 #include "export.hpp"
 #include "fcdd_math.hpp"
 #include "fcdd_model.hpp"
+#include "onnx_writer.hpp"
 #include "preprocess.hpp"
 
 using namespace mtfcdd;
@@ -44,17 +45,24 @@ std::vector<DefectType> types(int m) {
   return t;
 }
 
-ExportResult export_preset(const std::string& preset, int64_t size, int m, const fs::path& dir,
-                           const std::string& cut = "conv_pw_5") {
+// A seeded model with randomised BatchNorm statistics.
+FcddModel make_model(const std::string& preset, int64_t size, int m, const std::string& cut = "conv_pw_5",
+                     int64_t head = 64) {
   ModelConfig cfg;
   cfg.preset = preset;
   cfg.cut = cut;
   cfg.types = m;
   cfg.input_size = size;
-  cfg.head_channels = 64;
+  cfg.head_channels = head;
   torch::manual_seed(3);
   FcddModel model(cfg);
   randomise_batchnorm(*model);
+  return model;
+}
+
+ExportResult export_preset(const std::string& preset, int64_t size, int m, const fs::path& dir,
+                           const std::string& cut = "conv_pw_5") {
+  FcddModel model = make_model(preset, size, m, cut);
   ExportRequest req;
   req.out_dir = dir.string();
   req.types = types(m);
@@ -173,13 +181,7 @@ TEST(Export, DetectorResultsEqualLibTorch) {
   // The plugin's detector, fed 8-bit frames, gives the scores LibTorch gives on the same
   // preprocessed input.
   const auto dir = temp_dir("detector");
-  ModelConfig cfg;
-  cfg.types = 2;
-  cfg.input_size = 64;
-  cfg.head_channels = 16;
-  torch::manual_seed(11);
-  FcddModel model(cfg);
-  randomise_batchnorm(*model);
+  FcddModel model = make_model("small", 64, 2, "", 16);
   ExportRequest req;
   req.out_dir = dir.string();
   req.types = types(2);
@@ -198,4 +200,19 @@ TEST(Export, DetectorResultsEqualLibTorch) {
   for (int i = 0; i < 2; ++i)
     for (int k = 0; k < 2; ++k)
       EXPECT_NEAR(out[i].types[k].score, z[i][k].item<float>(), 1e-4 * (1 + std::fabs(z[i][k].item<float>())));
+}
+
+TEST(Bundle, ModelProducingNaNIsRejectedWithTheCause) {
+  // A bundle whose weights hold a NaN (written without the export check) fails at load with a
+  // message that says so, instead of passing NaN scores downstream.
+  const auto dir = temp_dir("nan");
+  FcddModel model = make_model("small", 64, 1, "", 8);
+  model->eval();
+  {
+    torch::NoGradGuard ng;
+    model->out->bias.fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  write_onnx(model->to_graph(), (dir / "model.onnx").string(), "test");
+  write_manifest(manifest_for(*model, types(1)), dir.string());
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("NaN"), std::string::npos);
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/videoio.hpp>
 
 #include "pipeline.hpp"
 #include "plugin_loader.hpp"
@@ -168,6 +169,26 @@ TEST_F(HostTest, FolderRunWithACorruptImageReportsEveryInputAndThreadsAgree) {
   EXPECT_EQ(run("run " + in.string()), 2);
   EXPECT_EQ(run("info " + std::string(MTFCDD_PLUGIN_PATH)), 0);
   EXPECT_EQ(run("info " + std::string(MTFCDD_OLD_ABI_PLUGIN)), 2);
+}
+
+TEST_F(HostTest, VideoFramesAreInspectedOneLineEach) {
+  TempDir d("video");
+  const auto video = d.path / "line.avi";
+  cv::VideoWriter w(video.string(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 5, cv::Size(64, 48));
+  ASSERT_TRUE(w.isOpened());
+  for (int i = 0; i < 3; ++i) w.write(cv::Mat(48, 64, CV_8UC3, cv::Scalar(40 * i, 80, 120)));
+  w.release();
+  const auto pipe = write_pipeline(d.path, good_pipeline(d.path / "events.jsonl"));
+  EXPECT_EQ(run("run --pipeline " + pipe.string() + " --report " + (d.path / "r.jsonl").string() + " " +
+                video.string() + " " + (d.path / "missing.avi").string()),
+            1);
+  const auto r = read_lines(d.path / "r.jsonl");
+  ASSERT_EQ(r.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(r[i].at("input"), video.string() + "#" + std::to_string(i));
+    EXPECT_TRUE(r[i].at("ok"));
+  }
+  EXPECT_NE(r[3].at("error").get<std::string>().find("cannot open"), std::string::npos);
 }
 
 TEST(HostSources, ExpandsFoldersGlobsCamerasAndStdin) {
