@@ -34,16 +34,6 @@ VpImage to_vp(const cv::Mat& m) {
   return im;
 }
 
-// The input's file name without its extension (video and camera frames keep their "#N").
-std::string safe_name(const std::string& s) {
-  std::string out = fs::path(s).filename().string();
-  if (const auto dot = out.rfind('.'); dot != std::string::npos && out.find('#') == std::string::npos)
-    out.resize(dot);
-  for (char& c : out)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
-  return out.empty() ? "frame" : out;
-}
-
 }  // namespace
 
 Pipeline load_pipeline(const std::string& path) {
@@ -149,7 +139,7 @@ Inspection Inspector::inspect(const std::string& name, const cv::Mat& image, con
       out.overlay = render_overlay(frame, ov, f.action);
       if (!overlay_dir.empty()) {
         fs::create_directories(overlay_dir);
-        const std::string file = (fs::path(overlay_dir) / (safe_name(name) + ".png")).string();
+        const std::string file = (fs::path(overlay_dir) / png_name(name, fs::is_regular_file(name))).string();
         if (!cv::imwrite(file, out.overlay)) throw std::runtime_error("cannot write overlay " + file);
         out.line["overlay"] = file;
       }

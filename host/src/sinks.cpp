@@ -115,12 +115,6 @@ std::string sanitize(std::string s) {
   return s.empty() || s == "." || s == ".." ? "frame" : s;
 }
 
-// The PNG name for a frame of `input`: its file name, without extension when the input is a file.
-std::string png_name(const std::string& input, bool is_file) {
-  const fs::path p(input);
-  return sanitize((is_file ? p.stem() : p.filename()).string()) + ".png";
-}
-
 // Creates dir/name, or dir/stem_N.ext when that is taken. `create` must fail with file_exists rather
 // than replace an existing file, so sinks on other threads never overwrite each other.
 fs::path create_unique(const fs::path& dir, const std::string& name,
@@ -261,6 +255,11 @@ const char* kind_name(int kind) {
 }
 
 }  // namespace
+
+std::string png_name(const std::string& input, bool is_file) {
+  const std::filesystem::path p(input);
+  return sanitize((is_file ? p.stem() : p.filename()).string()) + ".png";
+}
 
 std::string expand_template(const std::string& tmpl, const ActionEvent& e) { return expand(tmpl, &e); }
 

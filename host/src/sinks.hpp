@@ -98,4 +98,8 @@ class ActionSinks {
 // unterminated '{', or a {param:KEY} that e.params lacks.
 std::string expand_template(const std::string& tmpl, const ActionEvent& e);
 
+// The PNG name for a frame of `input`: its file name (without extension when the input is a file),
+// with characters unsafe in file names replaced ("camera:0#17" -> "camera_0_17.png").
+std::string png_name(const std::string& input, bool is_file);
+
 }  // namespace mtfcdd::host

@@ -51,18 +51,18 @@ torch::Tensor generated_inputs(int64_t size) {
   return torch::cat({noise, ramp.contiguous(), square}, 0);
 }
 
-cv::Mat to_blob(const torch::Tensor& t) {
+}  // namespace
+
+cv::Mat blob_from_tensor(const torch::Tensor& t) {
   const auto c = t.to(torch::kFloat).contiguous();
   std::vector<int> dims(c.sizes().begin(), c.sizes().end());
   return cv::Mat(dims, CV_32F, c.data_ptr<float>()).clone();
 }
 
-torch::Tensor from_mat(const cv::Mat& m) {
-  std::vector<int64_t> dims(m.size.p, m.size.p + m.dims);
-  return torch::from_blob(const_cast<float*>(m.ptr<float>()), dims, torch::kFloat).clone();
+torch::Tensor tensor_from_blob(const cv::Mat& blob) {
+  std::vector<int64_t> dims(blob.size.p, blob.size.p + blob.dims);
+  return torch::from_blob(const_cast<float*>(blob.ptr<float>()), dims, torch::kFloat).clone();
 }
-
-}  // namespace
 
 ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
   if (static_cast<int64_t>(req.types.size()) != model.config().types)
@@ -91,7 +91,7 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
     const auto ref_maps = pseudo_huber(model.forward(inputs));
     const auto ref_scores = anomaly_scores(ref_maps);
     DnnModel dnn(req.out_dir);
-    const auto maps = from_mat(dnn.forward(to_blob(inputs)));
+    const auto maps = tensor_from_blob(dnn.forward(blob_from_tensor(inputs)));
     res.maps_rel_l2 = relative_l2(maps, ref_maps);
     res.scores_rel_l2 = relative_l2(anomaly_scores(maps), ref_scores);
     if (!(res.maps_rel_l2 <= kExportTolerance) || !(res.scores_rel_l2 <= kExportTolerance))

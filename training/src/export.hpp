@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ BundleManifest manifest_for(const FcddModelImpl& model, const std::vector<Defect
 
 // Throws std::runtime_error (and leaves no bundle behind) when the check fails.
 ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req);
+
+// Float32 NCHW blobs (OpenCV DNN's layout) to and from LibTorch tensors; both copy.
+torch::Tensor tensor_from_blob(const cv::Mat& blob);
+cv::Mat blob_from_tensor(const torch::Tensor& t);
 
 // Relative L2 error ||a - b|| / ||b|| (0 when both are zero).
 double relative_l2(const torch::Tensor& a, const torch::Tensor& b);

@@ -238,13 +238,7 @@ int cmd_epochs(const CliArgs& a) {
   const int trials = static_cast<int>(a.integer("trials", 10000));
   a.reject_unknown();
   if (batch < 1 || trials < 1) throw std::invalid_argument("--batch and --trials must be positive");
-  std::vector<std::vector<int>> pools(data.types.size() + 1);
-  for (size_t i = 0; i < data.samples.size(); ++i) {
-    const auto& s = data.samples[i];
-    if (s.split != "train") continue;
-    if (s.types.empty()) pools[0].push_back(static_cast<int>(i));
-    for (int t : s.types) pools[t + 1].push_back(static_cast<int>(i));
-  }
+  const auto pools = class_pools(data, "train");
   const EpochStats st = balanced_epoch_length(pools, trials, 12345);
   std::vector<int> quotas;
   for (const auto& p : pools)

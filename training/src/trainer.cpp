@@ -29,11 +29,6 @@ using Clock = std::chrono::steady_clock;
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted = true; }
 
-torch::Tensor to_tensor(const cv::Mat& blob) {
-  std::vector<int64_t> dims(blob.size.p, blob.size.p + blob.dims);
-  return torch::from_blob(const_cast<float*>(blob.ptr<float>()), dims, torch::kFloat).clone();
-}
-
 torch::Tensor labels_tensor(const Batch& b, int64_t m) {
   return torch::from_blob(const_cast<float*>(b.labels.data()), {static_cast<int64_t>(b.indices.size()), m},
                           torch::kFloat)
@@ -144,7 +139,7 @@ double validation_loss(FcddModelImpl& model, BatchLoader& loader, const std::vec
   double sum = 0;
   for (size_t i = 0; i < val.size(); i += batch) {
     const Batch b = loader.next();
-    const auto z = anomaly_scores(pseudo_huber(model.forward(to_tensor(b.blob))));
+    const auto z = anomaly_scores(pseudo_huber(model.forward(tensor_from_blob(b.blob))));
     sum += fcdd_loss(z, labels_tensor(b, m)).item<double>() * b.indices.size();
   }
   model.train(was_training);
@@ -159,6 +154,17 @@ std::vector<int> indices_of(const Dataset& d, const std::string& split) {
 }
 
 }  // namespace
+
+std::vector<std::vector<int>> class_pools(const Dataset& data, const std::string& split) {
+  std::vector<std::vector<int>> pools(data.types.size() + 1);
+  for (size_t i = 0; i < data.samples.size(); ++i) {
+    const auto& s = data.samples[i];
+    if (s.split != split) continue;
+    if (s.types.empty()) pools[0].push_back(static_cast<int>(i));
+    for (int t : s.types) pools[t + 1].push_back(static_cast<int>(i));
+  }
+  return pools;
+}
 
 int run_training(const TrainConfig& cfg) {
   if (cfg.out.empty()) throw std::invalid_argument("--out is required");
@@ -189,12 +195,7 @@ int run_training(const TrainConfig& cfg) {
     if (p.requires_grad()) params.push_back(p);
   torch::optim::Adam opt(params, torch::optim::AdamOptions(cfg.lr));
 
-  std::vector<std::vector<int>> pools(m + 1);
-  for (int i : train) {
-    const auto& types = data.samples[i].types;
-    if (types.empty()) pools[0].push_back(i);
-    for (int t : types) pools[t + 1].push_back(i);
-  }
+  const auto pools = class_pools(data, "train");
   for (int64_t k = 0; k < m; ++k)
     if (pools[k + 1].empty()) std::cerr << "warning: no training image of type '" << data.types[k].name << "'\n";
   BalancedSampler sampler(pools, cfg.seed);
@@ -249,7 +250,7 @@ int run_training(const TrainConfig& cfg) {
       st.sampler = states.front();
       states.pop_front();
       fill();
-      const auto z = anomaly_scores(pseudo_huber(model->forward(to_tensor(b.blob))));
+      const auto z = anomaly_scores(pseudo_huber(model->forward(tensor_from_blob(b.blob))));
       const auto loss = fcdd_loss(z, labels_tensor(b, m));
       opt.zero_grad();
       loss.backward();
@@ -312,7 +313,7 @@ int run_training(const TrainConfig& cfg) {
                     {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
   if (!val.empty()) {
     loader.submit({val.begin(), val.begin() + std::min<size_t>(val.size(), 4)}, false);
-    req.check_inputs = to_tensor(loader.next().blob);
+    req.check_inputs = tensor_from_blob(loader.next().blob);
   }
   const ExportResult ex = export_bundle(*model, req);
   std::printf("best epoch %d (val loss %.4f); bundle %s, export check relative L2 %.2g\n", st.best_epoch, st.best_val,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "augment.hpp"
 #include "dataset.hpp"
@@ -26,6 +27,10 @@ struct TrainConfig {
   uint64_t seed = 1;
   bool resume = false;
 };
+
+// The balanced sampler's pools over one split: pool 0 the normal images, pool k + 1 the images
+// of type k (an image with several types is in each of their pools); indices into data.samples.
+std::vector<std::vector<int>> class_pools(const Dataset& data, const std::string& split);
 
 // Returns the process exit code: 0 when finished (bundle written), 130 when interrupted by
 // Ctrl-C (checkpoint written, resume with --resume). Throws on bad data or configuration.
