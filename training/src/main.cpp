@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <opencv2/imgcodecs.hpp>
 #include <thread>
 
 #include "cli_args.hpp"
@@ -12,6 +13,7 @@
 #include "export.hpp"
 #include "fcdd_math.hpp"
 #include "fcdd_model.hpp"
+#include "figure.hpp"
 #include "safetensors.hpp"
 #include "sampler.hpp"
 #include "toy_data.hpp"
@@ -32,11 +34,14 @@ commands:
   train   --data D --out RUN [--preset P] [--cut C] [--weights W] [--types a,b,..] [--single-channel]
           [--epochs 10] [--batch 32] [--lr 1e-4] [--max-minutes M] [--aug-prob 0.5] [--workers 2]
           [--seed 1] [--input-size S] [--head-channels H] [--threads N] [--skip-bad] [--resume]
+          [--select loss|auroc]
           balanced-epoch training; writes RUN/checkpoint.pt, RUN/best.pt, RUN/history.jsonl and
-          RUN/bundle/ (best epoch, thresholds calibrated on the val split)
+          RUN/bundle/ (best epoch by val loss or val image AUROC, thresholds calibrated on val)
   eval    --model BUNDLE --data D [--split test] [--types a,b,..] [--single-channel] [--batch 8]
           [--report R.md] [--json R.json] [--scores-out scores.csv] [--no-pixel] [--skip-bad]
-          per-type image and pixel metrics through OpenCV DNN (the deployed code path)
+          [--figure FIG.png [--figure-rows 1]]
+          per-type image and pixel metrics through OpenCV DNN (the deployed code path); --figure
+          draws each type's heatmaps on its N highest-scoring images and one normal image
   epochs  --data D [--batch 32] [--trials 10000] [--types a,b,..]
           the balanced epoch's length (Monte Carlo, and the coupon-collector integral)
   toy-data --out DIR [--types 3] [--size 64] [--train 160] [--val 48] [--test 48] [--seed 5]
@@ -191,6 +196,7 @@ int cmd_train(const CliArgs& a) {
   t.workers = static_cast<int>(a.integer("workers", t.workers));
   t.seed = static_cast<uint64_t>(a.integer("seed", 1));
   t.resume = a.has("resume");
+  t.select = a.str("select", t.select);
   // Debian's LibTorch starts with one intra-op thread; use every core unless told otherwise.
   const int64_t threads = a.integer("threads", std::max(1u, std::thread::hardware_concurrency()));
   a.reject_unknown();
@@ -205,9 +211,12 @@ int cmd_eval(const CliArgs& a) {
   const std::string split = a.str("split", "test");
   const int batch = static_cast<int>(a.integer("batch", 8));
   const std::string md = a.str("report"), js = a.str("json"), csv = a.str("scores-out");
+  const std::string figure = a.str("figure");
+  const int figure_rows = static_cast<int>(a.integer("figure-rows", 1));
   const bool pixel = !a.has("no-pixel");
   LoadOptions lo = load_options(a);
   a.reject_unknown();
+  if (figure_rows < 1) throw std::invalid_argument("--figure-rows must be positive");
   DnnModel dnn(bundle);
   if (lo.types.empty() && !lo.single_channel)
     for (const auto& t : dnn.manifest().types) lo.types.push_back(t.name);
@@ -227,6 +236,18 @@ int cmd_eval(const CliArgs& a) {
   if (!md.empty()) std::ofstream(md) << text;
   if (!js.empty()) std::ofstream(js) << report_json(report).dump(2) << "\n";
   if (!csv.empty()) write_scores_csv(scores, names, csv);
+  if (!figure.empty()) {
+    const cv::Mat fig = heatmap_figure(scores, names, figure_rows);
+    // imwrite returns false when the file cannot be written, and throws on an unknown extension.
+    std::string why;
+    try {
+      if (!cv::imwrite(figure, fig)) why = "the file cannot be written";
+    } catch (const cv::Exception& e) {
+      why = e.err;
+    }
+    if (!why.empty()) throw std::runtime_error("cannot write the figure " + figure + ": " + why);
+    std::printf("figure: %s\n", figure.c_str());
+  }
   return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -16,6 +17,7 @@
 #include "evaluate.hpp"
 #include "export.hpp"
 #include "fcdd_math.hpp"
+#include "metrics.hpp"
 #include "safetensors.hpp"
 #include "sampler.hpp"
 #include "weights.hpp"
@@ -130,20 +132,51 @@ RunState load_checkpoint(const std::string& path, FcddModelImpl& model, torch::o
   return st;
 }
 
-double validation_loss(FcddModelImpl& model, BatchLoader& loader, const std::vector<int>& val, int batch, int64_t m) {
+struct Validation {
+  double loss = 0;
+  double auroc = std::numeric_limits<double>::quiet_NaN();  // mean one-vs-normal image AUROC of z
+};
+
+Validation validate(FcddModelImpl& model, BatchLoader& loader, const std::vector<int>& val, int batch, int64_t m) {
   torch::NoGradGuard ng;
   const bool was_training = model.is_training();
   model.eval();
   for (size_t i = 0; i < val.size(); i += batch)
     loader.submit({val.begin() + i, val.begin() + std::min(val.size(), i + batch)}, false);
   double sum = 0;
+  std::vector<std::vector<double>> z_of(m);
+  std::vector<float> labels;
   for (size_t i = 0; i < val.size(); i += batch) {
     const Batch b = loader.next();
     const auto z = anomaly_scores(pseudo_huber(model.forward(tensor_from_blob(b.blob))));
     sum += fcdd_loss(z, labels_tensor(b, m)).item<double>() * b.indices.size();
+    const auto zc = z.contiguous();
+    for (int64_t r = 0; r < zc.size(0); ++r)
+      for (int64_t k = 0; k < m; ++k) z_of[k].push_back(zc[r][k].item<double>());
+    labels.insert(labels.end(), b.labels.begin(), b.labels.end());
   }
   model.train(was_training);
-  return sum / val.size();
+  Validation v{sum / val.size()};
+  // Per type: its images against the normal ones (no type at all); types without val images skipped.
+  double total = 0;
+  int counted = 0;
+  for (int64_t k = 0; k < m; ++k) {
+    std::vector<double> s;
+    std::vector<int> y;
+    for (size_t r = 0; r < val.size(); ++r) {
+      const auto first = labels.begin() + static_cast<std::ptrdiff_t>(r * m);
+      const bool normal = std::all_of(first, first + m, [](float l) { return l < 0.5f; });
+      if (!normal && first[k] < 0.5f) continue;
+      s.push_back(z_of[k][r]);
+      y.push_back(normal ? 0 : 1);
+    }
+    const double a = auroc(s, y);
+    if (std::isnan(a)) continue;
+    total += a;
+    ++counted;
+  }
+  if (counted > 0) v.auroc = total / counted;
+  return v;
 }
 
 std::vector<int> indices_of(const Dataset& d, const std::string& split) {
@@ -169,12 +202,17 @@ std::vector<std::vector<int>> class_pools(const Dataset& data, const std::string
 int run_training(const TrainConfig& cfg) {
   if (cfg.out.empty()) throw std::invalid_argument("--out is required");
   if (cfg.batch < 1 || cfg.epochs < 1) throw std::invalid_argument("--batch and --epochs must be positive");
+  if (cfg.select != "loss" && cfg.select != "auroc")
+    throw std::invalid_argument("--select must be loss or auroc, not '" + cfg.select + "'");
+  const bool by_auroc = cfg.select == "auroc";
   const auto t_start = Clock::now();
   Dataset data = load_dataset(cfg.data, cfg.load);
   for (const auto& w : data.warnings) std::cerr << "warning: " << w << "\n";
   if (data.skipped) std::cerr << "warning: skipped " << data.skipped << " bad records (--skip-bad)\n";
   const std::vector<int> train = indices_of(data, "train"), val = indices_of(data, "val");
   if (train.empty()) throw std::runtime_error(cfg.data + ": no training images");
+  if (by_auroc && std::none_of(val.begin(), val.end(), [&](int i) { return !data.samples[i].types.empty(); }))
+    throw std::invalid_argument("--select auroc needs defect images in the val split; " + cfg.data + " has none");
   const int64_t m = static_cast<int64_t>(data.types.size());
 
   ModelConfig mc = cfg.model;
@@ -279,20 +317,23 @@ int run_training(const TrainConfig& cfg) {
     progress.end_line();
     st.in_epoch = false;
     st.sampler = sampler.state();
-    const double val_loss = val.empty() ? loss_avg : validation_loss(*model, loader, val, cfg.batch, m);
-    const bool improved = val_loss < st.best_val;
+    const Validation v = val.empty() ? Validation{loss_avg} : validate(*model, loader, val, cfg.batch, m);
+    // Lower is better for both figures: the AUROC enters negated.
+    const double figure = by_auroc ? -v.auroc : v.loss;
+    const bool improved = st.best_epoch < 0 || figure < st.best_val;
     if (improved) {
-      st.best_val = val_loss;
+      st.best_val = figure;
       st.best_epoch = st.epoch + 1;
       torch::save(model, best);
     }
     save_checkpoint(ckpt, *model, opt, st, mc);
     history << nlohmann::json{{"epoch", st.epoch + 1}, {"iterations", iters}, {"train_loss", loss_avg},
-                              {"val_loss", val_loss}, {"seconds", seconds_since(t_epoch)}}
+                              {"val_loss", v.loss}, {"val_auroc", std::isnan(v.auroc) ? nlohmann::json() : nlohmann::json(v.auroc)},
+                              {"seconds", seconds_since(t_epoch)}}
                    .dump()
             << std::endl;
-    std::printf("epoch %d: %zu iterations, train loss %.4f, %s loss %.4f%s, %.0f s%s\n", st.epoch + 1, iters, loss_avg,
-                val.empty() ? "train" : "val", val_loss, improved ? " (best)" : "", seconds_since(t_epoch),
+    std::printf("epoch %d: %zu iterations, train loss %.4f, %s loss %.4f, val AUROC %.4f%s, %.0f s%s\n", st.epoch + 1,
+                iters, loss_avg, val.empty() ? "train" : "val", v.loss, v.auroc, improved ? " (best)" : "", seconds_since(t_epoch),
                 out_of_time ? " (time budget reached)" : "");
     std::fflush(stdout);
   }
@@ -309,6 +350,7 @@ int run_training(const TrainConfig& cfg) {
                     {"weights", weights},
                     {"data", cfg.data},
                     {"best_epoch", st.best_epoch},
+                    {"selected_by", "val " + cfg.select},
                     {"iterations", st.iteration},
                     {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
   if (!val.empty()) {
@@ -316,7 +358,8 @@ int run_training(const TrainConfig& cfg) {
     req.check_inputs = tensor_from_blob(loader.next().blob);
   }
   const ExportResult ex = export_bundle(*model, req);
-  std::printf("best epoch %d (val loss %.4f); bundle %s, export check relative L2 %.2g\n", st.best_epoch, st.best_val,
+  std::printf("best epoch %d (val %s %.4f); bundle %s, export check relative L2 %.2g\n", st.best_epoch,
+              cfg.select.c_str(), by_auroc ? -st.best_val : st.best_val,
               req.out_dir.c_str(), ex.maps_rel_l2);
   if (!val.empty()) {
     DnnModel dnn(req.out_dir);

@@ -26,6 +26,9 @@ struct TrainConfig {
   int workers = 2;
   uint64_t seed = 1;
   bool resume = false;
+  // Which validation figure picks the best epoch: "loss" (the paper's objective) or "auroc" (mean
+  // one-vs-normal image AUROC of z, the figure users judge a model by; needs val defects).
+  std::string select = "loss";
 };
 
 // The balanced sampler's pools over one split: pool 0 the normal images, pool k + 1 the images

@@ -1,0 +1,346 @@
+// mtfcdd-bench: the plugin's per-image latency through the C ABI against LibTorch on the same
+// weights, both against the machine's float32 GEMM peak; optionally training throughput.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <opencv2/core/version.hpp>
+#include <thread>
+
+#include "child_process.hpp"
+#include "cli_args.hpp"
+#include "plugin_timing.hpp"
+#include "stats.hpp"
+#include "torch_timing.hpp"
+
+namespace mtfcdd::bench {
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ModelFacts, input_size, flops_per_image, params, model_bytes, bundle_dir,
+                                   weights_path)
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const char* kUsage = R"(usage: mtfcdd-bench [options]
+
+Per-image latency of the mtfcdd plugin (C ABI, OpenCV DNN) and of LibTorch on the same random
+weights, FLOPs, achieved GFLOP/s against the machine's float32 GEMM peak, the plugin's peak RSS,
+and training throughput.
+
+  --presets irv2,small      presets, each at its default input size (irv2 299, small 224)
+  --batches 1,8             images per call
+  --runs 50 --warmup 5      timed calls after warm-up calls, per (preset, batch)
+  --types 8                 defect types (output channels)
+  --plugin PATH             the plugin .so (default: the one built with this bench)
+  --threads N               threads for both sides (default: every core)
+  --json PATH               also write the results as JSON
+  --gemm-size 2048          side of the square GEMM that measures the peak
+  --no-train-throughput     skip training throughput (small: full network; others: head only)
+  --train-batch 32 --train-steps 3
+)";
+
+// The exported bundles live only as long as the run.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "mtfcdd-bench-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary folder in " + tmpl);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::vector<std::string> split_list(const std::string& s, const std::string& option) {
+  std::vector<std::string> out;
+  for (size_t pos = 0; pos <= s.size();) {
+    const size_t end = std::min(s.find(',', pos), s.size());
+    out.push_back(s.substr(pos, end - pos));
+    if (out.back().empty()) throw std::invalid_argument("--" + option + " has an empty entry: '" + s + "'");
+    pos = end + 1;
+  }
+  return out;
+}
+
+int positive(long long v, const std::string& option, int minimum = 1) {
+  if (v < minimum || v > 1'000'000)
+    throw std::invalid_argument("--" + option + " must be " + std::to_string(minimum) + " .. 1000000");
+  return static_cast<int>(v);
+}
+
+struct Options {
+  std::vector<std::string> presets;
+  std::vector<int> batches;
+  int runs = 50, warmup = 5, types = 8, threads = 1, gemm_size = 2048, train_batch = 32, train_steps = 3;
+  bool train = true;
+  std::string plugin, json_path;
+};
+
+Options parse_options(const CliArgs& a) {
+  Options o;
+  o.presets = split_list(a.str("presets", "irv2,small"), "presets");
+  for (const auto& p : o.presets)
+    if (p != "irv2" && p != "mobilenet_v1" && p != "small")
+      throw std::invalid_argument("--presets: unknown preset '" + p + "' (irv2, mobilenet_v1, small)");
+  for (const auto& b : split_list(a.str("batches", "1,8"), "batches")) {
+    size_t pos = 0;
+    int v = 0;
+    try {
+      v = std::stoi(b, &pos);
+    } catch (const std::exception&) {
+      pos = 0;
+    }
+    if (pos != b.size()) throw std::invalid_argument("--batches needs integers, got '" + b + "'");
+    o.batches.push_back(positive(v, "batches"));
+  }
+  o.runs = positive(a.integer("runs", o.runs), "runs");
+  o.warmup = positive(a.integer("warmup", o.warmup), "warmup", 0);
+  o.types = positive(a.integer("types", o.types), "types");
+  o.threads = positive(a.integer("threads", std::max(1u, std::thread::hardware_concurrency())), "threads");
+  o.gemm_size = positive(a.integer("gemm-size", o.gemm_size), "gemm-size", 64);
+  o.train = !a.has("no-train-throughput");
+  o.train_batch = positive(a.integer("train-batch", o.train_batch), "train-batch");
+  o.train_steps = positive(a.integer("train-steps", o.train_steps), "train-steps");
+  o.plugin = a.str("plugin", MTFCDD_BENCH_PLUGIN);
+  o.json_path = a.str("json");
+  a.reject_unknown();
+  if (!fs::exists(o.plugin)) throw std::invalid_argument("no plugin at " + o.plugin + " (--plugin PATH)");
+  return o;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+std::vector<double> load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::vector<double> l(3, 0.0);
+  in >> l[0] >> l[1] >> l[2];
+  return l;
+}
+
+// Child (--export-only): the bundle export runs in its own process so that this process never
+// holds a network while the plugin children run: on Linux a child's ru_maxrss includes the
+// spawning process's peak RSS, carried across exec.
+int export_child_main(const CliArgs& a) {
+  const std::string preset = a.required("preset"), dir = a.required("dir");
+  const int64_t types = a.integer("types", 8);
+  a.reject_unknown();
+  std::cout << json(export_model(preset, types, dir)).dump() << std::endl;
+  return 0;
+}
+
+ModelFacts export_in_child(const std::string& preset, int types, const fs::path& dir) {
+  const ChildRun run =
+      run_self({"--export-only", "--preset", preset, "--types", std::to_string(types), "--dir", dir.string()});
+  return json::parse(run.stdout_text).get<ModelFacts>();
+}
+
+struct Entry {
+  std::string preset;
+  int batch = 1;
+  ModelFacts facts;
+  PluginResult plugin;
+  std::vector<double> libtorch_ms;  // per call
+};
+
+// Per-image milliseconds: the call's time shared by the batch.
+std::vector<double> per_image(std::vector<double> ms, int batch) {
+  for (auto& v : ms) v /= batch;
+  return ms;
+}
+
+json entry_json(const Entry& e, double peak_gflops) {
+  const double gflop = e.facts.flops_per_image / 1e9;
+  const auto plugin = per_image(e.plugin.call_ms, e.batch), torch = per_image(e.libtorch_ms, e.batch);
+  const double plugin_gflops = gflop / (median(plugin) / 1e3), torch_gflops = gflop / (median(torch) / 1e3);
+  return {{"preset", e.preset},
+          {"input_size", e.facts.input_size},
+          {"batch", e.batch},
+          {"plugin_ms_median", median(plugin)},
+          {"plugin_ms_p95", p95(plugin)},
+          {"plugin_preprocess_ms_median", median(per_image(e.plugin.pre_ms, e.batch))},
+          {"plugin_network_ms_median", median(per_image(e.plugin.net_ms, e.batch))},
+          {"plugin_postprocess_ms_median", median(per_image(e.plugin.post_ms, e.batch))},
+          {"libtorch_ms_median", median(torch)},
+          {"libtorch_ms_p95", p95(torch)},
+          {"gflop_per_image", gflop},
+          {"plugin_gflops", plugin_gflops},
+          {"libtorch_gflops", torch_gflops},
+          {"peak_gflops", peak_gflops},
+          {"plugin_over_libtorch_ratio", median(plugin) / median(torch)},
+          {"plugin_fraction_of_peak", plugin_gflops / peak_gflops},
+          {"libtorch_fraction_of_peak", torch_gflops / peak_gflops},
+          {"params", e.facts.params},
+          {"model_bytes", e.facts.model_bytes},
+          {"plugin_peak_rss_mb", e.plugin.peak_rss_mb},
+          {"plugin_baseline_rss_mb", e.plugin.baseline_rss_mb},
+          {"plugin_backend", e.plugin.backend},
+          {"plugin_threads", e.plugin.threads}};
+}
+
+void print_report(const json& report) {
+  const json& m = report.at("machine");
+  const json& p = report.at("peak");
+  std::printf("machine: %s, %d cores; %d threads on both sides; OpenCV %s, LibTorch %s; load average at start %.2f\n",
+              m.at("cpu_model").get<std::string>().c_str(), m.at("cores").get<int>(), m.at("threads").get<int>(),
+              m.at("opencv_version").get<std::string>().c_str(), m.at("libtorch_version").get<std::string>().c_str(),
+              m.at("load_average_at_start")[0].get<double>());
+  std::printf("peak: float32 %dx%dx%d matrix product, best of up to %d calls:", p.at("n").get<int>(),
+              p.at("n").get<int>(), p.at("n").get<int>(), p.at("max_repeats").get<int>());
+  for (const auto& [name, gflops] : p.at("kernels_gflops").items())
+    std::printf(" %s %.1f,", name.c_str(), gflops.get<double>());
+  std::printf(" -> %.1f GFLOP/s (%s)\n\n", p.at("peak_gflops").get<double>(),
+              p.at("peak_kernel").get<std::string>().c_str());
+  std::printf(
+      "| preset | input | batch | GFLOP/img | plugin ms/img p50 | p95 | LibTorch ms/img p50 | p95 | plugin/LibTorch "
+      "| plugin GFLOP/s | LibTorch GFLOP/s | plugin %% peak | LibTorch %% peak |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& r : report.at("results"))
+    std::printf("| %s | %d | %d | %.3f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f |\n",
+                r.at("preset").get<std::string>().c_str(), r.at("input_size").get<int>(), r.at("batch").get<int>(),
+                r.at("gflop_per_image").get<double>(), r.at("plugin_ms_median").get<double>(),
+                r.at("plugin_ms_p95").get<double>(), r.at("libtorch_ms_median").get<double>(),
+                r.at("libtorch_ms_p95").get<double>(), r.at("plugin_over_libtorch_ratio").get<double>(),
+                r.at("plugin_gflops").get<double>(), r.at("libtorch_gflops").get<double>(),
+                100 * r.at("plugin_fraction_of_peak").get<double>(),
+                100 * r.at("libtorch_fraction_of_peak").get<double>());
+  std::printf(
+      "\n| preset | batch | plugin pre ms/img | network ms/img | post ms/img | params | model.onnx MB "
+      "| plugin peak RSS MiB | of which before dlopen |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& r : report.at("results"))
+    std::printf("| %s | %d | %.3f | %.2f | %.3f | %lld | %.2f | %.0f | %.0f |\n",
+                r.at("preset").get<std::string>().c_str(), r.at("batch").get<int>(),
+                r.at("plugin_preprocess_ms_median").get<double>(), r.at("plugin_network_ms_median").get<double>(),
+                r.at("plugin_postprocess_ms_median").get<double>(), r.at("params").get<long long>(),
+                r.at("model_bytes").get<double>() / 1e6, r.at("plugin_peak_rss_mb").get<double>(),
+                r.at("plugin_baseline_rss_mb").get<double>());
+  if (!report.at("training").empty()) {
+    std::printf("\n| training preset | what trains | batch | steps | images/s |\n|---|---|---:|---:|---:|\n");
+    for (const auto& t : report.at("training"))
+      std::printf("| %s | %s | %d | %d | %.2f |\n", t.at("preset").get<std::string>().c_str(),
+                  t.at("mode").get<std::string>().c_str(), t.at("batch").get<int>(), t.at("steps").get<int>(),
+                  t.at("train_images_per_s").get<double>());
+  }
+  const json& s = report.at("settings");
+  std::printf("\n%d timed calls after %d warm-up calls per row; ms/img = call time / batch.\n", s.at("runs").get<int>(),
+              s.at("warmup").get<int>());
+  std::printf("plugin: %s; measured in a child process.\n", s.at("plugin_includes").get<std::string>().c_str());
+  std::printf("LibTorch: %s.\n", s.at("libtorch_includes").get<std::string>().c_str());
+}
+
+int run(const CliArgs& args) {
+  const Options o = parse_options(args);
+  json report = {{"machine",
+                  {{"cpu_model", cpu_model()},
+                   {"cores", std::thread::hardware_concurrency()},
+                   {"threads", o.threads},
+                   {"opencv_version", CV_VERSION},
+                   {"libtorch_version", torch_version()},
+                   {"load_average_at_start", load_average()}}},
+                 {"settings",
+                  {{"runs", o.runs},
+                   {"warmup", o.warmup},
+                   {"types", o.types},
+                   {"plugin", o.plugin},
+                   {"plugin_includes", kPluginIncludes},
+                   {"libtorch_includes", kLibtorchIncludes}}}};
+  const TempDir tmp;
+  std::vector<Entry> entries;
+  // Plugin children first, while this process is still small (see export_child_main).
+  for (const auto& preset : o.presets) {
+    std::cerr << "exporting " << preset << " (" << o.types << " types, random weights)\n";
+    const ModelFacts facts = export_in_child(preset, o.types, tmp.path() / preset);
+    for (int batch : o.batches) {
+      std::cerr << "plugin " << preset << " batch " << batch << ": " << o.warmup << " + " << o.runs << " calls\n";
+      entries.push_back({preset,
+                         batch,
+                         facts,
+                         run_plugin_child({o.plugin, facts.bundle_dir, batch, o.runs, o.warmup, o.threads}),
+                         {}});
+    }
+  }
+  set_threads(o.threads);
+  for (auto& e : entries) {
+    std::cerr << "LibTorch " << e.preset << " batch " << e.batch << "\n";
+    e.libtorch_ms = time_libtorch(e.preset, o.types, e.facts.weights_path, e.batch, o.runs, o.warmup);
+  }
+  std::cerr << "GEMM peak\n";
+  constexpr int kGemmRepeats = 5;
+  const GemmPeak peak = gemm_peak(o.gemm_size, kGemmRepeats);
+  const double peak_gflops = peak.best().gflops;
+  json kernels = json::object();
+  for (const auto& k : peak.kernels) kernels[k.name] = k.gflops;
+  report["peak"] = {{"n", peak.n},
+                    {"max_repeats", kGemmRepeats},
+                    {"kernels_gflops", kernels},
+                    {"peak_kernel", peak.best().name},
+                    {"peak_gflops", peak.best().gflops}};
+  report["results"] = json::array();
+  for (const auto& e : entries) report["results"].push_back(entry_json(e, peak_gflops));
+  report["training"] = json::array();
+  if (o.train)
+    for (const auto& preset : o.presets) {
+      // small is trained from scratch; the others train their head on a frozen pretrained backbone.
+      const bool frozen = preset != "small";
+      std::cerr << "training " << preset << (frozen ? " (head only)" : " (full network)") << "\n";
+      report["training"].push_back(
+          {{"preset", preset},
+           {"mode", frozen ? "head only (frozen backbone)" : "full network"},
+           {"batch", o.train_batch},
+           {"steps", o.train_steps},
+           {"train_images_per_s", train_images_per_s(preset, o.types, frozen, o.train_batch, o.train_steps)}});
+    }
+  print_report(report);
+  if (!o.json_path.empty()) {
+    std::ofstream out(o.json_path);
+    out << report.dump(2) << "\n";
+    if (!out) throw std::runtime_error("cannot write " + o.json_path);
+    std::printf("results written to %s\n", o.json_path.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace mtfcdd::bench
+
+int main(int argc, char** argv) {
+  using namespace mtfcdd::bench;
+  bool child = false;  // a child's errors reach the user through the parent: no usage text
+  try {
+    const mtfcdd::CliArgs args(argc, argv, 1, {"plugin-only", "export-only", "no-train-throughput", "help"});
+    if (args.has("help")) {
+      std::cout << kUsage;
+      return 0;
+    }
+    child = args.has("plugin-only") || args.has("export-only");
+    if (args.has("plugin-only")) return plugin_child_main(args);
+    if (args.has("export-only")) return export_child_main(args);
+    return run(args);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "mtfcdd-bench: " << e.what() << "\n" << (child ? "" : kUsage);
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "mtfcdd-bench: error: " << e.what() << "\n";
+    return 1;
+  } catch (...) {
+    std::cerr << "mtfcdd-bench: unknown error\n";
+    return 1;
+  }
+}

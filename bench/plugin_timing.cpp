@@ -1,0 +1,148 @@
+#include "plugin_timing.hpp"
+
+#include <dlfcn.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <stdexcept>
+
+#include "child_process.hpp"
+#include "vision_plugin.h"
+
+namespace mtfcdd::bench {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// Above any score a network produces: no type fires, so no frame-resolution region search runs
+// and the call is preprocessing + network + per-type scores and model-resolution heatmaps.
+constexpr double kNeverFires = 1e30;
+
+double current_rss_mb() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // "VmRSS:  123 kB"
+  throw std::runtime_error("/proc/self/status has no VmRSS line");
+}
+
+void check(const VpApi* api, VpDetector* d, VpStatus s, const std::string& what) {
+  if (s != VP_OK)
+    throw std::runtime_error("plugin " + what + " failed (status " + std::to_string(s) + "): " + api->last_error(d));
+}
+
+json measure(const PluginRequest& r) {
+  const double baseline_rss = current_rss_mb();
+  // Never dlclose'd: the child exits right after, and unloading a library that started
+  // OpenCV's worker threads is a crash risk for no gain.
+  void* lib = dlopen(r.plugin.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib) throw std::runtime_error(std::string("dlopen: ") + dlerror());
+  const auto get_api = reinterpret_cast<VpGetApiFn>(dlsym(lib, "vp_get_api"));
+  if (!get_api) throw std::runtime_error(r.plugin + " has no vp_get_api");
+  const VpApi* api = get_api(VP_ABI_VERSION);
+  if (!api) throw std::runtime_error(r.plugin + " does not serve ABI version " + std::to_string(VP_ABI_VERSION));
+
+  const json config = {{"model", r.bundle}, {"threads", r.threads}, {"heatmaps", {{"model", true}, {"full", false}}}};
+  VpDetector* raw = nullptr;
+  check(api, nullptr, api->create(config.dump().c_str(), nullptr, &raw), "create");
+  const std::unique_ptr<VpDetector, void (*)(VpDetector*)> det(raw, api->destroy);
+
+  const char* described = nullptr;
+  check(api, det.get(), api->describe(det.get(), &described), "describe");
+  const json info = json::parse(described);
+  json thresholds = json::object();
+  for (const auto& t : info.at("types")) thresholds[t.at("name").get<std::string>()] = {{"image", kNeverFires}};
+  check(api, det.get(), api->reconfigure(det.get(), json{{"thresholds", thresholds}}.dump().c_str()), "reconfigure");
+
+  // Frames at the model's input size (the resize is then a no-op), random pixels, one per image.
+  const int w = info.at("input").at("width"), h = info.at("input").at("height");
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::vector<std::vector<uint8_t>> pixels(r.batch, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3));
+  std::vector<VpImage> images;
+  for (auto& p : pixels) {
+    for (auto& v : p) v = static_cast<uint8_t>(byte(rng));
+    images.push_back({sizeof(VpImage), w, h, 3 * w, VP_PIXEL_BGR8, p.data(), nullptr});
+  }
+
+  json call = json::array(), pre = json::array(), net = json::array(), post = json::array();
+  for (int i = 0; i < r.warmup + r.runs; ++i) {
+    VpResult* res = nullptr;
+    const auto t0 = Clock::now();
+    const VpStatus s = api->process(det.get(), images.data(), static_cast<uint32_t>(r.batch), &res);
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    check(api, det.get(), s, "process");
+    const std::unique_ptr<VpResult, void (*)(VpResult*)> result(res, api->release_result);
+    if (i < r.warmup) continue;
+    double p = 0, n = 0, q = 0;
+    for (uint32_t f = 0; f < res->frame_count; ++f) {
+      p += res->frames[f].preprocess_ms;
+      n += res->frames[f].inference_ms;
+      q += res->frames[f].postprocess_ms;
+    }
+    call.push_back(ms);
+    pre.push_back(p);
+    net.push_back(n);
+    post.push_back(q);
+  }
+  return {{"call_ms", call},
+          {"pre_ms", pre},
+          {"net_ms", net},
+          {"post_ms", post},
+          {"input_width", w},
+          {"input_height", h},
+          {"backend", info.at("backend")},
+          {"threads", info.at("threads")},
+          {"baseline_rss_mb", baseline_rss}};
+}
+
+}  // namespace
+
+const char* const kPluginIncludes =
+    "one process() call through the C ABI: preprocessing (frames already at the input size: channel "
+    "reorder, normalisation), the OpenCV DNN forward, post-processing (per-type scores, model-resolution "
+    "heatmaps, routing; no type fires, so no frame-resolution upsampling or region search)";
+
+PluginResult run_plugin_child(const PluginRequest& r) {
+  const ChildRun run = run_self({"--plugin-only", "--plugin", r.plugin, "--bundle", r.bundle, "--batch",
+                                 std::to_string(r.batch), "--runs", std::to_string(r.runs), "--warmup",
+                                 std::to_string(r.warmup), "--threads", std::to_string(r.threads)});
+  json j;
+  try {
+    j = json::parse(run.stdout_text);
+  } catch (const json::exception& e) {
+    throw std::runtime_error("the plugin child printed no valid JSON (" + std::string(e.what()) +
+                             "): " + run.stdout_text.substr(0, 500));
+  }
+  PluginResult out;
+  out.call_ms = j.at("call_ms").get<std::vector<double>>();
+  out.pre_ms = j.at("pre_ms").get<std::vector<double>>();
+  out.net_ms = j.at("net_ms").get<std::vector<double>>();
+  out.post_ms = j.at("post_ms").get<std::vector<double>>();
+  out.input_width = j.at("input_width");
+  out.input_height = j.at("input_height");
+  out.threads = j.at("threads");
+  out.backend = j.at("backend");
+  out.baseline_rss_mb = j.at("baseline_rss_mb");
+  out.peak_rss_mb = run.max_rss_mb;
+  return out;
+}
+
+int plugin_child_main(const CliArgs& args) {
+  PluginRequest r;
+  r.plugin = args.required("plugin");
+  r.bundle = args.required("bundle");
+  r.batch = static_cast<int>(args.integer("batch", r.batch));
+  r.runs = static_cast<int>(args.integer("runs", r.runs));
+  r.warmup = static_cast<int>(args.integer("warmup", r.warmup));
+  r.threads = static_cast<int>(args.integer("threads", r.threads));
+  args.reject_unknown();
+  std::cout << measure(r).dump() << std::endl;
+  return 0;
+}
+
+}  // namespace mtfcdd::bench

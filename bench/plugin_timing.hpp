@@ -1,0 +1,38 @@
+// The plugin side of the benchmark, free of torch: dlopen the plugin, time `process` through the
+// C ABI. It runs in a child process (the hidden --plugin-only mode) so that its latency and
+// peak RSS are the plugin's alone.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli_args.hpp"
+
+namespace mtfcdd::bench {
+
+struct PluginRequest {
+  std::string plugin;  // the .so
+  std::string bundle;  // the model bundle folder
+  int batch = 1, runs = 50, warmup = 5, threads = 1;
+};
+
+struct PluginResult {
+  // Per process() call, ms: the wall time measured around the call, and the plugin's own
+  // breakdown summed over the batch's frames.
+  std::vector<double> call_ms, pre_ms, net_ms, post_ms;
+  int input_width = 0, input_height = 0, threads = 0;
+  std::string backend;
+  double baseline_rss_mb = 0;  // the child's RSS before dlopen (this executable, LibTorch mapped)
+  double peak_rss_mb = 0;      // the child's ru_maxrss
+};
+
+// What the plugin call includes, for the table and the JSON.
+extern const char* const kPluginIncludes;
+
+// Parent: runs the measurement in a child process and reads its result.
+PluginResult run_plugin_child(const PluginRequest& r);
+
+// Child (--plugin-only): reads the request from the command line, measures, prints JSON to stdout.
+int plugin_child_main(const CliArgs& args);
+
+}  // namespace mtfcdd::bench

@@ -1,0 +1,54 @@
+// The LibTorch side of the benchmark: bundle export, eval timing of the same weights, the
+// machine's GEMM peak and training throughput. The only bench file that includes torch; this
+// header stays torch-free.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mtfcdd::bench {
+
+struct ModelFacts {
+  int64_t input_size = 0;
+  int64_t flops_per_image = 0;  // NetGraph::flops(): multiply-add = 2
+  int64_t params = 0;
+  int64_t model_bytes = 0;  // model.onnx
+  std::string bundle_dir, weights_path;
+};
+
+// Builds `preset` with seeded random weights, writes the verified bundle to dir/bundle and the
+// weights to dir/weights.pt (so LibTorch can time exactly what the plugin runs).
+ModelFacts export_model(const std::string& preset, int64_t types, const std::string& dir);
+
+// Wall time (ms) of each of `runs` calls after `warmup`: eval-mode forward plus the FCDD maps,
+// scores and probabilities, under InferenceMode, on a [batch, 3, S, S] input.
+std::vector<double> time_libtorch(const std::string& preset, int64_t types, const std::string& weights_path, int batch,
+                                  int runs, int warmup);
+
+extern const char* const kLibtorchIncludes;
+
+// The machine's attainable float32 peak: the same n x n x n matrix product through each library
+// at hand, as a GEMM and as a 1x1 convolution (the conv libraries' GEMM kernels: Debian's
+// LibTorch links the generic reference BLAS, so torch::mm alone would understate the peak).
+struct PeakKernel {
+  std::string name;
+  double gflops = 0;
+};
+struct GemmPeak {
+  int n = 0;
+  std::vector<PeakKernel> kernels;
+  const PeakKernel& best() const;
+};
+// Each kernel: the best of up to `repeats` calls after a warm-up call (fewer for slow kernels).
+GemmPeak gemm_peak(int n, int repeats);
+
+// Images per second of training steps (forward, FCDD loss, backward, Adam) on random data;
+// with frozen_backbone only the head trains, as the trainer does with --weights.
+double train_images_per_s(const std::string& preset, int64_t types, bool frozen_backbone, int batch, int steps);
+
+// LibTorch's and OpenCV's thread counts in this process.
+void set_threads(int n);
+std::string torch_version();
+
+}  // namespace mtfcdd::bench
