@@ -155,7 +155,8 @@ struct Entry {
   std::string preset;
   int batch = 1;
   ModelFacts facts;
-  PluginResult plugin;
+  PluginResult plugin;               // the plugin's default configuration
+  PluginResult opencv_conv;          // the same with "conv": "opencv", OpenCV DNN's own convolutions
   std::vector<double> libtorch_ms;  // per call
 };
 
@@ -168,6 +169,7 @@ std::vector<double> per_image(std::vector<double> ms, int batch) {
 json entry_json(const Entry& e, double peak_gflops) {
   const double gflop = e.facts.flops_per_image / 1e9;
   const auto plugin = per_image(e.plugin.call_ms, e.batch), torch = per_image(e.libtorch_ms, e.batch);
+  const auto opencv_conv = per_image(e.opencv_conv.call_ms, e.batch);
   const double plugin_gflops = gflop / (median(plugin) / 1e3), torch_gflops = gflop / (median(torch) / 1e3);
   return {{"preset", e.preset},
           {"input_size", e.facts.input_size},
@@ -191,7 +193,12 @@ json entry_json(const Entry& e, double peak_gflops) {
           {"plugin_peak_rss_mb", e.plugin.peak_rss_mb},
           {"plugin_baseline_rss_mb", e.plugin.baseline_rss_mb},
           {"plugin_backend", e.plugin.backend},
-          {"plugin_threads", e.plugin.threads}};
+          {"plugin_threads", e.plugin.threads},
+          {"plugin_conv", e.plugin.conv},
+          {"opencv_conv_ms_median", median(opencv_conv)},
+          {"opencv_conv_ms_p95", p95(opencv_conv)},
+          {"opencv_conv_network_ms_median", median(per_image(e.opencv_conv.net_ms, e.batch))},
+          {"opencv_conv_over_libtorch_ratio", median(opencv_conv) / median(torch)}};
 }
 
 void print_report(const json& report) {
@@ -209,17 +216,20 @@ void print_report(const json& report) {
               p.at("peak_kernel").get<std::string>().c_str());
   std::printf(
       "| preset | input | batch | GFLOP/img | plugin ms/img p50 | p95 | LibTorch ms/img p50 | p95 | plugin/LibTorch "
-      "| plugin GFLOP/s | LibTorch GFLOP/s | plugin %% peak | LibTorch %% peak |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+      "| plugin GFLOP/s | LibTorch GFLOP/s | plugin %% peak | LibTorch %% peak | plugin conv "
+      "| OpenCV conv ms/img p50 | OpenCV conv/LibTorch |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n");
   for (const auto& r : report.at("results"))
-    std::printf("| %s | %d | %d | %.3f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f |\n",
+    std::printf(
+        "| %s | %d | %d | %.3f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f | %s | %.2f | %.2f |\n",
                 r.at("preset").get<std::string>().c_str(), r.at("input_size").get<int>(), r.at("batch").get<int>(),
                 r.at("gflop_per_image").get<double>(), r.at("plugin_ms_median").get<double>(),
                 r.at("plugin_ms_p95").get<double>(), r.at("libtorch_ms_median").get<double>(),
                 r.at("libtorch_ms_p95").get<double>(), r.at("plugin_over_libtorch_ratio").get<double>(),
                 r.at("plugin_gflops").get<double>(), r.at("libtorch_gflops").get<double>(),
                 100 * r.at("plugin_fraction_of_peak").get<double>(),
-                100 * r.at("libtorch_fraction_of_peak").get<double>());
+                100 * r.at("libtorch_fraction_of_peak").get<double>(), r.at("plugin_conv").get<std::string>().c_str(),
+                r.at("opencv_conv_ms_median").get<double>(), r.at("opencv_conv_over_libtorch_ratio").get<double>());
   std::printf(
       "\n| preset | batch | plugin pre ms/img | network ms/img | post ms/img | params | model.onnx MB "
       "| plugin peak RSS MiB | of which before dlopen |\n");
@@ -269,11 +279,18 @@ int run(const CliArgs& args) {
     const ModelFacts facts = export_in_child(preset, o.types, tmp.path() / preset);
     for (int batch : o.batches) {
       std::cerr << "plugin " << preset << " batch " << batch << ": " << o.warmup << " + " << o.runs << " calls\n";
-      entries.push_back({preset,
-                         batch,
-                         facts,
-                         run_plugin_child({o.plugin, facts.bundle_dir, batch, o.runs, o.warmup, o.threads}),
-                         {}});
+      PluginRequest request{o.plugin, facts.bundle_dir, batch, o.runs, o.warmup, o.threads, ""};
+      Entry e{preset, batch, facts, run_plugin_child(request), {}, {}};
+      // OpenCV DNN's own convolutions beside the default (oneDNN's, when the plugin has them).
+      request.conv = "opencv";
+      if (e.plugin.conv == request.conv) {
+        e.opencv_conv = e.plugin;
+      } else {
+        std::cerr << "plugin " << preset << " batch " << batch << ", conv opencv: " << o.warmup << " + " << o.runs
+                  << " calls\n";
+        e.opencv_conv = run_plugin_child(request);
+      }
+      entries.push_back(std::move(e));
     }
   }
   set_threads(o.threads);

@@ -46,7 +46,8 @@ json measure(const PluginRequest& r) {
   const VpApi* api = get_api(VP_ABI_VERSION);
   if (!api) throw std::runtime_error(r.plugin + " does not serve ABI version " + std::to_string(VP_ABI_VERSION));
 
-  const json config = {{"model", r.bundle}, {"threads", r.threads}, {"heatmaps", {{"model", true}, {"full", false}}}};
+  json config = {{"model", r.bundle}, {"threads", r.threads}, {"heatmaps", {{"model", true}, {"full", false}}}};
+  if (!r.conv.empty()) config["conv"] = r.conv;
   VpDetector* raw = nullptr;
   check(api, nullptr, api->create(config.dump().c_str(), nullptr, &raw), "create");
   const std::unique_ptr<VpDetector, void (*)(VpDetector*)> det(raw, api->destroy);
@@ -96,6 +97,7 @@ json measure(const PluginRequest& r) {
           {"input_width", w},
           {"input_height", h},
           {"backend", info.at("backend")},
+          {"conv", info.value("conv", "opencv")},  // a plugin older than the key has OpenCV's only
           {"threads", info.at("threads")},
           {"baseline_rss_mb", baseline_rss}};
 }
@@ -104,13 +106,16 @@ json measure(const PluginRequest& r) {
 
 const char* const kPluginIncludes =
     "one process() call through the C ABI: preprocessing (frames already at the input size: channel "
-    "reorder, normalisation), the OpenCV DNN forward, post-processing (per-type scores, model-resolution "
-    "heatmaps, routing; no type fires, so no frame-resolution upsampling or region search)";
+    "reorder, normalisation), the OpenCV DNN forward (convolutions as the plugin's \"conv\" says), "
+    "post-processing (per-type scores, model-resolution heatmaps, routing; no type fires, so no "
+    "frame-resolution upsampling or region search)";
 
 PluginResult run_plugin_child(const PluginRequest& r) {
-  const ChildRun run = run_self({"--plugin-only", "--plugin", r.plugin, "--bundle", r.bundle, "--batch",
-                                 std::to_string(r.batch), "--runs", std::to_string(r.runs), "--warmup",
-                                 std::to_string(r.warmup), "--threads", std::to_string(r.threads)});
+  std::vector<std::string> args = {"--plugin-only", "--plugin", r.plugin, "--bundle", r.bundle, "--batch",
+                                   std::to_string(r.batch), "--runs", std::to_string(r.runs), "--warmup",
+                                   std::to_string(r.warmup), "--threads", std::to_string(r.threads)};
+  if (!r.conv.empty()) args.insert(args.end(), {"--conv", r.conv});
+  const ChildRun run = run_self(args);
   json j;
   try {
     j = json::parse(run.stdout_text);
@@ -127,6 +132,7 @@ PluginResult run_plugin_child(const PluginRequest& r) {
   out.input_height = j.at("input_height");
   out.threads = j.at("threads");
   out.backend = j.at("backend");
+  out.conv = j.at("conv");
   out.baseline_rss_mb = j.at("baseline_rss_mb");
   out.peak_rss_mb = run.max_rss_mb;
   return out;
@@ -140,6 +146,7 @@ int plugin_child_main(const CliArgs& args) {
   r.runs = static_cast<int>(args.integer("runs", r.runs));
   r.warmup = static_cast<int>(args.integer("warmup", r.warmup));
   r.threads = static_cast<int>(args.integer("threads", r.threads));
+  r.conv = args.str("conv");
   args.reject_unknown();
   std::cout << measure(r).dump() << std::endl;
   return 0;

@@ -14,6 +14,7 @@ struct PluginRequest {
   std::string plugin;  // the .so
   std::string bundle;  // the model bundle folder
   int batch = 1, runs = 50, warmup = 5, threads = 1;
+  std::string conv;  // the detector's "conv"; empty: its default
 };
 
 struct PluginResult {
@@ -21,7 +22,7 @@ struct PluginResult {
   // breakdown summed over the batch's frames.
   std::vector<double> call_ms, pre_ms, net_ms, post_ms;
   int input_width = 0, input_height = 0, threads = 0;
-  std::string backend;
+  std::string backend, conv;  // as the plugin's describe reports them
   double baseline_rss_mb = 0;  // the child's RSS before dlopen (this executable, LibTorch mapped)
   double peak_rss_mb = 0;      // the child's ru_maxrss
 };

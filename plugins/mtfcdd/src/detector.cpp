@@ -92,7 +92,7 @@ std::string model_dir(const json& cfg, const std::string& base_dir) {
 
 DnnOptions dnn_options(const json& cfg) {
   std::set<std::string> known = kSettingsKeys;
-  known.insert({"model", "backend", "fallback", "threads"});
+  known.insert({"model", "backend", "fallback", "threads", "conv"});
   reject_unknown_keys(cfg, known, "config");
   DnnOptions o;
   if (cfg.contains("backend")) o.backend = get_as<std::string>(cfg, "backend", "config");
@@ -101,6 +101,7 @@ DnnOptions dnn_options(const json& cfg) {
     if (f != "cpu" && f != "none") throw ConfigError("config: 'fallback' must be \"cpu\" or \"none\"");
     o.fallback_cpu = f == "cpu";
   }
+  if (cfg.contains("conv")) o.conv = get_as<std::string>(cfg, "conv", "config");
   return o;
 }
 
@@ -124,7 +125,7 @@ Detector::Detector(const json& config, const std::string& base_dir)
 
 void Detector::reconfigure(const json& config) {
   if (!config.is_object()) throw ConfigError("reconfigure: must be a JSON object");
-  reject_unknown_keys(config, kSettingsKeys, "reconfigure (model, backend and threads need a new detector)");
+  reject_unknown_keys(config, kSettingsKeys, "reconfigure (model, backend, conv and threads need a new detector)");
   settings_ = apply_settings(config, settings_, model_.manifest());
 }
 
@@ -146,6 +147,7 @@ json Detector::describe() const {
           {"min_region_area", settings_.min_region_area},
           {"calibrated", m.calibrated},
           {"backend", model_.backend_in_use()},
+          {"conv", model_.conv_in_use()},
           {"threads", cv::getNumThreads()},
           {"routing", settings_.router->describe()},
           {"provenance", m.provenance},

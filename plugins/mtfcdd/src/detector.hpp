@@ -49,7 +49,8 @@ struct Frame {
 class Detector {
  public:
   // config: {"model": DIR, "backend": "cpu"|"cuda"|"cuda_fp16"|"auto", "fallback": "cpu",
-  //          "threads": N, + the settings keys}; relative paths resolve against base_dir.
+  //          "conv": "auto"|"onednn"|"opencv", "threads": N, + the settings keys}; relative
+  //          paths resolve against base_dir.
   // Throws ConfigError / std::runtime_error naming the cause.
   Detector(const nlohmann::json& config, const std::string& base_dir);
 

@@ -4,11 +4,15 @@
 #include <stdexcept>
 
 #include "preprocess.hpp"
+#ifdef MTFCDD_WITH_ONEDNN
+#include "onednn_conv.hpp"
+#endif
 
 namespace mtfcdd {
 namespace {
 
-std::string choose_backend(cv::dnn::Net& net, const DnnOptions& o) {
+// cpu, cuda or cuda_fp16.
+std::string choose_backend(const DnnOptions& o) {
   const bool want_cuda = o.backend == "cuda" || o.backend == "cuda_fp16";
   if (o.backend != "cpu" && o.backend != "auto" && !want_cuda)
     throw BackendError("unknown backend '" + o.backend + "' (cpu, cuda, cuda_fp16, auto)");
@@ -17,29 +21,60 @@ std::string choose_backend(cv::dnn::Net& net, const DnnOptions& o) {
     throw BackendError("backend '" + o.backend +
                              "' needs OpenCV built with CUDA and a CUDA device; this OpenCV has "
                              "none (set \"fallback\": \"cpu\" to run on the CPU instead)");
-  if ((want_cuda || o.backend == "auto") && have_cuda) {
-    net.setPreferableBackend(cv::dnn::DNN_BACKEND_CUDA);
-    const bool fp16 = o.backend == "cuda_fp16";
-    net.setPreferableTarget(fp16 ? cv::dnn::DNN_TARGET_CUDA_FP16 : cv::dnn::DNN_TARGET_CUDA);
-    return fp16 ? "cuda_fp16" : "cuda";
-  }
-  net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-  net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+  if ((want_cuda || o.backend == "auto") && have_cuda) return o.backend == "cuda_fp16" ? "cuda_fp16" : "cuda";
   return "cpu";
+}
+
+void set_backend(cv::dnn::Net& net, const std::string& backend) {
+  if (backend == "cpu") {
+    net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+    net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+  } else {
+    net.setPreferableBackend(cv::dnn::DNN_BACKEND_CUDA);
+    net.setPreferableTarget(backend == "cuda_fp16" ? cv::dnn::DNN_TARGET_CUDA_FP16 : cv::dnn::DNN_TARGET_CUDA);
+  }
+}
+
+// onednn or opencv: oneDNN's layer is a CPU one, so CUDA keeps OpenCV's.
+std::string choose_conv(const DnnOptions& o, const std::string& backend) {
+  if (o.conv != "auto" && o.conv != "onednn" && o.conv != "opencv")
+    throw BackendError("unknown conv '" + o.conv + "' (auto, onednn, opencv)");
+  if (o.conv == "onednn" && !have_onednn())
+    throw BackendError("conv 'onednn' needs the plugin built with oneDNN (libdnnl-dev); this one was built without");
+  if (o.conv == "onednn" && backend != "cpu")
+    throw BackendError("conv 'onednn' runs on the cpu backend, not on " + backend);
+  return o.conv != "opencv" && have_onednn() && backend == "cpu" ? "onednn" : "opencv";
+}
+
+cv::dnn::Net read_onnx(const std::string& path, const std::string& conv) {
+#ifdef MTFCDD_WITH_ONEDNN
+  if (conv == "onednn") return read_onnx_with_onednn_conv(path);
+#endif
+  return cv::dnn::readNetFromONNX(path);
 }
 
 }  // namespace
 
+bool have_onednn() {
+#ifdef MTFCDD_WITH_ONEDNN
+  return true;
+#else
+  return false;
+#endif
+}
+
 DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
     : manifest_(read_manifest(bundle_dir)) {
   const std::string path = bundle_dir + "/" + manifest_.model_file;
+  backend_ = choose_backend(opts);
+  conv_ = choose_conv(opts, backend_);
   try {
-    net_ = cv::dnn::readNetFromONNX(path);
+    net_ = read_onnx(path, conv_);
   } catch (const cv::Exception& e) {
     throw std::runtime_error("cannot load ONNX model " + path + ": " + e.what());
   }
   if (net_.empty()) throw std::runtime_error("cannot load ONNX model " + path);
-  backend_ = choose_backend(net_, opts);
+  set_backend(net_, backend_);
 
   // One dry run proves the network's output matches what the manifest promises.
   const cv::Mat probe(std::vector<int>{1, 3, manifest_.input_height, manifest_.input_width}, CV_32F,

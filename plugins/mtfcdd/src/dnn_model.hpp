@@ -19,7 +19,12 @@ struct BackendError : std::runtime_error {
 struct DnnOptions {
   std::string backend = "cpu";  // cpu | cuda | cuda_fp16 | auto
   bool fallback_cpu = false;    // when CUDA is asked for but unavailable
+  // The CPU backend's convolutions: onednn | opencv | auto (onednn when the plugin has it).
+  std::string conv = "auto";
 };
+
+// Whether this build can run convolutions through oneDNN.
+bool have_onednn();
 
 class DnnModel {
  public:
@@ -29,6 +34,8 @@ class DnnModel {
 
   const BundleManifest& manifest() const { return manifest_; }
   const std::string& backend_in_use() const { return backend_; }
+  // "onednn" or "opencv" on the CPU backend; "opencv" on CUDA.
+  const std::string& conv_in_use() const { return conv_; }
 
   // blob: float32 [N, 3, H, W] as made by make_blob(). Returns the maps [N, M, u, v];
   // throws if the network produced a NaN or an infinity.
@@ -37,7 +44,7 @@ class DnnModel {
  private:
   BundleManifest manifest_;
   cv::dnn::Net net_;
-  std::string backend_;
+  std::string backend_, conv_;
 };
 
 }  // namespace mtfcdd

@@ -1,0 +1,258 @@
+#include "onednn_conv.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <opencv2/core/utility.hpp>
+#include <opencv2/dnn/all_layers.hpp>
+#include <opencv2/dnn/layer.hpp>
+#include <tuple>
+#include <vector>
+
+// Debian's oneDNN runs on GNU OpenMP (DNNL_CPU_RUNTIME OMP); its thread count is that runtime's.
+extern "C" {
+int omp_get_max_threads();
+void omp_set_num_threads(int n);
+}
+
+namespace mtfcdd {
+
+const char* const kOneDnnConvType = "OneDnnConvolution";
+
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+constexpr auto kF32 = memory::data_type::f32;
+
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// OpenCV's thread count ("threads" in the detector's config) for oneDNN too, for one forward:
+// the OpenMP setting is the calling thread's, which other OpenMP users in the process (LibTorch
+// in the trainer) share, so it is put back afterwards.
+class OpenCvThreadCount {
+ public:
+  OpenCvThreadCount() : saved_(omp_get_max_threads()) {
+    const int n = cv::getNumThreads();
+    if (n > 0 && n != saved_) omp_set_num_threads(n);
+  }
+  ~OpenCvThreadCount() {
+    if (omp_get_max_threads() != saved_) omp_set_num_threads(saved_);
+  }
+  OpenCvThreadCount(const OpenCvThreadCount&) = delete;
+  OpenCvThreadCount& operator=(const OpenCvThreadCount&) = delete;
+  int threads() const { return omp_get_max_threads(); }
+
+ private:
+  int saved_;
+};
+
+memory::dims to_dims(const std::vector<size_t>& v) { return memory::dims(v.begin(), v.end()); }
+
+// Room for a blob in oneDNN's layout. A net runs its layers one at a time on the thread that
+// calls forward, so one buffer per thread and side serves every layer of every net (a buffer per
+// layer tripled the peak memory of irv2 at batch 8); it grows to the largest asked for.
+class Scratch {
+ public:
+  void* get(size_t bytes) {
+    if (bytes > size_) {
+      constexpr size_t kAlign = 64;  // a cache line, what oneDNN's own allocations use
+      void* p = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
+      if (!p) throw std::bad_alloc();
+      data_.reset(p);
+      size_ = bytes;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  std::unique_ptr<void, Free> data_;
+  size_t size_ = 0;
+};
+thread_local Scratch src_scratch, dst_scratch;
+
+class OneDnnConvLayer final : public cv::dnn::Layer {
+ public:
+  // `opencv` is OpenCV's own layer for the same parameters: it parsed them, and it gives the
+  // output shapes, so both implementations agree on them by construction.
+  OneDnnConvLayer(const cv::dnn::LayerParams& params, cv::Ptr<cv::dnn::BaseConvolutionLayer> opencv)
+      : Layer(params), opencv_(std::move(opencv)), groups_(params.get<int>("group", 1)) {
+    type = kOneDnnConvType;
+  }
+
+  bool getMemoryShapes(const std::vector<cv::dnn::MatShape>& inputs, int required_outputs,
+                       std::vector<cv::dnn::MatShape>& outputs,
+                       std::vector<cv::dnn::MatShape>& internals) const override {
+    return opencv_->getMemoryShapes(inputs, required_outputs, outputs, internals);
+  }
+
+  // OpenCV offers the activation that follows; a ReLU runs as a post-op on the convolution's
+  // output while it is still in cache. An empty pointer (Layer::unsetAttached, before the
+  // network is set up again) drops it.
+  bool setActivation(const cv::Ptr<cv::dnn::ActivationLayer>& layer) override {
+    const auto relu = layer.dynamicCast<cv::dnn::ReLULayer>();
+    if (!layer) relu_slopes_.clear();
+    if (!relu) return false;
+    relu_slopes_.push_back(relu->negativeSlope);
+    return true;
+  }
+
+  void forward(cv::InputArrayOfArrays inputs_arr, cv::OutputArrayOfArrays outputs_arr,
+               cv::OutputArrayOfArrays) override {
+    std::vector<cv::Mat> inputs, outputs;
+    inputs_arr.getMatVector(inputs);
+    outputs_arr.getMatVector(outputs);
+    if (inputs.size() != 1 || outputs.size() != 1)
+      CV_Error(cv::Error::StsBadArg, "convolution '" + name + "' expects one input and one output");
+    const cv::Mat& src = inputs[0];
+    cv::Mat& dst = outputs[0];
+    if (src.dims != 4 || src.type() != CV_32F || !src.isContinuous() || !dst.isContinuous() ||
+        src.size[1] != blobs[0].size[1] * groups_)
+      CV_Error(cv::Error::StsBadArg, "convolution '" + name + "': the input is not a continuous float32 NCHW " +
+                                         "blob with " + std::to_string(blobs[0].size[1] * groups_) + " channels");
+    const OpenCvThreadCount threads;
+    try {
+      Plan& p = plan_for(src, dst, threads.threads());
+      const dnnl::engine& eng = cpu_engine();
+      memory plain_src(p.plain_src, eng, src.data), plain_dst(p.plain_dst, eng, dst.data);
+      memory conv_src = p.src ? memory(p.src, eng, src_scratch.get(p.src.get_size())) : plain_src;
+      memory conv_dst = p.dst ? memory(p.dst, eng, dst_scratch.get(p.dst.get_size())) : plain_dst;
+      if (p.src) p.to_src.execute(stream_, plain_src, conv_src);
+      p.conv.execute(stream_, {{DNNL_ARG_SRC, conv_src},
+                               {DNNL_ARG_WEIGHTS, p.weights},
+                               {DNNL_ARG_BIAS, bias_},
+                               {DNNL_ARG_DST, conv_dst}});
+      if (p.dst) p.from_dst.execute(stream_, conv_dst, plain_dst);
+      stream_.wait();
+    } catch (const dnnl::error& e) {
+      CV_Error(cv::Error::StsError, "oneDNN convolution '" + name + "' failed: " + e.what());
+    }
+  }
+
+ private:
+  // One input shape's primitive. src/dst: the layouts oneDNN chose, with the reorders from and
+  // to OpenCV's NCHW blobs; empty where it works on NCHW itself.
+  struct Plan {
+    dnnl::convolution_forward conv;
+    memory::desc plain_src, plain_dst, src, dst;
+    memory weights;
+    dnnl::reorder to_src, from_dst;
+  };
+  // The batch is dynamic, and oneDNN splits the work for a thread count when it creates the
+  // primitive: a plan per (input shape, threads, fused ReLUs).
+  using PlanKey = std::tuple<std::vector<int>, int, std::vector<float>>;
+
+  Plan& plan_for(const cv::Mat& src, const cv::Mat& dst, int threads) {
+    PlanKey key{std::vector<int>(src.size.p, src.size.p + 4), threads, relu_slopes_};
+    auto it = plans_.find(key);
+    if (it == plans_.end()) it = plans_.emplace(std::move(key), make_plan(src, dst)).first;
+    return it->second;
+  }
+
+  Plan make_plan(const cv::Mat& src, const cv::Mat& dst) {
+    const dnnl::engine& eng = cpu_engine();
+    const memory::dims src_dims(src.size.p, src.size.p + 4), dst_dims(dst.size.p, dst.size.p + 4);
+    // A 1x1 stride-1 convolution on NCHW is a matrix product per image, which oneDNN's GEMM runs
+    // on OpenCV's blobs as they are; other shapes gain more from oneDNN's own layout (NHWC with
+    // AVX-512) than the reorders to and from it cost. irv2 at 299 on 2 cores: 104 ms per image
+    // so, 120 ms with oneDNN's layout everywhere, 145 ms with NCHW everywhere.
+    const bool gemm = blobs[0].size[2] == 1 && blobs[0].size[3] == 1 &&
+                      std::all_of(opencv_->strides.begin(), opencv_->strides.end(), [](size_t s) { return s == 1; });
+    const auto layout = [gemm](const memory::dims& d) { return memory::desc(d, kF32, gemm ? Tag::nchw : Tag::any); };
+    memory::dims dilates;
+    for (size_t d : opencv_->dilations) dilates.push_back(static_cast<memory::dim>(d) - 1);  // oneDNN: 0 = dense
+    if (!bias_ && blobs.size() > 1)
+      bias_ = memory({{dst.size[1]}, kF32, Tag::x}, eng, blobs[1].data);
+    const dnnl::convolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, layout(src_dims),
+        memory::desc(weight_dims(), kF32, Tag::any), bias_ ? bias_.get_desc() : memory::desc(), layout(dst_dims),
+        to_dims(opencv_->strides), dilates, to_dims(opencv_->pads_begin), to_dims(opencv_->pads_end));
+    dnnl::post_ops ops;
+    for (float slope : relu_slopes_) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, slope, 0.f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    const dnnl::convolution_forward::primitive_desc pd(desc, attr, eng);
+
+    Plan p;
+    p.conv = dnnl::convolution_forward(pd);
+    p.plain_src = memory::desc(src_dims, kF32, Tag::nchw);
+    p.plain_dst = memory::desc(dst_dims, kF32, Tag::nchw);
+    if (pd.src_desc() != p.plain_src) {
+      p.src = pd.src_desc();
+      p.to_src = dnnl::reorder({eng, p.plain_src, eng, p.src});
+    }
+    if (pd.dst_desc() != p.plain_dst) {
+      p.dst = pd.dst_desc();
+      p.from_dst = dnnl::reorder({eng, p.dst, eng, p.plain_dst});
+    }
+    p.weights = weights_in(pd.weights_desc());
+    return p;
+  }
+
+  // OpenCV's [O, I/g, kh, kw] weights as oneDNN sees them: [g, O/g, I/g, kh, kw] when grouped.
+  memory::dims weight_dims() const {
+    const cv::Mat& w = blobs[0];
+    if (groups_ == 1) return {w.size[0], w.size[1], w.size[2], w.size[3]};
+    return {groups_, w.size[0] / groups_, w.size[1], w.size[2], w.size[3]};
+  }
+
+  // The weights in the layout a primitive chose, reordered once per layout.
+  memory weights_in(const memory::desc& layout) {
+    for (const memory& w : weights_)
+      if (w.get_desc() == layout) return w;
+    const dnnl::engine& eng = cpu_engine();
+    memory plain({weight_dims(), kF32, groups_ == 1 ? Tag::oihw : Tag::goihw}, eng, blobs[0].data);
+    memory packed(layout, eng);
+    dnnl::reorder(plain, packed).execute(stream_, plain, packed);
+    stream_.wait();
+    weights_.push_back(packed);
+    return packed;
+  }
+
+  cv::Ptr<cv::dnn::BaseConvolutionLayer> opencv_;
+  int groups_;
+  std::vector<float> relu_slopes_;  // the fused ReLUs' negative slopes, in order
+  dnnl::stream stream_{cpu_engine()};
+  memory bias_;  // on blobs[1]'s data; empty without a bias
+  std::vector<memory> weights_;
+  std::map<PlanKey, Plan> plans_;
+};
+
+cv::Ptr<cv::dnn::Layer> create_conv_layer(cv::dnn::LayerParams& params) {
+  cv::Ptr<cv::dnn::BaseConvolutionLayer> opencv = cv::dnn::ConvolutionLayer::create(params);
+  const std::vector<cv::Mat>& b = params.blobs;
+  const bool supported = opencv->kernel_size.size() == 2 && opencv->padMode.empty() && !b.empty() &&
+                         b[0].dims == 4 && b[0].type() == CV_32F && b[0].isContinuous() &&
+                         (b.size() == 1 || (b.size() == 2 && b[1].type() == CV_32F && b[1].isContinuous() &&
+                                            static_cast<int>(b[1].total()) == b[0].size[0]));
+  if (!supported) return opencv;
+  return cv::makePtr<OneDnnConvLayer>(params, opencv);
+}
+
+}  // namespace
+
+cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path) {
+  static std::mutex mutex;
+  const std::lock_guard<std::mutex> lock(mutex);
+  cv::dnn::LayerFactory::registerLayer("Convolution", create_conv_layer);
+  // The factory keeps a stack per type: unregistering pops ours and OpenCV's is back.
+  struct Restore {
+    ~Restore() { cv::dnn::LayerFactory::unregisterLayer("Convolution"); }
+  } restore;
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
+  // OpenCV creates a layer when it is first asked for it; every one must exist before the
+  // built-in convolution is restored.
+  for (const auto& name : net.getLayerNames()) net.getLayer(net.getLayerId(name));
+  return net;
+}
+
+}  // namespace mtfcdd

@@ -1,0 +1,151 @@
+// Convolutions through oneDNN inside OpenCV DNN: the same maps as OpenCV's own convolution, and
+// OpenCV's layer factory left as it was for every other user in the process.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <opencv2/dnn.hpp>
+#include <opencv2/dnn/all_layers.hpp>
+#include <opencv2/dnn/layer.hpp>
+#include <unistd.h>
+
+#include "detector.hpp"
+#include "dnn_model.hpp"
+#include "onednn_conv.hpp"
+#include "test_util.hpp"
+
+using namespace mtfcdd;
+using test::message_of;
+namespace fs = std::filesystem;
+
+namespace {
+
+double relative_l2(const cv::Mat& a, const cv::Mat& b) {
+  return cv::norm(a, b, cv::NORM_L2) / cv::norm(b, cv::NORM_L2);
+}
+
+cv::Mat random_blob(int n, const BundleManifest& m) {
+  cv::Mat blob(std::vector<int>{n, 3, m.input_height, m.input_width}, CV_32F);
+  cv::RNG rng(n);
+  rng.fill(blob, cv::RNG::NORMAL, 0, 1);
+  return blob;
+}
+
+DnnOptions with_conv(const std::string& conv) {
+  DnnOptions o;
+  o.conv = conv;
+  return o;
+}
+
+// The bundle made by the make_test_bundle CTest fixture (preset small).
+std::string fixture_bundle() {
+  const char* b = std::getenv("MTFCDD_TEST_BUNDLE");
+  return b ? b : "";
+}
+
+// Bundles the trainer exports for one test, removed with it.
+class Exports {
+ public:
+  Exports() : dir_(fs::temp_directory_path() / ("mtfcdd_test_onednn_" + std::to_string(::getpid()))) {
+    fs::remove_all(dir_);
+  }
+  ~Exports() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::string make(const std::string& trainer, const std::string& args) {
+    const std::string out = (dir_ / std::to_string(count_++)).string();
+    const std::string cmd = "'" + trainer + "' export " + args + " --out '" + out + "' >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
+    return out;
+  }
+
+ private:
+  fs::path dir_;
+  int count_ = 0;
+};
+
+class OneDnnConvTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (fixture_bundle().empty()) GTEST_SKIP() << "MTFCDD_TEST_BUNDLE not set (run through ctest)";
+    if (!have_onednn()) GTEST_SKIP() << "built without oneDNN";
+  }
+};
+
+}  // namespace
+
+TEST_F(OneDnnConvTest, MapsMatchOpenCvConvolution) {
+  // Besides the fixture, when the trainer's path is compiled in: irv2 (block35: many small 1x1
+  // and 3x3 convolutions with ReLUs fused into them) and mobilenet_v1 (depthwise convolutions).
+  std::vector<std::string> bundles = {fixture_bundle()};
+#ifdef MTFCDD_TRAINER
+  Exports exports;
+  for (const char* args : {"--preset irv2 --types 8 --input-size 107",
+                           "--preset mobilenet_v1 --types 3 --input-size 99"})
+    bundles.push_back(exports.make(MTFCDD_TRAINER, args));
+#endif
+  for (const auto& bundle : bundles) {
+    SCOPED_TRACE(bundle);
+    DnnModel onednn(bundle, with_conv("onednn")), opencv(bundle, with_conv("opencv"));
+    EXPECT_EQ(onednn.conv_in_use(), "onednn");
+    EXPECT_EQ(opencv.conv_in_use(), "opencv");
+    // Batch 1 (OpenCV then writes convolutions straight into concatenations), then 3 and 1
+    // again on the same models: the batch is dynamic.
+    for (int n : {1, 3, 1}) {
+      const cv::Mat blob = random_blob(n, onednn.manifest());
+      const cv::Mat got = onednn.forward(blob), want = opencv.forward(blob);
+      ASSERT_EQ(got.dims, 4);
+      ASSERT_EQ(got.size[0], n);
+      EXPECT_LT(relative_l2(got, want), 1e-4) << "batch " << n;
+    }
+  }
+}
+
+TEST_F(OneDnnConvTest, AutoIsOneDnnOnTheCpu) {
+  EXPECT_EQ(DnnModel(fixture_bundle()).conv_in_use(), "onednn");
+  const auto info = Detector({{"model", fixture_bundle()}}, "").describe();
+  EXPECT_EQ(info.at("conv"), "onednn");
+  EXPECT_EQ(Detector({{"model", fixture_bundle()}, {"conv", "opencv"}}, "").describe().at("conv"), "opencv");
+}
+
+#ifdef MTFCDD_WITH_ONEDNN
+TEST_F(OneDnnConvTest, OtherOpenCvUsersKeepOpenCvConvolution) {
+  const std::string onnx = fixture_bundle() + "/model.onnx";
+  int ours = 0;  // every convolution of this model is one oneDNN runs
+  cv::dnn::Net with = read_onnx_with_onednn_conv(onnx);
+  for (const auto& name : with.getLayerNames()) ours += with.getLayer(with.getLayerId(name))->type == kOneDnnConvType;
+  EXPECT_GT(ours, 0);
+  const DnnModel model(fixture_bundle(), with_conv("onednn"));
+
+  // Another OpenCV DNN user in the same process, after the plugin loaded its model.
+  cv::dnn::Net plain = cv::dnn::readNetFromONNX(onnx);
+  int opencv = 0;
+  for (const auto& name : plain.getLayerNames()) {
+    const auto layer = plain.getLayer(plain.getLayerId(name));
+    EXPECT_NE(layer->type, kOneDnnConvType) << name;
+    opencv += layer->type == "Convolution";
+  }
+  EXPECT_EQ(opencv, ours);
+  cv::dnn::LayerParams params;
+  params.type = "Convolution";
+  params.blobs = {cv::Mat(std::vector<int>{2, 1, 1, 1}, CV_32F, cv::Scalar(1))};
+  params.set("kernel_size", 1);
+  params.set("num_output", 2);
+  // What the factory makes for "Convolution" now is OpenCV's own.
+  const auto made = cv::dnn::LayerFactory::createLayerInstance("Convolution", params);
+  EXPECT_TRUE(made.dynamicCast<cv::dnn::ConvolutionLayer>());
+}
+#endif
+
+TEST_F(OneDnnConvTest, UnknownConvIsAnError) {
+  EXPECT_NE(message_of([] { DnnModel d(fixture_bundle(), with_conv("fast")); }).find("unknown conv 'fast'"),
+            std::string::npos);
+}
+
+TEST(OneDnnConvAbsent, AskingForItIsABackendError) {
+  if (have_onednn()) GTEST_SKIP() << "built with oneDNN";
+  if (fixture_bundle().empty()) GTEST_SKIP() << "MTFCDD_TEST_BUNDLE not set (run through ctest)";
+  EXPECT_THROW(DnnModel(fixture_bundle(), with_conv("onednn")), BackendError);
+  EXPECT_EQ(DnnModel(fixture_bundle()).conv_in_use(), "opencv");
+}
