@@ -12,6 +12,7 @@
 #include "export.hpp"
 #include "fcdd_math.hpp"
 #include "fcdd_model.hpp"
+#include "heap_tuning.hpp"
 
 namespace mtfcdd::bench {
 namespace {
@@ -141,6 +142,7 @@ GemmPeak gemm_peak(int n, int repeats) {
 }
 
 double train_images_per_s(const std::string& preset, int64_t types, bool frozen_backbone, int batch, int steps) {
+  keep_freed_memory_in_heap();  // as mtfcdd-train does; training is the bench's last measurement
   torch::manual_seed(1);
   FcddModel model = make_model(preset, types);
   model->set_backbone_frozen(frozen_backbone);

@@ -11,7 +11,6 @@
 //   .25   .1875  .0625  0
 //   0     0      0      0
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -25,32 +24,15 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "evaluate.hpp"
+#include "test_util.hpp"
 
 namespace fs = std::filesystem;
 using namespace mtfcdd;
+using test::TempDir;
 
 namespace {
 
 constexpr double kEps = 1e-12;
-
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("mtfcdd_test_evaluate_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 Sample sample(const std::string& image, std::vector<int> types, std::map<int, std::string> masks = {},
               const std::string& split = "test") {

@@ -1,7 +1,6 @@
 // Tests for the heatmap figure (training/src/figure.cpp) on tiny generated images: its size, which
 // images become rows and in what order, the shared colour scale and the mask outlines.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -15,28 +14,10 @@
 
 namespace fs = std::filesystem;
 using namespace mtfcdd;
+using test::TempDir;
 using L = FigureLayout;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("mtfcdd_test_figure_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 // A 64x48 image of one colour (non-square: the figure stretches it like the model's input), so
 // that the image column tells which image a row shows.

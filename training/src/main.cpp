@@ -14,6 +14,7 @@
 #include "fcdd_math.hpp"
 #include "fcdd_model.hpp"
 #include "figure.hpp"
+#include "heap_tuning.hpp"
 #include "safetensors.hpp"
 #include "sampler.hpp"
 #include "toy_data.hpp"
@@ -287,6 +288,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string cmd = argv[1];
+  keep_freed_memory_in_heap();
   try {
     const CliArgs args(argc, argv, 2, {"skip-bad", "single-channel", "resume", "no-pixel"});
     if (cmd == "train") return cmd_train(args);
