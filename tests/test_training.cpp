@@ -8,6 +8,7 @@
 #include "evaluate.hpp"
 #include "toy_data.hpp"
 #include "trainer.hpp"
+#include "weight_average.hpp"
 
 using namespace mtfcdd;
 namespace fs = std::filesystem;
@@ -44,5 +45,91 @@ TEST(Training, TinyRunLearnsPlantedTypesAndCalibrates) {
   const Dataset ds = load_dataset(cfg.data);
   const auto report = summarize(score_split(dnn, ds, "test"), {toy_type_name(0), toy_type_name(1)}, 64, 64, false);
   for (const auto& t : report.types) EXPECT_GT(t.vs_normal.auroc, 0.9) << t.name;
+  fs::remove_all(root);
+}
+
+TEST(WeightAverage, FollowsTheWarmUpDecayAndSwapsBack) {
+  torch::nn::Linear lin(1, 1);
+  {
+    torch::NoGradGuard ng;
+    lin->weight.fill_(0);
+    lin->bias.fill_(0);
+  }
+  WeightAverage avg(*lin, 0.5);
+  const auto set = [&](float w) {
+    torch::NoGradGuard ng;
+    lin->weight.fill_(w);
+  };
+  // Step 1: d = min(0.5, 1/10) = 0.1: avg = 0.1 * 0 + 0.9 * 10 = 9.
+  set(10);
+  avg.update(*lin);
+  EXPECT_FLOAT_EQ(avg.tensors()[0].item<float>(), 9);
+  // Step 2: d = min(0.5, 2/11) = 2/11: avg = 2/11 * 9 + 9/11 * 20 = 198/11 = 18.
+  set(20);
+  avg.update(*lin);
+  EXPECT_FLOAT_EQ(avg.tensors()[0].item<float>(), 18);
+  // Later steps use the decay itself: d = min(0.5, 3/12) = 0.25 still warms up; at n = 8,
+  // (1 + 8) / (10 + 8) = 0.5.
+  avg.set_updates(8);
+  set(0);
+  avg.update(*lin);
+  EXPECT_FLOAT_EQ(avg.tensors()[0].item<float>(), 9);
+  avg.swap(*lin);
+  EXPECT_FLOAT_EQ(lin->weight.item<float>(), 9);
+  EXPECT_FLOAT_EQ(avg.tensors()[0].item<float>(), 0);
+  avg.swap(*lin);
+  EXPECT_FLOAT_EQ(lin->weight.item<float>(), 0);
+  EXPECT_THROW(WeightAverage(*lin, 1.0), std::invalid_argument);
+}
+
+// A run with a weight average resumed from its checkpoint continues exactly as an uninterrupted
+// run, and the bundle records how it was trained.
+TEST(Training, WeightAverageSurvivesResume) {
+  const auto root = fs::temp_directory_path() / ("mtfcdd_ema_" + std::to_string(::getpid()));
+  write_toy_dataset((root / "data").string(), 2, 48, {48, 16, 16}, 7);
+  const auto config = [&](const std::string& out, int epochs) {
+    TrainConfig cfg;
+    cfg.data = (root / "data").string();
+    cfg.out = (root / out).string();
+    cfg.model.preset = "small";
+    cfg.model.input_size = 48;
+    cfg.model.head_channels = 8;
+    cfg.batch = 8;
+    cfg.lr = 1e-3;
+    cfg.epochs = epochs;
+    cfg.ema = 0.9;
+    cfg.aug.flip_horizontal = true;
+    return cfg;
+  };
+  const auto last_val_loss = [&](const std::string& out) {
+    std::ifstream hist(root / out / "history.jsonl");
+    double v = 0;
+    for (std::string line; std::getline(hist, line);) v = nlohmann::json::parse(line).at("val_loss");
+    return v;
+  };
+  torch::manual_seed(3);
+  ASSERT_EQ(run_training(config("straight", 3)), 0);
+  torch::manual_seed(3);
+  ASSERT_EQ(run_training(config("resumed", 2)), 0);
+  TrainConfig more = config("resumed", 3);
+  more.resume = true;
+  ASSERT_EQ(run_training(more), 0);
+  EXPECT_NEAR(last_val_loss("resumed"), last_val_loss("straight"), 1e-5 * last_val_loss("straight"));
+
+  const auto prov = read_manifest((root / "resumed" / "bundle").string()).provenance;
+  EXPECT_EQ(prov.at("ema"), 0.9);
+  EXPECT_EQ(prov.at("augment").at("flip"), "h");
+  // Resuming a run without an average as one with an average is refused, naming the cause.
+  TrainConfig plain = config("plain", 1);
+  plain.ema = 0;
+  ASSERT_EQ(run_training(plain), 0);
+  TrainConfig wrong = config("plain", 2);
+  wrong.resume = true;
+  try {
+    run_training(wrong);
+    ADD_FAILURE() << "resumed without the average";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no weight average"), std::string::npos) << e.what();
+  }
   fs::remove_all(root);
 }

@@ -24,6 +24,10 @@ cv::Mat augment(const cv::Mat& image, const AugmentConfig& cfg, std::mt19937_64&
   cv::warpAffine(image, warped, m, image.size(), cv::INTER_LINEAR, cv::BORDER_REFLECT_101);
   // Contrast around mid-grey, then brightness; saturating to 0..255.
   warped.convertTo(out, -1, gain, offset + 127.5 * (1 - gain));
+  // Drawn last and only when enabled, so runs without flips keep their seeded draws.
+  const bool h = cfg.flip_horizontal && symmetric(rng) < 0;
+  const bool v = cfg.flip_vertical && symmetric(rng) < 0;
+  if (h || v) cv::flip(out, out, h && v ? -1 : (h ? 1 : 0));
   return out;
 }
 

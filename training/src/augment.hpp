@@ -1,5 +1,6 @@
 // Training-time augmentation (paper: applied to half the images): rotation, translation,
-// brightness and contrast, on an image already at the model's input size.
+// brightness and contrast, on an image already at the model's input size; optionally mirror
+// flips, for parts whose defects look the same mirrored (tiles, sheets, fabric; not text).
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -13,6 +14,8 @@ struct AugmentConfig {
   double max_shift_px = 20;
   double max_brightness = 25;   // added offset, 0..255 units
   double max_contrast = 0.2;    // gain in [1 - c, 1 + c]
+  bool flip_horizontal = false; // each with probability 1/2 on an augmented image
+  bool flip_vertical = false;
 };
 
 // Draws its parameters from `rng`; returns the input untouched when the draw says so.

@@ -42,6 +42,17 @@ size_t BatchLoader::pending() const {
   return submitted_ - taken_;
 }
 
+uint64_t BatchLoader::taken() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return taken_;
+}
+
+void BatchLoader::continue_numbering(uint64_t next) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (submitted_ != taken_) throw std::logic_error("BatchLoader::continue_numbering() with batches pending");
+  submitted_ = taken_ = next;
+}
+
 Batch BatchLoader::next() {
   std::unique_lock<std::mutex> lock(mu_);
   if (taken_ == submitted_) throw std::logic_error("BatchLoader::next() with nothing submitted");

@@ -38,6 +38,11 @@ class BatchLoader {
   // Blocks until the oldest submitted batch is ready; rethrows a worker's error (naming the file).
   Batch next();
   size_t pending() const;
+  // Batches handed out by next() so far: the number (and so the augmentation) of the next one.
+  uint64_t taken() const;
+  // A resumed run numbers its batches on from where the checkpoint left off, so it augments
+  // them as the uninterrupted run did. Only with nothing pending.
+  void continue_numbering(uint64_t next);
 
  private:
   struct Job {

@@ -33,11 +33,13 @@ commands:
           [--cut C] [--input-size S] [--head-channels H] [--seed N]
           write a verified bundle (model.onnx + model.json) of an untrained head
   train   --data D --out RUN [--preset P] [--cut C] [--weights W] [--types a,b,..] [--single-channel]
-          [--epochs 10] [--batch 32] [--lr 1e-4] [--max-minutes M] [--aug-prob 0.5] [--workers 2]
+          [--epochs 10] [--batch 32] [--lr 1e-4] [--weight-decay 0] [--max-minutes M] [--aug-prob 0.5]
+          [--flip none|h|v|hv] [--ema 0] [--workers 2]
           [--seed 1] [--input-size S] [--head-channels H] [--threads N] [--skip-bad] [--resume]
           [--select loss|auroc]
           balanced-epoch training; writes RUN/checkpoint.pt, RUN/best.pt, RUN/history.jsonl and
-          RUN/bundle/ (best epoch by val loss or val image AUROC, thresholds calibrated on val)
+          RUN/bundle/ (best epoch by val loss or val image AUROC, thresholds calibrated on val;
+          --ema D validates and exports a moving average of the weights, e.g. 0.999)
   eval    --model BUNDLE --data D [--split test] [--types a,b,..] [--single-channel] [--batch 8]
           [--report R.md] [--json R.json] [--scores-out scores.csv] [--no-pixel] [--skip-bad]
           [--figure FIG.png [--figure-rows 1]]
@@ -192,8 +194,16 @@ int cmd_train(const CliArgs& a) {
   t.epochs = static_cast<int>(a.integer("epochs", t.epochs));
   t.batch = static_cast<int>(a.integer("batch", t.batch));
   t.lr = a.real("lr", t.lr);
+  t.weight_decay = a.real("weight-decay", t.weight_decay);
+  t.ema = a.real("ema", t.ema);
+  if (t.ema < 0 || t.ema >= 1) throw std::invalid_argument("--ema must be in [0, 1)");
   t.max_minutes = a.real("max-minutes", 0);
   t.aug.probability = a.real("aug-prob", t.aug.probability);
+  const std::string flip = a.str("flip", "none");
+  if (flip != "none" && flip != "h" && flip != "v" && flip != "hv")
+    throw std::invalid_argument("--flip must be none, h, v or hv, not '" + flip + "'");
+  t.aug.flip_horizontal = flip.find('h') != std::string::npos;
+  t.aug.flip_vertical = flip.find('v') != std::string::npos;
   t.workers = static_cast<int>(a.integer("workers", t.workers));
   t.seed = static_cast<uint64_t>(a.integer("seed", 1));
   t.resume = a.has("resume");

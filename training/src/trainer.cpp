@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "batch_loader.hpp"
 #include "dnn_model.hpp"
@@ -20,6 +21,7 @@
 #include "metrics.hpp"
 #include "safetensors.hpp"
 #include "sampler.hpp"
+#include "weight_average.hpp"
 #include "weights.hpp"
 
 namespace mtfcdd {
@@ -79,6 +81,7 @@ struct RunState {
   double best_val = std::numeric_limits<double>::infinity();
   int best_epoch = -1;
   std::vector<uint64_t> sampler;
+  uint64_t batches = 0;  // the loader's batch count, which seeds augmentation
 };
 
 nlohmann::json model_json(const ModelConfig& m) {
@@ -86,25 +89,30 @@ nlohmann::json model_json(const ModelConfig& m) {
           {"input_size", m.input_size}};
 }
 
-void save_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim::Adam& opt, const RunState& st,
-                     const ModelConfig& mc) {
+void save_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim::Adam& opt, WeightAverage* avg,
+                     const RunState& st, const ModelConfig& mc) {
   torch::serialize::OutputArchive ar, model_ar, opt_ar;
   model.save(model_ar);
   opt.save(opt_ar);
   ar.write("model", model_ar);
   ar.write("optimizer", opt_ar);
+  if (avg) {
+    for (size_t i = 0; i < avg->tensors().size(); ++i) ar.write("average." + std::to_string(i), avg->tensors()[i]);
+    ar.write("average_updates", torch::tensor(avg->updates(), torch::kLong));
+  }
   std::vector<int64_t> s(st.sampler.begin(), st.sampler.end());
   ar.write("sampler", torch::tensor(s, torch::kLong));
   const nlohmann::json meta = {{"epoch", st.epoch},           {"in_epoch", st.in_epoch},
                                {"iteration", st.iteration},   {"best_val", st.best_val},
-                               {"best_epoch", st.best_epoch}, {"model", model_json(mc)}};
+                               {"best_epoch", st.best_epoch}, {"batches", st.batches},
+                               {"model", model_json(mc)}};
   ar.write("meta", c10::IValue(meta.dump()));
   const std::string tmp = path + ".tmp";
   ar.save_to(tmp);
   fs::rename(tmp, path);
 }
 
-RunState load_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim::Adam& opt,
+RunState load_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim::Adam& opt, WeightAverage* avg,
                          const ModelConfig& mc) {
   if (!fs::exists(path)) throw std::runtime_error("--resume: no checkpoint at " + path);
   torch::serialize::InputArchive ar, model_ar, opt_ar;
@@ -119,6 +127,13 @@ RunState load_checkpoint(const std::string& path, FcddModelImpl& model, torch::o
   model.load(model_ar);
   ar.read("optimizer", opt_ar);
   opt.load(opt_ar);
+  if (avg) {
+    torch::Tensor n;
+    if (!ar.try_read("average_updates", n))
+      throw std::runtime_error("--resume: the checkpoint has no weight average; resume without --ema");
+    for (size_t i = 0; i < avg->tensors().size(); ++i) ar.read("average." + std::to_string(i), avg->tensors()[i]);
+    avg->set_updates(n.item<int64_t>());
+  }
   torch::Tensor s;
   ar.read("sampler", s);
   RunState st;
@@ -127,6 +142,8 @@ RunState load_checkpoint(const std::string& path, FcddModelImpl& model, torch::o
   st.iteration = meta.at("iteration");
   st.best_val = meta.at("best_val").is_null() ? std::numeric_limits<double>::infinity() : meta.at("best_val").get<double>();
   st.best_epoch = meta.at("best_epoch");
+  if (!st.in_epoch) ++st.epoch;  // written after the epoch ended: continue with the next one
+  st.batches = meta.value("batches", uint64_t{0});
   const auto* p = s.data_ptr<int64_t>();
   st.sampler.assign(p, p + s.numel());
   return st;
@@ -231,7 +248,10 @@ int run_training(const TrainConfig& cfg) {
   std::vector<torch::Tensor> params;
   for (auto& p : model->parameters())
     if (p.requires_grad()) params.push_back(p);
-  torch::optim::Adam opt(params, torch::optim::AdamOptions(cfg.lr));
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(cfg.lr).weight_decay(cfg.weight_decay));
+  std::optional<WeightAverage> average;
+  if (cfg.ema > 0) average.emplace(*model, cfg.ema);
+  WeightAverage* avg = average ? &*average : nullptr;
 
   const auto pools = class_pools(data, "train");
   for (int64_t k = 0; k < m; ++k)
@@ -249,7 +269,8 @@ int run_training(const TrainConfig& cfg) {
   const std::string best = (fs::path(cfg.out) / "best.pt").string();
   RunState st;
   if (cfg.resume) {
-    st = load_checkpoint(ckpt, *model, opt, mc);
+    st = load_checkpoint(ckpt, *model, opt, avg, mc);
+    loader.continue_numbering(st.batches);
     sampler.restore(st.sampler);
     std::cerr << "resumed from " << ckpt << " at epoch " << st.epoch + 1 << ", iteration " << st.iteration << "\n";
   }
@@ -293,6 +314,7 @@ int run_training(const TrainConfig& cfg) {
       opt.zero_grad();
       loss.backward();
       opt.step();
+      if (avg) avg->update(*model);
       ++st.iteration;
       ++iters;
       const double l = loss.item<double>();
@@ -301,9 +323,10 @@ int run_training(const TrainConfig& cfg) {
       loss_avg = iters == 1 ? l : 0.95 * loss_avg + 0.05 * l;
       progress.update(st.epoch + 1, cfg.epochs, iters, expected_iters, loss_avg, iters / seconds_since(t_epoch));
       if (g_interrupted) {
+        st.batches = loader.taken();  // the batches drawn ahead are drawn again after --resume
         while (loader.pending() > 0) loader.next();  // let the workers finish before saving
         progress.end_line();
-        save_checkpoint(ckpt, *model, opt, st, mc);
+        save_checkpoint(ckpt, *model, opt, avg, st, mc);
         std::signal(SIGINT, previous);
         std::cerr << "interrupted: checkpoint written to " << ckpt << "; continue with --resume\n";
         return 130;
@@ -317,6 +340,7 @@ int run_training(const TrainConfig& cfg) {
     progress.end_line();
     st.in_epoch = false;
     st.sampler = sampler.state();
+    if (avg) avg->swap(*model);  // validate and keep the average; train on with the last weights
     const Validation v = val.empty() ? Validation{loss_avg} : validate(*model, loader, val, cfg.batch, m);
     // Lower is better for both figures: the AUROC enters negated.
     const double figure = by_auroc ? -v.auroc : v.loss;
@@ -326,7 +350,9 @@ int run_training(const TrainConfig& cfg) {
       st.best_epoch = st.epoch + 1;
       torch::save(model, best);
     }
-    save_checkpoint(ckpt, *model, opt, st, mc);
+    if (avg) avg->swap(*model);
+    st.batches = loader.taken();
+    save_checkpoint(ckpt, *model, opt, avg, st, mc);
     history << nlohmann::json{{"epoch", st.epoch + 1}, {"iterations", iters}, {"train_loss", loss_avg},
                               {"val_loss", v.loss}, {"val_auroc", std::isnan(v.auroc) ? nlohmann::json() : nlohmann::json(v.auroc)},
                               {"seconds", seconds_since(t_epoch)}}
@@ -351,6 +377,13 @@ int run_training(const TrainConfig& cfg) {
                     {"data", cfg.data},
                     {"best_epoch", st.best_epoch},
                     {"selected_by", "val " + cfg.select},
+                    {"lr", cfg.lr},
+                    {"weight_decay", cfg.weight_decay},
+                    {"ema", cfg.ema},
+                    {"augment", {{"probability", cfg.aug.probability},
+                                 {"flip", std::string(cfg.aug.flip_horizontal ? "h" : "") +
+                                              (cfg.aug.flip_vertical ? "v" : "")}}},
+                    {"seed", cfg.seed},
                     {"iterations", st.iteration},
                     {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
   if (!val.empty()) {

@@ -20,6 +20,8 @@ struct TrainConfig {
   std::string out;          // run folder: checkpoint.pt, best.pt, history.jsonl, bundle/
   int batch = 32;
   double lr = 1e-4;
+  double weight_decay = 0;  // Adam's L2 penalty; regularises a backbone trained from scratch
+  double ema = 0;           // decay of the weight average validated and exported; 0 = last weights
   int epochs = 10;          // balanced epochs
   double max_minutes = 0;   // 0 = no time budget
   AugmentConfig aug;

@@ -1,0 +1,80 @@
+#include <gtest/gtest.h>
+
+#include <opencv2/core.hpp>
+#include <set>
+
+#include "augment.hpp"
+
+namespace {
+
+using mtfcdd::AugmentConfig;
+
+// Only the flips left on: every output must be the input or one of its mirror images.
+AugmentConfig flips_only(bool h, bool v) {
+  AugmentConfig c;
+  c.probability = 1;
+  c.max_rotation_deg = c.max_shift_px = c.max_brightness = c.max_contrast = 0;
+  c.flip_horizontal = h;
+  c.flip_vertical = v;
+  return c;
+}
+
+cv::Mat asymmetric() {
+  cv::Mat m(4, 6, CV_8UC3);
+  for (size_t i = 0; i < m.total() * 3; ++i) m.data[i] = static_cast<uchar>(i * 7 % 251);
+  return m;
+}
+
+bool same(const cv::Mat& a, const cv::Mat& b) { return cv::norm(a, b, cv::NORM_INF) == 0; }
+
+// 0 identity, 1 horizontal, 2 vertical, 3 both; -1 none of them.
+int which_flip(const cv::Mat& in, const cv::Mat& out) {
+  cv::Mat f;
+  if (same(in, out)) return 0;
+  cv::flip(in, f, 1);
+  if (same(f, out)) return 1;
+  cv::flip(in, f, 0);
+  if (same(f, out)) return 2;
+  cv::flip(in, f, -1);
+  if (same(f, out)) return 3;
+  return -1;
+}
+
+std::set<int> flips_seen(const AugmentConfig& c) {
+  const cv::Mat in = asymmetric();
+  std::mt19937_64 rng(3);
+  std::set<int> seen;
+  for (int i = 0; i < 200; ++i) seen.insert(which_flip(in, mtfcdd::augment(in, c, rng)));
+  return seen;
+}
+
+TEST(Augment, FlipsGiveEachMirrorImageAndNothingElse) {
+  EXPECT_EQ(flips_seen(flips_only(true, true)), (std::set<int>{0, 1, 2, 3}));
+  EXPECT_EQ(flips_seen(flips_only(true, false)), (std::set<int>{0, 1}));
+  EXPECT_EQ(flips_seen(flips_only(false, true)), (std::set<int>{0, 2}));
+  EXPECT_EQ(flips_seen(flips_only(false, false)), (std::set<int>{0}));
+}
+
+TEST(Augment, ProbabilityZeroReturnsTheImageAndFlipsKeepOtherDraws) {
+  const cv::Mat in = asymmetric();
+  AugmentConfig off = flips_only(true, true);
+  off.probability = 0;
+  std::mt19937_64 rng(1);
+  EXPECT_TRUE(same(mtfcdd::augment(in, off, rng), in));
+  // The flip draws come after the geometric ones: a run that turns flips on sees the same
+  // rotation and shift, mirrored.
+  AugmentConfig plain;
+  plain.probability = 1;
+  AugmentConfig flipped = plain;
+  flipped.flip_horizontal = true;
+  cv::Mat big(64, 64, CV_8UC1);
+  cv::randu(big, 0, 255);
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    std::mt19937_64 a(seed), b(seed);
+    const cv::Mat pa = mtfcdd::augment(big, plain, a), pb = mtfcdd::augment(big, flipped, b);
+    const int w = which_flip(pa, pb);
+    EXPECT_TRUE(w == 0 || w == 1) << "seed " << seed;
+  }
+}
+
+}  // namespace
