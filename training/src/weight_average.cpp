@@ -6,8 +6,11 @@
 namespace mtfcdd {
 namespace {
 
+// Frozen parameters (a pretrained backbone) never change: averaging them would be work on every step.
 std::vector<torch::Tensor> model_tensors(torch::nn::Module& model) {
-  std::vector<torch::Tensor> out = model.parameters();
+  std::vector<torch::Tensor> out;
+  for (auto& p : model.parameters())
+    if (p.requires_grad()) out.push_back(p);
   for (auto& b : model.buffers()) out.push_back(b);
   return out;
 }

@@ -11,7 +11,7 @@ namespace mtfcdd {
 
 class WeightAverage {
  public:
-  // Starts from the model's current parameters and buffers.
+  // Starts from the model's current trainable parameters and buffers; freeze parts before this.
   WeightAverage(torch::nn::Module& model, double decay);
 
   // After each optimizer step: avg = d * avg + (1 - d) * w with d = min(decay, (1 + n) / (10 + n)),
@@ -22,7 +22,7 @@ class WeightAverage {
   // Exchanges the model's tensors with the average; calling it twice restores both.
   void swap(torch::nn::Module& model);
 
-  // For checkpoints: the averaged tensors (parameters, then buffers) and the update count.
+  // For checkpoints: the averaged tensors (trainable parameters, then buffers) and the update count.
   std::vector<torch::Tensor>& tensors() { return avg_; }
   int64_t updates() const { return updates_; }
   void set_updates(int64_t n) { updates_ = n; }
