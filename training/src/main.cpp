@@ -196,7 +196,6 @@ int cmd_train(const CliArgs& a) {
   t.lr = a.real("lr", t.lr);
   t.weight_decay = a.real("weight-decay", t.weight_decay);
   t.ema = a.real("ema", t.ema);
-  if (t.ema < 0 || t.ema >= 1) throw std::invalid_argument("--ema must be in [0, 1)");
   t.max_minutes = a.real("max-minutes", 0);
   t.aug.probability = a.real("aug-prob", t.aug.probability);
   const std::string flip = a.str("flip", "none");

@@ -219,6 +219,9 @@ std::vector<std::vector<int>> class_pools(const Dataset& data, const std::string
 int run_training(const TrainConfig& cfg) {
   if (cfg.out.empty()) throw std::invalid_argument("--out is required");
   if (cfg.batch < 1 || cfg.epochs < 1) throw std::invalid_argument("--batch and --epochs must be positive");
+  if (!(cfg.lr > 0)) throw std::invalid_argument("--lr must be positive");
+  if (!(cfg.weight_decay >= 0)) throw std::invalid_argument("--weight-decay must be >= 0");
+  if (!(cfg.ema >= 0 && cfg.ema < 1)) throw std::invalid_argument("--ema must be in [0, 1)");
   if (cfg.select != "loss" && cfg.select != "auroc")
     throw std::invalid_argument("--select must be loss or auroc, not '" + cfg.select + "'");
   const bool by_auroc = cfg.select == "auroc";
