@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 #include <set>
 
 #include "augment.hpp"
@@ -75,6 +76,37 @@ TEST(Augment, ProbabilityZeroReturnsTheImageAndFlipsKeepOtherDraws) {
     const int w = which_flip(pa, pb);
     EXPECT_TRUE(w == 0 || w == 1) << "seed " << seed;
   }
+}
+
+// Only the stretch left on: a centred square comes out as a rectangle whose sides are scaled
+// independently, each within [1/(1+s), 1+s], both shrunk and enlarged.
+TEST(Augment, StretchScalesEachAxisWithinItsRange) {
+  AugmentConfig c = flips_only(false, false);
+  c.max_stretch = 0.5;
+  cv::Mat in(96, 96, CV_8UC1, cv::Scalar(0));
+  in(cv::Rect(38, 38, 20, 20)).setTo(255);
+  std::mt19937_64 rng(5);
+  double lo[2] = {9, 9}, hi[2] = {0, 0};
+  int wider = 0, taller = 0;
+  for (int i = 0; i < 300; ++i) {
+    const cv::Rect box = cv::boundingRect(mtfcdd::augment(in, c, rng) > 127);
+    const double f[2] = {box.width / 20.0, box.height / 20.0};
+    for (int a = 0; a < 2; ++a) {
+      lo[a] = std::min(lo[a], f[a]);
+      hi[a] = std::max(hi[a], f[a]);
+      // One pixel of rounding at each edge of a 20-pixel side.
+      EXPECT_GE(f[a], 1 / 1.5 - 0.1) << "draw " << i;
+      EXPECT_LE(f[a], 1.5 + 0.1) << "draw " << i;
+    }
+    wider += box.width > box.height + 2;
+    taller += box.height > box.width + 2;
+  }
+  for (int a = 0; a < 2; ++a) {
+    EXPECT_LT(lo[a], 0.75);
+    EXPECT_GT(hi[a], 1.35);
+  }
+  EXPECT_GT(wider, 30);
+  EXPECT_GT(taller, 30);
 }
 
 }  // namespace

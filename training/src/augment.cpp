@@ -1,5 +1,6 @@
 #include "augment.hpp"
 
+#include <cmath>
 #include <opencv2/imgproc.hpp>
 
 namespace mtfcdd {
@@ -16,7 +17,21 @@ cv::Mat augment(const cv::Mat& image, const AugmentConfig& cfg, std::mt19937_64&
   const double dx = symmetric(rng) * cfg.max_shift_px, dy = symmetric(rng) * cfg.max_shift_px;
   const double gain = 1 + symmetric(rng) * cfg.max_contrast;
   const double offset = symmetric(rng) * cfg.max_brightness;
-  cv::Mat m = cv::getRotationMatrix2D(cv::Point2f(image.cols / 2.f, image.rows / 2.f), angle, 1.0);
+  const cv::Point2f centre(image.cols / 2.f, image.rows / 2.f);
+  cv::Mat m = cv::getRotationMatrix2D(centre, angle, 1.0);
+  // Drawn last and only when enabled, so runs without flips or stretch keep their seeded draws.
+  const bool h = cfg.flip_horizontal && symmetric(rng) < 0;
+  const bool v = cfg.flip_vertical && symmetric(rng) < 0;
+  if (cfg.max_stretch > 0) {
+    const double sx = std::exp(symmetric(rng) * std::log1p(cfg.max_stretch));
+    const double sy = std::exp(symmetric(rng) * std::log1p(cfg.max_stretch));
+    // Rotation after the stretch, both about the centre: the translation column is recomputed.
+    for (int r = 0; r < 2; ++r) {
+      m.at<double>(r, 0) *= sx;
+      m.at<double>(r, 1) *= sy;
+      m.at<double>(r, 2) = (r ? centre.y : centre.x) - m.at<double>(r, 0) * centre.x - m.at<double>(r, 1) * centre.y;
+    }
+  }
   m.at<double>(0, 2) += dx;
   m.at<double>(1, 2) += dy;
   cv::Mat warped, out;
@@ -24,9 +39,6 @@ cv::Mat augment(const cv::Mat& image, const AugmentConfig& cfg, std::mt19937_64&
   cv::warpAffine(image, warped, m, image.size(), cv::INTER_LINEAR, cv::BORDER_REFLECT_101);
   // Contrast around mid-grey, then brightness; saturating to 0..255.
   warped.convertTo(out, -1, gain, offset + 127.5 * (1 - gain));
-  // Drawn last and only when enabled, so runs without flips keep their seeded draws.
-  const bool h = cfg.flip_horizontal && symmetric(rng) < 0;
-  const bool v = cfg.flip_vertical && symmetric(rng) < 0;
   if (h || v) cv::flip(out, out, h && v ? -1 : (h ? 1 : 0));
   return out;
 }

@@ -1,6 +1,7 @@
 // Training-time augmentation (paper: applied to half the images): rotation, translation,
 // brightness and contrast, on an image already at the model's input size; optionally mirror
-// flips, for parts whose defects look the same mirrored (tiles, sheets, fabric; not text).
+// flips, for parts whose defects look the same mirrored (tiles, sheets, fabric; not text), and a
+// per-axis stretch, for parts whose images come in several sizes and aspect ratios.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -16,6 +17,10 @@ struct AugmentConfig {
   double max_contrast = 0.2;    // gain in [1 - c, 1 + c]
   bool flip_horizontal = false; // each with probability 1/2 on an augmented image
   bool flip_vertical = false;
+  // Each axis scaled about the centre by a factor log-uniform in [1/(1+s), 1+s]; 0 = off. Images
+  // of different shapes are squashed differently to the model input (Magnetic Tile: 103-632 px
+  // wide to 224), so the same defect reaches the network at many aspect ratios.
+  double max_stretch = 0;
 };
 
 // Draws its parameters from `rng`; returns the input untouched when the draw says so.

@@ -1,7 +1,6 @@
 #include "batch_loader.hpp"
 
 #include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 #include <stdexcept>
 
 #include "preprocess.hpp"
@@ -95,9 +94,7 @@ cv::Mat BatchLoader::load(int index) {
   const auto decode = [&] {
     cv::Mat img = cv::imread(s.image, cv::IMREAD_COLOR);
     if (img.empty()) throw std::runtime_error(s.origin + ": cannot read image " + s.image);
-    cv::Mat sized;
-    cv::resize(img, sized, cv::Size(input_.input_width, input_.input_height), 0, 0, cv::INTER_AREA);
-    return sized;
+    return resize_to_input(img, input_.input_width, input_.input_height);
   };
   if (!use_cache_) return decode();
   std::call_once(cache_once_[index], [&] { cache_[index] = decode(); });

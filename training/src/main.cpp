@@ -34,7 +34,7 @@ commands:
           write a verified bundle (model.onnx + model.json) of an untrained head
   train   --data D --out RUN [--preset P] [--cut C] [--weights W] [--types a,b,..] [--single-channel]
           [--epochs 10] [--batch 32] [--lr 1e-4] [--weight-decay 0] [--max-minutes M] [--aug-prob 0.5]
-          [--flip none|h|v|hv] [--ema 0] [--workers 2]
+          [--flip none|h|v|hv] [--aug-stretch 0] [--ema 0] [--workers 2]
           [--seed 1] [--input-size S] [--head-channels H] [--threads N] [--skip-bad] [--resume]
           [--select loss|auroc]
           balanced-epoch training; writes RUN/checkpoint.pt, RUN/best.pt, RUN/history.jsonl and
@@ -203,6 +203,7 @@ int cmd_train(const CliArgs& a) {
     throw std::invalid_argument("--flip must be none, h, v or hv, not '" + flip + "'");
   t.aug.flip_horizontal = flip.find('h') != std::string::npos;
   t.aug.flip_vertical = flip.find('v') != std::string::npos;
+  t.aug.max_stretch = a.real("aug-stretch", t.aug.max_stretch);
   t.workers = static_cast<int>(a.integer("workers", t.workers));
   t.seed = static_cast<uint64_t>(a.integer("seed", 1));
   t.resume = a.has("resume");

@@ -222,6 +222,8 @@ int run_training(const TrainConfig& cfg) {
   if (!(cfg.lr > 0)) throw std::invalid_argument("--lr must be positive");
   if (!(cfg.weight_decay >= 0)) throw std::invalid_argument("--weight-decay must be >= 0");
   if (!(cfg.ema >= 0 && cfg.ema < 1)) throw std::invalid_argument("--ema must be in [0, 1)");
+  if (!(cfg.aug.max_stretch >= 0 && cfg.aug.max_stretch <= 1))
+    throw std::invalid_argument("--aug-stretch must be in [0, 1]");
   if (cfg.select != "loss" && cfg.select != "auroc")
     throw std::invalid_argument("--select must be loss or auroc, not '" + cfg.select + "'");
   const bool by_auroc = cfg.select == "auroc";
@@ -385,7 +387,8 @@ int run_training(const TrainConfig& cfg) {
                     {"ema", cfg.ema},
                     {"augment", {{"probability", cfg.aug.probability},
                                  {"flip", std::string(cfg.aug.flip_horizontal ? "h" : "") +
-                                              (cfg.aug.flip_vertical ? "v" : "")}}},
+                                              (cfg.aug.flip_vertical ? "v" : "")},
+                                 {"stretch", cfg.aug.max_stretch}}},
                     {"seed", cfg.seed},
                     {"iterations", st.iteration},
                     {"trainer", "mtfcdd-train " MTFCDD_VERSION}};

@@ -5,6 +5,13 @@
 
 namespace mtfcdd {
 
+cv::Mat resize_to_input(const cv::Mat& image, int width, int height) {
+  if (image.cols == width && image.rows == height) return image;
+  cv::Mat sized;
+  cv::resize(image, sized, cv::Size(width, height), 0, 0, cv::INTER_AREA);
+  return sized;
+}
+
 cv::Mat make_blob(const std::vector<cv::Mat>& images, const BundleManifest& m) {
   const int n = static_cast<int>(images.size()), h = m.input_height, w = m.input_width;
   cv::Mat blob(std::vector<int>{n, 3, h, w}, CV_32F);
@@ -18,9 +25,7 @@ cv::Mat make_blob(const std::vector<cv::Mat>& images, const BundleManifest& m) {
     if (img.channels() == 1) cv::cvtColor(img, bgr, cv::COLOR_GRAY2BGR);
     else if (img.channels() == 4) cv::cvtColor(img, bgr, cv::COLOR_BGRA2BGR);
     else bgr = img;
-    cv::Mat sized;
-    if (bgr.rows != h || bgr.cols != w) cv::resize(bgr, sized, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
-    else sized = bgr;
+    const cv::Mat sized = resize_to_input(bgr, w, h);
     cv::Mat planes[3];
     cv::split(sized, planes);  // B, G, R
     for (int c = 0; c < 3; ++c) {
