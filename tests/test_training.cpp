@@ -82,31 +82,42 @@ TEST(WeightAverage, FollowsTheWarmUpDecayAndSwapsBack) {
   EXPECT_THROW(WeightAverage(*lin, 1.0), std::invalid_argument);
 }
 
+namespace {
+
+// A toy run small enough to train several times in a test, with a weight average and flips, so
+// that a resume must restore the average, the sampler and the augmentation numbering.
+TrainConfig resumable_config(const fs::path& root, const std::string& out, int epochs) {
+  TrainConfig cfg;
+  cfg.data = (root / "data").string();
+  cfg.out = (root / out).string();
+  cfg.model.preset = "small";
+  cfg.model.input_size = 48;
+  cfg.model.head_channels = 8;
+  cfg.batch = 8;
+  cfg.lr = 1e-3;
+  cfg.epochs = epochs;
+  cfg.ema = 0.9;
+  cfg.aug.flip_horizontal = true;
+  return cfg;
+}
+
+std::vector<nlohmann::json> history_of(const fs::path& run) {
+  std::ifstream hist(run / "history.jsonl");
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(hist, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+double last_val_loss(const fs::path& run) { return history_of(run).back().at("val_loss"); }
+
+}  // namespace
+
 // A run with a weight average resumed from its checkpoint continues exactly as an uninterrupted
 // run, and the bundle records how it was trained.
 TEST(Training, WeightAverageSurvivesResume) {
   const auto root = fs::temp_directory_path() / ("mtfcdd_ema_" + std::to_string(::getpid()));
   write_toy_dataset((root / "data").string(), 2, 48, {48, 16, 16}, 7);
-  const auto config = [&](const std::string& out, int epochs) {
-    TrainConfig cfg;
-    cfg.data = (root / "data").string();
-    cfg.out = (root / out).string();
-    cfg.model.preset = "small";
-    cfg.model.input_size = 48;
-    cfg.model.head_channels = 8;
-    cfg.batch = 8;
-    cfg.lr = 1e-3;
-    cfg.epochs = epochs;
-    cfg.ema = 0.9;
-    cfg.aug.flip_horizontal = true;
-    return cfg;
-  };
-  const auto last_val_loss = [&](const std::string& out) {
-    std::ifstream hist(root / out / "history.jsonl");
-    double v = 0;
-    for (std::string line; std::getline(hist, line);) v = nlohmann::json::parse(line).at("val_loss");
-    return v;
-  };
+  const auto config = [&](const std::string& out, int epochs) { return resumable_config(root, out, epochs); };
   torch::manual_seed(3);
   ASSERT_EQ(run_training(config("straight", 3)), 0);
   torch::manual_seed(3);
@@ -114,7 +125,7 @@ TEST(Training, WeightAverageSurvivesResume) {
   TrainConfig more = config("resumed", 3);
   more.resume = true;
   ASSERT_EQ(run_training(more), 0);
-  EXPECT_NEAR(last_val_loss("resumed"), last_val_loss("straight"), 1e-5 * last_val_loss("straight"));
+  EXPECT_NEAR(last_val_loss(root / "resumed"), last_val_loss(root / "straight"), 1e-5 * last_val_loss(root / "straight"));
 
   const auto prov = read_manifest((root / "resumed" / "bundle").string()).provenance;
   EXPECT_EQ(prov.at("ema"), 0.9);
@@ -131,5 +142,32 @@ TEST(Training, WeightAverageSurvivesResume) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("no weight average"), std::string::npos) << e.what();
   }
+  fs::remove_all(root);
+}
+
+// An epoch cut short by --max-minutes is validated, marked partial, and finished by --resume as
+// the uninterrupted run would have trained it.
+TEST(Training, TimeBudgetCutResumesInsideTheEpoch) {
+  const auto root = fs::temp_directory_path() / ("mtfcdd_budget_" + std::to_string(::getpid()));
+  write_toy_dataset((root / "data").string(), 2, 48, {48, 16, 16}, 7);
+  torch::manual_seed(3);
+  ASSERT_EQ(run_training(resumable_config(root, "straight", 2)), 0);
+  torch::manual_seed(3);
+  TrainConfig cut = resumable_config(root, "cut", 2);
+  cut.max_minutes = 1e-9;  // spent after the first batch
+  ASSERT_EQ(run_training(cut), 0);
+  const auto partial = history_of(root / "cut");
+  ASSERT_EQ(partial.size(), 1u);
+  EXPECT_EQ(partial[0].at("iterations"), 1);
+  EXPECT_EQ(partial[0].value("partial", false), true);
+  TrainConfig more = resumable_config(root, "cut", 2);
+  more.resume = true;
+  ASSERT_EQ(run_training(more), 0);
+  const auto whole = history_of(root / "straight"), resumed = history_of(root / "cut");
+  ASSERT_EQ(resumed.size(), 3u);  // the partial line, the rest of epoch 1, epoch 2
+  EXPECT_EQ(resumed[1].at("epoch"), 1);
+  EXPECT_EQ(resumed[0].at("iterations").get<int>() + resumed[1].at("iterations").get<int>(),
+            whole[0].at("iterations").get<int>());
+  EXPECT_NEAR(last_val_loss(root / "cut"), last_val_loss(root / "straight"), 1e-5 * last_val_loss(root / "straight"));
   fs::remove_all(root);
 }

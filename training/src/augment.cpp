@@ -23,8 +23,8 @@ cv::Mat augment(const cv::Mat& image, const AugmentConfig& cfg, std::mt19937_64&
   const bool h = cfg.flip_horizontal && symmetric(rng) < 0;
   const bool v = cfg.flip_vertical && symmetric(rng) < 0;
   if (cfg.max_stretch > 0) {
-    const double sx = std::exp(symmetric(rng) * std::log1p(cfg.max_stretch));
-    const double sy = std::exp(symmetric(rng) * std::log1p(cfg.max_stretch));
+    const double sx = std::exp(-(symmetric(rng) + 1) / 2 * std::log1p(cfg.max_stretch));
+    const double sy = std::exp(-(symmetric(rng) + 1) / 2 * std::log1p(cfg.max_stretch));
     // Rotation after the stretch, both about the centre: the translation column is recomputed.
     for (int r = 0; r < 2; ++r) {
       m.at<double>(r, 0) *= sx;

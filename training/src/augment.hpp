@@ -17,9 +17,11 @@ struct AugmentConfig {
   double max_contrast = 0.2;    // gain in [1 - c, 1 + c]
   bool flip_horizontal = false; // each with probability 1/2 on an augmented image
   bool flip_vertical = false;
-  // Each axis scaled about the centre by a factor log-uniform in [1/(1+s), 1+s]; 0 = off. Images
+  // Each axis shrunk about the centre by a factor log-uniform in [1/(1+s), 1]; 0 = off. Images
   // of different shapes are squashed differently to the model input (Magnetic Tile: 103-632 px
-  // wide to 224), so the same defect reaches the network at many aspect ratios.
+  // wide to 224), so the same defect reaches the network at many aspect ratios. Only shrunk:
+  // enlarging would push defects at the part's edge (a break, a fray) out of the frame while the
+  // label still names them.
   double max_stretch = 0;
 };
 

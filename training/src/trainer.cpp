@@ -338,13 +338,17 @@ int run_training(const TrainConfig& cfg) {
       }
       if (budget_hit()) {
         out_of_time = true;
+        st.batches = loader.taken();
         while (loader.pending() > 0) loader.next();
         break;
       }
     }
     progress.end_line();
-    st.in_epoch = false;
-    st.sampler = sampler.state();
+    // An epoch cut short by the time budget is validated like any other, and a later --resume
+    // finishes it, as after Ctrl-C.
+    const bool cut = out_of_time;
+    st.in_epoch = cut;
+    if (!cut) st.sampler = sampler.state();
     if (avg) avg->swap(*model);  // validate and keep the average; train on with the last weights
     const Validation v = val.empty() ? Validation{loss_avg} : validate(*model, loader, val, cfg.batch, m);
     // Lower is better for both figures: the AUROC enters negated.
@@ -356,13 +360,13 @@ int run_training(const TrainConfig& cfg) {
       torch::save(model, best);
     }
     if (avg) avg->swap(*model);
-    st.batches = loader.taken();
+    if (!cut) st.batches = loader.taken();  // validation draws batches too; the cut kept the count before it
     save_checkpoint(ckpt, *model, opt, avg, st, mc);
-    history << nlohmann::json{{"epoch", st.epoch + 1}, {"iterations", iters}, {"train_loss", loss_avg},
-                              {"val_loss", v.loss}, {"val_auroc", std::isnan(v.auroc) ? nlohmann::json() : nlohmann::json(v.auroc)},
-                              {"seconds", seconds_since(t_epoch)}}
-                   .dump()
-            << std::endl;
+    nlohmann::json line = {{"epoch", st.epoch + 1}, {"iterations", iters}, {"train_loss", loss_avg},
+                           {"val_loss", v.loss}, {"val_auroc", std::isnan(v.auroc) ? nlohmann::json() : nlohmann::json(v.auroc)},
+                           {"seconds", seconds_since(t_epoch)}};
+    if (cut) line["partial"] = true;
+    history << line.dump() << std::endl;
     std::printf("epoch %d: %zu iterations, train loss %.4f, %s loss %.4f, val AUROC %.4f%s, %.0f s%s\n", st.epoch + 1,
                 iters, loss_avg, val.empty() ? "train" : "val", v.loss, v.auroc, improved ? " (best)" : "", seconds_since(t_epoch),
                 out_of_time ? " (time budget reached)" : "");
