@@ -1,3 +1,4 @@
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -169,5 +170,22 @@ TEST(Training, TimeBudgetCutResumesInsideTheEpoch) {
   EXPECT_EQ(resumed[0].at("iterations").get<int>() + resumed[1].at("iterations").get<int>(),
             whole[0].at("iterations").get<int>());
   EXPECT_NEAR(last_val_loss(root / "cut"), last_val_loss(root / "straight"), 1e-5 * last_val_loss(root / "straight"));
+  fs::remove_all(root);
+}
+
+// bfloat16 forward passes still train the network; weights, validation and the exported model
+// stay float32 (the export's own check against LibTorch would fail if autocast leaked into it).
+TEST(Training, Bf16ForwardPassesTrainFloat32Weights) {
+  const auto root = fs::temp_directory_path() / ("mtfcdd_bf16_" + std::to_string(::getpid()));
+  write_toy_dataset((root / "data").string(), 2, 48, {48, 16, 16}, 7);
+  TrainConfig cfg = resumable_config(root, "run", 4);
+  cfg.bf16 = true;
+  torch::manual_seed(3);
+  ASSERT_EQ(run_training(cfg), 0);
+  const auto hist = history_of(root / "run");
+  ASSERT_EQ(hist.size(), 4u);
+  EXPECT_LT(hist.back().at("train_loss").get<double>(), hist.front().at("train_loss").get<double>());
+  EXPECT_EQ(read_manifest((root / "run" / "bundle").string()).provenance.at("bf16"), true);
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
   fs::remove_all(root);
 }

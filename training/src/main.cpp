@@ -36,7 +36,7 @@ commands:
           [--epochs 10] [--batch 32] [--lr 1e-4] [--weight-decay 0] [--max-minutes M] [--aug-prob 0.5]
           [--flip none|h|v|hv] [--aug-stretch 0] [--ema 0] [--workers 2]
           [--seed 1] [--input-size S] [--head-channels H] [--threads N] [--skip-bad] [--resume]
-          [--select loss|auroc]
+          [--select loss|auroc] [--bf16]
           balanced-epoch training; writes RUN/checkpoint.pt, RUN/best.pt, RUN/history.jsonl and
           RUN/bundle/ (best epoch by val loss or val image AUROC, thresholds calibrated on val;
           --ema D validates and exports a moving average of the weights, e.g. 0.999)
@@ -207,6 +207,7 @@ int cmd_train(const CliArgs& a) {
   t.workers = static_cast<int>(a.integer("workers", t.workers));
   t.seed = static_cast<uint64_t>(a.integer("seed", 1));
   t.resume = a.has("resume");
+  t.bf16 = a.has("bf16");
   t.select = a.str("select", t.select);
   // Debian's LibTorch starts with one intra-op thread; use every core unless told otherwise.
   const int64_t threads = a.integer("threads", std::max(1u, std::thread::hardware_concurrency()));
@@ -300,7 +301,7 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   keep_freed_memory_in_heap();
   try {
-    const CliArgs args(argc, argv, 2, {"skip-bad", "single-channel", "resume", "no-pixel"});
+    const CliArgs args(argc, argv, 2, {"skip-bad", "single-channel", "resume", "no-pixel", "bf16"});
     if (cmd == "train") return cmd_train(args);
     if (cmd == "eval") return cmd_eval(args);
     if (cmd == "epochs") return cmd_epochs(args);

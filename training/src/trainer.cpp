@@ -1,5 +1,6 @@
 #include "trainer.hpp"
 
+#include <ATen/autocast_mode.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -72,6 +73,26 @@ class Progress {
  private:
   bool tty_;
   size_t calls_ = 0;
+};
+
+// Autocast to bfloat16 for the forward passes in its scope (thread-local, as autocast is).
+class Bf16Scope {
+ public:
+  explicit Bf16Scope(bool on) : on_(on) {
+    if (!on_) return;
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+  }
+  ~Bf16Scope() {
+    if (!on_) return;
+    at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+  }
+  Bf16Scope(const Bf16Scope&) = delete;
+  Bf16Scope& operator=(const Bf16Scope&) = delete;
+
+ private:
+  bool on_;
 };
 
 struct RunState {
@@ -314,7 +335,12 @@ int run_training(const TrainConfig& cfg) {
       st.sampler = states.front();
       states.pop_front();
       fill();
-      const auto z = anomaly_scores(pseudo_huber(model->forward(tensor_from_blob(b.blob))));
+      torch::Tensor phi;
+      {
+        Bf16Scope cast(cfg.bf16);
+        phi = model->forward(tensor_from_blob(b.blob));
+      }
+      const auto z = anomaly_scores(pseudo_huber(phi.to(torch::kFloat)));
       const auto loss = fcdd_loss(z, labels_tensor(b, m));
       opt.zero_grad();
       loss.backward();
@@ -389,6 +415,7 @@ int run_training(const TrainConfig& cfg) {
                     {"lr", cfg.lr},
                     {"weight_decay", cfg.weight_decay},
                     {"ema", cfg.ema},
+                    {"bf16", cfg.bf16},
                     {"augment", {{"probability", cfg.aug.probability},
                                  {"flip", std::string(cfg.aug.flip_horizontal ? "h" : "") +
                                               (cfg.aug.flip_vertical ? "v" : "")},

@@ -24,6 +24,9 @@ struct TrainConfig {
   double ema = 0;           // decay of the weight average validated and exported; 0 = last weights
   int epochs = 10;          // balanced epochs
   double max_minutes = 0;   // 0 = no time budget
+  // Forward passes of training in bfloat16 (autocast; fast on CPUs with AVX-512 BF16 or AMX);
+  // weights, gradients, the loss, validation and the exported model stay float32.
+  bool bf16 = false;
   AugmentConfig aug;
   int workers = 2;
   uint64_t seed = 1;
