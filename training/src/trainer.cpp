@@ -311,6 +311,12 @@ int run_training(const TrainConfig& cfg) {
   model->train();
   bool out_of_time = false;
   const auto budget_hit = [&] { return cfg.max_minutes > 0 && seconds_since(t_start) > cfg.max_minutes * 60; };
+  // Leaving an epoch early (Ctrl-C, time budget): the batches drawn ahead are drawn again after
+  // --resume, so the checkpoint keeps the count before them; the workers finish before saving.
+  const auto stop_mid_epoch = [&] {
+    st.batches = loader.taken();
+    while (loader.pending() > 0) loader.next();
+  };
 
   for (; st.epoch < cfg.epochs && !out_of_time; ++st.epoch) {
     if (!st.in_epoch) sampler.begin_epoch();
@@ -354,8 +360,7 @@ int run_training(const TrainConfig& cfg) {
       loss_avg = iters == 1 ? l : 0.95 * loss_avg + 0.05 * l;
       progress.update(st.epoch + 1, cfg.epochs, iters, expected_iters, loss_avg, iters / seconds_since(t_epoch));
       if (g_interrupted) {
-        st.batches = loader.taken();  // the batches drawn ahead are drawn again after --resume
-        while (loader.pending() > 0) loader.next();  // let the workers finish before saving
+        stop_mid_epoch();
         progress.end_line();
         save_checkpoint(ckpt, *model, opt, avg, st, mc);
         std::signal(SIGINT, previous);
@@ -364,17 +369,15 @@ int run_training(const TrainConfig& cfg) {
       }
       if (budget_hit()) {
         out_of_time = true;
-        st.batches = loader.taken();
-        while (loader.pending() > 0) loader.next();
+        stop_mid_epoch();
         break;
       }
     }
     progress.end_line();
     // An epoch cut short by the time budget is validated like any other, and a later --resume
     // finishes it, as after Ctrl-C.
-    const bool cut = out_of_time;
-    st.in_epoch = cut;
-    if (!cut) st.sampler = sampler.state();
+    st.in_epoch = out_of_time;
+    if (!out_of_time) st.sampler = sampler.state();
     if (avg) avg->swap(*model);  // validate and keep the average; train on with the last weights
     const Validation v = val.empty() ? Validation{loss_avg} : validate(*model, loader, val, cfg.batch, m);
     // Lower is better for both figures: the AUROC enters negated.
@@ -386,12 +389,12 @@ int run_training(const TrainConfig& cfg) {
       torch::save(model, best);
     }
     if (avg) avg->swap(*model);
-    if (!cut) st.batches = loader.taken();  // validation draws batches too; the cut kept the count before it
+    if (!out_of_time) st.batches = loader.taken();  // validation draws batches too; a cut kept the count before it
     save_checkpoint(ckpt, *model, opt, avg, st, mc);
     nlohmann::json line = {{"epoch", st.epoch + 1}, {"iterations", iters}, {"train_loss", loss_avg},
                            {"val_loss", v.loss}, {"val_auroc", std::isnan(v.auroc) ? nlohmann::json() : nlohmann::json(v.auroc)},
                            {"seconds", seconds_since(t_epoch)}};
-    if (cut) line["partial"] = true;
+    if (out_of_time) line["partial"] = true;
     history << line.dump() << std::endl;
     std::printf("epoch %d: %zu iterations, train loss %.4f, %s loss %.4f, val AUROC %.4f%s, %.0f s%s\n", st.epoch + 1,
                 iters, loss_avg, val.empty() ? "train" : "val", v.loss, v.auroc, improved ? " (best)" : "", seconds_since(t_epoch),
