@@ -109,4 +109,25 @@ TEST(Augment, StretchScalesEachAxisWithinItsRange) {
   EXPECT_GT(taller, 30);
 }
 
+// Only the scale left on: a centred square stays a square, shrunk by a factor within [1/(1+s), 1].
+TEST(Augment, ScaleShrinksBothAxesAlike) {
+  AugmentConfig c = flips_only(false, false);
+  c.max_scale = 0.5;
+  cv::Mat in(96, 96, CV_8UC1, cv::Scalar(0));
+  in(cv::Rect(38, 38, 20, 20)).setTo(255);
+  std::mt19937_64 rng(5);
+  double lo = 9, hi = 0;
+  for (int i = 0; i < 300; ++i) {
+    const cv::Rect box = cv::boundingRect(mtfcdd::augment(in, c, rng) > 127);
+    EXPECT_LE(std::abs(box.width - box.height), 2) << "draw " << i;
+    const double f = box.width / 20.0;
+    lo = std::min(lo, f);
+    hi = std::max(hi, f);
+    EXPECT_GE(f, 1 / 1.5 - 0.1) << "draw " << i;
+    EXPECT_LE(f, 1 + 0.1) << "draw " << i;
+  }
+  EXPECT_LT(lo, 0.75);
+  EXPECT_GT(hi, 0.95);
+}
+
 }  // namespace

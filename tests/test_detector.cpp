@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "detector.hpp"
 #include "test_util.hpp"
@@ -105,4 +106,24 @@ TEST_F(DetectorTest, DescribeListsTypesBackendAndVersions) {
   EXPECT_EQ(j.at("backend"), "cpu");
   EXPECT_TRUE(j.at("versions").contains("opencv"));
   EXPECT_EQ(j.at("input").at("width"), 64);
+}
+
+// A "fit" bundle holds the frame in part of its input: the maps it returns cover the frame only,
+// the full one at frame size, the model-resolution one at the frame's aspect ratio.
+TEST_F(DetectorTest, FitBundleMapsCoverTheFrameOnly) {
+  test::TempDir dir;
+  const std::filesystem::path copy = dir.file("fit");
+  std::filesystem::copy(bundle(), copy);
+  json man;
+  std::ifstream(copy / "model.json") >> man;
+  man["format_version"] = 2;
+  man["input"]["resize"] = "fit";
+  std::ofstream(copy / "model.json") << man.dump();
+  Detector d({{"model", copy.string()}, {"heatmaps", {{"model", true}, {"full", true}}}}, "");
+  EXPECT_EQ(d.describe().at("input").at("resize"), "fit");
+  const auto out = d.process({{gradient(120, 60), ""}});  // placed at rows 16..47 of the 64x64 input
+  for (const auto& t : out[0].types) {
+    EXPECT_EQ(t.heatmap_full.size(), cv::Size(120, 60));
+    EXPECT_EQ(t.heatmap.size(), cv::Size(8, 4));  // of the 8x8 map, the part over the frame
+  }
 }

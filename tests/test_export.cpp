@@ -85,6 +85,25 @@ TEST(Export, SmallRoundTripMatchesLibTorch) {
   EXPECT_EQ(m.provenance.is_object(), true);
 }
 
+// The resize travels in the manifest; only a bundle that needs version 2 is written as version 2.
+TEST(Export, ResizeModeIsWrittenWithTheVersionItNeeds) {
+  FcddModel model = make_model("small", 64, 2);
+  ExportRequest req;
+  req.types = types(2);
+  req.out_dir = temp_dir("fit").string();
+  req.resize = "fit";
+  export_bundle(*model, req);
+  const auto fit = read_manifest(req.out_dir);
+  EXPECT_EQ(fit.resize, "fit");
+  EXPECT_EQ(fit.format_version, 2);
+  req.out_dir = temp_dir("stretch").string();
+  req.resize = "stretch";
+  export_bundle(*model, req);
+  EXPECT_EQ(read_manifest(req.out_dir).format_version, 1);
+  req.resize = "crop";
+  EXPECT_NE(message_of([&] { export_bundle(*model, req); }).find("resize must be stretch or fit"), std::string::npos);
+}
+
 TEST(Export, Irv2AtSmallInputMatchesLibTorch) {
   const auto dir = temp_dir("irv2");
   const auto r = export_preset("irv2", 107, 2, dir);
@@ -145,6 +164,16 @@ TEST(Bundle, CorruptBundlesAreRejectedWithTheCause) {
   j["format_version"] = 99;
   write(j);
   EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("format_version 99"), std::string::npos);
+
+  j = good;
+  j["input"]["resize"] = "fit";  // version 1 readers would stretch instead: it needs version 2
+  write(j);
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("needs format_version 2"), std::string::npos);
+  j["format_version"] = 2;
+  j["input"]["resize"] = "crop";
+  write(j);
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("'input.resize' must be stretch or fit"),
+            std::string::npos);
 
   j = good;
   j["types"][0]["image_threshold"] = "high";

@@ -7,6 +7,7 @@
 #include "bundle.hpp"
 #include "dnn_model.hpp"
 #include "evaluate.hpp"
+#include "sampler.hpp"
 #include "toy_data.hpp"
 #include "trainer.hpp"
 #include "weight_average.hpp"
@@ -187,5 +188,45 @@ TEST(Training, Bf16ForwardPassesTrainFloat32Weights) {
   EXPECT_LT(hist.back().at("train_loss").get<double>(), hist.front().at("train_loss").get<double>());
   EXPECT_EQ(read_manifest((root / "run" / "bundle").string()).provenance.at("bf16"), true);
   EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  fs::remove_all(root);
+}
+
+// The cosine schedule follows the iteration count: each epoch ends at the rate the formula gives
+// for the iterations done, the rate falls to near zero by the planned end, and a run cut by the
+// time budget and resumed continues on the same curve.
+TEST(Training, CosineScheduleAnnealsByIterationAndResumesOnItsCurve) {
+  const auto root = fs::temp_directory_path() / ("mtfcdd_cosine_" + std::to_string(::getpid()));
+  write_toy_dataset((root / "data").string(), 2, 48, {48, 16, 16}, 7);
+  const auto config = [&](const std::string& out) {
+    TrainConfig cfg = resumable_config(root, out, 3);
+    cfg.lr_schedule = LrSchedule::cosine;
+    return cfg;
+  };
+  torch::manual_seed(3);
+  ASSERT_EQ(run_training(config("straight")), 0);
+  torch::manual_seed(3);
+  TrainConfig cut = config("cut");
+  cut.max_minutes = 1e-9;
+  ASSERT_EQ(run_training(cut), 0);
+  TrainConfig more = config("cut");
+  more.resume = true;
+  ASSERT_EQ(run_training(more), 0);
+
+  const Dataset ds = load_dataset((root / "data").string());
+  const double planned = balanced_epoch_length(class_pools(ds, "train"), 200, 1).mean_draws / 8 * 3;
+  const auto whole = history_of(root / "straight");
+  ASSERT_EQ(whole.size(), 3u);
+  int done = 0;
+  for (const auto& line : whole) {
+    done += line.at("iterations").get<int>();
+    // The rate of the epoch's last step, taken after done - 1 earlier steps.
+    EXPECT_NEAR(line.at("lr").get<double>(), scheduled_lr(LrSchedule::cosine, 1e-3, done - 1, planned), 1e-12);
+  }
+  EXPECT_LT(whole.back().at("lr").get<double>(), 0.1e-3);
+  const auto resumed = history_of(root / "cut");
+  ASSERT_EQ(resumed.size(), 4u);  // the partial line, the rest of epoch 1, epochs 2 and 3
+  for (size_t e = 1; e < 3; ++e) EXPECT_DOUBLE_EQ(resumed[e + 1].at("lr").get<double>(), whole[e].at("lr").get<double>());
+  EXPECT_NEAR(last_val_loss(root / "cut"), last_val_loss(root / "straight"), 1e-5 * last_val_loss(root / "straight"));
+  EXPECT_EQ(read_manifest((root / "straight" / "bundle").string()).provenance.at("lr_schedule"), "cosine");
   fs::remove_all(root);
 }

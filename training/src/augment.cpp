@@ -19,12 +19,22 @@ cv::Mat augment(const cv::Mat& image, const AugmentConfig& cfg, std::mt19937_64&
   const double offset = symmetric(rng) * cfg.max_brightness;
   const cv::Point2f centre(image.cols / 2.f, image.rows / 2.f);
   cv::Mat m = cv::getRotationMatrix2D(centre, angle, 1.0);
-  // Drawn last and only when enabled, so runs without flips or stretch keep their seeded draws.
+  // Drawn last and only when enabled, so runs without flips, stretch or scale keep their seeded draws.
   const bool h = cfg.flip_horizontal && symmetric(rng) < 0;
   const bool v = cfg.flip_vertical && symmetric(rng) < 0;
-  if (cfg.max_stretch > 0) {
-    const double sx = std::exp(-(symmetric(rng) + 1) / 2 * std::log1p(cfg.max_stretch));
-    const double sy = std::exp(-(symmetric(rng) + 1) / 2 * std::log1p(cfg.max_stretch));
+  // A factor log-uniform in [1/(1+s), 1].
+  const auto shrink = [&](double s) { return std::exp(-(symmetric(rng) + 1) / 2 * std::log1p(s)); };
+  if (cfg.max_stretch > 0 || cfg.max_scale > 0) {
+    double sx = 1, sy = 1;
+    if (cfg.max_stretch > 0) {
+      sx = shrink(cfg.max_stretch);
+      sy = shrink(cfg.max_stretch);
+    }
+    if (cfg.max_scale > 0) {
+      const double f = shrink(cfg.max_scale);
+      sx *= f;
+      sy *= f;
+    }
     // Rotation after the stretch, both about the centre: the translation column is recomputed.
     for (int r = 0; r < 2; ++r) {
       m.at<double>(r, 0) *= sx;

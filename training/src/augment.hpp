@@ -1,7 +1,7 @@
 // Training-time augmentation (paper: applied to half the images): rotation, translation,
 // brightness and contrast, on an image already at the model's input size; optionally mirror
-// flips, for parts whose defects look the same mirrored (tiles, sheets, fabric; not text), and a
-// per-axis stretch, for parts whose images come in several sizes and aspect ratios.
+// flips, for parts whose defects look the same mirrored (tiles, sheets, fabric; not text), a
+// per-axis stretch, for parts whose images come in several sizes and aspect ratios, and a scale.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -23,6 +23,9 @@ struct AugmentConfig {
   // enlarging would push defects at the part's edge (a break, a fray) out of the frame while the
   // label still names them.
   double max_stretch = 0;
+  // Both axes shrunk by one factor log-uniform in [1/(1+s), 1]; 0 = off. For "fit" inputs, which
+  // keep each image's aspect ratio but place wide and narrow parts at different scales.
+  double max_scale = 0;
 };
 
 // Draws its parameters from `rng`; returns the input untouched when the draw says so.

@@ -94,7 +94,7 @@ cv::Mat BatchLoader::load(int index) {
   const auto decode = [&] {
     cv::Mat img = cv::imread(s.image, cv::IMREAD_COLOR);
     if (img.empty()) throw std::runtime_error(s.origin + ": cannot read image " + s.image);
-    return resize_to_input(img, input_.input_width, input_.input_height);
+    return resize_to_input(img, input_);
   };
   if (!use_cache_) return decode();
   std::call_once(cache_once_[index], [&] { cache_[index] = decode(); });

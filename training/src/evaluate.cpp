@@ -81,13 +81,22 @@ cv::Mat upsample(const cv::Mat& map, int w, int h) {
   return out;
 }
 
-// A mask file as CV_8U 255 = defect (value > 127), 0 = normal, at the model input size.
-cv::Mat read_mask(const std::string& path, int w, int h) {
+// Type k's map at the model input size, cut to where the image lies in the input (the pixels that
+// show the part: a "fit" input mirrors the image around it).
+cv::Mat placed_map(const ImageScores& s, size_t k, int w, int h) {
+  const cv::Mat up = upsample(s.maps[k], w, h);
+  return s.placed.empty() || s.placed.size() == up.size() ? up : up(s.placed).clone();
+}
+
+cv::Size placed_size(const ImageScores& s, int w, int h) { return s.placed.empty() ? cv::Size(w, h) : s.placed.size(); }
+
+// A mask file as CV_8U 255 = defect (value > 127), 0 = normal, at the size of the image's placed map.
+cv::Mat read_mask(const std::string& path, cv::Size size) {
   const cv::Mat gray = cv::imread(path, cv::IMREAD_GRAYSCALE);
   if (gray.empty()) throw std::runtime_error("cannot read mask " + path);
   const cv::Mat defect = gray > 127;
   cv::Mat out;
-  cv::resize(defect, out, cv::Size(w, h), 0, 0, cv::INTER_NEAREST);
+  cv::resize(defect, out, size, 0, 0, cv::INTER_NEAREST);
   return out;
 }
 
@@ -106,26 +115,26 @@ BinaryMetrics binary(const std::vector<double>& scores, const std::vector<int>& 
 void pixel_metrics_of(const std::vector<ImageScores>& scores, int k, int w, int h, double fpr_limit,
                       double& p_auroc, double& p_aupro, size_t& n_images) {
   std::vector<cv::Mat> maps, masks;
-  const cv::Mat zero = cv::Mat::zeros(h, w, CV_8U);  // shared by every normal image
   bool any_mask = false;
   for (const ImageScores& s : scores) {
     const Sample& smp = *s.sample;
     const bool normal = smp.types.empty();
+    const cv::Size size = placed_size(s, w, h);
     if (k >= 0) {
       const auto it = smp.masks.find(k);
       if (it != smp.masks.end()) {
-        maps.push_back(upsample(s.maps[k], w, h));
-        masks.push_back(read_mask(it->second, w, h));
+        maps.push_back(placed_map(s, k, w, h));
+        masks.push_back(read_mask(it->second, size));
         any_mask = true;
       } else if (normal) {
-        maps.push_back(upsample(s.maps[k], w, h));
-        masks.push_back(zero);
+        maps.push_back(placed_map(s, k, w, h));
+        masks.push_back(cv::Mat::zeros(size, CV_8U));
       }
     } else if (!smp.masks.empty() || normal) {
-      cv::Mat fused = upsample(s.maps[0], w, h);
-      for (size_t t = 1; t < s.maps.size(); ++t) cv::max(fused, upsample(s.maps[t], w, h), fused);
-      cv::Mat uni = cv::Mat::zeros(h, w, CV_8U);
-      for (const auto& [t, path] : smp.masks) cv::bitwise_or(uni, read_mask(path, w, h), uni);
+      cv::Mat fused = placed_map(s, 0, w, h);
+      for (size_t t = 1; t < s.maps.size(); ++t) cv::max(fused, placed_map(s, t, w, h), fused);
+      cv::Mat uni = cv::Mat::zeros(size, CV_8U);
+      for (const auto& [t, path] : smp.masks) cv::bitwise_or(uni, read_mask(path, size), uni);
       any_mask = any_mask || !smp.masks.empty();
       maps.push_back(fused);
       masks.push_back(uni);
@@ -277,13 +286,14 @@ std::vector<ImageScores> score_split(DnnModel& model, const Dataset& data, const
     for (int i = 0; i < n; ++i) {
       ImageScores s;
       s.sample = samples[start + static_cast<size_t>(i)];
+      s.input = {w, h};
+      s.placed = input_placement(images[static_cast<size_t>(i)].size(), man);
       for (int k = 0; k < m; ++k) {
-        cv::Mat a = cv::Mat(u, v, CV_32F, maps.ptr<float>(i, k)).clone();
-        s.z.push_back(cv::mean(a)[0]);
+        s.maps.push_back(cv::Mat(u, v, CV_32F, maps.ptr<float>(i, k)).clone());
+        s.z.push_back(cv::mean(s.maps.back())[0]);
         double mx = 0;
-        cv::minMaxLoc(upsample(a, w, h), nullptr, &mx);
+        cv::minMaxLoc(placed_map(s, static_cast<size_t>(k), w, h), nullptr, &mx);
         s.max_pixel.push_back(mx);
-        s.maps.push_back(std::move(a));
       }
       out.push_back(std::move(s));
     }
@@ -551,14 +561,14 @@ Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std
       lab.reserve(px.capacity());
       size_t idx = 0;
       for (const ImageScores* s : set) {
-        const cv::Mat up = upsample(s->maps[k], w, h);
+        const cv::Mat up = placed_map(*s, k, w, h);
         const auto it = s->sample->masks.find(ki);
-        const cv::Mat mask = it != s->sample->masks.end() ? read_mask(it->second, w, h)
-                                                           : cv::Mat::zeros(h, w, CV_8U);
-        for (int r = 0; r < h; ++r) {
+        const cv::Mat mask = it != s->sample->masks.end() ? read_mask(it->second, up.size())
+                                                           : cv::Mat::zeros(up.size(), CV_8U);
+        for (int r = 0; r < up.rows; ++r) {
           const float* a = up.ptr<float>(r);
           const uchar* d = mask.ptr<uchar>(r);
-          for (int col = 0; col < w; ++col, ++idx)
+          for (int col = 0; col < up.cols; ++col, ++idx)
             if (idx % stride == 0) {
               px.push_back(a[col]);
               lab.push_back(d[col] != 0);
@@ -582,10 +592,10 @@ Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std
       px.reserve(normals.size() * per_image / stride + 1);
       size_t idx = 0;
       for (const ImageScores* s : normals) {
-        const cv::Mat up = upsample(s->maps[k], w, h);
-        for (int r = 0; r < h; ++r) {
+        const cv::Mat up = placed_map(*s, k, w, h);
+        for (int r = 0; r < up.rows; ++r) {
           const float* a = up.ptr<float>(r);
-          for (int col = 0; col < w; ++col, ++idx)
+          for (int col = 0; col < up.cols; ++col, ++idx)
             if (idx % stride == 0) px.push_back(a[col]);
         }
       }

@@ -27,6 +27,8 @@ struct ImageScores {
   std::vector<double> z;           // per type: mean of the map (image score)
   std::vector<double> max_pixel;   // per type: max of the map upsampled to the model input size
   std::vector<cv::Mat> maps;       // per type: the low-resolution map (u x v, CV_32F), for pixel metrics
+  cv::Size input;                  // the model input size the maps cover
+  cv::Rect placed;                 // where the image lies in that input; empty = all of it
 };
 
 // Reads each image of `split` (cv::imread, IMREAD_COLOR), in batches of `batch`, runs

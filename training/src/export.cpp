@@ -68,6 +68,8 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
   if (static_cast<int64_t>(req.types.size()) != model.config().types)
     throw std::runtime_error("export: " + std::to_string(req.types.size()) + " type names for a model with " +
                              std::to_string(model.config().types) + " output channels");
+  if (req.resize != "stretch" && req.resize != "fit")
+    throw std::runtime_error("export: resize must be stretch or fit, not '" + req.resize + "'");
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
@@ -75,6 +77,7 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
   ExportResult res;
   res.manifest = manifest_for(model, req.types);
   res.manifest.calibrated = req.calibrated;
+  res.manifest.resize = req.resize;
   res.manifest.provenance = req.provenance;
   res.manifest.provenance["created"] = utc_now();
 

@@ -20,6 +20,7 @@ struct ExportRequest {
   std::string out_dir;
   std::vector<DefectType> types;  // channel order; size must equal the model's M
   bool calibrated = false;
+  std::string resize = "stretch";  // how frames become the input: BundleManifest::resize
   nlohmann::json provenance = nlohmann::json::object();  // export adds "created" (UTC)
   torch::Tensor check_inputs;     // normalised [K, 3, H, W]; undefined = generated patterns
 };

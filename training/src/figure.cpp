@@ -145,8 +145,8 @@ cv::Mat heatmap_figure(const std::vector<ImageScores>& scores, const std::vector
 
     const cv::Mat image = cv::imread(s.sample->image, cv::IMREAD_COLOR);
     if (image.empty()) throw std::runtime_error("heatmap_figure: cannot read image " + s.sample->image);
-    // Stretched like the model's input (make_blob resizes without keeping the aspect ratio), so
-    // the maps line up with it.
+    // The image squashed into the cell, and each map's part that covers the image likewise, so
+    // they line up for "stretch" and "fit" inputs alike.
     cv::Mat bgr, gray, gray_bgr;
     cv::resize(image, bgr, cell, 0, 0, cv::INTER_AREA);
     bgr.copyTo(fig(cv::Rect(L::kLabelWidth, top, L::kCell, L::kCell)));
@@ -155,7 +155,12 @@ cv::Mat heatmap_figure(const std::vector<ImageScores>& scores, const std::vector
 
     for (size_t k = 0; k < m; ++k) {
       cv::Mat up, level, heat;
-      cv::resize(s.maps[k], up, cell, 0, 0, cv::INTER_LINEAR);
+      if (s.placed.empty()) {
+        cv::resize(s.maps[k], up, cell, 0, 0, cv::INTER_LINEAR);
+      } else {
+        cv::resize(s.maps[k], up, s.input, 0, 0, cv::INTER_LINEAR);
+        cv::resize(up(s.placed), up, cell, 0, 0, cv::INTER_LINEAR);
+      }
       up.convertTo(level, CV_8U, 255.0 / scale);  // saturates above the scale
       cv::applyColorMap(level, heat, cv::COLORMAP_INFERNO);
       cv::Mat out = fig(cv::Rect(L::kLabelWidth + static_cast<int>(k + 1) * L::kCell, top, L::kCell, L::kCell));

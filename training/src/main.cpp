@@ -30,13 +30,14 @@ commands:
   info    --preset P [--types M] [--cut C] [--input-size S] [--head-channels H]
           parameter counts and FLOPs per image
   export  --preset P (--types M | --type-names a,b,..) --out DIR [--weights W.safetensors]
-          [--cut C] [--input-size S] [--head-channels H] [--seed N]
+          [--cut C] [--input-size S] [--head-channels H] [--seed N] [--resize stretch|fit]
           write a verified bundle (model.onnx + model.json) of an untrained head
   train   --data D --out RUN [--preset P] [--cut C] [--weights W] [--types a,b,..] [--single-channel]
-          [--epochs 10] [--batch 32] [--lr 1e-4] [--weight-decay 0] [--max-minutes M] [--aug-prob 0.5]
-          [--flip none|h|v|hv] [--aug-stretch 0] [--ema 0] [--workers 2]
+          [--epochs 10] [--batch 32] [--lr 1e-4] [--lr-schedule constant|cosine] [--weight-decay 0]
+          [--max-minutes M] [--aug-prob 0.5]
+          [--flip none|h|v|hv] [--aug-stretch 0] [--aug-scale 0] [--ema 0] [--workers 2]
           [--seed 1] [--input-size S] [--head-channels H] [--threads N] [--skip-bad] [--resume]
-          [--select loss|auroc] [--bf16]
+          [--select loss|auroc] [--bf16] [--resize stretch|fit]
           balanced-epoch training; writes RUN/checkpoint.pt, RUN/best.pt, RUN/history.jsonl and
           RUN/bundle/ (best epoch by val loss or val image AUROC, thresholds calibrated on val;
           --ema D validates and exports a moving average of the weights, e.g. 0.999)
@@ -147,6 +148,7 @@ int cmd_export(const CliArgs& a) {
   req.out_dir = a.required("out");
   torch::manual_seed(a.integer("seed", 1));
   req.types = types_from(a, cfg.types);
+  req.resize = a.str("resize", req.resize);
   FcddModel model(cfg);
   const std::string weights = setup_backbone(*model, a);
   a.reject_unknown();
@@ -194,9 +196,11 @@ int cmd_train(const CliArgs& a) {
   t.epochs = static_cast<int>(a.integer("epochs", t.epochs));
   t.batch = static_cast<int>(a.integer("batch", t.batch));
   t.lr = a.real("lr", t.lr);
+  t.lr_schedule = parse_lr_schedule(a.str("lr-schedule", to_string(t.lr_schedule)));
   t.weight_decay = a.real("weight-decay", t.weight_decay);
   t.ema = a.real("ema", t.ema);
   t.max_minutes = a.real("max-minutes", 0);
+  t.resize = a.str("resize", t.resize);
   t.aug.probability = a.real("aug-prob", t.aug.probability);
   const std::string flip = a.str("flip", "none");
   if (flip != "none" && flip != "h" && flip != "v" && flip != "hv")
@@ -204,6 +208,7 @@ int cmd_train(const CliArgs& a) {
   t.aug.flip_horizontal = flip.find('h') != std::string::npos;
   t.aug.flip_vertical = flip.find('v') != std::string::npos;
   t.aug.max_stretch = a.real("aug-stretch", t.aug.max_stretch);
+  t.aug.max_scale = a.real("aug-scale", t.aug.max_scale);
   t.workers = static_cast<int>(a.integer("workers", t.workers));
   t.seed = static_cast<uint64_t>(a.integer("seed", 1));
   t.resume = a.has("resume");

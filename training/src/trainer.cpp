@@ -245,6 +245,9 @@ int run_training(const TrainConfig& cfg) {
   if (!(cfg.ema >= 0 && cfg.ema < 1)) throw std::invalid_argument("--ema must be in [0, 1)");
   if (!(cfg.aug.max_stretch >= 0 && cfg.aug.max_stretch <= 1))
     throw std::invalid_argument("--aug-stretch must be in [0, 1]");
+  if (!(cfg.aug.max_scale >= 0 && cfg.aug.max_scale <= 1)) throw std::invalid_argument("--aug-scale must be in [0, 1]");
+  if (cfg.resize != "stretch" && cfg.resize != "fit")
+    throw std::invalid_argument("--resize must be stretch or fit, not '" + cfg.resize + "'");
   if (cfg.select != "loss" && cfg.select != "auroc")
     throw std::invalid_argument("--select must be loss or auroc, not '" + cfg.select + "'");
   const bool by_auroc = cfg.select == "auroc";
@@ -284,10 +287,13 @@ int run_training(const TrainConfig& cfg) {
     if (pools[k + 1].empty()) std::cerr << "warning: no training image of type '" << data.types[k].name << "'\n";
   BalancedSampler sampler(pools, cfg.seed);
   const double expected_iters = balanced_epoch_length(pools, 200, cfg.seed).mean_draws / cfg.batch;
+  const double planned_iters = expected_iters * cfg.epochs;
+  double lr_now = cfg.lr;
 
   std::vector<DefectType> types;
   for (const auto& t : data.types) types.push_back({t.name, t.display, std::log(2.0), std::log(2.0)});
-  const BundleManifest input = manifest_for(*model, types);
+  BundleManifest input = manifest_for(*model, types);
+  input.resize = cfg.resize;
   BatchLoader loader(data, input, cfg.aug, cfg.workers, cfg.seed);
 
   fs::create_directories(cfg.out);
@@ -350,6 +356,8 @@ int run_training(const TrainConfig& cfg) {
       const auto loss = fcdd_loss(z, labels_tensor(b, m));
       opt.zero_grad();
       loss.backward();
+      lr_now = scheduled_lr(cfg.lr_schedule, cfg.lr, static_cast<double>(st.iteration), planned_iters);
+      for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr_now);
       opt.step();
       if (avg) avg->update(*model);
       ++st.iteration;
@@ -391,7 +399,7 @@ int run_training(const TrainConfig& cfg) {
     if (avg) avg->swap(*model);
     if (!out_of_time) st.batches = loader.taken();  // validation draws batches too; a cut kept the count before it
     save_checkpoint(ckpt, *model, opt, avg, st, mc);
-    nlohmann::json line = {{"epoch", st.epoch + 1}, {"iterations", iters}, {"train_loss", loss_avg},
+    nlohmann::json line = {{"epoch", st.epoch + 1}, {"iterations", iters}, {"train_loss", loss_avg}, {"lr", lr_now},
                            {"val_loss", v.loss}, {"val_auroc", std::isnan(v.auroc) ? nlohmann::json() : nlohmann::json(v.auroc)},
                            {"seconds", seconds_since(t_epoch)}};
     if (out_of_time) line["partial"] = true;
@@ -408,6 +416,7 @@ int run_training(const TrainConfig& cfg) {
   ExportRequest req;
   req.out_dir = (fs::path(cfg.out) / "bundle").string();
   req.types = types;
+  req.resize = cfg.resize;
   req.provenance = {{"preset", mc.preset},
                     {"cut", mc.cut},
                     {"head_channels", mc.head_channels},
@@ -416,13 +425,15 @@ int run_training(const TrainConfig& cfg) {
                     {"best_epoch", st.best_epoch},
                     {"selected_by", "val " + cfg.select},
                     {"lr", cfg.lr},
+                    {"lr_schedule", to_string(cfg.lr_schedule)},
                     {"weight_decay", cfg.weight_decay},
                     {"ema", cfg.ema},
                     {"bf16", cfg.bf16},
                     {"augment", {{"probability", cfg.aug.probability},
                                  {"flip", std::string(cfg.aug.flip_horizontal ? "h" : "") +
                                               (cfg.aug.flip_vertical ? "v" : "")},
-                                 {"stretch", cfg.aug.max_stretch}}},
+                                 {"stretch", cfg.aug.max_stretch},
+                                 {"scale", cfg.aug.max_scale}}},
                     {"seed", cfg.seed},
                     {"iterations", st.iteration},
                     {"trainer", "mtfcdd-train " MTFCDD_VERSION}};

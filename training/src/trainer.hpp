@@ -9,6 +9,7 @@
 #include "augment.hpp"
 #include "dataset.hpp"
 #include "fcdd_model.hpp"
+#include "lr_schedule.hpp"
 
 namespace mtfcdd {
 
@@ -20,6 +21,9 @@ struct TrainConfig {
   std::string out;          // run folder: checkpoint.pt, best.pt, history.jsonl, bundle/
   int batch = 32;
   double lr = 1e-4;
+  // Annealed over the planned iterations (epochs x the expected balanced epoch), not the clock, so
+  // runs stay reproducible and --resume continues the curve: size --epochs to fit --max-minutes.
+  LrSchedule lr_schedule = LrSchedule::constant;
   double weight_decay = 0;  // Adam's L2 penalty; regularises a backbone trained from scratch
   double ema = 0;           // decay of the weight average validated and exported; 0 = last weights
   int epochs = 10;          // balanced epochs
@@ -27,6 +31,9 @@ struct TrainConfig {
   // Forward passes of training in bfloat16 (autocast; fast on CPUs with AVX-512 BF16 or AMX);
   // weights, gradients, the loss, validation and the exported model stay float32.
   bool bf16 = false;
+  // How images become the input (BundleManifest::resize): "stretch" or "fit", for parts imaged at
+  // several aspect ratios, whose defects would otherwise reach the network stretched differently.
+  std::string resize = "stretch";
   AugmentConfig aug;
   int workers = 2;
   uint64_t seed = 1;

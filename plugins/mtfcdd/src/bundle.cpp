@@ -43,8 +43,8 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
   BundleManifest m;
   if (r.get<std::string>(j, "format") != "mtfcdd-bundle") r.fail("'format' is not \"mtfcdd-bundle\"");
   m.format_version = r.get<int>(j, "format_version");
-  if (m.format_version != kBundleFormatVersion)
-    r.fail("format_version " + std::to_string(m.format_version) + " is not supported (this build reads " +
+  if (m.format_version < 1 || m.format_version > kBundleFormatVersion)
+    r.fail("format_version " + std::to_string(m.format_version) + " is not supported (this build reads 1 to " +
            std::to_string(kBundleFormatVersion) + ")");
   m.model_file = r.get<std::string>(j, "model");
   if (m.model_file.empty() || m.model_file.find('/') != std::string::npos)
@@ -74,6 +74,11 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
   m.channel_order = r.get<std::string>(in, "channel_order", "input.");
   if (m.channel_order != "RGB" && m.channel_order != "BGR")
     r.fail("'input.channel_order' must be RGB or BGR, got " + m.channel_order);
+  if (in.contains("resize")) m.resize = r.get<std::string>(in, "resize", "input.");
+  if (m.resize != "stretch" && m.resize != "fit")
+    r.fail("'input.resize' must be stretch or fit, got " + m.resize);
+  if (m.resize != "stretch" && m.format_version < 2)
+    r.fail("'input.resize' " + m.resize + " needs format_version 2");
   m.mean = r.get<std::array<double, 3>>(in, "mean", "input.");
   m.std = r.get<std::array<double, 3>>(in, "std", "input.");
   for (double s : m.std)
@@ -96,7 +101,7 @@ json manifest_to_json(const BundleManifest& m) {
     types.push_back({{"name", t.name}, {"display", t.display}, {"image_threshold", t.image_threshold},
                      {"pixel_threshold", t.pixel_threshold}});
   return {{"format", "mtfcdd-bundle"},
-          {"format_version", m.format_version},
+          {"format_version", m.resize == "stretch" ? 1 : 2},
           {"model", m.model_file},
           {"types", types},
           {"input",
@@ -105,6 +110,7 @@ json manifest_to_json(const BundleManifest& m) {
             {"height", m.input_height},
             {"layout", "NCHW"},
             {"channel_order", m.channel_order},
+            {"resize", m.resize},
             {"mean", m.mean},
             {"std", m.std}}},
           {"outputs", {{"anomaly_maps", m.maps_output}, {"scores", m.scores_output}}},

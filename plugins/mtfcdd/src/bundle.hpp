@@ -9,7 +9,9 @@
 
 namespace mtfcdd {
 
-constexpr int kBundleFormatVersion = 1;
+// The newest format this build reads. A bundle is written as version 1 unless it needs version 2's
+// addition (input.resize "fit"), so that builds reading only version 1 refuse what they would misread.
+constexpr int kBundleFormatVersion = 2;
 
 struct DefectType {
   std::string name;
@@ -19,11 +21,15 @@ struct DefectType {
 };
 
 struct BundleManifest {
-  int format_version = kBundleFormatVersion;
+  int format_version = 1;  // as read; writing picks 1 or 2 by what the bundle needs
   std::string model_file = "model.onnx";
   std::vector<DefectType> types;  // channel order
   int input_width = 0, input_height = 0;
   std::string channel_order = "RGB";          // RGB or BGR
+  // How a frame becomes the input: "stretch" (each axis scaled to the input, the aspect ratio
+  // lost) or "fit" (scaled alike on both axes to fit, centred, the rest filled by mirroring the
+  // frame), for parts imaged at several aspect ratios. See input_placement().
+  std::string resize = "stretch";
   std::array<double, 3> mean{}, std{};        // in 0..255 units, per channel in channel_order
   std::string input_name = "image";
   std::string maps_output = "anomaly_maps";   // [N, M, heatmap_height, heatmap_width]

@@ -140,7 +140,8 @@ json Detector::describe() const {
   return {{"plugin", "mtfcdd"},
           {"model", bundle_dir_},
           {"types", types},
-          {"input", {{"width", m.input_width}, {"height", m.input_height}, {"channel_order", m.channel_order}}},
+          {"input", {{"width", m.input_width}, {"height", m.input_height}, {"channel_order", m.channel_order},
+                     {"resize", m.resize}}},
           {"heatmap", {{"width", m.heatmap_width}, {"height", m.heatmap_height}}},
           {"heatmaps", {{"model", settings_.heatmap}, {"full", settings_.heatmap_full}}},
           {"upsampling", settings_.upsampling == Upsampling::Bilinear ? "bilinear" : "gaussian"},
@@ -167,9 +168,12 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
   const auto& m = model_.manifest();
   const int n = static_cast<int>(frames.size()), types = static_cast<int>(m.types.size());
   const int u = maps.size[2], v = maps.size[3];
+  // A "fit" input holds the frame in part of it, mirrored around: the maps returned show that part only.
+  const bool fit = m.resize != "stretch";
   std::vector<FrameOutput> out(n);
   for (int i = 0; i < n; ++i) {
     const auto t2 = Clock::now();
+    const cv::Size frame = frames[i].image.size();
     FrameOutput& fo = out[i];
     std::vector<TypeOutcome> outcomes;
     for (int k = 0; k < types; ++k) {
@@ -180,10 +184,20 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
       t.probability = static_cast<float>(-std::expm1(-static_cast<double>(t.score)));
       t.threshold = static_cast<float>(settings_.image_thresholds[k]);
       t.decision = t.score >= t.threshold;
-      if (settings_.heatmap) t.heatmap = map.clone();
+      cv::Mat at_input;
+      if (fit && (settings_.heatmap || t.decision || settings_.heatmap_full))
+        at_input = upsample_map(map, {m.input_width, m.input_height}, settings_.upsampling);
+      if (settings_.heatmap && !fit) t.heatmap = map.clone();
+      if (settings_.heatmap && fit) {
+        // At the map's own resolution: the placed part's share of the map's cells.
+        const cv::Rect at = input_placement(frame, m);
+        const cv::Size cells(std::max(1, static_cast<int>(std::lround(at.width * double(v) / m.input_width))),
+                             std::max(1, static_cast<int>(std::lround(at.height * double(u) / m.input_height))));
+        t.heatmap = input_to_image(at_input, frame, m, cells);
+      }
       // Regions are found at frame resolution, so their boxes and areas are in frame pixels.
       if (t.decision || settings_.heatmap_full) {
-        const cv::Mat full = upsample_map(map, frames[i].image.size(), settings_.upsampling);
+        const cv::Mat full = fit ? input_to_image(at_input, frame, m) : upsample_map(map, frame, settings_.upsampling);
         if (t.decision)
           t.regions = find_regions(full, static_cast<float>(settings_.pixel_thresholds[k]), settings_.min_region_area);
         if (settings_.heatmap_full) t.heatmap_full = full;

@@ -1,14 +1,39 @@
 #include "preprocess.hpp"
 
 #include <opencv2/imgproc.hpp>
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 namespace mtfcdd {
 
-cv::Mat resize_to_input(const cv::Mat& image, int width, int height) {
-  if (image.cols == width && image.rows == height) return image;
+cv::Rect input_placement(cv::Size image, const BundleManifest& m) {
+  const cv::Rect all(0, 0, m.input_width, m.input_height);
+  if (m.resize != "fit" || image.empty()) return all;
+  const double s = std::min(static_cast<double>(m.input_width) / image.width,
+                            static_cast<double>(m.input_height) / image.height);
+  const int w = std::clamp(static_cast<int>(std::lround(image.width * s)), 1, m.input_width);
+  const int h = std::clamp(static_cast<int>(std::lround(image.height * s)), 1, m.input_height);
+  return {(m.input_width - w) / 2, (m.input_height - h) / 2, w, h};
+}
+
+cv::Mat resize_to_input(const cv::Mat& image, const BundleManifest& m) {
+  const cv::Rect at = input_placement(image.size(), m);
+  cv::Mat sized = image;
+  if (image.size() != at.size()) cv::resize(image, sized, at.size(), 0, 0, cv::INTER_AREA);
+  if (at.size() == cv::Size(m.input_width, m.input_height)) return sized;
+  cv::Mat filled;
+  cv::copyMakeBorder(sized, filled, at.y, m.input_height - at.y - at.height, at.x, m.input_width - at.x - at.width,
+                     cv::BORDER_REFLECT_101);
+  return filled;
+}
+
+cv::Mat input_to_image(const cv::Mat& at_input, cv::Size image, const BundleManifest& m, cv::Size out) {
+  if (out.empty()) out = image;
+  const cv::Mat placed = at_input(input_placement(image, m));
+  if (placed.size() == out) return placed.clone();
   cv::Mat sized;
-  cv::resize(image, sized, cv::Size(width, height), 0, 0, cv::INTER_AREA);
+  cv::resize(placed, sized, out, 0, 0, cv::INTER_LINEAR);
   return sized;
 }
 
@@ -25,7 +50,7 @@ cv::Mat make_blob(const std::vector<cv::Mat>& images, const BundleManifest& m) {
     if (img.channels() == 1) cv::cvtColor(img, bgr, cv::COLOR_GRAY2BGR);
     else if (img.channels() == 4) cv::cvtColor(img, bgr, cv::COLOR_BGRA2BGR);
     else bgr = img;
-    const cv::Mat sized = resize_to_input(bgr, w, h);
+    const cv::Mat sized = resize_to_input(bgr, m);
     cv::Mat planes[3];
     cv::split(sized, planes);  // B, G, R
     for (int c = 0; c < 3; ++c) {
