@@ -100,7 +100,9 @@ typedef struct VpTypeResult {
   float probability;      /* p = 1 - exp(-z) */
   float threshold;        /* image threshold on z in force */
   int32_t decision;       /* 1 when score >= threshold */
-  VpHeatmap heatmap;      /* at the model's heatmap resolution, when heatmaps are on */
+  VpHeatmap heatmap;      /* at the model's heatmap resolution, when heatmaps are on; covers the
+                             frame only (a model whose input keeps the aspect ratio returns the
+                             part of its map over the frame, at the frame's aspect ratio) */
   VpHeatmap heatmap_full; /* at the frame's resolution, when configured */
   const VpRegion* regions;
   uint32_t region_count;
