@@ -78,13 +78,19 @@ TEST(Augment, ProbabilityZeroReturnsTheImageAndFlipsKeepOtherDraws) {
   }
 }
 
+// A 20-pixel white square in the middle of a black 96x96 image.
+cv::Mat centred_square() {
+  cv::Mat in(96, 96, CV_8UC1, cv::Scalar(0));
+  in(cv::Rect(38, 38, 20, 20)).setTo(255);
+  return in;
+}
+
 // Only the stretch left on: a centred square comes out as a rectangle whose sides are shrunk
 // independently, each by a factor within [1/(1+s), 1], never enlarged.
 TEST(Augment, StretchScalesEachAxisWithinItsRange) {
   AugmentConfig c = flips_only(false, false);
   c.max_stretch = 0.5;
-  cv::Mat in(96, 96, CV_8UC1, cv::Scalar(0));
-  in(cv::Rect(38, 38, 20, 20)).setTo(255);
+  const cv::Mat in = centred_square();
   std::mt19937_64 rng(5);
   double lo[2] = {9, 9}, hi[2] = {0, 0};
   int wider = 0, taller = 0;
@@ -113,8 +119,7 @@ TEST(Augment, StretchScalesEachAxisWithinItsRange) {
 TEST(Augment, ScaleShrinksBothAxesAlike) {
   AugmentConfig c = flips_only(false, false);
   c.max_scale = 0.5;
-  cv::Mat in(96, 96, CV_8UC1, cv::Scalar(0));
-  in(cv::Rect(38, 38, 20, 20)).setTo(255);
+  const cv::Mat in = centred_square();
   std::mt19937_64 rng(5);
   double lo = 9, hi = 0;
   for (int i = 0; i < 300; ++i) {
