@@ -88,8 +88,6 @@ cv::Mat placed_map(const ImageScores& s, size_t k, int w, int h) {
   return s.placed.empty() || s.placed.size() == up.size() ? up : up(s.placed).clone();
 }
 
-cv::Size placed_size(const ImageScores& s, int w, int h) { return s.placed.empty() ? cv::Size(w, h) : s.placed.size(); }
-
 // A mask file as CV_8U 255 = defect (value > 127), 0 = normal, at the size of the image's placed map.
 cv::Mat read_mask(const std::string& path, cv::Size size) {
   const cv::Mat gray = cv::imread(path, cv::IMREAD_GRAYSCALE);
@@ -119,22 +117,19 @@ void pixel_metrics_of(const std::vector<ImageScores>& scores, int k, int w, int 
   for (const ImageScores& s : scores) {
     const Sample& smp = *s.sample;
     const bool normal = smp.types.empty();
-    const cv::Size size = placed_size(s, w, h);
     if (k >= 0) {
       const auto it = smp.masks.find(k);
-      if (it != smp.masks.end()) {
+      const bool has_mask = it != smp.masks.end();
+      if (has_mask || normal) {
         maps.push_back(placed_map(s, k, w, h));
-        masks.push_back(read_mask(it->second, size));
-        any_mask = true;
-      } else if (normal) {
-        maps.push_back(placed_map(s, k, w, h));
-        masks.push_back(cv::Mat::zeros(size, CV_8U));
+        masks.push_back(has_mask ? read_mask(it->second, maps.back().size()) : cv::Mat::zeros(maps.back().size(), CV_8U));
+        any_mask = any_mask || has_mask;
       }
     } else if (!smp.masks.empty() || normal) {
       cv::Mat fused = placed_map(s, 0, w, h);
       for (size_t t = 1; t < s.maps.size(); ++t) cv::max(fused, placed_map(s, t, w, h), fused);
-      cv::Mat uni = cv::Mat::zeros(size, CV_8U);
-      for (const auto& [t, path] : smp.masks) cv::bitwise_or(uni, read_mask(path, size), uni);
+      cv::Mat uni = cv::Mat::zeros(fused.size(), CV_8U);
+      for (const auto& [t, path] : smp.masks) cv::bitwise_or(uni, read_mask(path, fused.size()), uni);
       any_mask = any_mask || !smp.masks.empty();
       maps.push_back(fused);
       masks.push_back(uni);

@@ -68,7 +68,7 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
   if (static_cast<int64_t>(req.types.size()) != model.config().types)
     throw std::runtime_error("export: " + std::to_string(req.types.size()) + " type names for a model with " +
                              std::to_string(model.config().types) + " output channels");
-  if (req.resize != "stretch" && req.resize != "fit")
+  if (!is_resize_mode(req.resize))
     throw std::runtime_error("export: resize must be stretch or fit, not '" + req.resize + "'");
   const bool was_training = model.is_training();
   model.eval();

@@ -246,7 +246,7 @@ int run_training(const TrainConfig& cfg) {
   if (!(cfg.aug.max_stretch >= 0 && cfg.aug.max_stretch <= 1))
     throw std::invalid_argument("--aug-stretch must be in [0, 1]");
   if (!(cfg.aug.max_scale >= 0 && cfg.aug.max_scale <= 1)) throw std::invalid_argument("--aug-scale must be in [0, 1]");
-  if (cfg.resize != "stretch" && cfg.resize != "fit")
+  if (!is_resize_mode(cfg.resize))
     throw std::invalid_argument("--resize must be stretch or fit, not '" + cfg.resize + "'");
   if (cfg.select != "loss" && cfg.select != "auroc")
     throw std::invalid_argument("--select must be loss or auroc, not '" + cfg.select + "'");

@@ -37,6 +37,8 @@ struct Reader {
 
 }  // namespace
 
+bool is_resize_mode(const std::string& s) { return s == "stretch" || s == "fit"; }
+
 BundleManifest manifest_from_json(const json& j, const std::string& source) {
   const Reader r{source};
   if (!j.is_object()) r.fail("the manifest is not a JSON object");
@@ -75,7 +77,7 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
   if (m.channel_order != "RGB" && m.channel_order != "BGR")
     r.fail("'input.channel_order' must be RGB or BGR, got " + m.channel_order);
   if (in.contains("resize")) m.resize = r.get<std::string>(in, "resize", "input.");
-  if (m.resize != "stretch" && m.resize != "fit")
+  if (!is_resize_mode(m.resize))
     r.fail("'input.resize' must be stretch or fit, got " + m.resize);
   if (m.resize != "stretch" && m.format_version < 2)
     r.fail("'input.resize' " + m.resize + " needs format_version 2");

@@ -39,6 +39,9 @@ struct BundleManifest {
   nlohmann::json provenance = nlohmann::json::object();
 };
 
+// Whether `s` names a resize mode this build implements (BundleManifest::resize).
+bool is_resize_mode(const std::string& s);
+
 // Throws std::runtime_error naming `source` and the offending key.
 BundleManifest manifest_from_json(const nlohmann::json& j, const std::string& source);
 nlohmann::json manifest_to_json(const BundleManifest& m);

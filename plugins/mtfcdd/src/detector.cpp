@@ -187,8 +187,9 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
       cv::Mat at_input;
       if (fit && (settings_.heatmap || t.decision || settings_.heatmap_full))
         at_input = upsample_map(map, {m.input_width, m.input_height}, settings_.upsampling);
-      if (settings_.heatmap && !fit) t.heatmap = map.clone();
-      if (settings_.heatmap && fit) {
+      if (settings_.heatmap && !fit) {
+        t.heatmap = map.clone();
+      } else if (settings_.heatmap) {
         // At the map's own resolution: the placed part's share of the map's cells.
         const cv::Rect at = input_placement(frame, m);
         const cv::Size cells(std::max(1, static_cast<int>(std::lround(at.width * double(v) / m.input_width))),
