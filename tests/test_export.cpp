@@ -47,13 +47,14 @@ std::vector<DefectType> types(int m) {
 
 // A seeded model with randomised BatchNorm statistics.
 FcddModel make_model(const std::string& preset, int64_t size, int m, const std::string& cut = "conv_pw_5",
-                     int64_t head = 64) {
+                     int64_t head = 64, int64_t dilation = 1) {
   ModelConfig cfg;
   cfg.preset = preset;
   cfg.cut = cut;
   cfg.types = m;
   cfg.input_size = size;
   cfg.head_channels = head;
+  cfg.head_dilation = dilation;
   torch::manual_seed(3);
   FcddModel model(cfg);
   randomise_batchnorm(*model);
@@ -83,6 +84,31 @@ TEST(Export, SmallRoundTripMatchesLibTorch) {
   EXPECT_EQ(m.types.size(), 3u);
   EXPECT_EQ(m.heatmap_width, 12);
   EXPECT_EQ(m.provenance.is_object(), true);
+}
+
+// A dilated head keeps the map's size, and OpenCV DNN runs it as LibTorch does.
+TEST(Export, DilatedHeadRoundTripMatchesLibTorch) {
+  FcddModel model = make_model("small", 96, 2, "", 32, 3);
+  ExportRequest req;
+  req.types = types(2);
+  req.out_dir = temp_dir("dilated").string();
+  const auto r = export_bundle(*model, req);
+  EXPECT_LT(r.maps_rel_l2, 1e-5);
+  EXPECT_LT(r.scores_rel_l2, 1e-5);
+  EXPECT_EQ(read_manifest(req.out_dir).heatmap_width, 12);
+  // Does one pixel at (48, 48) reach the map cell (6, 0), 44 px away? Not through the plain
+  // head (reach 21 px of backbone + 2 x 8 px), through the dilated one (21 + 2 x 24 px).
+  const auto reaches = [](FcddModel& m) {
+    m->eval();
+    torch::NoGradGuard no_grad;
+    torch::Tensor x = torch::zeros({1, 3, 96, 96});
+    const torch::Tensor base = m->forward(x);
+    x.index_put_({0, 0, 48, 48}, 50.f);
+    return (m->forward(x) - base).abs().sum(1)[0][6][0].item<float>() > 0;
+  };
+  FcddModel plain = make_model("small", 96, 2, "", 32);
+  EXPECT_FALSE(reaches(plain));
+  EXPECT_TRUE(reaches(model));
 }
 
 // The resize travels in the manifest; only a bundle that needs version 2 is written as version 2.

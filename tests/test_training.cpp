@@ -147,6 +147,23 @@ TEST(Training, WeightAverageSurvivesResume) {
   fs::remove_all(root);
 }
 
+// A checkpoint records the input it was trained on: resuming it with another resize is refused.
+TEST(Training, ResumeWithAnotherResizeIsRefused) {
+  const auto root = fs::temp_directory_path() / ("mtfcdd_resize_" + std::to_string(::getpid()));
+  write_toy_dataset((root / "data").string(), 2, 48, {48, 16, 16}, 7);
+  ASSERT_EQ(run_training(resumable_config(root, "run", 1)), 0);
+  TrainConfig other = resumable_config(root, "run", 2);
+  other.resume = true;
+  other.resize = other.resize == "fit" ? "stretch" : "fit";
+  try {
+    run_training(other);
+    ADD_FAILURE() << "resumed with another resize";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("\"resize\""), std::string::npos) << e.what();
+  }
+  fs::remove_all(root);
+}
+
 // An epoch cut short by --max-minutes is validated, marked partial, and finished by --resume as
 // the uninterrupted run would have trained it.
 TEST(Training, TimeBudgetCutResumesInsideTheEpoch) {

@@ -9,6 +9,7 @@ int64_t default_input_size(const std::string& preset) { return preset == "small"
 ModelConfig resolved(ModelConfig cfg) {
   if (cfg.types < 1) throw std::invalid_argument("the model needs at least one defect type");
   if (cfg.head_channels < 1) throw std::invalid_argument("head channels must be positive");
+  if (cfg.head_dilation < 1) throw std::invalid_argument("head dilation must be positive");
   if (cfg.input_size == 0) cfg.input_size = default_input_size(cfg.preset);
   if (cfg.input_size < 32 || cfg.input_size > 4096)
     throw std::invalid_argument("input size must be 32 .. 4096, got " + std::to_string(cfg.input_size));
@@ -32,10 +33,10 @@ std::shared_ptr<BackboneImpl> make_backbone(const std::string& preset, const std
 
 FcddModelImpl::FcddModelImpl(const ModelConfig& cfg) : cfg_(resolved(cfg)) {
   backbone = register_module("backbone", make_backbone(cfg_.preset, cfg_.cut));
-  const int64_t c = cfg_.head_channels;
-  conv1 = register_module("conv1", make_conv(backbone->out_channels(), c, 3, 1, 1, false));
+  const int64_t c = cfg_.head_channels, d = cfg_.head_dilation;
+  conv1 = register_module("conv1", make_conv(backbone->out_channels(), c, 3, 1, d, false, 1, d));
   bn1 = register_module("bn1", make_bn(c, 1e-5));
-  conv2 = register_module("conv2", make_conv(c, c, 3, 1, 1, false));
+  conv2 = register_module("conv2", make_conv(c, c, 3, 1, d, false, 1, d));
   bn2 = register_module("bn2", make_bn(c, 1e-5));
   out = register_module("out", make_conv(c, cfg_.types, 1, 1, 0, true));
 }

@@ -16,6 +16,7 @@ struct ModelConfig {
   std::string cut = "conv_pw_5";  // mobilenet_v1 only
   int64_t types = 1;              // M output channels
   int64_t head_channels = 512;
+  int64_t head_dilation = 1;      // of both 3x3 head convs: widens the receptive field at no cost
   int64_t input_size = 0;         // square input side; 0 = the preset's default
 };
 

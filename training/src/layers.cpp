@@ -3,12 +3,13 @@
 namespace mtfcdd {
 
 torch::nn::Conv2d make_conv(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t pad,
-                            bool bias, int64_t groups) {
+                            bool bias, int64_t groups, int64_t dilation) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(cin, cout, k)
                                .stride(stride)
                                .padding(pad)
                                .bias(bias)
-                               .groups(groups));
+                               .groups(groups)
+                               .dilation(dilation));
 }
 
 torch::nn::BatchNorm2d make_bn(int64_t c, double eps) {
@@ -64,7 +65,7 @@ NetGraph::Id emit_conv(NetGraph& g, NetGraph::Id x, const std::string& name,
   b = b * multiplier;
   const auto& k = *o.kernel_size();
   return g.conv(x, name, to_vector(w), cout, k[0], k[1], to_vector(b), (*o.stride())[0], pads,
-                o.groups());
+                o.groups(), (*o.dilation())[0]);
 }
 
 BasicConv2dImpl::BasicConv2dImpl(int64_t cin, int64_t cout, int64_t k, int64_t stride,

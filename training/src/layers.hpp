@@ -13,7 +13,7 @@ namespace mtfcdd {
 enum class Act { ReLU, ReLU6 };
 
 torch::nn::Conv2d make_conv(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t pad,
-                            bool bias, int64_t groups = 1);
+                            bool bias, int64_t groups = 1, int64_t dilation = 1);
 // BatchNorm with an explicit epsilon (timm's Inception and Keras' MobileNet use 1e-3).
 torch::nn::BatchNorm2d make_bn(int64_t c, double eps);
 

@@ -27,17 +27,18 @@ namespace {
 const char* kUsage = R"(usage: mtfcdd-train COMMAND [options]
 
 commands:
-  info    --preset P [--types M] [--cut C] [--input-size S] [--head-channels H]
+  info    --preset P [--types M] [--cut C] [--input-size S] [--head-channels H] [--head-dilation D]
           parameter counts and FLOPs per image
   export  --preset P (--types M | --type-names a,b,..) --out DIR [--weights W.safetensors]
-          [--cut C] [--input-size S] [--head-channels H] [--seed N] [--resize stretch|fit]
+          [--cut C] [--input-size S] [--head-channels H] [--head-dilation D] [--seed N]
+          [--resize stretch|fit]
           write a verified bundle (model.onnx + model.json) of an untrained head
   train   --data D --out RUN [--preset P] [--cut C] [--weights W] [--types a,b,..] [--single-channel]
           [--epochs 10] [--batch 32] [--lr 1e-4] [--lr-schedule constant|cosine] [--weight-decay 0]
           [--max-minutes M] [--aug-prob 0.5]
           [--flip none|h|v|hv] [--aug-stretch 0] [--aug-scale 0] [--ema 0] [--workers 2]
-          [--seed 1] [--input-size S] [--head-channels H] [--threads N] [--skip-bad] [--resume]
-          [--select loss|auroc] [--bf16] [--resize stretch|fit]
+          [--seed 1] [--input-size S] [--head-channels H] [--head-dilation D] [--threads N]
+          [--skip-bad] [--resume] [--select loss|auroc] [--bf16] [--resize stretch|fit]
           balanced-epoch training; writes RUN/checkpoint.pt, RUN/best.pt, RUN/history.jsonl and
           RUN/bundle/ (best epoch by val loss or val image AUROC, thresholds calibrated on val;
           --ema D validates and exports a moving average of the weights, e.g. 0.999)
@@ -72,13 +73,20 @@ int64_t type_count(const CliArgs& a, int64_t fallback) {
                                                 : fallback);
 }
 
-ModelConfig config_from(const CliArgs& a, int64_t default_types) {
+// The network options every command shares; the types are set by the caller.
+ModelConfig model_options(const CliArgs& a) {
   ModelConfig c;
   c.preset = a.str("preset", c.preset);
   c.cut = a.str("cut", c.cut);
-  c.types = type_count(a, default_types);
   c.head_channels = a.integer("head-channels", c.preset == "small" ? 128 : 512);
+  c.head_dilation = a.integer("head-dilation", c.head_dilation);
   c.input_size = a.integer("input-size", 0);
+  return c;
+}
+
+ModelConfig config_from(const CliArgs& a, int64_t default_types) {
+  ModelConfig c = model_options(a);
+  c.types = type_count(a, default_types);
   return resolved(c);
 }
 
@@ -128,11 +136,12 @@ int cmd_info(const CliArgs& a) {
   const auto pc = count_parameters(*model);
   const NetGraph g = model->to_graph();
   const Shape hs = g.shape(g.outputs().front().id);
-  std::printf("preset %s%s, %lld types, input %lldx%lld, heatmap %lldx%lld, head width %lld\n",
+  std::printf("preset %s%s, %lld types, input %lldx%lld, heatmap %lldx%lld, head width %lld, dilation %lld\n",
               cfg.preset.c_str(), cfg.cut.empty() ? "" : (" (" + cfg.cut + ")").c_str(),
               static_cast<long long>(cfg.types), static_cast<long long>(cfg.input_size),
               static_cast<long long>(cfg.input_size), static_cast<long long>(hs.h),
-              static_cast<long long>(hs.w), static_cast<long long>(cfg.head_channels));
+              static_cast<long long>(hs.w), static_cast<long long>(cfg.head_channels),
+              static_cast<long long>(cfg.head_dilation));
   std::printf("parameters: total %lld (%.2f M), trainable with frozen backbone %lld (%.2f M)\n",
               static_cast<long long>(pc.total), pc.total / 1e6, static_cast<long long>(pc.trainable),
               pc.trainable / 1e6);
@@ -153,6 +162,7 @@ int cmd_export(const CliArgs& a) {
   const std::string weights = setup_backbone(*model, a);
   a.reject_unknown();
   req.provenance = {{"preset", cfg.preset}, {"cut", cfg.cut}, {"head_channels", cfg.head_channels},
+                    {"head_dilation", cfg.head_dilation},
                     {"weights", weights}, {"data", "none (untrained head)"},
                     {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
   print_export(export_bundle(*model, req), req.out_dir);
@@ -188,10 +198,7 @@ int cmd_train(const CliArgs& a) {
   t.data = a.required("data");
   t.out = a.required("out");
   t.load = load_options(a);
-  t.model.preset = a.str("preset", "small");
-  t.model.cut = a.str("cut", t.model.cut);
-  t.model.head_channels = a.integer("head-channels", t.model.preset == "small" ? 128 : 512);
-  t.model.input_size = a.integer("input-size", 0);
+  t.model = model_options(a);
   t.weights = a.str("weights");
   t.epochs = static_cast<int>(a.integer("epochs", t.epochs));
   t.batch = static_cast<int>(a.integer("batch", t.batch));

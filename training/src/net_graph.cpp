@@ -58,7 +58,7 @@ std::string NetGraph::add_scalar(float v) {
 
 NetGraph::Id NetGraph::conv(Id x, const std::string& name, std::vector<float> weights, int64_t cout,
                             int64_t kh, int64_t kw, std::vector<float> bias, int64_t stride,
-                            Pads pads, int64_t groups) {
+                            Pads pads, int64_t groups, int64_t dilation) {
   const Shape in = shape(x);
   if (groups < 1 || in.c % groups != 0 || cout % groups != 0)
     throw std::invalid_argument("conv " + name + ": channels not divisible by groups");
@@ -67,8 +67,11 @@ NetGraph::Id NetGraph::conv(Id x, const std::string& name, std::vector<float> we
     throw std::invalid_argument("conv " + name + ": weight size does not match its shape");
   if (!bias.empty() && static_cast<int64_t>(bias.size()) != cout)
     throw std::invalid_argument("conv " + name + ": bias size does not match its channels");
-  const Shape out{cout, (in.h + pads.top + pads.bottom - kh) / stride + 1,
-                  (in.w + pads.left + pads.right - kw) / stride + 1};
+  if (dilation < 1) throw std::invalid_argument("conv " + name + ": dilation must be positive");
+  // The kernel's footprint on the input; the multiply-adds stay kh x kw.
+  const int64_t span_h = dilation * (kh - 1) + 1, span_w = dilation * (kw - 1) + 1;
+  const Shape out{cout, (in.h + pads.top + pads.bottom - span_h) / stride + 1,
+                  (in.w + pads.left + pads.right - span_w) / stride + 1};
   if (out.h <= 0 || out.w <= 0)
     throw std::invalid_argument("conv " + name + ": input too small for the kernel");
 
@@ -81,7 +84,7 @@ NetGraph::Id NetGraph::conv(Id x, const std::string& name, std::vector<float> we
   flops_ += 2 * cin_g * kh * kw * cout * out.h * out.w;
   return add_node("Conv", {x}, std::move(extra), out,
                   {ints_attr("kernel_shape", {kh, kw}), ints_attr("strides", {stride, stride}),
-                   ints_attr("pads", onnx_pads(pads)), ints_attr("dilations", {1, 1}),
+                   ints_attr("pads", onnx_pads(pads)), ints_attr("dilations", {dilation, dilation}),
                    int_attr("group", groups)});
 }
 

@@ -54,7 +54,8 @@ class NetGraph {
 
   // weights: [cout, cin/groups, kh, kw] row-major; bias may be empty.
   Id conv(Id x, const std::string& name, std::vector<float> weights, int64_t cout, int64_t kh,
-          int64_t kw, std::vector<float> bias, int64_t stride, Pads pads, int64_t groups = 1);
+          int64_t kw, std::vector<float> bias, int64_t stride, Pads pads, int64_t groups = 1,
+          int64_t dilation = 1);
   Id relu(Id x);
   // min(max(x, 0), 6) as relu(x) - relu(x - 6): OpenCV 4.6 cannot import opset-11 Clip.
   Id relu6(Id x);

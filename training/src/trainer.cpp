@@ -105,13 +105,19 @@ struct RunState {
   uint64_t batches = 0;  // the loader's batch count, which seeds augmentation
 };
 
-nlohmann::json model_json(const ModelConfig& m) {
-  return {{"preset", m.preset}, {"cut", m.cut}, {"types", m.types}, {"head_channels", m.head_channels},
-          {"input_size", m.input_size}};
+// What a checkpoint must agree on to be resumed: the network and the input it was trained on.
+nlohmann::json model_json(const ModelConfig& m, const std::string& resize) {
+  return {{"preset", m.preset},
+          {"cut", m.cut},
+          {"types", m.types},
+          {"head_channels", m.head_channels},
+          {"head_dilation", m.head_dilation},
+          {"input_size", m.input_size},
+          {"resize", resize}};
 }
 
 void save_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim::Adam& opt, WeightAverage* avg,
-                     const RunState& st, const ModelConfig& mc) {
+                     const RunState& st, const ModelConfig& mc, const std::string& resize) {
   torch::serialize::OutputArchive ar, model_ar, opt_ar;
   model.save(model_ar);
   opt.save(opt_ar);
@@ -126,7 +132,7 @@ void save_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim
   const nlohmann::json meta = {{"epoch", st.epoch},           {"in_epoch", st.in_epoch},
                                {"iteration", st.iteration},   {"best_val", st.best_val},
                                {"best_epoch", st.best_epoch}, {"batches", st.batches},
-                               {"model", model_json(mc)}};
+                               {"model", model_json(mc, resize)}};
   ar.write("meta", c10::IValue(meta.dump()));
   const std::string tmp = path + ".tmp";
   ar.save_to(tmp);
@@ -134,16 +140,16 @@ void save_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim
 }
 
 RunState load_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim::Adam& opt, WeightAverage* avg,
-                         const ModelConfig& mc) {
+                         const ModelConfig& mc, const std::string& resize) {
   if (!fs::exists(path)) throw std::runtime_error("--resume: no checkpoint at " + path);
   torch::serialize::InputArchive ar, model_ar, opt_ar;
   ar.load_from(path);
   c10::IValue meta_v;
   ar.read("meta", meta_v);
   const auto meta = nlohmann::json::parse(meta_v.toStringRef());
-  if (meta.at("model") != model_json(mc))
+  if (meta.at("model") != model_json(mc, resize))
     throw std::runtime_error("--resume: the checkpoint was trained as " + meta.at("model").dump() +
-                             ", this run asks for " + model_json(mc).dump());
+                             ", this run asks for " + model_json(mc, resize).dump());
   ar.read("model", model_ar);
   model.load(model_ar);
   ar.read("optimizer", opt_ar);
@@ -301,7 +307,7 @@ int run_training(const TrainConfig& cfg) {
   const std::string best = (fs::path(cfg.out) / "best.pt").string();
   RunState st;
   if (cfg.resume) {
-    st = load_checkpoint(ckpt, *model, opt, avg, mc);
+    st = load_checkpoint(ckpt, *model, opt, avg, mc, cfg.resize);
     loader.continue_numbering(st.batches);
     sampler.restore(st.sampler);
     std::cerr << "resumed from " << ckpt << " at epoch " << st.epoch + 1 << ", iteration " << st.iteration << "\n";
@@ -370,7 +376,7 @@ int run_training(const TrainConfig& cfg) {
       if (g_interrupted) {
         stop_mid_epoch();
         progress.end_line();
-        save_checkpoint(ckpt, *model, opt, avg, st, mc);
+        save_checkpoint(ckpt, *model, opt, avg, st, mc, cfg.resize);
         std::signal(SIGINT, previous);
         std::cerr << "interrupted: checkpoint written to " << ckpt << "; continue with --resume\n";
         return 130;
@@ -398,7 +404,7 @@ int run_training(const TrainConfig& cfg) {
     }
     if (avg) avg->swap(*model);
     if (!out_of_time) st.batches = loader.taken();  // validation draws batches too; a cut kept the count before it
-    save_checkpoint(ckpt, *model, opt, avg, st, mc);
+    save_checkpoint(ckpt, *model, opt, avg, st, mc, cfg.resize);
     nlohmann::json line = {{"epoch", st.epoch + 1}, {"iterations", iters}, {"train_loss", loss_avg}, {"lr", lr_now},
                            {"val_loss", v.loss}, {"val_auroc", std::isnan(v.auroc) ? nlohmann::json() : nlohmann::json(v.auroc)},
                            {"seconds", seconds_since(t_epoch)}};
@@ -420,6 +426,7 @@ int run_training(const TrainConfig& cfg) {
   req.provenance = {{"preset", mc.preset},
                     {"cut", mc.cut},
                     {"head_channels", mc.head_channels},
+                    {"head_dilation", mc.head_dilation},
                     {"weights", weights},
                     {"data", cfg.data},
                     {"best_epoch", st.best_epoch},
