@@ -106,7 +106,7 @@ struct RunState {
 };
 
 // What a checkpoint must agree on to be resumed: the network and the input it was trained on.
-nlohmann::json model_json(const ModelConfig& m, const std::string& resize) {
+nlohmann::json checkpoint_identity(const ModelConfig& m, const std::string& resize) {
   return {{"preset", m.preset},
           {"cut", m.cut},
           {"types", m.types},
@@ -117,7 +117,7 @@ nlohmann::json model_json(const ModelConfig& m, const std::string& resize) {
 }
 
 void save_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim::Adam& opt, WeightAverage* avg,
-                     const RunState& st, const ModelConfig& mc, const std::string& resize) {
+                     const RunState& st, const nlohmann::json& identity) {
   torch::serialize::OutputArchive ar, model_ar, opt_ar;
   model.save(model_ar);
   opt.save(opt_ar);
@@ -132,7 +132,7 @@ void save_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim
   const nlohmann::json meta = {{"epoch", st.epoch},           {"in_epoch", st.in_epoch},
                                {"iteration", st.iteration},   {"best_val", st.best_val},
                                {"best_epoch", st.best_epoch}, {"batches", st.batches},
-                               {"model", model_json(mc, resize)}};
+                               {"model", identity}};
   ar.write("meta", c10::IValue(meta.dump()));
   const std::string tmp = path + ".tmp";
   ar.save_to(tmp);
@@ -140,16 +140,16 @@ void save_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim
 }
 
 RunState load_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim::Adam& opt, WeightAverage* avg,
-                         const ModelConfig& mc, const std::string& resize) {
+                         const nlohmann::json& identity) {
   if (!fs::exists(path)) throw std::runtime_error("--resume: no checkpoint at " + path);
   torch::serialize::InputArchive ar, model_ar, opt_ar;
   ar.load_from(path);
   c10::IValue meta_v;
   ar.read("meta", meta_v);
   const auto meta = nlohmann::json::parse(meta_v.toStringRef());
-  if (meta.at("model") != model_json(mc, resize))
+  if (meta.at("model") != identity)
     throw std::runtime_error("--resume: the checkpoint was trained as " + meta.at("model").dump() +
-                             ", this run asks for " + model_json(mc, resize).dump());
+                             ", this run asks for " + identity.dump());
   ar.read("model", model_ar);
   model.load(model_ar);
   ar.read("optimizer", opt_ar);
@@ -306,8 +306,9 @@ int run_training(const TrainConfig& cfg) {
   const std::string ckpt = (fs::path(cfg.out) / "checkpoint.pt").string();
   const std::string best = (fs::path(cfg.out) / "best.pt").string();
   RunState st;
+  const nlohmann::json identity = checkpoint_identity(mc, cfg.resize);
   if (cfg.resume) {
-    st = load_checkpoint(ckpt, *model, opt, avg, mc, cfg.resize);
+    st = load_checkpoint(ckpt, *model, opt, avg, identity);
     loader.continue_numbering(st.batches);
     sampler.restore(st.sampler);
     std::cerr << "resumed from " << ckpt << " at epoch " << st.epoch + 1 << ", iteration " << st.iteration << "\n";
@@ -376,7 +377,7 @@ int run_training(const TrainConfig& cfg) {
       if (g_interrupted) {
         stop_mid_epoch();
         progress.end_line();
-        save_checkpoint(ckpt, *model, opt, avg, st, mc, cfg.resize);
+        save_checkpoint(ckpt, *model, opt, avg, st, identity);
         std::signal(SIGINT, previous);
         std::cerr << "interrupted: checkpoint written to " << ckpt << "; continue with --resume\n";
         return 130;
@@ -404,7 +405,7 @@ int run_training(const TrainConfig& cfg) {
     }
     if (avg) avg->swap(*model);
     if (!out_of_time) st.batches = loader.taken();  // validation draws batches too; a cut kept the count before it
-    save_checkpoint(ckpt, *model, opt, avg, st, mc, cfg.resize);
+    save_checkpoint(ckpt, *model, opt, avg, st, identity);
     nlohmann::json line = {{"epoch", st.epoch + 1}, {"iterations", iters}, {"train_loss", loss_avg}, {"lr", lr_now},
                            {"val_loss", v.loss}, {"val_auroc", std::isnan(v.auroc) ? nlohmann::json() : nlohmann::json(v.auroc)},
                            {"seconds", seconds_since(t_epoch)}};
