@@ -41,6 +41,8 @@ and training throughput.
   --gemm-size 2048          side of the square GEMM that measures the peak
   --no-train-throughput     skip training throughput (small: full network; others: head only)
   --train-batch 32 --train-steps 3
+  --train-bf16              training forward passes in bfloat16, as the trainer's --bf16
+Training runs in the trainer's channels-last layout, and again in NCHW as its peer.
 )";
 
 // The exported bundles live only as long as the run.
@@ -84,7 +86,7 @@ struct Options {
   std::vector<std::string> presets;
   std::vector<int> batches;
   int runs = 50, warmup = 5, types = 8, threads = 1, gemm_size = 2048, train_batch = 32, train_steps = 3;
-  bool train = true;
+  bool train = true, train_bf16 = false;
   std::string plugin, json_path;
 };
 
@@ -113,6 +115,7 @@ Options parse_options(const CliArgs& a) {
   o.train = !a.has("no-train-throughput");
   o.train_batch = positive(a.integer("train-batch", o.train_batch), "train-batch");
   o.train_steps = positive(a.integer("train-steps", o.train_steps), "train-steps");
+  o.train_bf16 = a.has("train-bf16");
   o.plugin = a.str("plugin", MTFCDD_BENCH_PLUGIN);
   o.json_path = a.str("json");
   a.reject_unknown();
@@ -242,11 +245,14 @@ void print_report(const json& report) {
                 r.at("model_bytes").get<double>() / 1e6, r.at("plugin_peak_rss_mb").get<double>(),
                 r.at("plugin_baseline_rss_mb").get<double>());
   if (!report.at("training").empty()) {
-    std::printf("\n| training preset | what trains | batch | steps | images/s |\n|---|---|---:|---:|---:|\n");
-    for (const auto& t : report.at("training"))
-      std::printf("| %s | %s | %d | %d | %.2f |\n", t.at("preset").get<std::string>().c_str(),
-                  t.at("mode").get<std::string>().c_str(), t.at("batch").get<int>(), t.at("steps").get<int>(),
-                  t.at("train_images_per_s").get<double>());
+    std::printf("\n| training preset | what trains | bf16 | batch | steps | images/s (channels-last) | images/s (NCHW) | ratio |\n"
+                "|---|---|---|---:|---:|---:|---:|---:|\n");
+    for (const auto& t : report.at("training")) {
+      const double nhwc = t.at("train_images_per_s"), nchw = t.at("train_images_per_s_nchw");
+      std::printf("| %s | %s | %s | %d | %d | %.2f | %.2f | %.2f |\n", t.at("preset").get<std::string>().c_str(),
+                  t.at("mode").get<std::string>().c_str(), t.at("bf16").get<bool>() ? "yes" : "no",
+                  t.at("batch").get<int>(), t.at("steps").get<int>(), nhwc, nchw, nhwc / nchw);
+    }
   }
   const json& s = report.at("settings");
   std::printf("\n%d timed calls after %d warm-up calls per row; ms/img = call time / batch.\n", s.at("runs").get<int>(),
@@ -315,14 +321,20 @@ int run(const CliArgs& args) {
   if (o.train)
     for (const auto& preset : o.presets) {
       // small is trained from scratch; the others train their head on a frozen pretrained backbone.
-      const bool frozen = preset != "small";
-      std::cerr << "training " << preset << (frozen ? " (head only)" : " (full network)") << "\n";
-      report["training"].push_back(
-          {{"preset", preset},
-           {"mode", frozen ? "head only (frozen backbone)" : "full network"},
-           {"batch", o.train_batch},
-           {"steps", o.train_steps},
-           {"train_images_per_s", train_images_per_s(preset, o.types, frozen, o.train_batch, o.train_steps)}});
+      TrainStep how;
+      how.frozen_backbone = preset != "small";
+      how.bf16 = o.train_bf16;
+      std::cerr << "training " << preset << (how.frozen_backbone ? " (head only)" : " (full network)") << "\n";
+      const double nhwc = train_images_per_s(preset, o.types, how, o.train_batch, o.train_steps);
+      how.channels_last = false;
+      const double nchw = train_images_per_s(preset, o.types, how, o.train_batch, o.train_steps);
+      report["training"].push_back({{"preset", preset},
+                                    {"mode", how.frozen_backbone ? "head only (frozen backbone)" : "full network"},
+                                    {"bf16", how.bf16},
+                                    {"batch", o.train_batch},
+                                    {"steps", o.train_steps},
+                                    {"train_images_per_s", nhwc},
+                                    {"train_images_per_s_nchw", nchw}});
     }
   print_report(report);
   if (!o.json_path.empty()) {
@@ -341,7 +353,7 @@ int main(int argc, char** argv) {
   using namespace mtfcdd::bench;
   bool child = false;  // a child's errors reach the user through the parent: no usage text
   try {
-    const mtfcdd::CliArgs args(argc, argv, 1, {"plugin-only", "export-only", "no-train-throughput", "help"});
+    const mtfcdd::CliArgs args(argc, argv, 1, {"plugin-only", "export-only", "no-train-throughput", "train-bf16", "help"});
     if (args.has("help")) {
       std::cout << kUsage;
       return 0;

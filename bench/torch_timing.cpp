@@ -9,6 +9,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
 
+#include "bf16_scope.hpp"
 #include "export.hpp"
 #include "fcdd_math.hpp"
 #include "fcdd_model.hpp"
@@ -90,7 +91,7 @@ std::vector<double> time_libtorch(const std::string& preset, int64_t types, cons
   std::vector<double> ms;
   for (int i = 0; i < warmup + runs; ++i) {
     const auto t0 = Clock::now();
-    const auto maps = pseudo_huber(model->forward(x));
+    const auto maps = model->maps(x);
     probabilities(anomaly_scores(maps));
     const double t = ms_since(t0);
     if (i >= warmup) ms.push_back(t);
@@ -141,20 +142,26 @@ GemmPeak gemm_peak(int n, int repeats) {
   return g;
 }
 
-double train_images_per_s(const std::string& preset, int64_t types, bool frozen_backbone, int batch, int steps) {
+double train_images_per_s(const std::string& preset, int64_t types, const TrainStep& how, int batch, int steps) {
   keep_freed_memory_in_heap();  // as mtfcdd-train does; training is the bench's last measurement
   torch::manual_seed(1);
   FcddModel model = make_model(preset, types);
-  model->set_backbone_frozen(frozen_backbone);
+  model->set_backbone_frozen(how.frozen_backbone);
   model->train();
+  if (how.channels_last) to_channels_last(*model);
   std::vector<torch::Tensor> params;
   for (auto& p : model->parameters())
     if (p.requires_grad()) params.push_back(p);
   torch::optim::Adam opt(params, torch::optim::AdamOptions(1e-4));
-  const torch::Tensor x = input_batch(*model, batch);
+  const torch::Tensor x = how.channels_last ? channels_last(input_batch(*model, batch)) : input_batch(*model, batch);
   const torch::Tensor y = torch::randint(0, 2, {batch, types});
   const auto step = [&] {
-    const auto loss = fcdd_loss(anomaly_scores(pseudo_huber(model->forward(x))), y);
+    torch::Tensor phi;
+    {
+      Bf16Scope cast(how.bf16);
+      phi = model->forward(x);
+    }
+    const auto loss = fcdd_loss(anomaly_scores(pseudo_huber(phi.to(torch::kFloat))), y);
     opt.zero_grad();
     loss.backward();
     opt.step();

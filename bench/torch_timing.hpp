@@ -43,9 +43,13 @@ struct GemmPeak {
 // Each kernel: the best of up to `repeats` calls after a warm-up call (fewer for slow kernels).
 GemmPeak gemm_peak(int n, int repeats);
 
-// Images per second of training steps (forward, FCDD loss, backward, Adam) on random data;
-// with frozen_backbone only the head trains, as the trainer does with --weights.
-double train_images_per_s(const std::string& preset, int64_t types, bool frozen_backbone, int batch, int steps);
+struct TrainStep {
+  bool frozen_backbone = false;  // only the head trains, as the trainer does with --weights
+  bool channels_last = true;     // NHWC weights and inputs, as the trainer keeps them
+  bool bf16 = false;             // forward passes in bfloat16, as with the trainer's --bf16
+};
+// Images per second of training steps (forward, FCDD loss, backward, Adam) on random data.
+double train_images_per_s(const std::string& preset, int64_t types, const TrainStep& how, int batch, int steps);
 
 // LibTorch's and OpenCV's thread counts in this process.
 void set_threads(int n);

@@ -47,7 +47,7 @@ std::vector<DefectType> types(int m) {
 
 // A seeded model with randomised BatchNorm statistics.
 FcddModel make_model(const std::string& preset, int64_t size, int m, const std::string& cut = "conv_pw_5",
-                     int64_t head = 64, int64_t dilation = 1) {
+                     int64_t head = 64, int64_t dilation = 1, int64_t members = 1) {
   ModelConfig cfg;
   cfg.preset = preset;
   cfg.cut = cut;
@@ -55,6 +55,7 @@ FcddModel make_model(const std::string& preset, int64_t size, int m, const std::
   cfg.input_size = size;
   cfg.head_channels = head;
   cfg.head_dilation = dilation;
+  cfg.members = members;
   torch::manual_seed(3);
   FcddModel model(cfg);
   randomise_batchnorm(*model);
@@ -109,6 +110,39 @@ TEST(Export, DilatedHeadRoundTripMatchesLibTorch) {
   FcddModel plain = make_model("small", 96, 2, "", 32);
   EXPECT_FALSE(reaches(plain));
   EXPECT_TRUE(reaches(model));
+}
+
+// An ensemble's map is the mean of its members' maps, each member a network of its own (own
+// initial weights), in LibTorch and in the exported graph that OpenCV DNN runs.
+TEST(Export, EnsembleExportsTheMeanOfItsMembersMaps) {
+  FcddModel ens = make_model("small", 64, 2, "", 16, 1, 3);
+  const auto members = ens->member_list();
+  ASSERT_EQ(members.size(), 3u);
+  EXPECT_FALSE(torch::equal(members[0]->out->weight, members[1]->out->weight));
+  FcddModel one = make_model("small", 64, 2, "", 16);
+  EXPECT_EQ(count_parameters(*ens).total, 3 * count_parameters(*one).total);
+
+  // Each member copied into a network of its own, run alone: the ensemble averages their maps.
+  ens->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::rand({2, 3, 64, 64}) * 2 - 1;
+  torch::Tensor mean = torch::zeros({2, 2, 8, 8});
+  for (auto* member : members) {
+    FcddModel alone = make_model("small", 64, 2, "", 16);
+    alone->copy_network_from(*member);
+    alone->eval();
+    mean += pseudo_huber(alone->forward(x)) / 3;
+  }
+  EXPECT_TRUE(torch::allclose(ens->maps(x), mean, 1e-5, 1e-6));
+  EXPECT_EQ(ens->forward(x).size(1), 6);  // phi: every member's channels, for their own losses
+
+  ExportRequest req;
+  req.types = types(2);
+  req.out_dir = temp_dir("ensemble").string();
+  const auto r = export_bundle(*ens, req);  // its check compares OpenCV DNN with ens->maps()
+  EXPECT_LT(r.maps_rel_l2, 1e-5);
+  EXPECT_LT(r.scores_rel_l2, 1e-5);
+  EXPECT_EQ(read_manifest(req.out_dir).heatmap_width, 8);
 }
 
 // The resize travels in the manifest; only a bundle that needs version 2 is written as version 2.

@@ -77,14 +77,15 @@ class OneDnnConvTest : public ::testing::Test {
 
 TEST_F(OneDnnConvTest, MapsMatchOpenCvConvolution) {
   // Besides the fixture, when the trainer's path is compiled in: irv2 (block35: many small 1x1
-  // and 3x3 convolutions with ReLUs fused into them), mobilenet_v1 (depthwise convolutions) and
-  // small with a dilated head.
+  // and 3x3 convolutions with ReLUs fused into them), mobilenet_v1 (depthwise convolutions),
+  // small with a dilated head, and an ensemble of three small networks (parallel branches).
   std::vector<std::string> bundles = {fixture_bundle()};
 #ifdef MTFCDD_TRAINER
   Exports exports;
   for (const char* args : {"--preset irv2 --types 8 --input-size 107",
                            "--preset mobilenet_v1 --types 3 --input-size 99",
-                           "--preset small --types 2 --input-size 96 --head-dilation 3"})
+                           "--preset small --types 2 --input-size 96 --head-dilation 3",
+                           "--preset small --types 2 --input-size 64 --members 3"})
     bundles.push_back(exports.make(MTFCDD_TRAINER, args));
 #endif
   for (const auto& bundle : bundles) {

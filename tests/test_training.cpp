@@ -7,6 +7,7 @@
 #include "bundle.hpp"
 #include "dnn_model.hpp"
 #include "evaluate.hpp"
+#include "export.hpp"
 #include "sampler.hpp"
 #include "toy_data.hpp"
 #include "trainer.hpp"
@@ -158,6 +159,66 @@ TEST(Training, ResumeWithAnotherResizeIsRefused) {
   other.resize = other.resize == "fit" ? "stretch" : "fit";
   const std::string why = test::message_of([&] { run_training(other); });
   EXPECT_NE(why.find("\"resize\""), std::string::npos) << why;
+  fs::remove_all(root);
+}
+
+// An ensemble trains and exports as one model; its checkpoint cannot be resumed as another size.
+TEST(Training, EnsembleTrainsExportsAndResumesOnlyAsItself) {
+  const auto root = fs::temp_directory_path() / ("mtfcdd_members_" + std::to_string(::getpid()));
+  write_toy_dataset((root / "data").string(), 2, 48, {48, 16, 16}, 7);
+  TrainConfig cfg = resumable_config(root, "run", 1);
+  cfg.model.members = 2;
+  ASSERT_EQ(run_training(cfg), 0);
+  const auto bundle = (root / "run" / "bundle").string();
+  EXPECT_EQ(read_manifest(bundle).provenance.at("members"), 2);
+  EXPECT_EQ(DnnModel(bundle).manifest().types.size(), 2u);
+  TrainConfig other = resumable_config(root, "run", 2);
+  other.resume = true;
+  const std::string why = test::message_of([&] { run_training(other); });
+  EXPECT_NE(why.find("\"members\":2"), std::string::npos) << why;
+  fs::remove_all(root);
+}
+
+TEST(Training, SnapshotEpochsAreEvenlySpacedAndEndAtTheLast) {
+  EXPECT_EQ(snapshot_epochs(65, 5), (std::vector<int>{13, 26, 39, 52, 65}));
+  EXPECT_EQ(snapshot_epochs(4, 3), (std::vector<int>{2, 3, 4}));
+  EXPECT_EQ(snapshot_epochs(2, 5), (std::vector<int>{1, 2}));
+  EXPECT_EQ(snapshot_epochs(7, 1), (std::vector<int>{7}));
+}
+
+// A snapshot ensemble's bundle is the mean map of the chosen epochs' weights; a run that kept no
+// snapshots cannot be resumed into one.
+TEST(Training, SnapshotEnsembleExportsTheMeanOfTheChosenEpochs) {
+  const auto root = fs::temp_directory_path() / ("mtfcdd_snapshots_" + std::to_string(::getpid()));
+  write_toy_dataset((root / "data").string(), 2, 48, {48, 16, 16}, 7);
+  TrainConfig cfg = resumable_config(root, "run", 4);
+  cfg.snapshots = 3;
+  ASSERT_EQ(run_training(cfg), 0);
+  const auto bundle = (root / "run" / "bundle").string();
+  EXPECT_EQ(read_manifest(bundle).provenance.at("snapshot_epochs"), nlohmann::json({2, 3, 4}));
+
+  {
+    ModelConfig mc = cfg.model;
+    mc.types = 2;
+    torch::NoGradGuard no_grad;
+    const torch::Tensor x = torch::rand({2, 3, 48, 48}) * 2 - 1;
+    torch::Tensor mean = torch::zeros({2, 2, 6, 6});
+    for (int epoch : {2, 3, 4}) {
+      FcddModel m(mc);
+      torch::load(m, (root / "run" / "snapshots" / ("epoch_" + std::to_string(epoch) + ".pt")).string());
+      m->eval();
+      mean += m->maps(x) / 3;
+    }
+    const torch::Tensor maps = tensor_from_blob(DnnModel(bundle).forward(blob_from_tensor(x)));
+    EXPECT_TRUE(torch::allclose(maps, mean, 1e-4, 1e-6));
+  }
+
+  ASSERT_EQ(run_training(resumable_config(root, "plain", 1)), 0);
+  TrainConfig more = resumable_config(root, "plain", 2);
+  more.resume = true;
+  more.snapshots = 2;
+  const std::string why = test::message_of([&] { run_training(more); });
+  EXPECT_NE(why.find("no snapshot of epoch 1"), std::string::npos) << why;
   fs::remove_all(root);
 }
 

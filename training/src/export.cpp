@@ -91,7 +91,7 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
 
     const auto inputs = req.check_inputs.defined() ? req.check_inputs
                                                    : generated_inputs(model.config().input_size);
-    const auto ref_maps = pseudo_huber(model.forward(inputs));
+    const auto ref_maps = model.maps(inputs);
     const auto ref_scores = anomaly_scores(ref_maps);
     DnnModel dnn(req.out_dir);
     const auto maps = tensor_from_blob(dnn.forward(blob_from_tensor(inputs)));

@@ -1,5 +1,6 @@
 #include "fcdd_model.hpp"
 
+#include "fcdd_math.hpp"
 #include "layers.hpp"
 
 namespace mtfcdd {
@@ -10,6 +11,8 @@ ModelConfig resolved(ModelConfig cfg) {
   if (cfg.types < 1) throw std::invalid_argument("the model needs at least one defect type");
   if (cfg.head_channels < 1) throw std::invalid_argument("head channels must be positive");
   if (cfg.head_dilation < 1) throw std::invalid_argument("head dilation must be positive");
+  if (cfg.members < 1 || cfg.members > 16)
+    throw std::invalid_argument("members must be 1 .. 16, got " + std::to_string(cfg.members));
   if (cfg.input_size == 0) cfg.input_size = default_input_size(cfg.preset);
   if (cfg.input_size < 32 || cfg.input_size > 4096)
     throw std::invalid_argument("input size must be 32 .. 4096, got " + std::to_string(cfg.input_size));
@@ -39,37 +42,96 @@ FcddModelImpl::FcddModelImpl(const ModelConfig& cfg) : cfg_(resolved(cfg)) {
   conv2 = register_module("conv2", make_conv(c, c, 3, 1, d, false, 1, d));
   bn2 = register_module("bn2", make_bn(c, 1e-5));
   out = register_module("out", make_conv(c, cfg_.types, 1, 1, 0, true));
+  if (cfg_.members > 1) {
+    ModelConfig one = cfg_;
+    one.members = 1;
+    others_ = register_module("members", torch::nn::ModuleList());
+    for (int64_t j = 1; j < cfg_.members; ++j) others_->push_back(FcddModel(one));
+  }
 }
 
-torch::Tensor FcddModelImpl::forward(const torch::Tensor& x) {
+std::vector<FcddModelImpl*> FcddModelImpl::member_list() {
+  std::vector<FcddModelImpl*> all{this};
+  if (others_)
+    for (const auto& m : *others_) all.push_back(m->as<FcddModelImpl>());
+  return all;
+}
+
+std::vector<const FcddModelImpl*> FcddModelImpl::member_list() const {
+  const auto all = const_cast<FcddModelImpl*>(this)->member_list();
+  return {all.begin(), all.end()};
+}
+
+void FcddModelImpl::copy_network_from(const FcddModelImpl& other) {
+  torch::NoGradGuard no_grad;
+  const auto own = [](const std::string& name) { return name.rfind("members.", 0) != 0; };
+  const auto params = other.named_parameters();
+  const auto buffers = other.named_buffers();
+  for (auto& p : named_parameters())
+    if (own(p.key())) p.value().copy_(params[p.key()]);
+  for (auto& b : named_buffers())
+    if (own(b.key())) b.value().copy_(buffers[b.key()]);
+}
+
+torch::Tensor FcddModelImpl::forward_one(const torch::Tensor& x) {
   auto f = backbone->forward(x);
   f = torch::relu(bn1->forward(conv1->forward(f)));
   f = torch::relu(bn2->forward(conv2->forward(f)));
   return out->forward(f);
 }
 
+torch::Tensor FcddModelImpl::forward(const torch::Tensor& x) {
+  std::vector<torch::Tensor> phis;
+  for (auto* m : member_list()) phis.push_back(m->forward_one(x));
+  return phis.size() == 1 ? phis.front() : torch::cat(phis, 1);
+}
+
+torch::Tensor FcddModelImpl::maps(const torch::Tensor& x) {
+  const auto a = pseudo_huber(forward(x));
+  if (cfg_.members == 1) return a;
+  return a.view({a.size(0), cfg_.members, cfg_.types, a.size(2), a.size(3)}).mean(1);
+}
+
 void FcddModelImpl::train(bool on) {
-  torch::nn::Module::train(on);
+  torch::nn::Module::train(on);  // reaches the other members' train() too
   if (frozen_) backbone->eval();
 }
 
 void FcddModelImpl::set_backbone_frozen(bool frozen) {
-  frozen_ = frozen;
-  for (auto& p : backbone->parameters()) p.set_requires_grad(!frozen);
+  for (auto* m : member_list()) {
+    m->frozen_ = frozen;
+    for (auto& p : m->backbone->parameters()) p.set_requires_grad(!frozen);
+  }
   train(is_training());
+}
+
+NetGraph::Id FcddModelImpl::emit_maps(NetGraph& g, NetGraph::Id x, const std::string& prefix) const {
+  x = backbone->emit(g, x, prefix + "backbone.");
+  x = g.relu(emit_conv(g, x, prefix + "conv1", conv1, &bn1, conv_pads(conv1)));
+  x = g.relu(emit_conv(g, x, prefix + "conv2", conv2, &bn2, conv_pads(conv2)));
+  return g.pseudo_huber(emit_conv(g, x, prefix + "out", out, nullptr, Pads{}));
 }
 
 NetGraph FcddModelImpl::to_graph() const {
   NetGraph g({3, cfg_.input_size, cfg_.input_size}, "image");
-  auto x = backbone->emit(g, g.input(), "backbone.");
-  x = g.relu(emit_conv(g, x, "conv1", conv1, &bn1, conv_pads(conv1)));
-  x = g.relu(emit_conv(g, x, "conv2", conv2, &bn2, conv_pads(conv2)));
-  const auto maps = g.pseudo_huber(emit_conv(g, x, "out", out, nullptr, Pads{}));
+  const auto members = member_list();
+  auto maps = emit_maps(g, g.input(), "");
+  for (size_t j = 1; j < members.size(); ++j)
+    maps = g.add(maps, members[j]->emit_maps(g, g.input(), "members." + std::to_string(j - 1) + "."));
+  if (members.size() > 1) maps = g.scale(maps, 1.f / static_cast<float>(members.size()));
   const auto scores = g.spatial_mean(maps);
   g.mark_output(maps, "anomaly_maps");
   g.mark_output(scores, "scores");
   return g;
 }
+
+void to_channels_last(torch::nn::Module& m) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : m.parameters())
+    if (p.dim() == 4) p.set_data(channels_last(p));
+}
+
+torch::Tensor channels_last(const torch::Tensor& x) { return x.contiguous(at::MemoryFormat::ChannelsLast); }
 
 ParameterCounts count_parameters(const FcddModelImpl& m) {
   ParameterCounts c;
@@ -77,7 +139,8 @@ ParameterCounts count_parameters(const FcddModelImpl& m) {
     c.total += p.numel();
     if (p.requires_grad()) c.trainable += p.numel();
   }
-  for (const auto& p : m.backbone->parameters()) c.backbone += p.numel();
+  for (const auto* member : m.member_list())
+    for (const auto& p : member->backbone->parameters()) c.backbone += p.numel();
   c.head = c.total - c.backbone;
   return c;
 }

@@ -18,6 +18,9 @@ struct ModelConfig {
   int64_t head_channels = 512;
   int64_t head_dilation = 1;      // of both 3x3 head convs: widens the receptive field at no cost
   int64_t input_size = 0;         // square input side; 0 = the preset's default
+  // Independently initialised networks whose maps are averaged (a deep ensemble): one network
+  // trained from scratch on a small set ranks differently with each seed; the average is steadier.
+  int64_t members = 1;
 };
 
 int64_t default_input_size(const std::string& preset);
@@ -28,7 +31,10 @@ class FcddModelImpl : public torch::nn::Module {
  public:
   explicit FcddModelImpl(const ModelConfig& cfg);
 
-  torch::Tensor forward(const torch::Tensor& x);  // phi: [N, M, u, v]
+  // phi: [N, members x M, u, v], the members' outputs one after the other (each trains on its own loss).
+  torch::Tensor forward(const torch::Tensor& x);
+  // The anomaly maps A: [N, M, u, v], the members' pseudo-Huber maps averaged (what the graph outputs).
+  torch::Tensor maps(const torch::Tensor& x);
   // A frozen backbone stays in eval mode (running BN statistics) whatever train() says.
   void train(bool on = true) override;
   void set_backbone_frozen(bool frozen);
@@ -39,15 +45,33 @@ class FcddModelImpl : public torch::nn::Module {
   NetGraph to_graph() const;
 
   const ModelConfig& config() const { return cfg_; }
+  // This network, then the other members of the ensemble.
+  std::vector<FcddModelImpl*> member_list();
+  std::vector<const FcddModelImpl*> member_list() const;
+  // Copies the weights of one network (`other`'s own layers, not its other members) into this
+  // network's own layers; both are members of models with the same preset, head and types.
+  void copy_network_from(const FcddModelImpl& other);
+
+  // The first member's layers (with their names from before ensembles, so checkpoints still load).
   std::shared_ptr<BackboneImpl> backbone;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, out{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
 
  private:
+  // A = pseudo-Huber of this network's own output, emitted under `prefix`.
+  NetGraph::Id emit_maps(NetGraph& g, NetGraph::Id x, const std::string& prefix) const;
+  torch::Tensor forward_one(const torch::Tensor& x);
+
   ModelConfig cfg_;
+  torch::nn::ModuleList others_{nullptr};  // members 2 .. K, each with members = 1
   bool frozen_ = false;
 };
 TORCH_MODULE(FcddModel);
+
+// Stores the module's 4-d weights channels-last (NHWC), the layout in which oneDNN's CPU
+// convolutions train fastest; feed it inputs made channels-last too (`channels_last(x)`).
+void to_channels_last(torch::nn::Module& m);
+torch::Tensor channels_last(const torch::Tensor& x);
 
 struct ParameterCounts {
   int64_t total = 0, trainable = 0, backbone = 0, head = 0;

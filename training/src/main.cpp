@@ -28,20 +28,23 @@ const char* kUsage = R"(usage: mtfcdd-train COMMAND [options]
 
 commands:
   info    --preset P [--types M] [--cut C] [--input-size S] [--head-channels H] [--head-dilation D]
+          [--members K]
           parameter counts and FLOPs per image
   export  --preset P (--types M | --type-names a,b,..) --out DIR [--weights W.safetensors]
-          [--cut C] [--input-size S] [--head-channels H] [--head-dilation D] [--seed N]
-          [--resize stretch|fit]
+          [--cut C] [--input-size S] [--head-channels H] [--head-dilation D] [--members K]
+          [--seed N] [--resize stretch|fit]
           write a verified bundle (model.onnx + model.json) of an untrained head
   train   --data D --out RUN [--preset P] [--cut C] [--weights W] [--types a,b,..] [--single-channel]
           [--epochs 10] [--batch 32] [--lr 1e-4] [--lr-schedule constant|cosine] [--weight-decay 0]
           [--max-minutes M] [--aug-prob 0.5]
           [--flip none|h|v|hv] [--aug-stretch 0] [--aug-scale 0] [--ema 0] [--workers 2]
-          [--seed 1] [--input-size S] [--head-channels H] [--head-dilation D] [--threads N]
-          [--skip-bad] [--resume] [--select loss|auroc] [--bf16] [--resize stretch|fit]
+          [--seed 1] [--input-size S] [--head-channels H] [--head-dilation D] [--members K] [--threads N]
+          [--skip-bad] [--resume] [--select loss|auroc] [--bf16] [--resize stretch|fit] [--snapshots K]
           balanced-epoch training; writes RUN/checkpoint.pt, RUN/best.pt, RUN/history.jsonl and
           RUN/bundle/ (best epoch by val loss or val image AUROC, thresholds calibrated on val;
-          --ema D validates and exports a moving average of the weights, e.g. 0.999)
+          --ema D validates and exports a moving average of the weights, e.g. 0.999;
+          --members K trains K independently initialised networks and exports their mean map;
+          --snapshots K exports the mean map of K epochs evenly spaced over the run instead)
   eval    --model BUNDLE --data D [--split test] [--types a,b,..] [--single-channel] [--batch 8]
           [--report R.md] [--json R.json] [--scores-out scores.csv] [--no-pixel] [--skip-bad]
           [--figure FIG.png [--figure-rows 1]]
@@ -80,6 +83,7 @@ ModelConfig model_options(const CliArgs& a) {
   c.cut = a.str("cut", c.cut);
   c.head_channels = a.integer("head-channels", c.preset == "small" ? 128 : 512);
   c.head_dilation = a.integer("head-dilation", c.head_dilation);
+  c.members = a.integer("members", c.members);
   c.input_size = a.integer("input-size", 0);
   return c;
 }
@@ -115,7 +119,9 @@ std::string setup_backbone(FcddModelImpl& model, const CliArgs& a) {
     model.set_backbone_frozen(false);
     return "random";
   }
-  const auto report = load_weights(*model.backbone, read_safetensors(path), path);
+  const auto tensors = read_safetensors(path);
+  LoadReport report;
+  for (auto* member : model.member_list()) report = load_weights(*member->backbone, tensors, path);
   std::cerr << "loaded " << report.loaded << " backbone tensors from " << path << " (" << report.ignored
             << " tensors of later layers ignored); backbone frozen\n";
   model.set_backbone_frozen(true);
@@ -136,12 +142,12 @@ int cmd_info(const CliArgs& a) {
   const auto pc = count_parameters(*model);
   const NetGraph g = model->to_graph();
   const Shape hs = g.shape(g.outputs().front().id);
-  std::printf("preset %s%s, %lld types, input %lldx%lld, heatmap %lldx%lld, head width %lld, dilation %lld\n",
+  std::printf("preset %s%s, %lld types, input %lldx%lld, heatmap %lldx%lld, head width %lld, dilation %lld, members %lld\n",
               cfg.preset.c_str(), cfg.cut.empty() ? "" : (" (" + cfg.cut + ")").c_str(),
               static_cast<long long>(cfg.types), static_cast<long long>(cfg.input_size),
               static_cast<long long>(cfg.input_size), static_cast<long long>(hs.h),
               static_cast<long long>(hs.w), static_cast<long long>(cfg.head_channels),
-              static_cast<long long>(cfg.head_dilation));
+              static_cast<long long>(cfg.head_dilation), static_cast<long long>(cfg.members));
   std::printf("parameters: total %lld (%.2f M), trainable with frozen backbone %lld (%.2f M)\n",
               static_cast<long long>(pc.total), pc.total / 1e6, static_cast<long long>(pc.trainable),
               pc.trainable / 1e6);
@@ -162,7 +168,7 @@ int cmd_export(const CliArgs& a) {
   const std::string weights = setup_backbone(*model, a);
   a.reject_unknown();
   req.provenance = {{"preset", cfg.preset}, {"cut", cfg.cut}, {"head_channels", cfg.head_channels},
-                    {"head_dilation", cfg.head_dilation},
+                    {"head_dilation", cfg.head_dilation}, {"members", cfg.members},
                     {"weights", weights}, {"data", "none (untrained head)"},
                     {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
   print_export(export_bundle(*model, req), req.out_dir);
@@ -221,6 +227,7 @@ int cmd_train(const CliArgs& a) {
   t.resume = a.has("resume");
   t.bf16 = a.has("bf16");
   t.select = a.str("select", t.select);
+  t.snapshots = static_cast<int>(a.integer("snapshots", t.snapshots));
   // Debian's LibTorch starts with one intra-op thread; use every core unless told otherwise.
   const int64_t threads = a.integer("threads", std::max(1u, std::thread::hardware_concurrency()));
   a.reject_unknown();

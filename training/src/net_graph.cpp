@@ -145,6 +145,12 @@ NetGraph::Id NetGraph::add(Id a, Id b) {
   return add_node("Add", {a, b}, {}, sa, {});
 }
 
+NetGraph::Id NetGraph::scale(Id x, float factor) {
+  const Shape s = shape(x);
+  flops_ += s.c * s.h * s.w;
+  return add_node("Mul", {x}, {add_scalar(factor)}, s, {});
+}
+
 NetGraph::Id NetGraph::pseudo_huber(Id x) {
   const Shape s = shape(x);
   flops_ += 5 * s.c * s.h * s.w;

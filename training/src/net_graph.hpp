@@ -63,6 +63,7 @@ class NetGraph {
   Id avg_pool(Id x, int64_t k, int64_t stride, Pads pads, bool count_include_pad);
   Id concat(const std::vector<Id>& xs);
   Id add(Id a, Id b);
+  Id scale(Id x, float factor);
   // A = x^2 / (sqrt(x^2 + 1) + 1): pseudo-Huber without the float32 cancellation.
   Id pseudo_huber(Id x);
   // Mean over H and W: [N, C, H, W] -> [N, C].

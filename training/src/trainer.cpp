@@ -1,6 +1,5 @@
 #include "trainer.hpp"
 
-#include <ATen/autocast_mode.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include <optional>
 
 #include "batch_loader.hpp"
+#include "bf16_scope.hpp"
 #include "dnn_model.hpp"
 #include "evaluate.hpp"
 #include "export.hpp"
@@ -75,26 +75,6 @@ class Progress {
   size_t calls_ = 0;
 };
 
-// Autocast to bfloat16 for the forward passes in its scope (thread-local, as autocast is).
-class Bf16Scope {
- public:
-  explicit Bf16Scope(bool on) : on_(on) {
-    if (!on_) return;
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
-  }
-  ~Bf16Scope() {
-    if (!on_) return;
-    at::autocast::set_cpu_enabled(false);
-    at::autocast::clear_cache();
-  }
-  Bf16Scope(const Bf16Scope&) = delete;
-  Bf16Scope& operator=(const Bf16Scope&) = delete;
-
- private:
-  bool on_;
-};
-
 struct RunState {
   int epoch = 0;            // completed epochs
   bool in_epoch = false;    // interrupted inside epoch `epoch`
@@ -112,6 +92,7 @@ nlohmann::json checkpoint_identity(const ModelConfig& m, const std::string& resi
           {"types", m.types},
           {"head_channels", m.head_channels},
           {"head_dilation", m.head_dilation},
+          {"members", m.members},
           {"input_size", m.input_size},
           {"resize", resize}};
 }
@@ -192,7 +173,7 @@ Validation validate(FcddModelImpl& model, BatchLoader& loader, const std::vector
   std::vector<float> labels;
   for (size_t i = 0; i < val.size(); i += batch) {
     const Batch b = loader.next();
-    const auto z = anomaly_scores(pseudo_huber(model.forward(tensor_from_blob(b.blob))));
+    const auto z = anomaly_scores(model.maps(channels_last(tensor_from_blob(b.blob))));
     sum += fcdd_loss(z, labels_tensor(b, m)).item<double>() * b.indices.size();
     const auto zc = z.contiguous();
     for (int64_t r = 0; r < zc.size(0); ++r)
@@ -223,6 +204,29 @@ Validation validate(FcddModelImpl& model, BatchLoader& loader, const std::vector
   return v;
 }
 
+std::string snapshot_path(const std::string& out, int epoch) {
+  return (fs::path(out) / "snapshots" / ("epoch_" + std::to_string(epoch) + ".pt")).string();
+}
+
+// One model whose members are those of each chosen epoch's snapshot, in epoch order.
+FcddModel snapshot_ensemble(const ModelConfig& mc, const std::string& out, const std::vector<int>& epochs) {
+  ModelConfig all = mc;
+  all.members = mc.members * static_cast<int64_t>(epochs.size());
+  FcddModel ensemble(all);
+  const auto slots = ensemble->member_list();
+  for (size_t s = 0; s < epochs.size(); ++s) {
+    const std::string path = snapshot_path(out, epochs[s]);
+    if (!fs::exists(path))
+      throw std::runtime_error("no snapshot of epoch " + std::to_string(epochs[s]) + " at " + path +
+                               ": a run keeps snapshots only when trained with --snapshots from its start");
+    FcddModel snapshot(mc);
+    torch::load(snapshot, path);
+    const auto members = snapshot->member_list();
+    for (size_t j = 0; j < members.size(); ++j) slots[s * members.size() + j]->copy_network_from(*members[j]);
+  }
+  return ensemble;
+}
+
 std::vector<int> indices_of(const Dataset& d, const std::string& split) {
   std::vector<int> out;
   for (size_t i = 0; i < d.samples.size(); ++i)
@@ -231,6 +235,13 @@ std::vector<int> indices_of(const Dataset& d, const std::string& split) {
 }
 
 }  // namespace
+
+std::vector<int> snapshot_epochs(int epochs, int snapshots) {
+  std::vector<int> out;
+  const int k = std::min(epochs, snapshots);
+  for (int i = 1; i <= k; ++i) out.push_back((i * epochs + k - 1) / k);
+  return out;
+}
 
 std::vector<std::vector<int>> class_pools(const Dataset& data, const std::string& split) {
   std::vector<std::vector<int>> pools(data.types.size() + 1);
@@ -254,6 +265,8 @@ int run_training(const TrainConfig& cfg) {
   if (!(cfg.aug.max_scale >= 0 && cfg.aug.max_scale <= 1)) throw std::invalid_argument("--aug-scale must be in [0, 1]");
   if (!is_resize_mode(cfg.resize))
     throw std::invalid_argument("--resize must be stretch or fit, not '" + cfg.resize + "'");
+  if (cfg.snapshots < 1 || cfg.snapshots * cfg.model.members > 16)
+    throw std::invalid_argument("--snapshots must be 1 or more, with at most 16 networks in all (--members x --snapshots)");
   if (cfg.select != "loss" && cfg.select != "auroc")
     throw std::invalid_argument("--select must be loss or auroc, not '" + cfg.select + "'");
   const bool by_auroc = cfg.select == "auroc";
@@ -273,13 +286,16 @@ int run_training(const TrainConfig& cfg) {
   mc = model->config();
   std::string weights = "random";
   if (!cfg.weights.empty()) {
-    const auto r = load_weights(*model->backbone, read_safetensors(cfg.weights), cfg.weights);
+    const auto tensors = read_safetensors(cfg.weights);
+    LoadReport r;
+    for (auto* member : model->member_list()) r = load_weights(*member->backbone, tensors, cfg.weights);
     std::cerr << "loaded " << r.loaded << " backbone tensors from " << cfg.weights << "; backbone frozen\n";
     model->set_backbone_frozen(true);
     weights = cfg.weights;
   } else if (mc.preset != "small") {
     std::cerr << "WARNING: no --weights: the " << mc.preset << " backbone is random and is trained from scratch\n";
   }
+  to_channels_last(*model);  // before the optimizer and the average copy the weights' layout
   std::vector<torch::Tensor> params;
   for (auto& p : model->parameters())
     if (p.requires_grad()) params.push_back(p);
@@ -309,6 +325,7 @@ int run_training(const TrainConfig& cfg) {
   const nlohmann::json identity = checkpoint_identity(mc, cfg.resize);
   if (cfg.resume) {
     st = load_checkpoint(ckpt, *model, opt, avg, identity);
+    to_channels_last(*model);
     loader.continue_numbering(st.batches);
     sampler.restore(st.sampler);
     std::cerr << "resumed from " << ckpt << " at epoch " << st.epoch + 1 << ", iteration " << st.iteration << "\n";
@@ -357,10 +374,11 @@ int run_training(const TrainConfig& cfg) {
       torch::Tensor phi;
       {
         Bf16Scope cast(cfg.bf16);
-        phi = model->forward(tensor_from_blob(b.blob));
+        phi = model->forward(channels_last(tensor_from_blob(b.blob)));
       }
+      // Each member is scored on its own channels: the loss is the mean of the members' losses.
       const auto z = anomaly_scores(pseudo_huber(phi.to(torch::kFloat)));
-      const auto loss = fcdd_loss(z, labels_tensor(b, m));
+      const auto loss = fcdd_loss(z, labels_tensor(b, m).repeat({1, mc.members}));
       opt.zero_grad();
       loss.backward();
       lr_now = scheduled_lr(cfg.lr_schedule, cfg.lr, static_cast<double>(st.iteration), planned_iters);
@@ -403,6 +421,10 @@ int run_training(const TrainConfig& cfg) {
       st.best_epoch = st.epoch + 1;
       torch::save(model, best);
     }
+    if (cfg.snapshots > 1) {
+      fs::create_directories(fs::path(cfg.out) / "snapshots");
+      torch::save(model, snapshot_path(cfg.out, st.epoch + 1));
+    }
     if (avg) avg->swap(*model);
     if (!out_of_time) st.batches = loader.taken();  // validation draws batches too; a cut kept the count before it
     save_checkpoint(ckpt, *model, opt, avg, st, identity);
@@ -418,8 +440,13 @@ int run_training(const TrainConfig& cfg) {
   }
   std::signal(SIGINT, previous);
 
-  // The bundle is the best epoch's model, with thresholds calibrated on the validation split.
-  torch::load(model, best);
+  // The bundle is the best epoch's model, or the snapshot ensemble, with thresholds calibrated on
+  // the validation split.
+  const std::vector<int> chosen = snapshot_epochs(st.epoch, cfg.snapshots);
+  if (cfg.snapshots > 1)
+    model = snapshot_ensemble(mc, cfg.out, chosen);
+  else
+    torch::load(model, best);
   ExportRequest req;
   req.out_dir = (fs::path(cfg.out) / "bundle").string();
   req.types = types;
@@ -428,9 +455,11 @@ int run_training(const TrainConfig& cfg) {
                     {"cut", mc.cut},
                     {"head_channels", mc.head_channels},
                     {"head_dilation", mc.head_dilation},
+                    {"members", mc.members},
                     {"weights", weights},
                     {"data", cfg.data},
                     {"best_epoch", st.best_epoch},
+                    {"snapshot_epochs", cfg.snapshots > 1 ? nlohmann::json(chosen) : nlohmann::json()},
                     {"selected_by", "val " + cfg.select},
                     {"lr", cfg.lr},
                     {"lr_schedule", to_string(cfg.lr_schedule)},
@@ -453,6 +482,7 @@ int run_training(const TrainConfig& cfg) {
   std::printf("best epoch %d (val %s %.4f); bundle %s, export check relative L2 %.2g\n", st.best_epoch,
               cfg.select.c_str(), by_auroc ? -st.best_val : st.best_val,
               req.out_dir.c_str(), ex.maps_rel_l2);
+  if (cfg.snapshots > 1) std::printf("the bundle averages the maps of epochs %s\n", nlohmann::json(chosen).dump().c_str());
   if (!val.empty()) {
     DnnModel dnn(req.out_dir);
     const auto scores = score_split(dnn, data, "val");

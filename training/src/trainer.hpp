@@ -41,7 +41,16 @@ struct TrainConfig {
   // Which validation figure picks the best epoch: "loss" (the paper's objective) or "auroc" (mean
   // one-vs-normal image AUROC of z, the figure users judge a model by; needs val defects).
   std::string select = "loss";
+  // The bundle averages the maps of this many epochs' weights (the weight average's with --ema),
+  // evenly spaced over the run and ending at its last epoch (a snapshot ensemble): networks from
+  // different stages of a run rank differently, and their mean is steadier than any one epoch
+  // picked by a small validation split. Inference costs this many networks; 1 = the best epoch.
+  int snapshots = 1;
 };
+
+// The epochs a snapshot ensemble of `snapshots` takes from a run of `epochs`: ceil(i * epochs /
+// snapshots) for i = 1 .. snapshots (every epoch when there are fewer).
+std::vector<int> snapshot_epochs(int epochs, int snapshots);
 
 // The balanced sampler's pools over one split: pool 0 the normal images, pool k + 1 the images
 // of type k (an image with several types is in each of their pools); indices into data.samples.
