@@ -265,8 +265,9 @@ int run_training(const TrainConfig& cfg) {
   if (!(cfg.aug.max_scale >= 0 && cfg.aug.max_scale <= 1)) throw std::invalid_argument("--aug-scale must be in [0, 1]");
   if (!is_resize_mode(cfg.resize))
     throw std::invalid_argument("--resize must be stretch or fit, not '" + cfg.resize + "'");
-  if (cfg.snapshots < 1 || cfg.snapshots * cfg.model.members > 16)
-    throw std::invalid_argument("--snapshots must be 1 or more, with at most 16 networks in all (--members x --snapshots)");
+  if (cfg.snapshots < 1) throw std::invalid_argument("--snapshots must be positive");
+  if (cfg.model.members <= 16 && cfg.snapshots * cfg.model.members > 16)  // more members: the model says so
+    throw std::invalid_argument("--members x --snapshots must be at most 16 networks in all");
   if (cfg.select != "loss" && cfg.select != "auroc")
     throw std::invalid_argument("--select must be loss or auroc, not '" + cfg.select + "'");
   const bool by_auroc = cfg.select == "auroc";
