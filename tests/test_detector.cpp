@@ -127,3 +127,43 @@ TEST_F(DetectorTest, FitBundleMapsCoverTheFrameOnly) {
     EXPECT_EQ(t.heatmap.size(), cv::Size(8, 4));  // of the 8x8 map, the part over the frame
   }
 }
+
+// A bundle that averages over flips: its scores are the mean of the plain bundle's scores on the
+// frame and its mirror images (a frame of the input's size, so that resizing does not enter).
+TEST_F(DetectorTest, FlipAverageBundleScoresTheMeanOfTheMirroredFrames) {
+  test::TempDir dir;
+  const std::filesystem::path copy = dir.file("hv");
+  std::filesystem::copy(bundle(), copy);
+  json man;
+  std::ifstream(copy / "model.json") >> man;
+  man["format_version"] = 3;
+  man["flip_average"] = "hv";
+  std::ofstream(copy / "model.json") << man.dump();
+  Detector plain(config(), ""), averaged({{"model", copy.string()}}, "");
+  EXPECT_EQ(averaged.describe().at("flip_average"), "hv");
+  EXPECT_EQ(plain.describe().at("flip_average"), "none");
+  const cv::Mat frame = gradient(64, 64);
+  std::vector<Frame> views;
+  for (int code : {2, 1, 0, -1}) {
+    cv::Mat f = frame.clone();
+    if (code != 2) cv::flip(frame, f, code);
+    views.push_back({f, ""});
+  }
+  const auto each = plain.process(views);
+  const auto mean = averaged.process({{frame, ""}, {frame, ""}});
+  for (size_t k = 0; k < 3; ++k) {
+    double expected = 0;
+    for (const auto& v : each) expected += v.types[k].score / 4.0;
+    EXPECT_NEAR(mean[0].types[k].score, expected, 1e-5 * (1 + expected));
+    EXPECT_EQ(mean[1].types[k].score, mean[0].types[k].score);
+  }
+  man["format_version"] = 2;  // version 2 readers would not average: it needs version 3
+  std::ofstream(copy / "model.json") << man.dump();
+  EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("needs format_version 3"),
+            std::string::npos);
+  man["format_version"] = 3;
+  man["flip_average"] = "rot90";
+  std::ofstream(copy / "model.json") << man.dump();
+  EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("'flip_average' must be"),
+            std::string::npos);
+}

@@ -164,6 +164,23 @@ TEST(Export, ResizeModeIsWrittenWithTheVersionItNeeds) {
   EXPECT_NE(message_of([&] { export_bundle(*model, req); }).find("resize must be stretch or fit"), std::string::npos);
 }
 
+// A flip-averaging bundle passes the network check (one view) and is written as version 3.
+TEST(Export, FlipAverageIsWrittenWithVersionThree) {
+  FcddModel model = make_model("small", 64, 2);
+  ExportRequest req;
+  req.types = types(2);
+  req.out_dir = temp_dir("flips").string();
+  req.resize = "fit";
+  req.flip_average = "hv";
+  EXPECT_LT(export_bundle(*model, req).maps_rel_l2, 1e-4);
+  const auto m = read_manifest(req.out_dir);
+  EXPECT_EQ(m.flip_average, "hv");
+  EXPECT_EQ(m.format_version, 3);
+  req.flip_average = "diagonal";
+  EXPECT_NE(message_of([&] { export_bundle(*model, req); }).find("flip average must be none, h, v or hv"),
+            std::string::npos);
+}
+
 TEST(Export, Irv2AtSmallInputMatchesLibTorch) {
   const auto dir = temp_dir("irv2");
   const auto r = export_preset("irv2", 107, 2, dir);

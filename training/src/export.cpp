@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "dnn_model.hpp"
+#include "flip_average.hpp"
 #include "fcdd_math.hpp"
 #include "onnx_writer.hpp"
 
@@ -70,6 +71,8 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
                              std::to_string(model.config().types) + " output channels");
   if (!is_resize_mode(req.resize))
     throw std::runtime_error("export: resize must be stretch or fit, not '" + req.resize + "'");
+  if (!is_flip_average_mode(req.flip_average))
+    throw std::runtime_error("export: flip average must be none, h, v or hv, not '" + req.flip_average + "'");
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
@@ -102,6 +105,10 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
                                std::to_string(res.maps_rel_l2) + " (maps) and " +
                                std::to_string(res.scores_rel_l2) + " (scores), limit " +
                                std::to_string(kExportTolerance));
+    if (req.flip_average != "none") {
+      res.manifest.flip_average = req.flip_average;
+      write_manifest(res.manifest, req.out_dir);
+    }
   } catch (...) {
     fs::remove(onnx_path);
     fs::remove(json_path);

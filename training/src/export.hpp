@@ -21,6 +21,8 @@ struct ExportRequest {
   std::vector<DefectType> types;  // channel order; size must equal the model's M
   bool calibrated = false;
   std::string resize = "stretch";  // how frames become the input: BundleManifest::resize
+  // BundleManifest::flip_average; the check compares one view, the network itself, with LibTorch.
+  std::string flip_average = "none";
   nlohmann::json provenance = nlohmann::json::object();  // export adds "created" (UTC)
   torch::Tensor check_inputs;     // normalised [K, 3, H, W]; undefined = generated patterns
 };

@@ -32,7 +32,7 @@ commands:
           parameter counts and FLOPs per image
   export  --preset P (--types M | --type-names a,b,..) --out DIR [--weights W.safetensors]
           [--cut C] [--input-size S] [--head-channels H] [--head-dilation D] [--members K]
-          [--seed N] [--resize stretch|fit]
+          [--seed N] [--resize stretch|fit] [--flip-average none|h|v|hv]
           write a verified bundle (model.onnx + model.json) of an untrained head
   train   --data D --out RUN [--preset P] [--cut C] [--weights W] [--types a,b,..] [--single-channel]
           [--epochs 10] [--batch 32] [--lr 1e-4] [--lr-schedule constant|cosine] [--weight-decay 0]
@@ -40,11 +40,13 @@ commands:
           [--flip none|h|v|hv] [--aug-stretch 0] [--aug-scale 0] [--ema 0] [--workers 2]
           [--seed 1] [--input-size S] [--head-channels H] [--head-dilation D] [--members K] [--threads N]
           [--skip-bad] [--resume] [--select loss|auroc] [--bf16] [--resize stretch|fit] [--snapshots K]
+          [--flip-average none|h|v|hv]
           balanced-epoch training; writes RUN/checkpoint.pt, RUN/best.pt, RUN/history.jsonl and
           RUN/bundle/ (best epoch by val loss or val image AUROC, thresholds calibrated on val;
           --ema D validates and exports a moving average of the weights, e.g. 0.999;
           --members K trains K independently initialised networks and exports their mean map;
-          --snapshots K exports the mean map of K epochs evenly spaced over the run instead)
+          --snapshots K exports the mean map of K epochs evenly spaced over the run instead;
+          --flip-average hv makes the bundle average each image's maps over its mirror images)
   eval    --model BUNDLE --data D [--split test] [--types a,b,..] [--single-channel] [--batch 8]
           [--report R.md] [--json R.json] [--scores-out scores.csv] [--no-pixel] [--skip-bad]
           [--figure FIG.png [--figure-rows 1]]
@@ -164,6 +166,7 @@ int cmd_export(const CliArgs& a) {
   torch::manual_seed(a.integer("seed", 1));
   req.types = types_from(a, cfg.types);
   req.resize = a.str("resize", req.resize);
+  req.flip_average = a.str("flip-average", req.flip_average);
   FcddModel model(cfg);
   const std::string weights = setup_backbone(*model, a);
   a.reject_unknown();
@@ -228,6 +231,7 @@ int cmd_train(const CliArgs& a) {
   t.bf16 = a.has("bf16");
   t.select = a.str("select", t.select);
   t.snapshots = static_cast<int>(a.integer("snapshots", t.snapshots));
+  t.flip_average = a.str("flip-average", t.flip_average);
   // Debian's LibTorch starts with one intra-op thread; use every core unless told otherwise.
   const int64_t threads = a.integer("threads", std::max(1u, std::thread::hardware_concurrency()));
   a.reject_unknown();

@@ -19,6 +19,7 @@
 #include "evaluate.hpp"
 #include "export.hpp"
 #include "fcdd_math.hpp"
+#include "flip_average.hpp"
 #include "metrics.hpp"
 #include "safetensors.hpp"
 #include "sampler.hpp"
@@ -266,6 +267,8 @@ int run_training(const TrainConfig& cfg) {
   if (!is_resize_mode(cfg.resize))
     throw std::invalid_argument("--resize must be stretch or fit, not '" + cfg.resize + "'");
   if (cfg.snapshots < 1) throw std::invalid_argument("--snapshots must be positive");
+  if (!is_flip_average_mode(cfg.flip_average))
+    throw std::invalid_argument("--flip-average must be none, h, v or hv, not '" + cfg.flip_average + "'");
   if (cfg.model.members <= 16 && cfg.snapshots * cfg.model.members > 16)  // more members: the model says so
     throw std::invalid_argument("--members x --snapshots must be at most 16 networks in all");
   if (cfg.select != "loss" && cfg.select != "auroc")
@@ -452,6 +455,7 @@ int run_training(const TrainConfig& cfg) {
   req.out_dir = (fs::path(cfg.out) / "bundle").string();
   req.types = types;
   req.resize = cfg.resize;
+  req.flip_average = cfg.flip_average;
   req.provenance = {{"preset", mc.preset},
                     {"cut", mc.cut},
                     {"head_channels", mc.head_channels},
@@ -480,10 +484,15 @@ int run_training(const TrainConfig& cfg) {
     req.check_inputs = tensor_from_blob(loader.next().blob);
   }
   const ExportResult ex = export_bundle(*model, req);
-  std::printf("best epoch %d (val %s %.4f); bundle %s, export check relative L2 %.2g\n", st.best_epoch,
-              cfg.select.c_str(), by_auroc ? -st.best_val : st.best_val,
-              req.out_dir.c_str(), ex.maps_rel_l2);
-  if (cfg.snapshots > 1) std::printf("the bundle averages the maps of epochs %s\n", nlohmann::json(chosen).dump().c_str());
+  if (cfg.snapshots > 1)
+    std::printf("bundle %s: the mean of the maps of epochs %s (best single epoch %d, val %s %.4f)",
+                req.out_dir.c_str(), nlohmann::json(chosen).dump().c_str(), st.best_epoch, cfg.select.c_str(),
+                by_auroc ? -st.best_val : st.best_val);
+  else
+    std::printf("bundle %s: best epoch %d (val %s %.4f)", req.out_dir.c_str(), st.best_epoch, cfg.select.c_str(),
+                by_auroc ? -st.best_val : st.best_val);
+  if (cfg.flip_average != "none") std::printf(", maps averaged over flips %s", cfg.flip_average.c_str());
+  std::printf("; export check relative L2 %.2g\n", ex.maps_rel_l2);
   if (!val.empty()) {
     DnnModel dnn(req.out_dir);
     const auto scores = score_split(dnn, data, "val");

@@ -46,6 +46,10 @@ struct TrainConfig {
   // different stages of a run rank differently, and their mean is steadier than any one epoch
   // picked by a small validation split. Inference costs this many networks; 1 = the best epoch.
   int snapshots = 1;
+  // The bundle's maps are the mean over each image and its mirror images (BundleManifest::
+  // flip_average: none, h, v, hv), thresholds calibrated on that mean. Validation during training
+  // (and so the epoch chosen) uses one view.
+  std::string flip_average = "none";
 };
 
 // The epochs a snapshot ensemble of `snapshots` takes from a run of `epochs`: ceil(i * epochs /

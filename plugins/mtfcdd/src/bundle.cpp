@@ -5,6 +5,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "flip_average.hpp"
+
 namespace mtfcdd {
 namespace {
 
@@ -86,6 +88,12 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
   for (double s : m.std)
     if (!(s > 0)) r.fail("'input.std' values must be positive");
 
+  if (j.contains("flip_average")) m.flip_average = r.get<std::string>(j, "flip_average");
+  if (!is_flip_average_mode(m.flip_average))
+    r.fail("'flip_average' must be none, h, v or hv, got " + m.flip_average);
+  if (m.flip_average != "none" && m.format_version < 3)
+    r.fail("'flip_average' " + m.flip_average + " needs format_version 3");
+
   const json& out = r.at(j, "outputs", "");
   m.maps_output = r.get<std::string>(out, "anomaly_maps", "outputs.");
   m.scores_output = r.get<std::string>(out, "scores", "outputs.");
@@ -103,7 +111,7 @@ json manifest_to_json(const BundleManifest& m) {
     types.push_back({{"name", t.name}, {"display", t.display}, {"image_threshold", t.image_threshold},
                      {"pixel_threshold", t.pixel_threshold}});
   return {{"format", "mtfcdd-bundle"},
-          {"format_version", m.resize == "stretch" ? 1 : 2},
+          {"format_version", m.flip_average != "none" ? 3 : m.resize != "stretch" ? 2 : 1},
           {"model", m.model_file},
           {"types", types},
           {"input",
@@ -117,6 +125,7 @@ json manifest_to_json(const BundleManifest& m) {
             {"std", m.std}}},
           {"outputs", {{"anomaly_maps", m.maps_output}, {"scores", m.scores_output}}},
           {"heatmap", {{"width", m.heatmap_width}, {"height", m.heatmap_height}}},
+          {"flip_average", m.flip_average},
           {"calibrated", m.calibrated},
           {"provenance", m.provenance}};
 }

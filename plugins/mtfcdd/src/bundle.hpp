@@ -9,9 +9,9 @@
 
 namespace mtfcdd {
 
-// The newest format this build reads. A bundle is written as version 1 unless it needs version 2's
-// addition (input.resize "fit"), so that builds reading only version 1 refuse what they would misread.
-constexpr int kBundleFormatVersion = 2;
+// The newest format this build reads. A bundle is written with the oldest version that holds what
+// it uses (2: input.resize "fit"; 3: flip_average), so that older builds refuse what they would misread.
+constexpr int kBundleFormatVersion = 3;
 
 struct DefectType {
   std::string name;
@@ -21,7 +21,7 @@ struct DefectType {
 };
 
 struct BundleManifest {
-  int format_version = 1;  // as read; writing picks 1 or 2 by what the bundle needs
+  int format_version = 1;  // as read; writing picks 1, 2 or 3 by what the bundle needs
   std::string model_file = "model.onnx";
   std::vector<DefectType> types;  // channel order
   int input_width = 0, input_height = 0;
@@ -30,6 +30,9 @@ struct BundleManifest {
   // lost) or "fit" (scaled alike on both axes to fit, centred, the rest filled by mirroring the
   // frame), for parts imaged at several aspect ratios. See input_placement().
   std::string resize = "stretch";
+  // The maps are the mean over the frame and its mirror images (flip_average.hpp): none, h, v or
+  // hv. The thresholds were calibrated on those means, so it belongs to the model, not to a config.
+  std::string flip_average = "none";
   std::array<double, 3> mean{}, std{};        // in 0..255 units, per channel in channel_order
   std::string input_name = "image";
   std::string maps_output = "anomaly_maps";   // [N, M, heatmap_height, heatmap_width]

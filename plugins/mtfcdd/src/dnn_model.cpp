@@ -3,6 +3,7 @@
 #include <opencv2/core/cuda.hpp>
 #include <stdexcept>
 
+#include "flip_average.hpp"
 #include "preprocess.hpp"
 #ifdef MTFCDD_WITH_ONEDNN
 #include "onednn_conv.hpp"
@@ -104,13 +105,15 @@ cv::Mat DnnModel::forward(const cv::Mat& blob) {
       blob.size[3] != manifest_.input_width || blob.type() != CV_32F)
     throw std::invalid_argument("input blob is not float32 Nx3x" + std::to_string(manifest_.input_height) +
                                 "x" + std::to_string(manifest_.input_width));
+  const std::vector<int> views = flip_views(manifest_.flip_average);
   cv::Mat out;
   try {
-    net_.setInput(blob, manifest_.input_name);
+    net_.setInput(views.size() > 1 ? flipped_views(blob, views) : blob, manifest_.input_name);
     out = net_.forward(manifest_.maps_output);
   } catch (const cv::Exception& e) {
     throw std::runtime_error(std::string("OpenCV DNN failed: ") + e.what());
   }
+  if (views.size() > 1) out = average_views(out, views);
   if (!cv::checkRange(out, true, nullptr, -1e30, 1e30))
     throw std::runtime_error("the network produced NaN or infinite values");
   return out;

@@ -37,8 +37,9 @@ class DnnModel {
   // "onednn" or "opencv" on the CPU backend; "opencv" on CUDA.
   const std::string& conv_in_use() const { return conv_; }
 
-  // blob: float32 [N, 3, H, W] as made by make_blob(). Returns the maps [N, M, u, v];
-  // throws if the network produced a NaN or an infinity.
+  // blob: float32 [N, 3, H, W] as made by make_blob(). Returns the maps [N, M, u, v], averaged
+  // over the manifest's flips (one network call of N times the views); throws if the network
+  // produced a NaN or an infinity.
   cv::Mat forward(const cv::Mat& blob);
 
  private:
