@@ -9,8 +9,10 @@
 #include <opencv2/core/version.hpp>
 #include <thread>
 
+#include "bundle.hpp"
 #include "child_process.hpp"
 #include "cli_args.hpp"
+#include "flip_average.hpp"
 #include "plugin_timing.hpp"
 #include "stats.hpp"
 #include "torch_timing.hpp"
@@ -42,6 +44,8 @@ and training throughput.
   --no-train-throughput     skip training throughput (small: full network; others: head only)
   --train-batch 32 --train-steps 3
   --train-bf16              training forward passes in bfloat16, as the trainer's --bf16
+  --flip-average h|v|hv     also time each bundle averaging over those flips (model.json
+                            flip_average), against the same bundle without
 Training runs in the trainer's channels-last layout, and again in NCHW as its peer.
 )";
 
@@ -88,6 +92,7 @@ struct Options {
   int runs = 50, warmup = 5, types = 8, threads = 1, gemm_size = 2048, train_batch = 32, train_steps = 3;
   bool train = true, train_bf16 = false;
   std::string plugin, json_path;
+  std::string flip_average = "none";  // none: no flip-averaging rows
 };
 
 Options parse_options(const CliArgs& a) {
@@ -118,7 +123,10 @@ Options parse_options(const CliArgs& a) {
   o.train_bf16 = a.has("train-bf16");
   o.plugin = a.str("plugin", MTFCDD_BENCH_PLUGIN);
   o.json_path = a.str("json");
+  o.flip_average = a.str("flip-average", o.flip_average);
   a.reject_unknown();
+  if (!is_flip_average_mode(o.flip_average))
+    throw std::invalid_argument("--flip-average must be none, h, v or hv, not '" + o.flip_average + "'");
   if (!fs::exists(o.plugin)) throw std::invalid_argument("no plugin at " + o.plugin + " (--plugin PATH)");
   return o;
 }
@@ -160,6 +168,7 @@ struct Entry {
   ModelFacts facts;
   PluginResult plugin;               // the plugin's default configuration
   PluginResult opencv_conv;          // the same with "conv": "opencv", OpenCV DNN's own convolutions
+  PluginResult flips;                // the same bundle averaging over --flip-average's views
   std::vector<double> libtorch_ms;  // per call
 };
 
@@ -202,6 +211,16 @@ json entry_json(const Entry& e, double peak_gflops) {
           {"opencv_conv_ms_p95", p95(opencv_conv)},
           {"opencv_conv_network_ms_median", median(per_image(e.opencv_conv.net_ms, e.batch))},
           {"opencv_conv_over_libtorch_ratio", median(opencv_conv) / median(torch)}};
+}
+
+// The bundle of `dir` copied beside it, averaging over `mode`'s flips.
+std::string flip_average_bundle(const fs::path& dir, const std::string& mode) {
+  const fs::path copy = dir.string() + "-flips-" + mode;
+  fs::copy(dir, copy, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  BundleManifest m = read_manifest(copy.string());
+  m.flip_average = mode;
+  write_manifest(m, copy.string());
+  return copy.string();
 }
 
 void print_report(const json& report) {
@@ -254,6 +273,15 @@ void print_report(const json& report) {
                   t.at("batch").get<int>(), t.at("steps").get<int>(), nhwc, nchw, nhwc / nchw);
     }
   }
+  if (report.at("settings").at("flip_average") != "none") {
+    std::printf("\n| preset | batch | flip average | plugin ms/img p50 | with flip average ms/img p50 | p95 | ratio |\n"
+                "|---|---:|---|---:|---:|---:|---:|\n");
+    for (const auto& r : report.at("results"))
+      std::printf("| %s | %d | %s | %.2f | %.2f | %.2f | %.2f |\n", r.at("preset").get<std::string>().c_str(),
+                  r.at("batch").get<int>(), r.at("flip_average").get<std::string>().c_str(),
+                  r.at("plugin_ms_median").get<double>(), r.at("flip_average_ms_median").get<double>(),
+                  r.at("flip_average_ms_p95").get<double>(), r.at("flip_average_over_plugin_ratio").get<double>());
+  }
   const json& s = report.at("settings");
   std::printf("\n%d timed calls after %d warm-up calls per row; ms/img = call time / batch.\n", s.at("runs").get<int>(),
               s.at("warmup").get<int>());
@@ -274,6 +302,7 @@ int run(const CliArgs& args) {
                   {{"runs", o.runs},
                    {"warmup", o.warmup},
                    {"types", o.types},
+                   {"flip_average", o.flip_average},
                    {"plugin", o.plugin},
                    {"plugin_includes", kPluginIncludes},
                    {"libtorch_includes", kLibtorchIncludes}}}};
@@ -286,7 +315,7 @@ int run(const CliArgs& args) {
     for (int batch : o.batches) {
       std::cerr << "plugin " << preset << " batch " << batch << ": " << o.warmup << " + " << o.runs << " calls\n";
       PluginRequest request{o.plugin, facts.bundle_dir, batch, o.runs, o.warmup, o.threads, ""};
-      Entry e{preset, batch, facts, run_plugin_child(request), {}, {}};
+      Entry e{preset, batch, facts, run_plugin_child(request), {}, {}, {}};
       // OpenCV DNN's own convolutions beside the default (oneDNN's, when the plugin has them).
       request.conv = "opencv";
       if (e.plugin.conv == request.conv) {
@@ -295,6 +324,12 @@ int run(const CliArgs& args) {
         std::cerr << "plugin " << preset << " batch " << batch << ", conv opencv: " << o.warmup << " + " << o.runs
                   << " calls\n";
         e.opencv_conv = run_plugin_child(request);
+      }
+      if (o.flip_average != "none") {
+        std::cerr << "plugin " << preset << " batch " << batch << ", flip average " << o.flip_average << ": "
+                  << o.warmup << " + " << o.runs << " calls\n";
+        e.flips = run_plugin_child({o.plugin, flip_average_bundle(facts.bundle_dir, o.flip_average), batch, o.runs,
+                                    o.warmup, o.threads, ""});
       }
       entries.push_back(std::move(e));
     }
@@ -316,7 +351,17 @@ int run(const CliArgs& args) {
                     {"peak_kernel", peak.best().name},
                     {"peak_gflops", peak.best().gflops}};
   report["results"] = json::array();
-  for (const auto& e : entries) report["results"].push_back(entry_json(e, peak_gflops));
+  for (const auto& e : entries) {
+    json r = entry_json(e, peak_gflops);
+    if (o.flip_average != "none") {
+      const auto flips = per_image(e.flips.call_ms, e.batch), plugin = per_image(e.plugin.call_ms, e.batch);
+      r["flip_average"] = o.flip_average;
+      r["flip_average_ms_median"] = median(flips);
+      r["flip_average_ms_p95"] = p95(flips);
+      r["flip_average_over_plugin_ratio"] = median(flips) / median(plugin);
+    }
+    report["results"].push_back(r);
+  }
   report["training"] = json::array();
   if (o.train)
     for (const auto& preset : o.presets) {
