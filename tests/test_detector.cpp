@@ -32,6 +32,17 @@ cv::Mat gradient(int w, int h) {
   return m;
 }
 
+// The test bundle copied into `dir` as `name` (once), with `patch` merged into its model.json.
+std::filesystem::path patched_bundle(const test::TempDir& dir, const std::string& name, const json& patch) {
+  const std::filesystem::path copy = dir.file(name);
+  if (!std::filesystem::exists(copy)) std::filesystem::copy(bundle(), copy);
+  json man;
+  std::ifstream(copy / "model.json") >> man;
+  man.merge_patch(patch);
+  std::ofstream(copy / "model.json") << man.dump();
+  return copy;
+}
+
 class DetectorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -112,13 +123,7 @@ TEST_F(DetectorTest, DescribeListsTypesBackendAndVersions) {
 // the full one at frame size, the model-resolution one at the frame's aspect ratio.
 TEST_F(DetectorTest, FitBundleMapsCoverTheFrameOnly) {
   test::TempDir dir;
-  const std::filesystem::path copy = dir.file("fit");
-  std::filesystem::copy(bundle(), copy);
-  json man;
-  std::ifstream(copy / "model.json") >> man;
-  man["format_version"] = 2;
-  man["input"]["resize"] = "fit";
-  std::ofstream(copy / "model.json") << man.dump();
+  const auto copy = patched_bundle(dir, "fit", {{"format_version", 2}, {"input", {{"resize", "fit"}}}});
   Detector d({{"model", copy.string()}, {"heatmaps", {{"model", true}, {"full", true}}}}, "");
   EXPECT_EQ(d.describe().at("input").at("resize"), "fit");
   const auto out = d.process({{gradient(120, 60), ""}});  // placed at rows 16..47 of the 64x64 input
@@ -132,13 +137,7 @@ TEST_F(DetectorTest, FitBundleMapsCoverTheFrameOnly) {
 // frame and its mirror images (a frame of the input's size, so that resizing does not enter).
 TEST_F(DetectorTest, FlipAverageBundleScoresTheMeanOfTheMirroredFrames) {
   test::TempDir dir;
-  const std::filesystem::path copy = dir.file("hv");
-  std::filesystem::copy(bundle(), copy);
-  json man;
-  std::ifstream(copy / "model.json") >> man;
-  man["format_version"] = 3;
-  man["flip_average"] = "hv";
-  std::ofstream(copy / "model.json") << man.dump();
+  const auto copy = patched_bundle(dir, "hv", {{"format_version", 3}, {"flip_average", "hv"}});
   Detector plain(config(), ""), averaged({{"model", copy.string()}}, "");
   EXPECT_EQ(averaged.describe().at("flip_average"), "hv");
   EXPECT_EQ(plain.describe().at("flip_average"), "none");
@@ -157,13 +156,10 @@ TEST_F(DetectorTest, FlipAverageBundleScoresTheMeanOfTheMirroredFrames) {
     EXPECT_NEAR(mean[0].types[k].score, expected, 1e-5 * (1 + expected));
     EXPECT_EQ(mean[1].types[k].score, mean[0].types[k].score);
   }
-  man["format_version"] = 2;  // version 2 readers would not average: it needs version 3
-  std::ofstream(copy / "model.json") << man.dump();
+  patched_bundle(dir, "hv", {{"format_version", 2}});  // version 2 readers would not average: it needs version 3
   EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("needs format_version 3"),
             std::string::npos);
-  man["format_version"] = 3;
-  man["flip_average"] = "rot90";
-  std::ofstream(copy / "model.json") << man.dump();
+  patched_bundle(dir, "hv", {{"format_version", 3}, {"flip_average", "rot90"}});
   EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("'flip_average' must be"),
             std::string::npos);
 }

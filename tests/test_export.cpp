@@ -71,6 +71,14 @@ ExportResult export_preset(const std::string& preset, int64_t size, int m, const
   return export_bundle(*model, req);
 }
 
+// An export of two types into a fresh folder `name`.
+ExportRequest two_type_request(const std::string& name) {
+  ExportRequest req;
+  req.types = types(2);
+  req.out_dir = temp_dir(name).string();
+  return req;
+}
+
 using test::message_of;
 
 }  // namespace
@@ -90,9 +98,7 @@ TEST(Export, SmallRoundTripMatchesLibTorch) {
 // A dilated head keeps the map's size, and OpenCV DNN runs it as LibTorch does.
 TEST(Export, DilatedHeadRoundTripMatchesLibTorch) {
   FcddModel model = make_model("small", 96, 2, "", 32, 3);
-  ExportRequest req;
-  req.types = types(2);
-  req.out_dir = temp_dir("dilated").string();
+  const ExportRequest req = two_type_request("dilated");
   const auto r = export_bundle(*model, req);
   EXPECT_LT(r.maps_rel_l2, 1e-5);
   EXPECT_LT(r.scores_rel_l2, 1e-5);
@@ -136,9 +142,7 @@ TEST(Export, EnsembleExportsTheMeanOfItsMembersMaps) {
   EXPECT_TRUE(torch::allclose(ens->maps(x), mean, 1e-5, 1e-6));
   EXPECT_EQ(ens->forward(x).size(1), 6);  // phi: every member's channels, for their own losses
 
-  ExportRequest req;
-  req.types = types(2);
-  req.out_dir = temp_dir("ensemble").string();
+  const ExportRequest req = two_type_request("ensemble");
   const auto r = export_bundle(*ens, req);  // its check compares OpenCV DNN with ens->maps()
   EXPECT_LT(r.maps_rel_l2, 1e-5);
   EXPECT_LT(r.scores_rel_l2, 1e-5);
@@ -148,9 +152,7 @@ TEST(Export, EnsembleExportsTheMeanOfItsMembersMaps) {
 // The resize travels in the manifest; only a bundle that needs version 2 is written as version 2.
 TEST(Export, ResizeModeIsWrittenWithTheVersionItNeeds) {
   FcddModel model = make_model("small", 64, 2);
-  ExportRequest req;
-  req.types = types(2);
-  req.out_dir = temp_dir("fit").string();
+  ExportRequest req = two_type_request("fit");
   req.resize = "fit";
   export_bundle(*model, req);
   const auto fit = read_manifest(req.out_dir);
@@ -167,9 +169,7 @@ TEST(Export, ResizeModeIsWrittenWithTheVersionItNeeds) {
 // A flip-averaging bundle passes the network check (one view) and is written as version 3.
 TEST(Export, FlipAverageIsWrittenWithVersionThree) {
   FcddModel model = make_model("small", 64, 2);
-  ExportRequest req;
-  req.types = types(2);
-  req.out_dir = temp_dir("flips").string();
+  ExportRequest req = two_type_request("flips");
   req.resize = "fit";
   req.flip_average = "hv";
   EXPECT_LT(export_bundle(*model, req).maps_rel_l2, 1e-4);
