@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "detector.hpp"
+#include "flip_average.hpp"
 #include "test_util.hpp"
 
 using namespace mtfcdd;
@@ -143,9 +144,9 @@ TEST_F(DetectorTest, FlipAverageBundleScoresTheMeanOfTheMirroredFrames) {
   EXPECT_EQ(plain.describe().at("flip_average"), "none");
   const cv::Mat frame = gradient(64, 64);
   std::vector<Frame> views;
-  for (int code : {2, 1, 0, -1}) {
+  for (int code : flip_views("hv")) {
     cv::Mat f = frame.clone();
-    if (code != 2) cv::flip(frame, f, code);
+    if (code != kNoFlip) cv::flip(frame, f, code);
     views.push_back({f, ""});
   }
   const auto each = plain.process(views);

@@ -65,7 +65,7 @@ bool have_onednn() {
 }
 
 DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
-    : manifest_(read_manifest(bundle_dir)) {
+    : manifest_(read_manifest(bundle_dir)), views_(flip_views(manifest_.flip_average)) {
   const std::string path = bundle_dir + "/" + manifest_.model_file;
   backend_ = choose_backend(opts);
   conv_ = choose_conv(opts, backend_);
@@ -105,15 +105,14 @@ cv::Mat DnnModel::forward(const cv::Mat& blob) {
       blob.size[3] != manifest_.input_width || blob.type() != CV_32F)
     throw std::invalid_argument("input blob is not float32 Nx3x" + std::to_string(manifest_.input_height) +
                                 "x" + std::to_string(manifest_.input_width));
-  const std::vector<int> views = flip_views(manifest_.flip_average);
   cv::Mat out;
   try {
-    net_.setInput(views.size() > 1 ? flipped_views(blob, views) : blob, manifest_.input_name);
+    net_.setInput(views_.size() > 1 ? flipped_views(blob, views_) : blob, manifest_.input_name);
     out = net_.forward(manifest_.maps_output);
   } catch (const cv::Exception& e) {
     throw std::runtime_error(std::string("OpenCV DNN failed: ") + e.what());
   }
-  if (views.size() > 1) out = average_views(out, views);
+  if (views_.size() > 1) out = average_views(out, views_);
   if (!cv::checkRange(out, true, nullptr, -1e30, 1e30))
     throw std::runtime_error("the network produced NaN or infinite values");
   return out;

@@ -6,6 +6,7 @@
 #include <opencv2/dnn.hpp>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "bundle.hpp"
 
@@ -44,6 +45,7 @@ class DnnModel {
 
  private:
   BundleManifest manifest_;
+  std::vector<int> views_;  // flip_views(manifest_.flip_average), fixed at load
   cv::dnn::Net net_;
   std::string backend_, conv_;
 };
