@@ -9,7 +9,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
 
-#include "bf16_scope.hpp"
+#include "train_step.hpp"
 #include "export.hpp"
 #include "fcdd_math.hpp"
 #include "fcdd_model.hpp"
@@ -158,7 +158,7 @@ double train_images_per_s(const std::string& preset, int64_t types, const TrainS
   const auto step = [&] {
     torch::Tensor phi;
     {
-      Bf16Scope cast(how.bf16);
+      AutocastScope cast(how.bf16, torch::kCPU);
       phi = model->forward(x);
     }
     const auto loss = fcdd_loss(anomaly_scores(pseudo_huber(phi.to(torch::kFloat))), y);

@@ -28,10 +28,10 @@ BatchLoader::~BatchLoader() {
   for (auto& t : threads_) t.join();
 }
 
-void BatchLoader::submit(std::vector<int> indices, bool augmented) {
+void BatchLoader::submit(std::vector<int> indices, bool augmented, size_t first) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    jobs_.push_back({submitted_++, std::move(indices), augmented});
+    jobs_.push_back({submitted_++, std::move(indices), augmented, first});
   }
   jobs_cv_.notify_one();
 }
@@ -110,7 +110,7 @@ Batch BatchLoader::build(const Job& job) {
   for (size_t i = 0; i < job.indices.size(); ++i) {
     cv::Mat img = load(job.indices[i]);
     if (job.augmented) {
-      std::mt19937_64 rng(seed_ ^ (job.number * 0x9E3779B97F4A7C15ull) ^ (i * 0xBF58476D1CE4E5B9ull));
+      std::mt19937_64 rng(seed_ ^ (job.number * 0x9E3779B97F4A7C15ull) ^ ((job.first + i) * 0xBF58476D1CE4E5B9ull));
       img = augment(img, aug_, rng);
     }
     images.push_back(img);

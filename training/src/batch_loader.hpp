@@ -34,7 +34,10 @@ class BatchLoader {
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
 
-  void submit(std::vector<int> indices, bool augmented);
+  // `first` is the position of indices[0] in the global batch they are a shard of (a data-parallel
+  // rank's part): augmentation is seeded by the global position, so N ranks augment each image as
+  // one process would.
+  void submit(std::vector<int> indices, bool augmented, size_t first = 0);
   // Blocks until the oldest submitted batch is ready; rethrows a worker's error (naming the file).
   Batch next();
   size_t pending() const;
@@ -49,6 +52,7 @@ class BatchLoader {
     uint64_t number;
     std::vector<int> indices;
     bool augmented;
+    size_t first;
   };
   void work();
   Batch build(const Job& job);

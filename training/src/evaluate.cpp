@@ -246,6 +246,11 @@ nlohmann::json type_json(const TypeReport& t) {
 
 std::vector<ImageScores> score_split(DnnModel& model, const Dataset& data, const std::string& split,
                                      int batch) {
+  return score_samples(model, data, data.split(split), batch);
+}
+
+std::vector<ImageScores> score_samples(DnnModel& model, const Dataset& data, const std::vector<const Sample*>& samples,
+                                       int batch) {
   if (batch < 1) throw std::invalid_argument("score_split: batch must be >= 1");
   const BundleManifest& man = model.manifest();
   std::vector<std::string> data_names, model_names;
@@ -258,7 +263,6 @@ std::vector<ImageScores> score_split(DnnModel& model, const Dataset& data, const
   const int m = static_cast<int>(model_names.size());
   const int w = man.input_width, h = man.input_height;
 
-  const std::vector<const Sample*> samples = data.split(split);
   std::vector<ImageScores> out;
   out.reserve(samples.size());
   for (size_t start = 0; start < samples.size(); start += static_cast<size_t>(batch)) {

@@ -38,6 +38,9 @@ struct ImageScores {
 // batch < 1.
 std::vector<ImageScores> score_split(DnnModel& model, const Dataset& data, const std::string& split,
                                      int batch = 8);
+// The same over given samples of `data` (a data-parallel rank's shard of a split).
+std::vector<ImageScores> score_samples(DnnModel& model, const Dataset& data, const std::vector<const Sample*>& samples,
+                                       int batch = 8);
 
 struct BinaryMetrics {
   double auroc = std::numeric_limits<double>::quiet_NaN();

@@ -1,13 +1,17 @@
-// mtfcdd-train: the companion trainer's command line.
+// mtfcdd-train: the companion trainer's command line (CLI11: every subcommand's --help is made
+// from its options; ranges and choices are declared once, beside the option).
+#include <CLI/CLI.hpp>
+
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <opencv2/imgcodecs.hpp>
 #include <thread>
 
-#include "cli_args.hpp"
 #include "dataset.hpp"
+#include "dist_env.hpp"
 #include "dnn_model.hpp"
 #include "evaluate.hpp"
 #include "export.hpp"
@@ -15,6 +19,7 @@
 #include "fcdd_model.hpp"
 #include "figure.hpp"
 #include "heap_tuning.hpp"
+#include "launcher.hpp"
 #include "safetensors.hpp"
 #include "sampler.hpp"
 #include "toy_data.hpp"
@@ -24,111 +29,60 @@
 namespace mtfcdd {
 namespace {
 
-const char* kUsage = R"(usage: mtfcdd-train COMMAND [options]
+const std::vector<std::string> kPresets = {"irv2", "mobilenet_v1", "small"};
+const std::vector<std::string> kFlips = {"none", "h", "v", "hv"};
 
-commands:
-  info    --preset P [--types M] [--cut C] [--input-size S] [--head-channels H] [--head-dilation D]
-          [--members K]
-          parameter counts and FLOPs per image
-  export  --preset P (--types M | --type-names a,b,..) --out DIR [--weights W.safetensors]
-          [--cut C] [--input-size S] [--head-channels H] [--head-dilation D] [--members K]
-          [--seed N] [--resize stretch|fit] [--flip-average none|h|v|hv]
-          write a verified bundle (model.onnx + model.json) of an untrained head
-  train   --data D --out RUN [--preset P] [--cut C] [--weights W] [--types a,b,..] [--single-channel]
-          [--epochs 10] [--batch 32] [--lr 1e-4] [--lr-schedule constant|cosine] [--weight-decay 0]
-          [--max-minutes M] [--aug-prob 0.5]
-          [--flip none|h|v|hv] [--aug-stretch 0] [--aug-scale 0] [--ema 0] [--workers 2]
-          [--seed 1] [--input-size S] [--head-channels H] [--head-dilation D] [--members K] [--threads N]
-          [--skip-bad] [--resume] [--select loss|auroc] [--bf16] [--resize stretch|fit] [--snapshots K]
-          [--flip-average none|h|v|hv]
-          balanced-epoch training; writes RUN/checkpoint.pt, RUN/best.pt, RUN/history.jsonl and
-          RUN/bundle/ (best epoch by val loss or val image AUROC, thresholds calibrated on val;
-          --ema D validates and exports a moving average of the weights, e.g. 0.999;
-          --members K trains K independently initialised networks and exports their mean map;
-          --snapshots K exports the mean map of K epochs evenly spaced over the run instead;
-          --flip-average hv makes the bundle average each image's maps over its mirror images)
-  eval    --model BUNDLE --data D [--split test] [--types a,b,..] [--single-channel] [--batch 8]
-          [--report R.md] [--json R.json] [--scores-out scores.csv] [--no-pixel] [--skip-bad]
-          [--figure FIG.png [--figure-rows 1]]
-          per-type image and pixel metrics through OpenCV DNN (the deployed code path); --figure
-          draws each type's heatmaps on its N highest-scoring images and one normal image
-  epochs  --data D [--batch 32] [--trials 10000] [--types a,b,..]
-          the balanced epoch's length (Monte Carlo, and the coupon-collector integral)
-  toy-data --out DIR [--types 3] [--size 64] [--train 160] [--val 48] [--test 48] [--seed 5]
-          write a generated dataset (stripe defects, one period per type) in the manifest format
-
-presets: irv2 (Inception-ResNet-v2, timm weights), mobilenet_v1 (--cut conv_pw_5 .. conv_pw_11),
-         small (compact, trained from scratch)
-)";
-
-std::vector<std::string> split_names(const std::string& names) {
+std::vector<std::string> split_names(const std::string& names, const std::string& option) {
   std::vector<std::string> out;
   for (size_t pos = 0; !names.empty() && pos <= names.size();) {
     const size_t end = std::min(names.find(',', pos), names.size());
     out.push_back(names.substr(pos, end - pos));
-    if (out.back().empty()) throw std::invalid_argument("--type-names has an empty name");
+    if (out.back().empty()) throw std::invalid_argument(option + " has an empty name");
     pos = end + 1;
   }
   return out;
 }
 
-// --types M, or as many as --type-names lists.
-int64_t type_count(const CliArgs& a, int64_t fallback) {
-  return a.integer("types", a.has("type-names") ? static_cast<int64_t>(split_names(a.str("type-names")).size())
-                                                : fallback);
-}
+// The network options info, export and train share (--types is the caller's: a count or names).
+struct NetOptions {
+  ModelConfig m;
+  int64_t head_channels = 0;  // 0 = the preset's default (128 for small, else 512)
 
-// The network options every command shares; the types are set by the caller.
-ModelConfig model_options(const CliArgs& a) {
-  ModelConfig c;
-  c.preset = a.str("preset", c.preset);
-  c.cut = a.str("cut", c.cut);
-  c.head_channels = a.integer("head-channels", c.preset == "small" ? 128 : 512);
-  c.head_dilation = a.integer("head-dilation", c.head_dilation);
-  c.members = a.integer("members", c.members);
-  c.input_size = a.integer("input-size", 0);
-  return c;
-}
-
-ModelConfig config_from(const CliArgs& a, int64_t default_types) {
-  ModelConfig c = model_options(a);
-  c.types = type_count(a, default_types);
-  return resolved(c);
-}
-
-std::vector<DefectType> types_from(const CliArgs& a, int64_t m) {
-  std::vector<DefectType> out;
-  for (const auto& n : split_names(a.str("type-names"))) out.push_back({n, n, std::log(2.0), std::log(2.0)});
-  if (out.empty())
-    for (int64_t k = 0; k < m; ++k) {
-      const std::string n = "type" + std::to_string(k);
-      out.push_back({n, n, std::log(2.0), std::log(2.0)});  // p = 0.5 until calibrated
-    }
-  if (static_cast<int64_t>(out.size()) != m)
-    throw std::invalid_argument("--type-names lists " + std::to_string(out.size()) + " names, --types says " +
-                                std::to_string(m));
-  return out;
-}
-
-// Loads the backbone weights if given (and freezes the backbone); otherwise says loudly that
-// the backbone is random and will be trained too. Returns what provenance should record.
-std::string setup_backbone(FcddModelImpl& model, const CliArgs& a) {
-  const std::string path = a.str("weights");
-  if (path.empty()) {
-    if (model.config().preset != "small")
-      std::cerr << "WARNING: no --weights given: the " << model.config().preset
-                << " backbone is randomly initialised and is trained from scratch, not frozen\n";
-    model.set_backbone_frozen(false);
-    return "random";
+  void add(CLI::App* c) {
+    c->add_option("--preset", m.preset, "network preset")->check(CLI::IsMember(kPresets))->capture_default_str();
+    c->add_option("--cut", m.cut, "mobilenet_v1: the last layer kept (conv_pw_5 .. conv_pw_11)")->capture_default_str();
+    c->add_option("--input-size", m.input_size, "square input side; 0 = the preset's (299 irv2, 224 others)")
+        ->check(CLI::Range(0, 4096));
+    c->add_option("--head-channels", head_channels, "width of the head's 3x3 convs; default 128 for small, 512 else")
+        ->check(CLI::Range(1, 4096));
+    c->add_option("--head-dilation", m.head_dilation, "dilation of both head convs")->check(CLI::Range(1, 16))->capture_default_str();
+    c->add_option("--members", m.members, "independently initialised networks whose maps are averaged")
+        ->check(CLI::Range(1, 64))->capture_default_str();
   }
-  const auto tensors = read_safetensors(path);
-  LoadReport report;
-  for (auto* member : model.member_list()) report = load_weights(*member->backbone, tensors, path);
-  std::cerr << "loaded " << report.loaded << " backbone tensors from " << path << " (" << report.ignored
-            << " tensors of later layers ignored); backbone frozen\n";
-  model.set_backbone_frozen(true);
-  return path;
-}
+  ModelConfig config(int64_t types) const {
+    ModelConfig c = m;
+    c.head_channels = head_channels > 0 ? head_channels : (c.preset == "small" ? 128 : 512);
+    c.types = types;
+    return resolved(c);
+  }
+};
+
+// How a dataset is read (train, eval, epochs).
+struct DataOptions {
+  std::string types;
+  LoadOptions load;
+  void add(CLI::App* c) {
+    c->add_option("--types", types, "comma-separated type names: choose and order the channels (default: all)");
+    c->add_flag("--single-channel", load.single_channel, "one type 'anomaly': every defect image is positive");
+    c->add_flag("--skip-bad", load.skip_bad, "warn and skip bad records instead of stopping");
+    c->add_option("--image-root", load.image_root, "Real-IAD: the folder its JSON paths are relative to");
+  }
+  LoadOptions options() const {
+    LoadOptions o = load;
+    o.types = split_names(types, "--types");
+    return o;
+  }
+};
 
 void print_export(const ExportResult& r, const std::string& dir) {
   std::printf("bundle written: %s (model.onnx %.2f MB)\n", dir.c_str(), r.onnx_bytes / 1e6);
@@ -136,9 +90,33 @@ void print_export(const ExportResult& r, const std::string& dir) {
               r.maps_rel_l2, r.scores_rel_l2, kExportTolerance);
 }
 
-int cmd_info(const CliArgs& a) {
-  const ModelConfig cfg = config_from(a, 1);
-  a.reject_unknown();
+std::vector<DefectType> named_types(const std::vector<std::string>& names, int64_t m) {
+  std::vector<DefectType> out;
+  for (const auto& n : names) out.push_back({n, n, std::log(2.0), std::log(2.0)});  // p = 0.5 until calibrated
+  for (int64_t k = static_cast<int64_t>(out.size()); k < m; ++k)
+    out.push_back({"type" + std::to_string(k), "type" + std::to_string(k), std::log(2.0), std::log(2.0)});
+  return out;
+}
+
+// info and export: --types M, or as many types as --type-names lists.
+struct TypeCount {
+  int64_t count = 0;
+  std::string names;
+  void add(CLI::App* c) {
+    c->add_option("--types", count, "number of defect types (output channels)")->check(CLI::Range(1, 256));
+    c->add_option("--type-names", names, "comma-separated type names (their count is the number of types)");
+  }
+  std::vector<std::string> list() const { return split_names(names, "--type-names"); }
+  int64_t resolve(int64_t fallback) const {
+    const auto n = static_cast<int64_t>(list().size());
+    if (count > 0 && n > 0 && count != n)
+      throw std::invalid_argument("--type-names lists " + std::to_string(n) + " names, --types says " + std::to_string(count));
+    return count > 0 ? count : n > 0 ? n : fallback;
+  }
+};
+
+int cmd_info(const NetOptions& net, const TypeCount& tc) {
+  const ModelConfig cfg = net.config(tc.resolve(1));
   FcddModel model(cfg);
   model->set_backbone_frozen(true);
   const auto pc = count_parameters(*model);
@@ -158,142 +136,178 @@ int cmd_info(const CliArgs& a) {
   return 0;
 }
 
-int cmd_export(const CliArgs& a) {
-  if (!a.has("types") && !a.has("type-names")) throw std::invalid_argument("give --types M or --type-names a,b,..");
-  const ModelConfig cfg = config_from(a, 0);
+struct ExportOptions {
+  std::string out, weights;
+  int64_t seed = 1;
   ExportRequest req;
-  req.out_dir = a.required("out");
-  torch::manual_seed(a.integer("seed", 1));
-  req.types = types_from(a, cfg.types);
-  req.resize = a.str("resize", req.resize);
-  req.flip_average = a.str("flip-average", req.flip_average);
+};
+
+int cmd_export(const NetOptions& net, const TypeCount& tc, ExportOptions o) {
+  const int64_t m = tc.resolve(0);
+  if (m == 0) throw std::invalid_argument("give --types M or --type-names a,b,..");
+  const ModelConfig cfg = net.config(m);
+  torch::manual_seed(o.seed);
+  o.req.out_dir = o.out;
+  o.req.types = named_types(tc.list(), cfg.types);
   FcddModel model(cfg);
-  const std::string weights = setup_backbone(*model, a);
-  a.reject_unknown();
-  req.provenance = {{"preset", cfg.preset}, {"cut", cfg.cut}, {"head_channels", cfg.head_channels},
-                    {"head_dilation", cfg.head_dilation}, {"members", cfg.members},
-                    {"weights", weights}, {"data", "none (untrained head)"},
-                    {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
-  print_export(export_bundle(*model, req), req.out_dir);
+  const std::string weights = setup_backbone(*model, o.weights, true);
+  o.req.provenance = {{"preset", cfg.preset}, {"cut", cfg.cut}, {"head_channels", cfg.head_channels},
+                      {"head_dilation", cfg.head_dilation}, {"members", cfg.members},
+                      {"weights", weights}, {"data", "none (untrained head)"},
+                      {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
+  print_export(export_bundle(*model, o.req), o.out);
   return 0;
 }
 
-int cmd_toy_data(const CliArgs& a) {
-  const std::string out = a.required("out");
-  const int64_t types = a.integer("types", 3), size = a.integer("size", 64);
-  const int train = static_cast<int>(a.integer("train", 160)), val = static_cast<int>(a.integer("val", 48)),
-            test = static_cast<int>(a.integer("test", 48));
-  const auto seed = static_cast<uint64_t>(a.integer("seed", 5));
-  a.reject_unknown();
-  if (types < 1 || types > 8 || size < 32 || train < 1 || val < 0 || test < 0)
-    throw std::invalid_argument("need 1..8 types, size >= 32, at least one training image");
-  write_toy_dataset(out, types, size, {train, val, test}, seed);
-  std::printf("toy dataset written to %s: %d train, %d val, %d test images of %lldx%lld, %lld types\n", out.c_str(),
-              train, val, test, static_cast<long long>(size), static_cast<long long>(size), static_cast<long long>(types));
+struct ToyOptions {
+  std::string out;
+  int64_t types = 3, size = 64;
+  int train = 160, val = 48, test = 48;
+  uint64_t seed = 5;
+};
+
+int cmd_toy_data(const ToyOptions& o) {
+  write_toy_dataset(o.out, o.types, o.size, {o.train, o.val, o.test}, o.seed);
+  std::printf("toy dataset written to %s: %d train, %d val, %d test images of %lldx%lld, %lld types\n", o.out.c_str(),
+              o.train, o.val, o.test, static_cast<long long>(o.size), static_cast<long long>(o.size),
+              static_cast<long long>(o.types));
   return 0;
 }
 
-LoadOptions load_options(const CliArgs& a) {
-  LoadOptions o;
-  o.skip_bad = a.has("skip-bad");
-  o.single_channel = a.has("single-channel");
-  if (a.has("types")) o.types = split_names(a.str("types"));
-  o.image_root = a.str("image-root");
-  return o;
-}
-
-int cmd_train(const CliArgs& a) {
+// train's options beyond the network and the data: the run, and where it runs.
+struct TrainOptions {
   TrainConfig t;
-  t.data = a.required("data");
-  t.out = a.required("out");
-  t.load = load_options(a);
-  t.model = model_options(a);
-  t.weights = a.str("weights");
-  t.epochs = static_cast<int>(a.integer("epochs", t.epochs));
-  t.batch = static_cast<int>(a.integer("batch", t.batch));
-  t.lr = a.real("lr", t.lr);
-  t.lr_schedule = parse_lr_schedule(a.str("lr-schedule", to_string(t.lr_schedule)));
-  t.weight_decay = a.real("weight-decay", t.weight_decay);
-  t.ema = a.real("ema", t.ema);
-  t.max_minutes = a.real("max-minutes", 0);
-  t.resize = a.str("resize", t.resize);
-  t.aug.probability = a.real("aug-prob", t.aug.probability);
-  const std::string flip = a.str("flip", "none");
-  if (flip != "none" && flip != "h" && flip != "v" && flip != "hv")
-    throw std::invalid_argument("--flip must be none, h, v or hv, not '" + flip + "'");
-  t.aug.flip_horizontal = flip.find('h') != std::string::npos;
-  t.aug.flip_vertical = flip.find('v') != std::string::npos;
-  t.aug.max_stretch = a.real("aug-stretch", t.aug.max_stretch);
-  t.aug.max_scale = a.real("aug-scale", t.aug.max_scale);
-  t.workers = static_cast<int>(a.integer("workers", t.workers));
-  t.seed = static_cast<uint64_t>(a.integer("seed", 1));
-  t.resume = a.has("resume");
-  t.bf16 = a.has("bf16");
-  t.select = a.str("select", t.select);
-  t.snapshots = static_cast<int>(a.integer("snapshots", t.snapshots));
-  t.flip_average = a.str("flip-average", t.flip_average);
-  // Debian's LibTorch starts with one intra-op thread; use every core unless told otherwise.
-  const int64_t threads = a.integer("threads", std::max(1u, std::thread::hardware_concurrency()));
-  a.reject_unknown();
-  if (threads < 1) throw std::invalid_argument("--threads must be positive");
-  torch::set_num_threads(static_cast<int>(threads));
+  std::string flip = "none", lr_schedule = "constant";
+  int threads = 0;  // 0 = the cores / ranks on this machine
+  int nproc = 0;    // > 0: launch this many local ranks
+  DistFlags dist;
+};
+
+void add_train_options(CLI::App* c, TrainOptions& o) {
+  TrainConfig& t = o.t;
+  c->add_option("--data", t.data, "dataset: manifest folder, dataset.json, or Real-IAD JSON file/folder")->required();
+  c->add_option("--out", t.out, "run folder: checkpoint.pt, best.pt, history.jsonl, bundle/")->required();
+  c->add_option("--weights", t.weights, "backbone .safetensors (frozen); none = train the backbone from scratch");
+  c->add_option("--epochs", t.epochs, "balanced epochs")->check(CLI::Range(1, 100000))->capture_default_str();
+  c->add_option("--batch", t.batch, "global batch: the images of one step over all ranks")->check(CLI::Range(1, 65536))->capture_default_str();
+  c->add_option("--lr", t.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  c->add_option("--lr-schedule", o.lr_schedule, "over the planned iterations")->check(CLI::IsMember({"constant", "cosine"}))->capture_default_str();
+  c->add_option("--weight-decay", t.weight_decay, "Adam's L2 penalty")->check(CLI::NonNegativeNumber)->capture_default_str();
+  c->add_option("--max-minutes", t.max_minutes, "time budget; 0 = none (all ranks stop at the same step)")->check(CLI::NonNegativeNumber);
+  c->add_option("--max-steps", t.max_steps, "stop after this many iterations in all; 0 = no limit")->check(CLI::NonNegativeNumber);
+  c->add_option("--aug-prob", t.aug.probability, "probability that an image is augmented")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  c->add_option("--flip", o.flip, "augmentation flips")->check(CLI::IsMember(kFlips))->capture_default_str();
+  c->add_option("--aug-stretch", t.aug.max_stretch, "largest aspect stretch")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  c->add_option("--aug-scale", t.aug.max_scale, "largest scale change")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  c->add_option("--ema", t.ema, "decay of the weight average validated and exported, e.g. 0.999; 0 = last weights")
+      ->check(CLI::Range(0.0, 0.999999));
+  c->add_option("--workers", t.workers, "data loading threads per rank")->check(CLI::Range(1, 64))->capture_default_str();
+  c->add_option("--seed", t.seed, "sampling, augmentation and initialisation seed")->capture_default_str();
+  c->add_option("--threads", o.threads, "compute threads per rank; default: the cores / the ranks on this machine")->check(CLI::Range(1, 1024));
+  c->add_flag("--resume", t.resume, "continue RUN/checkpoint.pt");
+  c->add_option("--select", t.select, "which val figure picks the best epoch")->check(CLI::IsMember({"loss", "auroc"}))->capture_default_str();
+  c->add_flag("--bf16", t.bf16, "forward passes autocast to bfloat16");
+  c->add_option("--resize", t.resize, "how images become the input")->check(CLI::IsMember({"stretch", "fit"}))->capture_default_str();
+  c->add_option("--snapshots", t.snapshots, "the bundle averages the maps of K epochs evenly spaced over the run")
+      ->check(CLI::Range(1, 16))->capture_default_str();
+  c->add_option("--flip-average", t.flip_average, "the bundle averages each image's maps over its mirror images")
+      ->check(CLI::IsMember(kFlips))->capture_default_str();
+  c->add_option("--device", t.device, "cpu, cuda or cuda:N")->capture_default_str();
+  auto* g = c->add_option_group("distributed", "data parallel over ranks (torchrun's variables; these flags win)");
+  g->add_option("--nproc", o.nproc, "launch this many ranks on this machine (127.0.0.1)")->check(CLI::Range(1, 256));
+  g->add_option("--world-size", o.dist.world_size, "ranks in all (WORLD_SIZE)");
+  g->add_option("--rank", o.dist.rank, "this process's rank (RANK)");
+  g->add_option("--local-rank", o.dist.local_rank, "its rank on this machine (LOCAL_RANK)");
+  g->add_option("--master-addr", o.dist.master_addr, "rank 0's address (MASTER_ADDR)");
+  g->add_option("--master-port", o.dist.master_port, "rank 0's port (MASTER_PORT)");
+  g->add_option("--dist-timeout", o.dist.timeout_seconds, "seconds for the rendezvous and each collective (60)");
+}
+
+// argv without --nproc (and its value): what each launched rank runs.
+std::vector<std::string> without_nproc(int argc, char** argv) {
+  std::vector<std::string> out;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (a.rfind("--nproc=", 0) == 0) continue;
+    out.push_back(a);
+  }
+  return out;
+}
+
+int cmd_train(TrainOptions o, const DataOptions& d, const NetOptions& net, int argc, char** argv) {
+  if (o.nproc > 0) {
+    if (o.dist.world_size || o.dist.rank || std::getenv("WORLD_SIZE"))
+      throw std::invalid_argument("--nproc launches its own ranks: give it without --world-size, --rank or WORLD_SIZE");
+    const int port = o.dist.master_port ? *o.dist.master_port : free_local_port();
+    return launch_local(without_nproc(argc, argv), o.nproc, port, o.dist.timeout_seconds.value_or(60) + 30);
+  }
+  TrainConfig t = o.t;
+  t.load = d.options();
+  t.model = net.config(1);
+  t.lr_schedule = parse_lr_schedule(o.lr_schedule);
+  t.aug.flip_horizontal = o.flip.find('h') != std::string::npos;
+  t.aug.flip_vertical = o.flip.find('v') != std::string::npos;
+  t.dist = dist_config([](const char* k) { return std::getenv(k); }, o.dist);
+  // Debian's LibTorch starts with one intra-op thread; share this machine's cores among its ranks.
+  const char* local = std::getenv("LOCAL_WORLD_SIZE");
+  const int ranks_here = local ? std::max(1, std::atoi(local)) : 1;
+  const int threads = o.threads > 0 ? o.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / ranks_here);
+  torch::set_num_threads(threads);
+  cv::setNumThreads(threads);
   torch::manual_seed(t.seed);
   return run_training(t);
 }
 
-int cmd_eval(const CliArgs& a) {
-  const std::string bundle = a.required("model"), data_path = a.required("data");
-  const std::string split = a.str("split", "test");
-  const int batch = static_cast<int>(a.integer("batch", 8));
-  const std::string md = a.str("report"), js = a.str("json"), csv = a.str("scores-out");
-  const std::string figure = a.str("figure");
-  const int figure_rows = static_cast<int>(a.integer("figure-rows", 1));
-  const bool pixel = !a.has("no-pixel");
-  LoadOptions lo = load_options(a);
-  a.reject_unknown();
-  if (figure_rows < 1) throw std::invalid_argument("--figure-rows must be positive");
-  DnnModel dnn(bundle);
+struct EvalOptions {
+  std::string model, data, split = "test", report, json, csv, figure;
+  int batch = 8, figure_rows = 1;
+  bool no_pixel = false;
+};
+
+int cmd_eval(const EvalOptions& o, const DataOptions& d) {
+  DnnModel dnn(o.model);
+  LoadOptions lo = d.options();
   if (lo.types.empty() && !lo.single_channel)
     for (const auto& t : dnn.manifest().types) lo.types.push_back(t.name);
-  const Dataset data = load_dataset(data_path, lo);
+  const Dataset data = load_dataset(o.data, lo);
   for (const auto& w : data.warnings) std::cerr << "warning: " << w << "\n";
   const auto t0 = std::chrono::steady_clock::now();
-  const auto scores = score_split(dnn, data, split, batch);
-  if (scores.empty()) throw std::runtime_error(data_path + ": no images in split '" + split + "'");
+  const auto scores = score_split(dnn, data, o.split, o.batch);
+  if (scores.empty()) throw std::runtime_error(o.data + ": no images in split '" + o.split + "'");
   std::vector<std::string> names;
   for (const auto& t : dnn.manifest().types) names.push_back(t.name);
-  const auto report = summarize(scores, names, dnn.manifest().input_width, dnn.manifest().input_height, pixel);
+  const auto report = summarize(scores, names, dnn.manifest().input_width, dnn.manifest().input_height, !o.no_pixel);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string text = markdown_report(report);
   std::cout << text;
   std::printf("\n%zu images evaluated in %.1f s (%.1f ms/image including decoding and metrics)\n", scores.size(), secs,
               1000 * secs / scores.size());
-  if (!md.empty()) std::ofstream(md) << text;
-  if (!js.empty()) std::ofstream(js) << report_json(report).dump(2) << "\n";
-  if (!csv.empty()) write_scores_csv(scores, names, csv);
-  if (!figure.empty()) {
-    const cv::Mat fig = heatmap_figure(scores, names, figure_rows);
+  if (!o.report.empty()) std::ofstream(o.report) << text;
+  if (!o.json.empty()) std::ofstream(o.json) << report_json(report).dump(2) << "\n";
+  if (!o.csv.empty()) write_scores_csv(scores, names, o.csv);
+  if (!o.figure.empty()) {
+    const cv::Mat fig = heatmap_figure(scores, names, o.figure_rows);
     // imwrite returns false when the file cannot be written, and throws on an unknown extension.
     std::string why;
     try {
-      if (!cv::imwrite(figure, fig)) why = "the file cannot be written";
+      if (!cv::imwrite(o.figure, fig)) why = "the file cannot be written";
     } catch (const cv::Exception& e) {
       why = e.err;
     }
-    if (!why.empty()) throw std::runtime_error("cannot write the figure " + figure + ": " + why);
-    std::printf("figure: %s\n", figure.c_str());
+    if (!why.empty()) throw std::runtime_error("cannot write the figure " + o.figure + ": " + why);
+    std::printf("figure: %s\n", o.figure.c_str());
   }
   return 0;
 }
 
-int cmd_epochs(const CliArgs& a) {
-  LoadOptions lo = load_options(a);
+int cmd_epochs(const std::string& path, const DataOptions& d, int batch, int trials) {
+  LoadOptions lo = d.options();
   lo.check_files = false;
-  const Dataset data = load_dataset(a.required("data"), lo);
-  const int batch = static_cast<int>(a.integer("batch", 32));
-  const int trials = static_cast<int>(a.integer("trials", 10000));
-  a.reject_unknown();
-  if (batch < 1 || trials < 1) throw std::invalid_argument("--batch and --trials must be positive");
+  const Dataset data = load_dataset(path, lo);
   const auto pools = class_pools(data, "train");
   const EpochStats st = balanced_epoch_length(pools, trials, 12345);
   std::vector<int> quotas;
@@ -317,22 +331,81 @@ int cmd_epochs(const CliArgs& a) {
 
 int main(int argc, char** argv) {
   using namespace mtfcdd;
-  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-    std::cout << kUsage;
-    return argc < 2 ? 2 : 0;
-  }
-  const std::string cmd = argv[1];
-  keep_freed_memory_in_heap();
+  CLI::App app{"mtfcdd-train: trains, exports and evaluates MultiTypeFCDD models "
+               "(presets: irv2 = Inception-ResNet-v2 with timm weights, mobilenet_v1, small = compact, from scratch)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "mtfcdd-train " MTFCDD_VERSION);
+  NetOptions net;
+  TypeCount tc;
+  DataOptions data;
+
+  auto* info = app.add_subcommand("info", "parameter counts and FLOPs per image");
+  net.add(info);
+  tc.add(info);
+
+  ExportOptions ex;
+  auto* exp = app.add_subcommand("export", "write a verified bundle (model.onnx + model.json) of an untrained head");
+  net.add(exp);
+  tc.add(exp);
+  exp->add_option("--out", ex.out, "bundle folder")->required();
+  exp->add_option("--weights", ex.weights, "backbone .safetensors");
+  exp->add_option("--seed", ex.seed, "initialisation seed")->capture_default_str();
+  exp->add_option("--resize", ex.req.resize, "how images become the input")->check(CLI::IsMember({"stretch", "fit"}))->capture_default_str();
+  exp->add_option("--flip-average", ex.req.flip_average, "average each image's maps over its mirror images")
+      ->check(CLI::IsMember(kFlips))->capture_default_str();
+
+  TrainOptions tr;
+  auto* train = app.add_subcommand("train", "balanced-epoch training, on one process or data parallel over several");
+  net.add(train);
+  data.add(train);
+  add_train_options(train, tr);
+
+  EvalOptions ev;
+  auto* eval = app.add_subcommand("eval", "per-type image and pixel metrics through OpenCV DNN (the deployed path)");
+  data.add(eval);
+  eval->add_option("--model", ev.model, "bundle folder")->required();
+  eval->add_option("--data", ev.data, "dataset")->required();
+  eval->add_option("--split", ev.split, "split to evaluate")->check(CLI::IsMember({"train", "val", "test"}))->capture_default_str();
+  eval->add_option("--batch", ev.batch, "images per forward")->check(CLI::Range(1, 1024))->capture_default_str();
+  eval->add_option("--report", ev.report, "also write the tables as Markdown");
+  eval->add_option("--json", ev.json, "also write every number as JSON");
+  eval->add_option("--scores-out", ev.csv, "per-image scores as CSV");
+  eval->add_flag("--no-pixel", ev.no_pixel, "skip pixel metrics");
+  eval->add_option("--figure", ev.figure, "draw each type's heatmaps on its highest-scoring images (PNG/JPEG)");
+  eval->add_option("--figure-rows", ev.figure_rows, "images per type in the figure")->check(CLI::Range(1, 64))->capture_default_str();
+
+  std::string epochs_data;
+  int epochs_batch = 32, trials = 10000;
+  auto* epochs = app.add_subcommand("epochs", "the balanced epoch's length (Monte Carlo, and the coupon-collector integral)");
+  data.add(epochs);
+  epochs->add_option("--data", epochs_data, "dataset")->required();
+  epochs->add_option("--batch", epochs_batch, "batch")->check(CLI::Range(1, 65536))->capture_default_str();
+  epochs->add_option("--trials", trials, "Monte Carlo trials")->check(CLI::Range(1, 10000000))->capture_default_str();
+
+  ToyOptions toy;
+  auto* toyc = app.add_subcommand("toy-data", "write a generated dataset (stripe defects, one period per type)");
+  toyc->add_option("--out", toy.out, "dataset folder")->required();
+  toyc->add_option("--types", toy.types, "defect types")->check(CLI::Range(1, 8))->capture_default_str();
+  toyc->add_option("--size", toy.size, "image side")->check(CLI::Range(32, 4096))->capture_default_str();
+  toyc->add_option("--train", toy.train, "train images")->check(CLI::Range(1, 1000000))->capture_default_str();
+  toyc->add_option("--val", toy.val, "val images")->check(CLI::Range(0, 1000000))->capture_default_str();
+  toyc->add_option("--test", toy.test, "test images")->check(CLI::Range(0, 1000000))->capture_default_str();
+  toyc->add_option("--seed", toy.seed, "seed")->capture_default_str();
+
   try {
-    const CliArgs args(argc, argv, 2, {"skip-bad", "single-channel", "resume", "no-pixel", "bf16"});
-    if (cmd == "train") return cmd_train(args);
-    if (cmd == "eval") return cmd_eval(args);
-    if (cmd == "epochs") return cmd_epochs(args);
-    if (cmd == "info") return cmd_info(args);
-    if (cmd == "export") return cmd_export(args);
-    if (cmd == "toy-data") return cmd_toy_data(args);
-    std::cerr << "mtfcdd-train: unknown command '" << cmd << "'\n" << kUsage;
-    return 2;
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  keep_freed_memory_in_heap();
+  const std::string cmd = app.get_subcommands().front()->get_name();
+  try {
+    if (info->parsed()) return cmd_info(net, tc);
+    if (exp->parsed()) return cmd_export(net, tc, ex);
+    if (train->parsed()) return cmd_train(tr, data, net, argc, argv);
+    if (eval->parsed()) return cmd_eval(ev, data);
+    if (epochs->parsed()) return cmd_epochs(epochs_data, data, epochs_batch, trials);
+    return cmd_toy_data(toy);
   } catch (const std::invalid_argument& e) {
     std::cerr << "mtfcdd-train " << cmd << ": " << e.what() << "\n";
     return 2;

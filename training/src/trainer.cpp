@@ -12,9 +12,13 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 
 #include "batch_loader.hpp"
-#include "bf16_scope.hpp"
+#include "dist_env.hpp"
+#include "process_group.hpp"
+#include "score_transfer.hpp"
+#include "train_step.hpp"
 #include "dnn_model.hpp"
 #include "evaluate.hpp"
 #include "export.hpp"
@@ -121,16 +125,24 @@ void save_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim
   fs::rename(tmp, path);
 }
 
-RunState load_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim::Adam& opt, WeightAverage* avg,
-                         const nlohmann::json& identity) {
-  if (!fs::exists(path)) throw std::runtime_error("--resume: no checkpoint at " + path);
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// `bytes`: a checkpoint's file, read by rank 0 and handed to the others through the store, so
+// that ranks on other machines need no shared folder.
+RunState load_checkpoint(const std::string& bytes, const std::string& path, FcddModelImpl& model,
+                         torch::optim::Adam& opt, WeightAverage* avg, const nlohmann::json& identity,
+                         const torch::Device& device) {
   torch::serialize::InputArchive ar, model_ar, opt_ar;
-  ar.load_from(path);
+  ar.load_from(bytes.data(), bytes.size(), device);
   c10::IValue meta_v;
   ar.read("meta", meta_v);
   const auto meta = nlohmann::json::parse(meta_v.toStringRef());
   if (meta.at("model") != identity)
-    throw std::runtime_error("--resume: the checkpoint was trained as " + meta.at("model").dump() +
+    throw std::runtime_error("--resume: the checkpoint " + path + " was trained as " + meta.at("model").dump() +
                              ", this run asks for " + identity.dump());
   ar.read("model", model_ar);
   model.load(model_ar);
@@ -153,8 +165,9 @@ RunState load_checkpoint(const std::string& path, FcddModelImpl& model, torch::o
   st.best_epoch = meta.at("best_epoch");
   if (!st.in_epoch) ++st.epoch;  // written after the epoch ended: continue with the next one
   st.batches = meta.value("batches", uint64_t{0});
-  const auto* p = s.data_ptr<int64_t>();
-  st.sampler.assign(p, p + s.numel());
+  const auto cpu = s.cpu();
+  const auto* p = cpu.data_ptr<int64_t>();
+  st.sampler.assign(p, p + cpu.numel());
   return st;
 }
 
@@ -163,37 +176,20 @@ struct Validation {
   double auroc = std::numeric_limits<double>::quiet_NaN();  // mean one-vs-normal image AUROC of z
 };
 
-Validation validate(FcddModelImpl& model, BatchLoader& loader, const std::vector<int>& val, int batch, int64_t m) {
-  torch::NoGradGuard ng;
-  const bool was_training = model.is_training();
-  model.eval();
-  for (size_t i = 0; i < val.size(); i += batch)
-    loader.submit({val.begin() + i, val.begin() + std::min(val.size(), i + batch)}, false);
-  double sum = 0;
-  std::vector<std::vector<double>> z_of(m);
-  std::vector<float> labels;
-  for (size_t i = 0; i < val.size(); i += batch) {
-    const Batch b = loader.next();
-    const auto z = anomaly_scores(model.maps(channels_last(tensor_from_blob(b.blob))));
-    sum += fcdd_loss(z, labels_tensor(b, m)).item<double>() * b.indices.size();
-    const auto zc = z.contiguous();
-    for (int64_t r = 0; r < zc.size(0); ++r)
-      for (int64_t k = 0; k < m; ++k) z_of[k].push_back(zc[r][k].item<double>());
-    labels.insert(labels.end(), b.labels.begin(), b.labels.end());
-  }
-  model.train(was_training);
-  Validation v{sum / val.size()};
-  // Per type: its images against the normal ones (no type at all); types without val images skipped.
+// Mean one-vs-normal image AUROC over the types with val images: z [n, M] of the images `val`.
+double mean_auroc(const torch::Tensor& z, const Dataset& data, const std::vector<int>& val) {
+  const int64_t m = z.size(1);
+  const auto za = z.accessor<double, 2>();
   double total = 0;
   int counted = 0;
   for (int64_t k = 0; k < m; ++k) {
     std::vector<double> s;
     std::vector<int> y;
     for (size_t r = 0; r < val.size(); ++r) {
-      const auto first = labels.begin() + static_cast<std::ptrdiff_t>(r * m);
-      const bool normal = std::all_of(first, first + m, [](float l) { return l < 0.5f; });
-      if (!normal && first[k] < 0.5f) continue;
-      s.push_back(z_of[k][r]);
+      const auto& types = data.samples[val[r]].types;
+      const bool normal = types.empty();
+      if (!normal && std::find(types.begin(), types.end(), k) == types.end()) continue;
+      s.push_back(za[static_cast<int64_t>(r)][k]);
       y.push_back(normal ? 0 : 1);
     }
     const double a = auroc(s, y);
@@ -201,8 +197,42 @@ Validation validate(FcddModelImpl& model, BatchLoader& loader, const std::vector
     total += a;
     ++counted;
   }
-  if (counted > 0) v.auroc = total / counted;
-  return v;
+  return counted > 0 ? total / counted : std::numeric_limits<double>::quiet_NaN();
+}
+
+// Each rank scores its shard of `val`; the scores, put in place in a zeroed [n, M] table, and the
+// loss sums are summed over the ranks, so every rank ends with the whole split's figures.
+Validation validate(FcddModelImpl& model, BatchLoader& loader, const Dataset& data, const std::vector<int>& val,
+                    int batch, const torch::Device& device, Collective* c) {
+  torch::NoGradGuard ng;
+  const bool was_training = model.is_training();
+  model.eval();
+  const int64_t m = static_cast<int64_t>(data.types.size());
+  const auto [first, last] = shard_range(val.size(), c ? c->rank() : 0, c ? c->size() : 1);
+  const uint64_t numbered = loader.taken();
+  for (size_t i = first; i < last; i += batch)
+    loader.submit({val.begin() + i, val.begin() + std::min(last, i + batch)}, false);
+  auto table = torch::zeros({static_cast<int64_t>(val.size()) * m + 1}, torch::kDouble);
+  for (size_t i = first; i < last; i += batch) {
+    const Batch b = loader.next();
+    const auto n = static_cast<int64_t>(b.indices.size());
+    const auto z = anomaly_scores(model.maps(channels_last(to_device(tensor_from_blob(b.blob), device))));
+    const auto y = to_device(labels_tensor(b, m), device);
+    table[-1] += fcdd_loss(z, y).item<double>() * n;
+    table.slice(0, static_cast<int64_t>(i) * m, (static_cast<int64_t>(i) + n) * m) +=
+        z.to(torch::kCPU, torch::kDouble).reshape(-1);
+  }
+  model.train(was_training);
+  // Number the next batches as one process would have (it needs ceil(n / batch) for all of val),
+  // so that augmentation after validation does not depend on the number of ranks.
+  loader.continue_numbering(numbered + (val.size() + batch - 1) / batch);
+  if (c && c->size() > 1) {
+    auto f = table.to(device, torch::kFloat);  // NCCL and Gloo both sum float32
+    c->allreduce_sum(f);
+    table = f.to(torch::kCPU, torch::kDouble);
+  }
+  const auto z = table.slice(0, 0, static_cast<int64_t>(val.size()) * m).view({-1, m});
+  return {table[-1].item<double>() / val.size(), mean_auroc(z, data, val)};
 }
 
 std::string snapshot_path(const std::string& out, int epoch) {
@@ -235,6 +265,150 @@ std::vector<int> indices_of(const Dataset& d, const std::string& split) {
   return out;
 }
 
+
+void check_config(const TrainConfig& cfg) {
+  if (cfg.out.empty()) throw std::invalid_argument("--out is required");
+  if (cfg.batch < 1 || cfg.epochs < 1) throw std::invalid_argument("--batch and --epochs must be positive");
+  if (cfg.batch < cfg.dist.world_size)
+    throw std::invalid_argument("--batch " + std::to_string(cfg.batch) + " is the global batch: it must be at least the " +
+                                std::to_string(cfg.dist.world_size) + " ranks, each training on a part of it");
+  if (!(cfg.lr > 0)) throw std::invalid_argument("--lr must be positive");
+  if (!(cfg.weight_decay >= 0)) throw std::invalid_argument("--weight-decay must be >= 0");
+  if (!(cfg.ema >= 0 && cfg.ema < 1)) throw std::invalid_argument("--ema must be in [0, 1)");
+  if (!(cfg.aug.max_stretch >= 0 && cfg.aug.max_stretch <= 1))
+    throw std::invalid_argument("--aug-stretch must be in [0, 1]");
+  if (!(cfg.aug.max_scale >= 0 && cfg.aug.max_scale <= 1)) throw std::invalid_argument("--aug-scale must be in [0, 1]");
+  if (!is_resize_mode(cfg.resize))
+    throw std::invalid_argument("--resize must be stretch or fit, not '" + cfg.resize + "'");
+  if (cfg.snapshots < 1) throw std::invalid_argument("--snapshots must be positive");
+  if (!is_flip_average_mode(cfg.flip_average))
+    throw std::invalid_argument("--flip-average must be none, h, v or hv, not '" + cfg.flip_average + "'");
+  if (cfg.model.members <= 16 && cfg.snapshots * cfg.model.members > 16)  // more members: the model says so
+    throw std::invalid_argument("--members x --snapshots must be at most 16 networks in all");
+  if (cfg.select != "loss" && cfg.select != "auroc")
+    throw std::invalid_argument("--select must be loss or auroc, not '" + cfg.select + "'");
+  if (cfg.max_steps < 0) throw std::invalid_argument("--max-steps must be >= 0");
+}
+
+// What every rank must agree on before training together: the data (each sample's image path
+// below the dataset folder, split and types; the folder itself may differ between machines) and
+// the run's settings that shape the steps.
+std::string run_fingerprint(const Dataset& d, const TrainConfig& cfg) {
+  std::string text;
+  const std::string root = fs::path(cfg.data).parent_path().string();
+  for (const auto& t : d.types) text += t.name + ";";
+  for (const auto& s : d.samples) {
+    text += (s.image.rfind(root, 0) == 0 ? s.image.substr(root.size()) : s.image) + "," + s.split + ",";
+    for (int t : s.types) text += std::to_string(t) + " ";
+    text += "\n";
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(text)));
+  return std::string(hex) + " (" + std::to_string(d.samples.size()) + " images; batch " + std::to_string(cfg.batch) +
+         ", seed " + std::to_string(cfg.seed) + ", epochs " + std::to_string(cfg.epochs) + ")";
+}
+
+// Refuses, on every rank, a run whose ranks see different data or settings, naming both.
+void agree_with_rank0(C10dGroup& g, const std::string& mine) {
+  if (g.rank() == 0) g.put("fingerprint", mine);
+  const std::string lead = g.fetch("fingerprint", 0);
+  g.barrier();  // rank 0 keeps the store up until every rank has compared
+  if (lead != mine)
+    throw std::runtime_error("rank " + std::to_string(g.rank()) + " sees data or settings " + mine +
+                             " but rank 0 sees " + lead + ": every rank must train on the same manifest");
+}
+
+nlohmann::json provenance(const ModelConfig& mc, const TrainConfig& cfg, const std::string& weights, const RunState& st,
+                          const std::vector<int>& chosen) {
+  return {{"preset", mc.preset},
+          {"cut", mc.cut},
+          {"head_channels", mc.head_channels},
+          {"head_dilation", mc.head_dilation},
+          {"members", mc.members},
+          {"weights", weights},
+          {"data", cfg.data},
+          {"best_epoch", st.best_epoch},
+          {"snapshot_epochs", cfg.snapshots > 1 ? nlohmann::json(chosen) : nlohmann::json()},
+          {"selected_by", "val " + cfg.select},
+          {"lr", cfg.lr},
+          {"lr_schedule", to_string(cfg.lr_schedule)},
+          {"weight_decay", cfg.weight_decay},
+          {"ema", cfg.ema},
+          {"bf16", cfg.bf16},
+          {"augment", {{"probability", cfg.aug.probability},
+                       {"flip", std::string(cfg.aug.flip_horizontal ? "h" : "") + (cfg.aug.flip_vertical ? "v" : "")},
+                       {"stretch", cfg.aug.max_stretch},
+                       {"scale", cfg.aug.max_scale}}},
+          {"seed", cfg.seed},
+          {"iterations", st.iteration},
+          {"ranks", cfg.dist.world_size},
+          {"device", cfg.device},
+          {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
+}
+
+// The files of a bundle folder as one string (name, size, bytes; twice), for the store.
+std::string pack_bundle(const std::string& dir) {
+  std::string out;
+  for (const char* name : {"model.json", "model.onnx"}) {
+    const std::string bytes = read_bytes((fs::path(dir) / name).string());
+    out += std::string(name) + "\n" + std::to_string(bytes.size()) + "\n" + bytes;
+  }
+  return out;
+}
+
+void unpack_bundle(const std::string& packed, const std::string& dir) {
+  fs::create_directories(dir);
+  std::istringstream in(packed);
+  std::string name, size;
+  while (std::getline(in, name) && std::getline(in, size)) {
+    std::string bytes(std::stoull(size), '\0');
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream((fs::path(dir) / name).string(), std::ios::binary).write(bytes.data(), in.gcount());
+  }
+}
+
+// Image thresholds from the validation split, on the bundle as deployed (OpenCV DNN): each rank
+// scores its shard; rank 0 gathers the scores, calibrates and rewrites model.json. Ranks other
+// than 0 read the bundle from the store into a private temporary folder, removed afterwards.
+void calibrate_bundle(const std::string& bundle_dir, const Dataset& data, C10dGroup* g) {
+  const int rank = g ? g->rank() : 0, world = g ? g->size() : 1;
+  std::string dir = bundle_dir;
+  if (rank != 0) {
+    dir = (fs::temp_directory_path() / ("mtfcdd-rank" + std::to_string(rank) + "-" + std::to_string(::getpid()))).string();
+    unpack_bundle(g->fetch("bundle", 0), dir);
+  }
+  DnnModel dnn(dir);
+  const auto val = data.split("val");
+  const auto [first, last] = shard_range(val.size(), rank, world);
+  auto scores = score_samples(dnn, data, {val.begin() + first, val.begin() + last});
+  if (rank != 0) {
+    g->put("scores/" + std::to_string(rank), encode_scores(scores, data));
+    fs::remove_all(dir);
+    return;
+  }
+  for (int r = 1; r < world; ++r) {
+    auto part = decode_scores(g->fetch("scores/" + std::to_string(r), r), data);
+    scores.insert(scores.end(), part.begin(), part.end());
+  }
+  BundleManifest man = dnn.manifest();
+  std::vector<std::string> names;
+  std::vector<double> fb_img, fb_pix;
+  for (const auto& t : man.types) {
+    names.push_back(t.name);
+    fb_img.push_back(t.image_threshold);
+    fb_pix.push_back(t.pixel_threshold);
+  }
+  const Calibration cal = calibrate(scores, names, man.input_width, man.input_height, fb_img, fb_pix);
+  for (size_t k = 0; k < man.types.size(); ++k) {
+    man.types[k].image_threshold = cal.image[k];
+    man.types[k].pixel_threshold = cal.pixel[k];
+  }
+  man.calibrated = true;
+  write_manifest(man, bundle_dir);
+  for (const auto& n : cal.notes) std::cerr << "calibration: " << n << "\n";
+  std::printf("thresholds calibrated on %zu validation images\n", scores.size());
+}
+
 }  // namespace
 
 std::vector<int> snapshot_epochs(int epochs, int snapshots) {
@@ -255,268 +429,298 @@ std::vector<std::vector<int>> class_pools(const Dataset& data, const std::string
   return pools;
 }
 
-int run_training(const TrainConfig& cfg) {
-  if (cfg.out.empty()) throw std::invalid_argument("--out is required");
-  if (cfg.batch < 1 || cfg.epochs < 1) throw std::invalid_argument("--batch and --epochs must be positive");
-  if (!(cfg.lr > 0)) throw std::invalid_argument("--lr must be positive");
-  if (!(cfg.weight_decay >= 0)) throw std::invalid_argument("--weight-decay must be >= 0");
-  if (!(cfg.ema >= 0 && cfg.ema < 1)) throw std::invalid_argument("--ema must be in [0, 1)");
-  if (!(cfg.aug.max_stretch >= 0 && cfg.aug.max_stretch <= 1))
-    throw std::invalid_argument("--aug-stretch must be in [0, 1]");
-  if (!(cfg.aug.max_scale >= 0 && cfg.aug.max_scale <= 1)) throw std::invalid_argument("--aug-scale must be in [0, 1]");
-  if (!is_resize_mode(cfg.resize))
-    throw std::invalid_argument("--resize must be stretch or fit, not '" + cfg.resize + "'");
-  if (cfg.snapshots < 1) throw std::invalid_argument("--snapshots must be positive");
-  if (!is_flip_average_mode(cfg.flip_average))
-    throw std::invalid_argument("--flip-average must be none, h, v or hv, not '" + cfg.flip_average + "'");
-  if (cfg.model.members <= 16 && cfg.snapshots * cfg.model.members > 16)  // more members: the model says so
-    throw std::invalid_argument("--members x --snapshots must be at most 16 networks in all");
-  if (cfg.select != "loss" && cfg.select != "auroc")
-    throw std::invalid_argument("--select must be loss or auroc, not '" + cfg.select + "'");
-  const bool by_auroc = cfg.select == "auroc";
-  const auto t_start = Clock::now();
-  Dataset data = load_dataset(cfg.data, cfg.load);
-  for (const auto& w : data.warnings) std::cerr << "warning: " << w << "\n";
-  if (data.skipped) std::cerr << "warning: skipped " << data.skipped << " bad records (--skip-bad)\n";
-  const std::vector<int> train = indices_of(data, "train"), val = indices_of(data, "val");
-  if (train.empty()) throw std::runtime_error(cfg.data + ": no training images");
-  if (by_auroc && std::none_of(val.begin(), val.end(), [&](int i) { return !data.samples[i].types.empty(); }))
-    throw std::invalid_argument("--select auroc needs defect images in the val split; " + cfg.data + " has none");
-  const int64_t m = static_cast<int64_t>(data.types.size());
 
-  ModelConfig mc = cfg.model;
-  mc.types = m;
-  FcddModel model(mc);
-  mc = model->config();
-  std::string weights = "random";
-  if (!cfg.weights.empty()) {
-    const auto tensors = read_safetensors(cfg.weights);
-    LoadReport r;
-    for (auto* member : model->member_list()) r = load_weights(*member->backbone, tensors, cfg.weights);
-    std::cerr << "loaded " << r.loaded << " backbone tensors from " << cfg.weights << "; backbone frozen\n";
-    model->set_backbone_frozen(true);
-    weights = cfg.weights;
-  } else if (mc.preset != "small") {
-    std::cerr << "WARNING: no --weights: the " << mc.preset << " backbone is random and is trained from scratch\n";
+namespace {
+
+// One training run, split into its phases; every rank runs the same phases in the same order.
+class Run {
+ public:
+  Run(const TrainConfig& cfg, const torch::Device& device) : cfg_(cfg), device_(device), lead_(cfg.dist.rank == 0) {}
+
+  void setup();
+  int train();  // returns the exit code: 0, or 130 after Ctrl-C
+  void finish();
+
+ private:
+  struct EpochEnd {
+    size_t iters = 0;
+    double loss = 0, data_wait = 0;
+    bool interrupted = false, out_of_time = false;
+  };
+  EpochEnd train_epoch();
+  void end_epoch(const EpochEnd& e, double seconds);
+  Collective* collective() { return group_.get(); }
+
+  const TrainConfig& cfg_;
+  const torch::Device device_;
+  const bool lead_;
+  const Clock::time_point t_start_ = Clock::now();
+  std::unique_ptr<C10dGroup> group_;
+  Dataset data_;
+  std::vector<int> train_, val_;
+  int64_t m_ = 0;
+  ModelConfig mc_;
+  FcddModel model_{nullptr};
+  std::string weights_;
+  std::unique_ptr<torch::optim::Adam> opt_;
+  std::optional<WeightAverage> average_;
+  std::unique_ptr<BalancedSampler> sampler_;
+  double expected_iters_ = 0;
+  std::vector<DefectType> types_;
+  BundleManifest input_;
+  std::unique_ptr<BatchLoader> loader_;
+  std::string ckpt_, best_;
+  nlohmann::json identity_;
+  RunState st_;
+  std::ofstream history_;
+  double lr_now_ = 0;
+};
+
+void Run::setup() {
+  data_ = load_dataset(cfg_.data, cfg_.load);
+  if (lead_) {
+    for (const auto& w : data_.warnings) std::cerr << "warning: " << w << "\n";
+    if (data_.skipped) std::cerr << "warning: skipped " << data_.skipped << " bad records (--skip-bad)\n";
   }
-  to_channels_last(*model);  // before the optimizer and the average copy the weights' layout
-  std::vector<torch::Tensor> params;
-  for (auto& p : model->parameters())
-    if (p.requires_grad()) params.push_back(p);
-  torch::optim::Adam opt(params, torch::optim::AdamOptions(cfg.lr).weight_decay(cfg.weight_decay));
-  std::optional<WeightAverage> average;
-  if (cfg.ema > 0) average.emplace(*model, cfg.ema);
-  WeightAverage* avg = average ? &*average : nullptr;
-
-  const auto pools = class_pools(data, "train");
-  for (int64_t k = 0; k < m; ++k)
-    if (pools[k + 1].empty()) std::cerr << "warning: no training image of type '" << data.types[k].name << "'\n";
-  BalancedSampler sampler(pools, cfg.seed);
-  const double expected_iters = balanced_epoch_length(pools, 200, cfg.seed).mean_draws / cfg.batch;
-  const double planned_iters = expected_iters * cfg.epochs;
-  double lr_now = cfg.lr;
-
-  std::vector<DefectType> types;
-  for (const auto& t : data.types) types.push_back({t.name, t.display, std::log(2.0), std::log(2.0)});
-  BundleManifest input = manifest_for(*model, types);
-  input.resize = cfg.resize;
-  BatchLoader loader(data, input, cfg.aug, cfg.workers, cfg.seed);
-
-  fs::create_directories(cfg.out);
-  const std::string ckpt = (fs::path(cfg.out) / "checkpoint.pt").string();
-  const std::string best = (fs::path(cfg.out) / "best.pt").string();
-  RunState st;
-  const nlohmann::json identity = checkpoint_identity(mc, cfg.resize);
-  if (cfg.resume) {
-    st = load_checkpoint(ckpt, *model, opt, avg, identity);
-    to_channels_last(*model);
-    loader.continue_numbering(st.batches);
-    sampler.restore(st.sampler);
-    std::cerr << "resumed from " << ckpt << " at epoch " << st.epoch + 1 << ", iteration " << st.iteration << "\n";
+  train_ = indices_of(data_, "train");
+  val_ = indices_of(data_, "val");
+  if (train_.empty()) throw std::runtime_error(cfg_.data + ": no training images");
+  if (cfg_.select == "auroc" && std::none_of(val_.begin(), val_.end(), [&](int i) { return !data_.samples[i].types.empty(); }))
+    throw std::invalid_argument("--select auroc needs defect images in the val split; " + cfg_.data + " has none");
+  m_ = static_cast<int64_t>(data_.types.size());
+  if (cfg_.dist.distributed()) {
+    group_ = std::make_unique<C10dGroup>(cfg_.dist, device_);
+    agree_with_rank0(*group_, run_fingerprint(data_, cfg_));
   }
-  std::printf("training %s on %s: %zu train / %zu val images, %lld types, batch %d, ~%.0f iterations per balanced epoch\n",
-              mc.preset.c_str(), cfg.data.c_str(), train.size(), val.size(), static_cast<long long>(m), cfg.batch,
-              expected_iters);
 
-  g_interrupted = false;
-  auto* previous = std::signal(SIGINT, on_sigint);
-  std::ofstream history((fs::path(cfg.out) / "history.jsonl").string(), std::ios::app);
-  Progress progress;
-  model->train();
-  bool out_of_time = false;
-  const auto budget_hit = [&] { return cfg.max_minutes > 0 && seconds_since(t_start) > cfg.max_minutes * 60; };
+  mc_ = cfg_.model;
+  mc_.types = m_;
+  model_ = FcddModel(mc_);
+  mc_ = model_->config();
+  weights_ = setup_backbone(*model_, cfg_.weights, lead_);
+  model_->to(device_);
+  to_channels_last(*model_);  // before the optimizer and the average copy the weights' layout
+  if (group_) broadcast_module(*model_, *group_);  // one starting point, whatever each rank drew
+  opt_ = std::make_unique<torch::optim::Adam>(trainable_parameters(*model_),
+                                              torch::optim::AdamOptions(cfg_.lr).weight_decay(cfg_.weight_decay));
+  if (cfg_.ema > 0) average_.emplace(*model_, cfg_.ema);
+
+  const auto pools = class_pools(data_, "train");
+  for (int64_t k = 0; k < m_; ++k)
+    if (pools[k + 1].empty() && lead_) std::cerr << "warning: no training image of type '" << data_.types[k].name << "'\n";
+  sampler_ = std::make_unique<BalancedSampler>(pools, cfg_.seed);
+  expected_iters_ = balanced_epoch_length(pools, 200, cfg_.seed).mean_draws / cfg_.batch;
+  for (const auto& t : data_.types) types_.push_back({t.name, t.display, std::log(2.0), std::log(2.0)});
+  input_ = manifest_for(*model_, types_);
+  input_.resize = cfg_.resize;
+  loader_ = std::make_unique<BatchLoader>(data_, input_, cfg_.aug, cfg_.workers, cfg_.seed);
+
+  ckpt_ = (fs::path(cfg_.out) / "checkpoint.pt").string();
+  best_ = (fs::path(cfg_.out) / "best.pt").string();
+  identity_ = checkpoint_identity(mc_, cfg_.resize);
+  if (lead_) fs::create_directories(cfg_.out);
+  if (cfg_.resume) {
+    if (lead_ && !fs::exists(ckpt_)) throw std::runtime_error("--resume: no checkpoint at " + ckpt_);
+    std::string bytes = lead_ ? read_bytes(ckpt_) : "";
+    if (group_) {
+      if (lead_) group_->put("checkpoint", bytes);
+      else bytes = group_->fetch("checkpoint", 0);
+    }
+    WeightAverage* avg = average_ ? &*average_ : nullptr;
+    st_ = load_checkpoint(bytes, ckpt_, *model_, *opt_, avg, identity_, device_);
+    to_channels_last(*model_);
+    loader_->continue_numbering(st_.batches);
+    sampler_->restore(st_.sampler);
+    if (lead_) std::cerr << "resumed from " << ckpt_ << " at epoch " << st_.epoch + 1 << ", iteration " << st_.iteration << "\n";
+  }
+  if (lead_) {
+    history_.open((fs::path(cfg_.out) / "history.jsonl").string(), std::ios::app);
+    std::printf("training %s on %s (%s, %d rank%s): %zu train / %zu val images, %lld types, batch %d, "
+                "~%.0f iterations per balanced epoch\n",
+                mc_.preset.c_str(), cfg_.data.c_str(), device_.str().c_str(), cfg_.dist.world_size,
+                cfg_.dist.world_size > 1 ? "s" : "", train_.size(), val_.size(), static_cast<long long>(m_), cfg_.batch,
+                expected_iters_);
+    std::fflush(stdout);
+  }
+  lr_now_ = cfg_.lr;
+}
+
+Run::EpochEnd Run::train_epoch() {
+  if (!st_.in_epoch) sampler_->begin_epoch();
+  st_.in_epoch = true;
+  const double planned_iters = expected_iters_ * cfg_.epochs;
+  const int rank = cfg_.dist.rank, world = cfg_.dist.world_size;
+  // Every rank draws the same global batches (same sampler, same seed) and loads its shard of
+  // each. Batches are drawn ahead (a window of 3) while the network trains; the sampler state
+  // after each batch travels with it so a checkpoint resumes at exactly the next batch.
+  std::deque<std::vector<uint64_t>> states;
+  bool drawn_all = false;
+  const auto fill = [&] {
+    while (!drawn_all && loader_->pending() < 3) {
+      const auto global = sampler_->next_batch(cfg_.batch);
+      const auto [first, last] = shard_range(global.size(), rank, world);
+      loader_->submit({global.begin() + first, global.begin() + last}, true, first);
+      states.push_back(sampler_->state());
+      drawn_all = sampler_->epoch_complete();
+    }
+  };
   // Leaving an epoch early (Ctrl-C, time budget): the batches drawn ahead are drawn again after
   // --resume, so the checkpoint keeps the count before them; the workers finish before saving.
   const auto stop_mid_epoch = [&] {
-    st.batches = loader.taken();
-    while (loader.pending() > 0) loader.next();
+    st_.batches = loader_->taken();
+    while (loader_->pending() > 0) loader_->next();
   };
-
-  for (; st.epoch < cfg.epochs && !out_of_time; ++st.epoch) {
-    if (!st.in_epoch) sampler.begin_epoch();
-    st.in_epoch = true;
-    // Batches are drawn ahead (a window of 3) while the network trains; the sampler state
-    // after each batch travels with it so a checkpoint resumes at exactly the next batch.
-    std::deque<std::vector<uint64_t>> states;
-    bool drawn_all = false;
-    const auto fill = [&] {
-      while (!drawn_all && loader.pending() < 3) {
-        loader.submit(sampler.next_batch(cfg.batch), true);
-        states.push_back(sampler.state());
-        drawn_all = sampler.epoch_complete();
-      }
-    };
-    const auto t_epoch = Clock::now();
-    double loss_avg = 0;
-    size_t iters = 0;
+  const auto t_epoch = Clock::now();
+  Progress progress;
+  EpochEnd e;
+  const StepOptions so{cfg_.bf16, collective()};
+  fill();
+  while (loader_->pending() > 0) {
+    const auto t_wait = Clock::now();
+    const Batch b = loader_->next();
+    e.data_wait += seconds_since(t_wait);
+    st_.sampler = states.front();
+    states.pop_front();
     fill();
-    while (loader.pending() > 0) {
-      const Batch b = loader.next();
-      st.sampler = states.front();
-      states.pop_front();
-      fill();
-      torch::Tensor phi;
-      {
-        Bf16Scope cast(cfg.bf16);
-        phi = model->forward(channels_last(tensor_from_blob(b.blob)));
-      }
-      // Each member is scored on its own channels: the loss is the mean of the members' losses.
-      const auto z = anomaly_scores(pseudo_huber(phi.to(torch::kFloat)));
-      const auto loss = fcdd_loss(z, labels_tensor(b, m).repeat({1, mc.members}));
-      opt.zero_grad();
-      loss.backward();
-      lr_now = scheduled_lr(cfg.lr_schedule, cfg.lr, static_cast<double>(st.iteration), planned_iters);
-      for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr_now);
-      opt.step();
-      if (avg) avg->update(*model);
-      ++st.iteration;
-      ++iters;
-      const double l = loss.item<double>();
-      if (!std::isfinite(l)) throw std::runtime_error("the loss became " + std::to_string(l) + " at iteration " +
-                                                      std::to_string(st.iteration) + "; lower --lr");
-      loss_avg = iters == 1 ? l : 0.95 * loss_avg + 0.05 * l;
-      progress.update(st.epoch + 1, cfg.epochs, iters, expected_iters, loss_avg, iters / seconds_since(t_epoch));
-      if (g_interrupted) {
-        stop_mid_epoch();
-        progress.end_line();
-        save_checkpoint(ckpt, *model, opt, avg, st, identity);
-        std::signal(SIGINT, previous);
-        std::cerr << "interrupted: checkpoint written to " << ckpt << "; continue with --resume\n";
-        return 130;
-      }
-      if (budget_hit()) {
-        out_of_time = true;
-        stop_mid_epoch();
-        break;
-      }
+    lr_now_ = scheduled_lr(cfg_.lr_schedule, cfg_.lr, static_cast<double>(st_.iteration), planned_iters);
+    const bool out_of_budget = (cfg_.max_minutes > 0 && seconds_since(t_start_) > cfg_.max_minutes * 60) ||
+                               (cfg_.max_steps > 0 && st_.iteration + 1 >= cfg_.max_steps);
+    const StepOutcome out = train_step(*model_, *opt_, channels_last(to_device(tensor_from_blob(b.blob), device_)),
+                                       to_device(labels_tensor(b, m_), device_), cfg_.batch, lr_now_,
+                                       g_interrupted || out_of_budget, so);
+    if (average_) average_->update(*model_);
+    ++st_.iteration;
+    ++e.iters;
+    if (!std::isfinite(out.loss))
+      throw std::runtime_error("the loss became " + std::to_string(out.loss) + " at iteration " +
+                               std::to_string(st_.iteration) + "; lower --lr");
+    e.loss = e.iters == 1 ? out.loss : 0.95 * e.loss + 0.05 * out.loss;
+    if (lead_) progress.update(st_.epoch + 1, cfg_.epochs, e.iters, expected_iters_, e.loss, e.iters / seconds_since(t_epoch));
+    if (out.stop) {  // some rank was interrupted or out of budget: all leave after this same step
+      e.interrupted = g_interrupted;
+      e.out_of_time = !e.interrupted;
+      stop_mid_epoch();
+      break;
     }
-    progress.end_line();
-    // An epoch cut short by the time budget is validated like any other, and a later --resume
-    // finishes it, as after Ctrl-C.
-    st.in_epoch = out_of_time;
-    if (!out_of_time) st.sampler = sampler.state();
-    if (avg) avg->swap(*model);  // validate and keep the average; train on with the last weights
-    const Validation v = val.empty() ? Validation{loss_avg} : validate(*model, loader, val, cfg.batch, m);
-    // Lower is better for both figures: the AUROC enters negated.
-    const double figure = by_auroc ? -v.auroc : v.loss;
-    const bool improved = st.best_epoch < 0 || figure < st.best_val;
-    if (improved) {
-      st.best_val = figure;
-      st.best_epoch = st.epoch + 1;
-      torch::save(model, best);
+  }
+  if (lead_) progress.end_line();
+  return e;
+}
+
+void Run::end_epoch(const EpochEnd& e, double seconds) {
+  // An epoch cut short by the time budget is validated like any other, and a later --resume
+  // finishes it, as after Ctrl-C.
+  st_.in_epoch = e.out_of_time;
+  if (!e.out_of_time) st_.sampler = sampler_->state();
+  WeightAverage* avg = average_ ? &*average_ : nullptr;
+  if (avg) avg->swap(*model_);  // validate and keep the average; train on with the last weights
+  const Validation v = val_.empty() ? Validation{e.loss}
+                                    : validate(*model_, *loader_, data_, val_, cfg_.batch, device_, collective());
+  // Lower is better for both figures: the AUROC enters negated. Every rank computes the same.
+  const double figure = cfg_.select == "auroc" ? -v.auroc : v.loss;
+  const bool improved = st_.best_epoch < 0 || figure < st_.best_val;
+  if (improved) {
+    st_.best_val = figure;
+    st_.best_epoch = st_.epoch + 1;
+    if (lead_) torch::save(model_, best_);
+  }
+  if (cfg_.snapshots > 1 && lead_) {
+    fs::create_directories(fs::path(cfg_.out) / "snapshots");
+    torch::save(model_, snapshot_path(cfg_.out, st_.epoch + 1));
+  }
+  if (avg) avg->swap(*model_);
+  if (!e.out_of_time) st_.batches = loader_->taken();  // validation draws batches too; a cut kept the count before it
+  if (!lead_) return;
+  save_checkpoint(ckpt_, *model_, *opt_, avg, st_, identity_);
+  const double wait_share = seconds > 0 ? e.data_wait / seconds : 0;
+  nlohmann::json line = {{"epoch", st_.epoch + 1}, {"iterations", e.iters}, {"train_loss", e.loss}, {"lr", lr_now_},
+                         {"val_loss", v.loss}, {"val_auroc", std::isnan(v.auroc) ? nlohmann::json() : nlohmann::json(v.auroc)},
+                         {"seconds", seconds}, {"data_wait_share", wait_share}, {"ranks", cfg_.dist.world_size}};
+  if (e.out_of_time) line["partial"] = true;
+  history_ << line.dump() << std::endl;
+  std::printf("epoch %d: %zu iterations, train loss %.4f, %s loss %.4f, val AUROC %.4f%s, %.0f s (%.0f%% waiting for data)%s\n",
+              st_.epoch + 1, e.iters, e.loss, val_.empty() ? "train" : "val", v.loss, v.auroc, improved ? " (best)" : "",
+              seconds, 100 * wait_share, e.out_of_time ? " (stopped early: time or step budget)" : "");
+  std::fflush(stdout);
+}
+
+int Run::train() {
+  g_interrupted = false;
+  auto* previous = std::signal(SIGINT, on_sigint);
+  model_->train();
+  for (; st_.epoch < cfg_.epochs; ++st_.epoch) {
+    const auto t_epoch = Clock::now();
+    const EpochEnd e = train_epoch();
+    if (e.interrupted) {
+      if (lead_) {
+        save_checkpoint(ckpt_, *model_, *opt_, average_ ? &*average_ : nullptr, st_, identity_);
+        std::cerr << "interrupted: checkpoint written to " << ckpt_ << "; continue with --resume\n";
+      }
+      std::signal(SIGINT, previous);
+      if (group_) group_->finish();
+      return 130;
     }
-    if (cfg.snapshots > 1) {
-      fs::create_directories(fs::path(cfg.out) / "snapshots");
-      torch::save(model, snapshot_path(cfg.out, st.epoch + 1));
+    end_epoch(e, seconds_since(t_epoch));
+    if (e.out_of_time) {
+      ++st_.epoch;  // the cut epoch counts as run, for the snapshots
+      break;
     }
-    if (avg) avg->swap(*model);
-    if (!out_of_time) st.batches = loader.taken();  // validation draws batches too; a cut kept the count before it
-    save_checkpoint(ckpt, *model, opt, avg, st, identity);
-    nlohmann::json line = {{"epoch", st.epoch + 1}, {"iterations", iters}, {"train_loss", loss_avg}, {"lr", lr_now},
-                           {"val_loss", v.loss}, {"val_auroc", std::isnan(v.auroc) ? nlohmann::json() : nlohmann::json(v.auroc)},
-                           {"seconds", seconds_since(t_epoch)}};
-    if (out_of_time) line["partial"] = true;
-    history << line.dump() << std::endl;
-    std::printf("epoch %d: %zu iterations, train loss %.4f, %s loss %.4f, val AUROC %.4f%s, %.0f s%s\n", st.epoch + 1,
-                iters, loss_avg, val.empty() ? "train" : "val", v.loss, v.auroc, improved ? " (best)" : "", seconds_since(t_epoch),
-                out_of_time ? " (time budget reached)" : "");
-    std::fflush(stdout);
   }
   std::signal(SIGINT, previous);
+  return 0;
+}
 
-  // The bundle is the best epoch's model, or the snapshot ensemble, with thresholds calibrated on
-  // the validation split.
-  const std::vector<int> chosen = snapshot_epochs(st.epoch, cfg.snapshots);
-  if (cfg.snapshots > 1)
-    model = snapshot_ensemble(mc, cfg.out, chosen);
-  else
-    torch::load(model, best);
+// The bundle is the best epoch's model, or the snapshot ensemble, with thresholds calibrated on
+// the validation split. Rank 0 writes it; every rank scores its shard of the validation split.
+void Run::finish() {
   ExportRequest req;
-  req.out_dir = (fs::path(cfg.out) / "bundle").string();
-  req.types = types;
-  req.resize = cfg.resize;
-  req.flip_average = cfg.flip_average;
-  req.provenance = {{"preset", mc.preset},
-                    {"cut", mc.cut},
-                    {"head_channels", mc.head_channels},
-                    {"head_dilation", mc.head_dilation},
-                    {"members", mc.members},
-                    {"weights", weights},
-                    {"data", cfg.data},
-                    {"best_epoch", st.best_epoch},
-                    {"snapshot_epochs", cfg.snapshots > 1 ? nlohmann::json(chosen) : nlohmann::json()},
-                    {"selected_by", "val " + cfg.select},
-                    {"lr", cfg.lr},
-                    {"lr_schedule", to_string(cfg.lr_schedule)},
-                    {"weight_decay", cfg.weight_decay},
-                    {"ema", cfg.ema},
-                    {"bf16", cfg.bf16},
-                    {"augment", {{"probability", cfg.aug.probability},
-                                 {"flip", std::string(cfg.aug.flip_horizontal ? "h" : "") +
-                                              (cfg.aug.flip_vertical ? "v" : "")},
-                                 {"stretch", cfg.aug.max_stretch},
-                                 {"scale", cfg.aug.max_scale}}},
-                    {"seed", cfg.seed},
-                    {"iterations", st.iteration},
-                    {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
-  if (!val.empty()) {
-    loader.submit({val.begin(), val.begin() + std::min<size_t>(val.size(), 4)}, false);
-    req.check_inputs = tensor_from_blob(loader.next().blob);
+  req.out_dir = (fs::path(cfg_.out) / "bundle").string();
+  const std::vector<int> chosen = snapshot_epochs(st_.epoch, cfg_.snapshots);
+  const bool by_auroc = cfg_.select == "auroc";
+  if (lead_) {
+    if (cfg_.snapshots > 1)
+      model_ = snapshot_ensemble(mc_, cfg_.out, chosen);
+    else
+      torch::load(model_, best_);
+    model_->to(torch::kCPU);
+    req.types = types_;
+    req.resize = cfg_.resize;
+    req.flip_average = cfg_.flip_average;
+    req.provenance = provenance(mc_, cfg_, weights_, st_, chosen);
+    if (!val_.empty()) {
+      loader_->submit({val_.begin(), val_.begin() + std::min<size_t>(val_.size(), 4)}, false);
+      req.check_inputs = tensor_from_blob(loader_->next().blob);
+    }
+    const ExportResult ex = export_bundle(*model_, req);
+    if (cfg_.snapshots > 1)
+      std::printf("bundle %s: the mean of the maps of epochs %s (best single epoch %d, val %s %.4f)",
+                  req.out_dir.c_str(), nlohmann::json(chosen).dump().c_str(), st_.best_epoch, cfg_.select.c_str(),
+                  by_auroc ? -st_.best_val : st_.best_val);
+    else
+      std::printf("bundle %s: best epoch %d (val %s %.4f)", req.out_dir.c_str(), st_.best_epoch, cfg_.select.c_str(),
+                  by_auroc ? -st_.best_val : st_.best_val);
+    if (cfg_.flip_average != "none") std::printf(", maps averaged over flips %s", cfg_.flip_average.c_str());
+    std::printf("; export check relative L2 %.2g\n", ex.maps_rel_l2);
+    if (group_ && !val_.empty()) group_->put("bundle", pack_bundle(req.out_dir));
   }
-  const ExportResult ex = export_bundle(*model, req);
-  if (cfg.snapshots > 1)
-    std::printf("bundle %s: the mean of the maps of epochs %s (best single epoch %d, val %s %.4f)",
-                req.out_dir.c_str(), nlohmann::json(chosen).dump().c_str(), st.best_epoch, cfg.select.c_str(),
-                by_auroc ? -st.best_val : st.best_val);
-  else
-    std::printf("bundle %s: best epoch %d (val %s %.4f)", req.out_dir.c_str(), st.best_epoch, cfg.select.c_str(),
-                by_auroc ? -st.best_val : st.best_val);
-  if (cfg.flip_average != "none") std::printf(", maps averaged over flips %s", cfg.flip_average.c_str());
-  std::printf("; export check relative L2 %.2g\n", ex.maps_rel_l2);
-  if (!val.empty()) {
-    DnnModel dnn(req.out_dir);
-    const auto scores = score_split(dnn, data, "val");
-    std::vector<std::string> names;
-    std::vector<double> fb_img, fb_pix;
-    for (const auto& t : types) {
-      names.push_back(t.name);
-      fb_img.push_back(t.image_threshold);
-      fb_pix.push_back(t.pixel_threshold);
-    }
-    const Calibration cal = calibrate(scores, names, input.input_width, input.input_height, fb_img, fb_pix);
-    BundleManifest man = dnn.manifest();
-    for (size_t k = 0; k < man.types.size(); ++k) {
-      man.types[k].image_threshold = cal.image[k];
-      man.types[k].pixel_threshold = cal.pixel[k];
-    }
-    man.calibrated = true;
-    write_manifest(man, req.out_dir);
-    for (const auto& n : cal.notes) std::cerr << "calibration: " << n << "\n";
-    std::printf("thresholds calibrated on %zu validation images\n", scores.size());
-  } else {
+  if (!val_.empty())
+    calibrate_bundle(req.out_dir, data_, group_.get());
+  else if (lead_)
     std::cerr << "warning: no validation split: thresholds stay at p = 0.5 (uncalibrated)\n";
-  }
-  std::printf("total time %s\n", format_duration(seconds_since(t_start)).c_str());
+  if (group_) group_->finish();
+  if (lead_) std::printf("total time %s\n", format_duration(seconds_since(t_start_)).c_str());
+}
+
+}  // namespace
+
+int run_training(const TrainConfig& cfg) {
+  check_config(cfg);
+  const torch::Device device = parse_device(cfg.device);  // before any work
+  Run run(cfg, device);
+  run.setup();
+  const int code = run.train();
+  if (code != 0) return code;
+  run.finish();
   return 0;
 }
 

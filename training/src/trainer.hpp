@@ -8,6 +8,7 @@
 
 #include "augment.hpp"
 #include "dataset.hpp"
+#include "dist_env.hpp"
 #include "fcdd_model.hpp"
 #include "lr_schedule.hpp"
 
@@ -50,6 +51,12 @@ struct TrainConfig {
   // flip_average: none, h, v, hv), thresholds calibrated on that mean. Validation during training
   // (and so the epoch chosen) uses one view.
   std::string flip_average = "none";
+  // Where the run computes: "cpu", "cuda" or "cuda:N" (checked before any work).
+  std::string device = "cpu";
+  // This process's place in a data-parallel run (one process when world_size is 1): every rank
+  // draws the same global batch of `batch` images and trains on its shard of it.
+  DistConfig dist;
+  int64_t max_steps = 0;  // stop (as the time budget does) after this many iterations in all; 0 = no limit
 };
 
 // The epochs a snapshot ensemble of `snapshots` takes from a run of `epochs`: ceil(i * epochs /
@@ -61,7 +68,8 @@ std::vector<int> snapshot_epochs(int epochs, int snapshots);
 std::vector<std::vector<int>> class_pools(const Dataset& data, const std::string& split);
 
 // Returns the process exit code: 0 when finished (bundle written), 130 when interrupted by
-// Ctrl-C (checkpoint written, resume with --resume). Throws on bad data or configuration.
+// Ctrl-C (checkpoint written, resume with --resume). Throws on bad data or configuration. With
+// several ranks, rank 0 alone writes files; all ranks stop at the same step.
 int run_training(const TrainConfig& cfg);
 
 }  // namespace mtfcdd

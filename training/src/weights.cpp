@@ -1,5 +1,6 @@
 #include "weights.hpp"
 
+#include <iostream>
 #include <set>
 #include <sstream>
 
@@ -71,6 +72,24 @@ TensorMap state_tensors(const torch::nn::Module& module) {
     out[name] = {c.sizes().vec(), {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()}};
   }
   return out;
+}
+
+std::string setup_backbone(FcddModelImpl& model, const std::string& path, bool say) {
+  if (path.empty()) {
+    if (say && model.config().preset != "small")
+      std::cerr << "WARNING: no --weights given: the " << model.config().preset
+                << " backbone is randomly initialised and is trained from scratch, not frozen\n";
+    model.set_backbone_frozen(false);
+    return "random";
+  }
+  const auto tensors = read_safetensors(path);
+  LoadReport report;
+  for (auto* member : model.member_list()) report = load_weights(*member->backbone, tensors, path);
+  if (say)
+    std::cerr << "loaded " << report.loaded << " backbone tensors from " << path << " (" << report.ignored
+              << " tensors of later layers ignored); backbone frozen\n";
+  model.set_backbone_frozen(true);
+  return path;
 }
 
 }  // namespace mtfcdd

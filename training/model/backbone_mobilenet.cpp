@@ -3,6 +3,7 @@
 #include <array>
 
 #include "backbone.hpp"
+#include "collective.hpp"
 #include "layers.hpp"
 
 namespace mtfcdd {
@@ -52,7 +53,7 @@ class MobileNetV1Impl : public BackboneImpl {
       const auto [t, b] = same_pad(x.size(2), k, s);
       const auto [lft, r] = same_pad(x.size(3), k, s);
       if (t + b + lft + r > 0) x = torch::constant_pad_nd(x, {lft, r, t, b}, 0);
-      x = apply_act(l.bn->forward(l.conv->forward(x)), Act::ReLU6);
+      x = apply_act(batch_norm(*l.bn, l.conv->forward(x)), Act::ReLU6);
     }
     return x;
   }

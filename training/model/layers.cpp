@@ -1,5 +1,7 @@
 #include "layers.hpp"
 
+#include "collective.hpp"
+
 namespace mtfcdd {
 
 torch::nn::Conv2d make_conv(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t pad,
@@ -74,7 +76,7 @@ BasicConv2dImpl::BasicConv2dImpl(int64_t cin, int64_t cout, int64_t k, int64_t s
       bn(register_module("bn", make_bn(cout, eps))) {}
 
 torch::Tensor BasicConv2dImpl::forward(const torch::Tensor& x) {
-  return torch::relu(bn->forward(conv->forward(x)));
+  return torch::relu(batch_norm(*bn, conv->forward(x)));
 }
 
 NetGraph::Id BasicConv2dImpl::emit(NetGraph& g, NetGraph::Id x, const std::string& name) const {

@@ -1,5 +1,6 @@
 #include "fcdd_model.hpp"
 
+#include "collective.hpp"
 #include "fcdd_math.hpp"
 #include "layers.hpp"
 
@@ -75,8 +76,8 @@ void FcddModelImpl::copy_network_from(const FcddModelImpl& other) {
 
 torch::Tensor FcddModelImpl::forward_one(const torch::Tensor& x) {
   auto f = backbone->forward(x);
-  f = torch::relu(bn1->forward(conv1->forward(f)));
-  f = torch::relu(bn2->forward(conv2->forward(f)));
+  f = torch::relu(batch_norm(*bn1, conv1->forward(f)));
+  f = torch::relu(batch_norm(*bn2, conv2->forward(f)));
   return out->forward(f);
 }
 
