@@ -158,3 +158,150 @@ TEST(Distributed, GlobalBatchNormMatchesTheLayerOnOneProcess) {
     if (p.value().is_floating_point())
       EXPECT_LT(((ba[p.key()] - p.value()).norm() / ba[p.key()].norm()).item<double>(), 1e-5) << p.key();
 }
+
+namespace {
+
+std::map<std::string, std::string> rank_env(int rank, int world, int port) {
+  return {{"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)}, {"WORLD_SIZE", std::to_string(world)},
+          {"RANK", std::to_string(rank)}};
+}
+
+// The network inside a checkpoint.pt (its "model" archive).
+FcddModel checkpoint_model(const std::string& path) {
+  ModelConfig mc;
+  mc.preset = "small";
+  mc.input_size = 64;
+  mc.head_channels = 16;
+  mc.types = 2;
+  FcddModel m(mc);
+  torch::serialize::InputArchive ar, model_ar;
+  ar.load_from(path);
+  ar.read("model", model_ar);
+  m->load(model_ar);
+  return m;
+}
+
+double relative_l2(FcddModel& a, FcddModel& b) {
+  double diff = 0, norm = 0;
+  const auto pb = b->named_parameters();
+  for (const auto& p : a->named_parameters()) {
+    diff += (p.value() - pb[p.key()]).square().sum().item<double>();
+    norm += p.value().square().sum().item<double>();
+  }
+  return std::sqrt(diff / norm);
+}
+
+}  // namespace
+
+TEST(Distributed, ResumeWithTwoRanksContinuesTheOneRankRun) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
+  const auto base = toy_args(dir.file("toy"), dir.file("two")) + std::vector<std::string>{"--batch", "8"};
+  // Stopped by the step budget mid-epoch on both ranks, then resumed to the epoch's end.
+  ASSERT_EQ(run(base + std::vector<std::string>{"--max-steps", "3", "--nproc", "2"}, dir.file("a")), 0);
+  ASSERT_EQ(run(base + std::vector<std::string>{"--resume", "--nproc", "2"}, dir.file("b")), 0)
+      << Proc{-1, dir.file("b.out"), dir.file("b.err")}.text();
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("one")) + std::vector<std::string>{"--batch", "8"}, dir.file("c")), 0);
+  auto two = checkpoint_model(dir.file("two/checkpoint.pt")), one = checkpoint_model(dir.file("one/checkpoint.pt"));
+  EXPECT_LT(relative_l2(one, two), 1e-5);
+}
+
+TEST(Distributed, AKilledRankEndsTheOtherNamingIt) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
+  const int port = free_local_port();
+  const auto args = toy_args(dir.file("toy"), dir.file("run")) + std::vector<std::string>{"--batch", "8", "--epochs", "10000"};
+  const Proc r0 = spawn(args, rank_env(0, 2, port), dir.file("r0"));
+  const Proc r1 = spawn(args, rank_env(1, 2, port), dir.file("r1"));
+  // Once rank 0 has finished an epoch (its checkpoint is written), rank 1 dies.
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(dir.file("run/checkpoint.pt")) && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(fs::exists(dir.file("run/checkpoint.pt"))) << r0.text();
+  ::kill(r1.pid, SIGKILL);
+  const auto t_kill = Clock::now();
+  EXPECT_EQ(wait_for(r1, 10), 128 + SIGKILL);
+  const int code = wait_for(r0, 60);
+  EXPECT_NE(code, 0);
+  EXPECT_NE(code, -1) << "rank 0 did not stop within 60 s";
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - t_kill).count(), 60);
+  EXPECT_NE(r0.text().find("rank 1 stopped"), std::string::npos) << r0.text();
+  std::printf("rank 0 said, %.1f s after the kill: %s\n", std::chrono::duration<double>(Clock::now() - t_kill).count(),
+              r0.text().substr(r0.text().rfind("mtfcdd-train rank 0")).c_str());
+  EXPECT_NO_THROW(checkpoint_model(dir.file("run/checkpoint.pt")));  // the last one written stays whole
+}
+
+TEST(Distributed, RanksWithDifferentDataAreRefusedNamingBothHashes) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("a"), 2, 64, {40, 12, 0}, 5);
+  write_toy_dataset(dir.file("b"), 2, 64, {41, 12, 0}, 5);
+  const int port = free_local_port();
+  const Proc r0 = spawn(toy_args(dir.file("a"), dir.file("run")), rank_env(0, 2, port), dir.file("r0"));
+  const Proc r1 = spawn(toy_args(dir.file("b"), dir.file("run")), rank_env(1, 2, port), dir.file("r1"));
+  EXPECT_EQ(wait_for(r1, 60), 1);
+  EXPECT_NE(wait_for(r0, 60), 0);
+  const std::string msg = r1.text();
+  EXPECT_NE(msg.find("but rank 0 sees"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("(53 images"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("(52 images"), std::string::npos) << msg;
+}
+
+TEST(Distributed, UnreachableMasterIsNamedWithinTheTimeout) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {16, 4, 0}, 5);
+  const int port = free_local_port();  // nobody listens there
+  const auto t0 = Clock::now();
+  const Proc r1 = spawn(toy_args(dir.file("toy"), dir.file("run")) + std::vector<std::string>{"--dist-timeout", "3"},
+                        rank_env(1, 2, port), dir.file("r1"));
+  EXPECT_EQ(wait_for(r1, 60), 1);
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 30);
+  EXPECT_NE(r1.text().find("cannot reach the master 127.0.0.1:" + std::to_string(port) + " (MASTER_ADDR:MASTER_PORT)"),
+            std::string::npos)
+      << r1.text();
+  EXPECT_FALSE(fs::exists(dir.file("run")));  // ranks other than 0 write nothing
+}
+
+TEST(Distributed, APortInUseIsNamed) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {16, 4, 0}, 5);
+  // Hold a port: bind and listen on it.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const int port = ntohs(a.sin_port);
+  const Proc r0 = spawn(toy_args(dir.file("toy"), dir.file("run")) + std::vector<std::string>{"--dist-timeout", "3"},
+                        rank_env(0, 2, port), dir.file("r0"));
+  EXPECT_EQ(wait_for(r0, 60), 1);
+  ::close(fd);
+  EXPECT_NE(r0.text().find("rank 0 cannot listen at the master 127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << r0.text();
+}
+
+TEST(Distributed, BadVariablesAreNamedAndNothingIsWritten) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {16, 4, 0}, 5);
+  const auto args = toy_args(dir.file("toy"), dir.file("run"));
+  const Proc a = spawn(args, {{"WORLD_SIZE", "2"}, {"RANK", "2"}}, dir.file("a"));
+  EXPECT_EQ(wait_for(a, 60), 2);
+  EXPECT_NE(a.text().find("RANK = 2 must be below WORLD_SIZE = 2"), std::string::npos) << a.text();
+  const Proc b = spawn(args, {{"WORLD_SIZE", "two"}, {"RANK", "0"}}, dir.file("b"));
+  EXPECT_EQ(wait_for(b, 60), 2);
+  EXPECT_NE(b.text().find("WORLD_SIZE must be an integer, not 'two'"), std::string::npos) << b.text();
+  EXPECT_FALSE(fs::exists(dir.file("run")));
+}
+
+TEST(Distributed, CudaWithoutCudaIsAClearErrorBeforeAnyWork) {
+  if (torch::cuda::is_available()) GTEST_SKIP() << "this LibTorch has CUDA and a GPU";
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {16, 4, 0}, 5);
+  const Proc p = spawn(toy_args(dir.file("toy"), dir.file("run")) + std::vector<std::string>{"--device", "cuda"}, {}, dir.file("p"));
+  EXPECT_EQ(wait_for(p, 60), 1);
+  EXPECT_NE(p.text().find("--device cuda: this LibTorch has no CUDA or sees no GPU"), std::string::npos) << p.text();
+  EXPECT_FALSE(fs::exists(dir.file("run")));
+  EXPECT_NE(test::message_of([] { parse_device("gpu"); }).find("--device must be cpu, cuda or cuda:N"), std::string::npos);
+}
