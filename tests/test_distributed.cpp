@@ -305,3 +305,22 @@ TEST(Distributed, CudaWithoutCudaIsAClearErrorBeforeAnyWork) {
   EXPECT_FALSE(fs::exists(dir.file("run")));
   EXPECT_NE(test::message_of([] { parse_device("gpu"); }).find("--device must be cpu, cuda or cuda:N"), std::string::npos);
 }
+
+TEST(Distributed, AHungRankEndsTheOtherAfterTheTimeout) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
+  const int port = free_local_port();
+  const auto args = toy_args(dir.file("toy"), dir.file("run")) +
+                    std::vector<std::string>{"--batch", "8", "--epochs", "10000", "--dist-timeout", "5"};
+  const Proc r0 = spawn(args, rank_env(0, 2, port), dir.file("r0"));
+  const Proc r1 = spawn(args, rank_env(1, 2, port), dir.file("r1"));
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(dir.file("run/checkpoint.pt")) && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::kill(r1.pid, SIGSTOP);  // alive but silent: no collective, no heartbeat
+  const int code = wait_for(r0, 60);
+  ::kill(r1.pid, SIGKILL);
+  wait_for(r1, 10);
+  EXPECT_EQ(code, 3) << r0.text();
+  EXPECT_NE(r0.text().find("rank 1 stopped (died or hung)"), std::string::npos) << r0.text();
+}

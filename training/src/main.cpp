@@ -334,6 +334,7 @@ int main(int argc, char** argv) {
   CLI::App app{"mtfcdd-train: trains, exports and evaluates MultiTypeFCDD models "
                "(presets: irv2 = Inception-ResNet-v2 with timm weights, mobilenet_v1, small = compact, from scratch)"};
   app.require_subcommand(1);
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later flag wins, as in scripts
   app.set_version_flag("--version", "mtfcdd-train " MTFCDD_VERSION);
   NetOptions net;
   TypeCount tc;
