@@ -193,9 +193,9 @@ TEST(GstVisionPlugin, AcceptsTheFiveFormatsOnly) {
 TEST(GstVisionPlugin, EveryFormatGivesTheMetaTheCAbiGivesForTheSameFrame) {
   DirectDetector direct;
   const cv::Mat defect = image_with("pit"), normal = image_with("_normal");
+  Harness h;  // one stream, renegotiated per format
   for (const Format& f : kFormats) {
     SCOPED_TRACE(f.caps);
-    Harness h;
     h.caps(defect, f.caps);
     for (const cv::Mat* bgr : {&defect, &normal}) {
       const cv::Mat frame = in_format(*bgr, f);
@@ -268,12 +268,11 @@ TEST(GstVisionPlugin, BatchedResultsMatchSingleFrameOnes) {
   const std::vector<std::string> files = synth_images();
   std::vector<std::vector<float>> scores[2];
   std::vector<std::string> actions[2];
-  for (int run = 0; run < 2; ++run) {
-    Harness h;
-    g_object_set(h.element, "batch", run == 0 ? 1u : 3u, nullptr);
-    h.caps(cv::imread(files[0]), "BGR");
+  Harness h;
+  h.caps(cv::imread(files[0]), "BGR");
+  for (int run = 0; run < 2; ++run) {  // two full batches of 3, then the same frames one by one
+    g_object_set(h.element, "batch", run == 0 ? 3u : 1u, nullptr);
     for (size_t i = 0; i < 6; ++i) h.push(cv::imread(files[i]), "BGR");
-    gst_harness_push_event(h.h, gst_event_new_eos());
     for (size_t i = 0; i < 6; ++i) {
       GstBuffer* out = gst_harness_pull(h.h);
       const GstVisionResultMeta* m = meta_of(out);
@@ -341,15 +340,15 @@ TEST(GstVisionPlugin, AFrameThatFailsPostsAWarningAndTheStreamGoesOn) {
 
 TEST(GstVisionPlugin, OverlayDrawsIntoTheFrameAndOnlyWhenAsked) {
   const cv::Mat defect = image_with("scratch");
+  Harness h;
   for (const char* format : {"BGR", "GRAY8", "BGRA"}) {
     SCOPED_TRACE(format);
     const Format& f = *std::find_if(std::begin(kFormats), std::end(kFormats),
                                     [&](const Format& x) { return std::string(x.caps) == format; });
     const cv::Mat frame = in_format(defect, f);
-    for (gboolean overlay : {0, 1}) {
-      Harness h;
+    h.caps(frame, format);
+    for (gboolean overlay : {0, 1}) {  // switched while playing
       g_object_set(h.element, "overlay", overlay, nullptr);
-      h.caps(frame, format);
       ASSERT_EQ(h.push(frame, format), GST_FLOW_OK);
       GstBuffer* out = gst_harness_pull(h.h);
       ASSERT_TRUE(meta_of(out) && meta_of(out)->decision) << "the test image should be defective";

@@ -114,7 +114,7 @@ Props props_of(GstVisionPlugin* self) {
 
 std::string read_text_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("config " + path + ": cannot read");
+  if (!f) throw std::runtime_error("cannot read the file");
   std::ostringstream s;
   s << f.rdbuf();
   return s.str();
