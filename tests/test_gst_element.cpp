@@ -425,10 +425,14 @@ TEST(GstVisionPlugin, SettingsChangeThresholdsAndRoutingWhilePlaying) {
   EXPECT_NE(message_text(warnings[0]).find("no_such_type"), std::string::npos) << message_text(warnings[0]);
   free_messages(warnings);
 
+  // New routing with a rule for one object category, which the `category` property supplies.
   g_object_set(h.element, "settings",
                R"({"routing": {"actions": {"ok": {}, "look": {"at": "pits"}},
-                   "rules": [{"types": ["pit"], "action": "look", "priority": 1}], "default": "ok"}})",
+                   "rules": [{"types": ["pit"], "action": "look", "priority": 1, "categories": ["wood"]}],
+                   "default": "ok"}})",
                nullptr);
+  EXPECT_EQ(action_now(), "ok");
+  g_object_set(h.element, "category", "wood", nullptr);
   EXPECT_EQ(action_now(), "look");
 }
 

@@ -183,8 +183,8 @@ gboolean vision_start(GstBaseTransform* bt) {
   } catch (const std::exception& e) {
     delete self->run;
     self->run = nullptr;
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("config %s: %s", p.config.empty() ? "(none)" : p.config.c_str(), e.what()),
-                      (nullptr));
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                      ("config %s: %s", p.config.empty() ? "(none)" : p.config.c_str(), e.what()), (nullptr));
     return FALSE;
   }
   return TRUE;
@@ -354,7 +354,7 @@ void draw_overlay(GstVideoFrame* frame, const VpFrameResult& f, const std::vecto
   for (uint32_t k = 0; k < f.type_count; ++k)
     types.push_back(overlay_type(f.types[k], k < pixel_thresholds.size() ? pixel_thresholds[k] : 0.f));
   const GstVideoFormat format = GST_VIDEO_FRAME_FORMAT(frame);
-  const int channels = format == GST_VIDEO_FORMAT_GRAY8 ? 1 : (format == GST_VIDEO_FORMAT_BGR || format == GST_VIDEO_FORMAT_RGB) ? 3 : 4;
+  const int channels = GST_VIDEO_FRAME_COMP_PSTRIDE(frame, 0);  // bytes per pixel of these packed formats
   cv::Mat pixels(GST_VIDEO_FRAME_HEIGHT(frame), GST_VIDEO_FRAME_WIDTH(frame), CV_8UC(channels),
                  GST_VIDEO_FRAME_PLANE_DATA(frame, 0), GST_VIDEO_FRAME_PLANE_STRIDE(frame, 0));
   if (format == GST_VIDEO_FORMAT_BGR) {
@@ -449,7 +449,8 @@ void vision_finalize(GObject* object) {
   G_OBJECT_CLASS(gst_vision_plugin_parent_class)->finalize(object);
 }
 
-const GParamFlags kReadyOnly = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+const GParamFlags kReadyOnly =
+    static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
 const GParamFlags kWhilePlaying =
     static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
 

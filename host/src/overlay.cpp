@@ -13,8 +13,8 @@ namespace {
 constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
 constexpr float kMaxAlpha = 0.6f;
 constexpr int kContourThickness = 2;
-constexpr size_t kMaxNameChars = 28;
-constexpr double kMinInFrameScale = 0.25;  // below this Hershey text is no longer legible  // keeps one odd long name from widening the legend for every frame
+constexpr size_t kMaxNameChars = 28;  // keeps one odd long name from widening the legend for every frame
+constexpr double kMinInFrameScale = 0.25;  // below this Hershey text is no longer legible
 const cv::Scalar kLegendBackground(32, 32, 32);
 const cv::Scalar kText(235, 235, 235);
 const cv::Scalar kDim(150, 150, 150);
