@@ -264,6 +264,18 @@ TEST(GstVisionPlugin, OneResultAndOneMessagePerBufferInOrderAlsoInBatches) {
   }
 }
 
+TEST(GstVisionPlugin, ABatchAddsTheFramesItHoldsToTheLatency) {
+  Harness h;
+  gst_harness_set_upstream_latency(h.h, 5 * GST_MSECOND);
+  h.caps(cv::Mat(64, 64, CV_8UC3), "BGR");  // 10 frames per second
+  EXPECT_EQ(gst_harness_query_latency(h.h), 5 * GST_MSECOND);
+  g_object_set(h.element, "batch", 4u, nullptr);
+  EXPECT_EQ(gst_harness_query_latency(h.h), 5 * GST_MSECOND + 300 * GST_MSECOND);
+  std::vector<GstMessage*> msgs = h.pop(GST_MESSAGE_LATENCY);
+  EXPECT_EQ(msgs.size(), 1u);
+  free_messages(msgs);
+}
+
 TEST(GstVisionPlugin, BatchedResultsMatchSingleFrameOnes) {
   const std::vector<std::string> files = synth_images();
   std::vector<std::vector<float>> scores[2];

@@ -340,6 +340,23 @@ gboolean vision_sink_event(GstBaseTransform* bt, GstEvent* event) {
   return parent_transform_class()->sink_event(bt, event);
 }
 
+// Holding frames for a batch delays each by up to batch - 1 frame periods; live pipelines must know.
+gboolean vision_query(GstBaseTransform* bt, GstPadDirection direction, GstQuery* query) {
+  if (!parent_transform_class()->query(bt, direction, query)) return FALSE;
+  const GstVideoInfo* info = &GST_VIDEO_FILTER(bt)->in_info;
+  const guint batch = props_of(GST_VISION_PLUGIN(bt)).batch;
+  if (direction != GST_PAD_SRC || GST_QUERY_TYPE(query) != GST_QUERY_LATENCY || batch < 2 ||
+      GST_VIDEO_INFO_FPS_N(info) <= 0)
+    return TRUE;
+  gboolean live = FALSE;
+  GstClockTime min = 0, max = 0;
+  gst_query_parse_latency(query, &live, &min, &max);
+  const GstClockTime held =
+      gst_util_uint64_scale_int(GST_SECOND * (batch - 1), GST_VIDEO_INFO_FPS_D(info), GST_VIDEO_INFO_FPS_N(info));
+  gst_query_set_latency(query, live, min + held, GST_CLOCK_TIME_IS_VALID(max) ? max + held : max);
+  return TRUE;
+}
+
 OverlayType overlay_type(const VpTypeResult& t, float pixel_threshold) {
   // The frame-sized map when the plugin made one, else the model's; OpenCV resizes it to the frame.
   const VpHeatmap& h = t.heatmap_full.data ? t.heatmap_full : t.heatmap;
@@ -405,6 +422,7 @@ GstFlowReturn vision_transform_frame_ip(GstVideoFilter* filter, GstVideoFrame* f
 void vision_set_property(GObject* object, guint id, const GValue* value, GParamSpec* pspec) {
   auto* self = GST_VISION_PLUGIN(object);
   const auto str = [&] { const gchar* s = g_value_get_string(value); return std::string(s ? s : ""); };
+  bool latency_changed = false;
   GST_OBJECT_LOCK(self);
   Props& p = *self->props;
   switch (id) {
@@ -412,7 +430,10 @@ void vision_set_property(GObject* object, guint id, const GValue* value, GParamS
     case PROP_CONFIG: p.config = str(); break;
     case PROP_CATEGORY: p.category = str(); break;
     case PROP_OVERLAY: p.overlay = g_value_get_boolean(value); break;
-    case PROP_BATCH: p.batch = g_value_get_uint(value); break;
+    case PROP_BATCH:
+      p.batch = g_value_get_uint(value);
+      latency_changed = true;
+      break;
     case PROP_DROP_DEFAULT: p.drop_default = g_value_get_boolean(value); break;
     case PROP_SETTINGS:
       p.settings = str();
@@ -421,6 +442,7 @@ void vision_set_property(GObject* object, guint id, const GValue* value, GParamS
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
+  if (latency_changed) gst_element_post_message(GST_ELEMENT(self), gst_message_new_latency(GST_OBJECT(self)));
 }
 
 void vision_get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec) {
@@ -524,6 +546,7 @@ static void gst_vision_plugin_class_init(GstVisionPluginClass* klass) {
   tc->submit_input_buffer = vision_submit_input_buffer;
   tc->generate_output = vision_generate_output;
   tc->sink_event = vision_sink_event;
+  tc->query = vision_query;
   tc->passthrough_on_same_caps = FALSE;
   vc->transform_frame_ip = vision_transform_frame_ip;
   mtfcdd::gst::vision_result_meta_api_register();
