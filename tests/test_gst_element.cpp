@@ -58,7 +58,7 @@ cv::Mat in_format(const cv::Mat& bgr, const Format& f) {
   return out;
 }
 
-// Video buffers are tightly packed here only when rows need no padding: GStreamer pads rows to 4 bytes.
+// A buffer with GStreamer's default layout for the format: rows padded to 4 bytes, so strides differ from cv::Mat's.
 GstBuffer* video_buffer(const cv::Mat& m, const char* format, GstClockTime pts) {
   GstVideoInfo info;
   gst_video_info_set_format(&info, gst_video_format_from_string(format), m.cols, m.rows);
@@ -366,7 +366,7 @@ TEST(GstVisionPlugin, OverlayDrawsIntoTheFrameAndOnlyWhenAsked) {
       ASSERT_TRUE(meta_of(out) && meta_of(out)->decision) << "the test image should be defective";
       GstMapInfo map;
       gst_buffer_map(out, &map, GST_MAP_READ);
-      const cv::Mat got(frame.rows, frame.cols, frame.type(), map.data);
+      const cv::Mat got(frame.rows, frame.cols, frame.type(), map.data, GST_ROUND_UP_4(frame.cols * frame.elemSize()));
       cv::Mat diff;
       cv::absdiff(got, frame, diff);
       const int changed = cv::countNonZero(diff.reshape(1));
