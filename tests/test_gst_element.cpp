@@ -338,7 +338,8 @@ TEST(GstVisionPlugin, AFrameThatFailsPostsAWarningAndTheStreamGoesOn) {
   std::vector<GstMessage*> warnings = h.pop(GST_MESSAGE_WARNING);
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_NE(message_text(warnings[0]).find("frame 0 not inspected"), std::string::npos) << message_text(warnings[0]);
-  EXPECT_NE(message_text(warnings[0]).find(std::to_string(VP_MAX_SIDE)), std::string::npos) << message_text(warnings[0]);
+  EXPECT_NE(message_text(warnings[0]).find(std::to_string(VP_MAX_SIDE)), std::string::npos)
+      << message_text(warnings[0]);
   free_messages(warnings);
 
   const cv::Mat normal = image_with("_normal");

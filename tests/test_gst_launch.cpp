@@ -70,7 +70,8 @@ TEST(GstLaunch, PerImageActionsEqualVisionHostReport) {
                              MTFCDD_PLUGIN_PATH + "' config='" + MTFCDD_DEMO_CONFIG + "' ! fakesink > '" +
                              dir.file("gst.txt") + "' 2>&1";
   ASSERT_EQ(sh(launch), 0) << launch;
-  const std::regex result(R"(vision-result, pts=\(guint64\)\d+, frame=\(guint64\)(\d+), .*action=\(string\)\"?([\w-]+))");
+  const std::regex result(
+      R"(vision-result, pts=\(guint64\)\d+, frame=\(guint64\)(\d+), .*action=\(string\)\"?([\w-]+))");
   std::map<size_t, std::string> gst_action;
   for (const auto& l : lines_of(dir.file("gst.txt"))) {
     std::smatch m;
