@@ -166,3 +166,33 @@ TEST(Overlay, PaletteIsDistinctThenCycles) {
   EXPECT_EQ(seen.size(), 10u);
   EXPECT_EQ(type_colour(0), type_colour(12));
 }
+
+TEST(Overlay, InFrameKeepsTheSizeTintsTheDefectAndPutsTheLegendTopLeft) {
+  cv::Mat frame = textured_frame(320, 240);
+  const cv::Mat before = frame.clone();
+  draw_overlay_in_frame(frame, {hot_block("scratch", true), hot_block("dent", false)}, "reject");
+  EXPECT_EQ(frame.size(), cv::Size(320, 240));
+  // The hot block (map cells 10..14 x 8..12, frame pixels 100..149 x 80..129) is tinted red.
+  const cv::Vec3b centre = frame.at<cv::Vec3b>(105, 125), was = before.at<cv::Vec3b>(105, 125);
+  EXPECT_LT(distance(centre, type_colour(0)), distance(was, type_colour(0)));
+  EXPECT_EQ(frame.at<cv::Vec3b>(200, 300), before.at<cv::Vec3b>(200, 300));  // far from block and legend
+  EXPECT_EQ(frame.at<cv::Vec3b>(2, 2), cv::Vec3b(32, 32, 32));              // the legend's background
+  EXPECT_THROW(draw_overlay_in_frame(frame = cv::Mat(8, 8, CV_8UC1), {}, "x"), std::runtime_error);
+}
+
+TEST(Overlay, InFrameLegendShrinksToFitSmallFramesAndListsDrawnTypesOnly) {
+  const cv::Mat base = textured_frame(96, 96);
+  cv::Mat clean = base.clone(), defect = base.clone();
+  draw_overlay_in_frame(clean, {hot_block("scratch", false), hot_block("dent", false)}, "pass");
+  draw_overlay_in_frame(defect, {hot_block("scratch", true), hot_block("dent", false)}, "reject");
+  const auto legend_rows = [&](const cv::Mat& out) {  // rows of the legend's background colour in column 1
+    int rows = 0;
+    for (int y = 0; y < out.rows; ++y) rows += out.at<cv::Vec3b>(y, 1) == cv::Vec3b(32, 32, 32);
+    return rows;
+  };
+  // Header only when clean; one more row when a map is drawn; never more than half the frame.
+  EXPECT_GT(legend_rows(clean), 0);
+  EXPECT_GT(legend_rows(defect), legend_rows(clean));
+  EXPECT_LE(legend_rows(defect), 48);
+  EXPECT_EQ(clean.at<cv::Vec3b>(90, 90), base.at<cv::Vec3b>(90, 90));
+}

@@ -14,6 +14,7 @@ constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
 constexpr float kMaxAlpha = 0.6f;
 constexpr int kContourThickness = 2;
 constexpr size_t kMaxNameChars = 28;  // keeps one odd long name from widening the legend for every frame
+constexpr double kMinInFrameScale = 0.25;  // below this Hershey text is no longer legible
 const cv::Scalar kLegendBackground(32, 32, 32);
 const cv::Scalar kText(235, 235, 235);
 const cv::Scalar kDim(150, 150, 150);
@@ -22,6 +23,7 @@ const cv::Scalar kOk(110, 210, 110);
 
 struct Row {
   std::string name, percent, status;
+  size_t colour;  // the type's index, which picks its colour
 };
 
 // The legend's text, computed once for layout and drawing so both agree.
@@ -30,15 +32,19 @@ struct LegendText {
   std::vector<Row> rows;
 };
 
-LegendText legend_text(const std::vector<OverlayType>& types, const std::string& action) {
+// Rows for every type, or only for those `drawn` when given.
+LegendText legend_text(const std::vector<OverlayType>& types, const std::string& action,
+                       const std::vector<bool>* drawn = nullptr) {
   LegendText t;
   bool any = false;
-  for (const auto& type : types) {
+  for (size_t i = 0; i < types.size(); ++i) {
+    const OverlayType& type = types[i];
     any = any || type.decision;
+    if (drawn && !(*drawn)[i]) continue;
     std::string name = type.name.size() > kMaxNameChars ? type.name.substr(0, kMaxNameChars - 3) + "..." : type.name;
     char pct[32];
     std::snprintf(pct, sizeof pct, "%.1f%%", 100.0 * type.probability);
-    t.rows.push_back({name, pct, type.decision ? "DEFECT" : "ok"});
+    t.rows.push_back({name, pct, type.decision ? "DEFECT" : "ok", i});
   }
   t.verdict = any ? "DEFECT" : "OK";
   t.action = action.empty() ? "" : "  action: " + action;
@@ -54,10 +60,9 @@ struct Metrics {
   }
 };
 
-Metrics metrics(cv::Size frame) {
+Metrics metrics_at(double scale) {
   Metrics m{};
-  // Scale with the frame's linear size, clamped so 64 px frames stay legible and 2000 px ones are not dwarfed.
-  m.scale = std::clamp(std::sqrt(double(frame.area())) / 900.0, 0.42, 3.0);
+  m.scale = scale;
   m.thick = std::max(1, static_cast<int>(std::lround(m.scale * 1.4)));
   m.text_h = cv::getTextSize("Ag", kFont, m.scale, m.thick, &m.baseline).height;
   m.gap = std::max(3, m.text_h / 2);
@@ -66,6 +71,11 @@ Metrics metrics(cv::Size frame) {
   m.swatch = m.text_h + m.baseline / 2;
   return m;
 }
+
+// Scale with the frame's linear size, clamped so 64 px frames stay legible and 2000 px ones are not dwarfed.
+double frame_scale(cv::Size frame) { return std::clamp(std::sqrt(double(frame.area())) / 900.0, 0.42, 3.0); }
+
+Metrics metrics(cv::Size frame) { return metrics_at(frame_scale(frame)); }
 
 // Column x offsets within the legend and its size.
 struct Columns {
@@ -171,7 +181,7 @@ void draw_legend(cv::Mat& legend, const Metrics& m, const Columns& c, const Lege
     const Row& r = t.rows[i];
     const cv::Rect swatch(m.pad, top + (m.line_h - m.swatch) / 2, m.swatch, m.swatch);
     // Filled: its map is on the frame; outlined: listed only, so the user knows why no colour shows.
-    cv::rectangle(legend, swatch, type_colour(i), drawn[i] ? cv::FILLED : std::max(1, m.thick));
+    cv::rectangle(legend, swatch, type_colour(r.colour), drawn[r.colour] ? cv::FILLED : std::max(1, m.thick));
     put(legend, r.name, {c.name, top + text_dy}, kText, m);
     put(legend, r.percent, {c.percent_right - m.width(r.percent), top + text_dy}, kText, m);
     put(legend, r.status, {c.status, top + text_dy}, r.status == "ok" ? kOk : kDefect, m);
@@ -204,9 +214,10 @@ OverlayLayout overlay_layout(cv::Size frame_size, const std::vector<OverlayType>
   return layout_for(frame_size, m, columns(m, legend_text(types, action)));
 }
 
-cv::Mat render_overlay(const cv::Mat& frame, const std::vector<OverlayType>& types, const std::string& action,
-                       bool show_all) {
-  cv::Mat image = to_bgr(frame);
+namespace {
+
+// Tints `image` (BGR) with the maps of the types to show and contours them; returns which were drawn.
+std::vector<bool> draw_maps(cv::Mat& image, const std::vector<OverlayType>& types, bool show_all) {
   std::vector<bool> drawn(types.size(), false);
   std::vector<std::vector<std::vector<cv::Point>>> contours(types.size());
   for (size_t i = 0; i < types.size(); ++i) {
@@ -230,7 +241,15 @@ cv::Mat render_overlay(const cv::Mat& frame, const std::vector<OverlayType>& typ
   for (size_t i = 0; i < types.size(); ++i) {
     if (!contours[i].empty()) cv::drawContours(image, contours[i], -1, type_colour(i), kContourThickness, cv::LINE_AA);
   }
+  return drawn;
+}
 
+}  // namespace
+
+cv::Mat render_overlay(const cv::Mat& frame, const std::vector<OverlayType>& types, const std::string& action,
+                       bool show_all) {
+  cv::Mat image = to_bgr(frame);
+  const std::vector<bool> drawn = draw_maps(image, types, show_all);
   const Metrics m = metrics(image.size());
   const LegendText text = legend_text(types, action);
   const Columns cols = columns(m, text);
@@ -240,6 +259,27 @@ cv::Mat render_overlay(const cv::Mat& frame, const std::vector<OverlayType>& typ
   cv::Mat legend = canvas(layout.legend);
   draw_legend(legend, m, cols, text, drawn);
   return canvas;
+}
+
+void draw_overlay_in_frame(cv::Mat& image, const std::vector<OverlayType>& types, const std::string& action,
+                           bool show_all) {
+  if (image.type() != CV_8UC3) {
+    throw std::runtime_error("draw_overlay_in_frame: frame must be 8-bit BGR, got " + cv::typeToString(image.type()));
+  }
+  const std::vector<bool> drawn = draw_maps(image, types, show_all);
+  const LegendText text = legend_text(types, action, &drawn);
+  Metrics m = metrics(image.size());
+  Columns cols = columns(m, text);
+  // Shrink the text until the legend takes at most the frame's width and half its height.
+  const double fit = std::min({1.0, double(image.cols) / cols.width, 0.5 * image.rows / cols.height});
+  if (fit < 1.0) {
+    m = metrics_at(std::max(kMinInFrameScale, m.scale * fit));
+    cols = columns(m, text);
+  }
+  cv::Mat legend(cols.height, cols.width, CV_8UC3);
+  draw_legend(legend, m, cols, text, drawn);
+  const cv::Rect shown = cv::Rect(0, 0, cols.width, cols.height) & cv::Rect(0, 0, image.cols, image.rows);
+  legend(shown).copyTo(image(shown));
 }
 
 }  // namespace mtfcdd::host

@@ -40,6 +40,13 @@ OverlayLayout overlay_layout(cv::Size frame_size, const std::vector<OverlayType>
 cv::Mat render_overlay(const cv::Mat& frame, const std::vector<OverlayType>& types, const std::string& action,
                        bool show_all = false);
 
+// The same maps and contours drawn into `image` itself (8-bit BGR, changed in place), for hosts that cannot grow
+// the frame (an in-place video filter): the legend sits in the top-left corner over the frame, lists only the
+// types whose maps are drawn, and its text shrinks (down to a legible minimum) to take at most the frame's width
+// and half its height; what still does not fit is clipped. Throws std::runtime_error on other frame types.
+void draw_overlay_in_frame(cv::Mat& image, const std::vector<OverlayType>& types, const std::string& action,
+                           bool show_all = false);
+
 // A fixed, distinguishable palette (12 colours, then cycling), BGR.
 cv::Scalar type_colour(size_t index);
 
