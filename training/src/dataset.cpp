@@ -1,5 +1,7 @@
 #include "dataset.hpp"
 
+#include "image_header.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
@@ -477,20 +479,28 @@ bool exists_file(const std::string& p) {
   return fs::is_regular_file(p, ec);
 }
 
+// The image's size: from its PNG or JPEG header unless `decode` (or another format), else by
+// decoding it; empty when it cannot be read.
+cv::Size size_of(const std::string& path, bool decode) {
+  if (!decode)
+    if (const auto h = image_header_size(path)) return {h->width, h->height};
+  return cv::imread(path, cv::IMREAD_UNCHANGED).size();
+}
+
 // Returns "" when the image and its masks are fine, else the cause.
-std::string check_sample(const Sample& s, const std::vector<TypeName>& types) {
+std::string check_sample(const Sample& s, const std::vector<TypeName>& types, bool decode) {
   if (!exists_file(s.image)) return "image " + squote(s.image) + " not found";
-  const cv::Mat img = cv::imread(s.image);
+  const cv::Size img = size_of(s.image, decode);
   if (img.empty()) return "cannot read or decode image " + squote(s.image);
   for (const auto& [k, m] : s.masks) {
     const std::string tname = k >= 0 && k < static_cast<int>(types.size()) ? types[k].name : std::to_string(k);
     if (!exists_file(m)) return "mask " + squote(m) + " for type " + squote(tname) + " not found";
-    const cv::Mat mask = cv::imread(m, cv::IMREAD_UNCHANGED);
+    const cv::Size mask = size_of(m, decode);
     if (mask.empty()) return "cannot read or decode mask " + squote(m) + " for type " + squote(tname);
-    if (mask.size() != img.size())
-      return "mask " + squote(m) + " for type " + squote(tname) + " is " + std::to_string(mask.cols) + "x" +
-             std::to_string(mask.rows) + " but the image is " + std::to_string(img.cols) + "x" +
-             std::to_string(img.rows);
+    if (mask != img)
+      return "mask " + squote(m) + " for type " + squote(tname) + " is " + std::to_string(mask.width) + "x" +
+             std::to_string(mask.height) + " but the image is " + std::to_string(img.width) + "x" +
+             std::to_string(img.height);
   }
   return "";
 }
@@ -506,7 +516,7 @@ void check_files(const LoadOptions& opt, Dataset& ds) {
       if (stop.load()) return;
       const size_t i = next.fetch_add(1);
       if (i >= n) return;
-      errors[i] = check_sample(ds.samples[i], ds.types);
+      errors[i] = check_sample(ds.samples[i], ds.types, opt.decode_check);
       if (!errors[i].empty() && !opt.skip_bad) stop.store(true);
     }
   };

@@ -75,6 +75,7 @@ struct DataOptions {
     c->add_option("--types", types, "comma-separated type names: choose and order the channels (default: all)");
     c->add_flag("--single-channel", load.single_channel, "one type 'anomaly': every defect image is positive");
     c->add_flag("--skip-bad", load.skip_bad, "warn and skip bad records instead of stopping");
+    c->add_flag("--decode-check", load.decode_check, "decode every image and mask at load (default: sizes from PNG/JPEG headers)");
     c->add_option("--image-root", load.image_root, "Real-IAD: the folder its JSON paths are relative to");
   }
   LoadOptions options() const {

@@ -477,8 +477,11 @@ class Run {
 };
 
 void Run::setup() {
+  const auto t_load = Clock::now();
   data_ = load_dataset(cfg_.data, cfg_.load);
   if (lead_) {
+    std::printf("dataset %s: %zu images, read and checked in %.1f s\n", cfg_.data.c_str(), data_.samples.size(),
+                seconds_since(t_load));
     for (const auto& w : data_.warnings) std::cerr << "warning: " << w << "\n";
     if (data_.skipped) std::cerr << "warning: skipped " << data_.skipped << " bad records (--skip-bad)\n";
   }
