@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(build-essential cmake ninja-build clang pkg-config
   libopencv-dev libtorch-dev libboost-dev libboost-filesystem-dev nlohmann-json3-dev
-  libgtest-dev libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev)
+  libgtest-dev libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev libcli11-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
