@@ -68,7 +68,8 @@ void declare_options(CLI::App& app, Options& o) {
   o.batches = {1, 8};
   o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.plugin = MTFCDD_BENCH_PLUGIN;
-  app.add_option("--presets", o.presets, "presets, each at its default input size (irv2 299, mobilenet_v1 224, small 224)")
+  app.add_option("--presets", o.presets,
+                 "presets, each at its default input size (irv2 299, mobilenet_v1 224, small 224)")
       ->delimiter(',')
       ->check(CLI::IsMember({"irv2", "mobilenet_v1", "small"}));
   app.add_option("--batches", o.batches, "images per call")->delimiter(',')->check(CLI::Range(1, kMaxCount));
@@ -77,7 +78,8 @@ void declare_options(CLI::App& app, Options& o) {
   app.add_option("--types", o.types, "defect types (output channels)")->check(CLI::Range(1, kMaxCount));
   app.add_option("--plugin", o.plugin, "the plugin .so (default: the one built with this bench)")
       ->check(CLI::ExistingFile);
-  app.add_option("--threads", o.threads, "threads for both sides (default: every core)")->check(CLI::Range(1, kMaxCount));
+  app.add_option("--threads", o.threads, "threads for both sides (default: every core)")
+      ->check(CLI::Range(1, kMaxCount));
   app.add_option("--json", o.json_path, "also write the results as JSON")->type_name("PATH");
   app.add_option("--gemm-size", o.gemm_size, "side of the square GEMM that measures the peak")
       ->check(CLI::Range(64, kMaxCount));

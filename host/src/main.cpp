@@ -219,7 +219,8 @@ int main(int argc, char** argv) {
 
   RunOptions run;
   CLI::App* run_cmd = app.add_subcommand("run", "inspect inputs; routed actions go to the pipeline's sinks");
-  run_cmd->add_option("--pipeline", run.pipeline_path, "the pipeline file: stages, then the plugin; per action, its sinks")
+  run_cmd->add_option("--pipeline", run.pipeline_path,
+                      "the pipeline file: stages, then the plugin; per action, its sinks")
       ->required()
       ->type_name("P.json");
   run_cmd->add_option("--report", run.report_path, "write one JSON line per input here")->type_name("R.jsonl");

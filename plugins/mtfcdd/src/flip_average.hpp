@@ -1,6 +1,6 @@
 // Test-time flip averaging: the network sees the input and its mirror images in one batch, and
 // each type's map is the mean of their maps, mirrored back. An ensemble of views at no training
-// cost; it lowers the variance of a small from-scratch network's scores (README, Magnetic Tile).
+// cost; it lowers the variance of a small from-scratch network's scores (docs/experiments.md).
 #pragma once
 
 #include <opencv2/core.hpp>
