@@ -11,8 +11,8 @@
 
 #include "bundle.hpp"
 #include "child_process.hpp"
-#include "cli_args.hpp"
 #include "flip_average.hpp"
+#include "mtfcdd_cli.hpp"
 #include "plugin_timing.hpp"
 #include "stats.hpp"
 #include "torch_timing.hpp"
@@ -26,28 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-const char* kUsage = R"(usage: mtfcdd-bench [options]
-
-Per-image latency of the mtfcdd plugin (C ABI, OpenCV DNN) and of LibTorch on the same random
-weights, FLOPs, achieved GFLOP/s against the machine's float32 GEMM peak, the plugin's peak RSS,
-and training throughput.
-
-  --presets irv2,small      presets, each at its default input size (irv2 299, small 224)
-  --batches 1,8             images per call
-  --runs 50 --warmup 5      timed calls after warm-up calls, per (preset, batch)
-  --types 8                 defect types (output channels)
-  --plugin PATH             the plugin .so (default: the one built with this bench)
-  --threads N               threads for both sides (default: every core)
-  --json PATH               also write the results as JSON
-  --gemm-size 2048          side of the square GEMM that measures the peak
-  --no-train-throughput     skip training throughput (small: full network; others: head only)
-  --train-batch 32 --train-steps 3
-  --train-bf16              training forward passes in bfloat16, as the trainer's --bf16
-  --flip-average h|v|hv     also time each bundle averaging over those flips (model.json
-                            flip_average), against the same bundle without
-Training runs in the trainer's channels-last layout, and again in NCHW as its peer.
-)";
 
 // The exported bundles live only as long as the run.
 class TempDir {
@@ -69,23 +47,6 @@ class TempDir {
   fs::path path_;
 };
 
-std::vector<std::string> split_list(const std::string& s, const std::string& option) {
-  std::vector<std::string> out;
-  for (size_t pos = 0; pos <= s.size();) {
-    const size_t end = std::min(s.find(',', pos), s.size());
-    out.push_back(s.substr(pos, end - pos));
-    if (out.back().empty()) throw std::invalid_argument("--" + option + " has an empty entry: '" + s + "'");
-    pos = end + 1;
-  }
-  return out;
-}
-
-int positive(long long v, const std::string& option, int minimum = 1) {
-  if (v < minimum || v > 1'000'000)
-    throw std::invalid_argument("--" + option + " must be " + std::to_string(minimum) + " .. 1000000");
-  return static_cast<int>(v);
-}
-
 struct Options {
   std::vector<std::string> presets;
   std::vector<int> batches;
@@ -95,40 +56,42 @@ struct Options {
   std::string flip_average = "none";  // none: no flip-averaging rows
 };
 
-Options parse_options(const CliArgs& a) {
-  Options o;
-  o.presets = split_list(a.str("presets", "irv2,small"), "presets");
-  for (const auto& p : o.presets)
-    if (p != "irv2" && p != "mobilenet_v1" && p != "small")
-      throw std::invalid_argument("--presets: unknown preset '" + p + "' (irv2, mobilenet_v1, small)");
-  for (const auto& b : split_list(a.str("batches", "1,8"), "batches")) {
-    size_t pos = 0;
-    int v = 0;
-    try {
-      v = std::stoi(b, &pos);
-    } catch (const std::exception&) {
-      pos = 0;
-    }
-    if (pos != b.size()) throw std::invalid_argument("--batches needs integers, got '" + b + "'");
-    o.batches.push_back(positive(v, "batches"));
-  }
-  o.runs = positive(a.integer("runs", o.runs), "runs");
-  o.warmup = positive(a.integer("warmup", o.warmup), "warmup", 0);
-  o.types = positive(a.integer("types", o.types), "types");
-  o.threads = positive(a.integer("threads", std::max(1u, std::thread::hardware_concurrency())), "threads");
-  o.gemm_size = positive(a.integer("gemm-size", o.gemm_size), "gemm-size", 64);
-  o.train = !a.has("no-train-throughput");
-  o.train_batch = positive(a.integer("train-batch", o.train_batch), "train-batch");
-  o.train_steps = positive(a.integer("train-steps", o.train_steps), "train-steps");
-  o.train_bf16 = a.has("train-bf16");
-  o.plugin = a.str("plugin", MTFCDD_BENCH_PLUGIN);
-  o.json_path = a.str("json");
-  o.flip_average = a.str("flip-average", o.flip_average);
-  a.reject_unknown();
-  if (!is_flip_average_mode(o.flip_average))
-    throw std::invalid_argument("--flip-average must be none, h, v or hv, not '" + o.flip_average + "'");
-  if (!fs::exists(o.plugin)) throw std::invalid_argument("no plugin at " + o.plugin + " (--plugin PATH)");
-  return o;
+constexpr int kMaxCount = 1'000'000;  // the upper bound of every count option
+
+void declare_options(CLI::App& app, Options& o) {
+  app.description(
+      "Per-image latency of the mtfcdd plugin (C ABI, OpenCV DNN) and of LibTorch on the same random\n"
+      "weights, FLOPs, achieved GFLOP/s against the machine's float32 GEMM peak, the plugin's peak RSS,\n"
+      "and training throughput. Training runs in the trainer's channels-last layout, and again in NCHW\n"
+      "as its peer.");
+  o.presets = {"irv2", "small"};
+  o.batches = {1, 8};
+  o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.plugin = MTFCDD_BENCH_PLUGIN;
+  app.add_option("--presets", o.presets,
+                 "presets, each at its default input size (irv2 299, mobilenet_v1 224, small 224)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"irv2", "mobilenet_v1", "small"}));
+  app.add_option("--batches", o.batches, "images per call")->delimiter(',')->check(CLI::Range(1, kMaxCount));
+  app.add_option("--runs", o.runs, "timed calls per (preset, batch)")->check(CLI::Range(1, kMaxCount));
+  app.add_option("--warmup", o.warmup, "untimed calls before them")->check(CLI::Range(0, kMaxCount));
+  app.add_option("--types", o.types, "defect types (output channels)")->check(CLI::Range(1, kMaxCount));
+  app.add_option("--plugin", o.plugin, "the plugin .so (default: the one built with this bench)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--threads", o.threads, "threads for both sides (default: every core)")
+      ->check(CLI::Range(1, kMaxCount));
+  app.add_option("--json", o.json_path, "also write the results as JSON")->type_name("PATH");
+  app.add_option("--gemm-size", o.gemm_size, "side of the square GEMM that measures the peak")
+      ->check(CLI::Range(64, kMaxCount));
+  app.add_flag_callback("--no-train-throughput", [&o] { o.train = false; },
+                        "skip training throughput (small: full network; others: head only)");
+  app.add_option("--train-batch", o.train_batch, "images per training step")->check(CLI::Range(1, kMaxCount));
+  app.add_option("--train-steps", o.train_steps, "timed training steps")->check(CLI::Range(1, kMaxCount));
+  app.add_flag("--train-bf16", o.train_bf16, "training forward passes in bfloat16, as the trainer's --bf16");
+  app.add_option("--flip-average", o.flip_average,
+                 "also time each bundle averaging over those flips (model.json flip_average), against the same "
+                 "bundle without")
+      ->check(CLI::IsMember(kFlipAverageModes));
 }
 
 std::string cpu_model() {
@@ -145,20 +108,22 @@ std::vector<double> load_average() {
   return l;
 }
 
-// Child (--export-only): the bundle export runs in its own process so that this process never
+// Child (the hidden export-only subcommand): the bundle export runs in its own process so that this process never
 // holds a network while the plugin children run: on Linux a child's ru_maxrss includes the
 // spawning process's peak RSS, carried across exec.
-int export_child_main(const CliArgs& a) {
-  const std::string preset = a.required("preset"), dir = a.required("dir");
-  const int64_t types = a.integer("types", 8);
-  a.reject_unknown();
-  std::cout << json(export_model(preset, types, dir)).dump() << std::endl;
+struct ExportRequest {
+  std::string preset, dir;
+  int types = 8;
+};
+
+int export_child_main(const ExportRequest& r) {
+  std::cout << json(export_model(r.preset, r.types, r.dir)).dump() << std::endl;
   return 0;
 }
 
 ModelFacts export_in_child(const std::string& preset, int types, const fs::path& dir) {
   const ChildRun run =
-      run_self({"--export-only", "--preset", preset, "--types", std::to_string(types), "--dir", dir.string()});
+      run_self({"export-only", "--preset", preset, "--types", std::to_string(types), "--dir", dir.string()});
   return json::parse(run.stdout_text).get<ModelFacts>();
 }
 
@@ -289,8 +254,7 @@ void print_report(const json& report) {
   std::printf("LibTorch: %s.\n", s.at("libtorch_includes").get<std::string>().c_str());
 }
 
-int run(const CliArgs& args) {
-  const Options o = parse_options(args);
+int run(const Options& o) {
   json report = {{"machine",
                   {{"cpu_model", cpu_model()},
                    {"cores", std::thread::hardware_concurrency()},
@@ -396,25 +360,32 @@ int run(const CliArgs& args) {
 
 int main(int argc, char** argv) {
   using namespace mtfcdd::bench;
-  bool child = false;  // a child's errors reach the user through the parent: no usage text
+  CLI::App app{"", "mtfcdd-bench"};
+  mtfcdd::cli::configure(app);
+  Options options;
+  declare_options(app, options);
+  // The children the bench spawns of itself (hidden: group ""), each measuring in its own process.
+  PluginRequest plugin_child;
+  CLI::App* plugin_cmd = app.add_subcommand("plugin-only", "time the plugin on a bundle; print JSON")->group("");
+  plugin_cmd->add_option("--plugin", plugin_child.plugin, "the plugin .so")->required();
+  plugin_cmd->add_option("--bundle", plugin_child.bundle, "the model bundle folder")->required();
+  plugin_cmd->add_option("--batch", plugin_child.batch, "images per call");
+  plugin_cmd->add_option("--runs", plugin_child.runs, "timed calls");
+  plugin_cmd->add_option("--warmup", plugin_child.warmup, "untimed calls before them");
+  plugin_cmd->add_option("--threads", plugin_child.threads, "the detector's threads");
+  plugin_cmd->add_option("--conv", plugin_child.conv, "the detector's \"conv\" (default: its own)");
+  ExportRequest export_child;
+  CLI::App* export_cmd = app.add_subcommand("export-only", "export a random-weight bundle; print its facts")->group("");
+  export_cmd->add_option("--preset", export_child.preset, "the preset")->required();
+  export_cmd->add_option("--dir", export_child.dir, "the bundle folder")->required();
+  export_cmd->add_option("--types", export_child.types, "defect types");
+  if (const auto exit_code = mtfcdd::cli::parse(app, argc, argv)) return *exit_code;
   try {
-    const mtfcdd::CliArgs args(argc, argv, 1, {"plugin-only", "export-only", "no-train-throughput", "train-bf16", "help"});
-    if (args.has("help")) {
-      std::cout << kUsage;
-      return 0;
-    }
-    child = args.has("plugin-only") || args.has("export-only");
-    if (args.has("plugin-only")) return plugin_child_main(args);
-    if (args.has("export-only")) return export_child_main(args);
-    return run(args);
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "mtfcdd-bench: " << e.what() << "\n" << (child ? "" : kUsage);
-    return 2;
+    if (plugin_cmd->parsed()) return plugin_child_main(plugin_child);
+    if (export_cmd->parsed()) return export_child_main(export_child);
+    return run(options);
   } catch (const std::exception& e) {
-    std::cerr << "mtfcdd-bench: error: " << e.what() << "\n";
-    return 1;
-  } catch (...) {
-    std::cerr << "mtfcdd-bench: unknown error\n";
+    std::cerr << mtfcdd::cli::command_name(app) << ": error: " << e.what() << "\n";
     return 1;
   }
 }

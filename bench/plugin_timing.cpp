@@ -111,7 +111,7 @@ const char* const kPluginIncludes =
     "frame-resolution upsampling or region search)";
 
 PluginResult run_plugin_child(const PluginRequest& r) {
-  std::vector<std::string> args = {"--plugin-only", "--plugin", r.plugin, "--bundle", r.bundle, "--batch",
+  std::vector<std::string> args = {"plugin-only", "--plugin", r.plugin, "--bundle", r.bundle, "--batch",
                                    std::to_string(r.batch), "--runs", std::to_string(r.runs), "--warmup",
                                    std::to_string(r.warmup), "--threads", std::to_string(r.threads)};
   if (!r.conv.empty()) args.insert(args.end(), {"--conv", r.conv});
@@ -138,16 +138,7 @@ PluginResult run_plugin_child(const PluginRequest& r) {
   return out;
 }
 
-int plugin_child_main(const CliArgs& args) {
-  PluginRequest r;
-  r.plugin = args.required("plugin");
-  r.bundle = args.required("bundle");
-  r.batch = static_cast<int>(args.integer("batch", r.batch));
-  r.runs = static_cast<int>(args.integer("runs", r.runs));
-  r.warmup = static_cast<int>(args.integer("warmup", r.warmup));
-  r.threads = static_cast<int>(args.integer("threads", r.threads));
-  r.conv = args.str("conv");
-  args.reject_unknown();
+int plugin_child_main(const PluginRequest& r) {
   std::cout << measure(r).dump() << std::endl;
   return 0;
 }

@@ -1,12 +1,10 @@
 // The plugin side of the benchmark, free of torch: dlopen the plugin, time `process` through the
-// C ABI. It runs in a child process (the hidden --plugin-only mode) so that its latency and
+// C ABI. It runs in a child process (the hidden plugin-only subcommand) so that its latency and
 // peak RSS are the plugin's alone.
 #pragma once
 
 #include <string>
 #include <vector>
-
-#include "cli_args.hpp"
 
 namespace mtfcdd::bench {
 
@@ -33,7 +31,7 @@ extern const char* const kPluginIncludes;
 // Parent: runs the measurement in a child process and reads its result.
 PluginResult run_plugin_child(const PluginRequest& r);
 
-// Child (--plugin-only): reads the request from the command line, measures, prints JSON to stdout.
-int plugin_child_main(const CliArgs& args);
+// Child (the hidden plugin-only subcommand): measures, prints JSON to stdout.
+int plugin_child_main(const PluginRequest& r);
 
 }  // namespace mtfcdd::bench

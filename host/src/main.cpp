@@ -15,6 +15,7 @@
 #include <opencv2/videoio.hpp>
 #include <thread>
 
+#include "mtfcdd_cli.hpp"
 #include "pipeline.hpp"
 #include "sources.hpp"
 #include "summary.hpp"
@@ -23,15 +24,6 @@ namespace mtfcdd::host {
 namespace {
 
 namespace fs = std::filesystem;
-
-const char* kUsage = R"(usage:
-  vision-host run --pipeline P.json [--report R.jsonl] [--overlays DIR] [--threads N] INPUT...
-      INPUT: image files, folders, globs, video files, camera indices, or - (paths on stdin)
-  vision-host info PLUGIN.so
-
-exit codes: 0 every input inspected; 1 some inputs failed (see their report lines);
-            2 bad usage, pipeline or plugin (nothing inspected); 130 interrupted by Ctrl-C
-)";
 
 std::atomic<bool> g_stop{false};
 extern "C" void on_sigint(int) { g_stop = true; }
@@ -128,46 +120,29 @@ class Reporter {
   std::chrono::steady_clock::time_point t0_;
 };
 
-std::string value_of(int& i, int argc, char** argv) {
-  if (i + 1 >= argc) throw std::invalid_argument(std::string(argv[i]) + " needs a value");
-  return argv[++i];
-}
-
-int cmd_run(int argc, char** argv) {
+struct RunOptions {
   std::string pipeline_path, report_path, overlay_dir;
   int threads = 1;
   std::vector<std::string> inputs;
-  for (int i = 2; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--pipeline") pipeline_path = value_of(i, argc, argv);
-    else if (a == "--report") report_path = value_of(i, argc, argv);
-    else if (a == "--overlays") overlay_dir = value_of(i, argc, argv);
-    else if (a == "--threads") {
-      const std::string v = value_of(i, argc, argv);
-      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || std::stoi(v) < 1 || std::stoi(v) > 256)
-        throw std::invalid_argument("--threads needs a number from 1 to 256, got '" + v + "'");
-      threads = std::stoi(v);
-    } else if (a.rfind("--", 0) == 0) throw std::invalid_argument("unknown option " + a);
-    else inputs.push_back(a);
-  }
-  if (pipeline_path.empty()) throw std::invalid_argument("missing --pipeline");
-  if (inputs.empty()) throw std::invalid_argument("no inputs");
-  if (!overlay_dir.empty()) fs::create_directories(overlay_dir);
+};
 
-  const Pipeline pipeline = load_pipeline(pipeline_path);
-  const std::vector<Source> sources = expand_inputs(inputs, std::cin);
+int cmd_run(const RunOptions& o) {
+  if (!o.overlay_dir.empty()) fs::create_directories(o.overlay_dir);
+
+  const Pipeline pipeline = load_pipeline(o.pipeline_path);
+  const std::vector<Source> sources = expand_inputs(o.inputs, std::cin);
   // Detector handles are made up front so a bad plugin configuration stops the run before any image.
   std::vector<std::unique_ptr<Inspector>> inspectors;
-  for (int t = 0; t < threads; ++t) inspectors.push_back(std::make_unique<Inspector>(pipeline));
+  for (int t = 0; t < o.threads; ++t) inspectors.push_back(std::make_unique<Inspector>(pipeline));
   size_t images = 0;
   for (const auto& s : sources) images += s.kind == Source::Kind::Image;
-  Reporter reporter(report_path, images == sources.size() ? images : 0);
+  Reporter reporter(o.report_path, images == sources.size() ? images : 0);
 
   g_stop = false;
   auto* previous = std::signal(SIGINT, on_sigint);
-  JobQueue queue(2 * static_cast<size_t>(threads));
+  JobQueue queue(2 * static_cast<size_t>(o.threads));
   std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t)
+  for (int t = 0; t < o.threads; ++t)
     workers.emplace_back([&, t] {
       Job job;
       while (queue.pop(job)) {
@@ -176,7 +151,7 @@ int cmd_run(int argc, char** argv) {
         try {
           if (!job.error.empty()) throw std::runtime_error(job.error);
           if (!job.path.empty()) frame = read_image(job.path);
-          ins = inspectors[t]->inspect(job.name, frame, overlay_dir);
+          ins = inspectors[t]->inspect(job.name, frame, o.overlay_dir);
         } catch (const std::exception& e) {
           ins.line = {{"input", job.name}, {"ok", false}, {"error", e.what()}};
         }
@@ -208,8 +183,8 @@ int cmd_run(int argc, char** argv) {
   inspectors.clear();  // every detector goes before the plugin library
 
   std::cout << reporter.summary().table(reporter.seconds());
-  if (!report_path.empty()) std::cout << "report: " << report_path << "\n";
-  if (!overlay_dir.empty()) std::cout << "overlays: " << overlay_dir << "\n";
+  if (!o.report_path.empty()) std::cout << "report: " << o.report_path << "\n";
+  if (!o.overlay_dir.empty()) std::cout << "overlays: " << o.overlay_dir << "\n";
   if (g_stop) {
     std::cout << "interrupted: " << dropped << " queued images were not inspected\n";
     return 130;
@@ -217,9 +192,8 @@ int cmd_run(int argc, char** argv) {
   return reporter.summary().failed() > 0 ? 1 : 0;
 }
 
-int cmd_info(int argc, char** argv) {
-  if (argc != 3) throw std::invalid_argument("info takes one plugin path");
-  const LoadedPlugin p(argv[2]);
+int cmd_info(const std::string& plugin_path) {
+  const LoadedPlugin p(plugin_path);
   const VpPluginInfo& i = p.info();
   std::cout << "plugin " << i.name << " " << i.version << "\n"
             << "  " << i.description << "\n"
@@ -229,19 +203,44 @@ int cmd_info(int argc, char** argv) {
   return 0;
 }
 
+constexpr const char* kExitCodes =
+    "exit codes: 0 every input inspected; 1 some inputs failed (see their report lines);\n"
+    "            2 bad usage, pipeline or plugin (nothing inspected); 130 interrupted by Ctrl-C";
+
 }  // namespace
 }  // namespace mtfcdd::host
 
 int main(int argc, char** argv) {
   using namespace mtfcdd::host;
-  const std::string cmd = argc > 1 ? argv[1] : "";
+  CLI::App app{"Inspects images through a pipeline of preprocessing stages and a detector plugin.", "vision-host"};
+  mtfcdd::cli::configure(app);
+  app.require_subcommand(1);
+  app.footer(kExitCodes);
+
+  RunOptions run;
+  CLI::App* run_cmd = app.add_subcommand("run", "inspect inputs; routed actions go to the pipeline's sinks");
+  run_cmd->add_option("--pipeline", run.pipeline_path,
+                      "the pipeline file: stages, then the plugin; per action, its sinks")
+      ->required()
+      ->type_name("P.json");
+  run_cmd->add_option("--report", run.report_path, "write one JSON line per input here")->type_name("R.jsonl");
+  run_cmd->add_option("--overlays", run.overlay_dir, "write each frame with its heatmaps here")->type_name("DIR");
+  run_cmd->add_option("--threads", run.threads, "worker threads, one detector each")->check(CLI::Range(1, 256));
+  run_cmd->add_option("inputs", run.inputs,
+                      "image files, folders, globs, video files, camera indices, or - (paths on stdin)")
+      ->required()
+      ->type_name("INPUT...")
+      ->default_str("");
+
+  std::string plugin_path;
+  CLI::App* info_cmd = app.add_subcommand("info", "what a plugin says about itself, and its ABI version");
+  info_cmd->add_option("plugin", plugin_path, "the plugin library")->required()->type_name("PLUGIN.so");
+
+  if (const auto exit_code = mtfcdd::cli::parse(app, argc, argv)) return *exit_code;
   try {
-    if (cmd == "run") return cmd_run(argc, argv);
-    if (cmd == "info") return cmd_info(argc, argv);
-    std::cerr << kUsage;
-    return cmd == "--help" || cmd == "-h" ? 0 : 2;
+    return run_cmd->parsed() ? cmd_run(run) : cmd_info(plugin_path);
   } catch (const std::exception& e) {
-    std::cerr << "vision-host " << cmd << ": " << e.what() << "\n";
+    std::cerr << mtfcdd::cli::command_name(app) << ": " << e.what() << "\n";
     return 2;
   }
 }

@@ -1,18 +1,14 @@
-// The mtfcdd-synth command line, parsed into SynthOptions (kept in the library so tests can drive it).
+// The mtfcdd-synth command line (kept in the library so tests can drive it).
 #pragma once
+
+#include <CLI/CLI.hpp>
 
 #include "synth_dataset.hpp"
 
 namespace mtfcdd::synth {
 
-extern const char* const kUsage;
-
-struct CliRequest {
-  bool help = false;
-  SynthOptions options;
-};
-
-// argv[1..]; throws std::invalid_argument naming the offending option.
-CliRequest parse_cli(int argc, char** argv);
+// Declares mtfcdd-synth's options on `app`, parsed into `o`; a successful parse has validated `o`
+// as a whole, and every failure is a CLI::ParseError naming the option.
+void declare_options(CLI::App& app, SynthOptions& o);
 
 }  // namespace mtfcdd::synth

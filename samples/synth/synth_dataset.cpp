@@ -183,12 +183,13 @@ nlohmann::ordered_json declaration(const SynthOptions& o) {
 
 void validate(const SynthOptions& o) {
   if (o.out.empty()) throw std::invalid_argument("--out is required");
-  if (o.size < 32 || o.size > 4096)
-    throw std::invalid_argument("--size must be in [32, 4096], got " + std::to_string(o.size));
+  if (o.size < kMinSize || o.size > kMaxSize)
+    throw std::invalid_argument("--size must be in [" + std::to_string(kMinSize) + ", " + std::to_string(kMaxSize) +
+                                "], got " + std::to_string(o.size));
   for (size_t s = 0; s < kSplits.size(); ++s)
-    if (o.counts[s] < 0 || o.counts[s] > 10000000)
-      throw std::invalid_argument(std::string("--") + kSplits[s] + " must be in [0, 10000000], got " +
-                                  std::to_string(o.counts[s]));
+    if (o.counts[s] < 0 || o.counts[s] > kMaxImagesPerSplit)
+      throw std::invalid_argument(std::string("--") + kSplits[s] + " must be in [0, " +
+                                  std::to_string(kMaxImagesPerSplit) + "], got " + std::to_string(o.counts[s]));
   check_fraction(o.alpha, "alpha");
   check_fraction(o.eval_defective, "eval-defective");
   check_fraction(o.two_type_ratio, "two-type-ratio");

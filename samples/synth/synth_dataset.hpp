@@ -12,6 +12,9 @@ namespace mtfcdd::synth {
 
 constexpr const char* kGeneratorVersion = "mtfcdd-synth 1";
 constexpr std::array<const char*, 3> kSplits{"train", "val", "test"};
+// The accepted ranges, checked by validate() and declared by the command line.
+constexpr int kMinSize = 32, kMaxSize = 4096;
+constexpr int kMaxImagesPerSplit = 10000000;
 
 struct SynthOptions {
   std::string out;  // the dataset folder

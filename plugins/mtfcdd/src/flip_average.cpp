@@ -1,5 +1,6 @@
 #include "flip_average.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace mtfcdd {
@@ -18,7 +19,7 @@ void mirror(const cv::Mat& src, cv::Mat dst, int view) {
 }  // namespace
 
 bool is_flip_average_mode(const std::string& mode) {
-  return mode == "none" || mode == "h" || mode == "v" || mode == "hv";
+  return std::find(kFlipAverageModes.begin(), kFlipAverageModes.end(), mode) != kFlipAverageModes.end();
 }
 
 std::vector<int> flip_views(const std::string& mode) {

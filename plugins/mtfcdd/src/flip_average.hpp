@@ -1,6 +1,6 @@
 // Test-time flip averaging: the network sees the input and its mirror images in one batch, and
 // each type's map is the mean of their maps, mirrored back. An ensemble of views at no training
-// cost; it lowers the variance of a small from-scratch network's scores (README, Magnetic Tile).
+// cost; it lowers the variance of a small from-scratch network's scores (docs/experiments.md).
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -12,7 +12,10 @@ namespace mtfcdd {
 // The identity view; the others are cv::flip codes (1 horizontal, 0 vertical, -1 both).
 constexpr int kNoFlip = 2;
 
-// Whether `mode` is one this build implements: none, h (2 views), v (2) or hv (all 4).
+// The modes this build implements: none, h (2 views), v (2) or hv (all 4).
+inline const std::vector<std::string> kFlipAverageModes{"none", "h", "v", "hv"};
+
+// Whether `mode` is one of kFlipAverageModes.
 bool is_flip_average_mode(const std::string& mode);
 
 // The views averaged under `mode`, the identity first. Throws std::invalid_argument on an unknown mode.

@@ -1,0 +1,46 @@
+// The command-line conventions every mtfcdd program shares, on CLI11: `--help` on the program and
+// on each subcommand, generated from the declared options with their defaults, exits 0; bad usage
+// prints "PROGRAM [SUBCOMMAND]: what is wrong" and where the options are listed, and exits 2.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <optional>
+#include <string>
+
+namespace mtfcdd::cli {
+
+constexpr int kUsageError = 2;
+
+// The shared settings; call before adding options and subcommands, which inherit them.
+inline void configure(CLI::App& app) {
+  app.option_defaults()->always_capture_default();
+  app.set_help_flag("-h,--help", "print this help and exit");
+  app.get_formatter()->column_width(34);
+}
+
+// The program and the subcommands given on its command line, e.g. "vision-host run".
+inline std::string command_name(const CLI::App& app) {
+  std::string name = app.get_name();
+  for (const CLI::App* a = &app; !a->get_subcommands().empty();) {
+    a = a->get_subcommands().front();
+    name += " " + a->get_name();
+  }
+  return name;
+}
+
+// Parses argv into `app`. Returns nothing when the program should go on, else its exit code:
+// 0 after printing the help asked for, kUsageError after reporting bad usage on stderr.
+inline std::optional<int> parse(CLI::App& app, int argc, const char* const* argv) {
+  try {
+    app.parse(argc, argv);
+    return std::nullopt;
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help
+    const std::string name = command_name(app);
+    std::cerr << name << ": " << e.what() << "\n(" << name << " --help lists the options)\n";
+    return kUsageError;
+  }
+}
+
+}  // namespace mtfcdd::cli

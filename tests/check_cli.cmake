@@ -1,0 +1,17 @@
+# Runs PROGRAM with ARGS and passes when it exits with EXIT and its output (stdout for exit 0,
+# stderr otherwise) holds every string of EXPECT. Lists are '|'-separated, as ctest would split ';'.
+string(REPLACE "|" ";" args "${ARGS}")
+string(REPLACE "|" ";" expect "${EXPECT}")
+execute_process(COMMAND ${PROGRAM} ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL EXIT)
+  message(FATAL_ERROR "${PROGRAM} ${args}: exit ${rc}, expected ${EXIT}\n${out}${err}")
+endif()
+if(NOT EXIT EQUAL 0)
+  set(out "${err}")
+endif()
+foreach(e IN LISTS expect)
+  string(FIND "${out}" "${e}" pos)
+  if(pos EQUAL -1)
+    message(FATAL_ERROR "${PROGRAM} ${args}: '${e}' missing from\n${out}")
+  endif()
+endforeach()
