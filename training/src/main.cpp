@@ -1,6 +1,6 @@
 // mtfcdd-train: the companion trainer's command line (CLI11: every subcommand's --help is made
 // from its options; ranges and choices are declared once, beside the option).
-#include <CLI/CLI.hpp>
+#include "mtfcdd_cli.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -49,15 +49,15 @@ struct NetOptions {
   int64_t head_channels = 0;  // 0 = the preset's default (128 for small, else 512)
 
   void add(CLI::App* c) {
-    c->add_option("--preset", m.preset, "network preset")->check(CLI::IsMember(kPresets))->capture_default_str();
-    c->add_option("--cut", m.cut, "mobilenet_v1: the last layer kept (conv_pw_5 .. conv_pw_11)")->capture_default_str();
+    c->add_option("--preset", m.preset, "network preset")->check(CLI::IsMember(kPresets));
+    c->add_option("--cut", m.cut, "mobilenet_v1: the last layer kept (conv_pw_5 .. conv_pw_11)");
     c->add_option("--input-size", m.input_size, "square input side; 0 = the preset's (299 irv2, 224 others)")
         ->check(CLI::Range(0, 4096));
     c->add_option("--head-channels", head_channels, "width of the head's 3x3 convs; default 128 for small, 512 else")
         ->check(CLI::Range(1, 4096));
-    c->add_option("--head-dilation", m.head_dilation, "dilation of both head convs")->check(CLI::Range(1, 16))->capture_default_str();
+    c->add_option("--head-dilation", m.head_dilation, "dilation of both head convs")->check(CLI::Range(1, 16));
     c->add_option("--members", m.members, "independently initialised networks whose maps are averaged")
-        ->check(CLI::Range(1, 64))->capture_default_str();
+        ->check(CLI::Range(1, 64));
   }
   ModelConfig config(int64_t types) const {
     ModelConfig c = m;
@@ -189,31 +189,32 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
   c->add_option("--data", t.data, "dataset: manifest folder, dataset.json, or Real-IAD JSON file/folder")->required();
   c->add_option("--out", t.out, "run folder: checkpoint.pt, best.pt, history.jsonl, bundle/")->required();
   c->add_option("--weights", t.weights, "backbone .safetensors (frozen); none = train the backbone from scratch");
-  c->add_option("--epochs", t.epochs, "balanced epochs")->check(CLI::Range(1, 100000))->capture_default_str();
-  c->add_option("--batch", t.batch, "global batch: the images of one step over all ranks")->check(CLI::Range(1, 65536))->capture_default_str();
-  c->add_option("--lr", t.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-  c->add_option("--lr-schedule", o.lr_schedule, "over the planned iterations")->check(CLI::IsMember({"constant", "cosine"}))->capture_default_str();
-  c->add_option("--weight-decay", t.weight_decay, "Adam's L2 penalty")->check(CLI::NonNegativeNumber)->capture_default_str();
+  c->add_flag("--head-only", t.head_only, "keep the backbone frozen even without --weights (random: for timing)");
+  c->add_option("--epochs", t.epochs, "balanced epochs")->check(CLI::Range(1, 100000));
+  c->add_option("--batch", t.batch, "global batch: the images of one step over all ranks")->check(CLI::Range(1, 65536));
+  c->add_option("--lr", t.lr, "Adam learning rate")->check(CLI::PositiveNumber);
+  c->add_option("--lr-schedule", o.lr_schedule, "over the planned iterations")->check(CLI::IsMember({"constant", "cosine"}));
+  c->add_option("--weight-decay", t.weight_decay, "Adam's L2 penalty")->check(CLI::NonNegativeNumber);
   c->add_option("--max-minutes", t.max_minutes, "time budget; 0 = none (all ranks stop at the same step)")->check(CLI::NonNegativeNumber);
   c->add_option("--max-steps", t.max_steps, "stop after this many iterations in all; 0 = no limit")->check(CLI::NonNegativeNumber);
-  c->add_option("--aug-prob", t.aug.probability, "probability that an image is augmented")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  c->add_option("--flip", o.flip, "augmentation flips")->check(CLI::IsMember(kFlips))->capture_default_str();
-  c->add_option("--aug-stretch", t.aug.max_stretch, "largest aspect stretch")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  c->add_option("--aug-scale", t.aug.max_scale, "largest scale change")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  c->add_option("--aug-prob", t.aug.probability, "probability that an image is augmented")->check(CLI::Range(0.0, 1.0));
+  c->add_option("--flip", o.flip, "augmentation flips")->check(CLI::IsMember(kFlips));
+  c->add_option("--aug-stretch", t.aug.max_stretch, "largest aspect stretch")->check(CLI::Range(0.0, 1.0));
+  c->add_option("--aug-scale", t.aug.max_scale, "largest scale change")->check(CLI::Range(0.0, 1.0));
   c->add_option("--ema", t.ema, "decay of the weight average validated and exported, e.g. 0.999; 0 = last weights")
       ->check(CLI::Range(0.0, 0.999999));
-  c->add_option("--workers", t.workers, "data loading threads per rank")->check(CLI::Range(1, 64))->capture_default_str();
-  c->add_option("--seed", t.seed, "sampling, augmentation and initialisation seed")->capture_default_str();
+  c->add_option("--workers", t.workers, "data loading threads per rank")->check(CLI::Range(1, 64));
+  c->add_option("--seed", t.seed, "sampling, augmentation and initialisation seed");
   c->add_option("--threads", o.threads, "compute threads per rank; default: the cores / the ranks on this machine")->check(CLI::Range(1, 1024));
   c->add_flag("--resume", t.resume, "continue RUN/checkpoint.pt");
-  c->add_option("--select", t.select, "which val figure picks the best epoch")->check(CLI::IsMember({"loss", "auroc"}))->capture_default_str();
+  c->add_option("--select", t.select, "which val figure picks the best epoch")->check(CLI::IsMember({"loss", "auroc"}));
   c->add_flag("--bf16", t.bf16, "forward passes autocast to bfloat16");
-  c->add_option("--resize", t.resize, "how images become the input")->check(CLI::IsMember({"stretch", "fit"}))->capture_default_str();
+  c->add_option("--resize", t.resize, "how images become the input")->check(CLI::IsMember({"stretch", "fit"}));
   c->add_option("--snapshots", t.snapshots, "the bundle averages the maps of K epochs evenly spaced over the run")
-      ->check(CLI::Range(1, 16))->capture_default_str();
+      ->check(CLI::Range(1, 16));
   c->add_option("--flip-average", t.flip_average, "the bundle averages each image's maps over its mirror images")
-      ->check(CLI::IsMember(kFlips))->capture_default_str();
-  c->add_option("--device", t.device, "cpu, cuda or cuda:N")->capture_default_str();
+      ->check(CLI::IsMember(kFlips));
+  c->add_option("--device", t.device, "cpu, cuda or cuda:N");
   auto* g = c->add_option_group("distributed", "data parallel over ranks (torchrun's variables; these flags win)");
   g->add_option("--nproc", o.nproc, "launch this many ranks on this machine (127.0.0.1)")->check(CLI::Range(1, 256));
   g->add_option("--world-size", o.dist.world_size, "ranks in all (WORLD_SIZE)");
@@ -332,8 +333,9 @@ int cmd_epochs(const std::string& path, const DataOptions& d, int batch, int tri
 
 int main(int argc, char** argv) {
   using namespace mtfcdd;
-  CLI::App app{"mtfcdd-train: trains, exports and evaluates MultiTypeFCDD models "
-               "(presets: irv2 = Inception-ResNet-v2 with timm weights, mobilenet_v1, small = compact, from scratch)"};
+  CLI::App app{"trains, exports and evaluates MultiTypeFCDD models (presets: irv2 = Inception-ResNet-v2 with timm "
+               "weights, mobilenet_v1, small = compact, from scratch)", "mtfcdd-train"};
+  cli::configure(app);
   app.require_subcommand(1);
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later flag wins, as in scripts
   app.set_version_flag("--version", "mtfcdd-train " MTFCDD_VERSION);
@@ -351,10 +353,10 @@ int main(int argc, char** argv) {
   tc.add(exp);
   exp->add_option("--out", ex.out, "bundle folder")->required();
   exp->add_option("--weights", ex.weights, "backbone .safetensors");
-  exp->add_option("--seed", ex.seed, "initialisation seed")->capture_default_str();
-  exp->add_option("--resize", ex.req.resize, "how images become the input")->check(CLI::IsMember({"stretch", "fit"}))->capture_default_str();
+  exp->add_option("--seed", ex.seed, "initialisation seed");
+  exp->add_option("--resize", ex.req.resize, "how images become the input")->check(CLI::IsMember({"stretch", "fit"}));
   exp->add_option("--flip-average", ex.req.flip_average, "average each image's maps over its mirror images")
-      ->check(CLI::IsMember(kFlips))->capture_default_str();
+      ->check(CLI::IsMember(kFlips));
 
   TrainOptions tr;
   auto* train = app.add_subcommand("train", "balanced-epoch training, on one process or data parallel over several");
@@ -367,38 +369,34 @@ int main(int argc, char** argv) {
   data.add(eval);
   eval->add_option("--model", ev.model, "bundle folder")->required();
   eval->add_option("--data", ev.data, "dataset")->required();
-  eval->add_option("--split", ev.split, "split to evaluate")->check(CLI::IsMember({"train", "val", "test"}))->capture_default_str();
-  eval->add_option("--batch", ev.batch, "images per forward")->check(CLI::Range(1, 1024))->capture_default_str();
+  eval->add_option("--split", ev.split, "split to evaluate")->check(CLI::IsMember({"train", "val", "test"}));
+  eval->add_option("--batch", ev.batch, "images per forward")->check(CLI::Range(1, 1024));
   eval->add_option("--report", ev.report, "also write the tables as Markdown");
   eval->add_option("--json", ev.json, "also write every number as JSON");
   eval->add_option("--scores-out", ev.csv, "per-image scores as CSV");
   eval->add_flag("--no-pixel", ev.no_pixel, "skip pixel metrics");
   eval->add_option("--figure", ev.figure, "draw each type's heatmaps on its highest-scoring images (PNG/JPEG)");
-  eval->add_option("--figure-rows", ev.figure_rows, "images per type in the figure")->check(CLI::Range(1, 64))->capture_default_str();
+  eval->add_option("--figure-rows", ev.figure_rows, "images per type in the figure")->check(CLI::Range(1, 64));
 
   std::string epochs_data;
   int epochs_batch = 32, trials = 10000;
   auto* epochs = app.add_subcommand("epochs", "the balanced epoch's length (Monte Carlo, and the coupon-collector integral)");
   data.add(epochs);
   epochs->add_option("--data", epochs_data, "dataset")->required();
-  epochs->add_option("--batch", epochs_batch, "batch")->check(CLI::Range(1, 65536))->capture_default_str();
-  epochs->add_option("--trials", trials, "Monte Carlo trials")->check(CLI::Range(1, 10000000))->capture_default_str();
+  epochs->add_option("--batch", epochs_batch, "batch")->check(CLI::Range(1, 65536));
+  epochs->add_option("--trials", trials, "Monte Carlo trials")->check(CLI::Range(1, 10000000));
 
   ToyOptions toy;
   auto* toyc = app.add_subcommand("toy-data", "write a generated dataset (stripe defects, one period per type)");
   toyc->add_option("--out", toy.out, "dataset folder")->required();
-  toyc->add_option("--types", toy.types, "defect types")->check(CLI::Range(1, 8))->capture_default_str();
-  toyc->add_option("--size", toy.size, "image side")->check(CLI::Range(32, 4096))->capture_default_str();
-  toyc->add_option("--train", toy.train, "train images")->check(CLI::Range(1, 1000000))->capture_default_str();
-  toyc->add_option("--val", toy.val, "val images")->check(CLI::Range(0, 1000000))->capture_default_str();
-  toyc->add_option("--test", toy.test, "test images")->check(CLI::Range(0, 1000000))->capture_default_str();
-  toyc->add_option("--seed", toy.seed, "seed")->capture_default_str();
+  toyc->add_option("--types", toy.types, "defect types")->check(CLI::Range(1, 8));
+  toyc->add_option("--size", toy.size, "image side")->check(CLI::Range(32, 4096));
+  toyc->add_option("--train", toy.train, "train images")->check(CLI::Range(1, 1000000));
+  toyc->add_option("--val", toy.val, "val images")->check(CLI::Range(0, 1000000));
+  toyc->add_option("--test", toy.test, "test images")->check(CLI::Range(0, 1000000));
+  toyc->add_option("--seed", toy.seed, "seed");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (const auto code = cli::parse(app, argc, argv)) return *code;
   keep_freed_memory_in_heap();
   const std::string cmd = app.get_subcommands().front()->get_name();
   try {

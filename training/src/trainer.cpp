@@ -500,7 +500,8 @@ void Run::setup() {
   mc_.types = m_;
   model_ = FcddModel(mc_);
   mc_ = model_->config();
-  weights_ = setup_backbone(*model_, cfg_.weights, lead_);
+  weights_ = setup_backbone(*model_, cfg_.weights, lead_ && !cfg_.head_only);
+  if (cfg_.head_only) model_->set_backbone_frozen(true);
   model_->to(device_);
   to_channels_last(*model_);  // before the optimizer and the average copy the weights' layout
   if (group_) broadcast_module(*model_, *group_);  // one starting point, whatever each rank drew

@@ -19,6 +19,7 @@ struct TrainConfig {
   LoadOptions load;
   ModelConfig model;
   std::string weights;      // backbone .safetensors; empty = train the backbone from scratch
+  bool head_only = false;   // keep even a random backbone frozen (measuring the paper's head-only step)
   std::string out;          // run folder: checkpoint.pt, best.pt, history.jsonl, bundle/
   int batch = 32;
   double lr = 1e-4;
