@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "train_step.hpp"
 
@@ -17,12 +18,14 @@ using mtfcdd::FcddModel;
 struct Options {
   std::string preset = "irv2", device = "cpu";
   int64_t batch = 32, steps = 10, warmup = 2, types = 8, input_size = 0;
+  int64_t threads = std::max(1u, std::thread::hardware_concurrency());
   bool head_only = true, bf16 = false;
 };
 
 const char* kUsage =
     "usage: mtfcdd-step-bench [--preset irv2|mobilenet_v1|small] [--device cpu|cuda|cuda:N] [--batch 32]\n"
-    "                         [--steps 10] [--warmup 2] [--types 8] [--input-size S] [--train-backbone] [--bf16]\n"
+    "                         [--steps 10] [--warmup 2] [--types 8] [--input-size S] [--threads N] [--train-backbone]\n"
+    "                         [--bf16]\n"
     "times forward + backward + Adam step of random-weight networks on random images; prints images/s\n";
 
 int64_t positive(const std::string& name, const std::string& v) {
@@ -35,7 +38,8 @@ int64_t positive(const std::string& name, const std::string& v) {
 Options parse(int argc, char** argv) {
   Options o;
   const std::map<std::string, int64_t*> ints = {{"--batch", &o.batch}, {"--steps", &o.steps}, {"--warmup", &o.warmup},
-                                                {"--types", &o.types}, {"--input-size", &o.input_size}};
+                                                {"--types", &o.types}, {"--input-size", &o.input_size},
+                                                {"--threads", &o.threads}};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -66,6 +70,7 @@ void sync(const torch::Device& d) {
 
 int run(const Options& o) {
   const torch::Device device = mtfcdd::parse_device(o.device);
+  torch::set_num_threads(static_cast<int>(o.threads));
   torch::manual_seed(1);
   mtfcdd::ModelConfig mc;
   mc.preset = o.preset;
