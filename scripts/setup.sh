@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build clang pkg-config
   libopencv-dev libtorch-dev libboost-dev libboost-filesystem-dev nlohmann-json3-dev
   libgtest-dev libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev
-  libgloo-dev libcli11-dev
+  libgloo-dev libcli11-dev python3 time
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good)
 missing=()
