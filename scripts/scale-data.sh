@@ -13,8 +13,8 @@ if [ ! -f "$work/images/manifest.csv" ]; then
   build/bin/mtfcdd-synth --out "$work/images" --size 256 --train $((distinct * 9 / 10)) \
     --val $((distinct / 10)) --test 0 >/dev/null
 fi
-echo "| records | read and checked | peak RSS of a one-step run |"
-echo "|---:|---:|---:|"
+echo "| records | read and checked | resident memory then | peak of a one-step run (with validation and calibration) |"
+echo "|---:|---:|---:|---:|"
 for n in 10000 50000 150000; do
   d="$work/records-$n"
   rm -rf "$d" && mkdir -p "$d"
@@ -42,7 +42,8 @@ open(os.path.join(dst, "manifest.csv"), "w").write("\n".join(out) + "\n")
 PY
   log="$d.log"
   /usr/bin/time -f "rss %M" build/bin/mtfcdd-train train --data "$d" --out "$d-run" --max-steps 1 --epochs 1 >"$log" 2>&1
-  secs=$(sed -n 's/.*read and checked in \([0-9.]*\) s/\1/p' "$log")
+  secs=$(sed -n 's/.*read and checked in \([0-9.]*\) s.*/\1/p' "$log")
+  mem=$(sed -n 's/.*(resident memory \([0-9]*\) MiB).*/\1/p' "$log")
   rss=$(awk '/^rss/ {printf "%.0f MiB", $2 / 1024}' "$log")
-  echo "| $n | $secs s | $rss |"
+  echo "| $n | $secs s | $mem MiB | $rss |"
 done

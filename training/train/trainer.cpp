@@ -45,6 +45,14 @@ torch::Tensor labels_tensor(const Batch& b, int64_t m) {
       .clone();
 }
 
+// This process's resident set (VmRSS), 0 where /proc does not say.
+double resident_mib() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024;
+  return 0;
+}
+
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 std::string format_duration(double s) {
@@ -480,8 +488,8 @@ void Run::setup() {
   const auto t_load = Clock::now();
   data_ = load_dataset(cfg_.data, cfg_.load);
   if (lead_) {
-    std::printf("dataset %s: %zu images, read and checked in %.1f s\n", cfg_.data.c_str(), data_.samples.size(),
-                seconds_since(t_load));
+    std::printf("dataset %s: %zu images, read and checked in %.1f s (resident memory %.0f MiB)\n", cfg_.data.c_str(),
+                data_.samples.size(), seconds_since(t_load), resident_mib());
     for (const auto& w : data_.warnings) std::cerr << "warning: " << w << "\n";
     if (data_.skipped) std::cerr << "warning: skipped " << data_.skipped << " bad records (--skip-bad)\n";
   }
