@@ -1,5 +1,6 @@
-// mtfcdd-bench: the plugin's per-image latency through the C ABI against LibTorch on the same
-// weights, both against the machine's float32 GEMM peak; optionally training throughput.
+// mtfcdd-bench: the plugin's per-image latency through the C ABI against ONNX Runtime and
+// LibTorch on the same weights, all against the machine's float32 FMA peak; optionally training
+// throughput.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +14,8 @@
 #include "child_process.hpp"
 #include "cli_args.hpp"
 #include "flip_average.hpp"
+#include "fma_peak.hpp"
+#include "ort_timing.hpp"
 #include "plugin_timing.hpp"
 #include "stats.hpp"
 #include "torch_timing.hpp"
@@ -29,9 +32,9 @@ using nlohmann::json;
 
 const char* kUsage = R"(usage: mtfcdd-bench [options]
 
-Per-image latency of the mtfcdd plugin (C ABI, OpenCV DNN) and of LibTorch on the same random
-weights, FLOPs, achieved GFLOP/s against the machine's float32 GEMM peak, the plugin's peak RSS,
-and training throughput.
+Per-image latency of the mtfcdd plugin (C ABI, OpenCV DNN), of ONNX Runtime (when installed:
+scripts/setup-bench.sh) and of LibTorch on the same random weights, FLOPs, achieved GFLOP/s
+against the machine's float32 FMA peak, the plugin's peak RSS, and training throughput.
 
   --presets irv2,small      presets, each at its default input size (irv2 299, small 224)
   --batches 1,8             images per call
@@ -40,6 +43,10 @@ and training throughput.
   --plugin PATH             the plugin .so (default: the one built with this bench)
   --threads N               threads for both sides (default: every core)
   --json PATH               also write the results as JSON
+  --ort DIR                 ONNX Runtime's install (default: build/ort, from scripts/setup-bench.sh)
+  --rounds 3                plugin and ONNX Runtime children alternate this many times per row
+  --no-spin                 threads sleep as soon as they wait, on both sides (OMP_WAIT_POLICY=passive
+                            for the plugin, allow_spinning 0 for ONNX Runtime): for busy cores
   --gemm-size 2048          side of the square GEMM that measures the peak
   --no-train-throughput     skip training throughput (small: full network; others: head only)
   --train-batch 32 --train-steps 3
@@ -89,9 +96,9 @@ int positive(long long v, const std::string& option, int minimum = 1) {
 struct Options {
   std::vector<std::string> presets;
   std::vector<int> batches;
-  int runs = 50, warmup = 5, types = 8, threads = 1, gemm_size = 2048, train_batch = 32, train_steps = 3;
-  bool train = true, train_bf16 = false;
-  std::string plugin, json_path;
+  int runs = 50, warmup = 5, types = 8, threads = 1, gemm_size = 2048, train_batch = 32, train_steps = 3, rounds = 3;
+  bool train = true, train_bf16 = false, spin = true;
+  std::string plugin, json_path, ort_dir;
   std::string flip_average = "none";  // none: no flip-averaging rows
 };
 
@@ -123,6 +130,9 @@ Options parse_options(const CliArgs& a) {
   o.train_bf16 = a.has("train-bf16");
   o.plugin = a.str("plugin", MTFCDD_BENCH_PLUGIN);
   o.json_path = a.str("json");
+  o.ort_dir = a.str("ort", MTFCDD_BENCH_ORT_DIR);
+  o.rounds = positive(a.integer("rounds", o.rounds), "rounds");
+  o.spin = !a.has("no-spin");
   o.flip_average = a.str("flip-average", o.flip_average);
   a.reject_unknown();
   if (!is_flip_average_mode(o.flip_average))
@@ -170,7 +180,50 @@ struct Entry {
   PluginResult opencv_conv;          // the same with "conv": "opencv", OpenCV DNN's own convolutions
   PluginResult flips;                // the same bundle averaging over --flip-average's views
   std::vector<double> libtorch_ms;  // per call
+  // ONNX Runtime, when installed: per call over all rounds; per round, the plugin's median over
+  // ONNX Runtime's; its maps against the plugin's on the same blob.
+  std::vector<double> ort_ms, round_ratios;
+  double ort_maps_relative_l2 = 0;
+  std::string ort_version;
 };
+
+// Adds a further child's samples of the same configuration.
+void append(PluginResult& to, const PluginResult& from) {
+  for (auto [a, b] : {std::pair{&to.call_ms, &from.call_ms}, {&to.pre_ms, &from.pre_ms}, {&to.net_ms, &from.net_ms},
+                      {&to.post_ms, &from.post_ms}})
+    a->insert(a->end(), b->begin(), b->end());
+  to.peak_rss_mb = std::max(to.peak_rss_mb, from.peak_rss_mb);
+}
+
+// The plugin's default configuration and ONNX Runtime, alternating o.rounds times so that a
+// change in the load on the shared cores falls on both; each round's ratio shows the spread.
+// The first plugin child writes its input blob and maps into `work`; ONNX Runtime runs on that
+// blob and its maps are checked against the plugin's.
+void time_plugin_and_ort(const Options& o, const ModelFacts& facts, bool with_ort, const fs::path& work, Entry& e) {
+  const BundleManifest m = read_manifest(facts.bundle_dir);
+  fs::create_directories(work);
+  for (int round = 0; round < o.rounds; ++round) {
+    std::cerr << "plugin " << e.preset << " batch " << e.batch << " round " << round + 1 << "/" << o.rounds << ": "
+              << o.warmup << " + " << o.runs << " calls\n";
+    PluginRequest request{o.plugin, facts.bundle_dir, e.batch, o.runs, o.warmup, o.threads, "",
+                          round == 0 && with_ort ? work.string() : "", o.spin};
+    const PluginResult plugin = run_plugin_child(request);
+    if (round == 0) e.plugin = plugin; else append(e.plugin, plugin);
+    if (!with_ort) continue;
+    std::cerr << "ONNX Runtime " << e.preset << " batch " << e.batch << " round " << round + 1 << "/" << o.rounds
+              << "\n";
+    const OrtResult ort = run_ort_child({o.ort_dir, (fs::path(facts.bundle_dir) / m.model_file).string(), m.input_name,
+                                         m.maps_output, (work / "blob.f32").string(),
+                                         {e.batch, 3, m.input_height, m.input_width}, o.threads, o.runs, o.warmup,
+                                         (work / "ort_maps.f32").string(), o.spin});
+    e.ort_ms.insert(e.ort_ms.end(), ort.call_ms.begin(), ort.call_ms.end());
+    e.round_ratios.push_back(median(plugin.call_ms) / median(ort.call_ms));
+    e.ort_version = ort.version;
+    if (round == 0)
+      e.ort_maps_relative_l2 = relative_l2(read_floats((work / "maps.f32").string()),
+                                           read_floats((work / "ort_maps.f32").string()));
+  }
+}
 
 // Per-image milliseconds: the call's time shared by the batch.
 std::vector<double> per_image(std::vector<double> ms, int batch) {
@@ -210,7 +263,25 @@ json entry_json(const Entry& e, double peak_gflops) {
           {"opencv_conv_ms_median", median(opencv_conv)},
           {"opencv_conv_ms_p95", p95(opencv_conv)},
           {"opencv_conv_network_ms_median", median(per_image(e.opencv_conv.net_ms, e.batch))},
-          {"opencv_conv_over_libtorch_ratio", median(opencv_conv) / median(torch)}};
+          {"opencv_conv_over_libtorch_ratio", median(opencv_conv) / median(torch)},
+          {"opencv_conv_fraction_of_peak", gflop / (median(opencv_conv) / 1e3) / peak_gflops}};
+}
+
+// The plugin's maps and ONNX Runtime's on the same blob agree within this relative L2 distance.
+constexpr double kMapsTolerance = 1e-4;
+
+// ONNX Runtime's figures beside the plugin's, when it ran.
+void add_ort(json& r, const Entry& e, double peak_gflops) {
+  const auto ort = per_image(e.ort_ms, e.batch), plugin = per_image(e.plugin.call_ms, e.batch);
+  const double gflop = e.facts.flops_per_image / 1e9;
+  r["ort_ms_median"] = median(ort);
+  r["ort_ms_p95"] = p95(ort);
+  r["ort_gflops"] = gflop / (median(ort) / 1e3);
+  r["ort_fraction_of_peak"] = gflop / (median(ort) / 1e3) / peak_gflops;
+  r["plugin_over_ort_ratio"] = median(plugin) / median(ort);
+  r["plugin_over_ort_ratio_rounds"] = e.round_ratios;
+  r["ort_maps_relative_l2"] = e.ort_maps_relative_l2;
+  r["ort_maps_match"] = e.ort_maps_relative_l2 <= kMapsTolerance;
 }
 
 // The bundle of `dir` copied beside it, averaging over `mode`'s flips.
@@ -230,12 +301,38 @@ void print_report(const json& report) {
               m.at("cpu_model").get<std::string>().c_str(), m.at("cores").get<int>(), m.at("threads").get<int>(),
               m.at("opencv_version").get<std::string>().c_str(), m.at("libtorch_version").get<std::string>().c_str(),
               m.at("load_average_at_start")[0].get<double>());
-  std::printf("peak: float32 %dx%dx%d matrix product, best of up to %d calls:", p.at("n").get<int>(),
+  const double peak = p.at("peak_gflops");
+  std::printf("peak: %.1f GFLOP/s float32, a register-only FMA loop on %d threads, %s, best of %d\n", peak,
+              p.at("fma_threads").get<int>(), p.at("fma_isa").get<std::string>().c_str(), p.at("max_repeats").get<int>());
+  std::printf("library kernels, float32 %dx%dx%d matrix product, best of up to %d calls:", p.at("n").get<int>(),
               p.at("n").get<int>(), p.at("n").get<int>(), p.at("max_repeats").get<int>());
   for (const auto& [name, gflops] : p.at("kernels_gflops").items())
-    std::printf(" %s %.1f,", name.c_str(), gflops.get<double>());
-  std::printf(" -> %.1f GFLOP/s (%s)\n\n", p.at("peak_gflops").get<double>(),
-              p.at("peak_kernel").get<std::string>().c_str());
+    std::printf(" %s %.1f (%.0f%%),", name.c_str(), gflops.get<double>(), 100 * gflops.get<double>() / peak);
+  std::printf("\n\n");
+  const json& ort = report.at("ort");
+  if (ort.at("installed")) {
+    std::printf("ONNX Runtime %s (CPU execution provider, Node binding), on the blob the plugin made of the same frames:\n",
+                ort.value("version", "?").c_str());
+    std::printf("| preset | batch | plugin ms/img p50 | ORT ms/img p50 | ORT p95 | plugin/ORT | per round | plugin %% peak "
+                "| ORT %% peak | maps rel. L2 |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n");
+    for (const auto& r : report.at("results")) {
+      std::string rounds;
+      for (const auto& x : r.at("plugin_over_ort_ratio_rounds")) {
+        char b[16];
+        std::snprintf(b, sizeof b, "%s%.2f", rounds.empty() ? "" : " ", x.get<double>());
+        rounds += b;
+      }
+      std::printf("| %s | %d | %.2f | %.2f | %.2f | %.3f | %s | %.1f | %.1f | %.1e%s |\n",
+                  r.at("preset").get<std::string>().c_str(), r.at("batch").get<int>(),
+                  r.at("plugin_ms_median").get<double>(), r.at("ort_ms_median").get<double>(),
+                  r.at("ort_ms_p95").get<double>(), r.at("plugin_over_ort_ratio").get<double>(), rounds.c_str(),
+                  100 * r.at("plugin_fraction_of_peak").get<double>(), 100 * r.at("ort_fraction_of_peak").get<double>(),
+                  r.at("ort_maps_relative_l2").get<double>(), r.at("ort_maps_match").get<bool>() ? "" : " MISMATCH");
+    }
+    std::printf("\n");
+  } else {
+    std::printf("%s\n\n", ort.at("hint").get<std::string>().c_str());
+  }
   std::printf(
       "| preset | input | batch | GFLOP/img | plugin ms/img p50 | p95 | LibTorch ms/img p50 | p95 | plugin/LibTorch "
       "| plugin GFLOP/s | LibTorch GFLOP/s | plugin %% peak | LibTorch %% peak | plugin conv "
@@ -283,8 +380,10 @@ void print_report(const json& report) {
                   r.at("flip_average_ms_p95").get<double>(), r.at("flip_average_over_plugin_ratio").get<double>());
   }
   const json& s = report.at("settings");
-  std::printf("\n%d timed calls after %d warm-up calls per row; ms/img = call time / batch.\n", s.at("runs").get<int>(),
-              s.at("warmup").get<int>());
+  std::printf("\n%d timed calls after %d warm-up calls per row, plugin and ONNX Runtime alternating %d times; "
+              "ms/img = call time / batch; waiting threads %s.\n",
+              s.at("runs").get<int>(), s.at("warmup").get<int>(), s.at("rounds").get<int>(),
+              s.at("spin").get<bool>() ? "spin first (the libraries' defaults)" : "sleep (--no-spin)");
   std::printf("plugin: %s; measured in a child process.\n", s.at("plugin_includes").get<std::string>().c_str());
   std::printf("LibTorch: %s.\n", s.at("libtorch_includes").get<std::string>().c_str());
 }
@@ -303,9 +402,13 @@ int run(const CliArgs& args) {
                    {"warmup", o.warmup},
                    {"types", o.types},
                    {"flip_average", o.flip_average},
+                   {"rounds", o.rounds},
+                   {"spin", o.spin},
                    {"plugin", o.plugin},
                    {"plugin_includes", kPluginIncludes},
                    {"libtorch_includes", kLibtorchIncludes}}}};
+  const bool with_ort = ort_available(o.ort_dir);
+  if (!with_ort) std::cerr << "mtfcdd-bench: " << kOrtInstallHint << " (looked in " << o.ort_dir << "); its column is left out\n";
   const TempDir tmp;
   std::vector<Entry> entries;
   // Plugin children first, while this process is still small (see export_child_main).
@@ -313,11 +416,13 @@ int run(const CliArgs& args) {
     std::cerr << "exporting " << preset << " (" << o.types << " types, random weights)\n";
     const ModelFacts facts = export_in_child(preset, o.types, tmp.path() / preset);
     for (int batch : o.batches) {
-      std::cerr << "plugin " << preset << " batch " << batch << ": " << o.warmup << " + " << o.runs << " calls\n";
-      PluginRequest request{o.plugin, facts.bundle_dir, batch, o.runs, o.warmup, o.threads, ""};
-      Entry e{preset, batch, facts, run_plugin_child(request), {}, {}, {}};
+      Entry e;
+      e.preset = preset;
+      e.batch = batch;
+      e.facts = facts;
+      time_plugin_and_ort(o, facts, with_ort, tmp.path() / (preset + "-batch" + std::to_string(batch)), e);
       // OpenCV DNN's own convolutions beside the default (oneDNN's, when the plugin has them).
-      request.conv = "opencv";
+      const PluginRequest request{o.plugin, facts.bundle_dir, batch, o.runs, o.warmup, o.threads, "opencv", "", o.spin};
       if (e.plugin.conv == request.conv) {
         e.opencv_conv = e.plugin;
       } else {
@@ -329,7 +434,7 @@ int run(const CliArgs& args) {
         std::cerr << "plugin " << preset << " batch " << batch << ", flip average " << o.flip_average << ": "
                   << o.warmup << " + " << o.runs << " calls\n";
         e.flips = run_plugin_child({o.plugin, flip_average_bundle(facts.bundle_dir, o.flip_average), batch, o.runs,
-                                    o.warmup, o.threads, ""});
+                                    o.warmup, o.threads, "", "", o.spin});
       }
       entries.push_back(std::move(e));
     }
@@ -339,20 +444,31 @@ int run(const CliArgs& args) {
     std::cerr << "LibTorch " << e.preset << " batch " << e.batch << "\n";
     e.libtorch_ms = time_libtorch(e.preset, o.types, e.facts.weights_path, e.batch, o.runs, o.warmup);
   }
-  std::cerr << "GEMM peak\n";
-  constexpr int kGemmRepeats = 5;
-  const GemmPeak peak = gemm_peak(o.gemm_size, kGemmRepeats);
-  const double peak_gflops = peak.best().gflops;
-  json kernels = json::object();
-  for (const auto& k : peak.kernels) kernels[k.name] = k.gflops;
-  report["peak"] = {{"n", peak.n},
-                    {"max_repeats", kGemmRepeats},
+  std::cerr << "FMA peak and library GEMM kernels\n";
+  constexpr int kPeakRepeats = 5;
+  const FmaPeak fma = fma_peak(o.threads, kPeakRepeats);
+  const double peak_gflops = fma.gflops;
+  const GemmPeak gemm = gemm_peak(o.gemm_size, kPeakRepeats);
+  json kernels = json::object(), kernel_fractions = json::object();
+  for (const auto& k : gemm.kernels) {
+    kernels[k.name] = k.gflops;
+    kernel_fractions[k.name] = k.gflops / peak_gflops;
+  }
+  report["peak"] = {{"peak_gflops", peak_gflops},
+                    {"fma_isa", fma.isa},
+                    {"fma_threads", fma.threads},
+                    {"max_repeats", kPeakRepeats},
+                    {"n", gemm.n},
                     {"kernels_gflops", kernels},
-                    {"peak_kernel", peak.best().name},
-                    {"peak_gflops", peak.best().gflops}};
+                    {"kernels_fraction_of_peak", kernel_fractions}};
+  report["ort"] = {{"installed", with_ort}, {"dir", o.ort_dir}};
+  if (!with_ort) report["ort"]["hint"] = kOrtInstallHint;
+  for (const auto& e : entries)
+    if (!e.ort_version.empty()) report["ort"]["version"] = e.ort_version;
   report["results"] = json::array();
   for (const auto& e : entries) {
     json r = entry_json(e, peak_gflops);
+    if (with_ort) add_ort(r, e, peak_gflops);
     if (o.flip_average != "none") {
       const auto flips = per_image(e.flips.call_ms, e.batch), plugin = per_image(e.plugin.call_ms, e.batch);
       r["flip_average"] = o.flip_average;
@@ -398,7 +514,7 @@ int main(int argc, char** argv) {
   using namespace mtfcdd::bench;
   bool child = false;  // a child's errors reach the user through the parent: no usage text
   try {
-    const mtfcdd::CliArgs args(argc, argv, 1, {"plugin-only", "export-only", "no-train-throughput", "train-bf16", "help"});
+    const mtfcdd::CliArgs args(argc, argv, 1, {"plugin-only", "export-only", "no-train-throughput", "train-bf16", "no-spin", "help"});
     if (args.has("help")) {
       std::cout << kUsage;
       return 0;

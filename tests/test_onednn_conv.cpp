@@ -116,7 +116,8 @@ TEST_F(OneDnnConvTest, AutoIsOneDnnOnTheCpu) {
 TEST_F(OneDnnConvTest, OtherOpenCvUsersKeepOpenCvConvolution) {
   const std::string onnx = fixture_bundle() + "/model.onnx";
   int ours = 0;  // every convolution of this model is one oneDNN runs
-  cv::dnn::Net with = read_onnx_with_onednn_conv(onnx);
+  const BundleManifest m = read_manifest(fixture_bundle());
+  cv::dnn::Net with = read_onnx_with_onednn_conv(onnx, {1, 3, m.input_height, m.input_width});
   for (const auto& name : with.getLayerNames()) ours += with.getLayer(with.getLayerId(name))->type == kOneDnnConvType;
   EXPECT_GT(ours, 0);
   const DnnModel model(fixture_bundle(), with_conv("onednn"));

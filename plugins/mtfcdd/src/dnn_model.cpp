@@ -47,9 +47,9 @@ std::string choose_conv(const DnnOptions& o, const std::string& backend) {
   return o.conv != "opencv" && have_onednn() && backend == "cpu" ? "onednn" : "opencv";
 }
 
-cv::dnn::Net read_onnx(const std::string& path, const std::string& conv) {
+cv::dnn::Net read_onnx(const std::string& path, const std::string& conv, const BundleManifest& m) {
 #ifdef MTFCDD_WITH_ONEDNN
-  if (conv == "onednn") return read_onnx_with_onednn_conv(path);
+  if (conv == "onednn") return read_onnx_with_onednn_conv(path, {1, 3, m.input_height, m.input_width});
 #endif
   return cv::dnn::readNetFromONNX(path);
 }
@@ -70,7 +70,7 @@ DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
   backend_ = choose_backend(opts);
   conv_ = choose_conv(opts, backend_);
   try {
-    net_ = read_onnx(path, conv_);
+    net_ = read_onnx(path, conv_, manifest_);
   } catch (const cv::Exception& e) {
     throw std::runtime_error("cannot load ONNX model " + path + ": " + e.what());
   }

@@ -13,10 +13,13 @@ namespace mtfcdd {
 extern const char* const kOneDnnConvType;
 
 // Reads an ONNX model whose 2-D convolutions with constant weights run through oneDNN; any other
-// convolution (1-D, 3-D, "SAME" padding, weights computed at run time) is OpenCV's own.
+// convolution (1-D, 3-D, "SAME" padding, weights computed at run time) is OpenCV's own. Blobs
+// passed only between oneDNN convolutions (directly or through ReLUs, additions and channel
+// concatenations) stay in oneDNN's blocked layout; `input_shape` is one the network runs on
+// (NCHW; any batch), which gives those blobs' channel counts.
 // OpenCV's layer factory is process-global, so the oneDNN layer is registered only while this
 // call creates the network's layers, under a process-wide lock, and OpenCV's built-in
 // convolution is restored before it returns. Throws cv::Exception as readNetFromONNX does.
-cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path);
+cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::MatShape& input_shape);
 
 }  // namespace mtfcdd
