@@ -84,18 +84,18 @@ double timed_run(const Loop& loop, int threads, long iterations) {
 
 }  // namespace
 
-FmaPeak fma_peak(int threads, int repeats, double seconds) {
+FmaPeak fma_peak(int threads, int bursts, double seconds) {
   const Loop loop = widest_loop();
   // Calibrate the turns to about `seconds` on one thread, then run them on all.
-  long iterations = 1 << 16;
-  for (double s = 0; (s = timed_run(loop, 1, iterations)) < seconds / 4;) iterations *= 2;
+  long iterations = 1 << 12;
+  while (timed_run(loop, 1, iterations) < seconds / 4) iterations *= 2;
   iterations = static_cast<long>(iterations * seconds / std::max(1e-6, timed_run(loop, 1, iterations)));
   double best = 0;
-  for (int r = 0; r < repeats; ++r) {
+  for (int r = 0; r < bursts; ++r) {
     const double s = timed_run(loop, threads, iterations);
     best = std::max(best, fma_loop_flops(static_cast<double>(iterations), kAccumulators, loop.lanes, threads) / s / 1e9);
   }
-  return {loop.isa, threads, best};
+  return {loop.isa, threads, bursts, seconds, best};
 }
 
 }  // namespace mtfcdd::bench

@@ -10,7 +10,9 @@ namespace mtfcdd::bench {
 struct FmaPeak {
   std::string isa;  // the instructions the loop used, e.g. "AVX-512F vfmadd (zmm)"
   int threads = 0;
-  double gflops = 0;  // best over the repeats, all threads together
+  int bursts = 0;
+  double seconds = 0;  // of one burst
+  double gflops = 0;   // the best burst, all threads together
 };
 
 // FLOPs of `iterations` loop turns per thread: each FMA is a multiply and an add on every lane.
@@ -19,7 +21,8 @@ constexpr double fma_loop_flops(double iterations, int accumulators, int lanes, 
 }
 
 // The widest FMA this CPU has (AVX-512F, else AVX2 FMA); throws std::runtime_error on a CPU
-// with neither. Best of `repeats` runs of about `seconds` each.
-FmaPeak fma_peak(int threads, int repeats = 5, double seconds = 0.2);
+// with neither. Best of `bursts` runs of about `seconds` each: short bursts, many of them, so
+// that on cores other processes share some burst runs while they are off the cores.
+FmaPeak fma_peak(int threads, int bursts = 200, double seconds = 0.002);
 
 }  // namespace mtfcdd::bench

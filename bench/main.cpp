@@ -302,8 +302,9 @@ void print_report(const json& report) {
               m.at("opencv_version").get<std::string>().c_str(), m.at("libtorch_version").get<std::string>().c_str(),
               m.at("load_average_at_start")[0].get<double>());
   const double peak = p.at("peak_gflops");
-  std::printf("peak: %.1f GFLOP/s float32, a register-only FMA loop on %d threads, %s, best of %d\n", peak,
-              p.at("fma_threads").get<int>(), p.at("fma_isa").get<std::string>().c_str(), p.at("max_repeats").get<int>());
+  std::printf("peak: %.1f GFLOP/s float32, a register-only FMA loop on %d threads, %s, best of %d bursts of %.0f ms\n",
+              peak, p.at("fma_threads").get<int>(), p.at("fma_isa").get<std::string>().c_str(),
+              p.at("fma_bursts").get<int>(), 1e3 * p.at("fma_burst_seconds").get<double>());
   std::printf("library kernels, float32 %dx%dx%d matrix product, best of up to %d calls:", p.at("n").get<int>(),
               p.at("n").get<int>(), p.at("n").get<int>(), p.at("max_repeats").get<int>());
   for (const auto& [name, gflops] : p.at("kernels_gflops").items())
@@ -446,7 +447,7 @@ int run(const CliArgs& args) {
   }
   std::cerr << "FMA peak and library GEMM kernels\n";
   constexpr int kPeakRepeats = 5;
-  const FmaPeak fma = fma_peak(o.threads, kPeakRepeats);
+  const FmaPeak fma = fma_peak(o.threads);
   const double peak_gflops = fma.gflops;
   const GemmPeak gemm = gemm_peak(o.gemm_size, kPeakRepeats);
   json kernels = json::object(), kernel_fractions = json::object();
@@ -457,6 +458,8 @@ int run(const CliArgs& args) {
   report["peak"] = {{"peak_gflops", peak_gflops},
                     {"fma_isa", fma.isa},
                     {"fma_threads", fma.threads},
+                    {"fma_bursts", fma.bursts},
+                    {"fma_burst_seconds", fma.seconds},
                     {"max_repeats", kPeakRepeats},
                     {"n", gemm.n},
                     {"kernels_gflops", kernels},
