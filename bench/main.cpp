@@ -47,7 +47,7 @@ against the machine's float32 FMA peak, the plugin's peak RSS, and training thro
   --rounds 3                plugin and ONNX Runtime children alternate this many times per row
   --no-spin                 threads sleep as soon as they wait, on both sides (OMP_WAIT_POLICY=passive
                             for the plugin, allow_spinning 0 for ONNX Runtime): for busy cores
-  --gemm-size 2048          side of the square GEMM that measures the peak
+  --gemm-size 2048          side of the square GEMM the library kernels are timed on
   --no-train-throughput     skip training throughput (small: full network; others: head only)
   --train-batch 32 --train-steps 3
   --train-bf16              training forward passes in bfloat16, as the trainer's --bf16

@@ -140,6 +140,21 @@ TEST_F(OneDnnConvTest, OtherOpenCvUsersKeepOpenCvConvolution) {
   const auto made = cv::dnn::LayerFactory::createLayerInstance("Convolution", params);
   EXPECT_TRUE(made.dynamicCast<cv::dnn::ConvolutionLayer>());
 }
+
+TEST_F(OneDnnConvTest, ConsecutiveConvolutionsKeepTheBlockedLayout) {
+  // The fixture is `small` with a 16-channel head: a chain of 3x3 convolutions (32..128
+  // channels, ReLUs fused) and a 1x1 one to 3 maps. Every blob between two of them stays
+  // blocked; the network input and the 3-channel maps are NCHW.
+  const BundleManifest m = read_manifest(fixture_bundle());
+  cv::dnn::Net net = read_onnx_with_onednn_conv(fixture_bundle() + "/model.onnx", {1, 3, m.input_height, m.input_width});
+  const std::vector<BlockedLayout> convs = blocked_layouts(net);
+  ASSERT_GE(convs.size(), 3u);
+  for (size_t i = 0; i < convs.size(); ++i) {
+    SCOPED_TRACE(convs[i].layer);
+    EXPECT_EQ(convs[i].input, i > 0);
+    EXPECT_EQ(convs[i].output, i + 1 < convs.size());
+  }
+}
 #endif
 
 TEST_F(OneDnnConvTest, UnknownConvIsAnError) {

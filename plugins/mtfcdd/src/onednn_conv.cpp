@@ -102,6 +102,8 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
     dst_blocked_ = dst_blocked;
     plans_.clear();
   }
+  bool src_blocked() const { return src_blocked_; }
+  bool dst_blocked() const { return dst_blocked_; }
 
   bool getMemoryShapes(const std::vector<cv::dnn::MatShape>& inputs, int required_outputs,
                        std::vector<cv::dnn::MatShape>& outputs,
@@ -339,6 +341,14 @@ cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::
   for (const auto& name : net.getLayerNames()) net.getLayer(net.getLayerId(name));
   choose_layouts(net, input_shape);
   return net;
+}
+
+std::vector<BlockedLayout> blocked_layouts(cv::dnn::Net& net) {
+  std::vector<BlockedLayout> out;
+  for (const auto& name : net.getLayerNames())
+    if (const auto conv = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnConvLayer>())
+      out.push_back({name, conv->src_blocked(), conv->dst_blocked()});
+  return out;
 }
 
 }  // namespace mtfcdd

@@ -5,6 +5,7 @@
 
 #include <opencv2/dnn.hpp>
 #include <string>
+#include <vector>
 
 namespace mtfcdd {
 
@@ -21,5 +22,13 @@ extern const char* const kOneDnnConvType;
 // call creates the network's layers, under a process-wide lock, and OpenCV's built-in
 // convolution is restored before it returns. Throws cv::Exception as readNetFromONNX does.
 cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::MatShape& input_shape);
+
+// Where a net from read_onnx_with_onednn_conv keeps the blocked layout: per oneDNN convolution
+// (by layer name), whether its input and its output blob hold it.
+struct BlockedLayout {
+  std::string layer;
+  bool input = false, output = false;
+};
+std::vector<BlockedLayout> blocked_layouts(cv::dnn::Net& net);
 
 }  // namespace mtfcdd
