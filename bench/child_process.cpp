@@ -15,6 +15,15 @@ extern char** environ;
 
 namespace mtfcdd::bench {
 
+nlohmann::json stdout_json(const ChildRun& run, const std::string& child) {
+  try {
+    return nlohmann::json::parse(run.stdout_text);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error("the " + child + " child printed no valid JSON (" + std::string(e.what()) +
+                             "): " + run.stdout_text.substr(0, 500));
+  }
+}
+
 ChildRun run_self(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   return run_child(std::filesystem::read_symlink("/proc/self/exe").string(), args, env);
 }

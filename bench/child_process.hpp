@@ -2,6 +2,7 @@
 // not share the parent's address space (the plugin's latency and peak RSS, ONNX Runtime).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,10 @@ struct ChildRun {
 // std::runtime_error when it cannot start or does not exit with 0.
 ChildRun run_child(const std::string& program, const std::vector<std::string>& args,
                    const std::vector<std::string>& env = {});
+
+// The one JSON value a child printed to stdout; throws std::runtime_error naming `child` when it
+// printed none.
+nlohmann::json stdout_json(const ChildRun& run, const std::string& child);
 
 // run_child on /proc/self/exe.
 ChildRun run_self(const std::vector<std::string>& args, const std::vector<std::string>& env = {});

@@ -93,7 +93,8 @@ FmaPeak fma_peak(int threads, int bursts, double seconds) {
   double best = 0;
   for (int r = 0; r < bursts; ++r) {
     const double s = timed_run(loop, threads, iterations);
-    best = std::max(best, fma_loop_flops(static_cast<double>(iterations), kAccumulators, loop.lanes, threads) / s / 1e9);
+    const double flops = fma_loop_flops(static_cast<double>(iterations), kAccumulators, loop.lanes, threads);
+    best = std::max(best, flops / s / 1e9);
   }
   return {loop.isa, threads, bursts, seconds, best};
 }

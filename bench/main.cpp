@@ -312,10 +312,11 @@ void print_report(const json& report) {
   std::printf("\n\n");
   const json& ort = report.at("ort");
   if (ort.at("installed")) {
-    std::printf("ONNX Runtime %s (CPU execution provider, Node binding), on the blob the plugin made of the same frames:\n",
+    std::printf("ONNX Runtime %s (CPU execution provider, Node binding), on the blob the plugin made of the same "
+                "frames:\n",
                 ort.value("version", "?").c_str());
-    std::printf("| preset | batch | plugin ms/img p50 | ORT ms/img p50 | ORT p95 | plugin/ORT | per round | plugin %% peak "
-                "| ORT %% peak | maps rel. L2 |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n");
+    std::printf("| preset | batch | plugin ms/img p50 | ORT ms/img p50 | ORT p95 | plugin/ORT | per round "
+                "| plugin %% peak | ORT %% peak | maps rel. L2 |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n");
     for (const auto& r : report.at("results")) {
       std::string rounds;
       for (const auto& x : r.at("plugin_over_ort_ratio_rounds")) {
@@ -409,7 +410,8 @@ int run(const CliArgs& args) {
                    {"plugin_includes", kPluginIncludes},
                    {"libtorch_includes", kLibtorchIncludes}}}};
   const bool with_ort = ort_available(o.ort_dir);
-  if (!with_ort) std::cerr << "mtfcdd-bench: " << kOrtInstallHint << " (looked in " << o.ort_dir << "); its column is left out\n";
+  if (!with_ort)
+    std::cerr << "mtfcdd-bench: " << kOrtInstallHint << " (looked in " << o.ort_dir << "); its columns are left out\n";
   const TempDir tmp;
   std::vector<Entry> entries;
   // Plugin children first, while this process is still small (see export_child_main).
@@ -517,7 +519,8 @@ int main(int argc, char** argv) {
   using namespace mtfcdd::bench;
   bool child = false;  // a child's errors reach the user through the parent: no usage text
   try {
-    const mtfcdd::CliArgs args(argc, argv, 1, {"plugin-only", "export-only", "no-train-throughput", "train-bf16", "no-spin", "help"});
+    const mtfcdd::CliArgs args(argc, argv, 1,
+                               {"plugin-only", "export-only", "no-train-throughput", "train-bf16", "no-spin", "help"});
     if (args.has("help")) {
       std::cout << kUsage;
       return 0;

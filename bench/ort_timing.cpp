@@ -29,16 +29,10 @@ bool ort_available(const std::string& ort_dir) {
 OrtResult run_ort_child(const OrtRequest& r) {
   std::string shape;
   for (int d : r.shape) shape += (shape.empty() ? "" : ",") + std::to_string(d);
-  const ChildRun run = run_child(
-      "node", {MTFCDD_BENCH_ORT_SCRIPT, r.ort_dir, r.model, r.input_name, r.output_name, r.blob_path, shape,
-               std::to_string(r.threads), std::to_string(r.runs), std::to_string(r.warmup), r.maps_out, r.spin ? "1" : "0"});
-  json j;
-  try {
-    j = json::parse(run.stdout_text);
-  } catch (const json::exception& e) {
-    throw std::runtime_error("the ONNX Runtime child printed no valid JSON (" + std::string(e.what()) +
-                             "): " + run.stdout_text.substr(0, 500));
-  }
+  const ChildRun run = run_child("node", {MTFCDD_BENCH_ORT_SCRIPT, r.ort_dir, r.model, r.input_name, r.output_name,
+                                          r.blob_path, shape, std::to_string(r.threads), std::to_string(r.runs),
+                                          std::to_string(r.warmup), r.maps_out, r.spin ? "1" : "0"});
+  const json j = stdout_json(run, "ONNX Runtime");
   return {j.at("call_ms").get<std::vector<double>>(), j.at("version").get<std::string>()};
 }
 

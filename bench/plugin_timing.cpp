@@ -137,14 +137,10 @@ PluginResult run_plugin_child(const PluginRequest& r) {
                                    std::to_string(r.warmup), "--threads", std::to_string(r.threads)};
   if (!r.conv.empty()) args.insert(args.end(), {"--conv", r.conv});
   if (!r.dump_dir.empty()) args.insert(args.end(), {"--dump", r.dump_dir});
-  const ChildRun run = run_self(args, r.spin ? std::vector<std::string>{} : std::vector<std::string>{"OMP_WAIT_POLICY=passive"});
-  json j;
-  try {
-    j = json::parse(run.stdout_text);
-  } catch (const json::exception& e) {
-    throw std::runtime_error("the plugin child printed no valid JSON (" + std::string(e.what()) +
-                             "): " + run.stdout_text.substr(0, 500));
-  }
+  std::vector<std::string> env;
+  if (!r.spin) env.push_back("OMP_WAIT_POLICY=passive");  // oneDNN's threads are GNU OpenMP's
+  const ChildRun run = run_self(args, env);
+  const json j = stdout_json(run, "plugin");
   PluginResult out;
   out.call_ms = j.at("call_ms").get<std::vector<double>>();
   out.pre_ms = j.at("pre_ms").get<std::vector<double>>();

@@ -146,7 +146,8 @@ TEST_F(OneDnnConvTest, ConsecutiveConvolutionsKeepTheBlockedLayout) {
   // channels, ReLUs fused) and a 1x1 one to 3 maps. Every blob between two of them stays
   // blocked; the network input and the 3-channel maps are NCHW.
   const BundleManifest m = read_manifest(fixture_bundle());
-  cv::dnn::Net net = read_onnx_with_onednn_conv(fixture_bundle() + "/model.onnx", {1, 3, m.input_height, m.input_width});
+  cv::dnn::Net net =
+      read_onnx_with_onednn_conv(fixture_bundle() + "/model.onnx", {1, 3, m.input_height, m.input_width});
   const std::vector<BlockedLayout> convs = blocked_layouts(net);
   ASSERT_GE(convs.size(), 3u);
   for (size_t i = 0; i < convs.size(); ++i) {
