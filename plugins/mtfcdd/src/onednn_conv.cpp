@@ -179,10 +179,9 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
     const dnnl::engine& eng = cpu_engine();
     const memory::dims src_dims(src.size.p, src.size.p + 4), dst_dims(dst.size.p, dst.size.p + 4);
     // Between two NCHW blobs, a 1x1 stride-1 convolution is a matrix product per image, which
-    // oneDNN's GEMM runs on OpenCV's blobs as they are; other shapes gain more from oneDNN's own
-    // layout than the reorders to and from it cost (irv2 at 299 on 2 cores: 104 ms per image so,
-    // 120 ms with oneDNN's layout everywhere, 145 ms with NCHW everywhere). A side that already
-    // holds the blocked layout is given as it is.
+    // oneDNN's GEMM runs on OpenCV's blobs as they are (cheaper than reordering to oneDNN's layout
+    // and back); other shapes gain more from oneDNN's own layout than the reorders cost, and a
+    // side that already holds the blocked layout is given as it is.
     const bool gemm = !src_blocked_ && !dst_blocked_ && blobs[0].size[2] == 1 && blobs[0].size[3] == 1 &&
                       std::all_of(opencv_->strides.begin(), opencv_->strides.end(), [](size_t s) { return s == 1; });
     const auto layout = [gemm](const memory::dims& d, bool blocked) {
