@@ -102,6 +102,11 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
     dst_blocked_ = dst_blocked;
     plans_.clear();
   }
+  // bfloat16 inputs and weights (see BundleManifest::precision); fixed before the first forward.
+  void set_bf16(bool on) {
+    bf16_ = on;
+    plans_.clear();
+  }
   bool src_blocked() const { return src_blocked_; }
   bool dst_blocked() const { return dst_blocked_; }
 
@@ -159,6 +164,7 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
   // blocked layout where set_layouts says so); src/dst: the layouts oneDNN chose, with the
   // reorders from and to the blobs; empty where it works on the blobs as they are.
   struct Plan {
+    std::string impl;  // oneDNN's name of the implementation
     dnnl::convolution_forward conv;
     memory::desc plain_src, plain_dst, src, dst;
     memory weights;
@@ -176,25 +182,36 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
   }
 
   Plan make_plan(const cv::Mat& src, const cv::Mat& dst) {
+    // bf16 where oneDNN has a real kernel for this shape; its reference one is far slower than
+    // float32 (the 3-channel first layer, say).
+    if (bf16_) {
+      Plan p = make_plan(src, dst, memory::data_type::bf16);
+      if (p.impl.rfind("ref", 0) != 0) return p;
+    }
+    return make_plan(src, dst, kF32);
+  }
+
+  // `dt`: the type of the convolution's input and weights; sums and output are float32.
+  Plan make_plan(const cv::Mat& src, const cv::Mat& dst, memory::data_type dt) {
     const dnnl::engine& eng = cpu_engine();
     const memory::dims src_dims(src.size.p, src.size.p + 4), dst_dims(dst.size.p, dst.size.p + 4);
     // Between two NCHW blobs, a 1x1 stride-1 convolution is a matrix product per image, which
     // oneDNN's GEMM runs on OpenCV's blobs as they are (cheaper than reordering to oneDNN's layout
     // and back); other shapes gain more from oneDNN's own layout than the reorders cost, and a
     // side that already holds the blocked layout is given as it is.
-    const bool gemm = !src_blocked_ && !dst_blocked_ && blobs[0].size[2] == 1 && blobs[0].size[3] == 1 &&
+    const bool gemm = dt == kF32 && !src_blocked_ && !dst_blocked_ && blobs[0].size[2] == 1 && blobs[0].size[3] == 1 &&
                       std::all_of(opencv_->strides.begin(), opencv_->strides.end(), [](size_t s) { return s == 1; });
-    const auto layout = [gemm](const memory::dims& d, bool blocked) {
-      return memory::desc(d, kF32, blocked ? kBlocked : gemm ? Tag::nchw : Tag::any);
+    const auto layout = [gemm](const memory::dims& d, bool blocked, memory::data_type type) {
+      return memory::desc(d, type, blocked ? kBlocked : gemm ? Tag::nchw : Tag::any);
     };
     memory::dims dilates;
     for (size_t d : opencv_->dilations) dilates.push_back(static_cast<memory::dim>(d) - 1);  // oneDNN: 0 = dense
     if (!bias_ && blobs.size() > 1)
       bias_ = memory({{dst.size[1]}, kF32, Tag::x}, eng, blobs[1].data);
     const dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, layout(src_dims, src_blocked_),
-        memory::desc(weight_dims(), kF32, Tag::any), bias_ ? bias_.get_desc() : memory::desc(),
-        layout(dst_dims, dst_blocked_),
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, layout(src_dims, src_blocked_, dt),
+        memory::desc(weight_dims(), dt, Tag::any), bias_ ? bias_.get_desc() : memory::desc(),
+        layout(dst_dims, dst_blocked_, kF32),
         to_dims(opencv_->strides), dilates, to_dims(opencv_->pads_begin), to_dims(opencv_->pads_end));
     dnnl::post_ops ops;
     for (float slope : relu_slopes_) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, slope, 0.f);
@@ -203,6 +220,7 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
     const dnnl::convolution_forward::primitive_desc pd(desc, attr, eng);
 
     Plan p;
+    p.impl = pd.impl_info_str();
     p.conv = dnnl::convolution_forward(pd);
     p.plain_src = memory::desc(src_dims, kF32, src_blocked_ ? kBlocked : Tag::nchw);
     p.plain_dst = memory::desc(dst_dims, kF32, dst_blocked_ ? kBlocked : Tag::nchw);
@@ -240,7 +258,7 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
 
   cv::Ptr<cv::dnn::BaseConvolutionLayer> opencv_;
   int groups_;
-  bool src_blocked_ = false, dst_blocked_ = false;
+  bool src_blocked_ = false, dst_blocked_ = false, bf16_ = false;
   std::vector<float> relu_slopes_;  // the fused ReLUs' negative slopes, in order
   dnnl::stream stream_{cpu_engine()};
   memory bias_;  // on blobs[1]'s data; empty without a bias
@@ -326,7 +344,12 @@ void choose_layouts(cv::dnn::Net& net, const cv::dnn::MatShape& input_shape) {
 
 }  // namespace
 
-cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::MatShape& input_shape) {
+bool cpu_has_bf16() {
+  const auto bits = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & bits) == bits;
+}
+
+cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::MatShape& input_shape, bool bf16) {
   static std::mutex mutex;
   const std::lock_guard<std::mutex> lock(mutex);
   cv::dnn::LayerFactory::registerLayer("Convolution", create_conv_layer);
@@ -339,6 +362,8 @@ cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::
   // built-in convolution is restored.
   for (const auto& name : net.getLayerNames()) net.getLayer(net.getLayerId(name));
   choose_layouts(net, input_shape);
+  for (const auto& name : net.getLayerNames())
+    if (const auto conv = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnConvLayer>()) conv->set_bf16(bf16);
   return net;
 }
 

@@ -20,8 +20,13 @@ extern const char* const kOneDnnConvType;
 // (NCHW; any batch), which gives those blobs' channel counts.
 // OpenCV's layer factory is process-global, so the oneDNN layer is registered only while this
 // call creates the network's layers, under a process-wide lock, and OpenCV's built-in
-// convolution is restored before it returns. Throws cv::Exception as readNetFromONNX does.
-cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::MatShape& input_shape);
+// convolution is restored before it returns. `bf16`: the convolutions take bfloat16 inputs and
+// weights (float32 sums and outputs, so the blobs between layers stay float32), except where
+// oneDNN has only its reference kernel for one. Throws cv::Exception as readNetFromONNX does.
+cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::MatShape& input_shape, bool bf16);
+
+// Whether this CPU has AVX512_BF16, which oneDNN's bf16 convolution kernels need.
+bool cpu_has_bf16();
 
 // Where a net from read_onnx_with_onednn_conv keeps the blocked layout: per oneDNN convolution
 // (by layer name), whether its input and its output blob hold it.
