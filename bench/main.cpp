@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <opencv2/core/version.hpp>
@@ -51,6 +52,8 @@ against the machine's float32 FMA peak, the plugin's peak RSS, and training thro
   --no-train-throughput     skip training throughput (small: full network; others: head only)
   --train-batch 32 --train-steps 3
   --train-bf16              training forward passes in bfloat16, as the trainer's --bf16
+  --bf16                    also time each bundle with bf16 convolutions (model.json precision),
+                            alternating with the float32 plugin, and compare its maps
   --flip-average h|v|hv     also time each bundle averaging over those flips (model.json
                             flip_average), against the same bundle without
 Training runs in the trainer's channels-last layout, and again in NCHW as its peer.
@@ -97,7 +100,7 @@ struct Options {
   std::vector<std::string> presets;
   std::vector<int> batches;
   int runs = 50, warmup = 5, types = 8, threads = 1, gemm_size = 2048, train_batch = 32, train_steps = 3, rounds = 3;
-  bool train = true, train_bf16 = false, spin = true;
+  bool train = true, train_bf16 = false, spin = true, bf16 = false;
   std::string plugin, json_path, ort_dir;
   std::string flip_average = "none";  // none: no flip-averaging rows
 };
@@ -133,6 +136,7 @@ Options parse_options(const CliArgs& a) {
   o.ort_dir = a.str("ort", MTFCDD_BENCH_ORT_DIR);
   o.rounds = positive(a.integer("rounds", o.rounds), "rounds");
   o.spin = !a.has("no-spin");
+  o.bf16 = a.has("bf16");
   o.flip_average = a.str("flip-average", o.flip_average);
   a.reject_unknown();
   if (!is_flip_average_mode(o.flip_average))
@@ -185,6 +189,11 @@ struct Entry {
   std::vector<double> ort_ms, round_ratios;
   double ort_maps_relative_l2 = 0;
   std::string ort_version;
+  // --bf16: the same bundle with bf16 convolutions, alternating with the float32 plugin; per
+  // round, its median over the float32 one; its maps against the float32 plugin's.
+  PluginResult bf16;
+  std::vector<double> bf16_round_ratios;
+  double bf16_maps_relative_l2 = 0;
 };
 
 // Adds a further child's samples of the same configuration.
@@ -195,20 +204,33 @@ void append(PluginResult& to, const PluginResult& from) {
   to.peak_rss_mb = std::max(to.peak_rss_mb, from.peak_rss_mb);
 }
 
-// The plugin's default configuration and ONNX Runtime, alternating o.rounds times so that a
-// change in the load on the shared cores falls on both; each round's ratio shows the spread.
-// The first plugin child writes its input blob and maps into `work`; ONNX Runtime runs on that
-// blob and its maps are checked against the plugin's.
-void time_plugin_and_ort(const Options& o, const ModelFacts& facts, bool with_ort, const fs::path& work, Entry& e) {
+// The plugin's default configuration, ONNX Runtime and (with a `bf16_bundle`) the plugin on the
+// bf16 copy, alternating o.rounds times so that a change in the load on the shared cores falls on
+// all; each round's ratio shows the spread. The first plugin child writes its input blob and maps
+// into `work`; ONNX Runtime runs on that blob and its maps, and the bf16 plugin's on the same
+// frames, are checked against the plugin's.
+void time_plugin_and_ort(const Options& o, const ModelFacts& facts, bool with_ort, const std::string& bf16_bundle,
+                         const fs::path& work, Entry& e) {
   const BundleManifest m = read_manifest(facts.bundle_dir);
-  fs::create_directories(work);
+  fs::create_directories(work / "bf16");
   for (int round = 0; round < o.rounds; ++round) {
     std::cerr << "plugin " << e.preset << " batch " << e.batch << " round " << round + 1 << "/" << o.rounds << ": "
               << o.warmup << " + " << o.runs << " calls\n";
     PluginRequest request{o.plugin, facts.bundle_dir, e.batch, o.runs, o.warmup, o.threads, "",
-                          round == 0 && with_ort ? work.string() : "", o.spin};
+                          round == 0 ? work.string() : "", o.spin};
     const PluginResult plugin = run_plugin_child(request);
     if (round == 0) e.plugin = plugin; else append(e.plugin, plugin);
+    if (!bf16_bundle.empty()) {
+      std::cerr << "plugin " << e.preset << " batch " << e.batch << " bf16 round " << round + 1 << "\n";
+      request.bundle = bf16_bundle;
+      request.dump_dir = round == 0 ? (work / "bf16").string() : "";
+      const PluginResult bf16 = run_plugin_child(request);
+      if (round == 0) e.bf16 = bf16; else append(e.bf16, bf16);
+      e.bf16_round_ratios.push_back(median(bf16.call_ms) / median(plugin.call_ms));
+      if (round == 0)
+        e.bf16_maps_relative_l2 = relative_l2(read_floats((work / "bf16" / "maps.f32").string()),
+                                              read_floats((work / "maps.f32").string()));
+    }
     if (!with_ort) continue;
     std::cerr << "ONNX Runtime " << e.preset << " batch " << e.batch << " round " << round + 1 << "/" << o.rounds
               << "\n";
@@ -284,14 +306,49 @@ void add_ort(json& r, const Entry& e, double peak_gflops) {
   r["ort_maps_match"] = e.ort_maps_relative_l2 <= kMapsTolerance;
 }
 
-// The bundle of `dir` copied beside it, averaging over `mode`'s flips.
-std::string flip_average_bundle(const fs::path& dir, const std::string& mode) {
-  const fs::path copy = dir.string() + "-flips-" + mode;
+// The bf16 copy's figures beside the float32 plugin's, with --bf16. Its "fraction of peak" counts
+// the float32 FLOPs against the float32 peak: how much sooner it is done, not a bf16 peak.
+void add_bf16(json& r, const Entry& e, double peak_gflops) {
+  const auto bf16 = per_image(e.bf16.call_ms, e.batch), plugin = per_image(e.plugin.call_ms, e.batch);
+  r["bf16_ms_median"] = median(bf16);
+  r["bf16_ms_p95"] = p95(bf16);
+  r["bf16_fraction_of_peak"] = e.facts.flops_per_image / 1e9 / (median(bf16) / 1e3) / peak_gflops;
+  r["bf16_over_plugin_ratio"] = median(bf16) / median(plugin);
+  r["bf16_over_plugin_ratio_rounds"] = e.bf16_round_ratios;
+  r["bf16_maps_relative_l2"] = e.bf16_maps_relative_l2;
+  if (!e.ort_ms.empty()) r["bf16_over_ort_ratio"] = median(bf16) / median(per_image(e.ort_ms, e.batch));
+}
+
+// The bundle of `dir` copied beside it, with `suffix` on its name and its manifest changed by `change`.
+std::string bundle_variant(const fs::path& dir, const std::string& suffix,
+                           const std::function<void(BundleManifest&)>& change) {
+  const fs::path copy = dir.string() + suffix;
   fs::copy(dir, copy, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
   BundleManifest m = read_manifest(copy.string());
-  m.flip_average = mode;
+  change(m);
   write_manifest(m, copy.string());
   return copy.string();
+}
+
+// The bundle of `dir` averaging over `mode`'s flips.
+std::string flip_average_bundle(const fs::path& dir, const std::string& mode) {
+  return bundle_variant(dir, "-flips-" + mode, [&](BundleManifest& m) { m.flip_average = mode; });
+}
+
+// The bundle of `dir` with bf16 convolutions.
+std::string bf16_bundle(const fs::path& dir) {
+  return bundle_variant(dir, "-bf16", [](BundleManifest& m) { m.precision = "bf16"; });
+}
+
+// "0.91 1.02 ...": a JSON array of numbers for a table cell.
+std::string two_decimals(const json& values) {
+  std::string out;
+  for (const auto& x : values) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%s%.2f", out.empty() ? "" : " ", x.get<double>());
+    out += b;
+  }
+  return out;
 }
 
 void print_report(const json& report) {
@@ -318,12 +375,7 @@ void print_report(const json& report) {
     std::printf("| preset | batch | plugin ms/img p50 | ORT ms/img p50 | ORT p95 | plugin/ORT | per round "
                 "| plugin %% peak | ORT %% peak | maps rel. L2 |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n");
     for (const auto& r : report.at("results")) {
-      std::string rounds;
-      for (const auto& x : r.at("plugin_over_ort_ratio_rounds")) {
-        char b[16];
-        std::snprintf(b, sizeof b, "%s%.2f", rounds.empty() ? "" : " ", x.get<double>());
-        rounds += b;
-      }
+      const std::string rounds = two_decimals(r.at("plugin_over_ort_ratio_rounds"));
       std::printf("| %s | %d | %.2f | %.2f | %.2f | %.3f | %s | %.1f | %.1f | %.1e%s |\n",
                   r.at("preset").get<std::string>().c_str(), r.at("batch").get<int>(),
                   r.at("plugin_ms_median").get<double>(), r.at("ort_ms_median").get<double>(),
@@ -381,6 +433,24 @@ void print_report(const json& report) {
                   r.at("plugin_ms_median").get<double>(), r.at("flip_average_ms_median").get<double>(),
                   r.at("flip_average_ms_p95").get<double>(), r.at("flip_average_over_plugin_ratio").get<double>());
   }
+  if (report.at("settings").at("bf16")) {
+    std::printf("\nbf16 bundles (model.json precision bf16: bfloat16 convolution inputs and weights, float32 sums):\n"
+                "| preset | batch | float32 ms/img p50 | bf16 ms/img p50 | bf16 p95 | bf16/float32 | per round "
+                "| bf16/ORT float32 | float32 FLOPs %% peak | maps vs float32 (rel. L2) |\n"
+                "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n");
+    for (const auto& r : report.at("results")) {
+      const std::string rounds = two_decimals(r.at("bf16_over_plugin_ratio_rounds"));
+      char vs_ort[32] = "-";
+      if (r.contains("bf16_over_ort_ratio"))
+        std::snprintf(vs_ort, sizeof vs_ort, "%.3f", r.at("bf16_over_ort_ratio").get<double>());
+      std::printf("| %s | %d | %.2f | %.2f | %.2f | %.3f | %s | %s | %.1f | %.1e |\n",
+                  r.at("preset").get<std::string>().c_str(), r.at("batch").get<int>(),
+                  r.at("plugin_ms_median").get<double>(), r.at("bf16_ms_median").get<double>(),
+                  r.at("bf16_ms_p95").get<double>(), r.at("bf16_over_plugin_ratio").get<double>(), rounds.c_str(),
+                  vs_ort,
+                  100 * r.at("bf16_fraction_of_peak").get<double>(), r.at("bf16_maps_relative_l2").get<double>());
+    }
+  }
   const json& s = report.at("settings");
   std::printf("\n%d timed calls after %d warm-up calls per row, plugin and ONNX Runtime alternating %d times; "
               "ms/img = call time / batch; waiting threads %s.\n",
@@ -406,6 +476,7 @@ int run(const CliArgs& args) {
                    {"flip_average", o.flip_average},
                    {"rounds", o.rounds},
                    {"spin", o.spin},
+                   {"bf16", o.bf16},
                    {"plugin", o.plugin},
                    {"plugin_includes", kPluginIncludes},
                    {"libtorch_includes", kLibtorchIncludes}}}};
@@ -423,7 +494,8 @@ int run(const CliArgs& args) {
       e.preset = preset;
       e.batch = batch;
       e.facts = facts;
-      time_plugin_and_ort(o, facts, with_ort, tmp.path() / (preset + "-batch" + std::to_string(batch)), e);
+      time_plugin_and_ort(o, facts, with_ort, o.bf16 ? bf16_bundle(facts.bundle_dir) : "",
+                          tmp.path() / (preset + "-batch" + std::to_string(batch)), e);
       // OpenCV DNN's own convolutions beside the default (oneDNN's, when the plugin has them).
       const PluginRequest request{o.plugin, facts.bundle_dir, batch, o.runs, o.warmup, o.threads, "opencv", "", o.spin};
       if (e.plugin.conv == request.conv) {
@@ -481,6 +553,7 @@ int run(const CliArgs& args) {
       r["flip_average_ms_p95"] = p95(flips);
       r["flip_average_over_plugin_ratio"] = median(flips) / median(plugin);
     }
+    if (o.bf16) add_bf16(r, e, peak_gflops);
     report["results"].push_back(r);
   }
   report["training"] = json::array();
@@ -520,7 +593,8 @@ int main(int argc, char** argv) {
   bool child = false;  // a child's errors reach the user through the parent: no usage text
   try {
     const mtfcdd::CliArgs args(argc, argv, 1,
-                               {"plugin-only", "export-only", "no-train-throughput", "train-bf16", "no-spin", "help"});
+                               {"plugin-only", "export-only", "no-train-throughput", "train-bf16", "no-spin", "bf16",
+                                "help"});
     if (args.has("help")) {
       std::cout << kUsage;
       return 0;

@@ -173,7 +173,8 @@ TEST_F(DetectorTest, PrecisionIsFloat32OrBf16FromFormatVersion4) {
   EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("needs format_version 4"),
             std::string::npos);
   patched_bundle(dir, "bf16", {{"format_version", 4}, {"precision", "fp8"}});
-  EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("'precision' must be float32 or bf16"),
-            std::string::npos);
+  EXPECT_NE(
+      message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("'precision' must be float32 or bf16"),
+      std::string::npos);
   EXPECT_EQ(Detector(config(), "").describe().at("precision"), "float32");
 }

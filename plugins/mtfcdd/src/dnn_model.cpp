@@ -53,7 +53,8 @@ void check_precision(const BundleManifest& m, const std::string& conv, const std
   if (m.precision == "float32") return;
   if (conv != "onednn")
     throw BackendError("bundle " + bundle_dir + " has precision " + m.precision +
-                       ", which runs on the oneDNN convolutions (cpu backend, conv auto or onednn), not on conv " + conv);
+                       ", which runs on the oneDNN convolutions (cpu backend, conv auto or onednn), not on conv " +
+                       conv);
 #ifdef MTFCDD_WITH_ONEDNN
   if (!cpu_has_bf16())
     throw BackendError("bundle " + bundle_dir + " has precision " + m.precision +
