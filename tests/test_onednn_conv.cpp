@@ -182,7 +182,7 @@ TEST_F(OneDnnConvTest, Bf16BundleRunsNearFloat32OrSaysWhyNot) {
     const std::string bf16 = bf16_copy(bundles[i], dir.file("bf16"));
     EXPECT_NE(message_of([&] { DnnModel d(bf16, with_conv("opencv")); }).find("runs on the oneDNN convolutions"),
               std::string::npos);
-    if (!cpu_has_bf16()) {
+    if (!have_bf16()) {
       EXPECT_NE(message_of([&] { DnnModel d(bf16); }).find("AVX512_BF16"), std::string::npos);
       continue;
     }

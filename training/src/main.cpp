@@ -32,8 +32,9 @@ commands:
           parameter counts and FLOPs per image
   export  --preset P (--types M | --type-names a,b,..) --out DIR [--weights W.safetensors]
           [--cut C] [--input-size S] [--head-channels H] [--head-dilation D] [--members K]
-          [--seed N] [--resize stretch|fit] [--flip-average none|h|v|hv]
-          write a verified bundle (model.onnx + model.json) of an untrained head
+          [--seed N] [--resize stretch|fit] [--flip-average none|h|v|hv] [--precision float32|bf16]
+          write a verified bundle (model.onnx + model.json) of an untrained head (bf16: its
+          convolutions in bfloat16, checked against LibTorch within 1e-2; needs AVX512_BF16)
   train   --data D --out RUN [--preset P] [--cut C] [--weights W] [--types a,b,..] [--single-channel]
           [--epochs 10] [--batch 32] [--lr 1e-4] [--lr-schedule constant|cosine] [--weight-decay 0]
           [--max-minutes M] [--aug-prob 0.5]
@@ -134,6 +135,9 @@ void print_export(const ExportResult& r, const std::string& dir) {
   std::printf("bundle written: %s (model.onnx %.2f MB)\n", dir.c_str(), r.onnx_bytes / 1e6);
   std::printf("export check (OpenCV DNN vs LibTorch): relative L2 maps %.3g, scores %.3g (limit %.0e)\n",
               r.maps_rel_l2, r.scores_rel_l2, kExportTolerance);
+  if (r.manifest.precision != "float32")
+    std::printf("export check in %s: relative L2 maps %.3g, scores %.3g (limit %.0e)\n", r.manifest.precision.c_str(),
+                r.bf16_maps_rel_l2, r.bf16_scores_rel_l2, kExportBf16Tolerance);
 }
 
 int cmd_info(const CliArgs& a) {
@@ -167,6 +171,7 @@ int cmd_export(const CliArgs& a) {
   req.types = types_from(a, cfg.types);
   req.resize = a.str("resize", req.resize);
   req.flip_average = a.str("flip-average", req.flip_average);
+  req.precision = a.str("precision", req.precision);
   FcddModel model(cfg);
   const std::string weights = setup_backbone(*model, a);
   a.reject_unknown();

@@ -55,11 +55,9 @@ void check_precision(const BundleManifest& m, const std::string& conv, const std
     throw BackendError("bundle " + bundle_dir + " has precision " + m.precision +
                        ", which runs on the oneDNN convolutions (cpu backend, conv auto or onednn), not on conv " +
                        conv);
-#ifdef MTFCDD_WITH_ONEDNN
-  if (!cpu_has_bf16())
+  if (!have_bf16())
     throw BackendError("bundle " + bundle_dir + " has precision " + m.precision +
                        ", which needs a CPU with AVX512_BF16; this one has none (export the model in float32)");
-#endif
 }
 
 cv::dnn::Net read_onnx(const std::string& path, const std::string& conv, const BundleManifest& m) {
@@ -75,6 +73,14 @@ cv::dnn::Net read_onnx(const std::string& path, const std::string& conv, const B
 bool have_onednn() {
 #ifdef MTFCDD_WITH_ONEDNN
   return true;
+#else
+  return false;
+#endif
+}
+
+bool have_bf16() {
+#ifdef MTFCDD_WITH_ONEDNN
+  return cpu_has_bf16();
 #else
   return false;
 #endif
