@@ -15,13 +15,31 @@ extern char** environ;
 
 namespace mtfcdd::bench {
 
-ChildRun run_self(const std::vector<std::string>& args) {
-  const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+nlohmann::json stdout_json(const ChildRun& run, const std::string& child) {
+  try {
+    return nlohmann::json::parse(run.stdout_text);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error("the " + child + " child printed no valid JSON (" + std::string(e.what()) +
+                             "): " + run.stdout_text.substr(0, 500));
+  }
+}
+
+ChildRun run_self(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  return run_child(std::filesystem::read_symlink("/proc/self/exe").string(), args, env);
+}
+
+ChildRun run_child(const std::string& exe, const std::vector<std::string>& args, const std::vector<std::string>& env) {
   std::vector<std::string> all{exe};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // getenv takes the first match, so the extra entries go first.
+  std::vector<std::string> env_copy = env;
+  std::vector<char*> envp;
+  for (auto& e : env_copy) envp.push_back(e.data());
+  for (char** e = environ; *e; ++e) envp.push_back(*e);
+  envp.push_back(nullptr);
 
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
@@ -29,7 +47,7 @@ ChildRun run_self(const std::vector<std::string>& args) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);  // the copy is not close-on-exec
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawnp(&pid, exe.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   close(fds[1]);
   if (rc != 0) {

@@ -1,9 +1,11 @@
-// mtfcdd-bench: the plugin's per-image latency through the C ABI against LibTorch on the same
-// weights, both against the machine's float32 GEMM peak; optionally training throughput.
+// mtfcdd-bench: the plugin's per-image latency through the C ABI against ONNX Runtime and
+// LibTorch on the same weights, all against the machine's float32 FMA peak; optionally training
+// throughput.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <opencv2/core/version.hpp>
@@ -12,7 +14,9 @@
 #include "bundle.hpp"
 #include "child_process.hpp"
 #include "flip_average.hpp"
+#include "fma_peak.hpp"
 #include "mtfcdd_cli.hpp"
+#include "ort_timing.hpp"
 #include "plugin_timing.hpp"
 #include "stats.hpp"
 #include "torch_timing.hpp"
@@ -50,9 +54,9 @@ class TempDir {
 struct Options {
   std::vector<std::string> presets;
   std::vector<int> batches;
-  int runs = 50, warmup = 5, types = 8, threads = 1, gemm_size = 2048, train_batch = 32, train_steps = 3;
-  bool train = true, train_bf16 = false;
-  std::string plugin, json_path;
+  int runs = 50, warmup = 5, types = 8, threads = 1, gemm_size = 2048, train_batch = 32, train_steps = 3, rounds = 3;
+  bool train = true, train_bf16 = false, spin = true, bf16 = false;
+  std::string plugin, json_path, ort_dir;
   std::string flip_average = "none";  // none: no flip-averaging rows
 };
 
@@ -60,10 +64,10 @@ constexpr int kMaxCount = 1'000'000;  // the upper bound of every count option
 
 void declare_options(CLI::App& app, Options& o) {
   app.description(
-      "Per-image latency of the mtfcdd plugin (C ABI, OpenCV DNN) and of LibTorch on the same random\n"
-      "weights, FLOPs, achieved GFLOP/s against the machine's float32 GEMM peak, the plugin's peak RSS,\n"
-      "and training throughput. Training runs in the trainer's channels-last layout, and again in NCHW\n"
-      "as its peer.");
+      "Per-image latency of the mtfcdd plugin (C ABI, OpenCV DNN), of ONNX Runtime (when installed:\n"
+      "scripts/setup-bench.sh) and of LibTorch on the same random weights, FLOPs, achieved GFLOP/s against\n"
+      "the machine's float32 FMA peak, the plugin's peak RSS, and training throughput. Training runs in the\n"
+      "trainer's channels-last layout, and again in NCHW as its peer.");
   o.presets = {"irv2", "small"};
   o.batches = {1, 8};
   o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -92,6 +96,17 @@ void declare_options(CLI::App& app, Options& o) {
                  "also time each bundle averaging over those flips (model.json flip_average), against the same "
                  "bundle without")
       ->check(CLI::IsMember(kFlipAverageModes));
+  o.ort_dir = MTFCDD_BENCH_ORT_DIR;
+  app.add_option("--ort", o.ort_dir, "ONNX Runtime's install (default: build/ort, from scripts/setup-bench.sh)")
+      ->type_name("DIR");
+  app.add_option("--rounds", o.rounds, "plugin and ONNX Runtime children alternate this many times per row")
+      ->check(CLI::Range(1, kMaxCount));
+  app.add_flag_callback("--no-spin", [&o] { o.spin = false; },
+                        "threads sleep as soon as they wait, on both sides (OMP_WAIT_POLICY=passive for the plugin, "
+                        "allow_spinning 0 for ONNX Runtime): for busy cores");
+  app.add_flag("--bf16", o.bf16,
+               "also time each bundle with bf16 convolutions (model.json precision), alternating with the float32 "
+               "plugin, and compare its maps");
 }
 
 std::string cpu_model() {
@@ -135,7 +150,68 @@ struct Entry {
   PluginResult opencv_conv;          // the same with "conv": "opencv", OpenCV DNN's own convolutions
   PluginResult flips;                // the same bundle averaging over --flip-average's views
   std::vector<double> libtorch_ms;  // per call
+  // ONNX Runtime, when installed: per call over all rounds; per round, the plugin's median over
+  // ONNX Runtime's; its maps against the plugin's on the same blob.
+  std::vector<double> ort_ms, round_ratios;
+  double ort_maps_relative_l2 = 0;
+  std::string ort_version;
+  // --bf16: the same bundle with bf16 convolutions, alternating with the float32 plugin; per
+  // round, its median over the float32 one; its maps against the float32 plugin's.
+  PluginResult bf16;
+  std::vector<double> bf16_round_ratios;
+  double bf16_maps_relative_l2 = 0;
 };
+
+// Adds a further child's samples of the same configuration.
+void append(PluginResult& to, const PluginResult& from) {
+  for (auto [a, b] : {std::pair{&to.call_ms, &from.call_ms}, {&to.pre_ms, &from.pre_ms}, {&to.net_ms, &from.net_ms},
+                      {&to.post_ms, &from.post_ms}})
+    a->insert(a->end(), b->begin(), b->end());
+  to.peak_rss_mb = std::max(to.peak_rss_mb, from.peak_rss_mb);
+}
+
+// The plugin's default configuration, ONNX Runtime and (with a `bf16_bundle`) the plugin on the
+// bf16 copy, alternating o.rounds times so that a change in the load on the shared cores falls on
+// all; each round's ratio shows the spread. The first plugin child writes its input blob and maps
+// into `work`; ONNX Runtime runs on that blob and its maps, and the bf16 plugin's on the same
+// frames, are checked against the plugin's.
+void time_plugin_and_ort(const Options& o, const ModelFacts& facts, bool with_ort, const std::string& bf16_bundle,
+                         const fs::path& work, Entry& e) {
+  const BundleManifest m = read_manifest(facts.bundle_dir);
+  fs::create_directories(work / "bf16");
+  for (int round = 0; round < o.rounds; ++round) {
+    std::cerr << "plugin " << e.preset << " batch " << e.batch << " round " << round + 1 << "/" << o.rounds << ": "
+              << o.warmup << " + " << o.runs << " calls\n";
+    PluginRequest request{o.plugin, facts.bundle_dir, e.batch, o.runs, o.warmup, o.threads, "",
+                          round == 0 ? work.string() : "", o.spin};
+    const PluginResult plugin = run_plugin_child(request);
+    if (round == 0) e.plugin = plugin; else append(e.plugin, plugin);
+    if (!bf16_bundle.empty()) {
+      std::cerr << "plugin " << e.preset << " batch " << e.batch << " bf16 round " << round + 1 << "\n";
+      request.bundle = bf16_bundle;
+      request.dump_dir = round == 0 ? (work / "bf16").string() : "";
+      const PluginResult bf16 = run_plugin_child(request);
+      if (round == 0) e.bf16 = bf16; else append(e.bf16, bf16);
+      e.bf16_round_ratios.push_back(median(bf16.call_ms) / median(plugin.call_ms));
+      if (round == 0)
+        e.bf16_maps_relative_l2 = relative_l2(read_floats((work / "bf16" / "maps.f32").string()),
+                                              read_floats((work / "maps.f32").string()));
+    }
+    if (!with_ort) continue;
+    std::cerr << "ONNX Runtime " << e.preset << " batch " << e.batch << " round " << round + 1 << "/" << o.rounds
+              << "\n";
+    const OrtResult ort = run_ort_child({o.ort_dir, (fs::path(facts.bundle_dir) / m.model_file).string(), m.input_name,
+                                         m.maps_output, (work / "blob.f32").string(),
+                                         {e.batch, 3, m.input_height, m.input_width}, o.threads, o.runs, o.warmup,
+                                         (work / "ort_maps.f32").string(), o.spin});
+    e.ort_ms.insert(e.ort_ms.end(), ort.call_ms.begin(), ort.call_ms.end());
+    e.round_ratios.push_back(median(plugin.call_ms) / median(ort.call_ms));
+    e.ort_version = ort.version;
+    if (round == 0)
+      e.ort_maps_relative_l2 = relative_l2(read_floats((work / "maps.f32").string()),
+                                           read_floats((work / "ort_maps.f32").string()));
+  }
+}
 
 // Per-image milliseconds: the call's time shared by the batch.
 std::vector<double> per_image(std::vector<double> ms, int batch) {
@@ -175,17 +251,70 @@ json entry_json(const Entry& e, double peak_gflops) {
           {"opencv_conv_ms_median", median(opencv_conv)},
           {"opencv_conv_ms_p95", p95(opencv_conv)},
           {"opencv_conv_network_ms_median", median(per_image(e.opencv_conv.net_ms, e.batch))},
-          {"opencv_conv_over_libtorch_ratio", median(opencv_conv) / median(torch)}};
+          {"opencv_conv_over_libtorch_ratio", median(opencv_conv) / median(torch)},
+          {"opencv_conv_fraction_of_peak", gflop / (median(opencv_conv) / 1e3) / peak_gflops}};
 }
 
-// The bundle of `dir` copied beside it, averaging over `mode`'s flips.
-std::string flip_average_bundle(const fs::path& dir, const std::string& mode) {
-  const fs::path copy = dir.string() + "-flips-" + mode;
+// The plugin's maps and ONNX Runtime's on the same blob agree within this relative L2 distance.
+constexpr double kMapsTolerance = 1e-4;
+
+// ONNX Runtime's figures beside the plugin's, when it ran.
+void add_ort(json& r, const Entry& e, double peak_gflops) {
+  const auto ort = per_image(e.ort_ms, e.batch), plugin = per_image(e.plugin.call_ms, e.batch);
+  const double gflop = e.facts.flops_per_image / 1e9;
+  r["ort_ms_median"] = median(ort);
+  r["ort_ms_p95"] = p95(ort);
+  r["ort_gflops"] = gflop / (median(ort) / 1e3);
+  r["ort_fraction_of_peak"] = gflop / (median(ort) / 1e3) / peak_gflops;
+  r["plugin_over_ort_ratio"] = median(plugin) / median(ort);
+  r["plugin_over_ort_ratio_rounds"] = e.round_ratios;
+  r["ort_maps_relative_l2"] = e.ort_maps_relative_l2;
+  r["ort_maps_match"] = e.ort_maps_relative_l2 <= kMapsTolerance;
+}
+
+// The bf16 copy's figures beside the float32 plugin's, with --bf16. Its "fraction of peak" counts
+// the float32 FLOPs against the float32 peak: how much sooner it is done, not a bf16 peak.
+void add_bf16(json& r, const Entry& e, double peak_gflops) {
+  const auto bf16 = per_image(e.bf16.call_ms, e.batch), plugin = per_image(e.plugin.call_ms, e.batch);
+  r["bf16_ms_median"] = median(bf16);
+  r["bf16_ms_p95"] = p95(bf16);
+  r["bf16_fraction_of_peak"] = e.facts.flops_per_image / 1e9 / (median(bf16) / 1e3) / peak_gflops;
+  r["bf16_over_plugin_ratio"] = median(bf16) / median(plugin);
+  r["bf16_over_plugin_ratio_rounds"] = e.bf16_round_ratios;
+  r["bf16_maps_relative_l2"] = e.bf16_maps_relative_l2;
+  if (!e.ort_ms.empty()) r["bf16_over_ort_ratio"] = median(bf16) / median(per_image(e.ort_ms, e.batch));
+}
+
+// The bundle of `dir` copied beside it, with `suffix` on its name and its manifest changed by `change`.
+std::string bundle_variant(const fs::path& dir, const std::string& suffix,
+                           const std::function<void(BundleManifest&)>& change) {
+  const fs::path copy = dir.string() + suffix;
   fs::copy(dir, copy, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
   BundleManifest m = read_manifest(copy.string());
-  m.flip_average = mode;
+  change(m);
   write_manifest(m, copy.string());
   return copy.string();
+}
+
+// The bundle of `dir` averaging over `mode`'s flips.
+std::string flip_average_bundle(const fs::path& dir, const std::string& mode) {
+  return bundle_variant(dir, "-flips-" + mode, [&](BundleManifest& m) { m.flip_average = mode; });
+}
+
+// The bundle of `dir` with bf16 convolutions.
+std::string bf16_bundle(const fs::path& dir) {
+  return bundle_variant(dir, "-bf16", [](BundleManifest& m) { m.precision = "bf16"; });
+}
+
+// "0.91 1.02 ...": a JSON array of numbers for a table cell.
+std::string two_decimals(const json& values) {
+  std::string out;
+  for (const auto& x : values) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%s%.2f", out.empty() ? "" : " ", x.get<double>());
+    out += b;
+  }
+  return out;
 }
 
 void print_report(const json& report) {
@@ -195,12 +324,35 @@ void print_report(const json& report) {
               m.at("cpu_model").get<std::string>().c_str(), m.at("cores").get<int>(), m.at("threads").get<int>(),
               m.at("opencv_version").get<std::string>().c_str(), m.at("libtorch_version").get<std::string>().c_str(),
               m.at("load_average_at_start")[0].get<double>());
-  std::printf("peak: float32 %dx%dx%d matrix product, best of up to %d calls:", p.at("n").get<int>(),
+  const double peak = p.at("peak_gflops");
+  std::printf("peak: %.1f GFLOP/s float32, a register-only FMA loop on %d threads, %s, best of %d bursts of %.0f ms\n",
+              peak, p.at("fma_threads").get<int>(), p.at("fma_isa").get<std::string>().c_str(),
+              p.at("fma_bursts").get<int>(), 1e3 * p.at("fma_burst_seconds").get<double>());
+  std::printf("library kernels, float32 %dx%dx%d matrix product, best of up to %d calls:", p.at("n").get<int>(),
               p.at("n").get<int>(), p.at("n").get<int>(), p.at("max_repeats").get<int>());
   for (const auto& [name, gflops] : p.at("kernels_gflops").items())
-    std::printf(" %s %.1f,", name.c_str(), gflops.get<double>());
-  std::printf(" -> %.1f GFLOP/s (%s)\n\n", p.at("peak_gflops").get<double>(),
-              p.at("peak_kernel").get<std::string>().c_str());
+    std::printf(" %s %.1f (%.0f%%),", name.c_str(), gflops.get<double>(), 100 * gflops.get<double>() / peak);
+  std::printf("\n\n");
+  const json& ort = report.at("ort");
+  if (ort.at("installed")) {
+    std::printf("ONNX Runtime %s (CPU execution provider, Node binding), on the blob the plugin made of the same "
+                "frames:\n",
+                ort.value("version", "?").c_str());
+    std::printf("| preset | batch | plugin ms/img p50 | ORT ms/img p50 | ORT p95 | plugin/ORT | per round "
+                "| plugin %% peak | ORT %% peak | maps rel. L2 |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n");
+    for (const auto& r : report.at("results")) {
+      const std::string rounds = two_decimals(r.at("plugin_over_ort_ratio_rounds"));
+      std::printf("| %s | %d | %.2f | %.2f | %.2f | %.3f | %s | %.1f | %.1f | %.1e%s |\n",
+                  r.at("preset").get<std::string>().c_str(), r.at("batch").get<int>(),
+                  r.at("plugin_ms_median").get<double>(), r.at("ort_ms_median").get<double>(),
+                  r.at("ort_ms_p95").get<double>(), r.at("plugin_over_ort_ratio").get<double>(), rounds.c_str(),
+                  100 * r.at("plugin_fraction_of_peak").get<double>(), 100 * r.at("ort_fraction_of_peak").get<double>(),
+                  r.at("ort_maps_relative_l2").get<double>(), r.at("ort_maps_match").get<bool>() ? "" : " MISMATCH");
+    }
+    std::printf("\n");
+  } else {
+    std::printf("%s\n\n", ort.at("hint").get<std::string>().c_str());
+  }
   std::printf(
       "| preset | input | batch | GFLOP/img | plugin ms/img p50 | p95 | LibTorch ms/img p50 | p95 | plugin/LibTorch "
       "| plugin GFLOP/s | LibTorch GFLOP/s | plugin %% peak | LibTorch %% peak | plugin conv "
@@ -247,9 +399,29 @@ void print_report(const json& report) {
                   r.at("plugin_ms_median").get<double>(), r.at("flip_average_ms_median").get<double>(),
                   r.at("flip_average_ms_p95").get<double>(), r.at("flip_average_over_plugin_ratio").get<double>());
   }
+  if (report.at("settings").at("bf16")) {
+    std::printf("\nbf16 bundles (model.json precision bf16: bfloat16 convolution inputs and weights, float32 sums):\n"
+                "| preset | batch | float32 ms/img p50 | bf16 ms/img p50 | bf16 p95 | bf16/float32 | per round "
+                "| bf16/ORT float32 | float32 FLOPs %% peak | maps vs float32 (rel. L2) |\n"
+                "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n");
+    for (const auto& r : report.at("results")) {
+      const std::string rounds = two_decimals(r.at("bf16_over_plugin_ratio_rounds"));
+      char vs_ort[32] = "-";
+      if (r.contains("bf16_over_ort_ratio"))
+        std::snprintf(vs_ort, sizeof vs_ort, "%.3f", r.at("bf16_over_ort_ratio").get<double>());
+      std::printf("| %s | %d | %.2f | %.2f | %.2f | %.3f | %s | %s | %.1f | %.1e |\n",
+                  r.at("preset").get<std::string>().c_str(), r.at("batch").get<int>(),
+                  r.at("plugin_ms_median").get<double>(), r.at("bf16_ms_median").get<double>(),
+                  r.at("bf16_ms_p95").get<double>(), r.at("bf16_over_plugin_ratio").get<double>(), rounds.c_str(),
+                  vs_ort,
+                  100 * r.at("bf16_fraction_of_peak").get<double>(), r.at("bf16_maps_relative_l2").get<double>());
+    }
+  }
   const json& s = report.at("settings");
-  std::printf("\n%d timed calls after %d warm-up calls per row; ms/img = call time / batch.\n", s.at("runs").get<int>(),
-              s.at("warmup").get<int>());
+  std::printf("\n%d timed calls after %d warm-up calls per row, plugin and ONNX Runtime alternating %d times; "
+              "ms/img = call time / batch; waiting threads %s.\n",
+              s.at("runs").get<int>(), s.at("warmup").get<int>(), s.at("rounds").get<int>(),
+              s.at("spin").get<bool>() ? "spin first (the libraries' defaults)" : "sleep (--no-spin)");
   std::printf("plugin: %s; measured in a child process.\n", s.at("plugin_includes").get<std::string>().c_str());
   std::printf("LibTorch: %s.\n", s.at("libtorch_includes").get<std::string>().c_str());
 }
@@ -267,9 +439,15 @@ int run(const Options& o) {
                    {"warmup", o.warmup},
                    {"types", o.types},
                    {"flip_average", o.flip_average},
+                   {"rounds", o.rounds},
+                   {"spin", o.spin},
+                   {"bf16", o.bf16},
                    {"plugin", o.plugin},
                    {"plugin_includes", kPluginIncludes},
                    {"libtorch_includes", kLibtorchIncludes}}}};
+  const bool with_ort = ort_available(o.ort_dir);
+  if (!with_ort)
+    std::cerr << "mtfcdd-bench: " << kOrtInstallHint << " (looked in " << o.ort_dir << "); its columns are left out\n";
   const TempDir tmp;
   std::vector<Entry> entries;
   // Plugin children first, while this process is still small (see export_child_main).
@@ -277,11 +455,14 @@ int run(const Options& o) {
     std::cerr << "exporting " << preset << " (" << o.types << " types, random weights)\n";
     const ModelFacts facts = export_in_child(preset, o.types, tmp.path() / preset);
     for (int batch : o.batches) {
-      std::cerr << "plugin " << preset << " batch " << batch << ": " << o.warmup << " + " << o.runs << " calls\n";
-      PluginRequest request{o.plugin, facts.bundle_dir, batch, o.runs, o.warmup, o.threads, ""};
-      Entry e{preset, batch, facts, run_plugin_child(request), {}, {}, {}};
+      Entry e;
+      e.preset = preset;
+      e.batch = batch;
+      e.facts = facts;
+      time_plugin_and_ort(o, facts, with_ort, o.bf16 ? bf16_bundle(facts.bundle_dir) : "",
+                          tmp.path() / (preset + "-batch" + std::to_string(batch)), e);
       // OpenCV DNN's own convolutions beside the default (oneDNN's, when the plugin has them).
-      request.conv = "opencv";
+      const PluginRequest request{o.plugin, facts.bundle_dir, batch, o.runs, o.warmup, o.threads, "opencv", "", o.spin};
       if (e.plugin.conv == request.conv) {
         e.opencv_conv = e.plugin;
       } else {
@@ -293,7 +474,7 @@ int run(const Options& o) {
         std::cerr << "plugin " << preset << " batch " << batch << ", flip average " << o.flip_average << ": "
                   << o.warmup << " + " << o.runs << " calls\n";
         e.flips = run_plugin_child({o.plugin, flip_average_bundle(facts.bundle_dir, o.flip_average), batch, o.runs,
-                                    o.warmup, o.threads, ""});
+                                    o.warmup, o.threads, "", "", o.spin});
       }
       entries.push_back(std::move(e));
     }
@@ -303,20 +484,33 @@ int run(const Options& o) {
     std::cerr << "LibTorch " << e.preset << " batch " << e.batch << "\n";
     e.libtorch_ms = time_libtorch(e.preset, o.types, e.facts.weights_path, e.batch, o.runs, o.warmup);
   }
-  std::cerr << "GEMM peak\n";
-  constexpr int kGemmRepeats = 5;
-  const GemmPeak peak = gemm_peak(o.gemm_size, kGemmRepeats);
-  const double peak_gflops = peak.best().gflops;
-  json kernels = json::object();
-  for (const auto& k : peak.kernels) kernels[k.name] = k.gflops;
-  report["peak"] = {{"n", peak.n},
-                    {"max_repeats", kGemmRepeats},
+  std::cerr << "FMA peak and library GEMM kernels\n";
+  constexpr int kPeakRepeats = 5;
+  const FmaPeak fma = fma_peak(o.threads);
+  const double peak_gflops = fma.gflops;
+  const GemmPeak gemm = gemm_peak(o.gemm_size, kPeakRepeats);
+  json kernels = json::object(), kernel_fractions = json::object();
+  for (const auto& k : gemm.kernels) {
+    kernels[k.name] = k.gflops;
+    kernel_fractions[k.name] = k.gflops / peak_gflops;
+  }
+  report["peak"] = {{"peak_gflops", peak_gflops},
+                    {"fma_isa", fma.isa},
+                    {"fma_threads", fma.threads},
+                    {"fma_bursts", fma.bursts},
+                    {"fma_burst_seconds", fma.seconds},
+                    {"max_repeats", kPeakRepeats},
+                    {"n", gemm.n},
                     {"kernels_gflops", kernels},
-                    {"peak_kernel", peak.best().name},
-                    {"peak_gflops", peak.best().gflops}};
+                    {"kernels_fraction_of_peak", kernel_fractions}};
+  report["ort"] = {{"installed", with_ort}, {"dir", o.ort_dir}};
+  if (!with_ort) report["ort"]["hint"] = kOrtInstallHint;
+  for (const auto& e : entries)
+    if (!e.ort_version.empty()) report["ort"]["version"] = e.ort_version;
   report["results"] = json::array();
   for (const auto& e : entries) {
     json r = entry_json(e, peak_gflops);
+    if (with_ort) add_ort(r, e, peak_gflops);
     if (o.flip_average != "none") {
       const auto flips = per_image(e.flips.call_ms, e.batch), plugin = per_image(e.plugin.call_ms, e.batch);
       r["flip_average"] = o.flip_average;
@@ -324,6 +518,7 @@ int run(const Options& o) {
       r["flip_average_ms_p95"] = p95(flips);
       r["flip_average_over_plugin_ratio"] = median(flips) / median(plugin);
     }
+    if (o.bf16) add_bf16(r, e, peak_gflops);
     report["results"].push_back(r);
   }
   report["training"] = json::array();
@@ -374,6 +569,7 @@ int main(int argc, char** argv) {
   plugin_cmd->add_option("--warmup", plugin_child.warmup, "untimed calls before them");
   plugin_cmd->add_option("--threads", plugin_child.threads, "the detector's threads");
   plugin_cmd->add_option("--conv", plugin_child.conv, "the detector's \"conv\" (default: its own)");
+  plugin_cmd->add_option("--dump", plugin_child.dump_dir, "write the first call's maps here (.npy)");
   ExportRequest export_child;
   CLI::App* export_cmd = app.add_subcommand("export-only", "export a random-weight bundle; print its facts")->group("");
   export_cmd->add_option("--preset", export_child.preset, "the preset")->required();

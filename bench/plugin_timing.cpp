@@ -10,7 +10,10 @@
 #include <random>
 #include <stdexcept>
 
+#include "bundle.hpp"
 #include "child_process.hpp"
+#include "ort_timing.hpp"
+#include "preprocess.hpp"
 #include "vision_plugin.h"
 
 namespace mtfcdd::bench {
@@ -33,6 +36,23 @@ double current_rss_mb() {
 void check(const VpApi* api, VpDetector* d, VpStatus s, const std::string& what) {
   if (s != VP_OK)
     throw std::runtime_error("plugin " + what + " failed (status " + std::to_string(s) + "): " + api->last_error(d));
+}
+
+// The blob the plugin makes of `frames` and the model-resolution maps of `res`, for ONNX Runtime.
+void dump(const std::string& dir, const std::string& bundle, std::vector<std::vector<uint8_t>>& pixels, int w, int h,
+          const VpResult& res) {
+  std::vector<cv::Mat> frames;
+  for (auto& p : pixels) frames.emplace_back(h, w, CV_8UC3, p.data());
+  const cv::Mat blob = make_blob(frames, read_manifest(bundle));
+  write_floats(dir + "/blob.f32", blob.ptr<float>(), blob.total());
+  std::vector<float> maps;
+  for (uint32_t f = 0; f < res.frame_count; ++f)
+    for (uint32_t t = 0; t < res.frames[f].type_count; ++t) {
+      const VpHeatmap& m = res.frames[f].types[t].heatmap;
+      if (!m.data) throw std::runtime_error("the plugin returned no model-resolution heatmap");
+      maps.insert(maps.end(), m.data, m.data + static_cast<size_t>(m.width) * m.height);
+    }
+  write_floats(dir + "/maps.f32", maps.data(), maps.size());
 }
 
 json measure(const PluginRequest& r) {
@@ -78,6 +98,7 @@ json measure(const PluginRequest& r) {
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     check(api, det.get(), s, "process");
     const std::unique_ptr<VpResult, void (*)(VpResult*)> result(res, api->release_result);
+    if (!r.dump_dir.empty() && i + 1 == r.warmup + r.runs) dump(r.dump_dir, r.bundle, pixels, w, h, *res);
     if (i < r.warmup) continue;
     double p = 0, n = 0, q = 0;
     for (uint32_t f = 0; f < res->frame_count; ++f) {
@@ -115,14 +136,11 @@ PluginResult run_plugin_child(const PluginRequest& r) {
                                    std::to_string(r.batch), "--runs", std::to_string(r.runs), "--warmup",
                                    std::to_string(r.warmup), "--threads", std::to_string(r.threads)};
   if (!r.conv.empty()) args.insert(args.end(), {"--conv", r.conv});
-  const ChildRun run = run_self(args);
-  json j;
-  try {
-    j = json::parse(run.stdout_text);
-  } catch (const json::exception& e) {
-    throw std::runtime_error("the plugin child printed no valid JSON (" + std::string(e.what()) +
-                             "): " + run.stdout_text.substr(0, 500));
-  }
+  if (!r.dump_dir.empty()) args.insert(args.end(), {"--dump", r.dump_dir});
+  std::vector<std::string> env;
+  if (!r.spin) env.push_back("OMP_WAIT_POLICY=passive");  // oneDNN's threads are GNU OpenMP's
+  const ChildRun run = run_self(args, env);
+  const json j = stdout_json(run, "plugin");
   PluginResult out;
   out.call_ms = j.at("call_ms").get<std::vector<double>>();
   out.pre_ms = j.at("pre_ms").get<std::vector<double>>();

@@ -13,6 +13,13 @@ struct PluginRequest {
   std::string bundle;  // the model bundle folder
   int batch = 1, runs = 50, warmup = 5, threads = 1;
   std::string conv;  // the detector's "conv"; empty: its default
+  // Where to write the input blob the frames make (blob.f32) and the maps of the last call
+  // (maps.f32), raw float32 [batch, ...], for ONNX Runtime to run on and be checked against;
+  // empty: nothing written.
+  std::string dump_dir;
+  // false: the child's OpenMP threads sleep as soon as they wait (OMP_WAIT_POLICY=passive) instead
+  // of spinning first, which costs little on idle cores and saves much on busy ones.
+  bool spin = true;
 };
 
 struct PluginResult {

@@ -99,11 +99,6 @@ std::vector<double> time_libtorch(const std::string& preset, int64_t types, cons
   return ms;
 }
 
-const PeakKernel& GemmPeak::best() const {
-  return *std::max_element(kernels.begin(), kernels.end(),
-                           [](const PeakKernel& a, const PeakKernel& b) { return a.gflops < b.gflops; });
-}
-
 GemmPeak gemm_peak(int n, int repeats) {
   const double gflop = 2.0 * n * n * n / 1e9;
   GemmPeak g;

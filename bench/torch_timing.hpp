@@ -28,9 +28,10 @@ std::vector<double> time_libtorch(const std::string& preset, int64_t types, cons
 
 extern const char* const kLibtorchIncludes;
 
-// The machine's attainable float32 peak: the same n x n x n matrix product through each library
-// at hand, as a GEMM and as a 1x1 convolution (the conv libraries' GEMM kernels: Debian's
-// LibTorch links the generic reference BLAS, so torch::mm alone would understate the peak).
+// What the libraries' own kernels reach, beside the physical peak (fma_peak.hpp): the same
+// n x n x n float32 matrix product through each library at hand, as a GEMM and as a 1x1
+// convolution (Debian's LibTorch links the generic reference BLAS, so torch::mm is slow while the
+// convolution libraries' kernels are not).
 struct PeakKernel {
   std::string name;
   double gflops = 0;
@@ -38,7 +39,6 @@ struct PeakKernel {
 struct GemmPeak {
   int n = 0;
   std::vector<PeakKernel> kernels;
-  const PeakKernel& best() const;
 };
 // Each kernel: the best of up to `repeats` calls after a warm-up call (fewer for slow kernels).
 GemmPeak gemm_peak(int n, int repeats);

@@ -164,3 +164,17 @@ TEST_F(DetectorTest, FlipAverageBundleScoresTheMeanOfTheMirroredFrames) {
   EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("'flip_average' must be"),
             std::string::npos);
 }
+
+// The manifest's precision: bf16 needs format_version 4 (older readers would run it in float32
+// against thresholds calibrated on bf16 maps); anything else is refused by name.
+TEST_F(DetectorTest, PrecisionIsFloat32OrBf16FromFormatVersion4) {
+  test::TempDir dir;
+  const auto copy = patched_bundle(dir, "bf16", {{"format_version", 3}, {"precision", "bf16"}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("needs format_version 4"),
+            std::string::npos);
+  patched_bundle(dir, "bf16", {{"format_version", 4}, {"precision", "fp8"}});
+  EXPECT_NE(
+      message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("'precision' must be float32 or bf16"),
+      std::string::npos);
+  EXPECT_EQ(Detector(config(), "").describe().at("precision"), "float32");
+}

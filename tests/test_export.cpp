@@ -181,6 +181,29 @@ TEST(Export, FlipAverageIsWrittenWithVersionThree) {
             std::string::npos);
 }
 
+// A bf16 bundle passes the float32 check, then the bf16 one (near, not equal: bf16 did run), and
+// is written as version 4; where the CPU lacks AVX512_BF16 the export says so and leaves nothing.
+TEST(Export, Bf16IsCheckedInBf16AndWrittenWithVersionFour) {
+  FcddModel model = make_model("small", 64, 2);
+  ExportRequest req = two_type_request("bf16");
+  req.precision = "bf16";
+  if (!have_bf16()) {
+    EXPECT_NE(message_of([&] { export_bundle(*model, req); }).find("AVX512_BF16"), std::string::npos);
+    EXPECT_FALSE(std::filesystem::exists(req.out_dir + "/model.json"));
+    return;
+  }
+  const ExportResult r = export_bundle(*model, req);
+  EXPECT_LT(r.maps_rel_l2, kExportTolerance);
+  EXPECT_GT(r.bf16_maps_rel_l2, 0.0);
+  EXPECT_LT(r.bf16_maps_rel_l2, kExportBf16Tolerance);
+  const auto m = read_manifest(req.out_dir);
+  EXPECT_EQ(m.precision, "bf16");
+  EXPECT_EQ(m.format_version, 4);
+  req.precision = "int4";
+  EXPECT_NE(message_of([&] { export_bundle(*model, req); }).find("precision must be float32 or bf16"),
+            std::string::npos);
+}
+
 TEST(Export, Irv2AtSmallInputMatchesLibTorch) {
   const auto dir = temp_dir("irv2");
   const auto r = export_preset("irv2", 107, 2, dir);

@@ -37,6 +37,15 @@ DnnOptions with_conv(const std::string& conv) {
   return o;
 }
 
+// A copy of `bundle` in `dir` whose convolutions run in bfloat16.
+std::string bf16_copy(const std::string& bundle, const fs::path& dir) {
+  fs::copy(bundle, dir, fs::copy_options::recursive);
+  BundleManifest m = read_manifest(dir.string());
+  m.precision = "bf16";
+  write_manifest(m, dir.string());
+  return dir.string();
+}
+
 // The bundle made by the make_test_bundle CTest fixture (preset small).
 std::string fixture_bundle() {
   const char* b = std::getenv("MTFCDD_TEST_BUNDLE");
@@ -116,7 +125,8 @@ TEST_F(OneDnnConvTest, AutoIsOneDnnOnTheCpu) {
 TEST_F(OneDnnConvTest, OtherOpenCvUsersKeepOpenCvConvolution) {
   const std::string onnx = fixture_bundle() + "/model.onnx";
   int ours = 0;  // every convolution of this model is one oneDNN runs
-  cv::dnn::Net with = read_onnx_with_onednn_conv(onnx);
+  const BundleManifest m = read_manifest(fixture_bundle());
+  cv::dnn::Net with = read_onnx_with_onednn_conv(onnx, {1, 3, m.input_height, m.input_width}, false);
   for (const auto& name : with.getLayerNames()) ours += with.getLayer(with.getLayerId(name))->type == kOneDnnConvType;
   EXPECT_GT(ours, 0);
   const DnnModel model(fixture_bundle(), with_conv("onednn"));
@@ -139,7 +149,52 @@ TEST_F(OneDnnConvTest, OtherOpenCvUsersKeepOpenCvConvolution) {
   const auto made = cv::dnn::LayerFactory::createLayerInstance("Convolution", params);
   EXPECT_TRUE(made.dynamicCast<cv::dnn::ConvolutionLayer>());
 }
+
+TEST_F(OneDnnConvTest, ConsecutiveConvolutionsKeepTheBlockedLayout) {
+  // The fixture is `small` with a 16-channel head: a chain of 3x3 convolutions (32..128
+  // channels, ReLUs fused) and a 1x1 one to 3 maps. Every blob between two of them stays
+  // blocked; the network input and the 3-channel maps are NCHW.
+  const BundleManifest m = read_manifest(fixture_bundle());
+  cv::dnn::Net net =
+      read_onnx_with_onednn_conv(fixture_bundle() + "/model.onnx", {1, 3, m.input_height, m.input_width}, false);
+  const std::vector<BlockedLayout> convs = blocked_layouts(net);
+  ASSERT_GE(convs.size(), 3u);
+  for (size_t i = 0; i < convs.size(); ++i) {
+    SCOPED_TRACE(convs[i].layer);
+    EXPECT_EQ(convs[i].input, i > 0);
+    EXPECT_EQ(convs[i].output, i + 1 < convs.size());
+  }
+}
 #endif
+
+// bfloat16 keeps 8 of float32's 24 significant bits, so a bf16 bundle's maps differ from the
+// float32 ones by a few parts in a thousand per layer: near, but not equal (equal would mean the
+// convolutions still ran in float32).
+TEST_F(OneDnnConvTest, Bf16BundleRunsNearFloat32OrSaysWhyNot) {
+  std::vector<std::string> bundles = {fixture_bundle()};
+#ifdef MTFCDD_TRAINER
+  Exports exports;
+  bundles.push_back(exports.make(MTFCDD_TRAINER, "--preset irv2 --types 8 --input-size 107"));
+#endif
+  for (size_t i = 0; i < bundles.size(); ++i) {
+    SCOPED_TRACE(bundles[i]);
+    test::TempDir dir;
+    const std::string bf16 = bf16_copy(bundles[i], dir.file("bf16"));
+    EXPECT_NE(message_of([&] { DnnModel d(bf16, with_conv("opencv")); }).find("runs on the oneDNN convolutions"),
+              std::string::npos);
+    if (!have_bf16()) {
+      EXPECT_NE(message_of([&] { DnnModel d(bf16); }).find("AVX512_BF16"), std::string::npos);
+      continue;
+    }
+    DnnModel half(bf16), full(bundles[i]);
+    for (int n : {1, 2}) {
+      const cv::Mat blob = random_blob(n, full.manifest());
+      const double d = relative_l2(half.forward(blob), full.forward(blob));
+      EXPECT_GT(d, 1e-6) << "batch " << n;
+      EXPECT_LT(d, 1e-2) << "batch " << n;
+    }
+  }
+}
 
 TEST_F(OneDnnConvTest, UnknownConvIsAnError) {
   EXPECT_NE(message_of([] { DnnModel d(fixture_bundle(), with_conv("fast")); }).find("unknown conv 'fast'"),

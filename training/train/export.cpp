@@ -73,6 +73,8 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
     throw std::runtime_error("export: resize must be stretch or fit, not '" + req.resize + "'");
   if (!is_flip_average_mode(req.flip_average))
     throw std::runtime_error("export: flip average must be none, h, v or hv, not '" + req.flip_average + "'");
+  if (req.precision != "float32" && req.precision != "bf16")
+    throw std::runtime_error("export: precision must be float32 or bf16, not '" + req.precision + "'");
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
@@ -96,15 +98,23 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
                                                    : generated_inputs(model.config().input_size);
     const auto ref_maps = model.maps(inputs);
     const auto ref_scores = anomaly_scores(ref_maps);
-    DnnModel dnn(req.out_dir);
-    const auto maps = tensor_from_blob(dnn.forward(blob_from_tensor(inputs)));
-    res.maps_rel_l2 = relative_l2(maps, ref_maps);
-    res.scores_rel_l2 = relative_l2(anomaly_scores(maps), ref_scores);
-    if (!(res.maps_rel_l2 <= kExportTolerance) || !(res.scores_rel_l2 <= kExportTolerance))
-      throw std::runtime_error("export check failed: OpenCV DNN differs from LibTorch by relative L2 " +
-                               std::to_string(res.maps_rel_l2) + " (maps) and " +
-                               std::to_string(res.scores_rel_l2) + " (scores), limit " +
-                               std::to_string(kExportTolerance));
+    // The bundle as OpenCV DNN runs it against LibTorch: relative L2 of maps and scores.
+    const auto check = [&](double limit, const std::string& what) {
+      DnnModel dnn(req.out_dir);
+      const auto maps = tensor_from_blob(dnn.forward(blob_from_tensor(inputs)));
+      const double m = relative_l2(maps, ref_maps), s = relative_l2(anomaly_scores(maps), ref_scores);
+      if (!(m <= limit) || !(s <= limit))
+        throw std::runtime_error("export check failed: OpenCV DNN" + what + " differs from LibTorch by relative L2 " +
+                                 std::to_string(m) + " (maps) and " + std::to_string(s) + " (scores), limit " +
+                                 std::to_string(limit));
+      return std::pair{m, s};
+    };
+    std::tie(res.maps_rel_l2, res.scores_rel_l2) = check(kExportTolerance, "");
+    if (req.precision != "float32") {
+      res.manifest.precision = req.precision;
+      write_manifest(res.manifest, req.out_dir);
+      std::tie(res.bf16_maps_rel_l2, res.bf16_scores_rel_l2) = check(kExportBf16Tolerance, " in " + req.precision);
+    }
     if (req.flip_average != "none") {
       res.manifest.flip_average = req.flip_average;
       write_manifest(res.manifest, req.out_dir);

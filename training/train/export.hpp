@@ -15,6 +15,9 @@ namespace mtfcdd {
 
 // Relative L2 error above which an export is refused.
 constexpr double kExportTolerance = 1e-4;
+// The same for a bf16 bundle, whose convolutions round their inputs and weights to bfloat16 (8
+// significant bits): measured 2e-5 (small at 64 px) to 7e-4 (irv2 at 107 px) from float32.
+constexpr double kExportBf16Tolerance = 1e-2;
 
 struct ExportRequest {
   std::string out_dir;
@@ -23,12 +26,16 @@ struct ExportRequest {
   std::string resize = "stretch";  // how frames become the input: BundleManifest::resize
   // BundleManifest::flip_average; the check compares one view, the network itself, with LibTorch.
   std::string flip_average = "none";
+  // BundleManifest::precision. A bf16 bundle is checked in float32 first, then again in bf16
+  // against kExportBf16Tolerance.
+  std::string precision = "float32";
   nlohmann::json provenance = nlohmann::json::object();  // export adds "created" (UTC)
   torch::Tensor check_inputs;     // normalised [K, 3, H, W]; undefined = generated patterns
 };
 
 struct ExportResult {
-  double maps_rel_l2 = 0, scores_rel_l2 = 0;
+  double maps_rel_l2 = 0, scores_rel_l2 = 0;            // in float32
+  double bf16_maps_rel_l2 = 0, bf16_scores_rel_l2 = 0;  // a bf16 bundle in bf16
   int64_t onnx_bytes = 0;
   BundleManifest manifest;
 };

@@ -89,6 +89,9 @@ void print_export(const ExportResult& r, const std::string& dir) {
   std::printf("bundle written: %s (model.onnx %.2f MB)\n", dir.c_str(), r.onnx_bytes / 1e6);
   std::printf("export check (OpenCV DNN vs LibTorch): relative L2 maps %.3g, scores %.3g (limit %.0e)\n",
               r.maps_rel_l2, r.scores_rel_l2, kExportTolerance);
+  if (r.manifest.precision != "float32")
+    std::printf("export check in %s: relative L2 maps %.3g, scores %.3g (limit %.0e)\n", r.manifest.precision.c_str(),
+                r.bf16_maps_rel_l2, r.bf16_scores_rel_l2, kExportBf16Tolerance);
 }
 
 std::vector<DefectType> named_types(const std::vector<std::string>& names, int64_t m) {
@@ -357,6 +360,9 @@ int main(int argc, char** argv) {
   exp->add_option("--resize", ex.req.resize, "how images become the input")->check(CLI::IsMember({"stretch", "fit"}));
   exp->add_option("--flip-average", ex.req.flip_average, "average each image's maps over its mirror images")
       ->check(CLI::IsMember(kFlips));
+  exp->add_option("--precision", ex.req.precision,
+                  "bf16: convolutions in bfloat16, checked against LibTorch within 1e-2; needs AVX512_BF16")
+      ->check(CLI::IsMember({"float32", "bf16"}));
 
   TrainOptions tr;
   auto* train = app.add_subcommand("train", "balanced-epoch training, on one process or data parallel over several");

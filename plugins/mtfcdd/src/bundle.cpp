@@ -94,6 +94,12 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
   if (m.flip_average != "none" && m.format_version < 3)
     r.fail("'flip_average' " + m.flip_average + " needs format_version 3");
 
+  if (j.contains("precision")) m.precision = r.get<std::string>(j, "precision");
+  if (m.precision != "float32" && m.precision != "bf16")
+    r.fail("'precision' must be float32 or bf16, got " + m.precision);
+  if (m.precision != "float32" && m.format_version < 4)
+    r.fail("'precision' " + m.precision + " needs format_version 4");
+
   const json& out = r.at(j, "outputs", "");
   m.maps_output = r.get<std::string>(out, "anomaly_maps", "outputs.");
   m.scores_output = r.get<std::string>(out, "scores", "outputs.");
@@ -111,7 +117,10 @@ json manifest_to_json(const BundleManifest& m) {
     types.push_back({{"name", t.name}, {"display", t.display}, {"image_threshold", t.image_threshold},
                      {"pixel_threshold", t.pixel_threshold}});
   return {{"format", "mtfcdd-bundle"},
-          {"format_version", m.flip_average != "none" ? 3 : m.resize != "stretch" ? 2 : 1},
+          {"format_version", m.precision != "float32"  ? 4
+                             : m.flip_average != "none" ? 3
+                             : m.resize != "stretch"    ? 2
+                                                        : 1},
           {"model", m.model_file},
           {"types", types},
           {"input",
@@ -126,6 +135,7 @@ json manifest_to_json(const BundleManifest& m) {
           {"outputs", {{"anomaly_maps", m.maps_output}, {"scores", m.scores_output}}},
           {"heatmap", {{"width", m.heatmap_width}, {"height", m.heatmap_height}}},
           {"flip_average", m.flip_average},
+          {"precision", m.precision},
           {"calibrated", m.calibrated},
           {"provenance", m.provenance}};
 }

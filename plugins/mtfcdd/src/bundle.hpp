@@ -10,8 +10,9 @@
 namespace mtfcdd {
 
 // The newest format this build reads. A bundle is written with the oldest version that holds what
-// it uses (2: input.resize "fit"; 3: flip_average), so that older builds refuse what they would misread.
-constexpr int kBundleFormatVersion = 3;
+// it uses (2: input.resize "fit"; 3: flip_average; 4: precision bf16), so that older builds refuse
+// what they would misread.
+constexpr int kBundleFormatVersion = 4;
 
 struct DefectType {
   std::string name;
@@ -33,6 +34,10 @@ struct BundleManifest {
   // The maps are the mean over the frame and its mirror images (flip_average.hpp): none, h, v or
   // hv. The thresholds were calibrated on those means, so it belongs to the model, not to a config.
   std::string flip_average = "none";
+  // The arithmetic of the convolutions: "float32", or "bf16" (bfloat16 inputs and weights,
+  // float32 sums and outputs; oneDNN on a CPU with AVX512_BF16). The thresholds are calibrated on
+  // the maps it gives, so it belongs to the model.
+  std::string precision = "float32";
   std::array<double, 3> mean{}, std{};        // in 0..255 units, per channel in channel_order
   std::string input_name = "image";
   std::string maps_output = "anomaly_maps";   // [N, M, heatmap_height, heatmap_width]

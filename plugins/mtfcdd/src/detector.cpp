@@ -143,6 +143,7 @@ json Detector::describe() const {
           {"input", {{"width", m.input_width}, {"height", m.input_height}, {"channel_order", m.channel_order},
                      {"resize", m.resize}}},
           {"flip_average", m.flip_average},
+          {"precision", m.precision},
           {"heatmap", {{"width", m.heatmap_width}, {"height", m.heatmap_height}}},
           {"heatmaps", {{"model", settings_.heatmap}, {"full", settings_.heatmap_full}}},
           {"upsampling", settings_.upsampling == Upsampling::Bilinear ? "bilinear" : "gaussian"},

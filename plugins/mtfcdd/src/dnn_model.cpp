@@ -47,9 +47,23 @@ std::string choose_conv(const DnnOptions& o, const std::string& backend) {
   return o.conv != "opencv" && have_onednn() && backend == "cpu" ? "onednn" : "opencv";
 }
 
-cv::dnn::Net read_onnx(const std::string& path, const std::string& conv) {
+// A bf16 bundle runs where its arithmetic can, never silently in float32: oneDNN's bf16 kernels,
+// which need AVX512_BF16.
+void check_precision(const BundleManifest& m, const std::string& conv, const std::string& bundle_dir) {
+  if (m.precision == "float32") return;
+  if (conv != "onednn")
+    throw BackendError("bundle " + bundle_dir + " has precision " + m.precision +
+                       ", which runs on the oneDNN convolutions (cpu backend, conv auto or onednn), not on conv " +
+                       conv);
+  if (!have_bf16())
+    throw BackendError("bundle " + bundle_dir + " has precision " + m.precision +
+                       ", which needs a CPU with AVX512_BF16; this one has none (export the model in float32)");
+}
+
+cv::dnn::Net read_onnx(const std::string& path, const std::string& conv, const BundleManifest& m) {
 #ifdef MTFCDD_WITH_ONEDNN
-  if (conv == "onednn") return read_onnx_with_onednn_conv(path);
+  if (conv == "onednn")
+    return read_onnx_with_onednn_conv(path, {1, 3, m.input_height, m.input_width}, m.precision == "bf16");
 #endif
   return cv::dnn::readNetFromONNX(path);
 }
@@ -64,13 +78,22 @@ bool have_onednn() {
 #endif
 }
 
+bool have_bf16() {
+#ifdef MTFCDD_WITH_ONEDNN
+  return cpu_has_bf16();
+#else
+  return false;
+#endif
+}
+
 DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
     : manifest_(read_manifest(bundle_dir)), views_(flip_views(manifest_.flip_average)) {
   const std::string path = bundle_dir + "/" + manifest_.model_file;
   backend_ = choose_backend(opts);
   conv_ = choose_conv(opts, backend_);
+  check_precision(manifest_, conv_, bundle_dir);
   try {
-    net_ = read_onnx(path, conv_);
+    net_ = read_onnx(path, conv_, manifest_);
   } catch (const cv::Exception& e) {
     throw std::runtime_error("cannot load ONNX model " + path + ": " + e.what());
   }

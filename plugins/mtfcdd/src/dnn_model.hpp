@@ -26,6 +26,8 @@ struct DnnOptions {
 
 // Whether this build can run convolutions through oneDNN.
 bool have_onednn();
+// Whether this build and CPU run bf16 bundles (BundleManifest::precision): oneDNN and AVX512_BF16.
+bool have_bf16();
 
 class DnnModel {
  public:

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <opencv2/core/utility.hpp>
 #include <opencv2/dnn/all_layers.hpp>
@@ -27,6 +28,11 @@ namespace {
 using dnnl::memory;
 using Tag = memory::format_tag;
 constexpr auto kF32 = memory::data_type::f32;
+// oneDNN's AVX-512 float32 layout: channels in blocks of 16, each block a NHW image of 16-vectors.
+// With a channel count that is a multiple of 16 it is as large as NCHW, and a concatenation of
+// such blobs along the channels is the same copy in both layouts.
+constexpr auto kBlocked = Tag::nChw16c;
+constexpr int kBlock = 16;
 
 const dnnl::engine& cpu_engine() {
   static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
@@ -89,6 +95,21 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
     type = kOneDnnConvType;
   }
 
+  // Whether the input and output blobs hold oneDNN's blocked layout instead of NCHW (see
+  // choose_layouts); fixed once, before the first forward.
+  void set_layouts(bool src_blocked, bool dst_blocked) {
+    src_blocked_ = src_blocked;
+    dst_blocked_ = dst_blocked;
+    plans_.clear();
+  }
+  // bfloat16 inputs and weights (see BundleManifest::precision); fixed before the first forward.
+  void set_bf16(bool on) {
+    bf16_ = on;
+    plans_.clear();
+  }
+  bool src_blocked() const { return src_blocked_; }
+  bool dst_blocked() const { return dst_blocked_; }
+
   bool getMemoryShapes(const std::vector<cv::dnn::MatShape>& inputs, int required_outputs,
                        std::vector<cv::dnn::MatShape>& outputs,
                        std::vector<cv::dnn::MatShape>& internals) const override {
@@ -139,9 +160,11 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
   }
 
  private:
-  // One input shape's primitive. src/dst: the layouts oneDNN chose, with the reorders from and
-  // to OpenCV's NCHW blobs; empty where it works on NCHW itself.
+  // One input shape's primitive. plain_src/plain_dst: what OpenCV's blobs hold (NCHW, or the
+  // blocked layout where set_layouts says so); src/dst: the layouts oneDNN chose, with the
+  // reorders from and to the blobs; empty where it works on the blobs as they are.
   struct Plan {
+    std::string impl;  // oneDNN's name of the implementation
     dnnl::convolution_forward conv;
     memory::desc plain_src, plain_dst, src, dst;
     memory weights;
@@ -159,22 +182,36 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
   }
 
   Plan make_plan(const cv::Mat& src, const cv::Mat& dst) {
+    // bf16 where oneDNN has a real kernel for this shape; its reference one is far slower than
+    // float32 (the 3-channel first layer, say).
+    if (bf16_) {
+      Plan p = make_plan(src, dst, memory::data_type::bf16);
+      if (p.impl.rfind("ref", 0) != 0) return p;
+    }
+    return make_plan(src, dst, kF32);
+  }
+
+  // `dt`: the type of the convolution's input and weights; sums and output are float32.
+  Plan make_plan(const cv::Mat& src, const cv::Mat& dst, memory::data_type dt) {
     const dnnl::engine& eng = cpu_engine();
     const memory::dims src_dims(src.size.p, src.size.p + 4), dst_dims(dst.size.p, dst.size.p + 4);
-    // A 1x1 stride-1 convolution on NCHW is a matrix product per image, which oneDNN's GEMM runs
-    // on OpenCV's blobs as they are; other shapes gain more from oneDNN's own layout (NHWC with
-    // AVX-512) than the reorders to and from it cost. irv2 at 299 on 2 cores: 104 ms per image
-    // so, 120 ms with oneDNN's layout everywhere, 145 ms with NCHW everywhere.
-    const bool gemm = blobs[0].size[2] == 1 && blobs[0].size[3] == 1 &&
+    // Between two NCHW blobs, a 1x1 stride-1 convolution is a matrix product per image, which
+    // oneDNN's GEMM runs on OpenCV's blobs as they are (cheaper than reordering to oneDNN's layout
+    // and back); other shapes gain more from oneDNN's own layout than the reorders cost, and a
+    // side that already holds the blocked layout is given as it is.
+    const bool gemm = dt == kF32 && !src_blocked_ && !dst_blocked_ && blobs[0].size[2] == 1 && blobs[0].size[3] == 1 &&
                       std::all_of(opencv_->strides.begin(), opencv_->strides.end(), [](size_t s) { return s == 1; });
-    const auto layout = [gemm](const memory::dims& d) { return memory::desc(d, kF32, gemm ? Tag::nchw : Tag::any); };
+    const auto layout = [gemm](const memory::dims& d, bool blocked, memory::data_type type) {
+      return memory::desc(d, type, blocked ? kBlocked : gemm ? Tag::nchw : Tag::any);
+    };
     memory::dims dilates;
     for (size_t d : opencv_->dilations) dilates.push_back(static_cast<memory::dim>(d) - 1);  // oneDNN: 0 = dense
     if (!bias_ && blobs.size() > 1)
       bias_ = memory({{dst.size[1]}, kF32, Tag::x}, eng, blobs[1].data);
     const dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, layout(src_dims),
-        memory::desc(weight_dims(), kF32, Tag::any), bias_ ? bias_.get_desc() : memory::desc(), layout(dst_dims),
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, layout(src_dims, src_blocked_, dt),
+        memory::desc(weight_dims(), dt, Tag::any), bias_ ? bias_.get_desc() : memory::desc(),
+        layout(dst_dims, dst_blocked_, kF32),
         to_dims(opencv_->strides), dilates, to_dims(opencv_->pads_begin), to_dims(opencv_->pads_end));
     dnnl::post_ops ops;
     for (float slope : relu_slopes_) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, slope, 0.f);
@@ -183,9 +220,10 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
     const dnnl::convolution_forward::primitive_desc pd(desc, attr, eng);
 
     Plan p;
+    p.impl = pd.impl_info_str();
     p.conv = dnnl::convolution_forward(pd);
-    p.plain_src = memory::desc(src_dims, kF32, Tag::nchw);
-    p.plain_dst = memory::desc(dst_dims, kF32, Tag::nchw);
+    p.plain_src = memory::desc(src_dims, kF32, src_blocked_ ? kBlocked : Tag::nchw);
+    p.plain_dst = memory::desc(dst_dims, kF32, dst_blocked_ ? kBlocked : Tag::nchw);
     if (pd.src_desc() != p.plain_src) {
       p.src = pd.src_desc();
       p.to_src = dnnl::reorder({eng, p.plain_src, eng, p.src});
@@ -220,6 +258,7 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
 
   cv::Ptr<cv::dnn::BaseConvolutionLayer> opencv_;
   int groups_;
+  bool src_blocked_ = false, dst_blocked_ = false, bf16_ = false;
   std::vector<float> relu_slopes_;  // the fused ReLUs' negative slopes, in order
   dnnl::stream stream_{cpu_engine()};
   memory bias_;  // on blobs[1]'s data; empty without a bias
@@ -238,9 +277,79 @@ cv::Ptr<cv::dnn::Layer> create_conv_layer(cv::dnn::LayerParams& params) {
   return cv::makePtr<OneDnnConvLayer>(params, opencv);
 }
 
+// Layers that compute their output element by element from inputs of one shape, or a channel
+// concatenation (the same copies in both layouts when every part is in whole blocks): they give
+// the same result whichever layout their blobs hold, as long as all of them hold the same one.
+bool layout_agnostic(const cv::Ptr<cv::dnn::Layer>& layer, const std::vector<cv::dnn::MatShape>& inputs) {
+  if (layer->type == "ReLU") return true;
+  if (layer->type == "Eltwise")
+    return std::all_of(inputs.begin(), inputs.end(), [&](const cv::dnn::MatShape& s) { return s == inputs[0]; });
+  const auto concat = layer.dynamicCast<cv::dnn::ConcatLayer>();
+  return concat && concat->axis == 1 && !concat->padding;
+}
+
+// Groups of blobs that must hold one layout, by the id of the layer that writes each.
+class Groups {
+ public:
+  int find(int id) {
+    auto it = parent_.try_emplace(id, id).first;
+    return it->second == id ? id : it->second = find(it->second);
+  }
+  void join(int a, int b) { parent_[find(a)] = find(b); }
+
+ private:
+  std::map<int, int> parent_;
+};
+
+// Lets consecutive oneDNN convolutions pass their blobs in oneDNN's blocked layout instead of
+// reordering to NCHW and back around every layer. A blob may hold it when every layer that writes
+// it or its group (blobs joined by layout-agnostic layers) is a oneDNN convolution or agnostic,
+// every layer that reads the group is one of those too, its channels come in whole blocks, and
+// it is not a network output; anything else (pooling, the network input and outputs) sees NCHW.
+void choose_layouts(cv::dnn::Net& net, const cv::dnn::MatShape& input_shape) {
+  struct Node {
+    cv::Ptr<cv::dnn::Layer> layer;
+    std::vector<int> inputs;  // the ids of the layers writing its inputs (one output each)
+    std::vector<cv::dnn::MatShape> in, out;
+    bool agnostic = false, ours = false;
+  };
+  std::map<int, Node> nodes;
+  for (const auto& name : net.getLayerNames()) {
+    const int id = net.getLayerId(name);
+    Node n;
+    n.layer = net.getLayer(id);
+    net.getLayerShapes(input_shape, id, n.in, n.out);
+    for (const auto& l : net.getLayerInputs(id)) n.inputs.push_back(net.getLayerId(l->name));
+    n.agnostic = layout_agnostic(n.layer, n.in);
+    n.ours = n.layer->type == kOneDnnConvType;
+    nodes.emplace(id, std::move(n));
+  }
+  Groups groups;
+  for (const auto& [id, n] : nodes)
+    if (n.agnostic)
+      for (int i : n.inputs) groups.join(id, i);
+  std::set<int> plain;  // groups that stay NCHW, by their root
+  const auto keep_plain = [&](int id) { plain.insert(groups.find(id)); };
+  for (const auto& [id, n] : nodes) {
+    const bool passes_blocks = n.ours || n.agnostic;
+    if (!passes_blocks || n.out.size() != 1 || n.out[0].size() != 4 || n.out[0][1] % kBlock != 0) keep_plain(id);
+    for (int i : n.inputs)
+      if (!passes_blocks || !nodes.count(i)) keep_plain(i);  // an NCHW reader, or the network input
+  }
+  for (int id : net.getUnconnectedOutLayers()) keep_plain(id);
+  for (const auto& [id, n] : nodes)
+    if (const auto conv = n.layer.dynamicCast<OneDnnConvLayer>(); conv && n.inputs.size() == 1)
+      conv->set_layouts(!plain.count(groups.find(n.inputs[0])), !plain.count(groups.find(id)));
+}
+
 }  // namespace
 
-cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path) {
+bool cpu_has_bf16() {
+  const auto bits = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & bits) == bits;
+}
+
+cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::MatShape& input_shape, bool bf16) {
   static std::mutex mutex;
   const std::lock_guard<std::mutex> lock(mutex);
   cv::dnn::LayerFactory::registerLayer("Convolution", create_conv_layer);
@@ -252,7 +361,18 @@ cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path) {
   // OpenCV creates a layer when it is first asked for it; every one must exist before the
   // built-in convolution is restored.
   for (const auto& name : net.getLayerNames()) net.getLayer(net.getLayerId(name));
+  choose_layouts(net, input_shape);
+  for (const auto& name : net.getLayerNames())
+    if (const auto conv = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnConvLayer>()) conv->set_bf16(bf16);
   return net;
+}
+
+std::vector<BlockedLayout> blocked_layouts(cv::dnn::Net& net) {
+  std::vector<BlockedLayout> out;
+  for (const auto& name : net.getLayerNames())
+    if (const auto conv = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnConvLayer>())
+      out.push_back({name, conv->src_blocked(), conv->dst_blocked()});
+  return out;
 }
 
 }  // namespace mtfcdd

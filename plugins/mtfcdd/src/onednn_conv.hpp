@@ -5,6 +5,7 @@
 
 #include <opencv2/dnn.hpp>
 #include <string>
+#include <vector>
 
 namespace mtfcdd {
 
@@ -13,10 +14,26 @@ namespace mtfcdd {
 extern const char* const kOneDnnConvType;
 
 // Reads an ONNX model whose 2-D convolutions with constant weights run through oneDNN; any other
-// convolution (1-D, 3-D, "SAME" padding, weights computed at run time) is OpenCV's own.
+// convolution (1-D, 3-D, "SAME" padding, weights computed at run time) is OpenCV's own. Blobs
+// passed only between oneDNN convolutions (directly or through ReLUs, additions and channel
+// concatenations) stay in oneDNN's blocked layout; `input_shape` is one the network runs on
+// (NCHW; any batch), which gives those blobs' channel counts.
 // OpenCV's layer factory is process-global, so the oneDNN layer is registered only while this
 // call creates the network's layers, under a process-wide lock, and OpenCV's built-in
-// convolution is restored before it returns. Throws cv::Exception as readNetFromONNX does.
-cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path);
+// convolution is restored before it returns. `bf16`: the convolutions take bfloat16 inputs and
+// weights (float32 sums and outputs, so the blobs between layers stay float32), except where
+// oneDNN has only its reference kernel for one. Throws cv::Exception as readNetFromONNX does.
+cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::MatShape& input_shape, bool bf16);
+
+// Whether this CPU has AVX512_BF16, which oneDNN's bf16 convolution kernels need.
+bool cpu_has_bf16();
+
+// Where a net from read_onnx_with_onednn_conv keeps the blocked layout: per oneDNN convolution
+// (by layer name), whether its input and its output blob hold it.
+struct BlockedLayout {
+  std::string layer;
+  bool input = false, output = false;
+};
+std::vector<BlockedLayout> blocked_layouts(cv::dnn::Net& net);
 
 }  // namespace mtfcdd
