@@ -20,7 +20,7 @@ std::string bundle() {
   return b ? b : "";
 }
 
-json config(json extra = json::object()) {
+json config(const json& extra = json::object()) {
   json c = {{"model", bundle()}};
   c.update(extra);
   return c;
@@ -96,6 +96,70 @@ TEST_F(DetectorTest, ReconfigureChangesThresholdsOrNothing) {
   EXPECT_THROW(d.reconfigure({{"backend", "cpu"}}), ConfigError);
   EXPECT_THROW(d.reconfigure({{"routing", {{"default", "nowhere"}}}}), ConfigError);
   EXPECT_EQ(d.describe().at("types")[2].at("image_threshold"), 123.0);  // unchanged by the failures
+  // Reconfigure merges: another type's threshold leaves this one as it was.
+  d.reconfigure({{"thresholds", {{"pit", {{"pixel", 0.5}}}}}});
+  EXPECT_EQ(d.describe().at("types")[2].at("image_threshold"), 123.0);
+  EXPECT_EQ(d.describe().at("types")[1].at("pixel_threshold"), 0.5);
+}
+
+// Each value an outside client found accepted but wrong, or crashing, is now a ConfigError naming the key.
+TEST_F(DetectorTest, RefusesOutOfRangeSettings) {
+  const auto refused = [](const json& extra, const std::string& key) {
+    try {
+      Detector d(config(extra), "");
+    } catch (const ConfigError& e) {
+      return std::string(e.what()).find(key) != std::string::npos ? "" : std::string(e.what());
+    } catch (const std::exception& e) {
+      return "not a ConfigError: " + std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(refused({{"threads", 100000}}, "'threads' must be an integer 0 .. 256"), "");
+  EXPECT_EQ(refused({{"threads", kMaxThreads + 1}}, "threads"), "");
+  EXPECT_EQ(refused({{"threads", 2.5}}, "threads"), "");
+  EXPECT_EQ(refused({{"threads", -1}}, "threads"), "");
+  EXPECT_EQ(refused({{"min_region_area", 1.5}}, "'min_region_area' must be an integer"), "");
+  EXPECT_EQ(refused({{"thresholds", {{"pit", {{"image", 1e39}}}}}}, "thresholds.pit.image: must be a finite float32"), "");
+  EXPECT_EQ(refused({{"thresholds", {{"pit", {{"pixel", -1e39}}}}}}, "thresholds.pit.pixel"), "");
+  EXPECT_EQ(refused({{"backend", "tpu"}}, "unknown backend 'tpu'"), "");
+  EXPECT_EQ(refused({{"conv", "bogus"}}, "unknown conv 'bogus'"), "");
+  // A long bad value is echoed cut short.
+  const std::string msg = refused({{"upsampling", std::string(100000, 'u')}}, "upsampling");
+  EXPECT_EQ(msg, "");
+  EXPECT_LT(message_of([] { Detector d(config({{"min_region_area", std::string(100000, 'a')}}), ""); }).size(), 400u);
+}
+
+// model.json values that used to be truncated, wrapped or ignored are refused, naming file and key.
+TEST_F(DetectorTest, RefusesMalformedManifests) {
+  test::TempDir dir;
+  int n = 0;
+  const auto message = [&](const json& patch) {
+    const auto copy = patched_bundle(dir, "m" + std::to_string(n++), patch);
+    return message_of([&] { Detector d({{"model", copy.string()}}, ""); });
+  };
+  const auto names = [](const std::string& msg, const std::string& key) {
+    return msg.find("model.json") != std::string::npos && msg.find(key) != std::string::npos ? "" : msg;
+  };
+  EXPECT_EQ(names(message({{"input", {{"width", 128.5}}}}), "'input.width' must be an integer 1 .. 16384"), "");
+  EXPECT_EQ(names(message({{"input", {{"width", 4294967424ull}}}}), "input.width"), "");
+  EXPECT_EQ(names(message({{"input", {{"layout", "NHWC"}}}}), "'input.layout' must be NCHW"), "");
+  // An output the network lacks: found by the dry run at load, which names the ONNX file.
+  EXPECT_NE(message({{"outputs", {{"scores", "nope"}}}}).find("model.onnx does not run with the manifest's input size 64x64 "
+                                                               "and outputs 'anomaly_maps', 'nope'"),
+            std::string::npos);
+  EXPECT_EQ(names(message({{"format_version", 1.5}}), "format_version 1.5 is not supported"), "");
+  EXPECT_EQ(names(message({{"calibrated", "yes"}}), "'calibrated' has the wrong type"), "");
+  EXPECT_EQ(names(message({{"types", {{{"name", "a"}, {"image_threshold", 1e39}, {"pixel_threshold", 0}}}}}),
+                  "finite float32"),
+            "");
+  // A provenance nested 100,000 deep (it used to overflow the stack when copied).
+  const auto deep = patched_bundle(dir, "deep", json::object());
+  json man;
+  std::ifstream(deep / "model.json") >> man;
+  std::string text = man.dump();
+  text.insert(text.size() - 1, ",\"provenance\": " + std::string(100000, '[') + std::string(100000, ']'));
+  std::ofstream(deep / "model.json") << text;
+  EXPECT_EQ(names(message_of([&] { Detector d({{"model", deep.string()}}, ""); }), "nested deeper than 64"), "");
 }
 
 TEST_F(DetectorTest, BadConfigurationsNameTheCause) {

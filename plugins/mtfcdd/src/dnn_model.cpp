@@ -1,5 +1,6 @@
 #include "dnn_model.hpp"
 
+#include <mtfcdd/json_input.hpp>
 #include <opencv2/core/cuda.hpp>
 #include <stdexcept>
 
@@ -16,7 +17,7 @@ namespace {
 std::string choose_backend(const DnnOptions& o) {
   const bool want_cuda = o.backend == "cuda" || o.backend == "cuda_fp16";
   if (o.backend != "cpu" && o.backend != "auto" && !want_cuda)
-    throw BackendError("unknown backend '" + o.backend + "' (cpu, cuda, cuda_fp16, auto)");
+    throw ConfigError("config: unknown backend '" + excerpt(o.backend) + "' (cpu, cuda, cuda_fp16, auto)");
   const bool have_cuda = cv::cuda::getCudaEnabledDeviceCount() > 0;
   if (want_cuda && !have_cuda && !o.fallback_cpu)
     throw BackendError("backend '" + o.backend +
@@ -39,7 +40,7 @@ void set_backend(cv::dnn::Net& net, const std::string& backend) {
 // onednn or opencv: oneDNN's layer is a CPU one, so CUDA keeps OpenCV's.
 std::string choose_conv(const DnnOptions& o, const std::string& backend) {
   if (o.conv != "auto" && o.conv != "onednn" && o.conv != "opencv")
-    throw BackendError("unknown conv '" + o.conv + "' (auto, onednn, opencv)");
+    throw ConfigError("config: unknown conv '" + excerpt(o.conv) + "' (auto, onednn, opencv)");
   if (o.conv == "onednn" && !have_onednn())
     throw BackendError("conv 'onednn' needs the plugin built with oneDNN (libdnnl-dev); this one was built without");
   if (o.conv == "onednn" && backend != "cpu")
@@ -77,23 +78,30 @@ DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
   if (net_.empty()) throw std::runtime_error("cannot load ONNX model " + path);
   set_backend(net_, backend_);
 
-  // One dry run proves the network's output matches what the manifest promises.
+  // One dry run proves the network's outputs (both named ones) match what the manifest promises.
   const cv::Mat probe(std::vector<int>{1, 3, manifest_.input_height, manifest_.input_width}, CV_32F,
                       cv::Scalar(0));
-  cv::Mat maps;
+  std::vector<cv::Mat> outs;
   try {
-    maps = forward(probe);
+    net_.setInput(probe, manifest_.input_name);
+    net_.forward(outs, std::vector<cv::String>{manifest_.maps_output, manifest_.scores_output});
   } catch (const std::exception& e) {
-    throw std::runtime_error(path + " does not run at the manifest's input size " +
-                             std::to_string(manifest_.input_width) + "x" +
-                             std::to_string(manifest_.input_height) + ": " + e.what());
+    throw std::runtime_error(path + " does not run with the manifest's input size " +
+                             std::to_string(manifest_.input_width) + "x" + std::to_string(manifest_.input_height) +
+                             " and outputs '" + excerpt(manifest_.maps_output) + "', '" +
+                             excerpt(manifest_.scores_output) + "': " + e.what());
   }
   const int m = static_cast<int>(manifest_.types.size());
+  const cv::Mat& maps = outs.at(0);
+  if (outs.at(1).total() != static_cast<size_t>(m))
+    throw std::runtime_error(path + " does not match its manifest: output '" + excerpt(manifest_.scores_output) +
+                             "' has " + std::to_string(outs[1].total()) + " values, not one per type (" +
+                             std::to_string(m) + ")");
   if (maps.dims != 4 || maps.size[1] != m || maps.size[2] != manifest_.heatmap_height ||
       maps.size[3] != manifest_.heatmap_width) {
     std::string got;
     for (int i = 0; i < maps.dims; ++i) got += (i ? "x" : "") + std::to_string(maps.size[i]);
-    throw std::runtime_error(path + " does not match its manifest: output '" + manifest_.maps_output +
+    throw std::runtime_error(path + " does not match its manifest: output '" + excerpt(manifest_.maps_output) +
                              "' is " + got + ", the manifest says 1x" + std::to_string(m) + "x" +
                              std::to_string(manifest_.heatmap_height) + "x" +
                              std::to_string(manifest_.heatmap_width));

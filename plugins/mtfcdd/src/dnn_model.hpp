@@ -12,6 +12,11 @@
 
 namespace mtfcdd {
 
+// A configuration error (unknown key, bad value), so the C ABI can tell it from model errors.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // The requested compute backend cannot run here (e.g. CUDA without a CUDA build of OpenCV).
 struct BackendError : std::runtime_error {
   using std::runtime_error::runtime_error;

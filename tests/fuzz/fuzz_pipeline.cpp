@@ -1,0 +1,16 @@
+// The host's pipeline file (stages, plugin stage, action sinks): any text loads or is an error
+// naming the file. "$PLUGIN" in an input stands for the plugin library.
+#include "fuzz_util.hpp"
+#include "pipeline.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string text = mtfcdd::fuzz::text(data, size);
+  for (size_t at = text.find("$PLUGIN"); at != std::string::npos; at = text.find("$PLUGIN", at + 1))
+    text.replace(at, 7, MTFCDD_PLUGIN_PATH);
+  const std::string path = mtfcdd::fuzz::write_file("pipeline/pipeline.json", text);
+  try {
+    mtfcdd::host::load_pipeline(path);
+  } catch (const std::exception&) {
+  }
+  return 0;
+}
