@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "detector.hpp"
 #include "flip_average.hpp"
@@ -86,6 +87,29 @@ TEST_F(DetectorTest, BatchEqualsSingleFrames) {
   const auto both = d.process({{a, ""}, {b, ""}});
   const auto one = d.process({{b, ""}});
   for (size_t k = 0; k < 3; ++k) EXPECT_NEAR(both[1].types[k].score, one[0].types[k].score, 1e-5);
+}
+
+// One detector per thread (the header's rule), four at once: the same scores as one alone. Run
+// under ThreadSanitizer by scripts/tsan.sh.
+TEST_F(DetectorTest, FourThreadsEachWithADetectorAgree) {
+  const std::vector<Frame> frames = {{gradient(120, 90), "disc"}, {gradient(64, 64), ""}};
+  const json cfg = config({{"heatmaps", {{"full", true}}}, {"thresholds", {{"pit", {{"image", 0.0}}}}}});
+  const auto alone = Detector(cfg, "").process(frames);
+  std::vector<std::vector<FrameOutput>> outs(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      Detector d(cfg, "");
+      for (int i = 0; i < 5; ++i) outs[t] = d.process(frames);
+      if (t % 2) d.reconfigure({{"thresholds", {{"pit", {{"image", 1e6}}}}}});
+    });
+  for (auto& th : threads) th.join();
+  for (const auto& o : outs)
+    for (size_t f = 0; f < frames.size(); ++f)
+      for (size_t k = 0; k < 3; ++k) {
+        EXPECT_EQ(o[f].types[k].score, alone[f].types[k].score);
+        EXPECT_EQ(o[f].types[k].regions.size(), alone[f].types[k].regions.size());
+      }
 }
 
 TEST_F(DetectorTest, ReconfigureChangesThresholdsOrNothing) {

@@ -71,7 +71,15 @@ std::string placeholder(const std::string& key, const std::string& tmpl, const A
   return format_g(e->probability);
 }
 
-std::string expand(const std::string& tmpl, const ActionEvent* e) {
+// A placeholder's value inside a path setting is one path component, so that no input name,
+// type or parameter can lead the path out of its folder ("../../etc", "/root").
+std::string path_component(std::string v) {
+  std::replace(v.begin(), v.end(), '/', '_');
+  return v == "." || v == ".." ? "_" : v;
+}
+
+// `tmpl` with its placeholders replaced; in_path: each value made a path_component().
+std::string expand(const std::string& tmpl, const ActionEvent* e, bool in_path = false) {
   std::string out;
   for (size_t i = 0; i < tmpl.size(); ++i) {
     const char c = tmpl[i];
@@ -81,7 +89,8 @@ std::string expand(const std::string& tmpl, const ActionEvent* e) {
     } else if (c == '{') {
       const size_t close = tmpl.find('}', i);
       if (close == std::string::npos) throw std::runtime_error("unterminated '{' in " + quoted(tmpl));
-      out += placeholder(tmpl.substr(i + 1, close - i - 1), tmpl, e);
+      const std::string value = placeholder(tmpl.substr(i + 1, close - i - 1), tmpl, e);
+      out += in_path ? path_component(value) : value;
       i = close;
     } else {
       out += c;
@@ -409,7 +418,7 @@ SinkOutcome ActionSinks::run_sink(const Sink& s, const ActionEvent& e) const {
       return {};
     }
     case Kind::kJsonl: {
-      const fs::path path = resolve(expand(s.target, &e));
+      const fs::path path = resolve(expand(s.target, &e, true));
       const json record = {{"time", utc_now_iso()}, {"input", e.input},   {"action", e.action},
                            {"params", e.params},    {"type", e.type},     {"score", e.score},
                            {"probability", e.probability},                {"types", e.types}};
@@ -424,7 +433,7 @@ SinkOutcome ActionSinks::run_sink(const Sink& s, const ActionEvent& e) const {
     }
     case Kind::kCopy:
     case Kind::kLink: {
-      const fs::path dir = resolve(expand(s.target, &e));
+      const fs::path dir = resolve(expand(s.target, &e, true));
       std::error_code ec;
       if (fs::is_regular_file(e.input, ec)) {
         const fs::path src = fs::absolute(e.input);  // absolute, so the link works from its folder
@@ -449,7 +458,7 @@ SinkOutcome ActionSinks::run_sink(const Sink& s, const ActionEvent& e) const {
     }
     case Kind::kOverlay: {
       if (!e.overlay || e.overlay->empty()) return {"", true, "no overlay"};
-      const fs::path dir = resolve(expand(s.target, &e));
+      const fs::path dir = resolve(expand(s.target, &e, true));
       std::error_code ec;
       const bool is_file = fs::is_regular_file(e.input, ec);
       return {"", true, "wrote " + write_png(dir, png_name(e.input, is_file), *e.overlay).string()};
