@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test; then builds the plugin and its tests
 # with AddressSanitizer + UBSan (build-asan/, no torch) and runs those too, and its fuzz harnesses
-# briefly.
+# briefly; then the threaded tests under ThreadSanitizer (build-tsan/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -12,3 +12,5 @@ BUILD_DIR=build-asan scripts/build.sh -DMTFCDD_WITH_TRAINER=OFF -DMTFCDD_SANITIZ
 ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
 # Every libFuzzer harness over its seed corpus plus 5 seconds (docs/reliability.md).
 BUILD_DIR=build-asan scripts/fuzz.sh 5
+# ThreadSanitizer on the threaded tests of plugin and host (build-tsan/, about 4 minutes).
+scripts/tsan.sh

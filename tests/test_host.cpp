@@ -199,9 +199,9 @@ TEST_F(HostTest, KilledHostLeavesACompleteReportAndWholeFiles) {
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    const int null_fd = ::open("/dev/null", O_WRONLY);
-    ::dup2(null_fd, 1);
-    ::dup2(null_fd, 2);
+    const int log_fd = ::open((d.path / "host.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
     ::execl(MTFCDD_HOST_PATH, MTFCDD_HOST_PATH, "run", "--pipeline", pipe_path.c_str(), "--threads", "2", "--report",
             report.c_str(), in.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
@@ -215,7 +215,9 @@ TEST_F(HostTest, KilledHostLeavesACompleteReportAndWholeFiles) {
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "the host finished before it was killed; give it more images";
+  std::ifstream log(d.path / "host.log");
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the host exited (" << WEXITSTATUS(status) << ") before it was killed:\n"
+                                   << std::string(std::istreambuf_iterator<char>(log), {}).substr(0, 4000);
   const auto lines = read_lines(report);  // throws on a partial line
   ASSERT_GE(lines.size(), 20u);
   ASSERT_LT(lines.size(), size_t(kImages));

@@ -74,7 +74,7 @@ typedef enum VpPixelFormat {
 #define VP_MAX_STRIDE 131072
 #define VP_MAX_BATCH 1024
 
-/* Element i of an array of sized structs (see "Arrays" above), e.g.
+/* Element i of an array of sized structs (see "Arrays of sized structs" above), e.g.
  * VP_ELEMENT(VpTypeResult, frame->types, k). */
 #define VP_ELEMENT(type, array, i) \
   ((const type*)((const char*)(array) + (size_t)(i) * (array)->struct_size))

@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const uint8_t kDummy[4] = {};
   for (uint32_t i = 0; i < count; ++i) {
     VpImage im{};
-    im.struct_size = in.ConsumeIntegralInRange(0, 19) == 0 ? in.ConsumeIntegral<uint32_t>() : element;
+    // Image 0's struct_size is the array's stride (the header's rule); a later one may disagree.
+    im.struct_size = i > 0 && in.ConsumeIntegralInRange(0, 19) == 0 ? in.ConsumeIntegral<uint32_t>() : element;
     im.width = side(in);
     im.height = side(in);
     im.format = in.ConsumeIntegralInRange<int32_t>(0, 5);

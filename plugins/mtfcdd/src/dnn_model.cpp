@@ -50,9 +50,10 @@ std::string choose_conv(const DnnOptions& o, const std::string& backend) {
 
 cv::dnn::Net read_onnx(const std::string& path, const std::string& conv) {
 #ifdef MTFCDD_WITH_ONEDNN
-  if (conv == "onednn") return read_onnx_with_onednn_conv(path);
-#endif
+  return conv == "onednn" ? read_onnx_with_onednn_conv(path) : read_onnx_with_opencv_conv(path);
+#else
   return cv::dnn::readNetFromONNX(path);
+#endif
 }
 
 }  // namespace

@@ -18,5 +18,8 @@ extern const char* const kOneDnnConvType;
 // call creates the network's layers, under a process-wide lock, and OpenCV's built-in
 // convolution is restored before it returns. Throws cv::Exception as readNetFromONNX does.
 cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path);
+// OpenCV's own convolutions, read under the same lock (a network read while another thread's
+// read has the oneDNN layer registered would get oneDNN layers).
+cv::dnn::Net read_onnx_with_opencv_conv(const std::string& path);
 
 }  // namespace mtfcdd
