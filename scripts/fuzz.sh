@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer harness of tests/fuzz for SECONDS, starting from its seed corpus
-# (tests/fuzz/corpus/NAME). New inputs go to BUILD_DIR/fuzz-corpus/NAME (kept between runs),
+# (tests/fuzz/corpus/NAME). New inputs go to $FUZZ_CORPUS_DIR/NAME (default
+# BUILD_DIR/fuzz-corpus, kept between runs, so long runs build on each other),
 # crashing inputs to BUILD_DIR/fuzz-findings/NAME-*; per harness it prints executions, exec/s
 # and findings, and it fails when any harness found something. BUILD_DIR (default build-asan)
 # is configured with the harnesses when it has none. The plugin harnesses load
@@ -25,7 +26,7 @@ mkdir -p "$BUILD_DIR/fuzz-findings"
 status=0
 for name in "${harnesses[@]}"; do
   name=${name#fuzz_}
-  work=$BUILD_DIR/fuzz-corpus/$name
+  work=${FUZZ_CORPUS_DIR:-$BUILD_DIR/fuzz-corpus}/$name
   log=$BUILD_DIR/fuzz-$name.log
   mkdir -p "$work"
   rc=0

@@ -3,10 +3,9 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <opencv2/core/utility.hpp>
 #include <mtfcdd/json_input.hpp>
+#include <opencv2/core/utility.hpp>
 #include <set>
-#include <thread>
 
 #include "preprocess.hpp"
 
