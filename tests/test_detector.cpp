@@ -167,9 +167,10 @@ TEST_F(DetectorTest, RefusesMalformedManifests) {
   EXPECT_EQ(names(message({{"input", {{"width", 128.5}}}}), "'input.width' must be an integer 1 .. 16384"), "");
   EXPECT_EQ(names(message({{"input", {{"width", 4294967424ull}}}}), "input.width"), "");
   EXPECT_EQ(names(message({{"input", {{"layout", "NHWC"}}}}), "'input.layout' must be NCHW"), "");
-  // An output the network lacks: found by the dry run at load, which names the ONNX file.
-  EXPECT_NE(message({{"outputs", {{"scores", "nope"}}}}).find("model.onnx does not run with the manifest's input size 64x64 "
-                                                               "and outputs 'anomaly_maps', 'nope'"),
+  // An output the network lacks: found at load, before anything runs, naming the ONNX file.
+  EXPECT_NE(message({{"outputs", {{"scores", "nope"}}}}).find("model.onnx has no output 'nope'"), std::string::npos);
+  EXPECT_NE(message({{"heatmap", {{"width", 7}}}}).find("output 'anomaly_maps' is [ 1 3 8 8 ], the manifest says "
+                                                        "[ 1 3 8 7 ]"),
             std::string::npos);
   EXPECT_EQ(names(message({{"format_version", 1.5}}), "format_version 1.5 is not supported"), "");
   EXPECT_EQ(names(message({{"calibrated", "yes"}}), "'calibrated' has the wrong type"), "");

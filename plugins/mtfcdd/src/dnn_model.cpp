@@ -2,6 +2,7 @@
 
 #include <mtfcdd/json_input.hpp>
 #include <opencv2/core/cuda.hpp>
+#include <opencv2/dnn/shape_utils.hpp>
 #include <stdexcept>
 
 #include "flip_average.hpp"
@@ -79,6 +80,7 @@ DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
   if (net_.empty()) throw std::runtime_error("cannot load ONNX model " + path);
   set_backend(net_, backend_);
 
+  check_output_shapes(path);
   // One dry run proves the network's outputs (both named ones) match what the manifest promises.
   const cv::Mat probe(std::vector<int>{1, 3, manifest_.input_height, manifest_.input_width}, CV_32F,
                       cv::Scalar(0));
@@ -106,6 +108,32 @@ DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
                              "' is " + got + ", the manifest says 1x" + std::to_string(m) + "x" +
                              std::to_string(manifest_.heatmap_height) + "x" +
                              std::to_string(manifest_.heatmap_width));
+  }
+}
+
+// OpenCV's shape inference, before anything runs: OpenCV 4.6's layers can read out of bounds on
+// shapes they do not expect (fuzzing found a ReduceMean over the batch axis that crashes in
+// forward), so a network whose outputs disagree with the manifest is refused without running it.
+void DnnModel::check_output_shapes(const std::string& path) const {
+  const int m = static_cast<int>(manifest_.types.size());
+  const std::pair<std::string, cv::dnn::MatShape> expected[] = {
+      {manifest_.maps_output, {1, m, manifest_.heatmap_height, manifest_.heatmap_width}},
+      {manifest_.scores_output, {1, m}}};
+  for (const auto& [name, want] : expected) {
+    std::vector<cv::dnn::MatShape> ins, outs;
+    try {
+      const int id = net_.getLayerId(name);
+      if (id < 0) throw std::runtime_error("no such layer");
+      net_.getLayerShapes(cv::dnn::MatShape{1, 3, manifest_.input_height, manifest_.input_width}, id, ins, outs);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(path + " has no output '" + excerpt(name) + "' that OpenCV can size: " + e.what());
+    }
+    const cv::dnn::MatShape got = outs.empty() ? cv::dnn::MatShape{} : outs[0];
+    // Scores may come as [1, M] or [1, M, 1, 1]: only the count of values is fixed for them.
+    const bool ok = name == manifest_.maps_output ? got == want : cv::dnn::total(got) == size_t(m);
+    if (!ok)
+      throw std::runtime_error(path + " does not match its manifest: output '" + excerpt(name) + "' is " +
+                               cv::dnn::toString(got) + ", the manifest says " + cv::dnn::toString(want));
   }
 }
 

@@ -49,6 +49,8 @@ class DnnModel {
   cv::Mat forward(const cv::Mat& blob);
 
  private:
+  void check_output_shapes(const std::string& path) const;
+
   BundleManifest manifest_;
   std::vector<int> views_;  // flip_views(manifest_.flip_average), fixed at load
   cv::dnn::Net net_;
