@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the project needs; does nothing when all are present.
+# (libclang-rt-14-dev: the sanitizer and libFuzzer runtimes, only recommended by clang.)
 set -euo pipefail
-packages=(build-essential cmake ninja-build clang pkg-config
+packages=(build-essential cmake ninja-build clang libclang-rt-14-dev pkg-config
   libopencv-dev libtorch-dev libboost-dev libboost-filesystem-dev nlohmann-json3-dev
   libgtest-dev libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev
   libgloo-dev libcli11-dev python3 time

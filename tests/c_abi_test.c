@@ -29,6 +29,71 @@ static VpImage gray(int w, int h, const unsigned char* data) {
   return im;
 }
 
+/* Configs an outside client found crashing or misreported: each is VP_ERR_CONFIG naming the cause,
+ * with a message of at most 1024 bytes. */
+static void check_hostile_configs(const VpApi* api, const char* bundle) {
+  enum { kDepth = 100000, kLong = 1 << 20 };
+  char* config = malloc(2 * kDepth + kLong + 4096);
+  VpDetector* det = (VpDetector*)0x1;
+
+  snprintf(config, 4096, "{\"model\": \"%s\", \"threads\": 100000}", bundle);
+  CHECK(api->create(config, NULL, &det) == VP_ERR_CONFIG && det == NULL);
+  CHECK(strstr(api->last_error(NULL), "threads") != NULL);
+
+  /* An action parameter 100,000 arrays deep (it overflowed the stack while the JSON was copied). */
+  int n = snprintf(config, 4096, "{\"model\": \"%s\", \"routing\": {\"default\": \"pass\", \"actions\": {\"pass\": {\"p\": ", bundle);
+  memset(config + n, '[', kDepth);
+  memset(config + n + kDepth, ']', kDepth);
+  strcpy(config + n + 2 * kDepth, "}}}}");
+  CHECK(api->create(config, NULL, &det) == VP_ERR_CONFIG && det == NULL);
+  CHECK(strstr(api->last_error(NULL), "nested deeper than 64") != NULL);
+
+  /* A 1 MiB model path is echoed cut short. */
+  strcpy(config, "{\"model\": \"");
+  memset(config + 11, 'x', kLong);
+  strcpy(config + 11 + kLong, "\"}");
+  CHECK(api->create(config, NULL, &det) == VP_ERR_MODEL && det == NULL);
+  CHECK(strlen(api->last_error(NULL)) <= 1024);
+
+  snprintf(config, 4096, "{\"model\": \"%s\", \"backend\": \"tpu\"}", bundle);
+  CHECK(api->create(config, NULL, &det) == VP_ERR_CONFIG && strstr(api->last_error(NULL), "tpu"));
+  snprintf(config, 4096, "{\"model\": \"%s\", \"conv\": \"bogus\"}", bundle);
+  CHECK(api->create(config, NULL, &det) == VP_ERR_CONFIG && strstr(api->last_error(NULL), "bogus"));
+
+  /* Successes leave last_error(NULL) as it was (the header says so). */
+  snprintf(config, 4096, "{\"model\": \"%s\"}", bundle);
+  CHECK(api->create(config, NULL, &det) == VP_OK);
+  CHECK(strstr(api->last_error(NULL), "bogus") != NULL);
+  api->destroy(det);
+  free(config);
+}
+
+/* A host built against a future header whose VpImage is larger: process() steps the array by the
+ * images' struct_size, and refuses an array whose elements disagree on it. */
+static void check_larger_struct_stride(const VpApi* api, VpDetector* det, const VpImage* im) {
+  typedef struct {
+    VpImage base;
+    uint64_t future_fields[3];
+  } FutureImage;
+  FutureImage two[2];
+  memset(two, 0x7f, sizeof two);  /* fields this plugin does not know hold garbage */
+  for (int i = 0; i < 2; ++i) {
+    two[i].base = *im;
+    two[i].base.struct_size = sizeof(FutureImage);
+  }
+  two[1].base.width = im->width / 2;  /* the same rows, half of each */
+  VpResult* res = NULL;
+  CHECK(api->process(det, &two[0].base, 2, &res) == VP_OK);
+  if (res) {
+    CHECK(res->frame_count == 2);
+    CHECK(VP_ELEMENT(VpFrameResult, res->frames, 1)->types[0].heatmap_full.width == im->width / 2);
+  }
+  api->release_result(res);
+  two[1].base.struct_size = sizeof(VpImage);
+  CHECK(api->process(det, &two[0].base, 2, &res) == VP_ERR_INVALID_ARGUMENT && res == NULL);
+  CHECK(strstr(api->last_error(det), "struct_size") != NULL);
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: %s PLUGIN.so BUNDLE_DIR\n", argv[0]);
@@ -71,6 +136,12 @@ int main(int argc, char** argv) {
   VpResult* res = (VpResult*)0x1;
   CHECK(api->process(NULL, NULL, 1, &res) == VP_ERR_INVALID_ARGUMENT && res == NULL);
 
+  /* describe's output is NULL after a failure. */
+  json = (const char*)0x1;
+  CHECK(api->describe(NULL, &json) == VP_ERR_INVALID_ARGUMENT && json == NULL);
+
+  check_hostile_configs(api, argv[2]);
+
   /* A real detector. */
   char config[4096];
   snprintf(config, sizeof config,
@@ -106,6 +177,8 @@ int main(int argc, char** argv) {
   CHECK(api->process(det, &bad, 1, &res) == VP_ERR_INVALID_ARGUMENT);
   bad = ok; bad.struct_size = 4;
   CHECK(api->process(det, &bad, 1, &res) == VP_ERR_INVALID_ARGUMENT);
+
+  check_larger_struct_stride(api, det, &ok);
 
   /* Two frames in one call, the second as RGB with padding in its stride. */
   unsigned char* rgb = calloc(64 * 3 * 50 + 64 * 8, 1);

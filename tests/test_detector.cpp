@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "detector.hpp"
 #include "flip_average.hpp"
@@ -20,7 +21,7 @@ std::string bundle() {
   return b ? b : "";
 }
 
-json config(json extra = json::object()) {
+json config(const json& extra = json::object()) {
   json c = {{"model", bundle()}};
   c.update(extra);
   return c;
@@ -88,6 +89,29 @@ TEST_F(DetectorTest, BatchEqualsSingleFrames) {
   for (size_t k = 0; k < 3; ++k) EXPECT_NEAR(both[1].types[k].score, one[0].types[k].score, 1e-5);
 }
 
+// One detector per thread (the header's rule), four at once: the same scores as one alone. Run
+// under ThreadSanitizer by scripts/tsan.sh.
+TEST_F(DetectorTest, FourThreadsEachWithADetectorAgree) {
+  const std::vector<Frame> frames = {{gradient(120, 90), "disc"}, {gradient(64, 64), ""}};
+  const json cfg = config({{"heatmaps", {{"full", true}}}, {"thresholds", {{"pit", {{"image", 0.0}}}}}});
+  const auto alone = Detector(cfg, "").process(frames);
+  std::vector<std::vector<FrameOutput>> outs(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      Detector d(cfg, "");
+      for (int i = 0; i < 5; ++i) outs[t] = d.process(frames);
+      if (t % 2) d.reconfigure({{"thresholds", {{"pit", {{"image", 1e6}}}}}});
+    });
+  for (auto& th : threads) th.join();
+  for (const auto& o : outs)
+    for (size_t f = 0; f < frames.size(); ++f)
+      for (size_t k = 0; k < 3; ++k) {
+        EXPECT_EQ(o[f].types[k].score, alone[f].types[k].score);
+        EXPECT_EQ(o[f].types[k].regions.size(), alone[f].types[k].regions.size());
+      }
+}
+
 TEST_F(DetectorTest, ReconfigureChangesThresholdsOrNothing) {
   Detector d(config(), "");
   d.reconfigure({{"thresholds", {{"stain", {{"image", 123.0}}}}}});
@@ -96,6 +120,71 @@ TEST_F(DetectorTest, ReconfigureChangesThresholdsOrNothing) {
   EXPECT_THROW(d.reconfigure({{"backend", "cpu"}}), ConfigError);
   EXPECT_THROW(d.reconfigure({{"routing", {{"default", "nowhere"}}}}), ConfigError);
   EXPECT_EQ(d.describe().at("types")[2].at("image_threshold"), 123.0);  // unchanged by the failures
+  // Reconfigure merges: another type's threshold leaves this one as it was.
+  d.reconfigure({{"thresholds", {{"pit", {{"pixel", 0.5}}}}}});
+  EXPECT_EQ(d.describe().at("types")[2].at("image_threshold"), 123.0);
+  EXPECT_EQ(d.describe().at("types")[1].at("pixel_threshold"), 0.5);
+}
+
+// Each value an outside client found accepted but wrong, or crashing, is now a ConfigError naming the key.
+TEST_F(DetectorTest, RefusesOutOfRangeSettings) {
+  const auto refused = [](const json& extra, const std::string& key) {
+    try {
+      Detector d(config(extra), "");
+    } catch (const ConfigError& e) {
+      return std::string(e.what()).find(key) != std::string::npos ? "" : std::string(e.what());
+    } catch (const std::exception& e) {
+      return "not a ConfigError: " + std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(refused({{"threads", 100000}}, "'threads' must be an integer 0 .. 256"), "");
+  EXPECT_EQ(refused({{"threads", kMaxThreads + 1}}, "threads"), "");
+  EXPECT_EQ(refused({{"threads", 2.5}}, "threads"), "");
+  EXPECT_EQ(refused({{"threads", -1}}, "threads"), "");
+  EXPECT_EQ(refused({{"min_region_area", 1.5}}, "'min_region_area' must be an integer"), "");
+  EXPECT_EQ(refused({{"thresholds", {{"pit", {{"image", 1e39}}}}}}, "thresholds.pit.image: must be a finite float32"), "");
+  EXPECT_EQ(refused({{"thresholds", {{"pit", {{"pixel", -1e39}}}}}}, "thresholds.pit.pixel"), "");
+  EXPECT_EQ(refused({{"backend", "tpu"}}, "unknown backend 'tpu'"), "");
+  EXPECT_EQ(refused({{"conv", "bogus"}}, "unknown conv 'bogus'"), "");
+  // A long bad value is echoed cut short.
+  const std::string msg = refused({{"upsampling", std::string(100000, 'u')}}, "upsampling");
+  EXPECT_EQ(msg, "");
+  EXPECT_LT(message_of([] { Detector d(config({{"min_region_area", std::string(100000, 'a')}}), ""); }).size(), 400u);
+}
+
+// model.json values that used to be truncated, wrapped or ignored are refused, naming file and key.
+TEST_F(DetectorTest, RefusesMalformedManifests) {
+  test::TempDir dir;
+  int n = 0;
+  const auto message = [&](const json& patch) {
+    const auto copy = patched_bundle(dir, "m" + std::to_string(n++), patch);
+    return message_of([&] { Detector d({{"model", copy.string()}}, ""); });
+  };
+  const auto names = [](const std::string& msg, const std::string& key) {
+    return msg.find("model.json") != std::string::npos && msg.find(key) != std::string::npos ? "" : msg;
+  };
+  EXPECT_EQ(names(message({{"input", {{"width", 128.5}}}}), "'input.width' must be an integer 1 .. 16384"), "");
+  EXPECT_EQ(names(message({{"input", {{"width", 4294967424ull}}}}), "input.width"), "");
+  EXPECT_EQ(names(message({{"input", {{"layout", "NHWC"}}}}), "'input.layout' must be NCHW"), "");
+  // An output the network lacks: found at load, before anything runs, naming the ONNX file.
+  EXPECT_NE(message({{"outputs", {{"scores", "nope"}}}}).find("model.onnx has no output 'nope'"), std::string::npos);
+  EXPECT_NE(message({{"heatmap", {{"width", 7}}}}).find("output 'anomaly_maps' is [ 1 3 8 8 ], the manifest says "
+                                                        "[ 1 3 8 7 ]"),
+            std::string::npos);
+  EXPECT_EQ(names(message({{"format_version", 1.5}}), "format_version 1.5 is not supported"), "");
+  EXPECT_EQ(names(message({{"calibrated", "yes"}}), "'calibrated' has the wrong type"), "");
+  EXPECT_EQ(names(message({{"types", {{{"name", "a"}, {"image_threshold", 1e39}, {"pixel_threshold", 0}}}}}),
+                  "finite float32"),
+            "");
+  // A provenance nested 100,000 deep (it used to overflow the stack when copied).
+  const auto deep = patched_bundle(dir, "deep", json::object());
+  json man;
+  std::ifstream(deep / "model.json") >> man;
+  std::string text = man.dump();
+  text.insert(text.size() - 1, ",\"provenance\": " + std::string(100000, '[') + std::string(100000, ']'));
+  std::ofstream(deep / "model.json") << text;
+  EXPECT_EQ(names(message_of([&] { Detector d({{"model", deep.string()}}, ""); }), "nested deeper than 64"), "");
 }
 
 TEST_F(DetectorTest, BadConfigurationsNameTheCause) {

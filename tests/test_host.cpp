@@ -1,11 +1,19 @@
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
+#include <thread>
 
 #include "pipeline.hpp"
 #include "plugin_loader.hpp"
@@ -169,6 +177,63 @@ TEST_F(HostTest, FolderRunWithACorruptImageReportsEveryInputAndThreadsAgree) {
   EXPECT_EQ(run("run " + in.string()), 2);
   EXPECT_EQ(run("info " + std::string(MTFCDD_PLUGIN_PATH)), 0);
   EXPECT_EQ(run("info " + std::string(MTFCDD_OLD_ABI_PLUGIN)), 2);
+}
+
+// A host killed with SIGKILL mid-run leaves a report of complete lines, one per finished input in
+// input order, and sink files that are whole (written beside, then renamed).
+TEST_F(HostTest, KilledHostLeavesACompleteReportAndWholeFiles) {
+  TempDir d("kill");
+  const auto in = d.path / "in";
+  fs::create_directories(in);
+  constexpr int kImages = 600;
+  for (int i = 0; i < kImages; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "img%04d.png", i);
+    cv::imwrite((in / name).string(), cv::Mat(48, 64, CV_8UC3, cv::Scalar(i % 256, 90, 200)));
+  }
+  json pipe = good_pipeline(d.path / "events.jsonl");
+  pipe["actions"]["check"].push_back({{"sink", "copy"}, {"dir", (d.path / "copies").string()}});
+  pipe["actions"]["check"].push_back({{"sink", "overlay"}, {"dir", (d.path / "overlays").string()}});
+  const auto pipe_path = write_pipeline(d.path, pipe);
+  const auto report = d.path / "report.jsonl";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int log_fd = ::open((d.path / "host.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
+    ::execl(MTFCDD_HOST_PATH, MTFCDD_HOST_PATH, "run", "--pipeline", pipe_path.c_str(), "--threads", "2", "--report",
+            report.c_str(), in.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Kill it once some lines are out, mid-write as likely as not.
+  const auto lines_now = [&] {
+    std::ifstream f(report);
+    return std::count(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>(), '\n');
+  };
+  for (int i = 0; i < 3000 && lines_now() < 20; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::ifstream log(d.path / "host.log");
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the host exited (" << WEXITSTATUS(status) << ") before it was killed:\n"
+                                   << std::string(std::istreambuf_iterator<char>(log), {}).substr(0, 4000);
+  const auto lines = read_lines(report);  // throws on a partial line
+  ASSERT_GE(lines.size(), 20u);
+  ASSERT_LT(lines.size(), size_t(kImages));
+  for (size_t i = 0; i < lines.size(); ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "img%04zu.png", i);
+    EXPECT_EQ(fs::path(lines[i].at("input").get<std::string>()).filename(), name);
+  }
+  for (const char* dir : {"copies", "overlays"}) {
+    if (!fs::exists(d.path / dir)) continue;
+    for (const auto& e : fs::directory_iterator(d.path / dir)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind(".", 0) == 0) continue;  // a temporary beside the final name
+      EXPECT_FALSE(cv::imread(e.path().string()).empty()) << name << " is not a whole PNG";
+    }
+  }
 }
 
 TEST_F(HostTest, VideoFramesAreInspectedOneLineEach) {

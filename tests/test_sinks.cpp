@@ -263,6 +263,26 @@ TEST_F(SinksTest, CopyNeverOverwrites) {
   EXPECT_FALSE(fs::exists(dir / "out/clean/a_3.png"));
 }
 
+// Whatever the input name, type or parameters hold, templated paths stay inside their folder; and
+// files appear by rename, leaving no temporary behind.
+TEST_F(SinksTest, TemplatedPathsCannotLeaveTheirFolder) {
+  const ActionSinks s = sinks({{{"sink", "copy"}, {"dir", "out/{type}/{param:bin}/{stem}"}},
+                               {{"sink", "jsonl"}, {"path", "logs/{param:bin}/{type}.jsonl"}}});
+  ActionEvent e = event(input.string());
+  e.type = "..";
+  e.params = {{"bin", "../../../escaped"}};
+  for (const auto& o : s.dispatch(e)) EXPECT_TRUE(o.ok) << o.message;
+  EXPECT_TRUE(fs::is_regular_file(dir / "out/_/.._.._.._escaped/a/a.png"));
+  EXPECT_TRUE(fs::is_regular_file(dir / "logs/.._.._.._escaped/_.jsonl"));
+  EXPECT_FALSE(fs::exists(dir.parent_path() / "escaped"));
+  size_t files = 0;
+  for (const auto& f : fs::recursive_directory_iterator(dir)) {
+    files += f.is_regular_file();
+    EXPECT_EQ(f.path().filename().string().find(".part-"), std::string::npos) << f.path();
+  }
+  EXPECT_EQ(files, 3u);  // a.png, its copy, the jsonl file
+}
+
 TEST_F(SinksTest, LinkMakesSymlinks) {
   const ActionSinks s = sinks({{{"sink", "link"}, {"dir", (dir / "links").string()}}});
   ASSERT_TRUE(s.dispatch(event(input.string()))[0].ok);

@@ -90,7 +90,10 @@ class Reporter {
     std::lock_guard<std::mutex> l(m_);
     pending_.emplace(seq, std::move(line));
     for (auto it = pending_.find(next_); it != pending_.end(); it = pending_.find(next_)) {
-      if (report_.is_open()) report_ << it->second.dump() << "\n" << std::flush;
+      // One flushed line per input: a host killed mid-run leaves complete lines. Input names are
+      // file names, bytes that need not be UTF-8.
+      if (report_.is_open())
+        report_ << it->second.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n" << std::flush;
       summary_.add(it->second);
       pending_.erase(it);
       ++next_;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mtfcdd/json_input.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "overlay.hpp"
@@ -17,9 +18,11 @@ json read_json(const std::string& path) {
   std::ifstream f(path);
   if (!f) throw std::runtime_error("cannot open " + path);
   try {
-    return json::parse(f);
+    return parse_json(f);
   } catch (const json::exception& e) {
     throw std::runtime_error(path + ": not valid JSON: " + e.what());
+  } catch (const JsonTooDeep& e) {
+    throw std::runtime_error(path + ": " + e.what());
   }
 }
 
@@ -109,7 +112,7 @@ Inspection Inspector::inspect(const std::string& name, const cv::Mat& image, con
     json types = json::array();
     std::vector<OverlayType> ov;
     for (uint32_t k = 0; k < f.type_count; ++k) {
-      const VpTypeResult& t = f.types[k];
+      const VpTypeResult& t = vp::type_at(f, k);
       json regions = json::array();
       for (uint32_t r = 0; r < t.region_count; ++r) {
         const VpRegion& g = t.regions[r];
@@ -155,15 +158,17 @@ Inspection Inspector::inspect(const std::string& name, const cv::Mat& image, con
     ev.overlay = out.overlay.empty() ? nullptr : &out.overlay;
     int best = -1;
     for (uint32_t k = 0; k < f.type_count; ++k)
-      if (f.types[k].decision && (best < 0 || f.types[k].probability > f.types[best].probability)) best = k;
+      if (vp::type_at(f, k).decision && (best < 0 || vp::type_at(f, k).probability > vp::type_at(f, best).probability))
+        best = k;
     if (!matches.empty()) {
       for (uint32_t k = 0; k < f.type_count; ++k)
-        if (matches[0].at("type") == f.types[k].name) best = k;
+        if (matches[0].at("type") == vp::type_at(f, k).name) best = k;
     }
     if (best >= 0) {
-      ev.type = f.types[best].name;
-      ev.score = f.types[best].score;
-      ev.probability = f.types[best].probability;
+      const VpTypeResult& t = vp::type_at(f, best);
+      ev.type = t.name;
+      ev.score = t.score;
+      ev.probability = t.probability;
     }
     json sinks = json::array();
     for (const auto& o : p_.sinks.dispatch(ev)) sinks.push_back({{"sink", o.sink}, {"ok", o.ok}, {"message", o.message}});

@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <mtfcdd/json_input.hpp>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
+#include <cstdio>  // renameat2
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -69,7 +71,15 @@ std::string placeholder(const std::string& key, const std::string& tmpl, const A
   return format_g(e->probability);
 }
 
-std::string expand(const std::string& tmpl, const ActionEvent* e) {
+// A placeholder's value inside a path setting is one path component, so that no input name,
+// type or parameter can lead the path out of its folder ("../../etc", "/root").
+std::string path_component(std::string v) {
+  std::replace(v.begin(), v.end(), '/', '_');
+  return v == "." || v == ".." ? "_" : v;
+}
+
+// `tmpl` with its placeholders replaced; in_path: each value made a path_component().
+std::string expand(const std::string& tmpl, const ActionEvent* e, bool in_path = false) {
   std::string out;
   for (size_t i = 0; i < tmpl.size(); ++i) {
     const char c = tmpl[i];
@@ -79,7 +89,8 @@ std::string expand(const std::string& tmpl, const ActionEvent* e) {
     } else if (c == '{') {
       const size_t close = tmpl.find('}', i);
       if (close == std::string::npos) throw std::runtime_error("unterminated '{' in " + quoted(tmpl));
-      out += placeholder(tmpl.substr(i + 1, close - i - 1), tmpl, e);
+      const std::string value = placeholder(tmpl.substr(i + 1, close - i - 1), tmpl, e);
+      out += in_path ? path_component(value) : value;
       i = close;
     } else {
       out += c;
@@ -92,7 +103,7 @@ std::string expand(const std::string& tmpl, const ActionEvent* e) {
 
 const std::string& template_string(const json& j, const std::string& where) {
   if (!j.is_string() || j.get_ref<const std::string&>().empty())
-    fail(where, "must be a non-empty string, got " + j.dump());
+    fail(where, "must be a non-empty string, got " + excerpt(j));
   try {
     expand(j.get_ref<const std::string&>(), nullptr);
   } catch (const std::exception& ex) {
@@ -131,7 +142,21 @@ fs::path create_unique(const fs::path& dir, const std::string& name,
   throw std::runtime_error("no free name for " + quoted(name) + " in " + quoted(dir.string()));
 }
 
-// Writes `bytes` to a new file; file_exists when `path` is taken (O_EXCL: no check-then-write race).
+// Makes `path` appear whole or not at all: `fill` writes a hidden temporary file beside it, which is
+// then renamed to `path` unless that exists (file_exists; RENAME_NOREPLACE: no check-then-write
+// race). A host killed mid-write leaves at most a ".NAME.part-PID-N" file, never a half-written NAME.
+std::error_code publish_new(const fs::path& path, const std::function<std::error_code(const fs::path&)>& fill) {
+  static std::atomic<unsigned> counter{0};
+  const fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".part-" + std::to_string(::getpid()) +
+                                             "-" + std::to_string(counter++));
+  std::error_code ec = fill(tmp);
+  if (!ec && ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0)
+    ec = {errno, std::generic_category()};
+  if (ec) ::unlink(tmp.c_str());
+  return ec;
+}
+
+// Writes `bytes` to a new file at `path` (which must not exist).
 std::error_code write_new_file(const fs::path& path, const std::vector<uchar>& bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return {errno, std::generic_category()};
@@ -142,7 +167,6 @@ std::error_code write_new_file(const fs::path& path, const std::vector<uchar>& b
     if (n < 0) {
       const std::error_code ec(errno, std::generic_category());
       ::close(fd);
-      ::unlink(path.c_str());
       return ec;
     }
     done += static_cast<size_t>(n);
@@ -154,7 +178,9 @@ std::error_code write_new_file(const fs::path& path, const std::vector<uchar>& b
 fs::path write_png(const fs::path& dir, const std::string& name, const cv::Mat& image) {
   std::vector<uchar> png;
   if (image.empty() || !cv::imencode(".png", image, png)) throw std::runtime_error("cannot encode the frame as PNG");
-  return create_unique(dir, name, [&](const fs::path& p) { return write_new_file(p, png); });
+  return create_unique(dir, name, [&](const fs::path& p) {
+    return publish_new(p, [&](const fs::path& tmp) { return write_new_file(tmp, png); });
+  });
 }
 
 // One lock per file would grow without bound with templated paths; a fixed set of stripes keyed by
@@ -275,9 +301,9 @@ ActionSinks::ActionSinks(const json& actions, const std::string& base_dir) : bas
 }
 
 ActionSinks::Sink ActionSinks::parse_sink(const json& j, const std::string& where) {
-  if (!j.is_object()) fail(where, "must be an object, got " + j.dump());
+  if (!j.is_object()) fail(where, "must be an object, got " + excerpt(j));
   const json& kind = required(j, "sink", where);
-  if (!kind.is_string()) fail(where + ".sink", "must be a string, got " + kind.dump());
+  if (!kind.is_string()) fail(where + ".sink", "must be a string, got " + excerpt(kind));
   const std::string k = kind.get<std::string>();
 
   // Each kind with the keys it takes besides "sink".
@@ -320,10 +346,10 @@ ActionSinks::Sink ActionSinks::parse_sink(const json& j, const std::string& wher
       s.program = template_string(required(j, "program", where), where + ".program");
       if (j.contains("args")) {
         const json& args = j.at("args");
-        if (!args.is_array()) fail(where + ".args", "must be an array of strings, got " + args.dump());
+        if (!args.is_array()) fail(where + ".args", "must be an array of strings, got " + excerpt(args));
         for (size_t i = 0; i < args.size(); ++i) {
           const std::string at = where + ".args[" + std::to_string(i) + "]";
-          if (!args[i].is_string()) fail(at, "must be a string, got " + args[i].dump());
+          if (!args[i].is_string()) fail(at, "must be a string, got " + excerpt(args[i]));
           try {
             expand(args[i].get<std::string>(), nullptr);
           } catch (const std::exception& ex) {
@@ -336,7 +362,7 @@ ActionSinks::Sink ActionSinks::parse_sink(const json& j, const std::string& wher
         const json& t = j.at("timeout_s");
         // Bounded above so the deadline arithmetic cannot overflow.
         if (!t.is_number() || !(t.get<double>() > 0 && t.get<double>() <= 86400))
-          fail(where + ".timeout_s", "must be a number of seconds in (0, 86400], got " + t.dump());
+          fail(where + ".timeout_s", "must be a number of seconds in (0, 86400], got " + excerpt(t));
         s.timeout_s = t.get<double>();
       }
       break;
@@ -392,7 +418,7 @@ SinkOutcome ActionSinks::run_sink(const Sink& s, const ActionEvent& e) const {
       return {};
     }
     case Kind::kJsonl: {
-      const fs::path path = resolve(expand(s.target, &e));
+      const fs::path path = resolve(expand(s.target, &e, true));
       const json record = {{"time", utc_now_iso()}, {"input", e.input},   {"action", e.action},
                            {"params", e.params},    {"type", e.type},     {"score", e.score},
                            {"probability", e.probability},                {"types", e.types}};
@@ -407,7 +433,7 @@ SinkOutcome ActionSinks::run_sink(const Sink& s, const ActionEvent& e) const {
     }
     case Kind::kCopy:
     case Kind::kLink: {
-      const fs::path dir = resolve(expand(s.target, &e));
+      const fs::path dir = resolve(expand(s.target, &e, true));
       std::error_code ec;
       if (fs::is_regular_file(e.input, ec)) {
         const fs::path src = fs::absolute(e.input);  // absolute, so the link works from its folder
@@ -417,7 +443,11 @@ SinkOutcome ActionSinks::run_sink(const Sink& s, const ActionEvent& e) const {
           if (link)
             fs::create_symlink(src, target, err);
           else
-            fs::copy_file(src, target, fs::copy_options::none, err);  // fails on an existing target
+            err = publish_new(target, [&](const fs::path& tmp) {
+              std::error_code e;
+              fs::copy_file(src, tmp, fs::copy_options::none, e);
+              return e;
+            });
           return err;
         });
         return {"", true, (link ? "linked to " : "copied to ") + made.string()};
@@ -428,7 +458,7 @@ SinkOutcome ActionSinks::run_sink(const Sink& s, const ActionEvent& e) const {
     }
     case Kind::kOverlay: {
       if (!e.overlay || e.overlay->empty()) return {"", true, "no overlay"};
-      const fs::path dir = resolve(expand(s.target, &e));
+      const fs::path dir = resolve(expand(s.target, &e, true));
       std::error_code ec;
       const bool is_file = fs::is_regular_file(e.input, ec);
       return {"", true, "wrote " + write_png(dir, png_name(e.input, is_file), *e.overlay).string()};

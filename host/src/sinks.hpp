@@ -27,8 +27,11 @@
 // file name), {stem} (file name without extension), {action}, {type}, {score} and {probability} (%.6g),
 // and {param:KEY} (the action parameter KEY: strings as they are, other values as JSON). "{{" and "}}"
 // are literal braces. Unknown placeholders are configuration errors; a {param:KEY} missing from an
-// event's params fails that sink only. Relative path, dir and program (one with a '/') settings resolve
-// against the base directory given to the parser; args are passed as they are.
+// event's params fails that sink only. In path and dir settings each placeholder's value is one path
+// component ('/' becomes '_', "." and ".." become "_"), so that whatever an image name, type or
+// parameter holds, the file lands inside the configured folder. Relative path, dir and program (one
+// with a '/') settings resolve against the base directory given to the parser; args are passed as
+// they are.
 #pragma once
 
 #include <filesystem>

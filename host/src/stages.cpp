@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include <mtfcdd/json_input.hpp>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -52,14 +53,14 @@ class SpecReader {
 
   int integer(const char* key, int min_value, int max_value = std::numeric_limits<int>::max()) const {
     const json& v = required(key);
-    if (!v.is_number_integer()) fail(key, "expected an integer, got " + v.dump());
+    if (!v.is_number_integer()) fail(key, "expected an integer, got " + excerpt(v));
     // Compare in 64 bits so huge JSON values cannot wrap around into range (non-negative ones are stored unsigned).
     const bool in_range = v.is_number_unsigned()
                               ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(max_value) &&
                                     static_cast<std::int64_t>(v.get<std::uint64_t>()) >= min_value
                               : v.get<std::int64_t>() >= min_value && v.get<std::int64_t>() <= max_value;
     if (!in_range) {
-      fail(key, "must be in " + std::to_string(min_value) + ".." + std::to_string(max_value) + ", got " + v.dump());
+      fail(key, "must be in " + std::to_string(min_value) + ".." + std::to_string(max_value) + ", got " + excerpt(v));
     }
     return v.get<int>();
   }
@@ -69,13 +70,13 @@ class SpecReader {
 
   double number(const char* key) const {
     const json& v = required(key);
-    if (!v.is_number() || !std::isfinite(v.get<double>())) fail(key, "expected a number, got " + v.dump());
+    if (!v.is_number() || !std::isfinite(v.get<double>())) fail(key, "expected a number, got " + excerpt(v));
     return v.get<double>();
   }
   double positive_or(const char* key, double fallback) const {
     if (!has(key)) return fallback;
     const double x = number(key);
-    if (!(x > 0)) fail(key, "must be > 0, got " + spec_.at(key).dump());
+    if (!(x > 0)) fail(key, "must be > 0, got " + excerpt(spec_.at(key)));
     return x;
   }
 
@@ -90,7 +91,7 @@ class SpecReader {
         ++i;
       }
     }
-    fail(key, "expected one of " + join(options) + ", got " + v.dump());
+    fail(key, "expected one of " + join(options) + ", got " + excerpt(v));
   }
 
  private:
@@ -358,7 +359,7 @@ std::unique_ptr<Stage> build(const json& spec, const std::string& where, const s
 }  // namespace
 
 std::unique_ptr<Stage> make_stage(const json& spec, const std::string& where) {
-  if (!spec.is_object()) throw std::runtime_error(where + ": a stage must be a JSON object, got " + spec.dump());
+  if (!spec.is_object()) throw std::runtime_error(where + ": a stage must be a JSON object, got " + excerpt(spec));
   if (!spec.contains("type")) throw std::runtime_error(where + ".type: missing required key");
   const json& t = spec.at("type");
   const std::string type = t.is_string() ? t.get<std::string>() : t.dump();
@@ -371,12 +372,12 @@ std::unique_ptr<Stage> make_stage(const json& spec, const std::string& where) {
   if (type == "normalize") return build<Normalize>(spec, where, type, {"mode"});
   if (type == "rotate") return build<Rotate>(spec, where, type, {"angle"});
   if (type == "flip") return build<Flip>(spec, where, type, {"axis"});
-  throw std::runtime_error(where + ".type: unknown stage type " + t.dump() +
+  throw std::runtime_error(where + ".type: unknown stage type " + excerpt(t) +
                            " (expected crop, resize, color, clahe, gaussian_blur, normalize, rotate or flip)");
 }
 
 std::vector<std::unique_ptr<Stage>> make_stages(const json& list, const std::string& where) {
-  if (!list.is_array()) throw std::runtime_error(where + ": expected an array of stages, got " + list.dump());
+  if (!list.is_array()) throw std::runtime_error(where + ": expected an array of stages, got " + excerpt(list));
   std::vector<std::unique_ptr<Stage>> stages;
   stages.reserve(list.size());
   for (size_t i = 0; i < list.size(); ++i) stages.push_back(make_stage(list[i], where + "[" + std::to_string(i) + "]"));

@@ -86,10 +86,10 @@ int main(int argc, char** argv) {
   VpResult* res = NULL;
   st = api->process(det, &im, 1, &res);
   if (st != VP_OK) { fprintf(stderr, "process failed (%d): %s\n", st, api->last_error(det)); return 1; }
-  const VpFrameResult* fr = &res->frames[0];
+  const VpFrameResult* fr = VP_ELEMENT(VpFrameResult, res->frames, 0);
   printf("decision: %s; action: %s %s\n", fr->decision ? "DEFECT" : "ok", fr->action, fr->action_params);
   for (uint32_t k = 0; k < fr->type_count; ++k) {
-    const VpTypeResult* t = &fr->types[k];
+    const VpTypeResult* t = VP_ELEMENT(VpTypeResult, fr->types, k);
     printf("  %-16s z %.4f  p %.4f  threshold %.4f  %s  %u regions", t->name, t->score, t->probability, t->threshold,
            t->decision ? "DEFECT" : "ok", t->region_count);
     if (t->region_count)

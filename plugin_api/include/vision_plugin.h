@@ -7,10 +7,20 @@
  * - The function table and every struct only ever grow at their end. Each struct starts with
  *   its size (struct_size), so both sides can tell which fields the other side knows: a plugin
  *   reads only the fields an input struct's struct_size covers, a host reads only the fields an
- *   output struct's struct_size covers.
+ *   output struct's struct_size covers. VpHeatmap and VpRegion carry no size and never change.
+ * - Arrays of sized structs are strided by struct_size: element i starts i * struct_size bytes
+ *   after element 0, and every element of one array has the same struct_size. A plugin steps the
+ *   host's VpImage array by images[0].struct_size (fields past it read as absent); a host steps
+ *   VpResult.frames and VpFrameResult.types by their elements' struct_size (VP_ELEMENT below), as
+ *   a newer plugin's elements may be larger than the host's sizeof.
  * - No C++ type and no exception crosses this boundary. Every call that can fail returns a
- *   VpStatus; vp_last_error() gives the message of the last failure on a handle (or, for a
- *   NULL handle, of the last failed call on the calling thread, e.g. a failed create).
+ *   VpStatus; last_error() gives the message of the last failure on a handle (or, for a NULL
+ *   handle, of the last failed call on the calling thread, e.g. a failed create). Successes do
+ *   not clear it: last_error(NULL) still returns an old failure's message after any number of
+ *   successful calls, so read it only right after a call that failed.
+ * - After a failed call, every output pointer the call was given (create's *out, describe's
+ *   *json_out, process's *out) is NULL; nothing needs releasing.
+ * - Error messages are at most 1024 bytes of UTF-8; a bad value they quote is cut to about 200.
  * - Release/destroy functions accept NULL.
  *
  * Memory
@@ -25,6 +35,7 @@
 #ifndef VISION_PLUGIN_H
 #define VISION_PLUGIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -56,8 +67,17 @@ typedef enum VpPixelFormat {
   VP_PIXEL_BGRA8 = 4  /* 4 bytes per pixel, B G R A (alpha ignored) */
 } VpPixelFormat;
 
-/* Limits an image must respect: 1 .. VP_MAX_SIDE pixels per side. */
+/* Limits an image must respect: 1 .. VP_MAX_SIDE pixels per side, a stride of at most
+ * VP_MAX_STRIDE bytes; and one process() call takes 1 .. VP_MAX_BATCH images. A VpImage's
+ * struct_size must be at most 4096 bytes. */
 #define VP_MAX_SIDE 32768
+#define VP_MAX_STRIDE 131072
+#define VP_MAX_BATCH 1024
+
+/* Element i of an array of sized structs (see "Arrays of sized structs" above), e.g.
+ * VP_ELEMENT(VpTypeResult, frame->types, k). */
+#define VP_ELEMENT(type, array, i) \
+  ((const type*)((const char*)(array) + (size_t)(i) * (array)->struct_size))
 
 typedef struct VpImage {
   uint32_t struct_size; /* sizeof(VpImage) */
@@ -137,7 +157,8 @@ typedef struct VpApi {
   const VpPluginInfo* (*get_info)(void);
 
   /* Creates a detector from a JSON configuration (the plugin's documentation lists the keys).
-   * Relative paths in it resolve against base_dir (NULL = the current directory). */
+   * Relative paths in it resolve against base_dir (NULL = the current directory). JSON nested
+   * deeper than 64 arrays/objects is refused (VP_ERR_CONFIG). */
   VpStatus (*create)(const char* config_json, const char* base_dir, VpDetector** out);
   void (*destroy)(VpDetector* detector);
 
@@ -149,10 +170,13 @@ typedef struct VpApi {
   VpStatus (*describe)(VpDetector* detector, const char** json_out);
 
   /* Changes thresholds, heatmap settings and routing without reloading the model. The keys it
-   * accepts are those of create() except the model and backend; on error nothing changes. */
+   * accepts are those of create() except the model and backend; on error nothing changes.
+   * It merges: keys absent from config_json keep their current values (thresholds per type and
+   * per "image"/"pixel"; "routing", when given, replaces the whole routing). */
   VpStatus (*reconfigure)(VpDetector* detector, const char* config_json);
 
-  /* Runs `count` frames in one network call (count >= 1). */
+  /* Runs `count` frames in one network call (1 <= count <= VP_MAX_BATCH); `images` is an array
+   * strided by images[0].struct_size. */
   VpStatus (*process)(VpDetector* detector, const VpImage* images, uint32_t count, VpResult** out);
   void (*release_result)(VpResult* result);
 } VpApi;

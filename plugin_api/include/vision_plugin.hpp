@@ -28,6 +28,9 @@ inline const VpApi& negotiate(VpGetApiFn get_api, const std::string& plugin_name
   return *api;
 }
 
+// A frame's k-th type result, stepped by the plugin's struct_size (the header's array rule).
+inline const VpTypeResult& type_at(const VpFrameResult& f, uint32_t k) { return *VP_ELEMENT(VpTypeResult, f.types, k); }
+
 class Result {
  public:
   Result(const VpApi& api, VpResult* r) : api_(&api), r_(r) {}
@@ -42,7 +45,7 @@ class Result {
   ~Result() { api_->release_result(r_); }
 
   uint32_t size() const { return r_->frame_count; }
-  const VpFrameResult& operator[](uint32_t i) const { return r_->frames[i]; }
+  const VpFrameResult& operator[](uint32_t i) const { return *VP_ELEMENT(VpFrameResult, r_->frames, i); }
 
  private:
   const VpApi* api_;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <mtfcdd/json_input.hpp>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -38,9 +39,11 @@ std::string read_text(const fs::path& p) {
 json parse_json(const fs::path& p) {
   const std::string text = read_text(p);
   try {
-    return json::parse(text);
+    return mtfcdd::parse_json(std::string_view(text));  // with a nesting limit
   } catch (const json::exception& e) {
     throw std::runtime_error(p.string() + ": malformed JSON: " + e.what());
+  } catch (const JsonTooDeep& e) {
+    throw std::runtime_error(p.string() + ": " + e.what());
   }
 }
 

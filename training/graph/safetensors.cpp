@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <mtfcdd/json_input.hpp>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -80,7 +81,7 @@ TensorMap read_safetensors(const std::string& path) {
   f.read(header.data(), static_cast<std::streamsize>(header_len));
   nlohmann::json meta;
   try {
-    meta = nlohmann::json::parse(header);
+    meta = parse_json(header);  // with a nesting limit
   } catch (const std::exception& e) {
     throw fail(std::string("header is not JSON: ") + e.what());
   }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <mtfcdd/json_input.hpp>
 #include <stdexcept>
 
 #include "flip_average.hpp"
@@ -27,13 +28,19 @@ struct Reader {
     try {
       return v.get<T>();
     } catch (const json::exception&) {
-      fail("key '" + path + key + "' has the wrong type: " + v.dump());
+      fail("key '" + path + key + "' has the wrong type: " + excerpt(v));
     }
   }
+  int integer(const json& j, const std::string& key, const std::string& path, int lo, int hi) const {
+    const json& v = at(j, key, path);
+    const auto i = integer_in(v, lo, hi);
+    if (!i)
+      fail("key '" + path + key + "' must be an integer " + std::to_string(lo) + " .. " + std::to_string(hi) +
+           ", got " + excerpt(v));
+    return static_cast<int>(*i);
+  }
   int positive(const json& j, const std::string& key, const std::string& path) const {
-    const int v = get<int>(j, key, path);
-    if (v <= 0 || v > 16384) fail("key '" + path + key + "' must be 1 .. 16384, got " + std::to_string(v));
-    return v;
+    return integer(j, key, path, 1, 16384);
   }
 };
 
@@ -46,10 +53,11 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
   if (!j.is_object()) r.fail("the manifest is not a JSON object");
   BundleManifest m;
   if (r.get<std::string>(j, "format") != "mtfcdd-bundle") r.fail("'format' is not \"mtfcdd-bundle\"");
-  m.format_version = r.get<int>(j, "format_version");
-  if (m.format_version < 1 || m.format_version > kBundleFormatVersion)
-    r.fail("format_version " + std::to_string(m.format_version) + " is not supported (this build reads 1 to " +
+  const json& version = r.at(j, "format_version", "");
+  if (!integer_in(version, 1, kBundleFormatVersion))  // a newer one this build would misread
+    r.fail("format_version " + excerpt(version) + " is not supported (this build reads the integers 1 to " +
            std::to_string(kBundleFormatVersion) + ")");
+  m.format_version = version.get<int>();
   m.model_file = r.get<std::string>(j, "model");
   if (m.model_file.empty() || m.model_file.find('/') != std::string::npos)
     r.fail("'model' must be a file name inside the bundle");
@@ -60,14 +68,14 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
     const std::string p = "types[" + std::to_string(i) + "].";
     DefectType t;
     t.name = r.get<std::string>(types[i], "name", p);
-    t.display = types[i].value("display", t.name);
+    t.display = types[i].contains("display") ? r.get<std::string>(types[i], "display", p) : t.name;
     t.image_threshold = r.get<double>(types[i], "image_threshold", p);
     t.pixel_threshold = r.get<double>(types[i], "pixel_threshold", p);
     if (t.name.empty()) r.fail("'" + p + "name' is empty");
-    if (!std::isfinite(t.image_threshold) || !std::isfinite(t.pixel_threshold))
-      r.fail("thresholds of type '" + t.name + "' must be finite numbers");
+    if (!is_finite_float(t.image_threshold) || !is_finite_float(t.pixel_threshold))
+      r.fail("thresholds of type '" + excerpt(t.name) + "' must be finite float32 numbers");
     for (const auto& other : m.types)
-      if (other.name == t.name) r.fail("type '" + t.name + "' is listed twice");
+      if (other.name == t.name) r.fail("type '" + excerpt(t.name) + "' is listed twice");
     m.types.push_back(t);
   }
 
@@ -75,22 +83,26 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
   m.input_name = r.get<std::string>(in, "name", "input.");
   m.input_width = r.positive(in, "width", "input.");
   m.input_height = r.positive(in, "height", "input.");
+  // The only layout make_blob() produces; an "NHWC" model would read planes as pixels.
+  if (in.contains("layout") && r.get<std::string>(in, "layout", "input.") != "NCHW")
+    r.fail("'input.layout' must be NCHW, got " + excerpt(in.at("layout")));
   m.channel_order = r.get<std::string>(in, "channel_order", "input.");
   if (m.channel_order != "RGB" && m.channel_order != "BGR")
-    r.fail("'input.channel_order' must be RGB or BGR, got " + m.channel_order);
+    r.fail("'input.channel_order' must be RGB or BGR, got " + excerpt(m.channel_order));
   if (in.contains("resize")) m.resize = r.get<std::string>(in, "resize", "input.");
   if (!is_resize_mode(m.resize))
-    r.fail("'input.resize' must be stretch or fit, got " + m.resize);
+    r.fail("'input.resize' must be stretch or fit, got " + excerpt(m.resize));
   if (m.resize != "stretch" && m.format_version < 2)
     r.fail("'input.resize' " + m.resize + " needs format_version 2");
   m.mean = r.get<std::array<double, 3>>(in, "mean", "input.");
   m.std = r.get<std::array<double, 3>>(in, "std", "input.");
-  for (double s : m.std)
-    if (!(s > 0)) r.fail("'input.std' values must be positive");
+  for (size_t c = 0; c < 3; ++c)
+    if (!std::isfinite(m.mean[c]) || !(m.std[c] > 0) || !std::isfinite(m.std[c]))
+      r.fail("'input.mean' values must be finite and 'input.std' values finite and positive");
 
   if (j.contains("flip_average")) m.flip_average = r.get<std::string>(j, "flip_average");
   if (!is_flip_average_mode(m.flip_average))
-    r.fail("'flip_average' must be none, h, v or hv, got " + m.flip_average);
+    r.fail("'flip_average' must be none, h, v or hv, got " + excerpt(m.flip_average));
   if (m.flip_average != "none" && m.format_version < 3)
     r.fail("'flip_average' " + m.flip_average + " needs format_version 3");
 
@@ -106,7 +118,7 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
   const json& hm = r.at(j, "heatmap", "");
   m.heatmap_width = r.positive(hm, "width", "heatmap.");
   m.heatmap_height = r.positive(hm, "height", "heatmap.");
-  m.calibrated = j.value("calibrated", false);
+  if (j.contains("calibrated")) m.calibrated = r.get<bool>(j, "calibrated");
   if (j.contains("provenance")) m.provenance = j.at("provenance");
   return m;
 }
@@ -146,9 +158,11 @@ BundleManifest read_manifest(const std::string& bundle_dir) {
   if (!f) throw std::runtime_error("cannot open bundle manifest " + path);
   json j;
   try {
-    j = json::parse(f);
+    j = parse_json(f);
   } catch (const json::exception& e) {
     throw std::runtime_error(path + ": not valid JSON: " + e.what());
+  } catch (const JsonTooDeep& e) {
+    throw std::runtime_error(path + ": " + e.what());
   }
   return manifest_from_json(j, path);
 }

@@ -1,6 +1,9 @@
 // The C ABI of vision_plugin.h around mtfcdd::Detector. Every entry point catches everything:
 // no C++ exception crosses the boundary.
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
+#include <mtfcdd/json_input.hpp>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 #include <string>
@@ -21,12 +24,23 @@ using mtfcdd::ConfigError;
 
 thread_local std::string t_error;  // last failure of a call without a usable handle
 
-constexpr uint32_t kMaxBatch = 1024;
+constexpr uint32_t kMaxStructSize = 4096;  // a larger struct_size is garbage, not a future version
+constexpr size_t kMaxMessage = 1024;       // values inside are echoed shorter still (excerpt())
 
 VpStatus fail(VpDetector* d, VpStatus status, const std::string& msg) {
-  t_error = msg;
-  if (d) d->error = msg;
+  t_error = mtfcdd::excerpt(msg, kMaxMessage - 3);  // with "...", at most kMaxMessage
+  if (d) d->error = t_error;
   return status;
+}
+
+nlohmann::json parse_config(const char* text) {
+  try {
+    return mtfcdd::parse_json(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ConfigError(std::string("config is not valid JSON: ") + e.what());
+  } catch (const mtfcdd::JsonTooDeep& e) {
+    throw ConfigError(std::string("config: ") + e.what());
+  }
 }
 
 // Runs `f`, mapping exceptions to a status and message. `fallback` is the status of a
@@ -39,8 +53,8 @@ VpStatus guarded(VpDetector* d, VpStatus fallback, F&& f) {
     return VP_OK;
   } catch (const ConfigError& e) {
     return fail(d, VP_ERR_CONFIG, e.what());
-  } catch (const nlohmann::json::exception& e) {
-    return fail(d, VP_ERR_CONFIG, std::string("config is not valid JSON: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {  // a value of the wrong type read without a check
+    return fail(d, VP_ERR_CONFIG, std::string("config: ") + e.what());
   } catch (const mtfcdd::BackendError& e) {
     return fail(d, VP_ERR_BACKEND, e.what());
   } catch (const std::invalid_argument& e) {
@@ -64,18 +78,33 @@ int bytes_per_pixel(int32_t format) {
   }
 }
 
+constexpr size_t kMinImageSize = offsetof(VpImage, data) + sizeof(VpImage::data);
+
+// Element i of the caller's array, whose elements are images[0].struct_size bytes apart (a host
+// built against another header version has another sizeof); fields it lacks read as zero.
+VpImage image_at(const VpImage* images, uint32_t i) {
+  const uint32_t size = images[0].struct_size;
+  if (size < kMinImageSize || size > kMaxStructSize)
+    throw std::invalid_argument("images: struct_size " + std::to_string(size) + " is outside " +
+                                std::to_string(kMinImageSize) + ".." + std::to_string(kMaxStructSize));
+  VpImage im{};
+  std::memcpy(&im, reinterpret_cast<const char*>(images) + size_t(i) * size, std::min<size_t>(size, sizeof im));
+  if (im.struct_size != size)
+    throw std::invalid_argument("image " + std::to_string(i) + ": struct_size " + std::to_string(im.struct_size) +
+                                " differs from image 0's " + std::to_string(size));
+  return im;
+}
+
 // Checks a VpImage and wraps it without copying (RGB is converted to BGR).
 mtfcdd::Frame to_frame(const VpImage& im, uint32_t index) {
   const std::string where = "image " + std::to_string(index) + ": ";
-  constexpr size_t kMinSize = offsetof(VpImage, data) + sizeof(im.data);
-  if (im.struct_size < kMinSize) throw std::invalid_argument(where + "struct_size " + std::to_string(im.struct_size) + " is too small");
   if (!im.data) throw std::invalid_argument(where + "data is NULL");
   if (im.width < 1 || im.height < 1 || im.width > VP_MAX_SIDE || im.height > VP_MAX_SIDE)
     throw std::invalid_argument(where + "size " + std::to_string(im.width) + "x" + std::to_string(im.height) +
                                 " is outside 1.." + std::to_string(VP_MAX_SIDE));
   const int bpp = bytes_per_pixel(im.format);
   if (bpp == 0) throw std::invalid_argument(where + "unsupported pixel format " + std::to_string(im.format));
-  if (im.stride < im.width * bpp || im.stride > VP_MAX_SIDE * 4)
+  if (im.stride < im.width * bpp || im.stride > VP_MAX_STRIDE)
     throw std::invalid_argument(where + "stride " + std::to_string(im.stride) + " is smaller than a row (" +
                                 std::to_string(im.width * bpp) + " bytes) or absurdly large");
   const cv::Mat wrapped(im.height, im.width, CV_8UC(bpp), const_cast<uint8_t*>(im.data), static_cast<size_t>(im.stride));
@@ -172,7 +201,7 @@ VpStatus create(const char* config_json, const char* base_dir, VpDetector** out)
   if (!config_json) return fail(nullptr, VP_ERR_INVALID_ARGUMENT, "create: config_json is NULL");
   return guarded(nullptr, VP_ERR_MODEL, [&] {
     auto d = std::make_unique<VpDetector>();
-    d->detector = std::make_unique<mtfcdd::Detector>(nlohmann::json::parse(config_json), base_dir ? base_dir : "");
+    d->detector = std::make_unique<mtfcdd::Detector>(parse_config(config_json), base_dir ? base_dir : "");
     *out = d.release();
   });
 }
@@ -182,6 +211,7 @@ void destroy(VpDetector* d) { delete d; }
 const char* last_error(const VpDetector* d) { return d ? d->error.c_str() : t_error.c_str(); }
 
 VpStatus describe(VpDetector* d, const char** json_out) {
+  if (json_out) *json_out = nullptr;
   if (!d || !json_out) return fail(d, VP_ERR_INVALID_ARGUMENT, "describe: detector or json_out is NULL");
   return guarded(d, VP_ERR_INTERNAL, [&] {
     d->description = d->detector->describe().dump(2);
@@ -191,17 +221,17 @@ VpStatus describe(VpDetector* d, const char** json_out) {
 
 VpStatus reconfigure(VpDetector* d, const char* config_json) {
   if (!d || !config_json) return fail(d, VP_ERR_INVALID_ARGUMENT, "reconfigure: detector or config_json is NULL");
-  return guarded(d, VP_ERR_CONFIG, [&] { d->detector->reconfigure(nlohmann::json::parse(config_json)); });
+  return guarded(d, VP_ERR_CONFIG, [&] { d->detector->reconfigure(parse_config(config_json)); });
 }
 
 VpStatus process(VpDetector* d, const VpImage* images, uint32_t count, VpResult** out) {
   if (out) *out = nullptr;
   if (!d || !images || !out) return fail(d, VP_ERR_INVALID_ARGUMENT, "process: detector, images or out is NULL");
-  if (count < 1 || count > kMaxBatch)
-    return fail(d, VP_ERR_INVALID_ARGUMENT, "process: count must be 1.." + std::to_string(kMaxBatch));
+  if (count < 1 || count > VP_MAX_BATCH)
+    return fail(d, VP_ERR_INVALID_ARGUMENT, "process: count must be 1.." + std::to_string(VP_MAX_BATCH));
   return guarded(d, VP_ERR_RUNTIME, [&] {
     std::vector<mtfcdd::Frame> frames;
-    for (uint32_t i = 0; i < count; ++i) frames.push_back(to_frame(images[i], i));
+    for (uint32_t i = 0; i < count; ++i) frames.push_back(to_frame(image_at(images, i), i));
     *out = make_result(d->detector->process(frames));
   });
 }

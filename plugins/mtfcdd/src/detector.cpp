@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <mtfcdd/json_input.hpp>
 #include <opencv2/core/utility.hpp>
 #include <set>
 
@@ -26,8 +27,23 @@ T get_as(const json& j, const std::string& key, const std::string& where) {
   try {
     return j.at(key).get<T>();
   } catch (const json::exception&) {
-    throw ConfigError(where + ": '" + key + "' has the wrong type: " + j.at(key).dump());
+    throw ConfigError(where + ": '" + key + "' has the wrong type: " + excerpt(j.at(key)));
   }
+}
+
+int64_t integer_at(const json& j, const std::string& key, const std::string& where, int64_t lo, int64_t hi) {
+  const auto v = integer_in(j.at(key), lo, hi);
+  if (!v)
+    throw ConfigError(where + ": '" + key + "' must be an integer " + std::to_string(lo) + " .. " +
+                      std::to_string(hi) + ", got " + excerpt(j.at(key)));
+  return *v;
+}
+
+double threshold_at(const json& j, const std::string& key, const std::string& where) {
+  const double v = get_as<double>(j, key, where);
+  // Scores are float32: a threshold beyond float's range would become infinite.
+  if (!is_finite_float(v)) throw ConfigError(where + "." + key + ": must be a finite float32, got " + excerpt(j.at(key)));
+  return v;
 }
 
 // Applies the settings keys present in `cfg` on top of `s`.
@@ -44,10 +60,8 @@ DetectorSettings apply_settings(const json& cfg, DetectorSettings s, const Bundl
       if (!it->is_object()) throw ConfigError(where + " must be an object with 'image' and/or 'pixel'");
       reject_unknown_keys(*it, {"image", "pixel"}, where);
       const size_t k = pos - names.begin();
-      if (it->contains("image")) s.image_thresholds[k] = get_as<double>(*it, "image", where);
-      if (it->contains("pixel")) s.pixel_thresholds[k] = get_as<double>(*it, "pixel", where);
-      if (!std::isfinite(s.image_thresholds[k]) || !std::isfinite(s.pixel_thresholds[k]))
-        throw ConfigError(where + ": thresholds must be finite");
+      if (it->contains("image")) s.image_thresholds[k] = threshold_at(*it, "image", where);
+      if (it->contains("pixel")) s.pixel_thresholds[k] = threshold_at(*it, "pixel", where);
     }
   }
   if (cfg.contains("heatmaps")) {
@@ -66,10 +80,8 @@ DetectorSettings apply_settings(const json& cfg, DetectorSettings s, const Bundl
       throw ConfigError(std::string("config: ") + e.what());
     }
   }
-  if (cfg.contains("min_region_area")) {
-    s.min_region_area = get_as<int64_t>(cfg, "min_region_area", "config");
-    if (s.min_region_area < 1) throw ConfigError("config: 'min_region_area' must be >= 1");
-  }
+  if (cfg.contains("min_region_area"))
+    s.min_region_area = integer_at(cfg, "min_region_area", "config", 1, std::numeric_limits<int64_t>::max());
   if (cfg.contains("routing")) {
     try {
       s.router = std::make_shared<const Router>(cfg.at("routing"), names);
@@ -109,11 +121,8 @@ DnnOptions dnn_options(const json& cfg) {
 
 Detector::Detector(const json& config, const std::string& base_dir)
     : model_(model_dir(config, base_dir), dnn_options(config)), bundle_dir_(model_dir(config, base_dir)) {
-  if (config.contains("threads")) {
-    threads_ = get_as<int>(config, "threads", "config");
-    if (threads_ < 0) throw ConfigError("config: 'threads' must be >= 0 (0 = OpenCV's default)");
-    if (threads_ > 0) cv::setNumThreads(threads_);  // process-wide: OpenCV has one pool
-  }
+  // 0 = OpenCV's default. Far more threads than cores only costs; 100,000 overflowed libgomp's stack.
+  if (config.contains("threads")) threads_ = static_cast<int>(integer_at(config, "threads", "config", 0, kMaxThreads));
   DetectorSettings s;
   for (const auto& t : model_.manifest().types) {
     s.image_thresholds.push_back(t.image_threshold);
@@ -121,6 +130,7 @@ Detector::Detector(const json& config, const std::string& base_dir)
   }
   s.router = std::make_shared<const Router>();
   settings_ = apply_settings(config, s, model_.manifest());
+  if (threads_ > 0) cv::setNumThreads(threads_);  // process-wide (OpenCV has one pool): only once all is valid
 }
 
 void Detector::reconfigure(const json& config) {

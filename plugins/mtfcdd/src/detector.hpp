@@ -46,6 +46,9 @@ struct Frame {
   std::string category;  // may be empty
 };
 
+// The most worker threads a configuration may ask for.
+constexpr int kMaxThreads = 256;
+
 class Detector {
  public:
   // config: {"model": DIR, "backend": "cpu"|"cuda"|"cuda_fp16"|"auto", "fallback": "cpu",
@@ -64,11 +67,6 @@ class Detector {
   DetectorSettings settings_;
   std::string bundle_dir_;
   int threads_ = 0;
-};
-
-// Raised for configuration errors, so the C ABI can tell them from model errors.
-struct ConfigError : std::runtime_error {
-  using std::runtime_error::runtime_error;
 };
 
 }  // namespace mtfcdd

@@ -1,6 +1,8 @@
 #include "dnn_model.hpp"
 
+#include <mtfcdd/json_input.hpp>
 #include <opencv2/core/cuda.hpp>
+#include <opencv2/dnn/shape_utils.hpp>
 #include <stdexcept>
 
 #include "flip_average.hpp"
@@ -16,7 +18,7 @@ namespace {
 std::string choose_backend(const DnnOptions& o) {
   const bool want_cuda = o.backend == "cuda" || o.backend == "cuda_fp16";
   if (o.backend != "cpu" && o.backend != "auto" && !want_cuda)
-    throw BackendError("unknown backend '" + o.backend + "' (cpu, cuda, cuda_fp16, auto)");
+    throw ConfigError("config: unknown backend '" + excerpt(o.backend) + "' (cpu, cuda, cuda_fp16, auto)");
   const bool have_cuda = cv::cuda::getCudaEnabledDeviceCount() > 0;
   if (want_cuda && !have_cuda && !o.fallback_cpu)
     throw BackendError("backend '" + o.backend +
@@ -39,7 +41,7 @@ void set_backend(cv::dnn::Net& net, const std::string& backend) {
 // onednn or opencv: oneDNN's layer is a CPU one, so CUDA keeps OpenCV's.
 std::string choose_conv(const DnnOptions& o, const std::string& backend) {
   if (o.conv != "auto" && o.conv != "onednn" && o.conv != "opencv")
-    throw BackendError("unknown conv '" + o.conv + "' (auto, onednn, opencv)");
+    throw ConfigError("config: unknown conv '" + excerpt(o.conv) + "' (auto, onednn, opencv)");
   if (o.conv == "onednn" && !have_onednn())
     throw BackendError("conv 'onednn' needs the plugin built with oneDNN (libdnnl-dev); this one was built without");
   if (o.conv == "onednn" && backend != "cpu")
@@ -64,8 +66,10 @@ cv::dnn::Net read_onnx(const std::string& path, const std::string& conv, const B
 #ifdef MTFCDD_WITH_ONEDNN
   if (conv == "onednn")
     return read_onnx_with_onednn_conv(path, {1, 3, m.input_height, m.input_width}, m.precision == "bf16");
-#endif
+  return read_onnx_with_opencv_conv(path);
+#else
   return cv::dnn::readNetFromONNX(path);
+#endif
 }
 
 }  // namespace
@@ -100,26 +104,60 @@ DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
   if (net_.empty()) throw std::runtime_error("cannot load ONNX model " + path);
   set_backend(net_, backend_);
 
-  // One dry run proves the network's output matches what the manifest promises.
+  check_output_shapes(path);
+  // One dry run proves the network's outputs (both named ones) match what the manifest promises.
   const cv::Mat probe(std::vector<int>{1, 3, manifest_.input_height, manifest_.input_width}, CV_32F,
                       cv::Scalar(0));
-  cv::Mat maps;
+  std::vector<cv::Mat> outs;
   try {
-    maps = forward(probe);
+    net_.setInput(probe, manifest_.input_name);
+    net_.forward(outs, std::vector<cv::String>{manifest_.maps_output, manifest_.scores_output});
   } catch (const std::exception& e) {
-    throw std::runtime_error(path + " does not run at the manifest's input size " +
-                             std::to_string(manifest_.input_width) + "x" +
-                             std::to_string(manifest_.input_height) + ": " + e.what());
+    throw std::runtime_error(path + " does not run with the manifest's input size " +
+                             std::to_string(manifest_.input_width) + "x" + std::to_string(manifest_.input_height) +
+                             " and outputs '" + excerpt(manifest_.maps_output) + "', '" +
+                             excerpt(manifest_.scores_output) + "': " + e.what());
   }
   const int m = static_cast<int>(manifest_.types.size());
+  const cv::Mat& maps = outs.at(0);
+  if (outs.at(1).total() != static_cast<size_t>(m))
+    throw std::runtime_error(path + " does not match its manifest: output '" + excerpt(manifest_.scores_output) +
+                             "' has " + std::to_string(outs[1].total()) + " values, not one per type (" +
+                             std::to_string(m) + ")");
   if (maps.dims != 4 || maps.size[1] != m || maps.size[2] != manifest_.heatmap_height ||
       maps.size[3] != manifest_.heatmap_width) {
     std::string got;
     for (int i = 0; i < maps.dims; ++i) got += (i ? "x" : "") + std::to_string(maps.size[i]);
-    throw std::runtime_error(path + " does not match its manifest: output '" + manifest_.maps_output +
+    throw std::runtime_error(path + " does not match its manifest: output '" + excerpt(manifest_.maps_output) +
                              "' is " + got + ", the manifest says 1x" + std::to_string(m) + "x" +
                              std::to_string(manifest_.heatmap_height) + "x" +
                              std::to_string(manifest_.heatmap_width));
+  }
+}
+
+// OpenCV's shape inference, before anything runs: OpenCV 4.6's layers can read out of bounds on
+// shapes they do not expect (fuzzing found a ReduceMean over the batch axis that crashes in
+// forward), so a network whose outputs disagree with the manifest is refused without running it.
+void DnnModel::check_output_shapes(const std::string& path) const {
+  const int m = static_cast<int>(manifest_.types.size());
+  const std::pair<std::string, cv::dnn::MatShape> expected[] = {
+      {manifest_.maps_output, {1, m, manifest_.heatmap_height, manifest_.heatmap_width}},
+      {manifest_.scores_output, {1, m}}};
+  for (const auto& [name, want] : expected) {
+    std::vector<cv::dnn::MatShape> ins, outs;
+    try {
+      const int id = net_.getLayerId(name);
+      if (id < 0) throw std::runtime_error("no such layer");
+      net_.getLayerShapes(cv::dnn::MatShape{1, 3, manifest_.input_height, manifest_.input_width}, id, ins, outs);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(path + " has no output '" + excerpt(name) + "' that OpenCV can size: " + e.what());
+    }
+    const cv::dnn::MatShape got = outs.empty() ? cv::dnn::MatShape{} : outs[0];
+    // Scores may come as [1, M] or [1, M, 1, 1]: only the count of values is fixed for them.
+    const bool ok = name == manifest_.maps_output ? got == want : cv::dnn::total(got) == size_t(m);
+    if (!ok)
+      throw std::runtime_error(path + " does not match its manifest: output '" + excerpt(name) + "' is " +
+                               cv::dnn::toString(got) + ", the manifest says " + cv::dnn::toString(want));
   }
 }
 

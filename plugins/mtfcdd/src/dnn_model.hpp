@@ -12,6 +12,11 @@
 
 namespace mtfcdd {
 
+// A configuration error (unknown key, bad value), so the C ABI can tell it from model errors.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // The requested compute backend cannot run here (e.g. CUDA without a CUDA build of OpenCV).
 struct BackendError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -46,6 +51,8 @@ class DnnModel {
   cv::Mat forward(const cv::Mat& blob);
 
  private:
+  void check_output_shapes(const std::string& path) const;
+
   BundleManifest manifest_;
   std::vector<int> views_;  // flip_views(manifest_.flip_average), fixed at load
   cv::dnn::Net net_;

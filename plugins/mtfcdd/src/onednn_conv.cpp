@@ -349,22 +349,41 @@ bool cpu_has_bf16() {
   return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & bits) == bits;
 }
 
-cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::MatShape& input_shape, bool bf16) {
+namespace {
+
+// Guards the process-global layer factory while a network's layers are made.
+std::mutex& factory_mutex() {
   static std::mutex mutex;
-  const std::lock_guard<std::mutex> lock(mutex);
+  return mutex;
+}
+
+// OpenCV creates a layer when it is first asked for it: every one is made here, under the
+// factory lock, so that none is made later while another thread has the oneDNN layer registered.
+cv::dnn::Net read_with_all_layers(const std::string& path) {
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
+  for (const auto& name : net.getLayerNames()) net.getLayer(net.getLayerId(name));
+  return net;
+}
+
+}  // namespace
+
+cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::MatShape& input_shape, bool bf16) {
+  const std::lock_guard<std::mutex> lock(factory_mutex());
   cv::dnn::LayerFactory::registerLayer("Convolution", create_conv_layer);
   // The factory keeps a stack per type: unregistering pops ours and OpenCV's is back.
   struct Restore {
     ~Restore() { cv::dnn::LayerFactory::unregisterLayer("Convolution"); }
   } restore;
-  cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
-  // OpenCV creates a layer when it is first asked for it; every one must exist before the
-  // built-in convolution is restored.
-  for (const auto& name : net.getLayerNames()) net.getLayer(net.getLayerId(name));
+  cv::dnn::Net net = read_with_all_layers(path);
   choose_layouts(net, input_shape);
   for (const auto& name : net.getLayerNames())
     if (const auto conv = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnConvLayer>()) conv->set_bf16(bf16);
   return net;
+}
+
+cv::dnn::Net read_onnx_with_opencv_conv(const std::string& path) {
+  const std::lock_guard<std::mutex> lock(factory_mutex());
+  return read_with_all_layers(path);
 }
 
 std::vector<BlockedLayout> blocked_layouts(cv::dnn::Net& net) {

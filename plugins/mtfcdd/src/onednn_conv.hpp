@@ -35,5 +35,8 @@ struct BlockedLayout {
   bool input = false, output = false;
 };
 std::vector<BlockedLayout> blocked_layouts(cv::dnn::Net& net);
+// OpenCV's own convolutions, read under the same lock (a network read while another thread's
+// read has the oneDNN layer registered would get oneDNN layers).
+cv::dnn::Net read_onnx_with_opencv_conv(const std::string& path);
 
 }  // namespace mtfcdd

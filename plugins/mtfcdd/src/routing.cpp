@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <limits>
 #include <map>
+#include <mtfcdd/json_input.hpp>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -18,7 +19,7 @@ using nlohmann::json;
   throw std::runtime_error(path + ": " + what);
 }
 
-std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
+std::string in_quotes(const std::string& s) { return "'" + excerpt(s) + "'"; }
 
 // Rejects keys outside `allowed`, so a typo cannot silently drop a setting.
 void check_keys(const json& obj, const std::string& path, std::initializer_list<const char*> allowed) {
@@ -37,7 +38,7 @@ const json& required(const json& obj, const std::string& key, const std::string&
 
 const std::string& string_of(const json& j, const std::string& path) {
   if (!j.is_string() || j.get_ref<const std::string&>().empty())
-    fail(path, "must be a non-empty string, got " + j.dump());
+    fail(path, "must be a non-empty string, got " + excerpt(j));
   return j.get_ref<const std::string&>();
 }
 
@@ -47,18 +48,18 @@ int int_of(const json& j, const std::string& path) {
                         ? j.get<uint64_t>() <= uint64_t(std::numeric_limits<int>::max())
                         : j.is_number_integer() && j.get<int64_t>() >= std::numeric_limits<int>::min() &&
                               j.get<int64_t>() <= std::numeric_limits<int>::max();
-  if (!fits) fail(path, "must be an integer, got " + j.dump());
+  if (!fits) fail(path, "must be an integer, got " + excerpt(j));
   return j.get<int>();
 }
 
 double number_of(const json& j, const std::string& path, double lo, double hi) {
-  if (!j.is_number()) fail(path, "must be a number, got " + j.dump());
+  if (!j.is_number()) fail(path, "must be a number, got " + excerpt(j));
   const double v = j.get<double>();
   if (v < lo || v > hi) {
     const std::string range = hi == std::numeric_limits<double>::infinity()
                                   ? ">= " + json(lo).dump()
                                   : json(lo).dump() + " .. " + json(hi).dump();
-    fail(path, "must be " + range + ", got " + j.dump());
+    fail(path, "must be " + range + ", got " + excerpt(j));
   }
   return v;
 }
@@ -76,16 +77,16 @@ Router::Router(const json& routing, const std::vector<std::string>& type_names) 
     actions_.push_back({"pass", json::object()});
     return;
   }
-  if (!routing.is_object()) fail("routing", "must be an object, got " + routing.dump());
+  if (!routing.is_object()) fail("routing", "must be an object, got " + excerpt(routing));
   check_keys(routing, "routing", {"actions", "rules", "default", "unrouted"});
 
   // Actions. json objects iterate in key order, so actions_ comes out sorted by name.
   const json actions = routing.value("actions", json::object());
-  if (!actions.is_object()) fail("routing.actions", "must be an object, got " + actions.dump());
+  if (!actions.is_object()) fail("routing.actions", "must be an object, got " + excerpt(actions));
   for (auto it = actions.begin(); it != actions.end(); ++it) {
     const std::string path = "routing.actions." + it.key();
     if (it.key().empty()) fail("routing.actions", "action names must be non-empty");
-    if (!it->is_object()) fail(path, "must be an object, got " + it->dump());
+    if (!it->is_object()) fail(path, "must be an object, got " + excerpt(*it));
     if (it->contains("extends")) {
       const std::string& base = string_of(it->at("extends"), path + ".extends");
       if (!actions.contains(base)) fail(path + ".extends", "unknown action " + in_quotes(base));
@@ -125,13 +126,13 @@ Router::Router(const json& routing, const std::vector<std::string>& type_names) 
 
   // Rules.
   const json rules = routing.value("rules", json::array());
-  if (!rules.is_array()) fail("routing.rules", "must be an array, got " + rules.dump());
+  if (!rules.is_array()) fail("routing.rules", "must be an array, got " + excerpt(rules));
   std::map<std::string, size_t> names;  // name -> rule index, for duplicate messages
   std::map<int, size_t> priorities;     // priority -> rule index
   for (size_t i = 0; i < rules.size(); ++i) {
     const std::string path = "routing.rules[" + std::to_string(i) + "]";
     const json& r = rules[i];
-    if (!r.is_object()) fail(path, "must be an object, got " + r.dump());
+    if (!r.is_object()) fail(path, "must be an object, got " + excerpt(r));
     check_keys(r, path,
                {"name", "types", "action", "priority", "min_probability", "min_region_area", "categories"});
     Rule rule;
@@ -171,7 +172,7 @@ Router::Router(const json& routing, const std::vector<std::string>& type_names) 
                                        std::numeric_limits<double>::infinity());
     if (r.contains("categories")) {
       const json& cats = r.at("categories");
-      if (!cats.is_array()) fail(path + ".categories", "must be an array of strings, got " + cats.dump());
+      if (!cats.is_array()) fail(path + ".categories", "must be an array of strings, got " + excerpt(cats));
       for (size_t c = 0; c < cats.size(); ++c)
         rule.categories.push_back(string_of(cats[c], path + ".categories[" + std::to_string(c) + "]"));
     }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs each libFuzzer harness of tests/fuzz for SECONDS, starting from its seed corpus
+# (tests/fuzz/corpus/NAME). New inputs go to $FUZZ_CORPUS_DIR/NAME (default
+# BUILD_DIR/fuzz-corpus, kept between runs, so long runs build on each other),
+# crashing inputs to BUILD_DIR/fuzz-findings/NAME-*; per harness it prints executions, exec/s
+# and findings, and it fails when any harness found something. BUILD_DIR (default build-asan)
+# is configured with the harnesses when it has none. The plugin harnesses load
+# $MTFCDD_FUZZ_BUNDLE, else BUILD_DIR/test-bundle (made by its ctest), else the sample model.
+#   scripts/fuzz.sh SECONDS [HARNESS...]     e.g. scripts/fuzz.sh 600 fuzz_manifest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:?usage: scripts/fuzz.sh SECONDS [HARNESS...]}
+shift
+BUILD_DIR=${BUILD_DIR:-build-asan}
+if ! grep -q '^MTFCDD_FUZZ:BOOL=ON' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
+  BUILD_DIR=$BUILD_DIR scripts/build.sh -DMTFCDD_WITH_TRAINER=OFF -DMTFCDD_SANITIZE=ON -DMTFCDD_FUZZ=ON >/dev/null
+else
+  cmake --build "$BUILD_DIR" -j "$(nproc)" >/dev/null
+fi
+if [ -z "${MTFCDD_FUZZ_BUNDLE:-}" ] && [ -f "$BUILD_DIR/test-bundle/model.json" ]; then
+  export MTFCDD_FUZZ_BUNDLE=$PWD/$BUILD_DIR/test-bundle
+fi
+harnesses=("$@")
+[ ${#harnesses[@]} -gt 0 ] || harnesses=($(ls tests/fuzz/corpus))
+mkdir -p "$BUILD_DIR/fuzz-findings"
+status=0
+for name in "${harnesses[@]}"; do
+  name=${name#fuzz_}
+  work=${FUZZ_CORPUS_DIR:-$BUILD_DIR/fuzz-corpus}/$name
+  log=$BUILD_DIR/fuzz-$name.log
+  mkdir -p "$work"
+  rc=0
+  "$BUILD_DIR/bin/fuzz_$name" "$work" "tests/fuzz/corpus/$name" -max_total_time="$secs" -timeout=60 \
+    -print_final_stats=1 -artifact_prefix="$BUILD_DIR/fuzz-findings/$name-" >"$log" 2>&1 || rc=$?
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+  printf '%-12s %10s runs %8s exec/s  %s\n' "$name" "${runs:-?}" "${speed:-?}" \
+    "$([ $rc -eq 0 ] && echo 'nothing found' || echo "FOUND (exit $rc): see $log")"
+  [ $rc -eq 0 ] || status=1
+done
+exit $status

@@ -1,0 +1,22 @@
+// model.onnx bytes through bundle loading (OpenCV's ONNX importer, our checks of what it built):
+// any bytes are an error naming the file, never a crash.
+#include <filesystem>
+
+#include "dnn_model.hpp"
+#include "fuzz_util.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace mtfcdd;
+  static const std::string dir = [] {
+    const std::string d = (fuzz::scratch() / "bundle").string();
+    std::filesystem::create_directories(d);
+    std::filesystem::copy_file(fuzz::bundle() + "/model.json", d + "/model.json");
+    return d;
+  }();
+  fuzz::write_file("bundle/model.onnx", fuzz::text(data, size));
+  try {
+    DnnModel model(dir, {"cpu", false, "opencv"});
+  } catch (const std::exception&) {
+  }
+  return 0;
+}

@@ -1,0 +1,20 @@
+// Routing and settings through reconfigure(), then one frame routed by what was accepted.
+#include <vector>
+
+#include "fuzz_util.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace mtfcdd::fuzz;
+  VpDetector* d = shared_detector(R"({"model": "$BUNDLE"})");
+  // Each input starts from the same settings: all defective, so that rules and regions are reached.
+  if (api().reconfigure(d, R"({"thresholds": {}, "routing": {}, "min_region_area": 1})") != VP_OK) std::abort();
+  const std::string config(reinterpret_cast<const char*>(data), size);
+  if (api().reconfigure(d, config.c_str()) != VP_OK) return 0;
+  static const std::vector<uint8_t> pixels(32 * 24, 100);
+  const char* categories[] = {nullptr, "", "disc", "plate"};
+  VpImage im{sizeof(VpImage), 32, 24, 32, VP_PIXEL_GRAY8, pixels.data(), categories[size % 4]};
+  VpResult* r = nullptr;
+  if (api().process(d, &im, 1, &r) == VP_OK && (!r || r->frame_count != 1 || !r->frames[0].action)) std::abort();
+  api().release_result(r);
+  return 0;
+}
