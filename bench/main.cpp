@@ -15,7 +15,7 @@
 #include "child_process.hpp"
 #include "flip_average.hpp"
 #include "fma_peak.hpp"
-#include "mtfcdd_cli.hpp"
+#include "mtfcdd/cli.hpp"
 #include "ort_timing.hpp"
 #include "plugin_timing.hpp"
 #include "stats.hpp"

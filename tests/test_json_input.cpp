@@ -1,4 +1,4 @@
-// The helpers every reader of user JSON goes through (common/include/mtfcdd/json_input.hpp).
+// The helpers every reader of user JSON goes through (plugins/mtfcdd/include/mtfcdd/json_input.hpp).
 #include <gtest/gtest.h>
 
 #include <mtfcdd/json_input.hpp>

@@ -15,7 +15,7 @@
 #include <opencv2/videoio.hpp>
 #include <thread>
 
-#include "mtfcdd_cli.hpp"
+#include "mtfcdd/cli.hpp"
 #include "pipeline.hpp"
 #include "sources.hpp"
 #include "summary.hpp"

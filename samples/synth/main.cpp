@@ -3,7 +3,7 @@
 #include <exception>
 #include <opencv2/core/utility.hpp>
 
-#include "mtfcdd_cli.hpp"
+#include "mtfcdd/cli.hpp"
 #include "synth_cli.hpp"
 
 int main(int argc, char** argv) {

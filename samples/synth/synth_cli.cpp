@@ -3,7 +3,7 @@
 #include <stdexcept>
 
 #include "defects.hpp"
-#include "mtfcdd_cli.hpp"
+#include "mtfcdd/cli.hpp"
 #include "scenes.hpp"
 
 namespace mtfcdd::synth {

@@ -1,6 +1,6 @@
 // mtfcdd-train: the companion trainer's command line (CLI11: every subcommand's --help is made
 // from its options; ranges and choices are declared once, beside the option).
-#include "mtfcdd_cli.hpp"
+#include "mtfcdd/cli.hpp"
 
 #include <chrono>
 #include <cstdio>
