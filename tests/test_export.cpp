@@ -343,5 +343,6 @@ TEST(Bundle, ModelProducingNaNIsRejectedWithTheCause) {
   }
   write_onnx(model->to_graph(), (dir / "model.onnx").string(), "test");
   write_manifest(manifest_for(*model, types(1)), dir.string());
-  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("NaN"), std::string::npos);
+  const std::string msg = message_of([&] { DnnModel d(dir.string()); });
+  EXPECT_NE(msg.find("NaN"), std::string::npos) << msg;
 }

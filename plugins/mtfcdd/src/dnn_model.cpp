@@ -118,6 +118,9 @@ DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
                              " and outputs '" + excerpt(manifest_.maps_output) + "', '" +
                              excerpt(manifest_.scores_output) + "': " + e.what());
   }
+  for (const cv::Mat& o : outs)
+    if (!cv::checkRange(o, true, nullptr, -1e30, 1e30))
+      throw std::runtime_error(path + " is broken: the network produced NaN or infinite values on a blank frame");
   const int m = static_cast<int>(manifest_.types.size());
   const cv::Mat& maps = outs.at(0);
   if (outs.at(1).total() != static_cast<size_t>(m))
