@@ -1,4 +1,4 @@
-// Tests for the trainer's batch loader (training/src/batch_loader.cpp): what the network is
+// Tests for the trainer's batch loader (training/data/batch_loader.cpp): what the network is
 // trained on must be what the plugin feeds it at inspection.
 #include <gtest/gtest.h>
 

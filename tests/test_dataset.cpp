@@ -1,4 +1,4 @@
-// Tests for the dataset loader (training/src/dataset.cpp): the manifest format, Real-IAD JSON,
+// Tests for the dataset loader (training/data/dataset.cpp): the manifest format, Real-IAD JSON,
 // error messages, skip_bad, --types, single_channel, and the real magnetic-tile manifest.
 #include <gtest/gtest.h>
 

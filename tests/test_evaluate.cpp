@@ -1,4 +1,4 @@
-// Tests for the evaluation summaries (training/src/evaluate.cpp) against values worked out by
+// Tests for the evaluation summaries (training/eval/evaluate.cpp) against values worked out by
 // hand (the working is in the comments). score_split needs a real model bundle and is left to
 // integration tests.
 //

@@ -1,4 +1,4 @@
-// Tests for the heatmap figure (training/src/figure.cpp) on tiny generated images: its size, which
+// Tests for the heatmap figure (training/eval/figure.cpp) on tiny generated images: its size, which
 // images become rows and in what order, the shared colour scale and the mask outlines.
 #include <gtest/gtest.h>
 
