@@ -65,6 +65,14 @@ torch::Tensor tensor_from_blob(const cv::Mat& blob) {
   return torch::from_blob(const_cast<float*>(blob.ptr<float>()), dims, torch::kFloat).clone();
 }
 
+nlohmann::json network_description(const ModelConfig& m) {
+  return {{"preset", m.preset},
+          {"cut", m.cut},
+          {"head_channels", m.head_channels},
+          {"head_dilation", m.head_dilation},
+          {"members", m.members}};
+}
+
 ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
   if (static_cast<int64_t>(req.types.size()) != model.config().types)
     throw std::runtime_error("export: " + std::to_string(req.types.size()) + " type names for a model with " +

@@ -33,6 +33,10 @@ struct ExportRequest {
   torch::Tensor check_inputs;     // normalised [K, 3, H, W]; undefined = generated patterns
 };
 
+// The network's shape as bundles' provenance and checkpoints record it: preset, cut, head width
+// and dilation, members.
+nlohmann::json network_description(const ModelConfig& m);
+
 struct ExportResult {
   double maps_rel_l2 = 0, scores_rel_l2 = 0;            // in float32
   double bf16_maps_rel_l2 = 0, bf16_scores_rel_l2 = 0;  // a bf16 bundle in bf16

@@ -155,10 +155,9 @@ int cmd_export(const NetOptions& net, const TypeCount& tc, ExportOptions o) {
   o.req.types = named_types(tc.list(), cfg.types);
   FcddModel model(cfg);
   const std::string weights = setup_backbone(*model, o.weights, true);
-  o.req.provenance = {{"preset", cfg.preset}, {"cut", cfg.cut}, {"head_channels", cfg.head_channels},
-                      {"head_dilation", cfg.head_dilation}, {"members", cfg.members},
-                      {"weights", weights}, {"data", "none (untrained head)"},
-                      {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
+  o.req.provenance = network_description(cfg);
+  o.req.provenance.update({{"weights", weights}, {"data", "none (untrained head)"},
+                           {"trainer", "mtfcdd-train " MTFCDD_VERSION}});
   print_export(export_bundle(*model, o.req), o.out);
   return 0;
 }

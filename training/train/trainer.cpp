@@ -100,14 +100,9 @@ struct RunState {
 
 // What a checkpoint must agree on to be resumed: the network and the input it was trained on.
 nlohmann::json checkpoint_identity(const ModelConfig& m, const std::string& resize) {
-  return {{"preset", m.preset},
-          {"cut", m.cut},
-          {"types", m.types},
-          {"head_channels", m.head_channels},
-          {"head_dilation", m.head_dilation},
-          {"members", m.members},
-          {"input_size", m.input_size},
-          {"resize", resize}};
+  nlohmann::json id = network_description(m);
+  id.update({{"types", m.types}, {"input_size", m.input_size}, {"resize", resize}});
+  return id;
 }
 
 void save_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim::Adam& opt, WeightAverage* avg,
@@ -328,12 +323,8 @@ void agree_with_rank0(C10dGroup& g, const std::string& mine) {
 
 nlohmann::json provenance(const ModelConfig& mc, const TrainConfig& cfg, const std::string& weights, const RunState& st,
                           const std::vector<int>& chosen) {
-  return {{"preset", mc.preset},
-          {"cut", mc.cut},
-          {"head_channels", mc.head_channels},
-          {"head_dilation", mc.head_dilation},
-          {"members", mc.members},
-          {"weights", weights},
+  nlohmann::json p = network_description(mc);
+  p.update({{"weights", weights},
           {"data", cfg.data},
           {"best_epoch", st.best_epoch},
           {"snapshot_epochs", cfg.snapshots > 1 ? nlohmann::json(chosen) : nlohmann::json()},
@@ -351,7 +342,8 @@ nlohmann::json provenance(const ModelConfig& mc, const TrainConfig& cfg, const s
           {"iterations", st.iteration},
           {"ranks", cfg.dist.world_size},
           {"device", cfg.device},
-          {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
+          {"trainer", "mtfcdd-train " MTFCDD_VERSION}});
+  return p;
 }
 
 // The files of a bundle folder as one string (name, size, bytes; twice), for the store.
