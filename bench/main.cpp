@@ -11,9 +11,9 @@
 #include <opencv2/core/version.hpp>
 #include <thread>
 
-#include "bundle.hpp"
+#include <mtfcdd/bundle.hpp>
 #include "child_process.hpp"
-#include "flip_average.hpp"
+#include <mtfcdd/flip_average.hpp>
 #include "fma_peak.hpp"
 #include "mtfcdd/cli.hpp"
 #include "ort_timing.hpp"
@@ -57,7 +57,7 @@ struct Options {
   int runs = 50, warmup = 5, types = 8, threads = 1, gemm_size = 2048, train_batch = 32, train_steps = 3, rounds = 3;
   bool train = true, train_bf16 = false, spin = true, bf16 = false;
   std::string plugin, json_path, ort_dir;
-  std::string flip_average = "none";  // none: no flip-averaging rows
+  FlipAverage flip_average = FlipAverage::None;  // None: no flip-averaging rows
 };
 
 constexpr int kMaxCount = 1'000'000;  // the upper bound of every count option
@@ -92,10 +92,9 @@ void declare_options(CLI::App& app, Options& o) {
   app.add_option("--train-batch", o.train_batch, "images per training step")->check(CLI::Range(1, kMaxCount));
   app.add_option("--train-steps", o.train_steps, "timed training steps")->check(CLI::Range(1, kMaxCount));
   app.add_flag("--train-bf16", o.train_bf16, "training forward passes in bfloat16, as the trainer's --bf16");
-  app.add_option("--flip-average", o.flip_average,
-                 "also time each bundle averaging over those flips (model.json flip_average), against the same "
-                 "bundle without")
-      ->check(CLI::IsMember(kFlipAverageModes));
+  cli::add_choice(&app, "--flip-average", o.flip_average,
+                  "also time each bundle averaging over those flips (model.json flip_average), against the same "
+                  "bundle without");
   o.ort_dir = MTFCDD_BENCH_ORT_DIR;
   app.add_option("--ort", o.ort_dir, "ONNX Runtime's install (default: build/ort, from scripts/setup-bench.sh)")
       ->type_name("DIR");
@@ -297,13 +296,13 @@ std::string bundle_variant(const fs::path& dir, const std::string& suffix,
 }
 
 // The bundle of `dir` averaging over `mode`'s flips.
-std::string flip_average_bundle(const fs::path& dir, const std::string& mode) {
-  return bundle_variant(dir, "-flips-" + mode, [&](BundleManifest& m) { m.flip_average = mode; });
+std::string flip_average_bundle(const fs::path& dir, FlipAverage mode) {
+  return bundle_variant(dir, std::string("-flips-") + name_of(mode), [&](BundleManifest& m) { m.flip_average = mode; });
 }
 
 // The bundle of `dir` with bf16 convolutions.
 std::string bf16_bundle(const fs::path& dir) {
-  return bundle_variant(dir, "-bf16", [](BundleManifest& m) { m.precision = "bf16"; });
+  return bundle_variant(dir, "-bf16", [](BundleManifest& m) { m.precision = Precision::BF16; });
 }
 
 // "0.91 1.02 ...": a JSON array of numbers for a table cell.
@@ -438,7 +437,7 @@ int run(const Options& o) {
                   {{"runs", o.runs},
                    {"warmup", o.warmup},
                    {"types", o.types},
-                   {"flip_average", o.flip_average},
+                   {"flip_average", name_of(o.flip_average)},
                    {"rounds", o.rounds},
                    {"spin", o.spin},
                    {"bf16", o.bf16},
@@ -470,8 +469,8 @@ int run(const Options& o) {
                   << " calls\n";
         e.opencv_conv = run_plugin_child(request);
       }
-      if (o.flip_average != "none") {
-        std::cerr << "plugin " << preset << " batch " << batch << ", flip average " << o.flip_average << ": "
+      if (o.flip_average != FlipAverage::None) {
+        std::cerr << "plugin " << preset << " batch " << batch << ", flip average " << name_of(o.flip_average) << ": "
                   << o.warmup << " + " << o.runs << " calls\n";
         e.flips = run_plugin_child({o.plugin, flip_average_bundle(facts.bundle_dir, o.flip_average), batch, o.runs,
                                     o.warmup, o.threads, "", "", o.spin});
@@ -511,9 +510,9 @@ int run(const Options& o) {
   for (const auto& e : entries) {
     json r = entry_json(e, peak_gflops);
     if (with_ort) add_ort(r, e, peak_gflops);
-    if (o.flip_average != "none") {
+    if (o.flip_average != FlipAverage::None) {
       const auto flips = per_image(e.flips.call_ms, e.batch), plugin = per_image(e.plugin.call_ms, e.batch);
-      r["flip_average"] = o.flip_average;
+      r["flip_average"] = name_of(o.flip_average);
       r["flip_average_ms_median"] = median(flips);
       r["flip_average_ms_p95"] = p95(flips);
       r["flip_average_over_plugin_ratio"] = median(flips) / median(plugin);

@@ -10,10 +10,10 @@
 #include <random>
 #include <stdexcept>
 
-#include "bundle.hpp"
+#include <mtfcdd/bundle.hpp>
 #include "child_process.hpp"
 #include "ort_timing.hpp"
-#include "preprocess.hpp"
+#include <mtfcdd/preprocess.hpp>
 #include "vision_plugin.h"
 
 namespace mtfcdd::bench {

@@ -6,7 +6,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "batch_loader.hpp"
-#include "preprocess.hpp"
+#include <mtfcdd/preprocess.hpp>
 #include "test_util.hpp"
 
 namespace {
@@ -35,14 +35,14 @@ TEST(BatchLoader, TrainsOnTheInputThePluginMakes) {
   input.mean = {127.5, 127.5, 127.5};
   input.std = {127.5, 127.5, 127.5};
   cv::Mat inspected;
-  for (const std::string resize : {"fit", "stretch"}) {
+  for (const auto& [resize, name] : mtfcdd::Names<mtfcdd::Resize>::table) {
     input.resize = resize;
     mtfcdd::BatchLoader loader(data, input, mtfcdd::AugmentConfig{}, 1, 7);
     loader.submit({0}, false);
     const cv::Mat trained = loader.next().blob;
     inspected = mtfcdd::make_blob({cv::imread(image, cv::IMREAD_COLOR)}, input);
-    ASSERT_EQ(trained.total(), inspected.total()) << resize;
-    EXPECT_EQ(cv::norm(trained, inspected, cv::NORM_INF), 0) << resize;
+    ASSERT_EQ(trained.total(), inspected.total()) << name;
+    EXPECT_EQ(cv::norm(trained, inspected, cv::NORM_INF), 0) << name;
   }
 
   // Both average the checkerboard to mid-grey (0 after normalisation); sampling it bilinearly,

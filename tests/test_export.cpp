@@ -7,12 +7,12 @@
 #include <opencv2/core/cuda.hpp>
 
 #include "detector.hpp"
-#include "dnn_model.hpp"
+#include <mtfcdd/dnn_model.hpp>
 #include "export.hpp"
 #include "fcdd_math.hpp"
 #include "fcdd_model.hpp"
 #include "onnx_writer.hpp"
-#include "preprocess.hpp"
+#include <mtfcdd/preprocess.hpp>
 
 using namespace mtfcdd;
 namespace fs = std::filesystem;
@@ -153,32 +153,27 @@ TEST(Export, EnsembleExportsTheMeanOfItsMembersMaps) {
 TEST(Export, ResizeModeIsWrittenWithTheVersionItNeeds) {
   FcddModel model = make_model("small", 64, 2);
   ExportRequest req = two_type_request("fit");
-  req.resize = "fit";
+  req.resize = Resize::Fit;
   export_bundle(*model, req);
   const auto fit = read_manifest(req.out_dir);
-  EXPECT_EQ(fit.resize, "fit");
+  EXPECT_EQ(fit.resize, Resize::Fit);
   EXPECT_EQ(fit.format_version, 2);
   req.out_dir = temp_dir("stretch").string();
-  req.resize = "stretch";
+  req.resize = Resize::Stretch;
   export_bundle(*model, req);
   EXPECT_EQ(read_manifest(req.out_dir).format_version, 1);
-  req.resize = "crop";
-  EXPECT_NE(message_of([&] { export_bundle(*model, req); }).find("resize must be stretch or fit"), std::string::npos);
 }
 
 // A flip-averaging bundle passes the network check (one view) and is written as version 3.
 TEST(Export, FlipAverageIsWrittenWithVersionThree) {
   FcddModel model = make_model("small", 64, 2);
   ExportRequest req = two_type_request("flips");
-  req.resize = "fit";
-  req.flip_average = "hv";
+  req.resize = Resize::Fit;
+  req.flip_average = FlipAverage::HV;
   EXPECT_LT(export_bundle(*model, req).maps_rel_l2, 1e-4);
   const auto m = read_manifest(req.out_dir);
-  EXPECT_EQ(m.flip_average, "hv");
+  EXPECT_EQ(m.flip_average, FlipAverage::HV);
   EXPECT_EQ(m.format_version, 3);
-  req.flip_average = "diagonal";
-  EXPECT_NE(message_of([&] { export_bundle(*model, req); }).find("flip average must be none, h, v or hv"),
-            std::string::npos);
 }
 
 // A bf16 bundle passes the float32 check, then the bf16 one (near, not equal: bf16 did run), and
@@ -186,7 +181,7 @@ TEST(Export, FlipAverageIsWrittenWithVersionThree) {
 TEST(Export, Bf16IsCheckedInBf16AndWrittenWithVersionFour) {
   FcddModel model = make_model("small", 64, 2);
   ExportRequest req = two_type_request("bf16");
-  req.precision = "bf16";
+  req.precision = Precision::BF16;
   if (!have_bf16()) {
     EXPECT_NE(message_of([&] { export_bundle(*model, req); }).find("AVX512_BF16"), std::string::npos);
     EXPECT_FALSE(std::filesystem::exists(req.out_dir + "/model.json"));
@@ -197,11 +192,8 @@ TEST(Export, Bf16IsCheckedInBf16AndWrittenWithVersionFour) {
   EXPECT_GT(r.bf16_maps_rel_l2, 0.0);
   EXPECT_LT(r.bf16_maps_rel_l2, kExportBf16Tolerance);
   const auto m = read_manifest(req.out_dir);
-  EXPECT_EQ(m.precision, "bf16");
+  EXPECT_EQ(m.precision, Precision::BF16);
   EXPECT_EQ(m.format_version, 4);
-  req.precision = "int4";
-  EXPECT_NE(message_of([&] { export_bundle(*model, req); }).find("precision must be float32 or bf16"),
-            std::string::npos);
 }
 
 TEST(Export, Irv2AtSmallInputMatchesLibTorch) {
@@ -258,12 +250,12 @@ TEST(Bundle, CorruptBundlesAreRejectedWithTheCause) {
   j = good;
   j.erase("input");
   write(j);
-  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("missing key 'input'"), std::string::npos);
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("input: missing"), std::string::npos);
 
   j = good;
   j["format_version"] = 99;
   write(j);
-  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("format_version 99"), std::string::npos);
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("format_version: 99 is not supported"), std::string::npos);
 
   j = good;
   j["input"]["resize"] = "fit";  // version 1 readers would stretch instead: it needs version 2
@@ -272,7 +264,7 @@ TEST(Bundle, CorruptBundlesAreRejectedWithTheCause) {
   j["format_version"] = 2;
   j["input"]["resize"] = "crop";
   write(j);
-  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("'input.resize' must be stretch or fit"),
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string()); }).find("input.resize: must be stretch or fit"),
             std::string::npos);
 
   j = good;
@@ -297,13 +289,12 @@ TEST(Bundle, CudaBackendFailsClearlyWithoutCudaUnlessFallback) {
   if (cv::cuda::getCudaEnabledDeviceCount() > 0) GTEST_SKIP() << "this OpenCV has CUDA";
   const auto dir = temp_dir("cuda");
   export_preset("small", 64, 1, dir);
-  EXPECT_NE(message_of([&] { DnnModel d(dir.string(), {"cuda", false}); }).find("needs OpenCV built with CUDA"),
+  EXPECT_NE(message_of([&] { DnnModel d(dir.string(), {Backend::Cuda, false}); }).find("needs OpenCV built with CUDA"),
             std::string::npos);
-  DnnModel fallback(dir.string(), {"cuda", true});
-  EXPECT_EQ(fallback.backend_in_use(), "cpu");
-  DnnModel automatic(dir.string(), {"auto", false});
-  EXPECT_EQ(automatic.backend_in_use(), "cpu");
-  EXPECT_NE(message_of([&] { DnnModel d(dir.string(), {"tpu", false}); }).find("unknown backend"), std::string::npos);
+  DnnModel fallback(dir.string(), {Backend::Cuda, true});
+  EXPECT_EQ(fallback.backend_in_use(), Backend::Cpu);
+  DnnModel automatic(dir.string(), {Backend::Auto, false});
+  EXPECT_EQ(automatic.backend_in_use(), Backend::Cpu);
 }
 
 TEST(Export, DetectorResultsEqualLibTorch) {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "flip_average.hpp"
+#include <mtfcdd/flip_average.hpp>
 #include "test_util.hpp"
 
 using namespace mtfcdd;
@@ -24,19 +24,25 @@ std::vector<float> plane_values(const cv::Mat& m, int i, int ch) {
 }  // namespace
 
 TEST(FlipAverage, ModesNameTheirViewsIdentityFirst) {
-  EXPECT_EQ(flip_views("none"), std::vector<int>({kNoFlip}));
-  EXPECT_EQ(flip_views("h"), std::vector<int>({kNoFlip, 1}));
-  EXPECT_EQ(flip_views("v"), std::vector<int>({kNoFlip, 0}));
-  EXPECT_EQ(flip_views("hv"), std::vector<int>({kNoFlip, 1, 0, -1}));
-  EXPECT_TRUE(is_flip_average_mode("hv"));
-  EXPECT_FALSE(is_flip_average_mode("vh"));
-  EXPECT_NE(test::message_of([] { flip_views("rot90"); }).find("none, h, v or hv, not 'rot90'"), std::string::npos);
+  EXPECT_EQ(flip_views(FlipAverage::None), std::vector<int>({kNoFlip}));
+  EXPECT_EQ(flip_views(FlipAverage::H), std::vector<int>({kNoFlip, 1}));
+  EXPECT_EQ(flip_views(FlipAverage::V), std::vector<int>({kNoFlip, 0}));
+  EXPECT_EQ(flip_views(FlipAverage::HV), std::vector<int>({kNoFlip, 1, 0, -1}));
+}
+
+TEST(Names, ModesAreSpelledOnceBothWays) {
+  EXPECT_EQ(parse_name<FlipAverage>("hv"), FlipAverage::HV);
+  EXPECT_EQ(parse_name<FlipAverage>("vh"), std::nullopt);
+  EXPECT_STREQ(name_of(Resize::Fit), "fit");
+  EXPECT_EQ(names_list<FlipAverage>(), "none, h, v or hv");
+  EXPECT_EQ(names_list<Resize>(), "stretch or fit");
+  EXPECT_EQ(name_map<Precision>().at("bf16"), Precision::BF16);
 }
 
 // View v of image i sits at v * N + i; each plane mirrored on its own.
 TEST(FlipAverage, ViewsAreTheImagesMirrored) {
   const cv::Mat blob = numbered(2, 3);
-  const cv::Mat views = flipped_views(blob, flip_views("hv"));
+  const cv::Mat views = flipped_views(blob, flip_views(FlipAverage::HV));
   ASSERT_EQ(views.size[0], 8);
   ASSERT_EQ(views.size[1], 3);
   EXPECT_EQ(plane_values(views, 1, 2), std::vector<float>({50, 51, 52, 53, 54, 55}));  // identity, image 1
@@ -48,11 +54,11 @@ TEST(FlipAverage, ViewsAreTheImagesMirrored) {
 // Maps that follow their input exactly average back to the input's own map.
 TEST(FlipAverage, EquivariantMapsAverageToTheOriginal) {
   const cv::Mat blob = numbered(2, 2);
-  for (const char* mode : {"none", "h", "v", "hv"}) {
+  for (const auto& [mode, name] : Names<FlipAverage>::table) {
     const cv::Mat back = average_views(flipped_views(blob, flip_views(mode)), flip_views(mode));
-    ASSERT_EQ(back.size[0], 2) << mode;
+    ASSERT_EQ(back.size[0], 2) << name;
     for (int i = 0; i < 2; ++i)
-      for (int k = 0; k < 2; ++k) EXPECT_EQ(plane_values(back, i, k), plane_values(blob, i, k)) << mode;
+      for (int k = 0; k < 2; ++k) EXPECT_EQ(plane_values(back, i, k), plane_values(blob, i, k)) << name;
   }
 }
 
@@ -62,7 +68,7 @@ TEST(FlipAverage, MeanOfTheViewsMirroredBack) {
   const float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {10, 0, 0, 0, 0, 20};
   std::copy(a, a + 6, maps.ptr<float>(0, 0));
   std::copy(b, b + 6, maps.ptr<float>(1, 0));
-  const cv::Mat mean = average_views(maps, flip_views("h"));
+  const cv::Mat mean = average_views(maps, flip_views(FlipAverage::H));
   ASSERT_EQ(mean.size[0], 1);
   // mirror(B) = {0 0 10; 20 0 0}
   EXPECT_EQ(plane_values(mean, 0, 0), std::vector<float>({0.5f, 1, 6.5f, 12, 2.5f, 3}));

@@ -3,13 +3,13 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "preprocess.hpp"
+#include <mtfcdd/preprocess.hpp>
 
 using namespace mtfcdd;
 
 namespace {
 
-BundleManifest input(int w, int h, const std::string& resize) {
+BundleManifest input(int w, int h, Resize resize) {
   BundleManifest m;
   m.input_width = w;
   m.input_height = h;
@@ -30,16 +30,16 @@ cv::Mat ramp(int w, int h) {
 }  // namespace
 
 TEST(Preprocess, FitPlacesTheImageCentredAtItsAspectRatio) {
-  const auto fit = input(64, 64, "fit");
+  const auto fit = input(64, 64, Resize::Fit);
   EXPECT_EQ(input_placement({100, 50}, fit), cv::Rect(0, 16, 64, 32));
   EXPECT_EQ(input_placement({50, 100}, fit), cv::Rect(16, 0, 32, 64));
   EXPECT_EQ(input_placement({30, 30}, fit), cv::Rect(0, 0, 64, 64));  // enlarged alike
   EXPECT_EQ(input_placement({1000, 3}, fit), cv::Rect(0, 31, 64, 1));  // never thinner than a pixel
-  EXPECT_EQ(input_placement({100, 50}, input(64, 64, "stretch")), cv::Rect(0, 0, 64, 64));
+  EXPECT_EQ(input_placement({100, 50}, input(64, 64, Resize::Stretch)), cv::Rect(0, 0, 64, 64));
 }
 
 TEST(Preprocess, FitMirrorsTheImageIntoTheRestOfTheInput) {
-  const auto fit = input(64, 64, "fit");
+  const auto fit = input(64, 64, Resize::Fit);
   const cv::Mat image = ramp(64, 32);  // placed 1:1 at rows 16..47
   const cv::Mat in = resize_to_input(image, fit);
   ASSERT_EQ(in.size(), cv::Size(64, 64));
@@ -64,11 +64,11 @@ TEST(Preprocess, StretchIsTheAreaResizeOfTheWholeImage) {
   const cv::Mat image = ramp(173, 91);
   cv::Mat expected;
   cv::resize(image, expected, {32, 24}, 0, 0, cv::INTER_AREA);
-  EXPECT_EQ(cv::norm(resize_to_input(image, input(32, 24, "stretch")), expected, cv::NORM_INF), 0);
+  EXPECT_EQ(cv::norm(resize_to_input(image, input(32, 24, Resize::Stretch)), expected, cv::NORM_INF), 0);
 }
 
 TEST(Preprocess, InputToImageBringsAMapBackOntoTheImage) {
-  const auto fit = input(64, 64, "fit");
+  const auto fit = input(64, 64, Resize::Fit);
   const cv::Size image(200, 100);  // placed at (0, 16, 64, 32): 1 input pixel = 3.125 image pixels
   cv::Mat at_input(64, 64, CV_32F, cv::Scalar(0));
   at_input(cv::Rect(32, 16, 32, 16)).setTo(1);  // the image's top right quarter
@@ -81,5 +81,5 @@ TEST(Preprocess, InputToImageBringsAMapBackOntoTheImage) {
   cv::minMaxLoc(back, nullptr, &hi);
   EXPECT_NEAR(hi, 1, 1e-6);  // nothing of the filling
   EXPECT_EQ(input_to_image(at_input, image, fit, {8, 4}).size(), cv::Size(8, 4));
-  EXPECT_NEAR(input_to_image(at_input, image, input(64, 64, "stretch")).at<float>(5, 5), 5, 1e-5);
+  EXPECT_NEAR(input_to_image(at_input, image, input(64, 64, Resize::Stretch)).at<float>(5, 5), 5, 1e-5);
 }

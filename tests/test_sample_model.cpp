@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "dataset.hpp"
-#include "dnn_model.hpp"
+#include <mtfcdd/dnn_model.hpp>
 #include "evaluate.hpp"
 #include "synth_dataset.hpp"
 

@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "bundle.hpp"
-#include "dnn_model.hpp"
+#include <mtfcdd/bundle.hpp>
+#include <mtfcdd/dnn_model.hpp>
 #include "evaluate.hpp"
 #include "export.hpp"
 #include "sampler.hpp"
@@ -156,7 +156,7 @@ TEST(Training, ResumeWithAnotherResizeIsRefused) {
   ASSERT_EQ(run_training(resumable_config(root, "run", 1)), 0);
   TrainConfig other = resumable_config(root, "run", 2);
   other.resume = true;
-  other.resize = other.resize == "fit" ? "stretch" : "fit";
+  other.resize = other.resize == Resize::Fit ? Resize::Stretch : Resize::Fit;
   const std::string why = test::message_of([&] { run_training(other); });
   EXPECT_NE(why.find("\"resize\""), std::string::npos) << why;
   fs::remove_all(root);

@@ -37,6 +37,24 @@ VpImage to_vp(const cv::Mat& m) {
   return im;
 }
 
+// The plugin stage: the library and its config (an object, or a JSON file beside the pipeline).
+void read_plugin_stage(const JsonReader<>& s, Pipeline& p) {
+  s.only({"type", "path", "config"});
+  fs::path lib = s.text("path");
+  if (lib.is_relative()) lib = fs::path(p.base_dir) / lib;
+  if (s.has("config") && s.at("config").is_string()) {
+    const fs::path cp = s.text("config");
+    p.plugin_config = read_json((cp.is_relative() ? fs::path(p.base_dir) / cp : cp).string()).dump();
+  } else {
+    p.plugin_config = s.child_or_empty("config").json().dump();
+  }
+  try {
+    p.plugin = std::make_shared<LoadedPlugin>(lib.lexically_normal().string());
+  } catch (const std::exception& e) {
+    s.fail("", e.what());
+  }
+}
+
 }  // namespace
 
 Pipeline load_pipeline(const std::string& path) {
@@ -44,51 +62,30 @@ Pipeline load_pipeline(const std::string& path) {
   Pipeline p;
   p.path = path;
   p.base_dir = fs::absolute(path).parent_path().string();
-  const auto fail = [&](const std::string& what) { return std::runtime_error(path + ": " + what); };
-  if (!j.is_object()) throw fail("must be a JSON object");
-  for (auto it = j.begin(); it != j.end(); ++it)
-    if (it.key() != "stages" && it.key() != "actions") throw fail("unknown key '" + it.key() + "'");
-  if (!j.contains("stages") || !j.at("stages").is_array()) throw fail("'stages' must be an array");
-  const json& stages = j.at("stages");
+  const JsonReader<> r(j, path);
+  r.only({"stages", "actions"});
+  const json& stages = r.at("stages");
+  if (!stages.is_array()) r.fail("stages", "must be an array, got " + excerpt(stages));
   for (size_t i = 0; i < stages.size(); ++i) {
     const std::string where = "stages[" + std::to_string(i) + "]";
     const json& s = stages[i];
-    if (s.is_object() && s.value("type", "") == "plugin") {
-      if (p.plugin) throw fail(where + ": a pipeline has one plugin stage");
-      if (i + 1 != stages.size()) throw fail(where + ": the plugin stage must be the last stage");
-      for (auto it = s.begin(); it != s.end(); ++it)
-        if (it.key() != "type" && it.key() != "path" && it.key() != "config")
-          throw fail(where + ": unknown key '" + it.key() + "'");
-      if (!s.contains("path") || !s.at("path").is_string()) throw fail(where + ": missing 'path' to the plugin");
-      fs::path lib = s.at("path").get<std::string>();
-      if (lib.is_relative()) lib = fs::path(p.base_dir) / lib;
-      const json cfg = s.value("config", json::object());
-      if (cfg.is_string()) {  // a file beside the pipeline
-        fs::path cp = cfg.get<std::string>();
-        p.plugin_config = read_json((cp.is_relative() ? fs::path(p.base_dir) / cp : cp).string()).dump();
-      } else if (cfg.is_object()) {
-        p.plugin_config = cfg.dump();
-      } else {
-        throw fail(where + ".config: must be an object or a file name");
-      }
-      try {
-        p.plugin = std::make_shared<LoadedPlugin>(lib.lexically_normal().string());
-      } catch (const std::exception& e) {
-        throw fail(where + ": " + e.what());
-      }
-    } else {
-      try {
-        p.stages.push_back(make_stage(s, where));
-      } catch (const std::exception& e) {
-        throw fail(e.what());
-      }
+    if (s.is_object() && s.contains("type") && s.at("type") == "plugin") {
+      if (p.plugin) r.fail(where, "a pipeline has one plugin stage");
+      if (i + 1 != stages.size()) r.fail(where, "the plugin stage must be the last stage");
+      read_plugin_stage(r.child_at("stages", i), p);
+      continue;
+    }
+    try {
+      p.stages.push_back(make_stage(s, where));
+    } catch (const std::exception& e) {
+      throw std::runtime_error(path + ": " + e.what());
     }
   }
-  if (!p.plugin) throw fail("no plugin stage (add {\"type\": \"plugin\", \"path\": ...} as the last stage)");
+  if (!p.plugin) r.fail("", "no plugin stage (add {\"type\": \"plugin\", \"path\": ...} as the last stage)");
   try {
-    p.sinks = ActionSinks(j.value("actions", json::object()), p.base_dir);
+    p.sinks = ActionSinks(r.child_or_empty("actions").json(), p.base_dir);
   } catch (const std::exception& e) {
-    throw fail(e.what());
+    throw std::runtime_error(path + ": " + e.what());
   }
   return p;
 }

@@ -101,20 +101,34 @@ std::string expand(const std::string& tmpl, const ActionEvent* e, bool in_path =
 
 // ---- configuration ------------------------------------------------------------------------------
 
-const std::string& template_string(const json& j, const std::string& where) {
-  if (!j.is_string() || j.get_ref<const std::string&>().empty())
-    fail(where, "must be a non-empty string, got " + excerpt(j));
+// The template at `key`: a non-empty string whose {placeholders} are known.
+std::string template_at(const JsonReader<>& r, const std::string& key) {
+  const std::string t = r.text(key);
+  if (t.empty()) r.fail(key, "must be a non-empty string");
   try {
-    expand(j.get_ref<const std::string&>(), nullptr);
+    expand(t, nullptr);
   } catch (const std::exception& ex) {
-    fail(where, ex.what());
+    r.fail(key, ex.what());
   }
-  return j.get_ref<const std::string&>();
+  return t;
 }
 
-const json& required(const json& obj, const std::string& key, const std::string& where) {
-  if (!obj.contains(key)) fail(where + "." + key, "missing");
-  return obj.at(key);
+// The run sink's arguments: templates, each may be empty (unlike paths).
+std::vector<std::string> template_args(const JsonReader<>& r) {
+  const json& args = r.at("args");
+  if (!args.is_array()) r.fail("args", "must be an array of strings, got " + excerpt(args));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string at = "args[" + std::to_string(i) + "]";
+    if (!args[i].is_string()) r.fail(at, "must be a string, got " + excerpt(args[i]));
+    try {
+      expand(args[i].get<std::string>(), nullptr);
+    } catch (const std::exception& ex) {
+      r.fail(at, ex.what());
+    }
+    out.push_back(args[i].get<std::string>());
+  }
+  return out;
 }
 
 // ---- files --------------------------------------------------------------------------------------
@@ -301,72 +315,29 @@ ActionSinks::ActionSinks(const json& actions, const std::string& base_dir) : bas
 }
 
 ActionSinks::Sink ActionSinks::parse_sink(const json& j, const std::string& where) {
-  if (!j.is_object()) fail(where, "must be an object, got " + excerpt(j));
-  const json& kind = required(j, "sink", where);
-  if (!kind.is_string()) fail(where + ".sink", "must be a string, got " + excerpt(kind));
-  const std::string k = kind.get<std::string>();
-
-  // Each kind with the keys it takes besides "sink".
-  struct KindKeys {
-    const char* name;
-    Kind kind;
-    std::vector<std::string> keys;
-  };
-  static const std::vector<KindKeys> kKinds = {{"print", Kind::kPrint, {}},
-                                               {"jsonl", Kind::kJsonl, {"path"}},
-                                               {"copy", Kind::kCopy, {"dir"}},
-                                               {"link", Kind::kLink, {"dir"}},
-                                               {"run", Kind::kRun, {"program", "args", "timeout_s"}},
-                                               {"overlay", Kind::kOverlay, {"dir"}}};
-  const auto spec = std::find_if(kKinds.begin(), kKinds.end(), [&](const KindKeys& s) { return k == s.name; });
-  if (spec == kKinds.end())
-    fail(where + ".sink", "unknown sink " + quoted(k) + " (expected print, jsonl, copy, link, run or overlay)");
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it.key() == "sink" || std::count(spec->keys.begin(), spec->keys.end(), it.key())) continue;
-    std::string list;
-    for (const auto& key : spec->keys) list += (list.empty() ? "" : ", ") + key;
-    fail(where + "." + it.key(), "unknown key for sink " + quoted(k) +
-                                     (list.empty() ? " (it takes none)" : " (expected " + list + ")"));
-  }
-
+  const JsonReader<> r(j, "", where);
+  const std::string kind = r.text("sink");
   Sink s;
-  s.kind = spec->kind;
-  switch (s.kind) {
-    case Kind::kPrint:
-      break;
-    case Kind::kJsonl:
-      s.target = template_string(required(j, "path", where), where + ".path");
-      break;
-    case Kind::kCopy:
-    case Kind::kLink:
-    case Kind::kOverlay:
-      s.target = template_string(required(j, "dir", where), where + ".dir");
-      break;
-    case Kind::kRun: {
-      s.program = template_string(required(j, "program", where), where + ".program");
-      if (j.contains("args")) {
-        const json& args = j.at("args");
-        if (!args.is_array()) fail(where + ".args", "must be an array of strings, got " + excerpt(args));
-        for (size_t i = 0; i < args.size(); ++i) {
-          const std::string at = where + ".args[" + std::to_string(i) + "]";
-          if (!args[i].is_string()) fail(at, "must be a string, got " + excerpt(args[i]));
-          try {
-            expand(args[i].get<std::string>(), nullptr);
-          } catch (const std::exception& ex) {
-            fail(at, ex.what());
-          }
-          s.args.push_back(args[i].get<std::string>());  // may be empty, unlike paths
-        }
-      }
-      if (j.contains("timeout_s")) {
-        const json& t = j.at("timeout_s");
-        // Bounded above so the deadline arithmetic cannot overflow.
-        if (!t.is_number() || !(t.get<double>() > 0 && t.get<double>() <= 86400))
-          fail(where + ".timeout_s", "must be a number of seconds in (0, 86400], got " + excerpt(t));
-        s.timeout_s = t.get<double>();
-      }
-      break;
-    }
+  if (kind == "print") {
+    r.only({"sink"});
+    s.kind = Kind::kPrint;
+  } else if (kind == "jsonl") {
+    r.only({"sink", "path"});
+    s.kind = Kind::kJsonl;
+    s.target = template_at(r, "path");
+  } else if (kind == "copy" || kind == "link" || kind == "overlay") {
+    r.only({"sink", "dir"});
+    s.kind = kind == "copy" ? Kind::kCopy : kind == "link" ? Kind::kLink : Kind::kOverlay;
+    s.target = template_at(r, "dir");
+  } else if (kind == "run") {
+    r.only({"sink", "program", "args", "timeout_s"});
+    s.kind = Kind::kRun;
+    s.program = template_at(r, "program");
+    if (r.has("args")) s.args = template_args(r);
+    // Bounded above so the deadline arithmetic cannot overflow.
+    if (r.has("timeout_s")) s.timeout_s = r.number("timeout_s", 1e-3, 86400);
+  } else {
+    r.fail("sink", "unknown sink " + quoted(excerpt(kind)) + " (expected print, jsonl, copy, link, run or overlay)");
   }
   return s;
 }

@@ -23,86 +23,14 @@ constexpr int kMaxSide = 1 << 16;
 
 std::string size_text(int width, int height) { return std::to_string(width) + "x" + std::to_string(height); }
 
-std::string join(std::initializer_list<const char*> words) {
-  std::string out;
-  for (const char* w : words) out += (out.empty() ? "" : ", ") + std::string(w);
-  return out;
+using SpecReader = JsonReader<std::runtime_error>;
+
+// A positive number at `key`, or `fallback` when it is absent.
+double positive_or(const SpecReader& s, const char* key, double fallback) {
+  const double x = s.has(key) ? s.number(key) : fallback;
+  if (!(x > 0)) s.fail(key, "must be > 0, got " + excerpt(s.at(key)));
+  return x;
 }
-
-// Reads one stage object's keys, rejecting keys the stage does not know so typos do not pass silently.
-class SpecReader {
- public:
-  SpecReader(const json& spec, std::string where, const std::string& type, std::initializer_list<const char*> keys)
-      : spec_(spec), where_(std::move(where)) {
-    for (const auto& item : spec.items()) {
-      if (item.key() == "type") continue;
-      bool known = false;
-      for (const char* k : keys) known = known || item.key() == k;
-      if (!known) {
-        fail(item.key(), "unknown key for '" + type + "' stage" +
-                             (keys.size() ? " (expected " + join(keys) + ")" : std::string(" (it takes none)")));
-      }
-    }
-  }
-
-  bool has(const char* key) const { return spec_.contains(key); }
-
-  [[noreturn]] void fail(const std::string& key, const std::string& message) const {
-    throw std::runtime_error(where_ + "." + key + ": " + message);
-  }
-
-  int integer(const char* key, int min_value, int max_value = std::numeric_limits<int>::max()) const {
-    const json& v = required(key);
-    if (!v.is_number_integer()) fail(key, "expected an integer, got " + excerpt(v));
-    // Compare in 64 bits so huge JSON values cannot wrap around into range (non-negative ones are stored unsigned).
-    const bool in_range = v.is_number_unsigned()
-                              ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(max_value) &&
-                                    static_cast<std::int64_t>(v.get<std::uint64_t>()) >= min_value
-                              : v.get<std::int64_t>() >= min_value && v.get<std::int64_t>() <= max_value;
-    if (!in_range) {
-      fail(key, "must be in " + std::to_string(min_value) + ".." + std::to_string(max_value) + ", got " + excerpt(v));
-    }
-    return v.get<int>();
-  }
-  int integer_or(const char* key, int fallback, int min_value, int max_value = std::numeric_limits<int>::max()) const {
-    return has(key) ? integer(key, min_value, max_value) : fallback;
-  }
-
-  double number(const char* key) const {
-    const json& v = required(key);
-    if (!v.is_number() || !std::isfinite(v.get<double>())) fail(key, "expected a number, got " + excerpt(v));
-    return v.get<double>();
-  }
-  double positive_or(const char* key, double fallback) const {
-    if (!has(key)) return fallback;
-    const double x = number(key);
-    if (!(x > 0)) fail(key, "must be > 0, got " + excerpt(spec_.at(key)));
-    return x;
-  }
-
-  // Index of the value among `options`; `fallback` < 0 makes the key required.
-  int choice(const char* key, std::initializer_list<const char*> options, int fallback = -1) const {
-    if (!has(key) && fallback >= 0) return fallback;
-    const json& v = required(key);
-    if (v.is_string()) {
-      int i = 0;
-      for (const char* o : options) {
-        if (v.get<std::string>() == o) return i;
-        ++i;
-      }
-    }
-    fail(key, "expected one of " + join(options) + ", got " + excerpt(v));
-  }
-
- private:
-  const json& required(const char* key) const {
-    if (!has(key)) fail(key, "missing required key");
-    return spec_.at(key);
-  }
-
-  const json& spec_;
-  std::string where_;
-};
 
 // Shared plumbing: the stage's type name and where it came from, for apply-time messages.
 class BasicStage : public Stage {
@@ -155,10 +83,10 @@ class Crop final : public BasicStage {
  public:
   Crop(const SpecReader& s, const std::string& where) : BasicStage("crop", where) {
     // Separate statements so errors come in key order (argument evaluation order is unspecified).
-    roi_.x = s.integer("x", 0);
-    roi_.y = s.integer("y", 0);
-    roi_.width = s.integer("width", 1);
-    roi_.height = s.integer("height", 1);
+    roi_.x = static_cast<int>(s.integer("x", 0));
+    roi_.y = static_cast<int>(s.integer("y", 0));
+    roi_.width = static_cast<int>(s.integer("width", 1));
+    roi_.height = static_cast<int>(s.integer("height", 1));
   }
 
  protected:
@@ -179,10 +107,10 @@ class Resize final : public BasicStage {
  public:
   Resize(const SpecReader& s, const std::string& where) : BasicStage("resize", where) {
     if (!s.has("width") && !s.has("height")) s.fail("width", "resize needs width, height or both");
-    width_ = s.integer_or("width", 0, 1, kMaxSide);
-    height_ = s.integer_or("height", 0, 1, kMaxSide);
+    width_ = static_cast<int>(s.integer("width", 1, kMaxSide, 0));
+    height_ = static_cast<int>(s.integer("height", 1, kMaxSide, 0));
     static const int modes[] = {cv::INTER_LINEAR, cv::INTER_AREA, cv::INTER_NEAREST, cv::INTER_CUBIC};
-    interpolation_ = modes[s.choice("interpolation", {"linear", "area", "nearest", "cubic"}, 0)];
+    interpolation_ = modes[s.one_of("interpolation", {"linear", "area", "nearest", "cubic"}, 0)];
   }
 
  protected:
@@ -204,7 +132,7 @@ class Resize final : public BasicStage {
 class Color final : public BasicStage {
  public:
   Color(const SpecReader& s, const std::string& where)
-      : BasicStage("color", where), to_gray_(s.choice("to", {"gray", "bgr"}) == 0) {}
+      : BasicStage("color", where), to_gray_(s.one_of("to", {"gray", "bgr"}) == 0) {}
 
  protected:
   cv::Mat run(const cv::Mat& image) const override {
@@ -224,7 +152,7 @@ class Color final : public BasicStage {
 class Clahe final : public BasicStage {
  public:
   Clahe(const SpecReader& s, const std::string& where)
-      : BasicStage("clahe", where), clip_(s.positive_or("clip", 2.0)), tile_(s.integer_or("tile", 8, 1, 256)) {}
+      : BasicStage("clahe", where), clip_(positive_or(s, "clip", 2.0)), tile_(static_cast<int>(s.integer("tile", 1, 256, 8))) {}
 
  protected:
   cv::Mat run(const cv::Mat& image) const override {
@@ -249,7 +177,7 @@ class Clahe final : public BasicStage {
 class GaussianBlur final : public BasicStage {
  public:
   GaussianBlur(const SpecReader& s, const std::string& where)
-      : BasicStage("gaussian_blur", where), sigma_(s.number("sigma")), ksize_(s.integer_or("ksize", 0, 0, 1001)) {
+      : BasicStage("gaussian_blur", where), sigma_(s.number("sigma")), ksize_(static_cast<int>(s.integer("ksize", 0, 1001, 0))) {
     if (!(sigma_ > 0)) s.fail("sigma", "must be > 0, got " + std::to_string(sigma_));
     if (ksize_ != 0 && ksize_ % 2 == 0) s.fail("ksize", "must be odd (or 0 to derive it from sigma), got " + std::to_string(ksize_));
   }
@@ -269,7 +197,7 @@ class GaussianBlur final : public BasicStage {
 class Normalize final : public BasicStage {
  public:
   Normalize(const SpecReader& s, const std::string& where)
-      : BasicStage("normalize", where), equalize_(s.choice("mode", {"minmax", "equalize"}, 0) == 1) {}
+      : BasicStage("normalize", where), equalize_(s.one_of("mode", {"minmax", "equalize"}, 0) == 1) {}
 
  protected:
   cv::Mat run(const cv::Mat& image) const override {
@@ -336,7 +264,7 @@ class Flip final : public BasicStage {
  public:
   Flip(const SpecReader& s, const std::string& where) : BasicStage("flip", where) {
     static const int codes[] = {1, 0, -1};  // OpenCV: 1 mirrors about the y axis, 0 about the x axis
-    code_ = codes[s.choice("axis", {"horizontal", "vertical", "both"})];
+    code_ = codes[s.one_of("axis", {"horizontal", "vertical", "both"})];
   }
 
  protected:
@@ -351,29 +279,27 @@ class Flip final : public BasicStage {
 };
 
 template <class T>
-std::unique_ptr<Stage> build(const json& spec, const std::string& where, const std::string& type,
-                             std::initializer_list<const char*> keys) {
-  return std::make_unique<T>(SpecReader(spec, where, type, keys), where);
+std::unique_ptr<Stage> build(const SpecReader& spec, const std::string& where,
+                             std::initializer_list<std::string_view> keys) {
+  spec.only({"type"}, keys);
+  return std::make_unique<T>(spec, where);
 }
 
 }  // namespace
 
-std::unique_ptr<Stage> make_stage(const json& spec, const std::string& where) {
-  if (!spec.is_object()) throw std::runtime_error(where + ": a stage must be a JSON object, got " + excerpt(spec));
-  if (!spec.contains("type")) throw std::runtime_error(where + ".type: missing required key");
-  const json& t = spec.at("type");
-  const std::string type = t.is_string() ? t.get<std::string>() : t.dump();
-
-  if (type == "crop") return build<Crop>(spec, where, type, {"x", "y", "width", "height"});
-  if (type == "resize") return build<Resize>(spec, where, type, {"width", "height", "interpolation"});
-  if (type == "color") return build<Color>(spec, where, type, {"to"});
-  if (type == "clahe") return build<Clahe>(spec, where, type, {"clip", "tile"});
-  if (type == "gaussian_blur") return build<GaussianBlur>(spec, where, type, {"sigma", "ksize"});
-  if (type == "normalize") return build<Normalize>(spec, where, type, {"mode"});
-  if (type == "rotate") return build<Rotate>(spec, where, type, {"angle"});
-  if (type == "flip") return build<Flip>(spec, where, type, {"axis"});
-  throw std::runtime_error(where + ".type: unknown stage type " + excerpt(t) +
-                           " (expected crop, resize, color, clahe, gaussian_blur, normalize, rotate or flip)");
+std::unique_ptr<Stage> make_stage(const json& json_spec, const std::string& where) {
+  const SpecReader spec(json_spec, "", where);
+  const std::string type = spec.text("type");
+  if (type == "crop") return build<Crop>(spec, where, {"x", "y", "width", "height"});
+  if (type == "resize") return build<Resize>(spec, where, {"width", "height", "interpolation"});
+  if (type == "color") return build<Color>(spec, where, {"to"});
+  if (type == "clahe") return build<Clahe>(spec, where, {"clip", "tile"});
+  if (type == "gaussian_blur") return build<GaussianBlur>(spec, where, {"sigma", "ksize"});
+  if (type == "normalize") return build<Normalize>(spec, where, {"mode"});
+  if (type == "rotate") return build<Rotate>(spec, where, {"angle"});
+  if (type == "flip") return build<Flip>(spec, where, {"axis"});
+  spec.fail("type", "unknown stage type " + excerpt(spec.at("type")) +
+                        " (expected crop, resize, color, clahe, gaussian_blur, normalize, rotate or flip)");
 }
 
 std::vector<std::unique_ptr<Stage>> make_stages(const json& list, const std::string& where) {

@@ -2,7 +2,7 @@
 // reads again to the same manifest.
 #include <mtfcdd/json_input.hpp>
 
-#include "bundle.hpp"
+#include <mtfcdd/bundle.hpp>
 #include "fuzz_util.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

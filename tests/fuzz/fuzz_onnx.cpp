@@ -2,7 +2,7 @@
 // any bytes are an error naming the file, never a crash.
 #include <filesystem>
 
-#include "dnn_model.hpp"
+#include <mtfcdd/dnn_model.hpp>
 #include "fuzz_util.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

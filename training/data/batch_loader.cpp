@@ -3,7 +3,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <stdexcept>
 
-#include "preprocess.hpp"
+#include <mtfcdd/preprocess.hpp>
 
 namespace mtfcdd {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "augment.hpp"
-#include "bundle.hpp"
+#include <mtfcdd/bundle.hpp>
 #include "dataset.hpp"
 
 namespace mtfcdd {

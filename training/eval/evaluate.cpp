@@ -10,9 +10,9 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "dnn_model.hpp"
+#include <mtfcdd/dnn_model.hpp>
 #include "metrics.hpp"
-#include "preprocess.hpp"
+#include <mtfcdd/preprocess.hpp>
 
 namespace mtfcdd {
 namespace {

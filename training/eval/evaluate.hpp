@@ -20,7 +20,7 @@
 
 namespace mtfcdd {
 
-class DnnModel;  // plugins/mtfcdd/src/dnn_model.hpp
+class DnnModel;  // <mtfcdd/dnn_model.hpp>
 
 struct ImageScores {
   const Sample* sample = nullptr;  // points into the Dataset

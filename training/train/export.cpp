@@ -3,8 +3,8 @@
 #include <ctime>
 #include <filesystem>
 
-#include "dnn_model.hpp"
-#include "flip_average.hpp"
+#include <mtfcdd/dnn_model.hpp>
+#include <mtfcdd/flip_average.hpp>
 #include "fcdd_math.hpp"
 #include "onnx_writer.hpp"
 
@@ -22,7 +22,7 @@ BundleManifest manifest_for(const FcddModelImpl& model, const std::vector<Defect
   BundleManifest m;
   m.types = types;
   m.input_width = m.input_height = static_cast<int>(model.config().input_size);
-  m.channel_order = "RGB";
+  m.channel_order = ChannelOrder::RGB;
   m.mean = {127.5, 127.5, 127.5};  // every preset takes x / 127.5 - 1
   m.std = {127.5, 127.5, 127.5};
   const Shape hs = g.shape(g.outputs().front().id);
@@ -77,12 +77,6 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
   if (static_cast<int64_t>(req.types.size()) != model.config().types)
     throw std::runtime_error("export: " + std::to_string(req.types.size()) + " type names for a model with " +
                              std::to_string(model.config().types) + " output channels");
-  if (!is_resize_mode(req.resize))
-    throw std::runtime_error("export: resize must be stretch or fit, not '" + req.resize + "'");
-  if (!is_flip_average_mode(req.flip_average))
-    throw std::runtime_error("export: flip average must be none, h, v or hv, not '" + req.flip_average + "'");
-  if (req.precision != "float32" && req.precision != "bf16")
-    throw std::runtime_error("export: precision must be float32 or bf16, not '" + req.precision + "'");
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
@@ -118,12 +112,13 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
       return std::pair{m, s};
     };
     std::tie(res.maps_rel_l2, res.scores_rel_l2) = check(kExportTolerance, "");
-    if (req.precision != "float32") {
+    if (req.precision != Precision::Float32) {
       res.manifest.precision = req.precision;
       write_manifest(res.manifest, req.out_dir);
-      std::tie(res.bf16_maps_rel_l2, res.bf16_scores_rel_l2) = check(kExportBf16Tolerance, " in " + req.precision);
+      std::tie(res.bf16_maps_rel_l2, res.bf16_scores_rel_l2) =
+          check(kExportBf16Tolerance, std::string(" in ") + name_of(req.precision));
     }
-    if (req.flip_average != "none") {
+    if (req.flip_average != FlipAverage::None) {
       res.manifest.flip_average = req.flip_average;
       write_manifest(res.manifest, req.out_dir);
     }

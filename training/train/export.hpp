@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "bundle.hpp"
+#include <mtfcdd/bundle.hpp>
 #include "fcdd_model.hpp"
 
 namespace mtfcdd {
@@ -23,12 +23,11 @@ struct ExportRequest {
   std::string out_dir;
   std::vector<DefectType> types;  // channel order; size must equal the model's M
   bool calibrated = false;
-  std::string resize = "stretch";  // how frames become the input: BundleManifest::resize
-  // BundleManifest::flip_average; the check compares one view, the network itself, with LibTorch.
-  std::string flip_average = "none";
-  // BundleManifest::precision. A bf16 bundle is checked in float32 first, then again in bf16
-  // against kExportBf16Tolerance.
-  std::string precision = "float32";
+  Resize resize = Resize::Stretch;  // how frames become the input
+  // The check compares one view, the network itself, with LibTorch.
+  FlipAverage flip_average = FlipAverage::None;
+  // A bf16 bundle is checked in float32 first, then again in bf16 against kExportBf16Tolerance.
+  Precision precision = Precision::Float32;
   nlohmann::json provenance = nlohmann::json::object();  // export adds "created" (UTC)
   torch::Tensor check_inputs;     // normalised [K, 3, H, W]; undefined = generated patterns
 };

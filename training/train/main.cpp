@@ -12,7 +12,7 @@
 
 #include "dataset.hpp"
 #include "dist_env.hpp"
-#include "dnn_model.hpp"
+#include <mtfcdd/dnn_model.hpp>
 #include "evaluate.hpp"
 #include "export.hpp"
 #include "fcdd_math.hpp"
@@ -89,8 +89,8 @@ void print_export(const ExportResult& r, const std::string& dir) {
   std::printf("bundle written: %s (model.onnx %.2f MB)\n", dir.c_str(), r.onnx_bytes / 1e6);
   std::printf("export check (OpenCV DNN vs LibTorch): relative L2 maps %.3g, scores %.3g (limit %.0e)\n",
               r.maps_rel_l2, r.scores_rel_l2, kExportTolerance);
-  if (r.manifest.precision != "float32")
-    std::printf("export check in %s: relative L2 maps %.3g, scores %.3g (limit %.0e)\n", r.manifest.precision.c_str(),
+  if (r.manifest.precision != Precision::Float32)
+    std::printf("export check in %s: relative L2 maps %.3g, scores %.3g (limit %.0e)\n", name_of(r.manifest.precision),
                 r.bf16_maps_rel_l2, r.bf16_scores_rel_l2, kExportBf16Tolerance);
 }
 
@@ -209,13 +209,12 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
   c->add_option("--seed", t.seed, "sampling, augmentation and initialisation seed");
   c->add_option("--threads", o.threads, "compute threads per rank; default: the cores / the ranks on this machine")->check(CLI::Range(1, 1024));
   c->add_flag("--resume", t.resume, "continue RUN/checkpoint.pt");
-  c->add_option("--select", t.select, "which val figure picks the best epoch")->check(CLI::IsMember({"loss", "auroc"}));
+  cli::add_choice(c, "--select", t.select, "which val figure picks the best epoch");
   c->add_flag("--bf16", t.bf16, "forward passes autocast to bfloat16");
-  c->add_option("--resize", t.resize, "how images become the input")->check(CLI::IsMember({"stretch", "fit"}));
+  cli::add_choice(c, "--resize", t.resize, "how images become the input");
   c->add_option("--snapshots", t.snapshots, "the bundle averages the maps of K epochs evenly spaced over the run")
       ->check(CLI::Range(1, 16));
-  c->add_option("--flip-average", t.flip_average, "the bundle averages each image's maps over its mirror images")
-      ->check(CLI::IsMember(kFlips));
+  cli::add_choice(c, "--flip-average", t.flip_average, "the bundle averages each image's maps over its mirror images");
   c->add_option("--device", t.device, "cpu, cuda or cuda:N");
   auto* g = c->add_option_group("distributed", "data parallel over ranks (torchrun's variables; these flags win)");
   g->add_option("--nproc", o.nproc, "launch this many ranks on this machine (127.0.0.1)")->check(CLI::Range(1, 256));
@@ -356,12 +355,10 @@ int main(int argc, char** argv) {
   exp->add_option("--out", ex.out, "bundle folder")->required();
   exp->add_option("--weights", ex.weights, "backbone .safetensors");
   exp->add_option("--seed", ex.seed, "initialisation seed");
-  exp->add_option("--resize", ex.req.resize, "how images become the input")->check(CLI::IsMember({"stretch", "fit"}));
-  exp->add_option("--flip-average", ex.req.flip_average, "average each image's maps over its mirror images")
-      ->check(CLI::IsMember(kFlips));
-  exp->add_option("--precision", ex.req.precision,
-                  "bf16: convolutions in bfloat16, checked against LibTorch within 1e-2; needs AVX512_BF16")
-      ->check(CLI::IsMember({"float32", "bf16"}));
+  cli::add_choice(exp, "--resize", ex.req.resize, "how images become the input");
+  cli::add_choice(exp, "--flip-average", ex.req.flip_average, "average each image's maps over its mirror images");
+  cli::add_choice(exp, "--precision", ex.req.precision,
+                  "bf16: convolutions in bfloat16, checked against LibTorch within 1e-2; needs AVX512_BF16");
 
   TrainOptions tr;
   auto* train = app.add_subcommand("train", "balanced-epoch training, on one process or data parallel over several");

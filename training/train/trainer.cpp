@@ -19,11 +19,11 @@
 #include "process_group.hpp"
 #include "score_transfer.hpp"
 #include "train_step.hpp"
-#include "dnn_model.hpp"
+#include <mtfcdd/dnn_model.hpp>
 #include "evaluate.hpp"
 #include "export.hpp"
 #include "fcdd_math.hpp"
-#include "flip_average.hpp"
+#include <mtfcdd/flip_average.hpp>
 #include "metrics.hpp"
 #include "safetensors.hpp"
 #include "sampler.hpp"
@@ -99,9 +99,9 @@ struct RunState {
 };
 
 // What a checkpoint must agree on to be resumed: the network and the input it was trained on.
-nlohmann::json checkpoint_identity(const ModelConfig& m, const std::string& resize) {
+nlohmann::json checkpoint_identity(const ModelConfig& m, Resize resize) {
   nlohmann::json id = network_description(m);
-  id.update({{"types", m.types}, {"input_size", m.input_size}, {"resize", resize}});
+  id.update({{"types", m.types}, {"input_size", m.input_size}, {"resize", name_of(resize)}});
   return id;
 }
 
@@ -281,15 +281,9 @@ void check_config(const TrainConfig& cfg) {
   if (!(cfg.aug.max_stretch >= 0 && cfg.aug.max_stretch <= 1))
     throw std::invalid_argument("--aug-stretch must be in [0, 1]");
   if (!(cfg.aug.max_scale >= 0 && cfg.aug.max_scale <= 1)) throw std::invalid_argument("--aug-scale must be in [0, 1]");
-  if (!is_resize_mode(cfg.resize))
-    throw std::invalid_argument("--resize must be stretch or fit, not '" + cfg.resize + "'");
   if (cfg.snapshots < 1) throw std::invalid_argument("--snapshots must be positive");
-  if (!is_flip_average_mode(cfg.flip_average))
-    throw std::invalid_argument("--flip-average must be none, h, v or hv, not '" + cfg.flip_average + "'");
   if (cfg.model.members <= 16 && cfg.snapshots * cfg.model.members > 16)  // more members: the model says so
     throw std::invalid_argument("--members x --snapshots must be at most 16 networks in all");
-  if (cfg.select != "loss" && cfg.select != "auroc")
-    throw std::invalid_argument("--select must be loss or auroc, not '" + cfg.select + "'");
   if (cfg.max_steps < 0) throw std::invalid_argument("--max-steps must be >= 0");
 }
 
@@ -328,7 +322,7 @@ nlohmann::json provenance(const ModelConfig& mc, const TrainConfig& cfg, const s
           {"data", cfg.data},
           {"best_epoch", st.best_epoch},
           {"snapshot_epochs", cfg.snapshots > 1 ? nlohmann::json(chosen) : nlohmann::json()},
-          {"selected_by", "val " + cfg.select},
+          {"selected_by", std::string("val ") + name_of(cfg.select)},
           {"lr", cfg.lr},
           {"lr_schedule", to_string(cfg.lr_schedule)},
           {"weight_decay", cfg.weight_decay},
@@ -488,7 +482,7 @@ void Run::setup() {
   train_ = indices_of(data_, "train");
   val_ = indices_of(data_, "val");
   if (train_.empty()) throw std::runtime_error(cfg_.data + ": no training images");
-  if (cfg_.select == "auroc" && std::none_of(val_.begin(), val_.end(), [&](int i) { return !data_.samples[i].types.empty(); }))
+  if (cfg_.select == Select::Auroc && std::none_of(val_.begin(), val_.end(), [&](int i) { return !data_.samples[i].types.empty(); }))
     throw std::invalid_argument("--select auroc needs defect images in the val split; " + cfg_.data + " has none");
   m_ = static_cast<int64_t>(data_.types.size());
   if (cfg_.dist.distributed()) {
@@ -621,7 +615,7 @@ void Run::end_epoch(const EpochEnd& e, double seconds) {
   const Validation v = val_.empty() ? Validation{e.loss}
                                     : validate(*model_, *loader_, data_, val_, cfg_.batch, device_, collective());
   // Lower is better for both figures: the AUROC enters negated. Every rank computes the same.
-  const double figure = cfg_.select == "auroc" ? -v.auroc : v.loss;
+  const double figure = cfg_.select == Select::Auroc ? -v.auroc : v.loss;
   const bool improved = st_.best_epoch < 0 || figure < st_.best_val;
   if (improved) {
     st_.best_val = figure;
@@ -680,7 +674,7 @@ void Run::finish() {
   ExportRequest req;
   req.out_dir = (fs::path(cfg_.out) / "bundle").string();
   const std::vector<int> chosen = snapshot_epochs(st_.epoch, cfg_.snapshots);
-  const bool by_auroc = cfg_.select == "auroc";
+  const bool by_auroc = cfg_.select == Select::Auroc;
   if (lead_) {
     if (cfg_.snapshots > 1)
       model_ = snapshot_ensemble(mc_, cfg_.out, chosen);
@@ -698,12 +692,12 @@ void Run::finish() {
     const ExportResult ex = export_bundle(*model_, req);
     if (cfg_.snapshots > 1)
       std::printf("bundle %s: the mean of the maps of epochs %s (best single epoch %d, val %s %.4f)",
-                  req.out_dir.c_str(), nlohmann::json(chosen).dump().c_str(), st_.best_epoch, cfg_.select.c_str(),
+                  req.out_dir.c_str(), nlohmann::json(chosen).dump().c_str(), st_.best_epoch, name_of(cfg_.select),
                   by_auroc ? -st_.best_val : st_.best_val);
     else
-      std::printf("bundle %s: best epoch %d (val %s %.4f)", req.out_dir.c_str(), st_.best_epoch, cfg_.select.c_str(),
+      std::printf("bundle %s: best epoch %d (val %s %.4f)", req.out_dir.c_str(), st_.best_epoch, name_of(cfg_.select),
                   by_auroc ? -st_.best_val : st_.best_val);
-    if (cfg_.flip_average != "none") std::printf(", maps averaged over flips %s", cfg_.flip_average.c_str());
+    if (cfg_.flip_average != FlipAverage::None) std::printf(", maps averaged over flips %s", name_of(cfg_.flip_average));
     std::printf("; export check relative L2 %.2g\n", ex.maps_rel_l2);
     if (group_ && !val_.empty()) group_->put("bundle", pack_bundle(req.out_dir));
   }

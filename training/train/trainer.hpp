@@ -3,6 +3,7 @@
 // epoch with thresholds calibrated on the validation split.
 #pragma once
 
+#include <mtfcdd/bundle.hpp>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,12 @@
 #include "lr_schedule.hpp"
 
 namespace mtfcdd {
+
+enum class Select { Loss, Auroc };
+template <>
+struct Names<Select> {
+  static constexpr std::pair<Select, const char*> table[] = {{Select::Loss, "loss"}, {Select::Auroc, "auroc"}};
+};
 
 struct TrainConfig {
   std::string data;         // dataset path (manifest folder or Real-IAD JSON)
@@ -33,25 +40,24 @@ struct TrainConfig {
   // Forward passes of training in bfloat16 (autocast; fast on CPUs with AVX-512 BF16 or AMX);
   // weights, gradients, the loss, validation and the exported model stay float32.
   bool bf16 = false;
-  // How images become the input (BundleManifest::resize): "stretch" or "fit", for parts imaged at
-  // several aspect ratios, whose defects would otherwise reach the network stretched differently.
-  std::string resize = "stretch";
+  // How images become the input: Fit for parts imaged at several aspect ratios, whose defects
+  // would otherwise reach the network stretched differently.
+  Resize resize = Resize::Stretch;
   AugmentConfig aug;
   int workers = 2;
   uint64_t seed = 1;
   bool resume = false;
-  // Which validation figure picks the best epoch: "loss" (the paper's objective) or "auroc" (mean
+  // Which validation figure picks the best epoch: Loss (the paper's objective) or Auroc (mean
   // one-vs-normal image AUROC of z, the figure users judge a model by; needs val defects).
-  std::string select = "loss";
+  Select select = Select::Loss;
   // The bundle averages the maps of this many epochs' weights (the weight average's with --ema),
   // evenly spaced over the run and ending at its last epoch (a snapshot ensemble): networks from
   // different stages of a run rank differently, and their mean is steadier than any one epoch
   // picked by a small validation split. Inference costs this many networks; 1 = the best epoch.
   int snapshots = 1;
-  // The bundle's maps are the mean over each image and its mirror images (BundleManifest::
-  // flip_average: none, h, v, hv), thresholds calibrated on that mean. Validation during training
-  // (and so the epoch chosen) uses one view.
-  std::string flip_average = "none";
+  // The bundle's maps are the mean over each image and its mirror images, thresholds calibrated
+  // on that mean. Validation during training (and so the epoch chosen) uses one view.
+  FlipAverage flip_average = FlipAverage::None;
   // Where the run computes: "cpu", "cuda" or "cuda:N" (checked before any work).
   std::string device = "cpu";
   // This process's place in a data-parallel run (one process when world_size is 1): every rank

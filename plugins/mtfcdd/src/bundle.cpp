@@ -1,125 +1,106 @@
-#include "bundle.hpp"
+#include <mtfcdd/bundle.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <mtfcdd/json_input.hpp>
 #include <stdexcept>
 
-#include "flip_average.hpp"
-
 namespace mtfcdd {
 namespace {
 
 using nlohmann::json;
+using Reader = JsonReader<std::runtime_error>;
 
-struct Reader {
-  const std::string& source;
-  [[noreturn]] void fail(const std::string& what) const {
-    throw std::runtime_error(source + ": " + what);
+constexpr int kMaxSide = 16384;
+
+DefectType read_type(const Reader& r) {
+  DefectType t;
+  t.name = r.text("name");
+  if (t.name.empty()) r.fail("name", "is empty");
+  t.display = r.text("display", t.name);
+  // Scores cross the C ABI as float32: a threshold beyond its range would become infinite.
+  t.image_threshold = r.number("image_threshold");
+  t.pixel_threshold = r.number("pixel_threshold");
+  return t;
+}
+
+std::vector<DefectType> read_types(const Reader& r) {
+  const json& types = r.at("types");
+  if (!types.is_array() || types.empty()) r.fail("types", "must be a non-empty array");
+  std::vector<DefectType> out;
+  for (size_t i = 0; i < types.size(); ++i) {
+    const DefectType t = read_type(r.child_at("types", i));
+    for (const auto& other : out)
+      if (other.name == t.name) r.fail("types", "type '" + excerpt(t.name) + "' is listed twice");
+    out.push_back(t);
   }
-  const json& at(const json& j, const std::string& key, const std::string& path) const {
-    if (!j.is_object() || !j.contains(key)) fail("missing key '" + path + key + "'");
-    return j.at(key);
-  }
-  template <typename T>
-  T get(const json& j, const std::string& key, const std::string& path = "") const {
-    const json& v = at(j, key, path);
-    try {
-      return v.get<T>();
-    } catch (const json::exception&) {
-      fail("key '" + path + key + "' has the wrong type: " + excerpt(v));
-    }
-  }
-  int integer(const json& j, const std::string& key, const std::string& path, int lo, int hi) const {
-    const json& v = at(j, key, path);
-    const auto i = integer_in(v, lo, hi);
-    if (!i)
-      fail("key '" + path + key + "' must be an integer " + std::to_string(lo) + " .. " + std::to_string(hi) +
-           ", got " + excerpt(v));
-    return static_cast<int>(*i);
-  }
-  int positive(const json& j, const std::string& key, const std::string& path) const {
-    return integer(j, key, path, 1, 16384);
-  }
+  return out;
+}
+
+void read_input(const Reader& in, BundleManifest& m) {
+  m.input_name = in.text("name");
+  m.input_width = static_cast<int>(in.integer("width", 1, kMaxSide));
+  m.input_height = static_cast<int>(in.integer("height", 1, kMaxSide));
+  // The only layout make_blob() produces; an "NHWC" model would read planes as pixels.
+  if (in.text("layout", "NCHW") != "NCHW") in.fail("layout", "must be NCHW, got " + excerpt(in.at("layout")));
+  m.channel_order = in.choice<ChannelOrder>("channel_order");
+  m.resize = in.choice("resize", Resize::Stretch);
+  m.mean = in.numbers<3>("mean");
+  m.std = in.numbers<3>("std");
+  if (!std::all_of(m.std.begin(), m.std.end(), [](double s) { return s > 0; }))
+    in.fail("std", "values must be positive, got " + excerpt(in.at("std")));
+}
+
+// What each format version added, so that a bundle is written with the oldest version that holds
+// what it uses and older builds refuse what they would misread.
+struct Feature {
+  bool used;
+  int version;
+  std::string what;
 };
+std::vector<Feature> features(const BundleManifest& m) {
+  return {{m.resize != Resize::Stretch, 2, std::string("input.resize ") + name_of(m.resize)},
+          {m.flip_average != FlipAverage::None, 3, std::string("flip_average ") + name_of(m.flip_average)},
+          {m.precision != Precision::Float32, 4, std::string("precision ") + name_of(m.precision)}};
+}
+
+int needed_format(const BundleManifest& m) {
+  int v = 1;
+  for (const Feature& f : features(m))
+    if (f.used) v = std::max(v, f.version);
+  return v;
+}
 
 }  // namespace
 
-bool is_resize_mode(const std::string& s) { return s == "stretch" || s == "fit"; }
-
 BundleManifest manifest_from_json(const json& j, const std::string& source) {
-  const Reader r{source};
-  if (!j.is_object()) r.fail("the manifest is not a JSON object");
+  const Reader r(j, source);
   BundleManifest m;
-  if (r.get<std::string>(j, "format") != "mtfcdd-bundle") r.fail("'format' is not \"mtfcdd-bundle\"");
-  const json& version = r.at(j, "format_version", "");
-  if (!integer_in(version, 1, kBundleFormatVersion))  // a newer one this build would misread
-    r.fail("format_version " + excerpt(version) + " is not supported (this build reads the integers 1 to " +
-           std::to_string(kBundleFormatVersion) + ")");
-  m.format_version = version.get<int>();
-  m.model_file = r.get<std::string>(j, "model");
+  if (r.text("format") != "mtfcdd-bundle") r.fail("format", "is not \"mtfcdd-bundle\"");
+  if (!integer_in(r.at("format_version"), 1, kBundleFormatVersion))  // a newer one this build would misread
+    r.fail("format_version", excerpt(r.at("format_version")) + " is not supported (this build reads the integers 1 to " +
+                                 std::to_string(kBundleFormatVersion) + ")");
+  m.format_version = r.at("format_version").get<int>();
+  m.model_file = r.text("model");
   if (m.model_file.empty() || m.model_file.find('/') != std::string::npos)
-    r.fail("'model' must be a file name inside the bundle");
-
-  const json& types = r.at(j, "types", "");
-  if (!types.is_array() || types.empty()) r.fail("'types' must be a non-empty array");
-  for (size_t i = 0; i < types.size(); ++i) {
-    const std::string p = "types[" + std::to_string(i) + "].";
-    DefectType t;
-    t.name = r.get<std::string>(types[i], "name", p);
-    t.display = types[i].contains("display") ? r.get<std::string>(types[i], "display", p) : t.name;
-    t.image_threshold = r.get<double>(types[i], "image_threshold", p);
-    t.pixel_threshold = r.get<double>(types[i], "pixel_threshold", p);
-    if (t.name.empty()) r.fail("'" + p + "name' is empty");
-    if (!is_finite_float(t.image_threshold) || !is_finite_float(t.pixel_threshold))
-      r.fail("thresholds of type '" + excerpt(t.name) + "' must be finite float32 numbers");
-    for (const auto& other : m.types)
-      if (other.name == t.name) r.fail("type '" + excerpt(t.name) + "' is listed twice");
-    m.types.push_back(t);
-  }
-
-  const json& in = r.at(j, "input", "");
-  m.input_name = r.get<std::string>(in, "name", "input.");
-  m.input_width = r.positive(in, "width", "input.");
-  m.input_height = r.positive(in, "height", "input.");
-  // The only layout make_blob() produces; an "NHWC" model would read planes as pixels.
-  if (in.contains("layout") && r.get<std::string>(in, "layout", "input.") != "NCHW")
-    r.fail("'input.layout' must be NCHW, got " + excerpt(in.at("layout")));
-  m.channel_order = r.get<std::string>(in, "channel_order", "input.");
-  if (m.channel_order != "RGB" && m.channel_order != "BGR")
-    r.fail("'input.channel_order' must be RGB or BGR, got " + excerpt(m.channel_order));
-  if (in.contains("resize")) m.resize = r.get<std::string>(in, "resize", "input.");
-  if (!is_resize_mode(m.resize))
-    r.fail("'input.resize' must be stretch or fit, got " + excerpt(m.resize));
-  if (m.resize != "stretch" && m.format_version < 2)
-    r.fail("'input.resize' " + m.resize + " needs format_version 2");
-  m.mean = r.get<std::array<double, 3>>(in, "mean", "input.");
-  m.std = r.get<std::array<double, 3>>(in, "std", "input.");
-  for (size_t c = 0; c < 3; ++c)
-    if (!std::isfinite(m.mean[c]) || !(m.std[c] > 0) || !std::isfinite(m.std[c]))
-      r.fail("'input.mean' values must be finite and 'input.std' values finite and positive");
-
-  if (j.contains("flip_average")) m.flip_average = r.get<std::string>(j, "flip_average");
-  if (!is_flip_average_mode(m.flip_average))
-    r.fail("'flip_average' must be none, h, v or hv, got " + excerpt(m.flip_average));
-  if (m.flip_average != "none" && m.format_version < 3)
-    r.fail("'flip_average' " + m.flip_average + " needs format_version 3");
-
-  if (j.contains("precision")) m.precision = r.get<std::string>(j, "precision");
-  if (m.precision != "float32" && m.precision != "bf16")
-    r.fail("'precision' must be float32 or bf16, got " + m.precision);
-  if (m.precision != "float32" && m.format_version < 4)
-    r.fail("'precision' " + m.precision + " needs format_version 4");
-
-  const json& out = r.at(j, "outputs", "");
-  m.maps_output = r.get<std::string>(out, "anomaly_maps", "outputs.");
-  m.scores_output = r.get<std::string>(out, "scores", "outputs.");
-  const json& hm = r.at(j, "heatmap", "");
-  m.heatmap_width = r.positive(hm, "width", "heatmap.");
-  m.heatmap_height = r.positive(hm, "height", "heatmap.");
-  if (j.contains("calibrated")) m.calibrated = r.get<bool>(j, "calibrated");
-  if (j.contains("provenance")) m.provenance = j.at("provenance");
+    r.fail("model", "must be a file name inside the bundle");
+  m.types = read_types(r);
+  read_input(r.child("input"), m);
+  m.flip_average = r.choice("flip_average", FlipAverage::None);
+  m.precision = r.choice("precision", Precision::Float32);
+  for (const Feature& f : features(m))
+    if (f.used && m.format_version < f.version)
+      r.fail("format_version", f.what + " needs format_version " + std::to_string(f.version));
+  const Reader out = r.child("outputs");
+  m.maps_output = out.text("anomaly_maps");
+  m.scores_output = out.text("scores");
+  const Reader hm = r.child("heatmap");
+  m.heatmap_width = static_cast<int>(hm.integer("width", 1, kMaxSide));
+  m.heatmap_height = static_cast<int>(hm.integer("height", 1, kMaxSide));
+  m.calibrated = r.flag("calibrated", false);
+  if (r.has("provenance")) m.provenance = r.at("provenance");
   return m;
 }
 
@@ -129,10 +110,7 @@ json manifest_to_json(const BundleManifest& m) {
     types.push_back({{"name", t.name}, {"display", t.display}, {"image_threshold", t.image_threshold},
                      {"pixel_threshold", t.pixel_threshold}});
   return {{"format", "mtfcdd-bundle"},
-          {"format_version", m.precision != "float32"  ? 4
-                             : m.flip_average != "none" ? 3
-                             : m.resize != "stretch"    ? 2
-                                                        : 1},
+          {"format_version", needed_format(m)},
           {"model", m.model_file},
           {"types", types},
           {"input",
@@ -140,14 +118,14 @@ json manifest_to_json(const BundleManifest& m) {
             {"width", m.input_width},
             {"height", m.input_height},
             {"layout", "NCHW"},
-            {"channel_order", m.channel_order},
-            {"resize", m.resize},
+            {"channel_order", name_of(m.channel_order)},
+            {"resize", name_of(m.resize)},
             {"mean", m.mean},
             {"std", m.std}}},
           {"outputs", {{"anomaly_maps", m.maps_output}, {"scores", m.scores_output}}},
           {"heatmap", {{"width", m.heatmap_width}, {"height", m.heatmap_height}}},
-          {"flip_average", m.flip_average},
-          {"precision", m.precision},
+          {"flip_average", name_of(m.flip_average)},
+          {"precision", name_of(m.precision)},
           {"calibrated", m.calibrated},
           {"provenance", m.provenance}};
 }

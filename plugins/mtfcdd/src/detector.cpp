@@ -5,9 +5,8 @@
 #include <filesystem>
 #include <mtfcdd/json_input.hpp>
 #include <opencv2/core/utility.hpp>
-#include <set>
 
-#include "preprocess.hpp"
+#include <mtfcdd/preprocess.hpp>
 
 namespace mtfcdd {
 namespace {
@@ -17,72 +16,35 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
-void reject_unknown_keys(const json& j, const std::set<std::string>& known, const std::string& where) {
-  for (auto it = j.begin(); it != j.end(); ++it)
-    if (!known.count(it.key())) throw ConfigError(where + ": unknown key '" + it.key() + "'");
-}
+using Reader = JsonReader<ConfigError>;
 
-template <typename T>
-T get_as(const json& j, const std::string& key, const std::string& where) {
-  try {
-    return j.at(key).get<T>();
-  } catch (const json::exception&) {
-    throw ConfigError(where + ": '" + key + "' has the wrong type: " + excerpt(j.at(key)));
+// Scores are float32: a threshold beyond float's range would become infinite (number()'s default).
+void apply_thresholds(const Reader& th, const std::vector<std::string>& names, DetectorSettings& s) {
+  for (auto it = th.json().begin(); it != th.json().end(); ++it) {
+    const auto pos = std::find(names.begin(), names.end(), it.key());
+    if (pos == names.end()) th.fail(excerpt(it.key()), "the model has no such type");
+    const Reader t = th.child(it.key());
+    t.only({"image", "pixel"});
+    const size_t k = pos - names.begin();
+    s.image_thresholds[k] = t.has("image") ? t.number("image") : s.image_thresholds[k];
+    s.pixel_thresholds[k] = t.has("pixel") ? t.number("pixel") : s.pixel_thresholds[k];
   }
-}
-
-int64_t integer_at(const json& j, const std::string& key, const std::string& where, int64_t lo, int64_t hi) {
-  const auto v = integer_in(j.at(key), lo, hi);
-  if (!v)
-    throw ConfigError(where + ": '" + key + "' must be an integer " + std::to_string(lo) + " .. " +
-                      std::to_string(hi) + ", got " + excerpt(j.at(key)));
-  return *v;
-}
-
-double threshold_at(const json& j, const std::string& key, const std::string& where) {
-  const double v = get_as<double>(j, key, where);
-  // Scores are float32: a threshold beyond float's range would become infinite.
-  if (!is_finite_float(v)) throw ConfigError(where + "." + key + ": must be a finite float32, got " + excerpt(j.at(key)));
-  return v;
 }
 
 // Applies the settings keys present in `cfg` on top of `s`.
-DetectorSettings apply_settings(const json& cfg, DetectorSettings s, const BundleManifest& m) {
+DetectorSettings apply_settings(const Reader& cfg, DetectorSettings s, const BundleManifest& m) {
   std::vector<std::string> names;
   for (const auto& t : m.types) names.push_back(t.name);
-  if (cfg.contains("thresholds")) {
-    const json& th = cfg.at("thresholds");
-    if (!th.is_object()) throw ConfigError("config: 'thresholds' must be an object of type names");
-    for (auto it = th.begin(); it != th.end(); ++it) {
-      const auto pos = std::find(names.begin(), names.end(), it.key());
-      const std::string where = "config: thresholds." + it.key();
-      if (pos == names.end()) throw ConfigError(where + ": the model has no such type");
-      if (!it->is_object()) throw ConfigError(where + " must be an object with 'image' and/or 'pixel'");
-      reject_unknown_keys(*it, {"image", "pixel"}, where);
-      const size_t k = pos - names.begin();
-      if (it->contains("image")) s.image_thresholds[k] = threshold_at(*it, "image", where);
-      if (it->contains("pixel")) s.pixel_thresholds[k] = threshold_at(*it, "pixel", where);
-    }
+  if (cfg.has("thresholds")) apply_thresholds(cfg.child("thresholds"), names, s);
+  if (cfg.has("heatmaps")) {
+    const Reader h = cfg.child("heatmaps");
+    h.only({"model", "full"});
+    s.heatmap = h.flag("model", s.heatmap);
+    s.heatmap_full = h.flag("full", s.heatmap_full);
   }
-  if (cfg.contains("heatmaps")) {
-    const json& h = cfg.at("heatmaps");
-    if (!h.is_object()) throw ConfigError("config: 'heatmaps' must be an object");
-    reject_unknown_keys(h, {"model", "full"}, "config: heatmaps");
-    if (h.contains("model")) s.heatmap = get_as<bool>(h, "model", "config: heatmaps");
-    if (h.contains("full")) s.heatmap_full = get_as<bool>(h, "full", "config: heatmaps");
-  }
-  if (cfg.contains("upsampling")) {
-    try {
-      s.upsampling = parse_upsampling(get_as<std::string>(cfg, "upsampling", "config"));
-    } catch (const ConfigError&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw ConfigError(std::string("config: ") + e.what());
-    }
-  }
-  if (cfg.contains("min_region_area"))
-    s.min_region_area = integer_at(cfg, "min_region_area", "config", 1, std::numeric_limits<int64_t>::max());
-  if (cfg.contains("routing")) {
+  s.upsampling = cfg.choice("upsampling", s.upsampling);
+  s.min_region_area = cfg.integer("min_region_area", 1, std::numeric_limits<int64_t>::max(), s.min_region_area);
+  if (cfg.has("routing")) {
     try {
       s.router = std::make_shared<const Router>(cfg.at("routing"), names);
     } catch (const std::exception& e) {
@@ -93,36 +55,35 @@ DetectorSettings apply_settings(const json& cfg, DetectorSettings s, const Bundl
   return s;
 }
 
-const std::set<std::string> kSettingsKeys = {"thresholds", "heatmaps", "upsampling", "min_region_area", "routing"};
+constexpr std::initializer_list<std::string_view> kSettingsKeys = {"thresholds", "heatmaps", "upsampling",
+                                                                   "min_region_area", "routing"};
 
-std::string model_dir(const json& cfg, const std::string& base_dir) {
-  if (!cfg.is_object()) throw ConfigError("config: must be a JSON object");
-  if (!cfg.contains("model")) throw ConfigError("config: missing key 'model' (the bundle folder)");
-  const std::filesystem::path p = get_as<std::string>(cfg, "model", "config");
+std::string model_dir(const Reader& cfg, const std::string& base_dir) {
+  const std::filesystem::path p = cfg.text("model");
   return (p.is_absolute() || base_dir.empty() ? p : std::filesystem::path(base_dir) / p).string();
 }
 
-DnnOptions dnn_options(const json& cfg) {
-  std::set<std::string> known = kSettingsKeys;
-  known.insert({"model", "backend", "fallback", "threads", "conv"});
-  reject_unknown_keys(cfg, known, "config");
+DnnOptions dnn_options(const Reader& cfg) {
+  cfg.only(kSettingsKeys, {"model", "backend", "fallback", "threads", "conv"});
   DnnOptions o;
-  if (cfg.contains("backend")) o.backend = get_as<std::string>(cfg, "backend", "config");
-  if (cfg.contains("fallback")) {
-    const auto f = get_as<std::string>(cfg, "fallback", "config");
-    if (f != "cpu" && f != "none") throw ConfigError("config: 'fallback' must be \"cpu\" or \"none\"");
+  o.backend = cfg.choice("backend", o.backend);
+  if (cfg.has("fallback")) {
+    const auto f = cfg.text("fallback");
+    if (f != "cpu" && f != "none") cfg.fail("fallback", "must be \"cpu\" or \"none\", got " + excerpt(cfg.at("fallback")));
     o.fallback_cpu = f == "cpu";
   }
-  if (cfg.contains("conv")) o.conv = get_as<std::string>(cfg, "conv", "config");
+  o.conv = cfg.choice("conv", o.conv);
   return o;
 }
 
 }  // namespace
 
-Detector::Detector(const json& config, const std::string& base_dir)
-    : model_(model_dir(config, base_dir), dnn_options(config)), bundle_dir_(model_dir(config, base_dir)) {
+Detector::Detector(const json& json_config, const std::string& base_dir)
+    : model_(model_dir(Reader(json_config, "config"), base_dir), dnn_options(Reader(json_config, "config"))),
+      bundle_dir_(model_dir(Reader(json_config, "config"), base_dir)) {
+  const Reader config(json_config, "config");
   // 0 = OpenCV's default. Far more threads than cores only costs; 100,000 overflowed libgomp's stack.
-  if (config.contains("threads")) threads_ = static_cast<int>(integer_at(config, "threads", "config", 0, kMaxThreads));
+  threads_ = static_cast<int>(config.integer("threads", 0, kMaxThreads, 0));
   DetectorSettings s;
   for (const auto& t : model_.manifest().types) {
     s.image_thresholds.push_back(t.image_threshold);
@@ -134,9 +95,10 @@ Detector::Detector(const json& config, const std::string& base_dir)
 }
 
 void Detector::reconfigure(const json& config) {
-  if (!config.is_object()) throw ConfigError("reconfigure: must be a JSON object");
-  reject_unknown_keys(config, kSettingsKeys, "reconfigure (model, backend, conv and threads need a new detector)");
-  settings_ = apply_settings(config, settings_, model_.manifest());
+  // model, backend, conv and threads need a new detector.
+  const Reader r(config, "reconfigure");
+  r.only(kSettingsKeys);
+  settings_ = apply_settings(r, settings_, model_.manifest());
 }
 
 json Detector::describe() const {
@@ -150,17 +112,17 @@ json Detector::describe() const {
   return {{"plugin", "mtfcdd"},
           {"model", bundle_dir_},
           {"types", types},
-          {"input", {{"width", m.input_width}, {"height", m.input_height}, {"channel_order", m.channel_order},
-                     {"resize", m.resize}}},
-          {"flip_average", m.flip_average},
-          {"precision", m.precision},
+          {"input", {{"width", m.input_width}, {"height", m.input_height}, {"channel_order", name_of(m.channel_order)},
+                     {"resize", name_of(m.resize)}}},
+          {"flip_average", name_of(m.flip_average)},
+          {"precision", name_of(m.precision)},
           {"heatmap", {{"width", m.heatmap_width}, {"height", m.heatmap_height}}},
           {"heatmaps", {{"model", settings_.heatmap}, {"full", settings_.heatmap_full}}},
-          {"upsampling", settings_.upsampling == Upsampling::Bilinear ? "bilinear" : "gaussian"},
+          {"upsampling", name_of(settings_.upsampling)},
           {"min_region_area", settings_.min_region_area},
           {"calibrated", m.calibrated},
-          {"backend", model_.backend_in_use()},
-          {"conv", model_.conv_in_use()},
+          {"backend", name_of(model_.backend_in_use())},
+          {"conv", name_of(model_.conv_in_use())},
           {"threads", cv::getNumThreads()},
           {"routing", settings_.router->describe()},
           {"provenance", m.provenance},
@@ -181,7 +143,7 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
   const int n = static_cast<int>(frames.size()), types = static_cast<int>(m.types.size());
   const int u = maps.size[2], v = maps.size[3];
   // A "fit" input holds the frame in part of it, mirrored around: the maps returned show that part only.
-  const bool fit = m.resize != "stretch";
+  const bool fit = m.resize == Resize::Fit;
   std::vector<FrameOutput> out(n);
   for (int i = 0; i < n; ++i) {
     const auto t2 = Clock::now();

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "dnn_model.hpp"
+#include <mtfcdd/dnn_model.hpp>
 #include "postprocess.hpp"
 #include "routing.hpp"
 

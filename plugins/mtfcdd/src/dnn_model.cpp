@@ -1,12 +1,12 @@
-#include "dnn_model.hpp"
+#include <mtfcdd/dnn_model.hpp>
 
 #include <mtfcdd/json_input.hpp>
 #include <opencv2/core/cuda.hpp>
 #include <opencv2/dnn/shape_utils.hpp>
 #include <stdexcept>
 
-#include "flip_average.hpp"
-#include "preprocess.hpp"
+#include <mtfcdd/flip_average.hpp>
+#include <mtfcdd/preprocess.hpp>
 #ifdef MTFCDD_WITH_ONEDNN
 #include "onednn_conv.hpp"
 #endif
@@ -14,58 +14,53 @@
 namespace mtfcdd {
 namespace {
 
-// cpu, cuda or cuda_fp16.
-std::string choose_backend(const DnnOptions& o) {
-  const bool want_cuda = o.backend == "cuda" || o.backend == "cuda_fp16";
-  if (o.backend != "cpu" && o.backend != "auto" && !want_cuda)
-    throw ConfigError("config: unknown backend '" + excerpt(o.backend) + "' (cpu, cuda, cuda_fp16, auto)");
+Backend choose_backend(const DnnOptions& o) {
+  const bool want_cuda = o.backend == Backend::Cuda || o.backend == Backend::CudaFp16;
   const bool have_cuda = cv::cuda::getCudaEnabledDeviceCount() > 0;
   if (want_cuda && !have_cuda && !o.fallback_cpu)
-    throw BackendError("backend '" + o.backend +
-                             "' needs OpenCV built with CUDA and a CUDA device; this OpenCV has "
-                             "none (set \"fallback\": \"cpu\" to run on the CPU instead)");
-  if ((want_cuda || o.backend == "auto") && have_cuda) return o.backend == "cuda_fp16" ? "cuda_fp16" : "cuda";
-  return "cpu";
+    throw BackendError(std::string("backend '") + name_of(o.backend) +
+                       "' needs OpenCV built with CUDA and a CUDA device; this OpenCV has "
+                       "none (set \"fallback\": \"cpu\" to run on the CPU instead)");
+  if ((want_cuda || o.backend == Backend::Auto) && have_cuda)
+    return o.backend == Backend::CudaFp16 ? Backend::CudaFp16 : Backend::Cuda;
+  return Backend::Cpu;
 }
 
-void set_backend(cv::dnn::Net& net, const std::string& backend) {
-  if (backend == "cpu") {
+void set_backend(cv::dnn::Net& net, Backend backend) {
+  if (backend == Backend::Cpu) {
     net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
     net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
   } else {
     net.setPreferableBackend(cv::dnn::DNN_BACKEND_CUDA);
-    net.setPreferableTarget(backend == "cuda_fp16" ? cv::dnn::DNN_TARGET_CUDA_FP16 : cv::dnn::DNN_TARGET_CUDA);
+    net.setPreferableTarget(backend == Backend::CudaFp16 ? cv::dnn::DNN_TARGET_CUDA_FP16 : cv::dnn::DNN_TARGET_CUDA);
   }
 }
 
-// onednn or opencv: oneDNN's layer is a CPU one, so CUDA keeps OpenCV's.
-std::string choose_conv(const DnnOptions& o, const std::string& backend) {
-  if (o.conv != "auto" && o.conv != "onednn" && o.conv != "opencv")
-    throw ConfigError("config: unknown conv '" + excerpt(o.conv) + "' (auto, onednn, opencv)");
-  if (o.conv == "onednn" && !have_onednn())
+// oneDNN's layer is a CPU one, so CUDA keeps OpenCV's.
+Conv choose_conv(const DnnOptions& o, Backend backend) {
+  if (o.conv == Conv::OneDnn && !have_onednn())
     throw BackendError("conv 'onednn' needs the plugin built with oneDNN (libdnnl-dev); this one was built without");
-  if (o.conv == "onednn" && backend != "cpu")
-    throw BackendError("conv 'onednn' runs on the cpu backend, not on " + backend);
-  return o.conv != "opencv" && have_onednn() && backend == "cpu" ? "onednn" : "opencv";
+  if (o.conv == Conv::OneDnn && backend != Backend::Cpu)
+    throw BackendError(std::string("conv 'onednn' runs on the cpu backend, not on ") + name_of(backend));
+  return o.conv != Conv::OpenCv && have_onednn() && backend == Backend::Cpu ? Conv::OneDnn : Conv::OpenCv;
 }
 
 // A bf16 bundle runs where its arithmetic can, never silently in float32: oneDNN's bf16 kernels,
 // which need AVX512_BF16.
-void check_precision(const BundleManifest& m, const std::string& conv, const std::string& bundle_dir) {
-  if (m.precision == "float32") return;
-  if (conv != "onednn")
-    throw BackendError("bundle " + bundle_dir + " has precision " + m.precision +
-                       ", which runs on the oneDNN convolutions (cpu backend, conv auto or onednn), not on conv " +
-                       conv);
+void check_precision(const BundleManifest& m, Conv conv, const std::string& bundle_dir) {
+  if (m.precision == Precision::Float32) return;
+  const std::string what = "bundle " + bundle_dir + " has precision " + name_of(m.precision);
+  if (conv != Conv::OneDnn)
+    throw BackendError(what + ", which runs on the oneDNN convolutions (cpu backend, conv auto or onednn), not on conv " +
+                       name_of(conv));
   if (!have_bf16())
-    throw BackendError("bundle " + bundle_dir + " has precision " + m.precision +
-                       ", which needs a CPU with AVX512_BF16; this one has none (export the model in float32)");
+    throw BackendError(what + ", which needs a CPU with AVX512_BF16; this one has none (export the model in float32)");
 }
 
-cv::dnn::Net read_onnx(const std::string& path, const std::string& conv, const BundleManifest& m) {
+cv::dnn::Net read_onnx(const std::string& path, Conv conv, const BundleManifest& m) {
 #ifdef MTFCDD_WITH_ONEDNN
-  if (conv == "onednn")
-    return read_onnx_with_onednn_conv(path, {1, 3, m.input_height, m.input_width}, m.precision == "bf16");
+  if (conv == Conv::OneDnn)
+    return read_onnx_with_onednn_conv(path, {1, 3, m.input_height, m.input_width}, m.precision == Precision::BF16);
   return read_onnx_with_opencv_conv(path);
 #else
   return cv::dnn::readNetFromONNX(path);

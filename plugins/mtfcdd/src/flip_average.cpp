@@ -1,7 +1,5 @@
-#include "flip_average.hpp"
+#include <mtfcdd/flip_average.hpp>
 
-#include <algorithm>
-#include <stdexcept>
 
 namespace mtfcdd {
 namespace {
@@ -18,16 +16,14 @@ void mirror(const cv::Mat& src, cv::Mat dst, int view) {
 
 }  // namespace
 
-bool is_flip_average_mode(const std::string& mode) {
-  return std::find(kFlipAverageModes.begin(), kFlipAverageModes.end(), mode) != kFlipAverageModes.end();
-}
-
-std::vector<int> flip_views(const std::string& mode) {
-  if (mode == "none") return {kNoFlip};
-  if (mode == "h") return {kNoFlip, 1};
-  if (mode == "v") return {kNoFlip, 0};
-  if (mode == "hv") return {kNoFlip, 1, 0, -1};
-  throw std::invalid_argument("flip average must be none, h, v or hv, not '" + mode + "'");
+std::vector<int> flip_views(FlipAverage mode) {
+  switch (mode) {
+    case FlipAverage::None: return {kNoFlip};
+    case FlipAverage::H: return {kNoFlip, 1};
+    case FlipAverage::V: return {kNoFlip, 0};
+    case FlipAverage::HV: return {kNoFlip, 1, 0, -1};
+  }
+  return {kNoFlip};  // unreachable: every enumerator is handled above
 }
 
 cv::Mat flipped_views(const cv::Mat& blob, const std::vector<int>& views) {

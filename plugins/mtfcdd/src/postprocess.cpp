@@ -6,12 +6,6 @@
 
 namespace mtfcdd {
 
-Upsampling parse_upsampling(const std::string& s) {
-  if (s == "bilinear") return Upsampling::Bilinear;
-  if (s == "gaussian") return Upsampling::Gaussian;
-  throw std::runtime_error("upsampling must be \"bilinear\" or \"gaussian\", got \"" + s + "\"");
-}
-
 cv::Mat upsample_map(const cv::Mat& map, cv::Size size, Upsampling mode) {
   cv::Mat out;
   cv::resize(map, out, size, 0, 0, cv::INTER_LINEAR);

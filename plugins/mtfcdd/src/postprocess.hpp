@@ -3,6 +3,7 @@
 #pragma once
 
 #include <opencv2/core.hpp>
+#include <mtfcdd/names.hpp>
 #include <string>
 #include <vector>
 
@@ -10,8 +11,11 @@ namespace mtfcdd {
 
 enum class Upsampling { Bilinear, Gaussian };
 
-// Parses "bilinear" | "gaussian"; throws std::runtime_error otherwise.
-Upsampling parse_upsampling(const std::string& s);
+template <>
+struct Names<Upsampling> {
+  static constexpr std::pair<Upsampling, const char*> table[] = {{Upsampling::Bilinear, "bilinear"},
+                                                                 {Upsampling::Gaussian, "gaussian"}};
+};
 
 // Bilinear (the paper) or FCDD's receptive-field style: bilinear followed by a Gaussian blur
 // whose sigma is half the upsampling factor, which spreads each map cell over its footprint.

@@ -1,4 +1,4 @@
-#include "preprocess.hpp"
+#include <mtfcdd/preprocess.hpp>
 
 #include <opencv2/imgproc.hpp>
 #include <algorithm>
@@ -9,7 +9,7 @@ namespace mtfcdd {
 
 cv::Rect input_placement(cv::Size image, const BundleManifest& m) {
   const cv::Rect all(0, 0, m.input_width, m.input_height);
-  if (m.resize != "fit" || image.empty()) return all;
+  if (m.resize != Resize::Fit || image.empty()) return all;
   const double s = std::min(static_cast<double>(m.input_width) / image.width,
                             static_cast<double>(m.input_height) / image.height);
   const int w = std::clamp(static_cast<int>(std::lround(image.width * s)), 1, m.input_width);
@@ -54,7 +54,7 @@ cv::Mat make_blob(const std::vector<cv::Mat>& images, const BundleManifest& m) {
     cv::Mat planes[3];
     cv::split(sized, planes);  // B, G, R
     for (int c = 0; c < 3; ++c) {
-      const int src = m.channel_order == "RGB" ? 2 - c : c;
+      const int src = m.channel_order == ChannelOrder::RGB ? 2 - c : c;
       cv::Mat dst(h, w, CV_32F, blob.ptr<float>(i, c));
       planes[src].convertTo(dst, CV_32F, 1.0 / m.std[c], -m.mean[c] / m.std[c]);
     }

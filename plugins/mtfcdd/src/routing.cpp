@@ -8,102 +8,62 @@
 #include <map>
 #include <mtfcdd/json_input.hpp>
 #include <stdexcept>
-#include <unordered_map>
 
 namespace mtfcdd {
 namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw std::runtime_error(path + ": " + what);
-}
+using Reader = JsonReader<std::runtime_error>;
 
 std::string in_quotes(const std::string& s) { return "'" + excerpt(s) + "'"; }
 
-// Rejects keys outside `allowed`, so a typo cannot silently drop a setting.
-void check_keys(const json& obj, const std::string& path, std::initializer_list<const char*> allowed) {
-  for (auto it = obj.begin(); it != obj.end(); ++it) {
-    if (std::find(allowed.begin(), allowed.end(), it.key()) != allowed.end()) continue;
-    std::string list;
-    for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-    fail(path + "." + it.key(), "unknown key (expected one of: " + list + ")");
+// A non-empty string at `key`.
+std::string name_at(const Reader& r, const std::string& key) {
+  const json& v = r.at(key);
+  if (!v.is_string() || v.get_ref<const std::string&>().empty())
+    r.fail(key, "must be a non-empty string, got " + excerpt(v));
+  return v.get<std::string>();
+}
+
+// The strings of the array at `key` (each non-empty).
+std::vector<std::string> names_at(const Reader& r, const std::string& key) {
+  const json& a = r.at(key);
+  if (!a.is_array()) r.fail(key, "must be an array of strings, got " + excerpt(a));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].is_string() || a[i].get_ref<const std::string&>().empty())
+      r.fail(key + "[" + std::to_string(i) + "]", "must be a non-empty string, got " + excerpt(a[i]));
+    out.push_back(a[i].get<std::string>());
   }
+  return out;
 }
 
-const json& required(const json& obj, const std::string& key, const std::string& path) {
-  if (!obj.contains(key)) fail(path + "." + key, "missing");
-  return obj.at(key);
+std::map<std::string, int> count_names(const std::vector<std::string>& names) {
+  std::map<std::string, int> out;
+  for (const auto& n : names) ++out[n];
+  return out;
 }
 
-const std::string& string_of(const json& j, const std::string& path) {
-  if (!j.is_string() || j.get_ref<const std::string&>().empty())
-    fail(path, "must be a non-empty string, got " + excerpt(j));
-  return j.get_ref<const std::string&>();
-}
-
-int int_of(const json& j, const std::string& path) {
-  // Unsigned and signed are checked separately: get<int64_t> would wrap a huge unsigned value.
-  const bool fits = j.is_number_unsigned()
-                        ? j.get<uint64_t>() <= uint64_t(std::numeric_limits<int>::max())
-                        : j.is_number_integer() && j.get<int64_t>() >= std::numeric_limits<int>::min() &&
-                              j.get<int64_t>() <= std::numeric_limits<int>::max();
-  if (!fits) fail(path, "must be an integer, got " + excerpt(j));
-  return j.get<int>();
-}
-
-double number_of(const json& j, const std::string& path, double lo, double hi) {
-  if (!j.is_number()) fail(path, "must be a number, got " + excerpt(j));
-  const double v = j.get<double>();
-  if (v < lo || v > hi) {
-    const std::string range = hi == std::numeric_limits<double>::infinity()
-                                  ? ">= " + json(lo).dump()
-                                  : json(lo).dump() + " .. " + json(hi).dump();
-    fail(path, "must be " + range + ", got " + excerpt(j));
+// Each action's parameters with "extends" resolved (a child key replaces the parent's whole value),
+// by name. Unknown parents and cycles are errors.
+std::map<std::string, json> resolve_actions(const Reader& actions) {
+  for (auto it = actions.json().begin(); it != actions.json().end(); ++it) {
+    if (it.key().empty()) actions.fail("", "action names must be non-empty");
+    const Reader a = actions.child(it.key());
+    if (a.has("extends") && !actions.has(name_at(a, "extends")))
+      a.fail("extends", "unknown action " + in_quotes(a.text("extends")));
   }
-  return v;
-}
-
-}  // namespace
-
-Router::Router() : Router(json::object(), {}) { check_size_ = false; }
-
-Router::Router(const json& routing, const std::vector<std::string>& type_names) : type_names_(type_names) {
-  std::unordered_map<std::string, size_t> type_index;
-  for (size_t i = 0; i < type_names_.size(); ++i)
-    if (!type_index.emplace(type_names_[i], i).second) fail("type_names", "duplicate type " + in_quotes(type_names_[i]));
-
-  if (routing.is_null() || (routing.is_object() && routing.empty())) {
-    actions_.push_back({"pass", json::object()});
-    return;
-  }
-  if (!routing.is_object()) fail("routing", "must be an object, got " + excerpt(routing));
-  check_keys(routing, "routing", {"actions", "rules", "default", "unrouted"});
-
-  // Actions. json objects iterate in key order, so actions_ comes out sorted by name.
-  const json actions = routing.value("actions", json::object());
-  if (!actions.is_object()) fail("routing.actions", "must be an object, got " + excerpt(actions));
-  for (auto it = actions.begin(); it != actions.end(); ++it) {
-    const std::string path = "routing.actions." + it.key();
-    if (it.key().empty()) fail("routing.actions", "action names must be non-empty");
-    if (!it->is_object()) fail(path, "must be an object, got " + excerpt(*it));
-    if (it->contains("extends")) {
-      const std::string& base = string_of(it->at("extends"), path + ".extends");
-      if (!actions.contains(base)) fail(path + ".extends", "unknown action " + in_quotes(base));
-    }
-  }
-
-  // Resolve inheritance depth-first; `chain` holds the actions being resolved, to detect cycles.
   std::map<std::string, json> resolved;
-  std::vector<std::string> chain;
+  std::vector<std::string> chain;  // the actions being resolved, to detect cycles
   std::function<const json&(const std::string&)> resolve = [&](const std::string& name) -> const json& {
     if (auto it = resolved.find(name); it != resolved.end()) return it->second;
     if (auto it = std::find(chain.begin(), chain.end(), name); it != chain.end()) {
       std::string cycle;
       for (; it != chain.end(); ++it) cycle += *it + " -> ";
-      fail("routing.actions." + name + ".extends", "inheritance cycle " + cycle + name);
+      actions.child(name).fail("extends", "inheritance cycle " + cycle + name);
     }
-    const json& raw = actions.at(name);
+    const json& raw = actions.json().at(name);
     json params = json::object();
     if (raw.contains("extends")) {
       chain.push_back(name);
@@ -111,81 +71,86 @@ Router::Router(const json& routing, const std::vector<std::string>& type_names) 
       chain.pop_back();
     }
     for (auto it = raw.begin(); it != raw.end(); ++it)
-      if (it.key() != "extends") params[it.key()] = *it;  // shallow: a child key replaces the whole value
+      if (it.key() != "extends") params[it.key()] = *it;
     return resolved.emplace(name, std::move(params)).first->second;
   };
-  for (auto it = actions.begin(); it != actions.end(); ++it) actions_.push_back({it.key(), resolve(it.key())});
+  for (auto it = actions.json().begin(); it != actions.json().end(); ++it) resolve(it.key());
+  return resolved;
+}
 
-  const auto action_at = [&](const json& j, const std::string& path) -> size_t {
-    const std::string& name = string_of(j, path);
-    const auto it = std::lower_bound(actions_.begin(), actions_.end(), name,
-                                     [](const Action& a, const std::string& n) { return a.name < n; });
-    if (it == actions_.end() || it->name != name) fail(path, "unknown action " + in_quotes(name));
-    return size_t(it - actions_.begin());
-  };
+}  // namespace
 
-  // Rules.
-  const json rules = routing.value("rules", json::array());
-  if (!rules.is_array()) fail("routing.rules", "must be an array, got " + excerpt(rules));
+Router::Router() : Router(json::object(), {}) { check_size_ = false; }
+
+Router::Router(const json& routing, const std::vector<std::string>& type_names) : type_names_(type_names) {
+  for (const auto& [name, count] : count_names(type_names_))
+    if (count > 1) throw std::runtime_error("type_names: duplicate type " + in_quotes(name));
+  if (routing.is_null() || (routing.is_object() && routing.empty())) {
+    actions_.push_back({"pass", json::object()});
+    return;
+  }
+  const Reader r(routing, "", "routing");
+  r.only({"actions", "rules", "default", "unrouted"});
+  // std::map iterates in key order, so actions_ comes out sorted by name.
+  for (auto& [name, params] : resolve_actions(r.child_or_empty("actions"))) actions_.push_back({name, params});
+  const json rules = r.has("rules") ? r.at("rules") : json::array();
+  if (!rules.is_array()) r.fail("rules", "must be an array, got " + excerpt(rules));
   std::map<std::string, size_t> names;  // name -> rule index, for duplicate messages
   std::map<int, size_t> priorities;     // priority -> rule index
   for (size_t i = 0; i < rules.size(); ++i) {
-    const std::string path = "routing.rules[" + std::to_string(i) + "]";
-    const json& r = rules[i];
-    if (!r.is_object()) fail(path, "must be an object, got " + excerpt(r));
-    check_keys(r, path,
-               {"name", "types", "action", "priority", "min_probability", "min_region_area", "categories"});
-    Rule rule;
-
-    rule.name = r.contains("name") ? string_of(r.at("name"), path + ".name") : "rule" + std::to_string(i);
-    if (auto [it, fresh] = names.emplace(rule.name, i); !fresh)
-      fail(path + ".name", "duplicate rule name " + in_quotes(rule.name) + " (also routing.rules[" +
-                               std::to_string(it->second) + "])");
-
-    const json& types = required(r, "types", path);
-    if (!types.is_array() || types.empty()) fail(path + ".types", "must be a non-empty array of type names");
-    for (size_t t = 0; t < types.size(); ++t) {
-      const std::string tpath = path + ".types[" + std::to_string(t) + "]";
-      const std::string& type = string_of(types[t], tpath);
-      const auto it = type_index.find(type);
-      if (it == type_index.end()) fail(tpath, "unknown defect type " + in_quotes(type));
-      if (std::find(rule.types.begin(), rule.types.end(), type) != rule.types.end())
-        fail(tpath, "type " + in_quotes(type) + " is listed twice");
-      rule.types.push_back(type);
-      rule.type_index.push_back(it->second);
-    }
-    std::sort(rule.type_index.begin(), rule.type_index.end());  // matches list types in model order
-
-    rule.action = action_at(required(r, "action", path), path + ".action");
-
-    rule.priority = int_of(required(r, "priority", path), path + ".priority");
+    const Reader rule = r.child_at("rules", i);
+    rules_.push_back(read_rule(rule, i));
+    const Rule& added = rules_.back();
     // Unique priorities keep the decisive action independent of rule order.
-    if (auto [it, fresh] = priorities.emplace(rule.priority, i); !fresh)
-      fail(path + ".priority", "rules " + in_quotes(rule.name) + " and " + in_quotes(rules_[it->second].name) +
-                                   " (routing.rules[" + std::to_string(it->second) + "]) both have priority " +
-                                   std::to_string(rule.priority));
-
-    if (r.contains("min_probability"))
-      rule.min_probability = number_of(r.at("min_probability"), path + ".min_probability", 0.0, 1.0);
-    if (r.contains("min_region_area"))
-      rule.min_region_area = number_of(r.at("min_region_area"), path + ".min_region_area", 0.0,
-                                       std::numeric_limits<double>::infinity());
-    if (r.contains("categories")) {
-      const json& cats = r.at("categories");
-      if (!cats.is_array()) fail(path + ".categories", "must be an array of strings, got " + excerpt(cats));
-      for (size_t c = 0; c < cats.size(); ++c)
-        rule.categories.push_back(string_of(cats[c], path + ".categories[" + std::to_string(c) + "]"));
-    }
-    rules_.push_back(std::move(rule));
+    if (auto [it, fresh] = names.emplace(added.name, i); !fresh)
+      rule.fail("name", "duplicate rule name " + in_quotes(added.name) + " (also routing.rules[" +
+                            std::to_string(it->second) + "])");
+    if (auto [it, fresh] = priorities.emplace(added.priority, i); !fresh)
+      rule.fail("priority", "rules " + in_quotes(added.name) + " and " + in_quotes(rules_[it->second].name) +
+                                " (routing.rules[" + std::to_string(it->second) + "]) both have priority " +
+                                std::to_string(added.priority));
   }
   order_.resize(rules_.size());
   for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
-  std::sort(order_.begin(), order_.end(),
-            [&](size_t a, size_t b) { return rules_[a].priority > rules_[b].priority; });
+  std::sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return rules_[a].priority > rules_[b].priority; });
+  default_ = action_index(r, "default");
+  has_unrouted_ = r.has("unrouted");
+  unrouted_ = has_unrouted_ ? action_index(r, "unrouted") : default_;
+}
 
-  default_ = action_at(required(routing, "default", "routing"), "routing.default");
-  has_unrouted_ = routing.contains("unrouted");
-  unrouted_ = has_unrouted_ ? action_at(routing.at("unrouted"), "routing.unrouted") : default_;
+size_t Router::action_index(const JsonReader<>& r, const std::string& key) const {
+  const std::string name = name_at(r, key);
+  const auto it = std::lower_bound(actions_.begin(), actions_.end(), name,
+                                   [](const Action& a, const std::string& n) { return a.name < n; });
+  if (it == actions_.end() || it->name != name) r.fail(key, "unknown action " + in_quotes(name));
+  return size_t(it - actions_.begin());
+}
+
+// Rule i (unnamed: "rule<i>").
+Router::Rule Router::read_rule(const JsonReader<>& r, size_t i) const {
+  r.only({"name", "types", "action", "priority", "min_probability", "min_region_area", "categories"});
+  Rule rule;
+  rule.name = r.has("name") ? name_at(r, "name") : "rule" + std::to_string(i);
+  if (!r.at("types").is_array() || r.at("types").empty())
+    r.fail("types", "must be a non-empty array of type names, got " + excerpt(r.at("types")));
+  rule.types = names_at(r, "types");
+  for (size_t t = 0; t < rule.types.size(); ++t) {
+    const std::string where = "types[" + std::to_string(t) + "]";
+    const auto it = std::find(type_names_.begin(), type_names_.end(), rule.types[t]);
+    if (it == type_names_.end()) r.fail(where, "unknown defect type " + in_quotes(rule.types[t]));
+    if (std::find(rule.types.begin(), rule.types.begin() + t, rule.types[t]) != rule.types.begin() + t)
+      r.fail(where, "type " + in_quotes(rule.types[t]) + " is listed twice");
+    rule.type_index.push_back(size_t(it - type_names_.begin()));
+  }
+  std::sort(rule.type_index.begin(), rule.type_index.end());  // matches list types in model order
+  rule.action = action_index(r, "action");
+  rule.priority = static_cast<int>(r.integer("priority", std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+  rule.min_probability = r.has("min_probability") ? r.number("min_probability", 0.0, 1.0) : 0.0;
+  rule.min_region_area = r.has("min_region_area")
+                             ? r.number("min_region_area", 0.0, std::numeric_limits<double>::max())
+                             : 0.0;
+  if (r.has("categories")) rule.categories = names_at(r, "categories");
+  return rule;
 }
 
 RoutingDecision Router::route(const std::vector<TypeOutcome>& outcomes, const std::string& category) const {

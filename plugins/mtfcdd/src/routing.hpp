@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mtfcdd/json_input.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -83,6 +84,9 @@ class Router {
     double min_region_area = 0;
     std::vector<std::string> categories;  // empty = any
   };
+
+  size_t action_index(const JsonReader<>& r, const std::string& key) const;
+  Rule read_rule(const JsonReader<>& r, size_t i) const;
 
   std::vector<std::string> type_names_;
   bool check_size_ = true;       // false for Router(), which knows no types

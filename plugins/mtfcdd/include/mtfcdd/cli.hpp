@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "names.hpp"
+
 namespace mtfcdd::cli {
 
 constexpr int kUsageError = 2;
@@ -17,6 +19,14 @@ inline void configure(CLI::App& app) {
   app.option_defaults()->always_capture_default();
   app.set_help_flag("-h,--help", "print this help and exit");
   app.get_formatter()->column_width(34);
+}
+
+// An option taking one of the names of Names<E> (listed by --help, refused otherwise).
+template <class E>
+CLI::Option* add_choice(CLI::App* app, const std::string& flag, E& value, const std::string& description) {
+  return app->add_option(flag, value, description)
+      ->transform(CLI::CheckedTransformer(name_map<E>()))
+      ->default_str(name_of(value));
 }
 
 // The program and the subcommands given on its command line, e.g. "vision-host run".

@@ -7,7 +7,40 @@
 #include <string>
 #include <vector>
 
+#include "names.hpp"
+
 namespace mtfcdd {
+
+enum class ChannelOrder { RGB, BGR };
+// How a frame becomes the input: Stretch (each axis scaled to the input, the aspect ratio lost) or
+// Fit (scaled alike on both axes to fit, centred, the rest filled by mirroring the frame), for
+// parts imaged at several aspect ratios. See input_placement().
+enum class Resize { Stretch, Fit };
+// The maps are the mean over the frame and its mirror images (flip_average.hpp).
+enum class FlipAverage { None, H, V, HV };
+// The arithmetic of the convolutions: float32, or bf16 (bfloat16 inputs and weights, float32 sums
+// and outputs; oneDNN on a CPU with AVX512_BF16).
+enum class Precision { Float32, BF16 };
+
+template <>
+struct Names<ChannelOrder> {
+  static constexpr std::pair<ChannelOrder, const char*> table[] = {{ChannelOrder::RGB, "RGB"},
+                                                                   {ChannelOrder::BGR, "BGR"}};
+};
+template <>
+struct Names<Resize> {
+  static constexpr std::pair<Resize, const char*> table[] = {{Resize::Stretch, "stretch"}, {Resize::Fit, "fit"}};
+};
+template <>
+struct Names<FlipAverage> {
+  static constexpr std::pair<FlipAverage, const char*> table[] = {
+      {FlipAverage::None, "none"}, {FlipAverage::H, "h"}, {FlipAverage::V, "v"}, {FlipAverage::HV, "hv"}};
+};
+template <>
+struct Names<Precision> {
+  static constexpr std::pair<Precision, const char*> table[] = {{Precision::Float32, "float32"},
+                                                                {Precision::BF16, "bf16"}};
+};
 
 // The newest format this build reads. A bundle is written with the oldest version that holds what
 // it uses (2: input.resize "fit"; 3: flip_average; 4: precision bf16), so that older builds refuse
@@ -26,18 +59,12 @@ struct BundleManifest {
   std::string model_file = "model.onnx";
   std::vector<DefectType> types;  // channel order
   int input_width = 0, input_height = 0;
-  std::string channel_order = "RGB";          // RGB or BGR
-  // How a frame becomes the input: "stretch" (each axis scaled to the input, the aspect ratio
-  // lost) or "fit" (scaled alike on both axes to fit, centred, the rest filled by mirroring the
-  // frame), for parts imaged at several aspect ratios. See input_placement().
-  std::string resize = "stretch";
-  // The maps are the mean over the frame and its mirror images (flip_average.hpp): none, h, v or
-  // hv. The thresholds were calibrated on those means, so it belongs to the model, not to a config.
-  std::string flip_average = "none";
-  // The arithmetic of the convolutions: "float32", or "bf16" (bfloat16 inputs and weights,
-  // float32 sums and outputs; oneDNN on a CPU with AVX512_BF16). The thresholds are calibrated on
-  // the maps it gives, so it belongs to the model.
-  std::string precision = "float32";
+  ChannelOrder channel_order = ChannelOrder::RGB;
+  Resize resize = Resize::Stretch;
+  // The thresholds were calibrated on the maps these two give, so they belong to the model, not to
+  // a detector config.
+  FlipAverage flip_average = FlipAverage::None;
+  Precision precision = Precision::Float32;
   std::array<double, 3> mean{}, std{};        // in 0..255 units, per channel in channel_order
   std::string input_name = "image";
   std::string maps_output = "anomaly_maps";   // [N, M, heatmap_height, heatmap_width]
@@ -46,9 +73,6 @@ struct BundleManifest {
   bool calibrated = false;                    // thresholds chosen on validation data
   nlohmann::json provenance = nlohmann::json::object();
 };
-
-// Whether `s` names a resize mode this build implements (BundleManifest::resize).
-bool is_resize_mode(const std::string& s);
 
 // Throws std::runtime_error naming `source` and the offending key.
 BundleManifest manifest_from_json(const nlohmann::json& j, const std::string& source);

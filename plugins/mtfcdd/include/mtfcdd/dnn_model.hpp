@@ -9,24 +9,35 @@
 #include <vector>
 
 #include "bundle.hpp"
+#include "json_input.hpp"
 
 namespace mtfcdd {
-
-// A configuration error (unknown key, bad value), so the C ABI can tell it from model errors.
-struct ConfigError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 // The requested compute backend cannot run here (e.g. CUDA without a CUDA build of OpenCV).
 struct BackendError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Where the network runs; Auto is CUDA when OpenCV has a CUDA device, else the CPU.
+enum class Backend { Cpu, Cuda, CudaFp16, Auto };
+// The CPU backend's convolutions; Auto is oneDNN when the plugin has it.
+enum class Conv { OneDnn, OpenCv, Auto };
+
+template <>
+struct Names<Backend> {
+  static constexpr std::pair<Backend, const char*> table[] = {
+      {Backend::Cpu, "cpu"}, {Backend::Cuda, "cuda"}, {Backend::CudaFp16, "cuda_fp16"}, {Backend::Auto, "auto"}};
+};
+template <>
+struct Names<Conv> {
+  static constexpr std::pair<Conv, const char*> table[] = {
+      {Conv::OneDnn, "onednn"}, {Conv::OpenCv, "opencv"}, {Conv::Auto, "auto"}};
+};
+
 struct DnnOptions {
-  std::string backend = "cpu";  // cpu | cuda | cuda_fp16 | auto
-  bool fallback_cpu = false;    // when CUDA is asked for but unavailable
-  // The CPU backend's convolutions: onednn | opencv | auto (onednn when the plugin has it).
-  std::string conv = "auto";
+  Backend backend = Backend::Cpu;
+  bool fallback_cpu = false;  // when CUDA is asked for but unavailable
+  Conv conv = Conv::Auto;
 };
 
 // Whether this build can run convolutions through oneDNN.
@@ -41,9 +52,10 @@ class DnnModel {
   DnnModel(const std::string& bundle_dir, const DnnOptions& opts = {});
 
   const BundleManifest& manifest() const { return manifest_; }
-  const std::string& backend_in_use() const { return backend_; }
-  // "onednn" or "opencv" on the CPU backend; "opencv" on CUDA.
-  const std::string& conv_in_use() const { return conv_; }
+  // Never Auto: what the options resolved to here.
+  Backend backend_in_use() const { return backend_; }
+  // OneDnn or OpenCv on the CPU backend; OpenCv on CUDA.
+  Conv conv_in_use() const { return conv_; }
 
   // blob: float32 [N, 3, H, W] as made by make_blob(). Returns the maps [N, M, u, v], averaged
   // over the manifest's flips (one network call of N times the views); throws if the network
@@ -56,7 +68,8 @@ class DnnModel {
   BundleManifest manifest_;
   std::vector<int> views_;  // flip_views(manifest_.flip_average), fixed at load
   cv::dnn::Net net_;
-  std::string backend_, conv_;
+  Backend backend_ = Backend::Cpu;
+  Conv conv_ = Conv::OpenCv;
 };
 
 }  // namespace mtfcdd

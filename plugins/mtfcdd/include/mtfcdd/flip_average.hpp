@@ -4,22 +4,17 @@
 #pragma once
 
 #include <opencv2/core.hpp>
-#include <string>
 #include <vector>
+
+#include "bundle.hpp"
 
 namespace mtfcdd {
 
 // The identity view; the others are cv::flip codes (1 horizontal, 0 vertical, -1 both).
 constexpr int kNoFlip = 2;
 
-// The modes this build implements: none, h (2 views), v (2) or hv (all 4).
-inline const std::vector<std::string> kFlipAverageModes{"none", "h", "v", "hv"};
-
-// Whether `mode` is one of kFlipAverageModes.
-bool is_flip_average_mode(const std::string& mode);
-
-// The views averaged under `mode`, the identity first. Throws std::invalid_argument on an unknown mode.
-std::vector<int> flip_views(const std::string& mode);
+// The views averaged under `mode`, the identity first: 1 (none), 2 (h, v) or 4 (hv).
+std::vector<int> flip_views(FlipAverage mode);
 
 // blob [N, C, H, W] -> [V*N, C, H, W]: view v of image i at v*N + i.
 cv::Mat flipped_views(const cv::Mat& blob, const std::vector<int>& views);
