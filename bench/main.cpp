@@ -316,7 +316,7 @@ std::string two_decimals(const json& values) {
   return out;
 }
 
-void print_report(const json& report) {
+void print_machine_and_peak(const json& report) {
   const json& m = report.at("machine");
   const json& p = report.at("peak");
   std::printf("machine: %s, %d cores; %d threads on both sides; OpenCV %s, LibTorch %s; load average at start %.2f\n",
@@ -332,6 +332,9 @@ void print_report(const json& report) {
   for (const auto& [name, gflops] : p.at("kernels_gflops").items())
     std::printf(" %s %.1f (%.0f%%),", name.c_str(), gflops.get<double>(), 100 * gflops.get<double>() / peak);
   std::printf("\n\n");
+}
+
+void print_ort_table(const json& report) {
   const json& ort = report.at("ort");
   if (ort.at("installed")) {
     std::printf("ONNX Runtime %s (CPU execution provider, Node binding), on the blob the plugin made of the same "
@@ -352,6 +355,9 @@ void print_report(const json& report) {
   } else {
     std::printf("%s\n\n", ort.at("hint").get<std::string>().c_str());
   }
+}
+
+void print_plugin_tables(const json& report) {
   std::printf(
       "| preset | input | batch | GFLOP/img | plugin ms/img p50 | p95 | LibTorch ms/img p50 | p95 | plugin/LibTorch "
       "| plugin GFLOP/s | LibTorch GFLOP/s | plugin %% peak | LibTorch %% peak | plugin conv "
@@ -379,6 +385,9 @@ void print_report(const json& report) {
                 r.at("plugin_postprocess_ms_median").get<double>(), r.at("params").get<long long>(),
                 r.at("model_bytes").get<double>() / 1e6, r.at("plugin_peak_rss_mb").get<double>(),
                 r.at("plugin_baseline_rss_mb").get<double>());
+}
+
+void print_optional_tables(const json& report) {
   if (!report.at("training").empty()) {
     std::printf("\n| training preset | what trains | bf16 | batch | steps | images/s (channels-last) | images/s (NCHW) | ratio |\n"
                 "|---|---|---|---:|---:|---:|---:|---:|\n");
@@ -416,6 +425,13 @@ void print_report(const json& report) {
                   100 * r.at("bf16_fraction_of_peak").get<double>(), r.at("bf16_maps_relative_l2").get<double>());
     }
   }
+}
+
+void print_report(const json& report) {
+  print_machine_and_peak(report);
+  print_ort_table(report);
+  print_plugin_tables(report);
+  print_optional_tables(report);
   const json& s = report.at("settings");
   std::printf("\n%d timed calls after %d warm-up calls per row, plugin and ONNX Runtime alternating %d times; "
               "ms/img = call time / batch; waiting threads %s.\n",
@@ -425,8 +441,8 @@ void print_report(const json& report) {
   std::printf("LibTorch: %s.\n", s.at("libtorch_includes").get<std::string>().c_str());
 }
 
-int run(const Options& o) {
-  json report = {{"machine",
+json report_header(const Options& o) {
+  return {{"machine",
                   {{"cpu_model", cpu_model()},
                    {"cores", std::thread::hardware_concurrency()},
                    {"threads", o.threads},
@@ -444,10 +460,11 @@ int run(const Options& o) {
                    {"plugin", o.plugin},
                    {"plugin_includes", kPluginIncludes},
                    {"libtorch_includes", kLibtorchIncludes}}}};
-  const bool with_ort = ort_available(o.ort_dir);
-  if (!with_ort)
-    std::cerr << "mtfcdd-bench: " << kOrtInstallHint << " (looked in " << o.ort_dir << "); its columns are left out\n";
-  const TempDir tmp;
+}
+
+// Every (preset, batch): the plugin (default conv, OpenCV's conv, flip average, bf16), ONNX Runtime
+// and LibTorch on the same model. Bundles live in `tmp`.
+std::vector<Entry> time_inference(const Options& o, bool with_ort, const TempDir& tmp) {
   std::vector<Entry> entries;
   // Plugin children first, while this process is still small (see export_child_main).
   for (const auto& preset : o.presets) {
@@ -483,6 +500,11 @@ int run(const Options& o) {
     std::cerr << "LibTorch " << e.preset << " batch " << e.batch << "\n";
     e.libtorch_ms = time_libtorch(e.preset, o.types, e.facts.weights_path, e.batch, o.runs, o.warmup);
   }
+  return entries;
+}
+
+// The physical FMA peak and the library GEMM kernels measured against it.
+json peak_json(const Options& o) {
   std::cerr << "FMA peak and library GEMM kernels\n";
   constexpr int kPeakRepeats = 5;
   const FmaPeak fma = fma_peak(o.threads);
@@ -493,20 +515,19 @@ int run(const Options& o) {
     kernels[k.name] = k.gflops;
     kernel_fractions[k.name] = k.gflops / peak_gflops;
   }
-  report["peak"] = {{"peak_gflops", peak_gflops},
-                    {"fma_isa", fma.isa},
-                    {"fma_threads", fma.threads},
-                    {"fma_bursts", fma.bursts},
-                    {"fma_burst_seconds", fma.seconds},
-                    {"max_repeats", kPeakRepeats},
-                    {"n", gemm.n},
-                    {"kernels_gflops", kernels},
-                    {"kernels_fraction_of_peak", kernel_fractions}};
-  report["ort"] = {{"installed", with_ort}, {"dir", o.ort_dir}};
-  if (!with_ort) report["ort"]["hint"] = kOrtInstallHint;
-  for (const auto& e : entries)
-    if (!e.ort_version.empty()) report["ort"]["version"] = e.ort_version;
-  report["results"] = json::array();
+  return {{"peak_gflops", peak_gflops},
+          {"fma_isa", fma.isa},
+          {"fma_threads", fma.threads},
+          {"fma_bursts", fma.bursts},
+          {"fma_burst_seconds", fma.seconds},
+          {"max_repeats", kPeakRepeats},
+          {"n", gemm.n},
+          {"kernels_gflops", kernels},
+          {"kernels_fraction_of_peak", kernel_fractions}};
+}
+
+json results_json(const Options& o, const std::vector<Entry>& entries, bool with_ort, double peak_gflops) {
+  json results = json::array();
   for (const auto& e : entries) {
     json r = entry_json(e, peak_gflops);
     if (with_ort) add_ort(r, e, peak_gflops);
@@ -518,9 +539,14 @@ int run(const Options& o) {
       r["flip_average_over_plugin_ratio"] = median(flips) / median(plugin);
     }
     if (o.bf16) add_bf16(r, e, peak_gflops);
-    report["results"].push_back(r);
+    results.push_back(r);
   }
-  report["training"] = json::array();
+  return results;
+}
+
+// Training images/s per preset, channels-last against NCHW.
+json training_json(const Options& o) {
+  json training = json::array();
   if (o.train)
     for (const auto& preset : o.presets) {
       // small is trained from scratch; the others train their head on a frozen pretrained backbone.
@@ -531,14 +557,31 @@ int run(const Options& o) {
       const double nhwc = train_images_per_s(preset, o.types, how, o.train_batch, o.train_steps);
       how.channels_last = false;
       const double nchw = train_images_per_s(preset, o.types, how, o.train_batch, o.train_steps);
-      report["training"].push_back({{"preset", preset},
-                                    {"mode", how.frozen_backbone ? "head only (frozen backbone)" : "full network"},
-                                    {"bf16", how.bf16},
-                                    {"batch", o.train_batch},
-                                    {"steps", o.train_steps},
-                                    {"train_images_per_s", nhwc},
-                                    {"train_images_per_s_nchw", nchw}});
+      training.push_back({{"preset", preset},
+                          {"mode", how.frozen_backbone ? "head only (frozen backbone)" : "full network"},
+                          {"bf16", how.bf16},
+                          {"batch", o.train_batch},
+                          {"steps", o.train_steps},
+                          {"train_images_per_s", nhwc},
+                          {"train_images_per_s_nchw", nchw}});
     }
+  return training;
+}
+
+int run(const Options& o) {
+  json report = report_header(o);
+  const bool with_ort = ort_available(o.ort_dir);
+  if (!with_ort)
+    std::cerr << "mtfcdd-bench: " << kOrtInstallHint << " (looked in " << o.ort_dir << "); its columns are left out\n";
+  const TempDir tmp;
+  const std::vector<Entry> entries = time_inference(o, with_ort, tmp);
+  report["peak"] = peak_json(o);
+  report["ort"] = {{"installed", with_ort}, {"dir", o.ort_dir}};
+  if (!with_ort) report["ort"]["hint"] = kOrtInstallHint;
+  for (const auto& e : entries)
+    if (!e.ort_version.empty()) report["ort"]["version"] = e.ort_version;
+  report["results"] = results_json(o, entries, with_ort, report["peak"]["peak_gflops"].get<double>());
+  report["training"] = training_json(o);
   print_report(report);
   if (!o.json_path.empty()) {
     std::ofstream out(o.json_path);
