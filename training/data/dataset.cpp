@@ -191,13 +191,32 @@ std::string type_list(const std::vector<TypeName>& types) {
 
 // ---------------------------------------------------------------- manifest format
 
-void load_manifest(const fs::path& json_path, const LoadOptions& opt, Dataset& ds) {
+TypeName read_type_name(const json& t, const std::string& where) {
+  TypeName tn;
+  if (t.is_string()) {
+    tn.name = t.get<std::string>();
+  } else if (t.is_object() && t.contains("name") && t["name"].is_string()) {
+    tn.name = t["name"].get<std::string>();
+    if (t.contains("display")) {
+      if (!t["display"].is_string()) throw std::runtime_error(where + ": \"display\" must be a string");
+      tn.display = t["display"].get<std::string>();
+    }
+  } else {
+    throw std::runtime_error(where + ": needs a string \"name\"");
+  }
+  if (tn.name.empty() || trim(tn.name) != tn.name || tn.name.find_first_of(";=,\"") != std::string::npos)
+    throw std::runtime_error(where + ": bad type name " + squote(tn.name) +
+                             " (non-empty, no surrounding spaces, none of ; = , \")");
+  if (tn.display.empty()) tn.display = tn.name;
+  return tn;
+}
+
+// dataset.json: the name and types go into `ds`; returns the manifest's path.
+fs::path read_dataset_json(const fs::path& json_path, Dataset& ds) {
   const std::string jfile = json_path.string();
-  const fs::path dir = absolute_dir(json_path).parent_path();
   const json j = parse_json(json_path);
   if (!j.is_object()) throw std::runtime_error(jfile + ": dataset.json must hold a JSON object");
-
-  ds.name = dir.filename().string();
+  ds.name = absolute_dir(json_path).parent_path().filename().string();
   if (j.contains("name")) {
     if (!j["name"].is_string()) throw std::runtime_error(jfile + ": \"name\" must be a string");
     ds.name = j["name"].get<std::string>();
@@ -211,91 +230,94 @@ void load_manifest(const fs::path& json_path, const LoadOptions& opt, Dataset& d
   if (!j.contains("types") || !j["types"].is_array())
     throw std::runtime_error(jfile + ": \"types\" must be an array of {\"name\", \"display\"}");
   for (size_t k = 0; k < j["types"].size(); ++k) {
-    const json& t = j["types"][k];
     const std::string where = jfile + ": types[" + std::to_string(k) + "]";
-    TypeName tn;
-    if (t.is_string()) {
-      tn.name = t.get<std::string>();
-    } else if (t.is_object() && t.contains("name") && t["name"].is_string()) {
-      tn.name = t["name"].get<std::string>();
-      if (t.contains("display")) {
-        if (!t["display"].is_string()) throw std::runtime_error(where + ": \"display\" must be a string");
-        tn.display = t["display"].get<std::string>();
-      }
-    } else {
-      throw std::runtime_error(where + ": needs a string \"name\"");
-    }
-    if (tn.name.empty() || trim(tn.name) != tn.name || tn.name.find_first_of(";=,\"") != std::string::npos)
-      throw std::runtime_error(where + ": bad type name " + squote(tn.name) +
-                               " (non-empty, no surrounding spaces, none of ; = , \")");
+    const TypeName tn = read_type_name(j["types"][k], where);
     if (type_index(ds.types, tn.name) >= 0)
       throw std::runtime_error(where + ": type " + squote(tn.name) + " is declared twice");
-    if (tn.display.empty()) tn.display = tn.name;
     ds.types.push_back(tn);
   }
+  return fs::path(manifest).is_absolute() ? fs::path(manifest) : json_path.parent_path() / manifest;
+}
 
-  const fs::path csv_path = fs::path(manifest).is_absolute() ? fs::path(manifest) : json_path.parent_path() / manifest;
-  const std::string cfile = csv_path.string();
-  if (!fs::exists(csv_path)) throw std::runtime_error(jfile + ": manifest " + squote(cfile) + " not found");
-  const std::vector<CsvRecord> rows = parse_csv(read_text(csv_path), cfile);
-  if (rows.empty()) throw std::runtime_error(cfile + ":1: empty manifest (a header row is required)");
+// Where each column of the manifest is (group is optional).
+struct ManifestColumns {
+  size_t image = 0, split = 0, types = 0, masks = 0, group = 0, count = 0;
+  bool has_group = false;
+};
 
-  // Header.
+ManifestColumns read_header(const CsvRecord& header, const std::string& cfile) {
   std::map<std::string, size_t> col;
-  for (size_t c = 0; c < rows[0].fields.size(); ++c) {
-    const std::string h = trim(rows[0].fields[c]);
+  const std::string at = cfile + ":" + std::to_string(header.line) + ": ";
+  for (size_t c = 0; c < header.fields.size(); ++c) {
+    const std::string h = trim(header.fields[c]);
     if (h.empty()) continue;
-    if (!col.emplace(h, c).second)
-      throw std::runtime_error(cfile + ":" + std::to_string(rows[0].line) + ": column " + squote(h) + " appears twice");
+    if (!col.emplace(h, c).second) throw std::runtime_error(at + "column " + squote(h) + " appears twice");
   }
   for (const char* req : {"image", "split", "types", "masks"})
     if (!col.count(req))
-      throw std::runtime_error(cfile + ":" + std::to_string(rows[0].line) + ": missing column " + squote(req) +
+      throw std::runtime_error(at + "missing column " + squote(req) +
                                " in the header (required: image, split, types, masks; optional: group)");
-  const size_t c_image = col["image"], c_split = col["split"], c_types = col["types"], c_masks = col["masks"];
-  const bool has_group = col.count("group") > 0;
-  const size_t c_group = has_group ? col["group"] : 0;
-  const size_t ncols = rows[0].fields.size();
+  ManifestColumns c{col["image"], col["split"], col["types"], col["masks"], 0, header.fields.size(), col.count("group") > 0};
+  if (c.has_group) c.group = col["group"];
+  return c;
+}
 
+// The types of one record (declared names, sorted, each once) and its masks ("type=path;...").
+void read_types_and_masks(const std::string& types_field, const std::string& masks_field,
+                          const std::vector<TypeName>& types, const fs::path& dir, Sample& s) {
+  for (const std::string& t : split_list(types_field, ';')) {
+    const int k = type_index(types, t);
+    if (k < 0)
+      throw RecordError("unknown type " + squote(t) + " (not declared in dataset.json; declared: " + type_list(types) + ")");
+    s.types.push_back(k);
+  }
+  std::sort(s.types.begin(), s.types.end());
+  s.types.erase(std::unique(s.types.begin(), s.types.end()), s.types.end());
+  for (const std::string& entry : split_list(masks_field, ';')) {
+    const size_t eq = entry.find('=');
+    if (eq == std::string::npos) throw RecordError("mask entry " + squote(entry) + " is not type=path");
+    const std::string t = trim(entry.substr(0, eq)), path = trim(entry.substr(eq + 1));
+    const int k = type_index(types, t);
+    if (k < 0)
+      throw RecordError("mask for unknown type " + squote(t) +
+                        " (not declared in dataset.json; declared: " + type_list(types) + ")");
+    if (!std::binary_search(s.types.begin(), s.types.end(), k))
+      throw RecordError("mask for type " + squote(t) + ", which the image does not have (types: " +
+                        (trim(types_field).empty() ? "none, normal" : trim(types_field)) + ")");
+    if (path.empty()) throw RecordError("empty mask path for type " + squote(t));
+    if (!s.masks.emplace(k, resolve(dir, path)).second) throw RecordError("two masks for type " + squote(t));
+  }
+}
+
+// One manifest row; throws RecordError naming what is wrong with it.
+void read_record(const CsvRecord& row, const ManifestColumns& c, const std::vector<TypeName>& types,
+                 const fs::path& dir, Sample& s) {
+  if (row.fields.size() != c.count)
+    throw RecordError("has " + std::to_string(row.fields.size()) + " fields, the header has " + std::to_string(c.count));
+  const std::string image = trim(row.fields[c.image]);
+  if (image.empty()) throw RecordError("empty image path");
+  s.image = resolve(dir, image);
+  s.split = trim(row.fields[c.split]);
+  if (s.split != "train" && s.split != "val" && s.split != "test")
+    throw RecordError("unknown split " + squote(s.split) + " (expected train, val or test)");
+  read_types_and_masks(row.fields[c.types], row.fields[c.masks], types, dir, s);
+  if (c.has_group) s.group = trim(row.fields[c.group]);
+}
+
+void load_manifest(const fs::path& json_path, const LoadOptions& opt, Dataset& ds) {
+  const fs::path csv_path = read_dataset_json(json_path, ds);
+  const std::string cfile = csv_path.string();
+  if (!fs::exists(csv_path)) throw std::runtime_error(json_path.string() + ": manifest " + squote(cfile) + " not found");
+  const std::vector<CsvRecord> rows = parse_csv(read_text(csv_path), cfile);
+  if (rows.empty()) throw std::runtime_error(cfile + ":1: empty manifest (a header row is required)");
+  const ManifestColumns columns = read_header(rows[0], cfile);
+  const fs::path dir = absolute_dir(json_path).parent_path();
   Collector collect(opt, ds);
   for (size_t r = 1; r < rows.size(); ++r) {
-    const CsvRecord& row = rows[r];
     Sample s;
-    s.origin = cfile + ":" + std::to_string(row.line);
+    s.origin = cfile + ":" + std::to_string(rows[r].line);
     try {
-      if (row.fields.size() != ncols)
-        throw RecordError("has " + std::to_string(row.fields.size()) + " fields, the header has " +
-                          std::to_string(ncols));
-      const std::string image = trim(row.fields[c_image]);
-      if (image.empty()) throw RecordError("empty image path");
-      s.image = resolve(dir, image);
-      s.split = trim(row.fields[c_split]);
-      if (s.split != "train" && s.split != "val" && s.split != "test")
-        throw RecordError("unknown split " + squote(s.split) + " (expected train, val or test)");
-      for (const std::string& t : split_list(row.fields[c_types], ';')) {
-        const int k = type_index(ds.types, t);
-        if (k < 0)
-          throw RecordError("unknown type " + squote(t) +
-                            " (not declared in dataset.json; declared: " + type_list(ds.types) + ")");
-        s.types.push_back(k);
-      }
-      std::sort(s.types.begin(), s.types.end());
-      s.types.erase(std::unique(s.types.begin(), s.types.end()), s.types.end());
-      for (const std::string& entry : split_list(row.fields[c_masks], ';')) {
-        const size_t eq = entry.find('=');
-        if (eq == std::string::npos) throw RecordError("mask entry " + squote(entry) + " is not type=path");
-        const std::string t = trim(entry.substr(0, eq)), path = trim(entry.substr(eq + 1));
-        const int k = type_index(ds.types, t);
-        if (k < 0)
-          throw RecordError("mask for unknown type " + squote(t) +
-                            " (not declared in dataset.json; declared: " + type_list(ds.types) + ")");
-        if (!std::binary_search(s.types.begin(), s.types.end(), k))
-          throw RecordError("mask for type " + squote(t) + ", which the image does not have (types: " +
-                            (trim(row.fields[c_types]).empty() ? "none, normal" : trim(row.fields[c_types])) + ")");
-        if (path.empty()) throw RecordError("empty mask path for type " + squote(t));
-        if (!s.masks.emplace(k, resolve(dir, path)).second) throw RecordError("two masks for type " + squote(t));
-      }
-      if (has_group) s.group = trim(row.fields[c_group]);
+      read_record(rows[r], columns, ds.types, dir, s);
     } catch (const RecordError& e) {
       collect.bad(s.origin, e.what());
       continue;
