@@ -104,6 +104,8 @@ class JsonReader {
       : j_(j), source_(std::move(source)), path_(std::move(path)) {
     if (!j_.is_object()) fail("", "must be an object, got " + excerpt(j_));
   }
+  // The reader refers to the document: it must outlive the reader.
+  JsonReader(nlohmann::json&&, std::string, std::string = "") = delete;
 
   const nlohmann::json& json() const { return j_; }
   std::string path(const std::string& key) const { return path_.empty() || key.empty() ? path_ + key : path_ + "." + key; }
