@@ -14,10 +14,12 @@
 #include <mtfcdd/bundle.hpp>
 #include "child_process.hpp"
 #include <mtfcdd/flip_average.hpp>
+#include <mtfcdd/preprocess.hpp>
 #include "fma_peak.hpp"
 #include "mtfcdd/cli.hpp"
 #include "ort_timing.hpp"
 #include "plugin_timing.hpp"
+#include "quantize.hpp"
 #include "stats.hpp"
 #include "torch_timing.hpp"
 
@@ -55,7 +57,7 @@ struct Options {
   std::vector<std::string> presets;
   std::vector<int> batches;
   int runs = 50, warmup = 5, types = 8, threads = 1, gemm_size = 2048, train_batch = 32, train_steps = 3, rounds = 3;
-  bool train = true, train_bf16 = false, spin = true, bf16 = false;
+  bool train = true, train_bf16 = false, spin = true, bf16 = false, int8 = false;
   std::string plugin, json_path, ort_dir;
   FlipAverage flip_average = FlipAverage::None;  // None: no flip-averaging rows
 };
@@ -106,6 +108,9 @@ void declare_options(CLI::App& app, Options& o) {
   app.add_flag("--bf16", o.bf16,
                "also time each bundle with bf16 convolutions (model.json precision), alternating with the float32 "
                "plugin, and compare its maps");
+  app.add_flag("--int8", o.int8,
+               "also time each bundle quantized to int8 (input ranges calibrated on the bench's random frames), "
+               "alternating with the float32 plugin, and compare its maps");
 }
 
 std::string cpu_model() {
@@ -135,6 +140,25 @@ int export_child_main(const ExportRequest& r) {
   return 0;
 }
 
+// Child (the hidden int8-only subcommand): the int8 copy of a bundle, calibrated on the frames the
+// plugin children time (a random-weight network has no images of its own). In its own process for
+// the reason above.
+int int8_child_main(const std::string& bundle, const std::string& out) {
+  const BundleManifest m = read_manifest(bundle);
+  std::vector<std::vector<uint8_t>> pixels = random_frames(m.input_width, m.input_height, 8);
+  std::vector<cv::Mat> frames;
+  for (auto& p : pixels) frames.emplace_back(m.input_height, m.input_width, CV_8UC3, p.data());
+  const QuantizeResult r = quantize_bundle(bundle, std::vector<cv::Mat>{make_blob(frames, m)}, out);
+  std::cout << json{{"maps_relative_l2", r.maps_rel_l2}}.dump() << std::endl;
+  return 0;
+}
+
+std::string int8_in_child(const std::string& bundle) {
+  const std::string out = bundle + "-int8";
+  run_self({"int8-only", "--bundle", bundle, "--out", out});
+  return out;
+}
+
 ModelFacts export_in_child(const std::string& preset, int types, const fs::path& dir) {
   const ChildRun run =
       run_self({"export-only", "--preset", preset, "--types", std::to_string(types), "--dir", dir.string()});
@@ -154,11 +178,14 @@ struct Entry {
   std::vector<double> ort_ms, round_ratios;
   double ort_maps_relative_l2 = 0;
   std::string ort_version;
-  // --bf16: the same bundle with bf16 convolutions, alternating with the float32 plugin; per
+  // --bf16, --int8: the same bundle in that precision, alternating with the float32 plugin; per
   // round, its median over the float32 one; its maps against the float32 plugin's.
-  PluginResult bf16;
-  std::vector<double> bf16_round_ratios;
-  double bf16_maps_relative_l2 = 0;
+  struct Reduced {
+    PluginResult result;
+    std::vector<double> round_ratios;
+    double maps_relative_l2 = 0;
+  };
+  std::map<Precision, Reduced> reduced;
 };
 
 // Adds a further child's samples of the same configuration.
@@ -169,15 +196,15 @@ void append(PluginResult& to, const PluginResult& from) {
   to.peak_rss_mb = std::max(to.peak_rss_mb, from.peak_rss_mb);
 }
 
-// The plugin's default configuration, ONNX Runtime and (with a `bf16_bundle`) the plugin on the
-// bf16 copy, alternating o.rounds times so that a change in the load on the shared cores falls on
-// all; each round's ratio shows the spread. The first plugin child writes its input blob and maps
-// into `work`; ONNX Runtime runs on that blob and its maps, and the bf16 plugin's on the same
+// The plugin's default configuration, ONNX Runtime and the plugin on each reduced-precision copy
+// in `variants`, alternating o.rounds times so that a change in the load on the shared cores falls
+// on all; each round's ratio shows the spread. The first plugin child writes its input blob and
+// maps into `work`; ONNX Runtime runs on that blob and its maps, and the copies' on the same
 // frames, are checked against the plugin's.
-void time_plugin_and_ort(const Options& o, const ModelFacts& facts, bool with_ort, const std::string& bf16_bundle,
-                         const fs::path& work, Entry& e) {
+void time_plugin_and_ort(const Options& o, const ModelFacts& facts, bool with_ort,
+                         const std::map<Precision, std::string>& variants, const fs::path& work, Entry& e) {
   const BundleManifest m = read_manifest(facts.bundle_dir);
-  fs::create_directories(work / "bf16");
+  for (const auto& [precision, bundle] : variants) fs::create_directories(work / name_of(precision));
   for (int round = 0; round < o.rounds; ++round) {
     std::cerr << "plugin " << e.preset << " batch " << e.batch << " round " << round + 1 << "/" << o.rounds << ": "
               << o.warmup << " + " << o.runs << " calls\n";
@@ -185,16 +212,18 @@ void time_plugin_and_ort(const Options& o, const ModelFacts& facts, bool with_or
                           round == 0 ? work.string() : "", o.spin};
     const PluginResult plugin = run_plugin_child(request);
     if (round == 0) e.plugin = plugin; else append(e.plugin, plugin);
-    if (!bf16_bundle.empty()) {
-      std::cerr << "plugin " << e.preset << " batch " << e.batch << " bf16 round " << round + 1 << "\n";
-      request.bundle = bf16_bundle;
-      request.dump_dir = round == 0 ? (work / "bf16").string() : "";
-      const PluginResult bf16 = run_plugin_child(request);
-      if (round == 0) e.bf16 = bf16; else append(e.bf16, bf16);
-      e.bf16_round_ratios.push_back(median(bf16.call_ms) / median(plugin.call_ms));
+    for (const auto& [precision, bundle] : variants) {
+      const std::string name = name_of(precision);
+      std::cerr << "plugin " << e.preset << " batch " << e.batch << " " << name << " round " << round + 1 << "\n";
+      request.bundle = bundle;
+      request.dump_dir = round == 0 ? (work / name).string() : "";
+      const PluginResult run = run_plugin_child(request);
+      Entry::Reduced& v = e.reduced[precision];
+      if (round == 0) v.result = run; else append(v.result, run);
+      v.round_ratios.push_back(median(run.call_ms) / median(plugin.call_ms));
       if (round == 0)
-        e.bf16_maps_relative_l2 = relative_l2(read_floats((work / "bf16" / "maps.f32").string()),
-                                              read_floats((work / "maps.f32").string()));
+        v.maps_relative_l2 = relative_l2(read_floats((work / name / "maps.f32").string()),
+                                         read_floats((work / "maps.f32").string()));
     }
     if (!with_ort) continue;
     std::cerr << "ONNX Runtime " << e.preset << " batch " << e.batch << " round " << round + 1 << "/" << o.rounds
@@ -271,17 +300,22 @@ void add_ort(json& r, const Entry& e, double peak_gflops) {
   r["ort_maps_match"] = e.ort_maps_relative_l2 <= kMapsTolerance;
 }
 
-// The bf16 copy's figures beside the float32 plugin's, with --bf16. Its "fraction of peak" counts
-// the float32 FLOPs against the float32 peak: how much sooner it is done, not a bf16 peak.
-void add_bf16(json& r, const Entry& e, double peak_gflops) {
-  const auto bf16 = per_image(e.bf16.call_ms, e.batch), plugin = per_image(e.plugin.call_ms, e.batch);
-  r["bf16_ms_median"] = median(bf16);
-  r["bf16_ms_p95"] = p95(bf16);
-  r["bf16_fraction_of_peak"] = e.facts.flops_per_image / 1e9 / (median(bf16) / 1e3) / peak_gflops;
-  r["bf16_over_plugin_ratio"] = median(bf16) / median(plugin);
-  r["bf16_over_plugin_ratio_rounds"] = e.bf16_round_ratios;
-  r["bf16_maps_relative_l2"] = e.bf16_maps_relative_l2;
-  if (!e.ort_ms.empty()) r["bf16_over_ort_ratio"] = median(bf16) / median(per_image(e.ort_ms, e.batch));
+// Each reduced-precision copy's figures beside the float32 plugin's (--bf16, --int8), keys named
+// after the precision. Its "fraction of peak" counts the float32 FLOPs against the float32 peak:
+// how much sooner it is done, not a bf16 or int8 peak.
+void add_reduced(json& r, const Entry& e, double peak_gflops) {
+  const auto plugin = per_image(e.plugin.call_ms, e.batch);
+  for (const auto& [precision, v] : e.reduced) {
+    const std::string n = name_of(precision);
+    const auto ms = per_image(v.result.call_ms, e.batch);
+    r[n + "_ms_median"] = median(ms);
+    r[n + "_ms_p95"] = p95(ms);
+    r[n + "_fraction_of_peak"] = e.facts.flops_per_image / 1e9 / (median(ms) / 1e3) / peak_gflops;
+    r[n + "_over_plugin_ratio"] = median(ms) / median(plugin);
+    r[n + "_over_plugin_ratio_rounds"] = v.round_ratios;
+    r[n + "_maps_relative_l2"] = v.maps_relative_l2;
+    if (!e.ort_ms.empty()) r[n + "_over_ort_ratio"] = median(ms) / median(per_image(e.ort_ms, e.batch));
+  }
 }
 
 // The bundle of `dir` copied beside it, with `suffix` on its name and its manifest changed by `change`.
@@ -387,6 +421,26 @@ void print_plugin_tables(const json& report) {
                 r.at("plugin_baseline_rss_mb").get<double>());
 }
 
+// The table of one reduced precision (`n`: bf16 or int8) against float32 and ONNX Runtime.
+void print_reduced_table(const json& report, const std::string& n) {
+  const auto at = [&n](const json& r, const char* key) { return r.at(n + key).get<double>(); };
+  std::printf("\n%s bundles (model.json precision %s):\n"
+              "| preset | batch | float32 ms/img p50 | %s ms/img p50 | %s p95 | %s/float32 | per round "
+              "| %s/ORT float32 | float32 FLOPs %% peak | maps vs float32 (rel. L2) |\n"
+              "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n",
+              n.c_str(), n.c_str(), n.c_str(), n.c_str(), n.c_str(), n.c_str());
+  for (const auto& r : report.at("results")) {
+    const std::string rounds = two_decimals(r.at(n + "_over_plugin_ratio_rounds"));
+    char vs_ort[32] = "-";
+    if (r.contains(n + "_over_ort_ratio")) std::snprintf(vs_ort, sizeof vs_ort, "%.3f", at(r, "_over_ort_ratio"));
+    std::printf("| %s | %d | %.2f | %.2f | %.2f | %.3f | %s | %s | %.1f | %.1e |\n",
+                r.at("preset").get<std::string>().c_str(), r.at("batch").get<int>(),
+                r.at("plugin_ms_median").get<double>(), at(r, "_ms_median"), at(r, "_ms_p95"),
+                at(r, "_over_plugin_ratio"), rounds.c_str(), vs_ort, 100 * at(r, "_fraction_of_peak"),
+                at(r, "_maps_relative_l2"));
+  }
+}
+
 void print_optional_tables(const json& report) {
   if (!report.at("training").empty()) {
     std::printf("\n| training preset | what trains | bf16 | batch | steps | images/s (channels-last) | images/s (NCHW) | ratio |\n"
@@ -407,24 +461,8 @@ void print_optional_tables(const json& report) {
                   r.at("plugin_ms_median").get<double>(), r.at("flip_average_ms_median").get<double>(),
                   r.at("flip_average_ms_p95").get<double>(), r.at("flip_average_over_plugin_ratio").get<double>());
   }
-  if (report.at("settings").at("bf16")) {
-    std::printf("\nbf16 bundles (model.json precision bf16: bfloat16 convolution inputs and weights, float32 sums):\n"
-                "| preset | batch | float32 ms/img p50 | bf16 ms/img p50 | bf16 p95 | bf16/float32 | per round "
-                "| bf16/ORT float32 | float32 FLOPs %% peak | maps vs float32 (rel. L2) |\n"
-                "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n");
-    for (const auto& r : report.at("results")) {
-      const std::string rounds = two_decimals(r.at("bf16_over_plugin_ratio_rounds"));
-      char vs_ort[32] = "-";
-      if (r.contains("bf16_over_ort_ratio"))
-        std::snprintf(vs_ort, sizeof vs_ort, "%.3f", r.at("bf16_over_ort_ratio").get<double>());
-      std::printf("| %s | %d | %.2f | %.2f | %.2f | %.3f | %s | %s | %.1f | %.1e |\n",
-                  r.at("preset").get<std::string>().c_str(), r.at("batch").get<int>(),
-                  r.at("plugin_ms_median").get<double>(), r.at("bf16_ms_median").get<double>(),
-                  r.at("bf16_ms_p95").get<double>(), r.at("bf16_over_plugin_ratio").get<double>(), rounds.c_str(),
-                  vs_ort,
-                  100 * r.at("bf16_fraction_of_peak").get<double>(), r.at("bf16_maps_relative_l2").get<double>());
-    }
-  }
+  for (const char* n : {"bf16", "int8"})
+    if (report.at("settings").at(n)) print_reduced_table(report, n);
 }
 
 void print_report(const json& report) {
@@ -457,6 +495,7 @@ json report_header(const Options& o) {
                    {"rounds", o.rounds},
                    {"spin", o.spin},
                    {"bf16", o.bf16},
+                   {"int8", o.int8},
                    {"plugin", o.plugin},
                    {"plugin_includes", kPluginIncludes},
                    {"libtorch_includes", kLibtorchIncludes}}}};
@@ -470,13 +509,15 @@ std::vector<Entry> time_inference(const Options& o, bool with_ort, const TempDir
   for (const auto& preset : o.presets) {
     std::cerr << "exporting " << preset << " (" << o.types << " types, random weights)\n";
     const ModelFacts facts = export_in_child(preset, o.types, tmp.path() / preset);
+    std::map<Precision, std::string> variants;
+    if (o.bf16) variants[Precision::BF16] = bf16_bundle(facts.bundle_dir);
+    if (o.int8) variants[Precision::Int8] = int8_in_child(facts.bundle_dir);
     for (int batch : o.batches) {
       Entry e;
       e.preset = preset;
       e.batch = batch;
       e.facts = facts;
-      time_plugin_and_ort(o, facts, with_ort, o.bf16 ? bf16_bundle(facts.bundle_dir) : "",
-                          tmp.path() / (preset + "-batch" + std::to_string(batch)), e);
+      time_plugin_and_ort(o, facts, with_ort, variants, tmp.path() / (preset + "-batch" + std::to_string(batch)), e);
       // OpenCV DNN's own convolutions beside the default (oneDNN's, when the plugin has them).
       const PluginRequest request{o.plugin, facts.bundle_dir, batch, o.runs, o.warmup, o.threads, "opencv", "", o.spin};
       if (e.plugin.conv == request.conv) {
@@ -538,7 +579,7 @@ json results_json(const Options& o, const std::vector<Entry>& entries, bool with
       r["flip_average_ms_p95"] = p95(flips);
       r["flip_average_over_plugin_ratio"] = median(flips) / median(plugin);
     }
-    if (o.bf16) add_bf16(r, e, peak_gflops);
+    add_reduced(r, e, peak_gflops);
     results.push_back(r);
   }
   return results;
@@ -617,8 +658,13 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--preset", export_child.preset, "the preset")->required();
   export_cmd->add_option("--dir", export_child.dir, "the bundle folder")->required();
   export_cmd->add_option("--types", export_child.types, "defect types");
+  std::string int8_bundle, int8_out;
+  CLI::App* int8_cmd = app.add_subcommand("int8-only", "the int8 copy of a bundle")->group("");
+  int8_cmd->add_option("--bundle", int8_bundle, "the float32 bundle")->required();
+  int8_cmd->add_option("--out", int8_out, "the new bundle")->required();
   if (const auto exit_code = mtfcdd::cli::parse(app, argc, argv)) return *exit_code;
   try {
+    if (int8_cmd->parsed()) return int8_child_main(int8_bundle, int8_out);
     if (plugin_cmd->parsed()) return plugin_child_main(plugin_child);
     if (export_cmd->parsed()) return export_child_main(export_child);
     return run(options);

@@ -81,14 +81,9 @@ json measure(const PluginRequest& r) {
 
   // Frames at the model's input size (the resize is then a no-op), random pixels, one per image.
   const int w = info.at("input").at("width"), h = info.at("input").at("height");
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::vector<std::vector<uint8_t>> pixels(r.batch, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3));
+  std::vector<std::vector<uint8_t>> pixels = random_frames(w, h, r.batch);
   std::vector<VpImage> images;
-  for (auto& p : pixels) {
-    for (auto& v : p) v = static_cast<uint8_t>(byte(rng));
-    images.push_back({sizeof(VpImage), w, h, 3 * w, VP_PIXEL_BGR8, p.data(), nullptr});
-  }
+  for (auto& p : pixels) images.push_back({sizeof(VpImage), w, h, 3 * w, VP_PIXEL_BGR8, p.data(), nullptr});
 
   json call = json::array(), pre = json::array(), net = json::array(), post = json::array();
   for (int i = 0; i < r.warmup + r.runs; ++i) {
@@ -124,6 +119,16 @@ json measure(const PluginRequest& r) {
 }
 
 }  // namespace
+
+// Random pixels (seeded: every child gets the same frames), `count` BGR frames of w x h.
+std::vector<std::vector<uint8_t>> random_frames(int w, int h, int count) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::vector<std::vector<uint8_t>> pixels(count, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3));
+  for (auto& p : pixels)
+    for (auto& v : p) v = static_cast<uint8_t>(byte(rng));
+  return pixels;
+}
 
 const char* const kPluginIncludes =
     "one process() call through the C ABI: preprocessing (frames already at the input size: channel "

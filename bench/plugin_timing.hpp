@@ -35,6 +35,9 @@ struct PluginResult {
 // What the plugin call includes, for the table and the JSON.
 extern const char* const kPluginIncludes;
 
+// The frames the plugin child times: `count` BGR frames of w x h, random pixels, seeded.
+std::vector<std::vector<uint8_t>> random_frames(int w, int h, int count);
+
 // Parent: runs the measurement in a child process and reads its result.
 PluginResult run_plugin_child(const PluginRequest& r);
 

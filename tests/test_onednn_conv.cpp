@@ -126,7 +126,7 @@ TEST_F(OneDnnConvTest, OtherOpenCvUsersKeepOpenCvConvolution) {
   const std::string onnx = fixture_bundle() + "/model.onnx";
   int ours = 0;  // every convolution of this model is one oneDNN runs
   const BundleManifest m = read_manifest(fixture_bundle());
-  cv::dnn::Net with = read_onnx_with_onednn_conv(onnx, {1, 3, m.input_height, m.input_width}, false);
+  cv::dnn::Net with = read_onnx_with_onednn_conv(onnx, {1, 3, m.input_height, m.input_width});
   for (const auto& name : with.getLayerNames()) ours += with.getLayer(with.getLayerId(name))->type == kOneDnnConvType;
   EXPECT_GT(ours, 0);
   const DnnModel model(fixture_bundle(), with_conv(Conv::OneDnn));
@@ -156,7 +156,7 @@ TEST_F(OneDnnConvTest, ConsecutiveConvolutionsKeepTheBlockedLayout) {
   // blocked; the network input and the 3-channel maps are NCHW.
   const BundleManifest m = read_manifest(fixture_bundle());
   cv::dnn::Net net =
-      read_onnx_with_onednn_conv(fixture_bundle() + "/model.onnx", {1, 3, m.input_height, m.input_width}, false);
+      read_onnx_with_onednn_conv(fixture_bundle() + "/model.onnx", {1, 3, m.input_height, m.input_width});
   const std::vector<BlockedLayout> convs = blocked_layouts(net);
   ASSERT_GE(convs.size(), 3u);
   for (size_t i = 0; i < convs.size(); ++i) {

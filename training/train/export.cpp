@@ -77,6 +77,9 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
   if (static_cast<int64_t>(req.types.size()) != model.config().types)
     throw std::runtime_error("export: " + std::to_string(req.types.size()) + " type names for a model with " +
                              std::to_string(model.config().types) + " output channels");
+  if (req.precision == Precision::Int8)
+    throw std::invalid_argument("export: int8 bundles are made from a float32 one by `mtfcdd-train quantize`, "
+                                "which calibrates them on images");
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;

@@ -14,6 +14,7 @@
 #include "dist_env.hpp"
 #include <mtfcdd/dnn_model.hpp>
 #include "evaluate.hpp"
+#include "quantize.hpp"
 #include "export.hpp"
 #include "fcdd_math.hpp"
 #include "fcdd_model.hpp"
@@ -271,6 +272,26 @@ struct EvalOptions {
   bool no_pixel = false;
 };
 
+struct QuantizeOptions {
+  std::string model, data, split = "train", out;
+  size_t images = 64;
+  double max_rel_l2 = kInt8Tolerance;
+};
+
+int cmd_quantize(const QuantizeOptions& o, const DataOptions& d) {
+  const Dataset data = load_dataset(o.data, d.options());
+  std::vector<std::string> paths;
+  for (const Sample* s : data.split(o.split)) paths.push_back(s->image);
+  const auto r = quantize_bundle(o.model, evenly_spaced(paths, o.images), o.out, 8, o.max_rel_l2);
+  std::printf("int8 bundle written: %s (%zu convolutions calibrated on %zu %s images of %s)\n", o.out.c_str(),
+              r.convolutions, r.images, o.split.c_str(), o.data.c_str());
+  std::printf("quantize check (int8 vs float32 maps on those images): relative L2 %.3g (limit %.3g)\n", r.maps_rel_l2,
+              o.max_rel_l2);
+  if (!r.float32_convolutions.empty())
+    std::printf("kept in float32 to stay within the limit: %s\n", nlohmann::json(r.float32_convolutions).dump().c_str());
+  return 0;
+}
+
 int cmd_eval(const EvalOptions& o, const DataOptions& d) {
   DnnModel dnn(o.model);
   LoadOptions lo = d.options();
@@ -358,7 +379,7 @@ int main(int argc, char** argv) {
   cli::add_choice(exp, "--resize", ex.req.resize, "how images become the input");
   cli::add_choice(exp, "--flip-average", ex.req.flip_average, "average each image's maps over its mirror images");
   cli::add_choice(exp, "--precision", ex.req.precision,
-                  "bf16: convolutions in bfloat16, checked against LibTorch within 1e-2; needs AVX512_BF16");
+                  "bf16: convolutions in bfloat16, checked against LibTorch within 1e-2, needs AVX512_BF16 (int8: see quantize)");
 
   TrainOptions tr;
   auto* train = app.add_subcommand("train", "balanced-epoch training, on one process or data parallel over several");
@@ -379,6 +400,17 @@ int main(int argc, char** argv) {
   eval->add_flag("--no-pixel", ev.no_pixel, "skip pixel metrics");
   eval->add_option("--figure", ev.figure, "draw each type's heatmaps on its highest-scoring images (PNG/JPEG)");
   eval->add_option("--figure-rows", ev.figure_rows, "images per type in the figure")->check(CLI::Range(1, 64));
+
+  QuantizeOptions qu;
+  auto* quant = app.add_subcommand("quantize", "an int8 bundle of a float32 one, input ranges calibrated on images");
+  data.add(quant);
+  quant->add_option("--model", qu.model, "float32 bundle folder")->required();
+  quant->add_option("--data", qu.data, "dataset of the calibration images")->required();
+  quant->add_option("--split", qu.split, "their split")->check(CLI::IsMember({"train", "val", "test"}));
+  quant->add_option("--images", qu.images, "how many, evenly spaced over the split")->check(CLI::Range(1, 100000));
+  quant->add_option("--out", qu.out, "new bundle folder")->required();
+  quant->add_option("--max-rel-l2", qu.max_rel_l2, "refuse the bundle when its maps differ more from float32's")
+      ->check(CLI::Range(0.0, 10.0));
 
   std::string epochs_data;
   int epochs_batch = 32, trials = 10000;
@@ -406,6 +438,7 @@ int main(int argc, char** argv) {
     if (exp->parsed()) return cmd_export(net, tc, ex);
     if (train->parsed()) return cmd_train(tr, data, net, argc, argv);
     if (eval->parsed()) return cmd_eval(ev, data);
+    if (quant->parsed()) return cmd_quantize(qu, data);
     if (epochs->parsed()) return cmd_epochs(epochs_data, data, epochs_batch, trials);
     return cmd_toy_data(toy);
   } catch (const std::invalid_argument& e) {

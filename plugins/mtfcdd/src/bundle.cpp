@@ -63,7 +63,21 @@ struct Feature {
 std::vector<Feature> features(const BundleManifest& m) {
   return {{m.resize != Resize::Stretch, 2, std::string("input.resize ") + name_of(m.resize)},
           {m.flip_average != FlipAverage::None, 3, std::string("flip_average ") + name_of(m.flip_average)},
-          {m.precision != Precision::Float32, 4, std::string("precision ") + name_of(m.precision)}};
+          {m.precision == Precision::BF16, 4, "precision bf16"},
+          {m.precision == Precision::Int8, 6, "precision int8"}};
+}
+
+// {"layer": [min, max], ...}: finite, min <= max, not all zero.
+std::map<std::string, Int8Range> read_int8_ranges(const Reader& r) {
+  std::map<std::string, Int8Range> out;
+  for (auto it = r.json().begin(); it != r.json().end(); ++it) {
+    const auto v = r.numbers<2>(it.key());
+    if (!(v[0] <= v[1]) || !is_finite_float(v[0]) || !is_finite_float(v[1]) || (v[0] == 0 && v[1] == 0))
+      r.fail(excerpt(it.key()), "must be [min, max] with min <= max, finite, not both 0");
+    out[it.key()] = {static_cast<float>(v[0]), static_cast<float>(v[1])};
+  }
+  if (out.empty()) r.fail("", "must name at least one convolution");
+  return out;
 }
 
 int needed_format(const BundleManifest& m) {
@@ -90,6 +104,7 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
   read_input(r.child("input"), m);
   m.flip_average = r.choice("flip_average", FlipAverage::None);
   m.precision = r.choice("precision", Precision::Float32);
+  if (m.precision == Precision::Int8) m.int8_ranges = read_int8_ranges(r.child("int8_input_ranges"));
   for (const Feature& f : features(m))
     if (f.used && m.format_version < f.version)
       r.fail("format_version", f.what + " needs format_version " + std::to_string(f.version));
@@ -109,7 +124,7 @@ json manifest_to_json(const BundleManifest& m) {
   for (const auto& t : m.types)
     types.push_back({{"name", t.name}, {"display", t.display}, {"image_threshold", t.image_threshold},
                      {"pixel_threshold", t.pixel_threshold}});
-  return {{"format", "mtfcdd-bundle"},
+  json j = {{"format", "mtfcdd-bundle"},
           {"format_version", needed_format(m)},
           {"model", m.model_file},
           {"types", types},
@@ -128,6 +143,12 @@ json manifest_to_json(const BundleManifest& m) {
           {"precision", name_of(m.precision)},
           {"calibrated", m.calibrated},
           {"provenance", m.provenance}};
+  if (m.precision == Precision::Int8) {
+    json ranges = json::object();
+    for (const auto& [layer, r] : m.int8_ranges) ranges[layer] = {r.min, r.max};
+    j["int8_input_ranges"] = ranges;
+  }
+  return j;
 }
 
 BundleManifest read_manifest(const std::string& bundle_dir) {

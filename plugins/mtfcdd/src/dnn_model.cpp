@@ -45,22 +45,24 @@ Conv choose_conv(const DnnOptions& o, Backend backend) {
   return o.conv != Conv::OpenCv && have_onednn() && backend == Backend::Cpu ? Conv::OneDnn : Conv::OpenCv;
 }
 
-// A bf16 bundle runs where its arithmetic can, never silently in float32: oneDNN's bf16 kernels,
-// which need AVX512_BF16.
+// A bf16 or int8 bundle runs where its arithmetic can, never silently in float32: oneDNN's bf16
+// kernels need AVX512_BF16, its fast int8 ones AVX512_VNNI.
 void check_precision(const BundleManifest& m, Conv conv, const std::string& bundle_dir) {
   if (m.precision == Precision::Float32) return;
   const std::string what = "bundle " + bundle_dir + " has precision " + name_of(m.precision);
   if (conv != Conv::OneDnn)
     throw BackendError(what + ", which runs on the oneDNN convolutions (cpu backend, conv auto or onednn), not on conv " +
                        name_of(conv));
-  if (!have_bf16())
+  if (m.precision == Precision::BF16 && !have_bf16())
     throw BackendError(what + ", which needs a CPU with AVX512_BF16; this one has none (export the model in float32)");
+  if (m.precision == Precision::Int8 && !have_int8())
+    throw BackendError(what + ", which needs a CPU with AVX512_VNNI; this one has none (use the float32 bundle)");
 }
 
 cv::dnn::Net read_onnx(const std::string& path, Conv conv, const BundleManifest& m) {
 #ifdef MTFCDD_WITH_ONEDNN
   if (conv == Conv::OneDnn)
-    return read_onnx_with_onednn_conv(path, {1, 3, m.input_height, m.input_width}, m.precision == Precision::BF16);
+    return read_onnx_with_onednn_conv(path, {1, 3, m.input_height, m.input_width}, m.precision, m.int8_ranges);
   return read_onnx_with_opencv_conv(path);
 #else
   return cv::dnn::readNetFromONNX(path);
@@ -72,6 +74,14 @@ cv::dnn::Net read_onnx(const std::string& path, Conv conv, const BundleManifest&
 bool have_onednn() {
 #ifdef MTFCDD_WITH_ONEDNN
   return true;
+#else
+  return false;
+#endif
+}
+
+bool have_int8() {
+#ifdef MTFCDD_WITH_ONEDNN
+  return cpu_has_vnni();
 #else
   return false;
 #endif
@@ -175,6 +185,24 @@ cv::Mat DnnModel::forward(const cv::Mat& blob) {
   if (!cv::checkRange(out, true, nullptr, -1e30, 1e30))
     throw std::runtime_error("the network produced NaN or infinite values");
   return out;
+}
+
+std::map<std::string, Int8Range> DnnModel::calibrate_int8(const std::vector<cv::Mat>& blobs) {
+  if (conv_ != Conv::OneDnn || manifest_.precision != Precision::Float32)
+    throw std::invalid_argument("int8 calibration needs a float32 bundle on the oneDNN convolutions");
+#ifdef MTFCDD_WITH_ONEDNN
+  record_input_ranges(net_, true);
+  try {
+    for (const cv::Mat& b : blobs) forward(b);
+  } catch (...) {
+    record_input_ranges(net_, false);
+    throw;
+  }
+  record_input_ranges(net_, false);
+  return recorded_input_ranges(net_);
+#else
+  return {};
+#endif
 }
 
 }  // namespace mtfcdd

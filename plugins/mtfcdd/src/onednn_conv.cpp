@@ -5,6 +5,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <limits>
+#include <cmath>
 #include <set>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <opencv2/core/utility.hpp>
@@ -107,6 +110,17 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
     bf16_ = on;
     plans_.clear();
   }
+  // 8-bit inputs quantized over `range`, 8-bit weights; fixed before the first forward.
+  void set_int8(const Int8Range& range) {
+    int8_ = range;
+    plans_.clear();
+  }
+  // While on, each forward widens recorded() to the input's values (float32 runs only).
+  void set_recording(bool on) {
+    recording_ = on;
+    if (on) recorded_ = {std::numeric_limits<float>::max(), std::numeric_limits<float>::lowest()};
+  }
+  Int8Range recorded() const { return recorded_; }
   bool src_blocked() const { return src_blocked_; }
   bool dst_blocked() const { return dst_blocked_; }
 
@@ -140,6 +154,11 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
         src.size[1] != blobs[0].size[1] * groups_)
       CV_Error(cv::Error::StsBadArg, "convolution '" + name + "': the input is not a continuous float32 NCHW " +
                                          "blob with " + std::to_string(blobs[0].size[1] * groups_) + " channels");
+    if (recording_) {
+      double lo = 0, hi = 0;
+      cv::minMaxIdx(src.reshape(1, 1), &lo, &hi);
+      recorded_ = {std::min(recorded_.min, static_cast<float>(lo)), std::max(recorded_.max, static_cast<float>(hi))};
+    }
     const OpenCvThreadCount threads;
     try {
       Plan& p = plan_for(src, dst, threads.threads());
@@ -150,7 +169,7 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
       if (p.src) p.to_src.execute(stream_, plain_src, conv_src);
       p.conv.execute(stream_, {{DNNL_ARG_SRC, conv_src},
                                {DNNL_ARG_WEIGHTS, p.weights},
-                               {DNNL_ARG_BIAS, bias_},
+                               {DNNL_ARG_BIAS, p.bias ? p.bias : bias_},
                                {DNNL_ARG_DST, conv_dst}});
       if (p.dst) p.from_dst.execute(stream_, conv_dst, plain_dst);
       stream_.wait();
@@ -168,6 +187,7 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
     dnnl::convolution_forward conv;
     memory::desc plain_src, plain_dst, src, dst;
     memory weights;
+    memory bias;  // int8: the bias in the scaled domain of the sums; else empty (bias_ serves)
     dnnl::reorder to_src, from_dst;
   };
   // The batch is dynamic, and oneDNN splits the work for a thread count when it creates the
@@ -182,13 +202,86 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
   }
 
   Plan make_plan(const cv::Mat& src, const cv::Mat& dst) {
-    // bf16 where oneDNN has a real kernel for this shape; its reference one is far slower than
-    // float32 (the 3-channel first layer, say).
-    if (bf16_) {
-      Plan p = make_plan(src, dst, memory::data_type::bf16);
+    // bf16 and int8 where oneDNN has a real kernel for this shape; its reference one is far
+    // slower than float32 (the 3-channel first layer, say).
+    if (bf16_ || int8_) {
+      Plan p = int8_ ? make_int8_plan(src, dst) : make_plan(src, dst, memory::data_type::bf16);
       if (p.impl.rfind("ref", 0) != 0) return p;
     }
     return make_plan(src, dst, kF32);
+  }
+
+  // u8 or s8 inputs scaled so that the calibrated range fills them, s8 weights scaled per output
+  // channel, s32 sums scaled back to float32 with the bias and ReLUs applied on the way out.
+  Plan make_int8_plan(const cv::Mat& src, const cv::Mat& dst) {
+    const dnnl::engine& eng = cpu_engine();
+    const bool is_unsigned = int8_->min >= 0;
+    const float src_scale = int8_input_scale(*int8_);
+    const std::vector<float> w_scales = weight_scales();
+    std::vector<float> out_scales(w_scales.size());
+    for (size_t o = 0; o < w_scales.size(); ++o) out_scales[o] = 1.f / (src_scale * w_scales[o]);
+    const memory::dims src_dims(src.size.p, src.size.p + 4), dst_dims(dst.size.p, dst.size.p + 4);
+    const auto src_dt = is_unsigned ? memory::data_type::u8 : memory::data_type::s8;
+    memory::dims dilates;
+    for (size_t d : opencv_->dilations) dilates.push_back(static_cast<memory::dim>(d) - 1);
+    const memory::desc bias_desc({dst.size[1]}, kF32, Tag::x);
+    const dnnl::convolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, memory::desc(src_dims, src_dt, Tag::any),
+        memory::desc(weight_dims(), memory::data_type::s8, Tag::any), blobs.size() > 1 ? bias_desc : memory::desc(),
+        memory::desc(dst_dims, kF32, dst_blocked_ ? kBlocked : Tag::any), to_dims(opencv_->strides), dilates,
+        to_dims(opencv_->pads_begin), to_dims(opencv_->pads_end));
+    dnnl::post_ops ops;
+    for (float slope : relu_slopes_) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, slope, 0.f);
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(1 << 1, out_scales);  // per output channel (dst dimension 1)
+    attr.set_post_ops(ops);
+    const dnnl::convolution_forward::primitive_desc pd(desc, attr, eng);
+
+    Plan p;
+    p.impl = pd.impl_info_str();
+    p.conv = dnnl::convolution_forward(pd);
+    p.plain_src = memory::desc(src_dims, kF32, src_blocked_ ? kBlocked : Tag::nchw);
+    p.plain_dst = memory::desc(dst_dims, kF32, dst_blocked_ ? kBlocked : Tag::nchw);
+    p.src = pd.src_desc();
+    dnnl::primitive_attr quantize;
+    quantize.set_output_scales(0, {src_scale});
+    p.to_src = dnnl::reorder(dnnl::reorder::primitive_desc(eng, p.plain_src, eng, p.src, quantize));
+    if (pd.dst_desc() != p.plain_dst) {
+      p.dst = pd.dst_desc();
+      p.from_dst = dnnl::reorder({eng, p.dst, eng, p.plain_dst});
+    }
+    p.weights = int8_weights(pd.weights_desc(), w_scales);
+    if (blobs.size() > 1) {
+      // oneDNN 2.x scales the sum and the bias together: the bias goes in the sums' units.
+      p.bias = memory(bias_desc, eng);
+      float* b = static_cast<float*>(p.bias.get_data_handle());
+      for (size_t o = 0; o < w_scales.size(); ++o) b[o] = blobs[1].ptr<float>()[o] * src_scale * w_scales[o];
+    }
+    return p;
+  }
+
+  // Per output channel: 127 over the largest weight magnitude (1 for an all-zero channel).
+  std::vector<float> weight_scales() const {
+    const cv::Mat w = blobs[0].reshape(1, blobs[0].size[0]);
+    std::vector<float> out(w.rows);
+    for (int o = 0; o < w.rows; ++o) {
+      double lo = 0, hi = 0;
+      cv::minMaxIdx(w.row(o), &lo, &hi);
+      const double m = std::max(std::abs(lo), std::abs(hi));
+      out[o] = m > 0 ? static_cast<float>(127 / m) : 1.f;
+    }
+    return out;
+  }
+
+  memory int8_weights(const memory::desc& layout, const std::vector<float>& scales) {
+    const dnnl::engine& eng = cpu_engine();
+    memory plain({weight_dims(), kF32, groups_ == 1 ? Tag::oihw : Tag::goihw}, eng, blobs[0].data);
+    memory packed(layout, eng);
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(groups_ == 1 ? 1 << 0 : (1 << 0) | (1 << 1), scales);  // the output channels
+    dnnl::reorder(dnnl::reorder::primitive_desc(eng, plain.get_desc(), eng, layout, attr)).execute(stream_, plain, packed);
+    stream_.wait();
+    return packed;
   }
 
   // `dt`: the type of the convolution's input and weights; sums and output are float32.
@@ -258,7 +351,9 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
 
   cv::Ptr<cv::dnn::BaseConvolutionLayer> opencv_;
   int groups_;
-  bool src_blocked_ = false, dst_blocked_ = false, bf16_ = false;
+  bool src_blocked_ = false, dst_blocked_ = false, bf16_ = false, recording_ = false;
+  std::optional<Int8Range> int8_;
+  Int8Range recorded_;
   std::vector<float> relu_slopes_;  // the fused ReLUs' negative slopes, in order
   dnnl::stream stream_{cpu_engine()};
   memory bias_;  // on blobs[1]'s data; empty without a bias
@@ -367,7 +462,18 @@ cv::dnn::Net read_with_all_layers(const std::string& path) {
 
 }  // namespace
 
-cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::MatShape& input_shape, bool bf16) {
+float int8_input_scale(const Int8Range& r) {
+  const float range = std::max(std::abs(r.min), std::abs(r.max));
+  return range > 0 ? (r.min >= 0 ? 255.f : 127.f) / range : 1.f;
+}
+
+bool cpu_has_vnni() {
+  const auto bits = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_vnni);
+  return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & bits) == bits;
+}
+
+cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::MatShape& input_shape,
+                                        Precision precision, const std::map<std::string, Int8Range>& int8_ranges) {
   const std::lock_guard<std::mutex> lock(factory_mutex());
   cv::dnn::LayerFactory::registerLayer("Convolution", create_conv_layer);
   // The factory keeps a stack per type: unregistering pops ours and OpenCV's is back.
@@ -377,13 +483,29 @@ cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::
   cv::dnn::Net net = read_with_all_layers(path);
   choose_layouts(net, input_shape);
   for (const auto& name : net.getLayerNames())
-    if (const auto conv = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnConvLayer>()) conv->set_bf16(bf16);
+    if (const auto conv = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnConvLayer>()) {
+      conv->set_bf16(precision == Precision::BF16);
+      const auto range = int8_ranges.find(name);  // the convolutions not named stay float32
+      if (precision == Precision::Int8 && range != int8_ranges.end()) conv->set_int8(range->second);
+    }
   return net;
 }
 
 cv::dnn::Net read_onnx_with_opencv_conv(const std::string& path) {
   const std::lock_guard<std::mutex> lock(factory_mutex());
   return read_with_all_layers(path);
+}
+
+void record_input_ranges(cv::dnn::Net& net, bool on) {
+  for (const auto& name : net.getLayerNames())
+    if (const auto conv = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnConvLayer>()) conv->set_recording(on);
+}
+
+std::map<std::string, Int8Range> recorded_input_ranges(cv::dnn::Net& net) {
+  std::map<std::string, Int8Range> out;
+  for (const auto& name : net.getLayerNames())
+    if (const auto conv = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnConvLayer>()) out[name] = conv->recorded();
+  return out;
 }
 
 std::vector<BlockedLayout> blocked_layouts(cv::dnn::Net& net) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -18,9 +19,17 @@ enum class ChannelOrder { RGB, BGR };
 enum class Resize { Stretch, Fit };
 // The maps are the mean over the frame and its mirror images (flip_average.hpp).
 enum class FlipAverage { None, H, V, HV };
-// The arithmetic of the convolutions: float32, or bf16 (bfloat16 inputs and weights, float32 sums
-// and outputs; oneDNN on a CPU with AVX512_BF16).
-enum class Precision { Float32, BF16 };
+// The arithmetic of the convolutions: float32; bf16 (bfloat16 inputs and weights, float32 sums
+// and outputs; oneDNN on a CPU with AVX512_BF16); or int8 (8-bit inputs quantized with ranges
+// calibrated on training images, 8-bit weights per output channel, 32-bit integer sums, float32
+// outputs; oneDNN on a CPU with AVX512_VNNI).
+enum class Precision { Float32, BF16, Int8 };
+
+// The values a convolution's input took on calibration images; an int8 convolution maps them to
+// u8 (min >= 0, e.g. after a ReLU) or s8, the largest magnitude to 255 or 127.
+struct Int8Range {
+  float min = 0, max = 0;
+};
 
 template <>
 struct Names<ChannelOrder> {
@@ -38,14 +47,14 @@ struct Names<FlipAverage> {
 };
 template <>
 struct Names<Precision> {
-  static constexpr std::pair<Precision, const char*> table[] = {{Precision::Float32, "float32"},
-                                                                {Precision::BF16, "bf16"}};
+  static constexpr std::pair<Precision, const char*> table[] = {
+      {Precision::Float32, "float32"}, {Precision::BF16, "bf16"}, {Precision::Int8, "int8"}};
 };
 
 // The newest format this build reads. A bundle is written with the oldest version that holds what
-// it uses (2: input.resize "fit"; 3: flip_average; 4: precision bf16), so that older builds refuse
+// it uses (2: input.resize "fit"; 3: flip_average; 4: precision bf16; 6: precision int8), so that older builds refuse
 // what they would misread.
-constexpr int kBundleFormatVersion = 4;
+constexpr int kBundleFormatVersion = 6;
 
 struct DefectType {
   std::string name;
@@ -65,6 +74,9 @@ struct BundleManifest {
   // a detector config.
   FlipAverage flip_average = FlipAverage::None;
   Precision precision = Precision::Float32;
+  // Int8: the calibrated input range of each convolution that runs in int8, by its layer name in
+  // OpenCV's network; the others run in float32.
+  std::map<std::string, Int8Range> int8_ranges;
   std::array<double, 3> mean{}, std{};        // in 0..255 units, per channel in channel_order
   std::string input_name = "image";
   std::string maps_output = "anomaly_maps";   // [N, M, heatmap_height, heatmap_width]

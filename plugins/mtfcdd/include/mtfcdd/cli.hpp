@@ -7,6 +7,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "names.hpp"
 
@@ -21,11 +22,15 @@ inline void configure(CLI::App& app) {
   app.get_formatter()->column_width(34);
 }
 
-// An option taking one of the names of Names<E> (listed by --help, refused otherwise).
+// An option taking one of the names of Names<E> (listed by --help, anything else refused).
 template <class E>
 CLI::Option* add_choice(CLI::App* app, const std::string& flag, E& value, const std::string& description) {
-  return app->add_option(flag, value, description)
-      ->transform(CLI::CheckedTransformer(name_map<E>()))
+  std::vector<std::string> names;
+  for (const auto& entry : Names<E>::table) names.push_back(entry.second);
+  return app
+      ->add_option_function<std::string>(
+          flag, [&value](const std::string& s) { value = *parse_name<E>(s); }, description)
+      ->check(CLI::IsMember(names))
       ->default_str(name_of(value));
 }
 

@@ -2,6 +2,7 @@
 // time, then turns normalised NCHW blobs into anomaly maps.
 #pragma once
 
+#include <map>
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
 #include <stdexcept>
@@ -44,6 +45,8 @@ struct DnnOptions {
 bool have_onednn();
 // Whether this build and CPU run bf16 bundles (BundleManifest::precision): oneDNN and AVX512_BF16.
 bool have_bf16();
+// Whether this build and CPU run int8 bundles: oneDNN and AVX512_VNNI.
+bool have_int8();
 
 class DnnModel {
  public:
@@ -61,6 +64,10 @@ class DnnModel {
   // over the manifest's flips (one network call of N times the views); throws if the network
   // produced a NaN or an infinity.
   cv::Mat forward(const cv::Mat& blob);
+
+  // The range of every convolution's input over forwards of `blobs` (as make_blob() makes them),
+  // for an int8 bundle. Needs a float32 bundle on the oneDNN convolutions.
+  std::map<std::string, Int8Range> calibrate_int8(const std::vector<cv::Mat>& blobs);
 
  private:
   void check_output_shapes(const std::string& path) const;
