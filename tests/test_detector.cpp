@@ -172,6 +172,11 @@ TEST_F(DetectorTest, RefusesMalformedManifests) {
   EXPECT_NE(message({{"heatmap", {{"width", 7}}}}).find("output 'anomaly_maps' is [ 1 3 8 8 ], the manifest says "
                                                         "[ 1 3 8 7 ]"),
             std::string::npos);
+  // The test bundle's model.onnx declares a 64x64 input; OpenCV sizes layers from that, and ran them
+  // out of bounds on a smaller input (found by fuzz_onnx). Refused before OpenCV reads the file.
+  EXPECT_NE(message({{"input", {{"width", 32}, {"height", 32}}}})
+                .find("it declares input 'image' as [ ? 3 64 64 ], the manifest says [ 1 3 32 32 ]"),
+            std::string::npos);
   EXPECT_EQ(names(message({{"format_version", 1.5}}), "format_version 1.5 is not supported"), "");
   EXPECT_EQ(names(message({{"calibrated", "yes"}}), "'calibrated' has the wrong type"), "");
   EXPECT_EQ(names(message({{"types", {{{"name", "a"}, {"image_threshold", 1e39}, {"pixel_threshold", 0}}}}}),
@@ -185,6 +190,23 @@ TEST_F(DetectorTest, RefusesMalformedManifests) {
   text.insert(text.size() - 1, ",\"provenance\": " + std::string(100000, '[') + std::string(100000, ']'));
   std::ofstream(deep / "model.json") << text;
   EXPECT_EQ(names(message_of([&] { Detector d({{"model", deep.string()}}, ""); }), "nested deeper than 64"), "");
+}
+
+// A length-delimited protobuf field (number < 16, body < 128 bytes).
+static std::string proto_field(int number, const std::string& body) {
+  return std::string{char(number << 3 | 2), char(body.size())} + body;
+}
+
+TEST(OnnxDeclaredInputShape, ReadsTheNamedGraphInput) {
+  // ModelProto{ir_version 7, graph{input{name "image", type{tensor_type{elem_type 1,
+  // shape{dim{dim_param "N"}, dim{dim_value 3}, dim{dim_value 300}}}}}}}; 300 is varint ac 02.
+  const std::string dims = proto_field(1, proto_field(2, "N")) + proto_field(1, "\x08\x03") +
+                           proto_field(1, std::string("\x08\xac\x02", 3));
+  const std::string input = proto_field(1, "image") + proto_field(2, proto_field(1, "\x08\x01" + proto_field(2, dims)));
+  const std::string model = std::string("\x08\x07", 2) + proto_field(7, proto_field(11, input));
+  EXPECT_EQ(onnx_declared_input_shape(model, "image"), (std::vector<int64_t>{-1, 3, 300}));
+  EXPECT_TRUE(onnx_declared_input_shape(model, "scores").empty());
+  EXPECT_THROW(onnx_declared_input_shape(model.substr(0, model.size() - 1), "image"), std::runtime_error);
 }
 
 TEST_F(DetectorTest, BadConfigurationsNameTheCause) {

@@ -2,10 +2,12 @@
 // time, then turns normalised NCHW blobs into anomaly maps.
 #pragma once
 
+#include <cstdint>
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bundle.hpp"
@@ -33,6 +35,11 @@ struct DnnOptions {
 bool have_onednn();
 // Whether this build and CPU run bf16 bundles (BundleManifest::precision): oneDNN and AVX512_BF16.
 bool have_bf16();
+
+// The shape model.onnx declares for its graph input `name`, read from the protobuf bytes: one entry
+// per dimension, -1 where a dimension is symbolic or unset; empty when the input is not declared
+// or has no shape. Throws std::runtime_error on bytes that are not protobuf wire format.
+std::vector<int64_t> onnx_declared_input_shape(std::string_view onnx, std::string_view name);
 
 class DnnModel {
  public:
