@@ -187,6 +187,33 @@ TEST_F(DetectorTest, RefusesMalformedManifests) {
   EXPECT_EQ(names(message_of([&] { Detector d({{"model", deep.string()}}, ""); }), "nested deeper than 64"), "");
 }
 
+// A length-delimited protobuf field (number < 16, body < 128 bytes).
+static std::string proto_field(int number, const std::string& body) {
+  return std::string{char(number << 3 | 2), char(body.size())} + body;
+}
+
+TEST(OnnxDeclaredInputShape, ReadsTheNamedGraphInput) {
+  // ModelProto{ir_version 7, graph{input{name "image", type{tensor_type{elem_type 1,
+  // shape{dim{dim_param "N"}, dim{dim_value 3}, dim{dim_value 300}}}}}}}; 300 is varint ac 02.
+  const std::string dims = proto_field(1, proto_field(2, "N")) + proto_field(1, "\x08\x03") +
+                           proto_field(1, std::string("\x08\xac\x02", 3));
+  const std::string input = proto_field(1, "image") + proto_field(2, proto_field(1, "\x08\x01" + proto_field(2, dims)));
+  const std::string model = std::string("\x08\x07", 2) + proto_field(7, proto_field(11, input));
+  EXPECT_EQ(onnx_declared_input_shape(model, "image"), (std::vector<int64_t>{-1, 3, 300}));
+  EXPECT_TRUE(onnx_declared_input_shape(model, "scores").empty());
+  EXPECT_THROW(onnx_declared_input_shape(model.substr(0, model.size() - 1), "image"), std::runtime_error);
+}
+
+// The test bundle's model.onnx declares a 64x64 input; OpenCV sizes layers from that, and ran them
+// out of bounds on a smaller input (found by fuzz_onnx). Refused before OpenCV reads the file.
+TEST_F(DetectorTest, RefusesAModelDeclaringAnotherInputSize) {
+  test::TempDir dir;
+  const auto copy = patched_bundle(dir, "small", {{"input", {{"width", 32}, {"height", 32}}}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); })
+                .find("it declares input 'image' as [ ? 3 64 64 ], the manifest says [ 1 3 32 32 ]"),
+            std::string::npos);
+}
+
 TEST_F(DetectorTest, BadConfigurationsNameTheCause) {
   EXPECT_NE(message_of([] { Detector d(json::array(), ""); }).find("config: must be an object"), std::string::npos);
   EXPECT_NE(message_of([] { Detector d(config({{"colour", 1}}), ""); }).find("config: colour: unknown key"), std::string::npos);

@@ -13,14 +13,21 @@
 
 namespace mtfcdd::fuzz {
 
-// A folder of this process's own (parallel fuzz jobs never share one), removed at exit.
+// A folder of this process's own (parallel fuzz jobs never share one), removed at exit. The
+// remover is made after the path, so it is destroyed before it (an atexit handler registered
+// while the path was being made ran after the path was gone and left every folder behind).
 inline const std::filesystem::path& scratch() {
   static const std::filesystem::path dir = [] {
     const auto d = std::filesystem::temp_directory_path() / ("mtfcdd_fuzz_" + std::to_string(::getpid()));
     std::filesystem::create_directories(d);
-    std::atexit([] { std::error_code ec; std::filesystem::remove_all(scratch(), ec); });
     return d;
   }();
+  static const struct Remover {
+    ~Remover() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } remover;
   return dir;
 }
 

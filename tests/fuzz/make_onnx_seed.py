@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes corpus/onnx/pool.onnx: the smallest network shaped like a test bundle's model (input
-"image" 1x3x64x64; "anomaly_maps" 1x3x8x8 by 8x8 average pooling; "scores" 1x3 their means), so
-that the fuzzer starts from bytes the ONNX importer accepts. Plain protobuf wire format, no deps."""
+"""Writes corpus/onnx/pool.onnx and pool_32.onnx: the smallest networks shaped like a bundle's model
+(input "image" 1x3x64x64 or 1x3x32x32; "anomaly_maps" 1x3x8x8 or 1x3x4x4 by 8x8 average pooling;
+"scores" 1x3 their means), so that the fuzzer starts from bytes the ONNX importer and the bundle's
+manifest accept. Plain protobuf wire format, no deps."""
 import os
 
 
@@ -41,12 +42,18 @@ def value_info(name, dims):
     return field(1, name) + field(2, field(1, field(1, 1) + field(2, shape)))
 
 
-graph = (field(1, node(["image"], ["anomaly_maps"], "AveragePool",
-                       [ints_attr("kernel_shape", [8, 8]), ints_attr("strides", [8, 8])])) +
-         field(1, node(["anomaly_maps"], ["scores"], "ReduceMean", [ints_attr("axes", [2, 3]), int_attr("keepdims", 0)])) +
-         field(2, "pool") + field(11, value_info("image", [1, 3, 64, 64])) +
-         field(12, value_info("anomaly_maps", [1, 3, 8, 8])) + field(12, value_info("scores", [1, 3])))
-model = field(1, 7) + field(8, field(1, "") + field(2, 13)) + field(7, graph)
+def pool_model(side):
+    maps = side // 8
+    graph = (field(1, node(["image"], ["anomaly_maps"], "AveragePool",
+                           [ints_attr("kernel_shape", [8, 8]), ints_attr("strides", [8, 8])])) +
+             field(1, node(["anomaly_maps"], ["scores"], "ReduceMean", [ints_attr("axes", [2, 3]), int_attr("keepdims", 0)])) +
+             field(2, "pool") + field(11, value_info("image", [1, 3, side, side])) +
+             field(12, value_info("anomaly_maps", [1, 3, maps, maps])) + field(12, value_info("scores", [1, 3])))
+    return field(1, 7) + field(8, field(1, "") + field(2, 13)) + field(7, graph)
+
+
 here = os.path.dirname(os.path.abspath(__file__))
-with open(os.path.join(here, "corpus", "onnx", "pool.onnx"), "wb") as f:
-    f.write(model)
+# The declared input must be the manifest's: 64 for the test bundle, 32 for scripts/fuzz.sh's bundle.
+for name, side in (("pool.onnx", 64), ("pool_32.onnx", 32)):
+    with open(os.path.join(here, "corpus", "onnx", name), "wb") as f:
+        f.write(pool_model(side))
