@@ -283,14 +283,24 @@ TEST_F(DetectorTest, FlipAverageBundleScoresTheMeanOfTheMirroredFrames) {
 
 // The manifest's precision: bf16 needs format_version 4 (older readers would run it in float32
 // against thresholds calibrated on bf16 maps); anything else is refused by name.
-TEST_F(DetectorTest, PrecisionIsFloat32OrBf16FromFormatVersion4) {
+TEST_F(DetectorTest, PrecisionIsFloat32Bf16OrInt8FromTheirFormatVersions) {
   test::TempDir dir;
   const auto copy = patched_bundle(dir, "bf16", {{"format_version", 3}, {"precision", "bf16"}});
   EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("needs format_version 4"),
             std::string::npos);
   patched_bundle(dir, "bf16", {{"format_version", 4}, {"precision", "fp8"}});
   EXPECT_NE(
-      message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("precision: must be float32 or bf16"),
+      message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("precision: must be float32, bf16 or int8"),
       std::string::npos);
   EXPECT_EQ(Detector(config(), "").describe().at("precision"), "float32");
+  // int8 needs format_version 6 and the calibrated ranges of its convolutions.
+  patched_bundle(dir, "bf16", {{"format_version", 6}, {"precision", "int8"}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("int8_input_ranges: missing"),
+            std::string::npos);
+  patched_bundle(dir, "bf16", {{"format_version", 5}, {"precision", "int8"}, {"int8_input_ranges", {{"c", {0, 6}}}}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("needs format_version 6"),
+            std::string::npos);
+  patched_bundle(dir, "bf16", {{"format_version", 6}, {"precision", "int8"}, {"int8_input_ranges", {{"c", {6, 0}}}}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("int8_input_ranges.c: must be [min, max]"),
+            std::string::npos);
 }

@@ -196,6 +196,45 @@ TEST_F(OneDnnConvTest, Bf16BundleRunsNearFloat32OrSaysWhyNot) {
   }
 }
 
+// 255 (u8) or 127 (s8) over the range's largest magnitude.
+TEST(Int8, InputScaleFillsTheRange) {
+  EXPECT_FLOAT_EQ(int8_input_scale({0.f, 6.f}), 42.5f);
+  EXPECT_FLOAT_EQ(int8_input_scale({-1.f, 0.5f}), 127.f);
+  EXPECT_FLOAT_EQ(int8_input_scale({-0.25f, 2.f}), 63.5f);
+  EXPECT_FLOAT_EQ(int8_input_scale({0.f, 0.f}), 1.f);
+}
+
+// Calibrated on some blobs, an int8 bundle runs near float32 on others (and did run in int8); a
+// convolution the manifest leaves out stays float32; without VNNI the bundle says why.
+TEST_F(OneDnnConvTest, Int8BundleRunsNearFloat32OrSaysWhyNot) {
+  test::TempDir dir;
+  DnnModel full(fixture_bundle());
+  std::vector<cv::Mat> calibration;
+  for (int n : {4, 3}) calibration.push_back(random_blob(n, full.manifest()));
+  const auto ranges = full.calibrate_int8(calibration);
+  ASSERT_FALSE(ranges.empty());
+  for (const auto& [layer, r] : ranges) EXPECT_LT(r.min, r.max) << layer;
+  fs::copy(fixture_bundle(), dir.file("int8"), fs::copy_options::recursive);
+  BundleManifest m = read_manifest(dir.file("int8"));
+  m.precision = Precision::Int8;
+  m.int8_ranges = ranges;
+  write_manifest(m, dir.file("int8"));
+  EXPECT_EQ(read_manifest(dir.file("int8")).format_version, 6);
+  if (!have_int8()) {
+    EXPECT_NE(message_of([&] { DnnModel d(dir.file("int8")); }).find("AVX512_VNNI"), std::string::npos);
+    return;
+  }
+  DnnModel quantized(dir.file("int8"));
+  const cv::Mat blob = random_blob(2, full.manifest());
+  const double d = relative_l2(quantized.forward(blob), full.forward(blob));
+  EXPECT_GT(d, 1e-6);
+  EXPECT_LT(d, 0.1);
+  m.int8_ranges.erase(m.int8_ranges.begin());  // the first convolution back in float32
+  write_manifest(m, dir.file("int8"));
+  EXPECT_LT(relative_l2(DnnModel(dir.file("int8")).forward(blob), full.forward(blob)), 0.1);
+  EXPECT_THROW(quantized.calibrate_int8(calibration), std::invalid_argument);  // calibrates float32 only
+}
+
 TEST(OneDnnConvAbsent, AskingForItIsABackendError) {
   if (have_onednn()) GTEST_SKIP() << "built with oneDNN";
   if (fixture_bundle().empty()) GTEST_SKIP() << "MTFCDD_TEST_BUNDLE not set (run through ctest)";

@@ -228,7 +228,7 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
     const dnnl::convolution_forward::desc desc(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, memory::desc(src_dims, src_dt, Tag::any),
         memory::desc(weight_dims(), memory::data_type::s8, Tag::any), blobs.size() > 1 ? bias_desc : memory::desc(),
-        memory::desc(dst_dims, kF32, dst_blocked_ ? kBlocked : Tag::any), to_dims(opencv_->strides), dilates,
+        memory::desc(dst_dims, kF32, Tag::any), to_dims(opencv_->strides), dilates,  // int8 kernels write NHWC
         to_dims(opencv_->pads_begin), to_dims(opencv_->pads_end));
     dnnl::post_ops ops;
     for (float slope : relu_slopes_) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, slope, 0.f);

@@ -1,0 +1,68 @@
+// int8 bundles from float32 ones (training/eval/quantize): calibration, the check against float32
+// and the convolutions kept in float32 to pass it.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <mtfcdd/dnn_model.hpp>
+
+#include "quantize.hpp"
+#include "test_util.hpp"
+
+using namespace mtfcdd;
+using test::message_of;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string fixture_bundle() {
+  const char* b = std::getenv("MTFCDD_TEST_BUNDLE");
+  return b ? b : "";
+}
+
+std::vector<cv::Mat> random_blobs(const BundleManifest& m) {
+  std::vector<cv::Mat> out;
+  for (int n : {3, 2}) {
+    cv::Mat blob(std::vector<int>{n, 3, m.input_height, m.input_width}, CV_32F);
+    cv::RNG rng(n);
+    rng.fill(blob, cv::RNG::NORMAL, 0, 1);
+    out.push_back(blob);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Quantize, EvenlySpacedPicksInOrder) {
+  const std::vector<std::string> p = {"a", "b", "c", "d", "e", "f"};
+  EXPECT_EQ(evenly_spaced(p, 3), (std::vector<std::string>{"a", "c", "e"}));
+  EXPECT_EQ(evenly_spaced(p, 4), (std::vector<std::string>{"a", "b", "d", "e"}));
+  EXPECT_EQ(evenly_spaced(p, 10), p);
+}
+
+TEST(Quantize, WritesAnInt8BundleWithinTheLimitOrNothing) {
+  if (fixture_bundle().empty()) GTEST_SKIP() << "MTFCDD_TEST_BUNDLE not set (run through ctest)";
+  test::TempDir dir;
+  const auto blobs = random_blobs(read_manifest(fixture_bundle()));
+  if (!have_int8()) {
+    EXPECT_NE(message_of([&] { quantize_bundle(fixture_bundle(), blobs, dir.file("q")); }).find("AVX512_VNNI"),
+              std::string::npos);
+    return;
+  }
+  const QuantizeResult r = quantize_bundle(fixture_bundle(), blobs, dir.file("q"));
+  EXPECT_EQ(r.images, 5u);
+  EXPECT_GT(r.convolutions, 0u);
+  EXPECT_LE(r.maps_rel_l2, kInt8Tolerance);
+  const BundleManifest m = read_manifest(dir.file("q"));
+  EXPECT_EQ(m.precision, Precision::Int8);
+  EXPECT_EQ(m.int8_ranges.size() + r.float32_convolutions.size(), r.convolutions);
+  EXPECT_NE(message_of([&] { quantize_bundle(fixture_bundle(), blobs, dir.file("q")); }).find("exists"),
+            std::string::npos);
+  EXPECT_NE(message_of([&] { quantize_bundle(dir.file("q"), blobs, dir.file("qq")); }).find("not a float32 bundle"),
+            std::string::npos);
+  // A limit no int8 convolution meets: every one is tried in float32, then nothing is left.
+  EXPECT_NE(message_of([&] { quantize_bundle(fixture_bundle(), blobs, dir.file("zero"), 0.0); })
+                .find("no convolution quantizes"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(dir.file("zero")));
+}
