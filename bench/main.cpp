@@ -79,7 +79,7 @@ void declare_options(CLI::App& app, Options& o) {
   app.add_option("--batches", o.batches, "images per call")->delimiter(',')->check(CLI::Range(1, kMaxCount));
   app.add_option("--runs", o.runs, "timed calls per (preset, batch)")->check(CLI::Range(1, kMaxCount));
   app.add_option("--warmup", o.warmup, "untimed calls before them")->check(CLI::Range(0, kMaxCount));
-  app.add_option("--types", o.types, "defect types (output channels)")->check(CLI::Range(1, kMaxCount));
+  app.add_option("--type-count", o.types, "number of defect types (output channels)")->check(CLI::Range(1, kMaxCount));
   app.add_option("--plugin", o.plugin, "the plugin .so (default: the one built with this bench)")
       ->check(CLI::ExistingFile);
   app.add_option("--threads", o.threads, "threads for both sides (default: every core)")
@@ -138,7 +138,7 @@ int export_child_main(const ExportRequest& r) {
 
 ModelFacts export_in_child(const std::string& preset, int types, const fs::path& dir) {
   const ChildRun run =
-      run_self({"export-only", "--preset", preset, "--types", std::to_string(types), "--dir", dir.string()});
+      run_self({"export-only", "--preset", preset, "--type-count", std::to_string(types), "--dir", dir.string()});
   return json::parse(run.stdout_text).get<ModelFacts>();
 }
 
@@ -574,7 +574,7 @@ int main(int argc, char** argv) {
   CLI::App* export_cmd = app.add_subcommand("export-only", "export a random-weight bundle; print its facts")->group("");
   export_cmd->add_option("--preset", export_child.preset, "the preset")->required();
   export_cmd->add_option("--dir", export_child.dir, "the bundle folder")->required();
-  export_cmd->add_option("--types", export_child.types, "defect types");
+  export_cmd->add_option("--type-count", export_child.types, "number of defect types");
   if (const auto exit_code = mtfcdd::cli::parse(app, argc, argv)) return *exit_code;
   try {
     if (plugin_cmd->parsed()) return plugin_child_main(plugin_child);

@@ -114,7 +114,8 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
 
   const json& out = r.at(j, "outputs", "");
   m.maps_output = r.get<std::string>(out, "anomaly_maps", "outputs.");
-  m.scores_output = r.get<std::string>(out, "scores", "outputs.");
+  // Bundles of older trainers also name a "scores" output (z per type); z is taken from the
+  // maps after flip averaging, so that output is neither run nor required.
   const json& hm = r.at(j, "heatmap", "");
   m.heatmap_width = r.positive(hm, "width", "heatmap.");
   m.heatmap_height = r.positive(hm, "height", "heatmap.");
@@ -144,7 +145,7 @@ json manifest_to_json(const BundleManifest& m) {
             {"resize", m.resize},
             {"mean", m.mean},
             {"std", m.std}}},
-          {"outputs", {{"anomaly_maps", m.maps_output}, {"scores", m.scores_output}}},
+          {"outputs", {{"anomaly_maps", m.maps_output}}},
           {"heatmap", {{"width", m.heatmap_width}, {"height", m.heatmap_height}}},
           {"flip_average", m.flip_average},
           {"precision", m.precision},
