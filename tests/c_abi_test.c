@@ -188,7 +188,13 @@ static void check_version1_structs(const VpApi* api, VpGetApiFn get_api, VpDetec
   const FrameResultV1* f1 = (const FrameResultV1*)f;
   enum { kTypes = 3 };
   CHECK(f1->type_count == kTypes && strcmp(f1->action, f->action) == 0);
-  TypeResultV1 old[kTypes];
+  /* An older plugin's arrays. The unions leave room for the types the host reads them as: UBSan
+   * checks member accesses against a local object's size (a plugin's heap blocks it cannot size). */
+  union {
+    TypeResultV1 v1[kTypes];
+    char room[kTypes * sizeof(TypeResultV1) + sizeof(VpTypeResult)];
+  } old_types;
+  TypeResultV1* old = old_types.v1;
   for (uint32_t k = 0; k < kTypes && k < f1->type_count; ++k) {
     const TypeResultV1* t1 = (const TypeResultV1*)((const char*)f1->types + k * f1->types->struct_size);
     const VpTypeResult* t = VP_ELEMENT(VpTypeResult, f->types, k);
@@ -203,9 +209,13 @@ static void check_version1_structs(const VpApi* api, VpGetApiFn get_api, VpDetec
     CHECK(strcmp(t->name, VP_ELEMENT(VpTypeResult, f->types, k)->name) == 0);
     CHECK(t->score == VP_ELEMENT(VpTypeResult, f->types, k)->score);
   }
-  FrameResultV1 old_frame = *f1;
-  old_frame.struct_size = sizeof(FrameResultV1);
-  CHECK(!VP_HAS_FIELD(VpFrameResult, (const VpFrameResult*)&old_frame, decisive_type));
+  union {
+    FrameResultV1 v1;
+    VpFrameResult room;
+  } old_frame;
+  old_frame.v1 = *f1;
+  old_frame.v1.struct_size = sizeof(FrameResultV1);
+  CHECK(!VP_HAS_FIELD(VpFrameResult, &old_frame.room, decisive_type));
   CHECK(VP_HAS_FIELD(VpFrameResult, f, decisive_type));
   api->release_result(res);
 }

@@ -84,15 +84,19 @@ typedef enum VpPixelFormat {
 #define VP_MAX_STRIDE 131072
 #define VP_MAX_BATCH 1024
 
+/* The struct_size a sized struct starts with, read as such: the struct may be an older, smaller
+ * version of the type the pointer names. */
+#define VP_STRUCT_SIZE(s) (*(const uint32_t*)(const void*)(s))
+
 /* Element i of an array of sized structs (see "Arrays of sized structs" above), e.g.
  * VP_ELEMENT(VpTypeResult, frame->types, k). */
 #define VP_ELEMENT(type, array, i) \
-  ((const type*)((const char*)(array) + (size_t)(i) * (array)->struct_size))
+  ((const type*)((const char*)(array) + (size_t)(i) * VP_STRUCT_SIZE(array)))
 
 /* Whether the sized struct *s carries `field`, i.e. its struct_size covers it, e.g.
  * VP_HAS_FIELD(VpFrameResult, frame, decisive_type). */
 #define VP_HAS_FIELD(type, s, field) \
-  ((s)->struct_size >= offsetof(type, field) + sizeof(((const type*)0)->field))
+  (VP_STRUCT_SIZE(s) >= offsetof(type, field) + sizeof(((const type*)0)->field))
 
 typedef struct VpImage {
   uint32_t struct_size; /* sizeof(VpImage) */

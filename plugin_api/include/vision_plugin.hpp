@@ -40,11 +40,12 @@ inline void check_result_sizes(const VpResult& r) {
                                        " is smaller than ABI version " + std::to_string(VP_ABI_VERSION) + "'s " +
                                        std::to_string(want) + " (the plugin does not fill the version it serves)");
   };
-  at_least(r.struct_size, sizeof(VpResult), "VpResult");
+  at_least(VP_STRUCT_SIZE(&r), sizeof(VpResult), "VpResult");
   for (uint32_t i = 0; i < r.frame_count; ++i) {
-    const VpFrameResult& f = *VP_ELEMENT(VpFrameResult, r.frames, i);
-    at_least(f.struct_size, sizeof(VpFrameResult), "VpFrameResult");
-    for (uint32_t k = 0; k < f.type_count; ++k) at_least(type_at(f, k).struct_size, sizeof(VpTypeResult), "VpTypeResult");
+    const VpFrameResult* f = VP_ELEMENT(VpFrameResult, r.frames, i);
+    at_least(VP_STRUCT_SIZE(f), sizeof(VpFrameResult), "VpFrameResult");
+    for (uint32_t k = 0; k < f->type_count; ++k)
+      at_least(VP_STRUCT_SIZE(VP_ELEMENT(VpTypeResult, f->types, k)), sizeof(VpTypeResult), "VpTypeResult");
   }
 }
 
