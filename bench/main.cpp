@@ -81,7 +81,7 @@ void declare_options(CLI::App& app, Options& o) {
   app.add_option("--batches", o.batches, "images per call")->delimiter(',')->check(CLI::Range(1, kMaxCount));
   app.add_option("--runs", o.runs, "timed calls per (preset, batch)")->check(CLI::Range(1, kMaxCount));
   app.add_option("--warmup", o.warmup, "untimed calls before them")->check(CLI::Range(0, kMaxCount));
-  app.add_option("--types", o.types, "defect types (output channels)")->check(CLI::Range(1, kMaxCount));
+  app.add_option("--type-count", o.types, "number of defect types (output channels)")->check(CLI::Range(1, kMaxCount));
   app.add_option("--plugin", o.plugin, "the plugin .so (default: the one built with this bench)")
       ->check(CLI::ExistingFile);
   app.add_option("--threads", o.threads, "threads for both sides (default: every core)")
@@ -161,7 +161,7 @@ std::string int8_in_child(const std::string& bundle) {
 
 ModelFacts export_in_child(const std::string& preset, int types, const fs::path& dir) {
   const ChildRun run =
-      run_self({"export-only", "--preset", preset, "--types", std::to_string(types), "--dir", dir.string()});
+      run_self({"export-only", "--preset", preset, "--type-count", std::to_string(types), "--dir", dir.string()});
   return json::parse(run.stdout_text).get<ModelFacts>();
 }
 
@@ -657,7 +657,7 @@ int main(int argc, char** argv) {
   CLI::App* export_cmd = app.add_subcommand("export-only", "export a random-weight bundle; print its facts")->group("");
   export_cmd->add_option("--preset", export_child.preset, "the preset")->required();
   export_cmd->add_option("--dir", export_child.dir, "the bundle folder")->required();
-  export_cmd->add_option("--types", export_child.types, "defect types");
+  export_cmd->add_option("--type-count", export_child.types, "number of defect types");
   std::string int8_bundle, int8_out;
   CLI::App* int8_cmd = app.add_subcommand("int8-only", "the int8 copy of a bundle")->group("");
   int8_cmd->add_option("--bundle", int8_bundle, "the float32 bundle")->required();

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-build/bin/mtfcdd-train info --preset irv2 --types 8
+build/bin/mtfcdd-train info --preset irv2 --type-count 8
 rm -rf build/demo
 # A seed the sample model never saw in training, validation or its evaluation.
 build/bin/mtfcdd-synth --out build/demo/data --splits test --test 48 --seed 7

@@ -1,7 +1,8 @@
 /* ABI conformance of a vision plugin, from plain C: version negotiation, struct sizes, NULL
- * safety of every function, bad images, and one real run.
+ * safety of every function, bad images, real runs, and hosts of ABI version 1 beside it.
  *   c_abi_test PLUGIN.so BUNDLE_DIR */
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,29 @@ static int failures = 0;
       ++failures;                                                     \
     }                                                                 \
   } while (0)
+
+/* The result structs as a host built against ABI version 1 declares them. */
+typedef struct TypeResultV1 {
+  uint32_t struct_size;
+  const char* name;
+  float score, probability, threshold;
+  int32_t decision;
+  VpHeatmap heatmap, heatmap_full;
+  const VpRegion* regions;
+  uint32_t region_count;
+} TypeResultV1;
+typedef struct FrameResultV1 {
+  uint32_t struct_size;
+  int32_t decision;
+  const VpTypeResult* types;
+  uint32_t type_count;
+  const char *action, *action_params, *matches;
+  double preprocess_ms, inference_ms, postprocess_ms;
+} FrameResultV1;
+
+/* Version 2's fields lie past version 1's structs, tail padding included: VP_HAS_FIELD can tell. */
+_Static_assert(offsetof(VpTypeResult, pixel_threshold) >= sizeof(TypeResultV1), "pixel_threshold in v1's size");
+_Static_assert(offsetof(VpFrameResult, decisive_type) >= sizeof(FrameResultV1), "decisive_type in v1's size");
 
 static VpImage gray(int w, int h, const unsigned char* data) {
   VpImage im;
@@ -92,6 +116,108 @@ static void check_larger_struct_stride(const VpApi* api, VpDetector* det, const 
   two[1].base.struct_size = sizeof(VpImage);
   CHECK(api->process(det, &two[0].base, 2, &res) == VP_ERR_INVALID_ARGUMENT && res == NULL);
   CHECK(strstr(api->last_error(det), "struct_size") != NULL);
+}
+
+/* describe()'s pixel_threshold of type k: the types are the one array that has the key. */
+static double described_pixel_threshold(const VpApi* api, VpDetector* det, uint32_t k) {
+  const char* json = NULL;
+  if (api->describe(det, &json) != VP_OK) return -1e300;
+  const char* p = json;
+  for (uint32_t i = 0; i <= k && p; ++i) {
+    p = strstr(p, "\"pixel_threshold\":");
+    if (p) p += strlen("\"pixel_threshold\":");
+  }
+  return p ? strtod(p, NULL) : -1e300;
+}
+
+static VpResult* run_one(const VpApi* api, VpDetector* det, const VpImage* im) {
+  VpResult* res = NULL;
+  CHECK(api->process(det, im, 1, &res) == VP_OK && res && res->frame_count == 1);
+  if (!res) fprintf(stderr, "process: %s\n", api->last_error(det));
+  return res;
+}
+
+/* pixel_threshold is describe()'s threshold in force; decisive_type is the routed decision's type:
+ * the decisive rule's type, else the most probable positive type, else -1 (frames of 3 types:
+ * scratch, pit, stain; routing: scratch -> "check"). */
+static void check_abi2_fields(const VpApi* api, VpDetector* det, const VpImage* im) {
+  CHECK(api->reconfigure(det, "{\"thresholds\": {\"scratch\": {\"image\": 0, \"pixel\": 0.375},"
+                              " \"pit\": {\"image\": 0, \"pixel\": 0.125}, \"stain\": {\"image\": 0}}}") == VP_OK);
+  VpResult* res = run_one(api, det, im);
+  if (res) {
+    const VpFrameResult* f = res->frames;
+    CHECK(VP_HAS_FIELD(VpFrameResult, f, decisive_type));
+    CHECK(f->decisive_type == 0 && strcmp(f->action, "check") == 0);  /* the scratch rule decides */
+    for (uint32_t k = 0; k < f->type_count; ++k) {
+      const VpTypeResult* t = VP_ELEMENT(VpTypeResult, f->types, k);
+      CHECK(VP_HAS_FIELD(VpTypeResult, t, pixel_threshold));
+      CHECK(t->pixel_threshold == described_pixel_threshold(api, det, k));
+    }
+    CHECK(VP_ELEMENT(VpTypeResult, f->types, 0)->pixel_threshold == 0.375);
+    CHECK(VP_ELEMENT(VpTypeResult, f->types, 1)->pixel_threshold == 0.125);
+  }
+  api->release_result(res);
+
+  /* No rule matches (scratch is clean): the most probable of pit and stain, the first on a tie. */
+  CHECK(api->reconfigure(det, "{\"thresholds\": {\"scratch\": {\"image\": 1e30}}}") == VP_OK);
+  res = run_one(api, det, im);
+  if (res) {
+    const VpFrameResult* f = res->frames;
+    const float p1 = VP_ELEMENT(VpTypeResult, f->types, 1)->probability;
+    const float p2 = VP_ELEMENT(VpTypeResult, f->types, 2)->probability;
+    CHECK(f->decision == 1 && strcmp(f->matches, "[]") == 0 && strcmp(f->action, "pass") == 0);
+    CHECK(f->decisive_type == (p2 > p1 ? 2 : 1));
+  }
+  api->release_result(res);
+
+  /* A clean frame: no decisive type. */
+  CHECK(api->reconfigure(det, "{\"thresholds\": {\"pit\": {\"image\": 1e30}, \"stain\": {\"image\": 1e30}}}") == VP_OK);
+  res = run_one(api, det, im);
+  if (res) CHECK(res->frames->decision == 0 && res->frames->decisive_type == -1);
+  api->release_result(res);
+}
+
+/* A host built against version 1 gets the same table and reads the larger results through its own
+ * layout, stepping by struct_size; a version-2 host handed version-1-sized structs (an older
+ * plugin's) steps them alike and finds the newer fields absent. */
+static void check_version1_structs(const VpApi* api, VpGetApiFn get_api, VpDetector* det, const VpImage* im) {
+  CHECK(get_api(1) == api);
+  VpResult* res = run_one(api, det, im);
+  if (!res) return;
+  const VpFrameResult* f = res->frames;
+  const FrameResultV1* f1 = (const FrameResultV1*)f;
+  enum { kTypes = 3 };
+  CHECK(f1->type_count == kTypes && strcmp(f1->action, f->action) == 0);
+  /* An older plugin's arrays. The unions leave room for the types the host reads them as: UBSan
+   * checks member accesses against a local object's size (a plugin's heap blocks it cannot size). */
+  union {
+    TypeResultV1 v1[kTypes];
+    char room[kTypes * sizeof(TypeResultV1) + sizeof(VpTypeResult)];
+  } old_types;
+  TypeResultV1* old = old_types.v1;
+  for (uint32_t k = 0; k < kTypes && k < f1->type_count; ++k) {
+    const TypeResultV1* t1 = (const TypeResultV1*)((const char*)f1->types + k * f1->types->struct_size);
+    const VpTypeResult* t = VP_ELEMENT(VpTypeResult, f->types, k);
+    CHECK(strcmp(t1->name, t->name) == 0 && t1->score == t->score && t1->decision == t->decision);
+    old[k] = *t1;
+    old[k].struct_size = sizeof(TypeResultV1);
+  }
+  const VpTypeResult* older = (const VpTypeResult*)old;
+  for (uint32_t k = 0; k < kTypes; ++k) {
+    const VpTypeResult* t = VP_ELEMENT(VpTypeResult, older, k);
+    CHECK(!VP_HAS_FIELD(VpTypeResult, t, pixel_threshold));
+    CHECK(strcmp(t->name, VP_ELEMENT(VpTypeResult, f->types, k)->name) == 0);
+    CHECK(t->score == VP_ELEMENT(VpTypeResult, f->types, k)->score);
+  }
+  union {
+    FrameResultV1 v1;
+    VpFrameResult room;
+  } old_frame;
+  old_frame.v1 = *f1;
+  old_frame.v1.struct_size = sizeof(FrameResultV1);
+  CHECK(!VP_HAS_FIELD(VpFrameResult, &old_frame.room, decisive_type));
+  CHECK(VP_HAS_FIELD(VpFrameResult, f, decisive_type));
+  api->release_result(res);
 }
 
 int main(int argc, char** argv) {
@@ -179,6 +305,7 @@ int main(int argc, char** argv) {
   CHECK(api->process(det, &bad, 1, &res) == VP_ERR_INVALID_ARGUMENT);
 
   check_larger_struct_stride(api, det, &ok);
+  check_version1_structs(api, get_api, det, &ok);
 
   /* Two frames in one call, the second as RGB with padding in its stride. */
   unsigned char* rgb = calloc(64 * 3 * 50 + 64 * 8, 1);
@@ -201,6 +328,7 @@ int main(int argc, char** argv) {
       CHECK(f->types[k].probability >= 0 && f->types[k].probability <= 1 && f->types[k].struct_size == sizeof(VpTypeResult));
   }
   api->release_result(res);
+  check_abi2_fields(api, det, &ok);
   api->destroy(det);
   free(px);
   free(rgb);

@@ -30,6 +30,10 @@ static GstPadProbeReturn on_buffer(GstPad* pad, GstPadProbeInfo* info, gpointer 
     any = any || t->decision;
   }
   if (any != m->decision) seen->bad++;
+  /* The decisive type is a positive type of a defective frame, -1 on a clean one. */
+  if (m->decision ? m->decisive_type < 0 || (guint)m->decisive_type >= m->n_types || !m->types[m->decisive_type].decision
+                  : m->decisive_type != -1)
+    seen->bad++;
   return GST_PAD_PROBE_OK;
 }
 

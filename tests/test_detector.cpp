@@ -153,6 +153,17 @@ TEST_F(DetectorTest, RefusesOutOfRangeSettings) {
   EXPECT_LT(message_of([] { Detector d(config({{"min_region_area", std::string(100000, 'a')}}), ""); }).size(), 400u);
 }
 
+// outputs.scores, which older trainers wrote, is optional and not read: a bundle loads with it
+// (naming any output) and without it.
+TEST_F(DetectorTest, ManifestScoresOutputIsOptional) {
+  test::TempDir dir;
+  int n = 0;
+  for (const json& scores : {json("nope"), json("scores"), json(nullptr)}) {
+    const auto copy = patched_bundle(dir, "s" + std::to_string(n++), {{"outputs", {{"scores", scores}}}});
+    EXPECT_NO_THROW(Detector d({{"model", copy.string()}}, "")) << scores;
+  }
+}
+
 // model.json values that used to be truncated, wrapped or ignored are refused, naming file and key.
 TEST_F(DetectorTest, RefusesMalformedManifests) {
   test::TempDir dir;
@@ -168,7 +179,8 @@ TEST_F(DetectorTest, RefusesMalformedManifests) {
   EXPECT_EQ(names(message({{"input", {{"width", 4294967424ull}}}}), "input.width"), "");
   EXPECT_EQ(names(message({{"input", {{"layout", "NHWC"}}}}), "input.layout: must be NCHW"), "");
   // An output the network lacks: found at load, before anything runs, naming the ONNX file.
-  EXPECT_NE(message({{"outputs", {{"scores", "nope"}}}}).find("model.onnx has no output 'nope'"), std::string::npos);
+  EXPECT_NE(message({{"outputs", {{"anomaly_maps", "nope"}}}}).find("model.onnx has no output 'nope'"),
+            std::string::npos);
   EXPECT_NE(message({{"heatmap", {{"width", 7}}}}).find("output 'anomaly_maps' is [ 1 3 8 8 ], the manifest says "
                                                         "[ 1 3 8 7 ]"),
             std::string::npos);

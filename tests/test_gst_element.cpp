@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <string>
@@ -151,10 +152,11 @@ void expect_meta_equals(const GstVisionResultMeta& m, const VpFrameResult& f) {
   EXPECT_STREQ(m.action, f.action);
   EXPECT_STREQ(m.action_params, f.action_params);
   EXPECT_STREQ(m.matches, f.matches);
+  EXPECT_EQ(m.decisive_type, f.decisive_type);
   ASSERT_EQ(m.n_types, f.type_count);
   for (guint k = 0; k < m.n_types; ++k) {
     const GstVisionTypeResult& a = m.types[k];
-    const VpTypeResult& b = f.types[k];
+    const VpTypeResult& b = vp::type_at(f, k);
     EXPECT_STREQ(a.name, b.name);
     EXPECT_FLOAT_EQ(a.score, b.score) << a.name;
     EXPECT_FLOAT_EQ(a.probability, b.probability) << a.name;
@@ -226,6 +228,11 @@ TEST(GstVisionPlugin, OneResultAndOneMessagePerBufferInOrderAlsoInBatches) {
     ASSERT_EQ(gst_harness_buffers_received(h.h), 6u);
     std::vector<GstMessage*> msgs = h.pop(GST_MESSAGE_ELEMENT);
     ASSERT_EQ(msgs.size(), 6u);
+    gchar* described = nullptr;
+    g_object_get(h.element, "describe", &described, nullptr);
+    ASSERT_NE(described, nullptr);
+    const nlohmann::json description = nlohmann::json::parse(described);
+    g_free(described);
     for (guint64 i = 0; i < 6; ++i) {
       GstBuffer* out = gst_harness_pull(h.h);
       const GstVisionResultMeta* m = meta_of(out);
@@ -246,6 +253,9 @@ TEST(GstVisionPlugin, OneResultAndOneMessagePerBufferInOrderAlsoInBatches) {
       EXPECT_EQ(decision, m->decision);
       EXPECT_STREQ(gst_structure_get_string(s, "action"), m->action);
       EXPECT_STREQ(gst_structure_get_string(s, "params"), m->action_params);
+      gint decisive = -2;
+      ASSERT_TRUE(gst_structure_get_int(s, "decisive-type", &decisive));
+      EXPECT_EQ(decisive, m->decisive_type);
       const GValue* types = gst_structure_get_value(s, "types");
       ASSERT_EQ(gst_value_array_get_size(types), m->n_types);
       for (guint k = 0; k < m->n_types; ++k) {
@@ -256,6 +266,9 @@ TEST(GstVisionPlugin, OneResultAndOneMessagePerBufferInOrderAlsoInBatches) {
         gboolean td = FALSE;
         gst_structure_get_boolean(t, "decision", &td);
         EXPECT_EQ(td, m->types[k].decision);
+        gdouble pixel_threshold = -1;
+        EXPECT_TRUE(gst_structure_get_double(t, "pixel-threshold", &pixel_threshold));
+        EXPECT_EQ(pixel_threshold, description.at("types").at(k).at("pixel_threshold").get<double>());
         EXPECT_EQ(gst_value_array_get_size(gst_structure_get_value(t, "regions")), m->types[k].n_regions);
       }
       gst_buffer_unref(out);

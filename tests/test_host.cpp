@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -86,7 +87,10 @@ TEST(PluginLoader, LoadsTheRealPluginAndRejectsBrokenOnes) {
   const LoadedPlugin p(MTFCDD_PLUGIN_PATH);
   EXPECT_STREQ(p.info().name, "mtfcdd");
   EXPECT_NE(message_of([] { LoadedPlugin x(MTFCDD_NO_ENTRY_PLUGIN); }).find("no vp_get_api entry point"), std::string::npos);
-  EXPECT_NE(message_of([] { LoadedPlugin x(MTFCDD_OLD_ABI_PLUGIN); }).find("too old"), std::string::npos);
+  // A version-1 plugin is refused at load, not read for fields its results lack.
+  EXPECT_NE(message_of([] { LoadedPlugin x(MTFCDD_OLD_ABI_PLUGIN); })
+                .find("does not serve vision plugin ABI version " + std::to_string(VP_ABI_VERSION) + " (too old"),
+            std::string::npos);
   EXPECT_NE(message_of([] { LoadedPlugin x("/nonexistent/libx.so"); }).find("no such file"), std::string::npos);
   EXPECT_NE(message_of([] { LoadedPlugin x("/etc/hostname"); }).find("cannot load"), std::string::npos);
 }
@@ -143,6 +147,45 @@ TEST_F(HostTest, StagesChainBeforeTheDetectorAndActionsDispatch) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].at("type"), "pit");
   EXPECT_EQ(events[0].at("params").at("station"), 2);
+}
+
+// The stages run in the file's order before the plugin: crop then resize gives 8 x 4 (resize then
+// crop would give 4 x 2); a bad stage is named by its place.
+TEST_F(HostTest, StagesRunInTheFilesOrder) {
+  TempDir d("order");
+  json j = good_pipeline(d.path / "events.jsonl");
+  j["stages"] = {{{"type", "crop"}, {"x", 0}, {"y", 0}, {"width", 4}, {"height", 2}},
+                 {{"type", "resize"}, {"width", 8}},
+                 {{"type", "color"}, {"to", "bgr"}},
+                 j["stages"][1]};
+  const Pipeline p = load_pipeline(write_pipeline(d.path, j).string());
+  ASSERT_EQ(p.stages.size(), 3u);
+  EXPECT_EQ(p.stages[1]->name(), "resize");
+  Inspector ins(p);
+  const Inspection r = ins.inspect("frame", cv::Mat(8, 10, CV_8UC1, cv::Scalar(90)), "");
+  ASSERT_TRUE(r.ok) << r.line.dump();
+  // pit's pixel threshold is 0: its one region is the whole staged frame.
+  EXPECT_EQ(r.line.at("types")[1].at("regions")[0].at("width"), 8);
+  EXPECT_EQ(r.line.at("types")[1].at("regions")[0].at("height"), 4);
+  j["stages"][1]["type"] = "blur";
+  EXPECT_NE(message_of([&] { load_pipeline(write_pipeline(d.path, j).string()); }).find("stages[1].type"),
+            std::string::npos);
+}
+
+// A result struct smaller than the negotiated version's is refused before a field past it is read.
+TEST(PluginResults, StructsSmallerThanTheServedVersionAreRefused) {
+  VpTypeResult types[2]{};
+  for (auto& t : types) t.struct_size = sizeof(VpTypeResult);
+  VpFrameResult frame{};
+  frame.struct_size = sizeof(VpFrameResult);
+  frame.types = types;
+  frame.type_count = 2;
+  const VpResult result{sizeof(VpResult), &frame, 1};
+  EXPECT_NO_THROW(vp::check_result_sizes(result));
+  types[0].struct_size = types[1].struct_size = offsetof(VpTypeResult, pixel_threshold);  // a version-1 plugin's
+  EXPECT_NE(message_of([&] { vp::check_result_sizes(result); }).find("VpTypeResult.struct_size"), std::string::npos);
+  frame.struct_size = offsetof(VpFrameResult, decisive_type);
+  EXPECT_NE(message_of([&] { vp::check_result_sizes(result); }).find("VpFrameResult.struct_size"), std::string::npos);
 }
 
 TEST_F(HostTest, FolderRunWithACorruptImageReportsEveryInputAndThreadsAgree) {

@@ -91,10 +91,10 @@ TEST_F(OneDnnConvTest, MapsMatchOpenCvConvolution) {
   std::vector<std::string> bundles = {fixture_bundle()};
 #ifdef MTFCDD_TRAINER
   Exports exports;
-  for (const char* args : {"--preset irv2 --types 8 --input-size 107",
-                           "--preset mobilenet_v1 --types 3 --input-size 99",
-                           "--preset small --types 2 --input-size 96 --head-dilation 3",
-                           "--preset small --types 2 --input-size 64 --members 3"})
+  for (const char* args : {"--preset irv2 --type-count 8 --input-size 107",
+                           "--preset mobilenet_v1 --type-count 3 --input-size 99",
+                           "--preset small --type-count 2 --input-size 96 --head-dilation 3",
+                           "--preset small --type-count 2 --input-size 64 --members 3"})
     bundles.push_back(exports.make(MTFCDD_TRAINER, args));
 #endif
   for (const auto& bundle : bundles) {
@@ -174,7 +174,7 @@ TEST_F(OneDnnConvTest, Bf16BundleRunsNearFloat32OrSaysWhyNot) {
   std::vector<std::string> bundles = {fixture_bundle()};
 #ifdef MTFCDD_TRAINER
   Exports exports;
-  bundles.push_back(exports.make(MTFCDD_TRAINER, "--preset irv2 --types 8 --input-size 107"));
+  bundles.push_back(exports.make(MTFCDD_TRAINER, "--preset irv2 --type-count 8 --input-size 107"));
 #endif
   for (size_t i = 0; i < bundles.size(); ++i) {
     SCOPED_TRACE(bundles[i]);

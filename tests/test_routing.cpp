@@ -74,6 +74,7 @@ TEST(Routing, CleanFrameGetsDefault) {
   EXPECT_EQ(d.action, "pass");
   EXPECT_EQ(d.params, json::object());
   EXPECT_TRUE(d.matches.empty());
+  EXPECT_EQ(d.decisive_type, -1);
 }
 
 TEST(Routing, SingleTypeRoutesToItsRule) {
@@ -86,6 +87,7 @@ TEST(Routing, SingleTypeRoutesToItsRule) {
   EXPECT_EQ(d.matches[0].action, "clean");
   EXPECT_EQ(d.matches[0].type, "contamination");
   EXPECT_EQ(d.matches[0].priority, 10);
+  EXPECT_EQ(d.decisive_type, 0);
 }
 
 TEST(Routing, HighestPriorityDecidesAndAllMatchesAreListed) {
@@ -93,6 +95,7 @@ TEST(Routing, HighestPriorityDecidesAndAllMatchesAreListed) {
   const auto d = r.route(Frame().defect("scratch", 0.7, 30).defect("contamination", 0.9, 120).outcomes);
   EXPECT_EQ(d.action, "rework");
   EXPECT_EQ(d.params, json({{"station", 5}, {"note", "blow off"}}));
+  EXPECT_EQ(d.decisive_type, 1);  // the decisive rule's scratch, though contamination is more probable
   ASSERT_EQ(d.matches.size(), 2u);
   EXPECT_EQ(d.matches[0].rule, "surface");
   EXPECT_EQ(d.matches[0].action, "rework");
@@ -114,6 +117,7 @@ TEST(Routing, MatchOrderIsPriorityThenModelTypeOrder) {
                              .outcomes,
                          "plate");
   EXPECT_EQ(d.action, "scrap");
+  EXPECT_EQ(d.decisive_type, 3);  // deformation
   EXPECT_EQ(matched(d), (std::vector<std::string>{"structural/deformation", "structural/missing_parts",
                                                   "surface/scratch", "surface/abrasion",
                                                   "contamination/contamination"}));
@@ -132,6 +136,15 @@ TEST(Routing, WeakDetectionFailsMinProbabilityAndIsUnrouted) {
   EXPECT_EQ(d.action, "scrap");
   EXPECT_EQ(d.params, json({{"bin", "red"}}));
   EXPECT_TRUE(d.matches.empty());
+  EXPECT_EQ(d.decisive_type, 1);
+}
+
+// With no match, the decisive type is the most probable positive one, the first in model order on a tie.
+TEST(Routing, UnmatchedDefectsDecisiveTypeIsTheMostProbable) {
+  const Router r(example(), kTypes);
+  EXPECT_EQ(r.route(Frame().defect("scratch", 0.5, 200).defect("abrasion", 0.55, 200).outcomes).decisive_type, 2);
+  EXPECT_EQ(r.route(Frame().defect("abrasion", 0.5, 200).defect("scratch", 0.5, 200).outcomes).decisive_type, 1);
+  EXPECT_EQ(Router().route(Frame().defect("damage", 0.2, 1).outcomes).decisive_type, 4);
 }
 
 TEST(Routing, WithoutUnroutedAFilteredDetectionGetsDefault) {

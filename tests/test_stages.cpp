@@ -167,20 +167,6 @@ TEST(Stages, FlipAxes) {
   EXPECT_EQ(run({{"type", "flip"}, {"axis", "both"}}, img).at<uchar>(2, 4), img.at<uchar>(0, 0));
 }
 
-TEST(Stages, PipelineRunsInOrder) {
-  const json list = json::parse(R"([{"type": "crop", "x": 0, "y": 0, "width": 4, "height": 2},
-                                    {"type": "resize", "width": 8}, {"type": "color", "to": "bgr"}])");
-  const auto stages = make_stages(list);
-  ASSERT_EQ(stages.size(), 3u);
-  EXPECT_EQ(stages[1]->name(), "resize");
-  const cv::Mat out = apply_stages(stages, coordinates(10, 8));
-  EXPECT_EQ(out.size(), cv::Size(8, 4));
-  EXPECT_EQ(out.type(), CV_8UC3);
-  EXPECT_NE(message_of([] { make_stages(json::parse(R"([{"type": "flip", "axis": "both"}, {"type": "blur"}])")); })
-                .find("stages[1].type"),
-            std::string::npos);
-}
-
 TEST(Stages, RejectsImagesOutsideTheContract) {
   const auto stage = make_stage(json{{"type", "flip"}, {"axis", "both"}}, "stages[4]");
   const std::string msg = message_of([&] { stage->apply(cv::Mat(4, 4, CV_16U, cv::Scalar(0))); });

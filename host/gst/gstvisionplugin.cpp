@@ -54,7 +54,6 @@ struct Inspected {
 struct Running {
   std::unique_ptr<LoadedPlugin> plugin;      // declared first: outlives the detector and results
   std::unique_ptr<vp::Detector> detector;
-  std::vector<float> pixel_thresholds;       // per type, the overlay's contour levels
   std::string default_action;                // the routing's default, for drop-default
   std::deque<GstBuffer*> pending;            // submitted, not yet inspected
   std::deque<Inspected> ready;               // inspected, not yet handed on
@@ -120,19 +119,16 @@ std::string read_text_file(const std::string& path) {
   return s.str();
 }
 
-// Caches what the element needs from describe(): contour levels, the default action, the JSON.
+// Caches what the element needs from describe(): the default action, and the JSON itself.
 void refresh_description(GstVisionPlugin* self) {
   Running& r = *self->run;
   const std::string d = r.detector->describe();
-  r.pixel_thresholds.clear();
   r.default_action.clear();
   try {
     const nlohmann::json j = nlohmann::json::parse(d);
-    for (const auto& t : j.value("types", nlohmann::json::array()))
-      r.pixel_thresholds.push_back(t.value("pixel_threshold", 0.f));
     if (j.contains("routing")) r.default_action = j.at("routing").value("default", "");
   } catch (const nlohmann::json::exception&) {
-    // A plugin may describe itself differently; overlays then lack contours, drop-default drops nothing.
+    // A plugin may describe itself differently; drop-default then drops nothing.
   }
   GST_OBJECT_LOCK(self);
   self->props->describe = d;
@@ -357,19 +353,18 @@ gboolean vision_query(GstBaseTransform* bt, GstPadDirection direction, GstQuery*
   return TRUE;
 }
 
-OverlayType overlay_type(const VpTypeResult& t, float pixel_threshold) {
+OverlayType overlay_type(const VpTypeResult& t) {
   // The frame-sized map when the plugin made one, else the model's; OpenCV resizes it to the frame.
   const VpHeatmap& h = t.heatmap_full.data ? t.heatmap_full : t.heatmap;
   cv::Mat map;
   if (h.data) map = cv::Mat(h.height, h.width, CV_32F, const_cast<float*>(h.data));
-  return {t.name ? t.name : "", t.score, t.probability, t.decision != 0, map, pixel_threshold};
+  return {t.name ? t.name : "", t.score, t.probability, t.decision != 0, map, static_cast<float>(t.pixel_threshold)};
 }
 
 // Draws the overlay into the mapped frame, through a BGR copy for the formats OpenCV does not draw on.
-void draw_overlay(GstVideoFrame* frame, const VpFrameResult& f, const std::vector<float>& pixel_thresholds) {
+void draw_overlay(GstVideoFrame* frame, const VpFrameResult& f) {
   std::vector<OverlayType> types;
-  for (uint32_t k = 0; k < f.type_count; ++k)
-    types.push_back(overlay_type(f.types[k], k < pixel_thresholds.size() ? pixel_thresholds[k] : 0.f));
+  for (uint32_t k = 0; k < f.type_count; ++k) types.push_back(overlay_type(vp::type_at(f, k)));
   const GstVideoFormat format = GST_VIDEO_FRAME_FORMAT(frame);
   const int channels = GST_VIDEO_FRAME_COMP_PSTRIDE(frame, 0);  // bytes per pixel of these packed formats
   cv::Mat pixels(GST_VIDEO_FRAME_HEIGHT(frame), GST_VIDEO_FRAME_WIDTH(frame), CV_8UC(channels),
@@ -408,7 +403,7 @@ GstFlowReturn vision_transform_frame_ip(GstVideoFilter* filter, GstVideoFrame* f
                               mtfcdd::gst::vision_result_structure(f, GST_BUFFER_PTS(frame->buffer), in.frame)));
   if (p.overlay) {
     try {
-      draw_overlay(frame, f, r.pixel_thresholds);
+      draw_overlay(frame, f);
     } catch (const std::exception& e) {
       GST_ELEMENT_WARNING(self, STREAM, FAILED,
                           ("frame %" G_GUINT64_FORMAT ": no overlay: %s", in.frame, e.what()), (nullptr));

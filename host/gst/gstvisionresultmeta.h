@@ -24,7 +24,8 @@
  * videoconvert, queue, tee) keep it downstream; a copied buffer gets a deep copy.
  *
  * Only fields are ever added, at the end of each struct (GST_VISION_RESULT_META_VERSION counts
- * the revisions); meta->version tells what the element that made the meta knows. */
+ * the revisions; fields are marked with the version that added them); meta->version tells what
+ * the element that made the meta knows. */
 #ifndef GST_VISION_RESULT_META_H
 #define GST_VISION_RESULT_META_H
 
@@ -32,7 +33,7 @@
 
 G_BEGIN_DECLS
 
-#define GST_VISION_RESULT_META_VERSION 1
+#define GST_VISION_RESULT_META_VERSION 2
 #define GST_VISION_RESULT_META_API_NAME "GstVisionResultMetaAPI"
 
 /* A connected region of one type's anomaly map above its pixel threshold, in frame pixels. */
@@ -64,6 +65,8 @@ typedef struct GstVisionResultMeta {
   gchar* matches;               /* every matched routing rule, a JSON array, decisive first */
   GstVisionTypeResult* types;   /* n_types entries, in the model's order */
   guint n_types;
+  gint decisive_type;           /* version 2: index into types of the type that decided the action
+                                   (the plugin's VpFrameResult.decisive_type); -1 when clean */
 } GstVisionResultMeta;
 
 /* The meta's API type; 0 until the visionplugin element's class has been created. */

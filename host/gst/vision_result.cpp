@@ -1,5 +1,7 @@
 #include "vision_result.hpp"
 
+#include "vision_plugin.hpp"
+
 namespace mtfcdd::gst {
 namespace {
 
@@ -41,6 +43,7 @@ gboolean meta_init(GstMeta* meta, gpointer, GstBuffer*) {
   m->action = m->action_params = m->matches = nullptr;
   m->types = nullptr;
   m->n_types = 0;
+  m->decisive_type = -1;
   return TRUE;
 }
 
@@ -52,6 +55,7 @@ void copy_meta(GstVisionResultMeta* dst, const GstVisionResultMeta* src) {
   dst->action = g_strdup(src->action);
   dst->action_params = g_strdup(src->action_params);
   dst->matches = g_strdup(src->matches);
+  dst->decisive_type = src->decisive_type;
   dst->n_types = src->n_types;
   dst->types = g_new0(GstVisionTypeResult, src->n_types);
   for (guint k = 0; k < src->n_types; ++k) {
@@ -129,9 +133,10 @@ GstVisionResultMeta* add_vision_result_meta(GstBuffer* buffer, const VpFrameResu
   m->action = dup_or_empty(result.action);
   m->action_params = g_strdup(result.action_params ? result.action_params : "{}");
   m->matches = g_strdup(result.matches ? result.matches : "[]");
+  m->decisive_type = result.decisive_type;
   m->n_types = result.type_count;
   m->types = g_new0(GstVisionTypeResult, result.type_count);
-  for (guint k = 0; k < result.type_count; ++k) copy_type(m->types[k], result.types[k]);
+  for (guint k = 0; k < result.type_count; ++k) copy_type(m->types[k], vp::type_at(result, k));
   return m;
 }
 
@@ -140,15 +145,15 @@ GstStructure* vision_result_structure(const VpFrameResult& result, GstClockTime 
       "vision-result", "pts", G_TYPE_UINT64, static_cast<guint64>(pts), "frame", G_TYPE_UINT64, frame_number,
       "decision", G_TYPE_BOOLEAN, result.decision != 0, "action", G_TYPE_STRING, result.action ? result.action : "",
       "params", G_TYPE_STRING, result.action_params ? result.action_params : "{}", "matches", G_TYPE_STRING,
-      result.matches ? result.matches : "[]", nullptr);
+      result.matches ? result.matches : "[]", "decisive-type", G_TYPE_INT, result.decisive_type, nullptr);
   GValue types = G_VALUE_INIT;
   gst_value_array_init(&types, result.type_count);
   for (guint k = 0; k < result.type_count; ++k) {
-    const VpTypeResult& t = result.types[k];
+    const VpTypeResult& t = vp::type_at(result, k);
     GstStructure* ts = gst_structure_new("type", "name", G_TYPE_STRING, t.name ? t.name : "", "score", G_TYPE_FLOAT,
                                          t.score, "probability", G_TYPE_FLOAT, t.probability, "threshold",
                                          G_TYPE_FLOAT, t.threshold, "decision", G_TYPE_BOOLEAN, t.decision != 0,
-                                         nullptr);
+                                         "pixel-threshold", G_TYPE_DOUBLE, t.pixel_threshold, nullptr);
     GValue regions = regions_value(t);
     gst_structure_take_value(ts, "regions", &regions);
     GValue v = structure_value(ts);

@@ -15,9 +15,10 @@ GType vision_result_meta_api_register();
 // Attaches a deep copy of `result` to `buffer` (which must be writable).
 GstVisionResultMeta* add_vision_result_meta(GstBuffer* buffer, const VpFrameResult& result, guint64 frame_number);
 
-// The `vision-result` message's structure: pts, frame, decision, action, params, matches, and
-// types, an array of `type` structures (name, score, probability, threshold, decision, regions,
-// an array of `region` structures x, y, width, height, area, peak, mean).
+// The `vision-result` message's structure: pts, frame, decision, action, params, matches,
+// decisive-type, and types, an array of `type` structures (name, score, probability, threshold,
+// decision, pixel-threshold, regions, an array of `region` structures x, y, width, height, area,
+// peak, mean).
 GstStructure* vision_result_structure(const VpFrameResult& result, GstClockTime pts, guint64 frame_number);
 
 }  // namespace mtfcdd::gst

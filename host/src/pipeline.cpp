@@ -90,10 +90,7 @@ Pipeline load_pipeline(const std::string& path) {
   return p;
 }
 
-Inspector::Inspector(const Pipeline& p) : p_(p), detector_(p.plugin->api(), p.plugin_config, p.base_dir) {
-  const json d = json::parse(detector_.describe());
-  for (const auto& t : d.at("types")) pixel_thresholds_.push_back(t.value("pixel_threshold", 0.f));
-}
+Inspector::Inspector(const Pipeline& p) : p_(p), detector_(p.plugin->api(), p.plugin_config, p.base_dir) {}
 
 Inspection Inspector::inspect(const std::string& name, const cv::Mat& image, const std::string& overlay_dir) {
   Inspection out;
@@ -123,14 +120,13 @@ Inspection Inspector::inspect(const std::string& name, const cv::Mat& image, con
                     t.heatmap.data ? cv::Mat(t.heatmap.height, t.heatmap.width, CV_32F,
                                              const_cast<float*>(t.heatmap.data)).clone()
                                    : cv::Mat(),
-                    k < pixel_thresholds_.size() ? pixel_thresholds_[k] : 0.f});
+                    static_cast<float>(t.pixel_threshold)});
     }
-    const json matches = json::parse(f.matches);
     out.line["ok"] = true;
     out.line["decision"] = f.decision != 0;
     out.line["action"] = f.action;
     out.line["params"] = json::parse(f.action_params);
-    out.line["matches"] = matches;
+    out.line["matches"] = json::parse(f.matches);
     out.line["types"] = types;
     out.line["timings_ms"] = {{"preprocess", f.preprocess_ms}, {"inference", f.inference_ms},
                               {"postprocess", f.postprocess_ms}};
@@ -145,7 +141,6 @@ Inspection Inspector::inspect(const std::string& name, const cv::Mat& image, con
       }
     }
 
-    // The decisive type: the first match's, else the most probable positive type.
     ActionEvent ev;
     ev.input = name;
     ev.action = f.action;
@@ -153,16 +148,10 @@ Inspection Inspector::inspect(const std::string& name, const cv::Mat& image, con
     ev.types = types;
     ev.image = &image;
     ev.overlay = out.overlay.empty() ? nullptr : &out.overlay;
-    int best = -1;
-    for (uint32_t k = 0; k < f.type_count; ++k)
-      if (vp::type_at(f, k).decision && (best < 0 || vp::type_at(f, k).probability > vp::type_at(f, best).probability))
-        best = k;
-    if (!matches.empty()) {
-      for (uint32_t k = 0; k < f.type_count; ++k)
-        if (matches[0].at("type") == vp::type_at(f, k).name) best = k;
-    }
-    if (best >= 0) {
-      const VpTypeResult& t = vp::type_at(f, best);
+    if (f.decisive_type < -1 || f.decisive_type >= static_cast<int64_t>(f.type_count))
+      throw std::runtime_error("plugin result: decisive_type " + std::to_string(f.decisive_type) + " is not a type");
+    if (f.decisive_type >= 0) {
+      const VpTypeResult& t = vp::type_at(f, static_cast<uint32_t>(f.decisive_type));
       ev.type = t.name;
       ev.score = t.score;
       ev.probability = t.probability;

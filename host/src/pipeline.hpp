@@ -45,7 +45,6 @@ class Inspector {
  private:
   const Pipeline& p_;
   vp::Detector detector_;
-  std::vector<float> pixel_thresholds_;
 };
 
 }  // namespace mtfcdd::host

@@ -302,18 +302,4 @@ std::unique_ptr<Stage> make_stage(const json& json_spec, const std::string& wher
                         " (expected crop, resize, color, clahe, gaussian_blur, normalize, rotate or flip)");
 }
 
-std::vector<std::unique_ptr<Stage>> make_stages(const json& list, const std::string& where) {
-  if (!list.is_array()) throw std::runtime_error(where + ": expected an array of stages, got " + excerpt(list));
-  std::vector<std::unique_ptr<Stage>> stages;
-  stages.reserve(list.size());
-  for (size_t i = 0; i < list.size(); ++i) stages.push_back(make_stage(list[i], where + "[" + std::to_string(i) + "]"));
-  return stages;
-}
-
-cv::Mat apply_stages(const std::vector<std::unique_ptr<Stage>>& stages, const cv::Mat& image) {
-  cv::Mat current = image;
-  for (const auto& stage : stages) current = stage->apply(current);
-  return current;
-}
-
 }  // namespace mtfcdd::host

@@ -3,7 +3,6 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 #include <opencv2/core.hpp>
@@ -35,11 +34,5 @@ class Stage {
 //                  others rotate about the centre keeping the size, replicating the border
 //   flip           axis: horizontal (mirror left-right) | vertical (upside down) | both
 std::unique_ptr<Stage> make_stage(const nlohmann::json& spec, const std::string& where);
-
-// Parses a JSON array of stage objects, naming entries `where[i]`.
-std::vector<std::unique_ptr<Stage>> make_stages(const nlohmann::json& list, const std::string& where = "stages");
-
-// Runs `stages` in order on `image`.
-cv::Mat apply_stages(const std::vector<std::unique_ptr<Stage>>& stages, const cv::Mat& image);
 
 }  // namespace mtfcdd::host

@@ -87,11 +87,14 @@ int main(int argc, char** argv) {
   st = api->process(det, &im, 1, &res);
   if (st != VP_OK) { fprintf(stderr, "process failed (%d): %s\n", st, api->last_error(det)); return 1; }
   const VpFrameResult* fr = VP_ELEMENT(VpFrameResult, res->frames, 0);
-  printf("decision: %s; action: %s %s\n", fr->decision ? "DEFECT" : "ok", fr->action, fr->action_params);
+  printf("decision: %s; action: %s %s", fr->decision ? "DEFECT" : "ok", fr->action, fr->action_params);
+  if (fr->decisive_type >= 0 && (uint32_t)fr->decisive_type < fr->type_count)
+    printf(", decided by %s", VP_ELEMENT(VpTypeResult, fr->types, fr->decisive_type)->name);
+  printf("\n");
   for (uint32_t k = 0; k < fr->type_count; ++k) {
     const VpTypeResult* t = VP_ELEMENT(VpTypeResult, fr->types, k);
-    printf("  %-16s z %.4f  p %.4f  threshold %.4f  %s  %u regions", t->name, t->score, t->probability, t->threshold,
-           t->decision ? "DEFECT" : "ok", t->region_count);
+    printf("  %-16s z %.4f  p %.4f  threshold %.4f  %s  %u regions (A >= %.4g)", t->name, t->score, t->probability,
+           t->threshold, t->decision ? "DEFECT" : "ok", t->region_count, t->pixel_threshold);
     if (t->region_count)
       printf("  largest at (%d,%d) %dx%d", t->regions[0].x, t->regions[0].y, t->regions[0].width, t->regions[0].height);
     printf("\n");

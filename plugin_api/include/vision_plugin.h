@@ -7,7 +7,16 @@
  * - The function table and every struct only ever grow at their end. Each struct starts with
  *   its size (struct_size), so both sides can tell which fields the other side knows: a plugin
  *   reads only the fields an input struct's struct_size covers, a host reads only the fields an
- *   output struct's struct_size covers. VpHeatmap and VpRegion carry no size and never change.
+ *   output struct's struct_size covers (VP_HAS_FIELD). VpHeatmap and VpRegion carry no size and
+ *   never change.
+ * - Every addition bumps VP_ABI_VERSION (as ONNX Runtime's ORT_API_VERSION): the fields marked
+ *   "ABI n" below came with version n. A plugin serves every version from 1 to its own with the
+ *   same table, so older hosts keep working; a plugin that serves version n fills every field
+ *   of version n, so its output structs are at least as large as that header's sizeof. A host
+ *   that asks for its own version reads its header's fields without further checks; one that
+ *   also accepts older plugins (asks again for a lower version) tests each newer field with
+ *   VP_HAS_FIELD. A new field starts at or past the previous version's sizeof: in its tail
+ *   padding, struct_size could not tell it from an older plugin's padding bytes.
  * - Arrays of sized structs are strided by struct_size: element i starts i * struct_size bytes
  *   after element 0, and every element of one array has the same struct_size. A plugin steps the
  *   host's VpImage array by images[0].struct_size (fields past it read as absent); a host steps
@@ -42,7 +51,8 @@
 extern "C" {
 #endif
 
-#define VP_ABI_VERSION 1u
+/* 1: the first version. 2: VpTypeResult.pixel_threshold, VpFrameResult.decisive_type. */
+#define VP_ABI_VERSION 2u
 
 #if defined(_WIN32)
 #define VP_EXPORT __declspec(dllexport)
@@ -74,10 +84,19 @@ typedef enum VpPixelFormat {
 #define VP_MAX_STRIDE 131072
 #define VP_MAX_BATCH 1024
 
+/* The struct_size a sized struct starts with, read as such: the struct may be an older, smaller
+ * version of the type the pointer names. */
+#define VP_STRUCT_SIZE(s) (*(const uint32_t*)(const void*)(s))
+
 /* Element i of an array of sized structs (see "Arrays of sized structs" above), e.g.
  * VP_ELEMENT(VpTypeResult, frame->types, k). */
 #define VP_ELEMENT(type, array, i) \
-  ((const type*)((const char*)(array) + (size_t)(i) * (array)->struct_size))
+  ((const type*)((const char*)(array) + (size_t)(i) * VP_STRUCT_SIZE(array)))
+
+/* Whether the sized struct *s carries `field`, i.e. its struct_size covers it, e.g.
+ * VP_HAS_FIELD(VpFrameResult, frame, decisive_type). */
+#define VP_HAS_FIELD(type, s, field) \
+  (VP_STRUCT_SIZE(s) >= offsetof(type, field) + sizeof(((const type*)0)->field))
 
 typedef struct VpImage {
   uint32_t struct_size; /* sizeof(VpImage) */
@@ -126,6 +145,9 @@ typedef struct VpTypeResult {
   VpHeatmap heatmap_full; /* at the frame's resolution, when configured */
   const VpRegion* regions;
   uint32_t region_count;
+  double pixel_threshold; /* ABI 2: the threshold on the map value A in force: regions are where
+                             the map at the frame's resolution (heatmap_full) is at least this
+                             (a double: a float would sit in version 1's tail padding) */
 } VpTypeResult;
 
 typedef struct VpFrameResult {
@@ -139,6 +161,10 @@ typedef struct VpFrameResult {
   double preprocess_ms;          /* this frame's share of a batch */
   double inference_ms;
   double postprocess_ms;
+  int32_t decisive_type;         /* ABI 2: index into types of the type that decided the action:
+                                    the decisive (first) match's type; when no rule matched, the
+                                    most probable type whose decision is 1 (the first on ties);
+                                    -1 when no type's decision is 1 */
 } VpFrameResult;
 
 typedef struct VpResult {

@@ -31,6 +31,24 @@ inline const VpApi& negotiate(VpGetApiFn get_api, const std::string& plugin_name
 // A frame's k-th type result, stepped by the plugin's struct_size (the header's array rule).
 inline const VpTypeResult& type_at(const VpFrameResult& f, uint32_t k) { return *VP_ELEMENT(VpTypeResult, f.types, k); }
 
+// A plugin that serves this header's ABI version fills all of its fields, so each result struct
+// is at least this header's sizeof; throws when one is smaller, before any field past it is read.
+inline void check_result_sizes(const VpResult& r) {
+  const auto at_least = [](uint32_t got, size_t want, const char* what) {
+    if (got < want)
+      throw Error(VP_ERR_INTERNAL, std::string("plugin result: ") + what + ".struct_size " + std::to_string(got) +
+                                       " is smaller than ABI version " + std::to_string(VP_ABI_VERSION) + "'s " +
+                                       std::to_string(want) + " (the plugin does not fill the version it serves)");
+  };
+  at_least(VP_STRUCT_SIZE(&r), sizeof(VpResult), "VpResult");
+  for (uint32_t i = 0; i < r.frame_count; ++i) {
+    const VpFrameResult* f = VP_ELEMENT(VpFrameResult, r.frames, i);
+    at_least(VP_STRUCT_SIZE(f), sizeof(VpFrameResult), "VpFrameResult");
+    for (uint32_t k = 0; k < f->type_count; ++k)
+      at_least(VP_STRUCT_SIZE(VP_ELEMENT(VpTypeResult, f->types, k)), sizeof(VpTypeResult), "VpTypeResult");
+  }
+}
+
 class Result {
  public:
   Result(const VpApi& api, VpResult* r) : api_(&api), r_(r) {}
@@ -72,7 +90,9 @@ class Detector {
   Result process(const VpImage* images, uint32_t count) {
     VpResult* r = nullptr;
     check(api_->process(d_, images, count, &r), "process");
-    return Result(*api_, r);
+    Result res(*api_, r);
+    check_result_sizes(*r);
+    return res;
   }
 
  private:

@@ -11,17 +11,15 @@
 namespace mtfcdd {
 namespace {
 
-void set_nchw(onnx::ValueInfoProto* v, const std::string& name, const Shape& s, bool spatial) {
+void set_nchw(onnx::ValueInfoProto* v, const std::string& name, const Shape& s) {
   v->set_name(name);
   auto* tt = v->mutable_type()->mutable_tensor_type();
   tt->set_elem_type(onnx::TensorProto::FLOAT);
   auto* shape = tt->mutable_shape();
   shape->add_dim()->set_dim_param("N");
   shape->add_dim()->set_dim_value(s.c);
-  if (spatial) {
-    shape->add_dim()->set_dim_value(s.h);
-    shape->add_dim()->set_dim_value(s.w);
-  }
+  shape->add_dim()->set_dim_value(s.h);
+  shape->add_dim()->set_dim_value(s.w);
 }
 
 void add_attr(onnx::NodeProto* n, const Attr& a) {
@@ -55,7 +53,7 @@ void write_onnx(const NetGraph& graph, const std::string& path, const std::strin
 
   auto* g = model.mutable_graph();
   g->set_name("mtfcdd");
-  set_nchw(g->add_input(), graph.input_name(), graph.input_shape(), true);
+  set_nchw(g->add_input(), graph.input_name(), graph.input_shape());
   for (const auto& init : graph.initializers()) {
     auto* t = g->add_initializer();
     t->set_name(init.name);
@@ -72,7 +70,7 @@ void write_onnx(const NetGraph& graph, const std::string& path, const std::strin
     for (const auto& a : node.attrs) add_attr(n, a);
   }
   for (const auto& out : graph.outputs())
-    set_nchw(g->add_output(), out.name, graph.shape(out.id), out.spatial);
+    set_nchw(g->add_output(), out.name, graph.shape(out.id));
 
   try {
     onnx::checker::check_model(model);

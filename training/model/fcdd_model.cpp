@@ -120,9 +120,9 @@ NetGraph FcddModelImpl::to_graph() const {
   for (size_t j = 1; j < members.size(); ++j)
     maps = g.add(maps, members[j]->emit_maps(g, g.input(), "members." + std::to_string(j - 1) + "."));
   if (members.size() > 1) maps = g.scale(maps, 1.f / static_cast<float>(members.size()));
-  const auto scores = g.spatial_mean(maps);
+  // The maps only: hosts take z as their mean after flip averaging, so a "scores" output would be
+  // computed and never read.
   g.mark_output(maps, "anomaly_maps");
-  g.mark_output(scores, "scores");
   return g;
 }
 

@@ -40,8 +40,8 @@ class FcddModelImpl : public torch::nn::Module {
   void set_backbone_frozen(bool frozen);
   bool backbone_frozen() const { return frozen_; }
 
-  // The inference graph at the configured input size: outputs "anomaly_maps" (A, [N,M,u,v])
-  // and "scores" (z, [N,M]); BatchNorm folded.
+  // The inference graph at the configured input size: one output, "anomaly_maps" (A, [N,M,u,v]);
+  // BatchNorm folded.
   NetGraph to_graph() const;
 
   const ModelConfig& config() const { return cfg_; }

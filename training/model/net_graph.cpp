@@ -30,14 +30,14 @@ NetGraph::NetGraph(Shape input, std::string input_name) {
   add_value(std::move(input_name), input);
 }
 
-NetGraph::Id NetGraph::add_value(std::string name, Shape s, bool spatial) {
-  values_.push_back({std::move(name), s, spatial});
+NetGraph::Id NetGraph::add_value(std::string name, Shape s) {
+  values_.push_back({std::move(name), s});
   return static_cast<Id>(values_.size() - 1);
 }
 
 NetGraph::Id NetGraph::add_node(std::string op, std::vector<Id> inputs,
                                 std::vector<std::string> extra_inputs, Shape out,
-                                std::vector<Attr> attrs, bool spatial) {
+                                std::vector<Attr> attrs) {
   GraphNode n;
   n.name = op + "_" + std::to_string(counter_++);
   n.op = std::move(op);
@@ -45,7 +45,7 @@ NetGraph::Id NetGraph::add_node(std::string op, std::vector<Id> inputs,
   for (auto& e : extra_inputs) n.inputs.push_back(std::move(e));
   n.output = n.name + "_out";
   n.attrs = std::move(attrs);
-  Id id = add_value(n.output, out, spatial);
+  Id id = add_value(n.output, out);
   nodes_.push_back(std::move(n));
   return id;
 }
@@ -161,13 +161,6 @@ NetGraph::Id NetGraph::pseudo_huber(Id x) {
   return add_node("Div", {x2, d}, {}, s, {});
 }
 
-NetGraph::Id NetGraph::spatial_mean(Id x) {
-  const Shape s = shape(x);
-  flops_ += s.c * s.h * s.w;
-  const Id g = add_node("GlobalAveragePool", {x}, {}, {s.c, 1, 1}, {});
-  return add_node("Flatten", {g}, {}, {s.c, 1, 1}, {int_attr("axis", 1)}, false);
-}
-
 void NetGraph::mark_output(Id x, const std::string& name) {
   // Outputs carry the public name, so rename the value and every use of it.
   const std::string old = values_.at(x).name;
@@ -177,7 +170,7 @@ void NetGraph::mark_output(Id x, const std::string& name) {
       if (in == old) in = name;
   }
   values_.at(x).name = name;
-  outputs_.push_back({x, name, values_.at(x).spatial});
+  outputs_.push_back({x, name});
 }
 
 }  // namespace mtfcdd

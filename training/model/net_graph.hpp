@@ -66,8 +66,6 @@ class NetGraph {
   Id scale(Id x, float factor);
   // A = x^2 / (sqrt(x^2 + 1) + 1): pseudo-Huber without the float32 cancellation.
   Id pseudo_huber(Id x);
-  // Mean over H and W: [N, C, H, W] -> [N, C].
-  Id spatial_mean(Id x);
   void mark_output(Id x, const std::string& name);
 
   const std::string& input_name() const { return values_.front().name; }
@@ -76,8 +74,7 @@ class NetGraph {
   const std::vector<Initializer>& initializers() const { return inits_; }
   struct Output {
     Id id;
-    std::string name;
-    bool spatial;  // [N,C,H,W] when true, [N,C] otherwise
+    std::string name;  // an [N,C,H,W] tensor
   };
   const std::vector<Output>& outputs() const { return outputs_; }
 
@@ -88,11 +85,10 @@ class NetGraph {
   struct Value {
     std::string name;
     Shape shape;
-    bool spatial = true;
   };
-  Id add_value(std::string name, Shape s, bool spatial = true);
+  Id add_value(std::string name, Shape s);
   Id add_node(std::string op, std::vector<Id> inputs, std::vector<std::string> extra_inputs,
-              Shape out, std::vector<Attr> attrs, bool spatial = true);
+              Shape out, std::vector<Attr> attrs);
   std::string add_scalar(float v);
   Shape pooled(const Shape& s, int64_t k, int64_t stride, const Pads& p) const;
 

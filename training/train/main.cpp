@@ -44,7 +44,7 @@ std::vector<std::string> split_names(const std::string& names, const std::string
   return out;
 }
 
-// The network options info, export and train share (--types is the caller's: a count or names).
+// The network options info, export and train share (the types are the caller's).
 struct NetOptions {
   ModelConfig m;
   int64_t head_channels = 0;  // 0 = the preset's default (128 for small, else 512)
@@ -103,19 +103,21 @@ std::vector<DefectType> named_types(const std::vector<std::string>& names, int64
   return out;
 }
 
-// info and export: --types M, or as many types as --type-names lists.
+// info and export: --type-count M, or as many types as --types names (every command's --types
+// is a list of names; a count is always --type-count).
 struct TypeCount {
   int64_t count = 0;
   std::string names;
   void add(CLI::App* c) {
-    c->add_option("--types", count, "number of defect types (output channels)")->check(CLI::Range(1, 256));
-    c->add_option("--type-names", names, "comma-separated type names (their count is the number of types)");
+    c->add_option("--type-count", count, "number of defect types (output channels)")->check(CLI::Range(1, 256));
+    c->add_option("--types", names, "comma-separated type names (their count is the number of types)");
   }
-  std::vector<std::string> list() const { return split_names(names, "--type-names"); }
+  std::vector<std::string> list() const { return split_names(names, "--types"); }
   int64_t resolve(int64_t fallback) const {
     const auto n = static_cast<int64_t>(list().size());
     if (count > 0 && n > 0 && count != n)
-      throw std::invalid_argument("--type-names lists " + std::to_string(n) + " names, --types says " + std::to_string(count));
+      throw std::invalid_argument("--types lists " + std::to_string(n) + " names, --type-count says " +
+                                  std::to_string(count));
     return count > 0 ? count : n > 0 ? n : fallback;
   }
 };
@@ -149,7 +151,7 @@ struct ExportOptions {
 
 int cmd_export(const NetOptions& net, const TypeCount& tc, ExportOptions o) {
   const int64_t m = tc.resolve(0);
-  if (m == 0) throw std::invalid_argument("give --types M or --type-names a,b,..");
+  if (m == 0) throw std::invalid_argument("give --type-count M or --types a,b,..");
   const ModelConfig cfg = net.config(m);
   torch::manual_seed(o.seed);
   o.req.out_dir = o.out;
@@ -423,7 +425,7 @@ int main(int argc, char** argv) {
   ToyOptions toy;
   auto* toyc = app.add_subcommand("toy-data", "write a generated dataset (stripe defects, one period per type)");
   toyc->add_option("--out", toy.out, "dataset folder")->required();
-  toyc->add_option("--types", toy.types, "defect types")->check(CLI::Range(1, 8));
+  toyc->add_option("--type-count", toy.types, "number of defect types")->check(CLI::Range(1, 8));
   toyc->add_option("--size", toy.size, "image side")->check(CLI::Range(32, 4096));
   toyc->add_option("--train", toy.train, "train images")->check(CLI::Range(1, 1000000));
   toyc->add_option("--val", toy.val, "val images")->check(CLI::Range(0, 1000000));

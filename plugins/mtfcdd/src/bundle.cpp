@@ -110,7 +110,8 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
       r.fail("format_version", f.what + " needs format_version " + std::to_string(f.version));
   const Reader out = r.child("outputs");
   m.maps_output = out.text("anomaly_maps");
-  m.scores_output = out.text("scores");
+  // Bundles of older trainers also name a "scores" output (z per type); z is taken from the
+  // maps after flip averaging, so that output is neither run nor required.
   const Reader hm = r.child("heatmap");
   m.heatmap_width = static_cast<int>(hm.integer("width", 1, kMaxSide));
   m.heatmap_height = static_cast<int>(hm.integer("height", 1, kMaxSide));
@@ -137,7 +138,7 @@ json manifest_to_json(const BundleManifest& m) {
             {"resize", name_of(m.resize)},
             {"mean", m.mean},
             {"std", m.std}}},
-          {"outputs", {{"anomaly_maps", m.maps_output}, {"scores", m.scores_output}}},
+          {"outputs", {{"anomaly_maps", m.maps_output}}},
           {"heatmap", {{"width", m.heatmap_width}, {"height", m.heatmap_height}}},
           {"flip_average", name_of(m.flip_average)},
           {"precision", name_of(m.precision)},

@@ -160,6 +160,7 @@ VpResult* make_result(std::vector<mtfcdd::FrameOutput>&& outputs) {
       tr.heatmap_full = heatmap_of(t.heatmap_full);
       tr.regions = store->regions[i][k].empty() ? nullptr : store->regions[i][k].data();
       tr.region_count = static_cast<uint32_t>(store->regions[i][k].size());
+      tr.pixel_threshold = t.pixel_threshold;
       store->types[i].push_back(tr);
     }
     nlohmann::json matches = nlohmann::json::array();
@@ -183,6 +184,7 @@ VpResult* make_result(std::vector<mtfcdd::FrameOutput>&& outputs) {
     fr.preprocess_ms = fo.preprocess_ms;
     fr.inference_ms = fo.inference_ms;
     fr.postprocess_ms = fo.postprocess_ms;
+    fr.decisive_type = fo.routing.decisive_type;
   }
   auto* owned = new OwnedResult{{sizeof(VpResult), store->frames.data(), static_cast<uint32_t>(n)}, store.get()};
   store.release();
@@ -249,6 +251,7 @@ const VpApi kApi = {sizeof(VpApi), VP_ABI_VERSION, get_info, create, destroy, la
 }  // namespace
 
 extern "C" VP_EXPORT const VpApi* vp_get_api(uint32_t abi_version) {
-  // Version 1 is the only one so far; a host built against a newer ABI gets NULL.
+  // One table serves every version: results carry every field of the newest, and an older host
+  // steps their arrays by struct_size. A host built against a newer ABI gets NULL.
   return abi_version >= 1 && abi_version <= VP_ABI_VERSION ? &kApi : nullptr;
 }

@@ -157,6 +157,7 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
       t.score = static_cast<float>(cv::mean(map)[0]);
       t.probability = static_cast<float>(-std::expm1(-static_cast<double>(t.score)));
       t.threshold = static_cast<float>(settings_.image_thresholds[k]);
+      t.pixel_threshold = settings_.pixel_thresholds[k];
       t.decision = t.score >= t.threshold;
       cv::Mat at_input;
       if (fit && (settings_.heatmap || t.decision || settings_.heatmap_full))
@@ -174,7 +175,7 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
       if (t.decision || settings_.heatmap_full) {
         const cv::Mat full = fit ? input_to_image(at_input, frame, m) : upsample_map(map, frame, settings_.upsampling);
         if (t.decision)
-          t.regions = find_regions(full, static_cast<float>(settings_.pixel_thresholds[k]), settings_.min_region_area);
+          t.regions = find_regions(full, static_cast<float>(t.pixel_threshold), settings_.min_region_area);
         if (settings_.heatmap_full) t.heatmap_full = full;
       }
       fo.decision = fo.decision || t.decision;

@@ -29,6 +29,7 @@ struct DetectorSettings {
 struct TypeOutput {
   std::string name;
   float score = 0, probability = 0, threshold = 0;
+  double pixel_threshold = 0;  // on A, in force: the regions' threshold
   bool decision = false;
   cv::Mat heatmap, heatmap_full;  // empty when not requested
   std::vector<Region> regions;

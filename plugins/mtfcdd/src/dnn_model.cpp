@@ -218,28 +218,21 @@ DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
   set_backend(net_, backend_);
 
   check_output_shapes(path);
-  // One dry run proves the network's outputs (both named ones) match what the manifest promises.
+  // One dry run proves the network's maps match what the manifest promises.
   const cv::Mat probe(std::vector<int>{1, 3, manifest_.input_height, manifest_.input_width}, CV_32F,
                       cv::Scalar(0));
-  std::vector<cv::Mat> outs;
+  cv::Mat maps;
   try {
     net_.setInput(probe, manifest_.input_name);
-    net_.forward(outs, std::vector<cv::String>{manifest_.maps_output, manifest_.scores_output});
+    maps = net_.forward(manifest_.maps_output);
   } catch (const std::exception& e) {
     throw std::runtime_error(path + " does not run with the manifest's input size " +
                              std::to_string(manifest_.input_width) + "x" + std::to_string(manifest_.input_height) +
-                             " and outputs '" + excerpt(manifest_.maps_output) + "', '" +
-                             excerpt(manifest_.scores_output) + "': " + e.what());
+                             " and output '" + excerpt(manifest_.maps_output) + "': " + e.what());
   }
-  for (const cv::Mat& o : outs)
-    if (!cv::checkRange(o, true, nullptr, -1e30, 1e30))
-      throw std::runtime_error(path + " is broken: the network produced NaN or infinite values on a blank frame");
+  if (!cv::checkRange(maps, true, nullptr, -1e30, 1e30))
+    throw std::runtime_error(path + " is broken: the network produced NaN or infinite values on a blank frame");
   const int m = static_cast<int>(manifest_.types.size());
-  const cv::Mat& maps = outs.at(0);
-  if (outs.at(1).total() != static_cast<size_t>(m))
-    throw std::runtime_error(path + " does not match its manifest: output '" + excerpt(manifest_.scores_output) +
-                             "' has " + std::to_string(outs[1].total()) + " values, not one per type (" +
-                             std::to_string(m) + ")");
   if (maps.dims != 4 || maps.size[1] != m || maps.size[2] != manifest_.heatmap_height ||
       maps.size[3] != manifest_.heatmap_width) {
     std::string got;
@@ -256,25 +249,20 @@ DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
 // forward), so a network whose outputs disagree with the manifest is refused without running it.
 void DnnModel::check_output_shapes(const std::string& path) const {
   const int m = static_cast<int>(manifest_.types.size());
-  const std::pair<std::string, cv::dnn::MatShape> expected[] = {
-      {manifest_.maps_output, {1, m, manifest_.heatmap_height, manifest_.heatmap_width}},
-      {manifest_.scores_output, {1, m}}};
-  for (const auto& [name, want] : expected) {
-    std::vector<cv::dnn::MatShape> ins, outs;
-    try {
-      const int id = net_.getLayerId(name);
-      if (id < 0) throw std::runtime_error("no such layer");
-      net_.getLayerShapes(cv::dnn::MatShape{1, 3, manifest_.input_height, manifest_.input_width}, id, ins, outs);
-    } catch (const std::exception& e) {
-      throw std::runtime_error(path + " has no output '" + excerpt(name) + "' that OpenCV can size: " + e.what());
-    }
-    const cv::dnn::MatShape got = outs.empty() ? cv::dnn::MatShape{} : outs[0];
-    // Scores may come as [1, M] or [1, M, 1, 1]: only the count of values is fixed for them.
-    const bool ok = name == manifest_.maps_output ? got == want : cv::dnn::total(got) == size_t(m);
-    if (!ok)
-      throw std::runtime_error(path + " does not match its manifest: output '" + excerpt(name) + "' is " +
-                               cv::dnn::toString(got) + ", the manifest says " + cv::dnn::toString(want));
+  const std::string& name = manifest_.maps_output;
+  const cv::dnn::MatShape want{1, m, manifest_.heatmap_height, manifest_.heatmap_width};
+  std::vector<cv::dnn::MatShape> ins, outs;
+  try {
+    const int id = net_.getLayerId(name);
+    if (id < 0) throw std::runtime_error("no such layer");
+    net_.getLayerShapes(cv::dnn::MatShape{1, 3, manifest_.input_height, manifest_.input_width}, id, ins, outs);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + " has no output '" + excerpt(name) + "' that OpenCV can size: " + e.what());
   }
+  const cv::dnn::MatShape got = outs.empty() ? cv::dnn::MatShape{} : outs[0];
+  if (got != want)
+    throw std::runtime_error(path + " does not match its manifest: output '" + excerpt(name) + "' is " +
+                             cv::dnn::toString(got) + ", the manifest says " + cv::dnn::toString(want));
 }
 
 cv::Mat DnnModel::forward(const cv::Mat& blob) {

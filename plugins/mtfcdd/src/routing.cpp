@@ -153,6 +153,19 @@ Router::Rule Router::read_rule(const JsonReader<>& r, size_t i) const {
   return rule;
 }
 
+namespace {
+
+// The positive outcome with the highest probability (the first on ties); -1 when none is positive.
+int most_probable_positive(const std::vector<TypeOutcome>& outcomes) {
+  int best = -1;
+  for (size_t k = 0; k < outcomes.size(); ++k)
+    if (outcomes[k].decision && (best < 0 || outcomes[k].probability > outcomes[best].probability))
+      best = static_cast<int>(k);
+  return best;
+}
+
+}  // namespace
+
 RoutingDecision Router::route(const std::vector<TypeOutcome>& outcomes, const std::string& category) const {
   if (check_size_ && outcomes.size() != type_names_.size())
     throw std::invalid_argument("Router::route: " + std::to_string(outcomes.size()) + " outcomes for " +
@@ -167,13 +180,16 @@ RoutingDecision Router::route(const std::vector<TypeOutcome>& outcomes, const st
       const TypeOutcome& o = outcomes[t];
       if (!o.decision || !(o.probability >= r.min_probability) || double(o.largest_region_area) < r.min_region_area)
         continue;
-      if (d.matches.empty()) decisive = r.action;  // order_ is highest priority first
+      if (d.matches.empty()) {  // order_ is highest priority first
+        decisive = r.action;
+        d.decisive_type = static_cast<int>(t);
+      }
       d.matches.push_back({r.name, actions_[r.action].name, type_names_[t], r.priority});
     }
   }
   if (d.matches.empty()) {
-    const bool defective = std::any_of(outcomes.begin(), outcomes.end(), [](const TypeOutcome& o) { return o.decision; });
-    decisive = defective ? unrouted_ : default_;
+    d.decisive_type = most_probable_positive(outcomes);
+    decisive = d.decisive_type >= 0 ? unrouted_ : default_;
   }
   d.action = actions_[decisive].name;
   d.params = actions_[decisive].params;

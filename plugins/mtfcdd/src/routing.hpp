@@ -48,6 +48,9 @@ struct RoutingDecision {
   nlohmann::json params;            // its resolved parameters (object)
   std::vector<RouteMatch> matches;  // every (rule, type) that matched, highest priority first
                                     // (ties: rule order, then the model's type order)
+  // Index into the outcomes of the type that decided: the first match's; with no match, the most
+  // probable positive type (the first on ties); -1 when no type is positive.
+  int decisive_type = -1;
 };
 
 class Router {

@@ -80,7 +80,6 @@ struct BundleManifest {
   std::array<double, 3> mean{}, std{};        // in 0..255 units, per channel in channel_order
   std::string input_name = "image";
   std::string maps_output = "anomaly_maps";   // [N, M, heatmap_height, heatmap_width]
-  std::string scores_output = "scores";       // [N, M]
   int heatmap_width = 0, heatmap_height = 0;
   bool calibrated = false;                    // thresholds chosen on validation data
   nlohmann::json provenance = nlohmann::json::object();
