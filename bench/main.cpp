@@ -204,6 +204,7 @@ void append(PluginResult& to, const PluginResult& from) {
 void time_plugin_and_ort(const Options& o, const ModelFacts& facts, bool with_ort,
                          const std::map<Precision, std::string>& variants, const fs::path& work, Entry& e) {
   const BundleManifest m = read_manifest(facts.bundle_dir);
+  fs::create_directories(work);
   for (const auto& [precision, bundle] : variants) fs::create_directories(work / name_of(precision));
   for (int round = 0; round < o.rounds; ++round) {
     std::cerr << "plugin " << e.preset << " batch " << e.batch << " round " << round + 1 << "/" << o.rounds << ": "
