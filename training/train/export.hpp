@@ -29,6 +29,9 @@ struct ExportRequest {
   // BundleManifest::precision. A bf16 bundle is checked in float32 first, then again in bf16
   // against kExportBf16Tolerance.
   std::string precision = "float32";
+  // BundleManifest::upsampling: how the thresholds calibrated afterwards and the detector bring
+  // maps to input resolution. "receptive" needs the network's receptive field (both axes alike).
+  std::string upsampling = "bilinear";
   nlohmann::json provenance = nlohmann::json::object();  // export adds "created" (UTC)
   torch::Tensor check_inputs;     // normalised [K, 3, H, W]; undefined = generated patterns
 };
@@ -44,7 +47,8 @@ struct ExportResult {
   BundleManifest manifest;
 };
 
-// The manifest an export of `model` writes: input size, normalisation ([-1, 1], RGB), heatmap size.
+// The manifest an export of `model` writes: input size, normalisation ([-1, 1], RGB), heatmap size,
+// receptive field (left out when the two axes differ: the receptive upsampling is square).
 BundleManifest manifest_for(const FcddModelImpl& model, const std::vector<DefectType>& types);
 
 // Throws std::runtime_error (and leaves no bundle behind) when the check fails.

@@ -137,6 +137,12 @@ int cmd_info(const NetOptions& net, const TypeCount& tc) {
               pc.trainable / 1e6);
   std::printf("  backbone %lld, head %lld\n", static_cast<long long>(pc.backbone), static_cast<long long>(pc.head));
   std::printf("FLOPs per image: %.3f GFLOP (multiply-add = 2)\n", g.flops() / 1e9);
+  const NetGraph::Id maps = g.outputs().front().id;
+  for (int axis = 0; axis < 2; ++axis) {
+    const Reception r = reception(g, maps, axis);
+    std::printf("receptive field (%s): size %lld, stride %lld, offset %g\n", axis ? "horizontal" : "vertical",
+                static_cast<long long>(r.size), static_cast<long long>(r.stride), r.offset);
+  }
   return 0;
 }
 
@@ -216,6 +222,8 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
       ->check(CLI::Range(1, 16));
   c->add_option("--flip-average", t.flip_average, "the bundle averages each image's maps over its mirror images")
       ->check(CLI::IsMember(kFlips));
+  c->add_option("--upsampling", t.upsampling, "how the bundle brings maps to input resolution (thresholds calibrated on it)")
+      ->check(CLI::IsMember({"bilinear", "receptive"}));
   c->add_option("--device", t.device, "cpu, cuda or cuda:N");
   auto* g = c->add_option_group("distributed", "data parallel over ranks (torchrun's variables; these flags win)");
   g->add_option("--nproc", o.nproc, "launch this many ranks on this machine (127.0.0.1)")->check(CLI::Range(1, 256));
@@ -267,7 +275,7 @@ int cmd_train(TrainOptions o, const DataOptions& d, const NetOptions& net, int a
 }
 
 struct EvalOptions {
-  std::string model, data, split = "test", report, json, csv, figure;
+  std::string model, data, split = "test", report, json, csv, figure, upsampling;
   int batch = 8, figure_rows = 1;
   bool no_pixel = false;
 };
@@ -280,11 +288,13 @@ int cmd_eval(const EvalOptions& o, const DataOptions& d) {
   const Dataset data = load_dataset(o.data, lo);
   for (const auto& w : data.warnings) std::cerr << "warning: " << w << "\n";
   const auto t0 = std::chrono::steady_clock::now();
-  const auto scores = score_split(dnn, data, o.split, o.batch);
+  const Upsampler up = upsampler_of(
+      dnn.manifest(), o.upsampling.empty() ? std::nullopt : std::optional(parse_upsampling(o.upsampling)));
+  const auto scores = score_split(dnn, data, o.split, up, o.batch);
   if (scores.empty()) throw std::runtime_error(o.data + ": no images in split '" + o.split + "'");
   std::vector<std::string> names;
   for (const auto& t : dnn.manifest().types) names.push_back(t.name);
-  const auto report = summarize(scores, names, dnn.manifest().input_width, dnn.manifest().input_height, !o.no_pixel);
+  const auto report = summarize(scores, names, up, !o.no_pixel);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string text = markdown_report(report);
   std::cout << text;
@@ -359,6 +369,8 @@ int main(int argc, char** argv) {
   exp->add_option("--resize", ex.req.resize, "how images become the input")->check(CLI::IsMember({"stretch", "fit"}));
   exp->add_option("--flip-average", ex.req.flip_average, "average each image's maps over its mirror images")
       ->check(CLI::IsMember(kFlips));
+  exp->add_option("--upsampling", ex.req.upsampling, "how the bundle brings maps to input resolution")
+      ->check(CLI::IsMember({"bilinear", "receptive"}));
   exp->add_option("--precision", ex.req.precision,
                   "bf16: convolutions in bfloat16, checked against LibTorch within 1e-2; needs AVX512_BF16")
       ->check(CLI::IsMember({"float32", "bf16"}));
@@ -380,6 +392,8 @@ int main(int argc, char** argv) {
   eval->add_option("--json", ev.json, "also write every number as JSON");
   eval->add_option("--scores-out", ev.csv, "per-image scores as CSV");
   eval->add_flag("--no-pixel", ev.no_pixel, "skip pixel metrics");
+  eval->add_option("--upsampling", ev.upsampling, "override the bundle's upsampling (bilinear, receptive)")
+      ->check(CLI::IsMember({"bilinear", "receptive"}));
   eval->add_option("--figure", ev.figure, "draw each type's heatmaps on its highest-scoring images (PNG/JPEG)");
   eval->add_option("--figure-rows", ev.figure_rows, "images per type in the figure")->check(CLI::Range(1, 64));
 

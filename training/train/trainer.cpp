@@ -286,6 +286,8 @@ void check_config(const TrainConfig& cfg) {
   if (cfg.snapshots < 1) throw std::invalid_argument("--snapshots must be positive");
   if (!is_flip_average_mode(cfg.flip_average))
     throw std::invalid_argument("--flip-average must be none, h, v or hv, not '" + cfg.flip_average + "'");
+  if (cfg.upsampling != "bilinear" && cfg.upsampling != "receptive")
+    throw std::invalid_argument("--upsampling must be bilinear or receptive, not '" + cfg.upsampling + "'");
   if (cfg.model.members <= 16 && cfg.snapshots * cfg.model.members > 16)  // more members: the model says so
     throw std::invalid_argument("--members x --snapshots must be at most 16 networks in all");
   if (cfg.select != "loss" && cfg.select != "auroc")
@@ -380,7 +382,7 @@ void calibrate_bundle(const std::string& bundle_dir, const Dataset& data, C10dGr
   DnnModel dnn(dir);
   const auto val = data.split("val");
   const auto [first, last] = shard_range(val.size(), rank, world);
-  auto scores = score_samples(dnn, data, {val.begin() + first, val.begin() + last});
+  auto scores = score_samples(dnn, data, {val.begin() + first, val.begin() + last}, upsampler_of(dnn.manifest()));
   if (rank != 0) {
     g->put("scores/" + std::to_string(rank), encode_scores(scores, data));
     fs::remove_all(dir);
@@ -398,7 +400,7 @@ void calibrate_bundle(const std::string& bundle_dir, const Dataset& data, C10dGr
     fb_img.push_back(t.image_threshold);
     fb_pix.push_back(t.pixel_threshold);
   }
-  const Calibration cal = calibrate(scores, names, man.input_width, man.input_height, fb_img, fb_pix);
+  const Calibration cal = calibrate(scores, names, upsampler_of(man), fb_img, fb_pix);
   for (size_t k = 0; k < man.types.size(); ++k) {
     man.types[k].image_threshold = cal.image[k];
     man.types[k].pixel_threshold = cal.pixel[k];
@@ -690,6 +692,7 @@ void Run::finish() {
     req.types = types_;
     req.resize = cfg_.resize;
     req.flip_average = cfg_.flip_average;
+    req.upsampling = cfg_.upsampling;
     req.provenance = provenance(mc_, cfg_, weights_, st_, chosen);
     if (!val_.empty()) {
       loader_->submit({val_.begin(), val_.begin() + std::min<size_t>(val_.size(), 4)}, false);

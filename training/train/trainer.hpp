@@ -52,6 +52,8 @@ struct TrainConfig {
   // flip_average: none, h, v, hv), thresholds calibrated on that mean. Validation during training
   // (and so the epoch chosen) uses one view.
   std::string flip_average = "none";
+  // BundleManifest::upsampling of the bundle: bilinear or receptive (pixel thresholds calibrated on it).
+  std::string upsampling = "bilinear";
   // Where the run computes: "cpu", "cuda" or "cuda:N" (checked before any work).
   std::string device = "cpu";
   // This process's place in a data-parallel run (one process when world_size is 1): every rank

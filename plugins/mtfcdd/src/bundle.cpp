@@ -118,6 +118,24 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
   const json& hm = r.at(j, "heatmap", "");
   m.heatmap_width = r.positive(hm, "width", "heatmap.");
   m.heatmap_height = r.positive(hm, "height", "heatmap.");
+  if (j.contains("receptive_field")) {
+    const json& rf = j.at("receptive_field");
+    m.receptive_field.size = r.positive(rf, "size", "receptive_field.");
+    m.receptive_field.stride = r.positive(rf, "stride", "receptive_field.");
+    m.receptive_field.offset = r.get<double>(rf, "offset", "receptive_field.");
+    if (!(std::fabs(m.receptive_field.offset) <= 16384))
+      r.fail("'receptive_field.offset' must be a number within +-16384");
+  }
+  if (j.contains("upsampling")) {
+    try {
+      m.upsampling = parse_upsampling(r.get<std::string>(j, "upsampling"));
+    } catch (const std::runtime_error& e) {
+      r.fail(std::string("'upsampling': ") + e.what());
+    }
+  }
+  if (m.upsampling == Upsampling::Receptive && m.format_version < 5) r.fail("'upsampling' receptive needs format_version 5");
+  if (m.upsampling == Upsampling::Receptive && !m.receptive_field.known())
+    r.fail("'upsampling' receptive needs 'receptive_field'");
   if (j.contains("calibrated")) m.calibrated = r.get<bool>(j, "calibrated");
   if (j.contains("provenance")) m.provenance = j.at("provenance");
   return m;
@@ -128,8 +146,9 @@ json manifest_to_json(const BundleManifest& m) {
   for (const auto& t : m.types)
     types.push_back({{"name", t.name}, {"display", t.display}, {"image_threshold", t.image_threshold},
                      {"pixel_threshold", t.pixel_threshold}});
-  return {{"format", "mtfcdd-bundle"},
-          {"format_version", m.precision != "float32"  ? 4
+  json j = {{"format", "mtfcdd-bundle"},
+          {"format_version", m.upsampling != Upsampling::Bilinear ? 5
+                             : m.precision != "float32"  ? 4
                              : m.flip_average != "none" ? 3
                              : m.resize != "stretch"    ? 2
                                                         : 1},
@@ -148,8 +167,20 @@ json manifest_to_json(const BundleManifest& m) {
           {"heatmap", {{"width", m.heatmap_width}, {"height", m.heatmap_height}}},
           {"flip_average", m.flip_average},
           {"precision", m.precision},
+          {"upsampling", upsampling_name(m.upsampling)},
           {"calibrated", m.calibrated},
           {"provenance", m.provenance}};
+  if (m.receptive_field.known())
+    j["receptive_field"] = {{"size", m.receptive_field.size}, {"stride", m.receptive_field.stride},
+                            {"offset", m.receptive_field.offset}};
+  return j;
+}
+
+Upsampler upsampler_of(const BundleManifest& m, std::optional<Upsampling> mode) {
+  const Upsampler up{mode.value_or(m.upsampling), m.receptive_field, {m.input_width, m.input_height}};
+  if (up.mode == Upsampling::Receptive && !up.field.known())
+    throw std::runtime_error("upsampling \"receptive\" needs the bundle's receptive_field (export it with a newer trainer)");
+  return up;
 }
 
 BundleManifest read_manifest(const std::string& bundle_dir) {

@@ -4,15 +4,18 @@
 
 #include <array>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "postprocess.hpp"
 
 namespace mtfcdd {
 
 // The newest format this build reads. A bundle is written with the oldest version that holds what
-// it uses (2: input.resize "fit"; 3: flip_average; 4: precision bf16), so that older builds refuse
-// what they would misread.
-constexpr int kBundleFormatVersion = 4;
+// it uses (2: input.resize "fit"; 3: flip_average; 4: precision bf16; 5: upsampling receptive), so
+// that older builds refuse what they would misread.
+constexpr int kBundleFormatVersion = 5;
 
 struct DefectType {
   std::string name;
@@ -43,6 +46,11 @@ struct BundleManifest {
   std::string maps_output = "anomaly_maps";   // [N, M, heatmap_height, heatmap_width]
   std::string scores_output = "scores";       // [N, M]
   int heatmap_width = 0, heatmap_height = 0;
+  // Where each map cell looks in the input (written by the trainer; older bundles lack it).
+  ReceptiveField receptive_field;
+  // How maps reach input resolution for regions, overlays and pixel thresholds: the thresholds
+  // were calibrated on those maps, so the bundle names it; a detector config may override it.
+  Upsampling upsampling = Upsampling::Bilinear;
   bool calibrated = false;                    // thresholds chosen on validation data
   nlohmann::json provenance = nlohmann::json::object();
 };
@@ -53,6 +61,11 @@ bool is_resize_mode(const std::string& s);
 // Throws std::runtime_error naming `source` and the offending key.
 BundleManifest manifest_from_json(const nlohmann::json& j, const std::string& source);
 nlohmann::json manifest_to_json(const BundleManifest& m);
+
+// How the detector and the evaluation bring this bundle's maps to input resolution: its own
+// upsampling, or `mode`. Throws std::runtime_error when receptive is asked of a bundle without a
+// receptive field.
+Upsampler upsampler_of(const BundleManifest& m, std::optional<Upsampling> mode = std::nullopt);
 
 BundleManifest read_manifest(const std::string& bundle_dir);
 void write_manifest(const BundleManifest& m, const std::string& bundle_dir);

@@ -73,7 +73,7 @@ DetectorSettings apply_settings(const json& cfg, DetectorSettings s, const Bundl
   }
   if (cfg.contains("upsampling")) {
     try {
-      s.upsampling = parse_upsampling(get_as<std::string>(cfg, "upsampling", "config"));
+      s.upsampling = upsampler_of(m, parse_upsampling(get_as<std::string>(cfg, "upsampling", "config"))).mode;
     } catch (const ConfigError&) {
       throw;
     } catch (const std::exception& e) {
@@ -124,6 +124,7 @@ Detector::Detector(const json& config, const std::string& base_dir)
   // 0 = OpenCV's default. Far more threads than cores only costs; 100,000 overflowed libgomp's stack.
   if (config.contains("threads")) threads_ = static_cast<int>(integer_at(config, "threads", "config", 0, kMaxThreads));
   DetectorSettings s;
+  s.upsampling = model_.manifest().upsampling;
   for (const auto& t : model_.manifest().types) {
     s.image_thresholds.push_back(t.image_threshold);
     s.pixel_thresholds.push_back(t.pixel_threshold);
@@ -156,7 +157,7 @@ json Detector::describe() const {
           {"precision", m.precision},
           {"heatmap", {{"width", m.heatmap_width}, {"height", m.heatmap_height}}},
           {"heatmaps", {{"model", settings_.heatmap}, {"full", settings_.heatmap_full}}},
-          {"upsampling", settings_.upsampling == Upsampling::Bilinear ? "bilinear" : "gaussian"},
+          {"upsampling", upsampling_name(settings_.upsampling)},
           {"min_region_area", settings_.min_region_area},
           {"calibrated", m.calibrated},
           {"backend", model_.backend_in_use()},
@@ -182,6 +183,7 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
   const int u = maps.size[2], v = maps.size[3];
   // A "fit" input holds the frame in part of it, mirrored around: the maps returned show that part only.
   const bool fit = m.resize != "stretch";
+  const Upsampler up = upsampler_of(m, settings_.upsampling);
   std::vector<FrameOutput> out(n);
   for (int i = 0; i < n; ++i) {
     const auto t2 = Clock::now();
@@ -198,7 +200,7 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
       t.decision = t.score >= t.threshold;
       cv::Mat at_input;
       if (fit && (settings_.heatmap || t.decision || settings_.heatmap_full))
-        at_input = upsample_map(map, {m.input_width, m.input_height}, settings_.upsampling);
+        at_input = up(map, up.input);
       if (settings_.heatmap && !fit) {
         t.heatmap = map.clone();
       } else if (settings_.heatmap) {
@@ -210,7 +212,7 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
       }
       // Regions are found at frame resolution, so their boxes and areas are in frame pixels.
       if (t.decision || settings_.heatmap_full) {
-        const cv::Mat full = fit ? input_to_image(at_input, frame, m) : upsample_map(map, frame, settings_.upsampling);
+        const cv::Mat full = fit ? input_to_image(at_input, frame, m) : up(map, frame);
         if (t.decision)
           t.regions = find_regions(full, static_cast<float>(settings_.pixel_thresholds[k]), settings_.min_region_area);
         if (settings_.heatmap_full) t.heatmap_full = full;
