@@ -5,6 +5,8 @@
 #include <fstream>
 #include <thread>
 
+#include <opencv2/imgproc.hpp>
+
 #include "detector.hpp"
 #include "flip_average.hpp"
 #include "test_util.hpp"

@@ -83,9 +83,12 @@ TEST(Postprocess, ReceptiveUpsampleIsTheStridedTransposedConvolution) {
 TEST(Postprocess, ReceptiveUpsampleKeepsAUniformLevelInside) {
   // MobileNet at conv_pw_5: field 75, stride 8 (sigma 10). Away from the edges every pixel gets
   // the whole kernel's weight at spacing 8, which the scale makes 1.
-  const cv::Mat ones(8, 8, CV_32F, cv::Scalar(1));
-  const cv::Mat out = receptive_upsample(ones, {64, 64}, {75, 8, 0.0});
-  EXPECT_NEAR(out.at<float>(32, 32), 1.0, 1e-3);
+  // Pixel 64 of 128 gets every cell within the kernel's 37 pixels (cells 4..12 of 16). What is
+  // left is the ripple of a Gaussian of sigma 10 sampled every 8 pixels: within 1.4e-4 per axis.
+  const cv::Mat ones(16, 16, CV_32F, cv::Scalar(1));
+  const cv::Mat out = receptive_upsample(ones, {128, 128}, {75, 8, 0.0});
+  EXPECT_NEAR(out.at<float>(64, 64), 1.0, 3e-4);
+  EXPECT_NEAR(out.at<float>(68, 61), 1.0, 3e-4);  // between cell centres too
   EXPECT_LT(out.at<float>(0, 0), 0.5);  // the edge has neighbours on one side only
 }
 

@@ -304,7 +304,7 @@ int cmd_eval(const EvalOptions& o, const DataOptions& d) {
   if (!o.json.empty()) std::ofstream(o.json) << report_json(report).dump(2) << "\n";
   if (!o.csv.empty()) write_scores_csv(scores, names, o.csv);
   if (!o.figure.empty()) {
-    const cv::Mat fig = heatmap_figure(scores, names, o.figure_rows);
+    const cv::Mat fig = heatmap_figure(scores, names, o.figure_rows, up);
     // imwrite returns false when the file cannot be written, and throws on an unknown extension.
     std::string why;
     try {
