@@ -5,6 +5,8 @@
 #include <fstream>
 #include <thread>
 
+#include <opencv2/imgproc.hpp>
+
 #include "detector.hpp"
 #include <mtfcdd/flip_average.hpp>
 #include "test_util.hpp"
@@ -315,4 +317,40 @@ TEST_F(DetectorTest, PrecisionIsFloat32Bf16OrInt8FromTheirFormatVersions) {
   patched_bundle(dir, "bf16", {{"format_version", 6}, {"precision", "int8"}, {"int8_input_ranges", {{"c", {6, 0}}}}});
   EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("int8_input_ranges.c: must be [min, max]"),
             std::string::npos);
+}
+
+// The manifest's upsampling: receptive needs format_version 5 and a receptive field; the detector
+// then brings maps to frame resolution with the engine's Upsampler (receptive at the input size,
+// bilinear to the frame), and a config may switch back to bilinear.
+TEST_F(DetectorTest, ReceptiveUpsamplingFromTheBundleOrTheConfig) {
+  test::TempDir dir;
+  const json field = {{"size", 35}, {"stride", 8}, {"offset", 3.5}};  // 64 px input, 8x8 maps
+  const auto old = patched_bundle(dir, "v4", {{"format_version", 4}, {"upsampling", "receptive"}, {"receptive_field", field}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", old.string()}}, ""); }).find("needs format_version 5"),
+            std::string::npos);
+  const auto bare = patched_bundle(dir, "bare", {{"format_version", 5}, {"upsampling", "receptive"}, {"receptive_field", nullptr}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", bare.string()}}, ""); }).find("needs 'receptive_field'"),
+            std::string::npos);
+  const auto no_field = patched_bundle(dir, "no-field", {{"receptive_field", nullptr}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", no_field.string()}, {"upsampling", "receptive"}}, ""); })
+                .find("needs the bundle's receptive_field"),
+            std::string::npos);
+
+  const auto copy = patched_bundle(dir, "v5", {{"format_version", 5}, {"upsampling", "receptive"}, {"receptive_field", field}});
+  const json all = {{"heatmaps", {{"model", true}, {"full", true}}}};
+  json cfg = {{"model", copy.string()}};
+  cfg.update(all);
+  Detector d(cfg, "");
+  EXPECT_EQ(d.describe().at("upsampling"), "receptive");
+  const cv::Mat frame = gradient(100, 70);
+  const auto t = d.process({{frame, ""}})[0].types[0];
+  const Upsampler up{Upsampling::Receptive, {35, 8, 3.5}, {64, 64}};
+  EXPECT_LT(cv::norm(t.heatmap_full, up(t.heatmap, frame.size()), cv::NORM_INF), 1e-5);
+  d.reconfigure({{"upsampling", "bilinear"}});
+  EXPECT_EQ(d.describe().at("upsampling"), "bilinear");
+  const auto b = d.process({{frame, ""}})[0].types[0];
+  cv::Mat bilinear;
+  cv::resize(b.heatmap, bilinear, frame.size(), 0, 0, cv::INTER_LINEAR);
+  EXPECT_LT(cv::norm(b.heatmap_full, bilinear, cv::NORM_INF), 1e-5);
+  EXPECT_GT(cv::norm(b.heatmap_full, t.heatmap_full, cv::NORM_INF), 0.0);
 }

@@ -44,6 +44,9 @@ Sample sample(const std::string& image, std::vector<int> types, std::map<int, st
   return s;
 }
 
+// Maps at w x h the way the paper (and these hand computations) upsample: bilinearly.
+Upsampler bilinear(int w, int h) { return {Upsampling::Bilinear, {}, {w, h}}; }
+
 cv::Mat map2(float a, float b, float c, float d) {
   return (cv::Mat_<float>(2, 2) << a, b, c, d);
 }
@@ -96,7 +99,7 @@ struct ImageFixture {
                                   scored(samples[1], {.2, .3, .7}, {.3, .3, 0}),
                                   scored(samples[2], {.5, .4, 0}, {.9, .5, 0}),
                                   scored(samples[3], {.6, .9, 0}, {.1, .95, 0})};
-  EvalReport report() const { return summarize(scores, names, 4, 4, false); }
+  EvalReport report() const { return summarize(scores, names, bilinear(4, 4), false); }
 };
 
 // Pixel fixture at input size 4x4: types scratch (0, with a mask) and dent (1, no mask anywhere).
@@ -113,7 +116,7 @@ struct PixelFixture {
       scored(samples[0], {.5, .1}, {1, 0}, {map2(1, 0, 0, 0), const2(0)}),
       scored(samples[1], {.2, .3}, {.6, .8}, {const2(.6f), const2(.8f)}),
       scored(samples[2], {.4, .6}, {5, 1}, {const2(5), const2(1)})};
-  EvalReport report() const { return summarize(scores, names, 4, 4, true, 0.3); }
+  EvalReport report() const { return summarize(scores, names, bilinear(4, 4), true, 0.3); }
 };
 
 }  // namespace
@@ -213,7 +216,7 @@ TEST(Evaluate, ConfusionWithMultiTypeImage) {
       scored(s[2], {.2, .3, .7}, {0, 0, 0}),  // true a and b -> predicted c, in rows a and b
       scored(s[3], {0, 0, 0}, {0, 0, 0}),     // true c, all tied -> the first type, a
       scored(s[4], {9, 9, 9}, {0, 0, 0})};    // normal: not in the matrix
-  const EvalReport r = summarize(sc, names, 4, 4, false);
+  const EvalReport r = summarize(sc, names, bilinear(4, 4), false);
   const std::vector<std::vector<size_t>> want{{1, 1, 1}, {0, 0, 1}, {1, 0, 0}};
   EXPECT_EQ(r.confusion, want);
   // The multi-type image is a positive of both a and b.
@@ -263,7 +266,7 @@ TEST(Evaluate, UnreadableMaskNamesTheFile) {
   const std::vector<Sample> s{sample("a.png", {0}, {{0, dir.file("missing_mask.png")}})};
   const std::vector<ImageScores> sc{scored(s[0], {.5}, {.5}, {const2(.5f)})};
   try {
-    summarize(sc, {"scratch"}, 4, 4);
+    summarize(sc, {"scratch"}, bilinear(4, 4));
     FAIL() << "no exception";
   } catch (const std::runtime_error& e) {
     EXPECT_HAS(e.what(), "missing_mask.png");
@@ -273,12 +276,12 @@ TEST(Evaluate, UnreadableMaskNamesTheFile) {
 TEST(Evaluate, InconsistentScoresThrow) {
   const std::vector<Sample> s{sample("a.png", {0})};
   // Two types named, one score.
-  EXPECT_THROW(summarize({scored(s[0], {.5}, {.5})}, {"a", "b"}, 4, 4, false), std::invalid_argument);
+  EXPECT_THROW(summarize({scored(s[0], {.5}, {.5})}, {"a", "b"}, bilinear(4, 4), false), std::invalid_argument);
   // Pixel metrics without maps.
-  EXPECT_THROW(summarize({scored(s[0], {.5}, {.5})}, {"a"}, 4, 4, true), std::invalid_argument);
+  EXPECT_THROW(summarize({scored(s[0], {.5}, {.5})}, {"a"}, bilinear(4, 4), true), std::invalid_argument);
   // A type index outside the names.
   const std::vector<Sample> bad{sample("x.png", {3})};
-  EXPECT_THROW(summarize({scored(bad[0], {.5}, {.5})}, {"a"}, 4, 4, false), std::invalid_argument);
+  EXPECT_THROW(summarize({scored(bad[0], {.5}, {.5})}, {"a"}, bilinear(4, 4), false), std::invalid_argument);
 }
 
 // ---------------------------------------------------------------- calibration
@@ -292,7 +295,7 @@ TEST(Evaluate, CalibrationMaxF1AndQuantileFallback) {
       scored(s[0], {.5, .05}, {0, 0}, {map2(1, 0, 0, 0), const2(0)}),
       scored(s[1], {.2, .1}, {0, 0}, {const2(.6f), const2(.2f)}),
       scored(s[2], {.4, .3}, {0, 0}, {const2(.05f), map2(.4f, .8f, .4f, .8f)})};
-  const Calibration c = calibrate(val, names, 4, 4, {-1, -1}, {-1, -1}, 0.99, 0.5);
+  const Calibration c = calibrate(val, names, bilinear(4, 4), {-1, -1}, {-1, -1}, 0.99, 0.5);
   ASSERT_EQ(c.image.size(), 2u);
   ASSERT_EQ(c.pixel.size(), 2u);
   // scratch image: z .5 (p), .4, .2 (n): t = .5 gives F1 1.
@@ -320,7 +323,7 @@ TEST(Evaluate, CalibrationKeepsFallbackWithoutNormals) {
   const std::vector<std::string> names{"scratch", "dent"};
   const std::vector<Sample> s{sample("a.png", {0}, {{0, write_mask(dir, "a_mask.png")}}, "val")};
   const std::vector<ImageScores> val{scored(s[0], {.5, .05}, {0, 0}, {map2(1, 0, 0, 0), const2(0)})};
-  const Calibration c = calibrate(val, names, 4, 4, {1.5, 2.5}, {3.5, 4.5});
+  const Calibration c = calibrate(val, names, bilinear(4, 4), {1.5, 2.5}, {3.5, 4.5});
   // scratch image: no negative and no normal image -> fallback 1.5.
   EXPECT_DOUBLE_EQ(c.image[0], 1.5);
   // scratch pixel: A's own pixels have both classes; the lowest defect value .5625 takes all 4
@@ -335,7 +338,7 @@ TEST(Evaluate, CalibrationKeepsFallbackWithoutNormals) {
   EXPECT_HAS(c.notes[1], "'dent'");
   EXPECT_HAS(c.notes[2], "4.5");
   // Fallback vectors must have one value per type.
-  EXPECT_THROW(calibrate(val, names, 4, 4, {1.5}, {3.5, 4.5}), std::invalid_argument);
+  EXPECT_THROW(calibrate(val, names, bilinear(4, 4), {1.5}, {3.5, 4.5}), std::invalid_argument);
 }
 
 TEST(Evaluate, CalibrationSubsamplesLargePixelSets) {
@@ -346,7 +349,7 @@ TEST(Evaluate, CalibrationSubsamplesLargePixelSets) {
                               sample("n.png", {}, {}, "val")};
   const std::vector<ImageScores> val{scored(s[0], {.9}, {.9}, {const2(.9f)}),
                                      scored(s[1], {.1}, {.1}, {const2(.1f)})};
-  const Calibration c = calibrate(val, {"scratch"}, 1500, 1500, {0}, {0});
+  const Calibration c = calibrate(val, {"scratch"}, bilinear(1500, 1500), {0}, {0});
   EXPECT_DOUBLE_EQ(c.image[0], 0.9);
   EXPECT_NEAR(c.pixel[0], 0.9, 1e-6);
   ASSERT_EQ(c.notes.size(), 1u) << ::testing::PrintToString(c.notes);

@@ -176,6 +176,23 @@ TEST(Export, FlipAverageIsWrittenWithVersionThree) {
   EXPECT_EQ(m.format_version, 3);
 }
 
+// The bundle carries the network's receptive field; a receptive bundle is written as version 5.
+// mobilenet_v1 at conv_pw_5 by hand: conv1 3x3/2 (TF SAME at an even size pads bottom/right only,
+// offset +1) r 3; dw1 r 7; dw2 3x3/2 (offset +1 * 2) r 11, stride 4; dw3 r 19; dw4 3x3/2
+// (offset +1 * 4) r 27, stride 8; dw5 r 43; the head's two 3x3 convs r 59, 75. Offset 1 + 2 + 4.
+TEST(Export, ReceptiveFieldAndUpsamplingAreWritten) {
+  FcddModel model = make_model("mobilenet_v1", 64, 2);
+  ExportRequest req = two_type_request("receptive");
+  req.upsampling = Upsampling::Receptive;
+  export_bundle(*model, req);
+  const auto m = read_manifest(req.out_dir);
+  EXPECT_EQ(m.receptive_field.size, 75);
+  EXPECT_EQ(m.receptive_field.stride, 8);
+  EXPECT_EQ(m.receptive_field.offset, 7.0);
+  EXPECT_EQ(m.upsampling, Upsampling::Receptive);
+  EXPECT_EQ(m.format_version, 5);
+}
+
 // A bf16 bundle passes the float32 check, then the bf16 one (near, not equal: bf16 did run), and
 // is written as version 4; where the CPU lacks AVX512_BF16 the export says so and leaves nothing.
 TEST(Export, Bf16IsCheckedInBf16AndWrittenWithVersionFour) {

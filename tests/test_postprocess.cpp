@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
-#include "postprocess.hpp"
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+
+#include <mtfcdd/postprocess.hpp>
 
 using namespace mtfcdd;
 
@@ -25,18 +28,85 @@ TEST(Postprocess, RegionsAreEightConnectedWithStats) {
   EXPECT_TRUE(find_regions(m, 5.0f, 1).empty());
 }
 
-TEST(Postprocess, UpsamplingKeepsSizeAndMass) {
+TEST(Postprocess, FcddKernelMatchesScipyGaussian) {
+  // kernel_size_to_std: log10(0.45 k + 1) + 0.25 below 32, else 10.
+  EXPECT_NEAR(fcdd_kernel_std(10), std::log10(5.5) + 0.25, 1e-12);
+  EXPECT_EQ(fcdd_kernel_std(32), 10.0);
+  EXPECT_EQ(fcdd_kernel_std(75), 10.0);
+  // scipy.signal.gaussian(3, 1) = [e^-1/2, 1, e^-1/2] = [.60653, 1, .60653].
+  const std::vector<float> odd = fcdd_kernel_1d(3, 1.0);
+  ASSERT_EQ(odd.size(), 3u);
+  EXPECT_NEAR(odd[0], 0.606531, 1e-6);
+  EXPECT_FLOAT_EQ(odd[1], 1.0f);
+  EXPECT_NEAR(odd[2], 0.606531, 1e-6);
+  // Even k = 4: gaussian(3, 1) with its centre doubled, halved: [.30327, .5, .5, .30327].
+  const std::vector<float> even = fcdd_kernel_1d(4, 1.0);
+  ASSERT_EQ(even.size(), 4u);
+  EXPECT_NEAR(even[0], 0.303265, 1e-6);
+  EXPECT_FLOAT_EQ(even[1], 0.5f);
+  EXPECT_FLOAT_EQ(even[2], 0.5f);
+  EXPECT_NEAR(even[3], 0.303265, 1e-6);
+  EXPECT_EQ(fcdd_kernel_1d(1, 1.0), std::vector<float>{1.0f});
+  EXPECT_THROW(fcdd_kernel_1d(0, 1.0), std::invalid_argument);
+}
+
+TEST(Postprocess, ReceptiveUpsampleIsTheStridedTransposedConvolution) {
+  // Map [[1, 2], [3, 4]], field size 3, stride 2, offset 0, to 4x4. Kernel [a, 1, a] with
+  // a = exp(-1 / (2 std^2)), std = log10(0.45 * 3 + 1) + 0.25 = 0.62107: a = 0.27355. Cell i is
+  // centred on pixel 2i, so along an axis [p, q] -> [p, a (p + q), q, a q] (the last cell's right
+  // tail is cut at the input's edge). Rows, then columns:
+  //   [1,   3a,    2,  2a  ]
+  //   [4a,  10a^2, 6a, 6a^2]
+  //   [3,   7a,    4,  4a  ]
+  //   [3a,  7a^2,  4a, 4a^2]
+  // times (2 / (1 + 2a))^2, each axis scaled by stride / sum(kernel).
+  const double a = 0.273553;
+  EXPECT_NEAR(fcdd_kernel_1d(3, fcdd_kernel_std(3))[0], a, 1e-5);
+  const cv::Mat m = (cv::Mat_<float>(2, 2) << 1, 2, 3, 4);
+  const ReceptiveField rf{3, 2, 0.0};
+  const cv::Mat out = receptive_upsample(m, {4, 4}, rf);
+  ASSERT_EQ(out.size(), cv::Size(4, 4));
+  const double g = std::pow(2 / (1 + 2 * a), 2);
+  const double want[4][4] = {{1, 3 * a, 2, 2 * a},
+                             {4 * a, 10 * a * a, 6 * a, 6 * a * a},
+                             {3, 7 * a, 4, 4 * a},
+                             {3 * a, 7 * a * a, 4 * a, 4 * a * a}};
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 4; ++x) EXPECT_NEAR(out.at<float>(y, x), g * want[y][x], 1e-5) << y << "," << x;
+  // Offset 1.7 counts as 1 (FCDD's int(s)): cell (0, 0) now peaks at pixel (1, 1).
+  const cv::Mat shifted = receptive_upsample(m, {4, 4}, {3, 2, 1.7});
+  EXPECT_NEAR(shifted.at<float>(1, 1), g * 1, 1e-5);
+  EXPECT_NEAR(shifted.at<float>(0, 0), g * a * a, 1e-5);
+  EXPECT_THROW(receptive_upsample(m, {4, 4}, {}), std::invalid_argument);
+}
+
+TEST(Postprocess, ReceptiveUpsampleKeepsAUniformLevelInside) {
+  // MobileNet at conv_pw_5: field 75, stride 8 (sigma 10). Away from the edges every pixel gets
+  // the whole kernel's weight at spacing 8, which the scale makes 1.
+  // Pixel 64 of 128 gets every cell within the kernel's 37 pixels (cells 4..12 of 16). What is
+  // left is the ripple of a Gaussian of sigma 10 sampled every 8 pixels: within 1.4e-4 per axis.
+  const cv::Mat ones(16, 16, CV_32F, cv::Scalar(1));
+  const cv::Mat out = receptive_upsample(ones, {128, 128}, {75, 8, 0.0});
+  EXPECT_NEAR(out.at<float>(64, 64), 1.0, 3e-4);
+  EXPECT_NEAR(out.at<float>(68, 61), 1.0, 3e-4);  // between cell centres too
+  EXPECT_LT(out.at<float>(0, 0), 0.5);  // the edge has neighbours on one side only
+}
+
+TEST(Postprocess, UpsamplerModes) {
   cv::Mat m(4, 4, CV_32F, cv::Scalar(0));
   m.at<float>(1, 2) = 1;
-  const cv::Mat b = upsample_map(m, cv::Size(40, 32), Upsampling::Bilinear);
-  const cv::Mat g = upsample_map(m, cv::Size(40, 32), Upsampling::Gaussian);
-  EXPECT_EQ(b.size(), cv::Size(40, 32));
-  EXPECT_EQ(g.size(), cv::Size(40, 32));
-  // The Gaussian variant spreads the peak: lower maximum, similar total.
-  double bmax, gmax;
-  cv::minMaxLoc(b, nullptr, &bmax);
-  cv::minMaxLoc(g, nullptr, &gmax);
-  EXPECT_LT(gmax, bmax);
-  EXPECT_NEAR(cv::sum(g)[0], cv::sum(b)[0], 0.1 * cv::sum(b)[0]);
-  EXPECT_EQ(parse_name<Upsampling>("nearest"), std::nullopt);
+  const Upsampler bilinear{Upsampling::Bilinear, {}, {32, 32}};
+  const Upsampler receptive{Upsampling::Receptive, {19, 8, 0.0}, {32, 32}};
+  EXPECT_EQ(bilinear(m, {40, 24}).size(), cv::Size(40, 24));
+  // Receptive works at the input size, then resizes bilinearly.
+  const cv::Mat at_input = receptive(m, {32, 32});
+  cv::Mat resized;
+  cv::resize(at_input, resized, {40, 24}, 0, 0, cv::INTER_LINEAR);
+  EXPECT_EQ(cv::norm(receptive(m, {40, 24}), resized, cv::NORM_INF), 0.0);
+  cv::Point peak;
+  cv::minMaxLoc(at_input, nullptr, nullptr, nullptr, &peak);
+  EXPECT_EQ(peak, cv::Point(16, 8));  // cell (row 1, column 2) centred on pixel (2 * 8, 1 * 8)
+  EXPECT_EQ(parse_name<Upsampling>("receptive"), Upsampling::Receptive);
+  EXPECT_STREQ(name_of(Upsampling::Bilinear), "bilinear");
+  EXPECT_EQ(parse_name<Upsampling>("gaussian"), std::nullopt);
 }

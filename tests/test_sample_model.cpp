@@ -25,8 +25,9 @@ TEST(SampleModel, FreshSyntheticTestSetMeanAurocAtLeast95) {
   mtfcdd::DnnModel model(MTFCDD_SAMPLE_MODEL);
   std::vector<std::string> names;
   for (const auto& t : model.manifest().types) names.push_back(t.name);
-  const auto scores = mtfcdd::score_split(model, data, "test");
-  const auto report = mtfcdd::summarize(scores, names, model.manifest().input_width, model.manifest().input_height);
+  const mtfcdd::Upsampler up = mtfcdd::upsampler_of(model.manifest());
+  const auto scores = mtfcdd::score_split(model, data, "test", up);
+  const auto report = mtfcdd::summarize(scores, names, up);
   fs::remove_all(dir);
 
   ASSERT_EQ(report.types.size(), 8u);

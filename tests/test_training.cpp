@@ -47,7 +47,8 @@ TEST(Training, TinyRunLearnsPlantedTypesAndCalibrates) {
   EXPECT_TRUE(man.calibrated);
   DnnModel dnn(bundle);
   const Dataset ds = load_dataset(cfg.data);
-  const auto report = summarize(score_split(dnn, ds, "test"), {toy_type_name(0), toy_type_name(1)}, 64, 64, false);
+  const auto report = summarize(score_split(dnn, ds, "test", upsampler_of(dnn.manifest())), {toy_type_name(0), toy_type_name(1)},
+                                upsampler_of(dnn.manifest()), false);
   for (const auto& t : report.types) EXPECT_GT(t.vs_normal.auroc, 0.9) << t.name;
   fs::remove_all(root);
 }

@@ -74,18 +74,11 @@ void check_size(int w, int h, const std::string& fn) {
                                 " is not positive");
 }
 
-// The low-resolution map at the model input size, bilinearly (what deployment shows).
-cv::Mat upsample(const cv::Mat& map, int w, int h) {
-  cv::Mat out;
-  cv::resize(map, out, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
-  return out;
-}
-
-// Type k's map at the model input size, cut to where the image lies in the input (the pixels that
-// show the part: a "fit" input mirrors the image around it).
-cv::Mat placed_map(const ImageScores& s, size_t k, int w, int h) {
-  const cv::Mat up = upsample(s.maps[k], w, h);
-  return s.placed.empty() || s.placed.size() == up.size() ? up : up(s.placed).clone();
+// Type k's map at the model input size (as deployment upsamples it), cut to where the image lies
+// in the input (the pixels that show the part: a "fit" input mirrors the image around it).
+cv::Mat placed_map(const ImageScores& s, size_t k, const Upsampler& up) {
+  const cv::Mat full = up(s.maps[k], up.input);
+  return s.placed.empty() || s.placed.size() == full.size() ? full : full(s.placed).clone();
 }
 
 // A mask file as CV_8U 255 = defect (value > 127), 0 = normal, at the size of the image's placed map.
@@ -110,7 +103,7 @@ BinaryMetrics binary(const std::vector<double>& scores, const std::vector<int>& 
 // Pixel AUROC / AUPRO of type k (k < 0: any anomaly: max over types vs union of masks) over
 // images with a mask of the type (any mask for k < 0) plus normal images. Only this one set of
 // upsampled maps and masks is alive at a time.
-void pixel_metrics_of(const std::vector<ImageScores>& scores, int k, int w, int h, double fpr_limit,
+void pixel_metrics_of(const std::vector<ImageScores>& scores, int k, const Upsampler& up, double fpr_limit,
                       double& p_auroc, double& p_aupro, size_t& n_images) {
   std::vector<cv::Mat> maps, masks;
   bool any_mask = false;
@@ -121,13 +114,13 @@ void pixel_metrics_of(const std::vector<ImageScores>& scores, int k, int w, int 
       const auto it = smp.masks.find(k);
       const bool has_mask = it != smp.masks.end();
       if (has_mask || normal) {
-        maps.push_back(placed_map(s, k, w, h));
+        maps.push_back(placed_map(s, k, up));
         masks.push_back(has_mask ? read_mask(it->second, maps.back().size()) : cv::Mat::zeros(maps.back().size(), CV_8U));
         any_mask = any_mask || has_mask;
       }
     } else if (!smp.masks.empty() || normal) {
-      cv::Mat fused = placed_map(s, 0, w, h);
-      for (size_t t = 1; t < s.maps.size(); ++t) cv::max(fused, placed_map(s, t, w, h), fused);
+      cv::Mat fused = placed_map(s, 0, up);
+      for (size_t t = 1; t < s.maps.size(); ++t) cv::max(fused, placed_map(s, t, up), fused);
       cv::Mat uni = cv::Mat::zeros(fused.size(), CV_8U);
       for (const auto& [t, path] : smp.masks) cv::bitwise_or(uni, read_mask(path, fused.size()), uni);
       any_mask = any_mask || !smp.masks.empty();
@@ -245,12 +238,12 @@ nlohmann::json type_json(const TypeReport& t) {
 // ------------------------------------------------------------------------ running the model
 
 std::vector<ImageScores> score_split(DnnModel& model, const Dataset& data, const std::string& split,
-                                     int batch) {
-  return score_samples(model, data, data.split(split), batch);
+                                     const Upsampler& up, int batch) {
+  return score_samples(model, data, data.split(split), up, batch);
 }
 
 std::vector<ImageScores> score_samples(DnnModel& model, const Dataset& data, const std::vector<const Sample*>& samples,
-                                       int batch) {
+                                       const Upsampler& up, int batch) {
   if (batch < 1) throw std::invalid_argument("score_split: batch must be >= 1");
   const BundleManifest& man = model.manifest();
   std::vector<std::string> data_names, model_names;
@@ -261,8 +254,6 @@ std::vector<ImageScores> score_samples(DnnModel& model, const Dataset& data, con
                              "] but the model has [" + join(model_names, ", ") +
                              "]; they must be the same names in the same order");
   const int m = static_cast<int>(model_names.size());
-  const int w = man.input_width, h = man.input_height;
-
   std::vector<ImageScores> out;
   out.reserve(samples.size());
   for (size_t start = 0; start < samples.size(); start += static_cast<size_t>(batch)) {
@@ -285,13 +276,13 @@ std::vector<ImageScores> score_samples(DnnModel& model, const Dataset& data, con
     for (int i = 0; i < n; ++i) {
       ImageScores s;
       s.sample = samples[start + static_cast<size_t>(i)];
-      s.input = {w, h};
+      s.input = {man.input_width, man.input_height};
       s.placed = input_placement(images[static_cast<size_t>(i)].size(), man);
       for (int k = 0; k < m; ++k) {
         s.maps.push_back(cv::Mat(u, v, CV_32F, maps.ptr<float>(i, k)).clone());
         s.z.push_back(cv::mean(s.maps.back())[0]);
         double mx = 0;
-        cv::minMaxLoc(placed_map(s, static_cast<size_t>(k), w, h), nullptr, &mx);
+        cv::minMaxLoc(placed_map(s, static_cast<size_t>(k), up), nullptr, &mx);
         s.max_pixel.push_back(mx);
       }
       out.push_back(std::move(s));
@@ -303,11 +294,11 @@ std::vector<ImageScores> score_samples(DnnModel& model, const Dataset& data, con
 // ------------------------------------------------------------------------ summaries
 
 EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<std::string>& type_names,
-                     int input_width, int input_height, bool pixel_metrics, double fpr_limit) {
+                     const Upsampler& up, bool pixel_metrics, double fpr_limit) {
   const std::string fn = "summarize";
   const size_t m = type_names.size();
   check_scores(scores, m, pixel_metrics, fn);
-  if (pixel_metrics) check_size(input_width, input_height, fn);
+  if (pixel_metrics) check_size(up.input.width, up.input.height, fn);
 
   EvalReport r;
   if (!scores.empty()) r.split = scores.front().sample->split;
@@ -335,7 +326,7 @@ EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<s
     t.vs_normal_max = binary(xn, yn);
     t.vs_rest_max = binary(xr, yr);
     if (pixel_metrics)
-      pixel_metrics_of(scores, static_cast<int>(k), input_width, input_height, fpr_limit,
+      pixel_metrics_of(scores, static_cast<int>(k), up, fpr_limit,
                        t.pixel_auroc, t.aupro, t.pixel_images);
     r.types.push_back(std::move(t));
   }
@@ -376,7 +367,7 @@ EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<s
   r.any = binary(za, ya);
   r.any_max = binary(xa, ya);
   if (pixel_metrics)
-    pixel_metrics_of(scores, -1, input_width, input_height, fpr_limit, r.any_pixel_auroc, r.any_aupro,
+    pixel_metrics_of(scores, -1, up, fpr_limit, r.any_pixel_auroc, r.any_aupro,
                      r.any_pixel_images);
   return r;
 }
@@ -484,19 +475,18 @@ void write_scores_csv(const std::vector<ImageScores>& s, const std::vector<std::
 // ------------------------------------------------------------------------ calibration
 
 Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
-                      int input_width, int input_height, const std::vector<double>& fallback_image,
+                      const Upsampler& up, const std::vector<double>& fallback_image,
                       const std::vector<double>& fallback_pixel, double quantile,
                       double pixel_quantile) {
   const std::string fn = "calibrate";
   const size_t m = type_names.size();
   check_scores(val, m, true, fn);
-  check_size(input_width, input_height, fn);
+  check_size(up.input.width, up.input.height, fn);
   if (fallback_image.size() != m || fallback_pixel.size() != m)
     throw std::invalid_argument(fn + ": " + std::to_string(fallback_image.size()) + " image and " +
                                 std::to_string(fallback_pixel.size()) + " pixel fallbacks for " +
                                 std::to_string(m) + " types");
-  const int w = input_width, h = input_height;
-  const size_t per_image = static_cast<size_t>(w) * static_cast<size_t>(h);
+  const size_t per_image = static_cast<size_t>(up.input.area());
 
   Calibration c;
   std::vector<const ImageScores*> normals;
@@ -560,14 +550,14 @@ Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std
       lab.reserve(px.capacity());
       size_t idx = 0;
       for (const ImageScores* s : set) {
-        const cv::Mat up = placed_map(*s, k, w, h);
+        const cv::Mat map = placed_map(*s, k, up);
         const auto it = s->sample->masks.find(ki);
-        const cv::Mat mask = it != s->sample->masks.end() ? read_mask(it->second, up.size())
-                                                           : cv::Mat::zeros(up.size(), CV_8U);
-        for (int r = 0; r < up.rows; ++r) {
-          const float* a = up.ptr<float>(r);
+        const cv::Mat mask = it != s->sample->masks.end() ? read_mask(it->second, map.size())
+                                                           : cv::Mat::zeros(map.size(), CV_8U);
+        for (int r = 0; r < map.rows; ++r) {
+          const float* a = map.ptr<float>(r);
           const uchar* d = mask.ptr<uchar>(r);
-          for (int col = 0; col < up.cols; ++col, ++idx)
+          for (int col = 0; col < map.cols; ++col, ++idx)
             if (idx % stride == 0) {
               px.push_back(a[col]);
               lab.push_back(d[col] != 0);
@@ -591,10 +581,10 @@ Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std
       px.reserve(normals.size() * per_image / stride + 1);
       size_t idx = 0;
       for (const ImageScores* s : normals) {
-        const cv::Mat up = placed_map(*s, k, w, h);
-        for (int r = 0; r < up.rows; ++r) {
-          const float* a = up.ptr<float>(r);
-          for (int col = 0; col < up.cols; ++col, ++idx)
+        const cv::Mat map = placed_map(*s, k, up);
+        for (int r = 0; r < map.rows; ++r) {
+          const float* a = map.ptr<float>(r);
+          for (int col = 0; col < map.cols; ++col, ++idx)
             if (idx % stride == 0) px.push_back(a[col]);
         }
       }

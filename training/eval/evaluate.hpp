@@ -6,7 +6,8 @@
 // Scores: the model's map A_k >= 0 per type k; the image score is z_k = mean of A_k over the
 // low-resolution map (the paper's Eq. 2; p_k = 1 - exp(-z_k) is monotone in z_k, so every
 // ranking metric and argmax is the same on z or p). The "max-pixel" variant scores an image by
-// the maximum of A_k upsampled bilinearly to the model input size.
+// the maximum of A_k upsampled to the model input size. Every upsampling is the engine's
+// (Upsampler, postprocess.hpp): the one the detector applies, bilinear or receptive.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "dataset.hpp"
+#include <mtfcdd/postprocess.hpp>
 
 namespace mtfcdd {
 
@@ -25,22 +27,23 @@ class DnnModel;  // <mtfcdd/dnn_model.hpp>
 struct ImageScores {
   const Sample* sample = nullptr;  // points into the Dataset
   std::vector<double> z;           // per type: mean of the map (image score)
-  std::vector<double> max_pixel;   // per type: max of the map upsampled to the model input size
+  std::vector<double> max_pixel;   // per type: max of the map upsampled (by `up`) to the model input size
   std::vector<cv::Mat> maps;       // per type: the low-resolution map (u x v, CV_32F), for pixel metrics
   cv::Size input;                  // the model input size the maps cover
   cv::Rect placed;                 // where the image lies in that input; empty = all of it
 };
 
 // Reads each image of `split` (cv::imread, IMREAD_COLOR), in batches of `batch`, runs
-// make_blob + DnnModel::forward, and keeps z, max_pixel and the maps per type, in split order.
+// make_blob + DnnModel::forward, and keeps z, max_pixel (maps upsampled by `up`) and the maps per
+// type, in split order.
 // Throws std::runtime_error when the dataset's type names (in order) differ from the manifest's
 // (naming both lists), or naming the file of an unreadable image; std::invalid_argument when
 // batch < 1.
 std::vector<ImageScores> score_split(DnnModel& model, const Dataset& data, const std::string& split,
-                                     int batch = 8);
+                                     const Upsampler& up, int batch = 8);
 // The same over given samples of `data` (a data-parallel rank's shard of a split).
 std::vector<ImageScores> score_samples(DnnModel& model, const Dataset& data, const std::vector<const Sample*>& samples,
-                                       int batch = 8);
+                                       const Upsampler& up, int batch = 8);
 
 struct BinaryMetrics {
   double auroc = std::numeric_limits<double>::quiet_NaN();
@@ -84,12 +87,12 @@ struct EvalReport {
 };
 
 // Pure given the scores (reads only the mask files). type_names: channel order, one per entry of
-// z / max_pixel / maps. Pixel metrics upsample each map bilinearly to input_width x input_height
+// z / max_pixel / maps. Pixel metrics upsample each map with `up` to up.input
 // and read masks (IMREAD_GRAYSCALE, defect = value > 127, resized with INTER_NEAREST), one type at
 // a time. pixel_metrics = false skips them (NaN; maps may then be empty). fpr_limit: AUPRO's.
 // Throws std::invalid_argument on inconsistent scores, std::runtime_error on an unreadable mask.
 EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<std::string>& type_names,
-                     int input_width, int input_height, bool pixel_metrics = true,
+                     const Upsampler& up, bool pixel_metrics = true,
                      double fpr_limit = 0.3);
 
 // Markdown: the per-type table (image AUROC / AP / max-F1 vs normal and vs rest, pixel AUROC /
@@ -120,7 +123,7 @@ struct Calibration {
 // Quantiles interpolate linearly between order statistics (numpy's default).
 // Throws std::invalid_argument when a fallback vector's size differs from type_names'.
 Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
-                      int input_width, int input_height, const std::vector<double>& fallback_image,
+                      const Upsampler& up, const std::vector<double>& fallback_image,
                       const std::vector<double>& fallback_pixel, double quantile = 0.99,
                       double pixel_quantile = 0.999);
 

@@ -102,7 +102,7 @@ std::string fmt(const char* format, double v) {
 }  // namespace
 
 cv::Mat heatmap_figure(const std::vector<ImageScores>& scores, const std::vector<std::string>& type_names,
-                       int rows_per_type) {
+                       int rows_per_type, const Upsampler& upsampler) {
   const size_t m = type_names.size();
   if (scores.empty()) throw std::invalid_argument("heatmap_figure: no scored images");
   if (m == 0) throw std::invalid_argument("heatmap_figure: no type names");
@@ -155,12 +155,10 @@ cv::Mat heatmap_figure(const std::vector<ImageScores>& scores, const std::vector
 
     for (size_t k = 0; k < m; ++k) {
       cv::Mat up, level, heat;
-      if (s.placed.empty()) {
-        cv::resize(s.maps[k], up, cell, 0, 0, cv::INTER_LINEAR);
-      } else {
-        cv::resize(s.maps[k], up, s.input, 0, 0, cv::INTER_LINEAR);
-        cv::resize(up(s.placed), up, cell, 0, 0, cv::INTER_LINEAR);
-      }
+      if (s.placed.empty())
+        up = upsampler(s.maps[k], cell);
+      else
+        cv::resize(upsampler(s.maps[k], s.input)(s.placed), up, cell, 0, 0, cv::INTER_LINEAR);
       up.convertTo(level, CV_8U, 255.0 / scale);  // saturates above the scale
       cv::applyColorMap(level, heat, cv::COLORMAP_INFERNO);
       cv::Mat out = fig(cv::Rect(L::kLabelWidth + static_cast<int>(k + 1) * L::kCell, top, L::kCell, L::kCell));

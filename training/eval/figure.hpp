@@ -24,7 +24,8 @@ struct FigureLayout {
 // (ties: split order), skipping images already shown for an earlier type; then one normal image,
 // the one with the median (lower median) of max_k z_k, when the scores hold a normal image.
 // Cells: the image read with cv::imread (IMREAD_COLOR) and resized to the cell like the model's
-// input; per type, A_k upsampled bilinearly to the cell, divided by one scale shared by the whole
+// input; per type, A_k upsampled to the cell by `upsampler` (the bundle's, as the detector draws
+// it; default bilinear), divided by one scale shared by the whole
 // figure (the 99th percentile of the shown rows' map values, so a type that does not fire stays
 // dark), colour-mapped with INFERNO and blended over the grayscale image, its z_k written in the
 // corner and the outline of the image's mask for that type (value > 127) drawn in white.
@@ -32,6 +33,6 @@ struct FigureLayout {
 // rows_per_type < 1, or when an entry's z or maps does not have one entry per type;
 // std::runtime_error naming the file of an unreadable image or mask.
 cv::Mat heatmap_figure(const std::vector<ImageScores>& scores, const std::vector<std::string>& type_names,
-                       int rows_per_type = 1);
+                       int rows_per_type = 1, const Upsampler& upsampler = Upsampler{});
 
 }  // namespace mtfcdd

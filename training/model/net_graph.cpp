@@ -1,5 +1,6 @@
 #include "net_graph.hpp"
 
+#include <map>
 #include <stdexcept>
 #include <utility>
 
@@ -171,6 +172,55 @@ void NetGraph::mark_output(Id x, const std::string& name) {
   }
   values_.at(x).name = name;
   outputs_.push_back({x, name});
+}
+
+namespace {
+
+const Attr* find_attr(const GraphNode& n, const std::string& name) {
+  for (const Attr& a : n.attrs)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+// The node's kernel footprint, stride and leading pad along `axis`; kernel 0 when it has no kernel.
+struct Window {
+  int64_t span = 0, stride = 1, pad = 0;
+};
+
+Window window_of(const GraphNode& n, int axis) {
+  const Attr* k = find_attr(n, "kernel_shape");
+  if (!k) return {};
+  const Attr* st = find_attr(n, "strides");
+  const Attr* pads = find_attr(n, "pads");  // ONNX: top, left, bottom, right
+  const Attr* dil = find_attr(n, "dilations");
+  const int64_t d = dil ? dil->ints.at(axis) : 1;
+  return {d * (k->ints.at(axis) - 1) + 1, st ? st->ints.at(axis) : 1, pads ? pads->ints.at(axis) : 0};
+}
+
+}  // namespace
+
+Reception reception(const NetGraph& g, NetGraph::Id v, int axis) {
+  if (axis != 0 && axis != 1) throw std::invalid_argument("reception: axis must be 0 or 1");
+  std::map<std::string, Reception> at{{g.input_name(), Reception{}}};
+  for (const GraphNode& n : g.nodes()) {
+    const Reception* widest = nullptr;
+    for (const std::string& in : n.inputs) {
+      const auto it = at.find(in);  // initialisers (weights, constants) have no field
+      if (it != at.end() && (!widest || it->second.size > widest->size)) widest = &it->second;
+    }
+    if (!widest) continue;
+    Reception r = *widest;
+    const Window w = window_of(n, axis);
+    if (w.span > 0) {
+      r.offset += ((w.span - 1) / 2.0 - static_cast<double>(w.pad)) * static_cast<double>(r.stride);
+      r.size += (w.span - 1) * r.stride;
+      r.stride *= w.stride;
+    }
+    at[n.output] = r;
+  }
+  const auto it = at.find(g.value_name(v));
+  if (it == at.end()) throw std::invalid_argument("reception: value " + g.value_name(v) + " is not computed from the input");
+  return it->second;
 }
 
 }  // namespace mtfcdd

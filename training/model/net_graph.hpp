@@ -100,4 +100,16 @@ class NetGraph {
   int counter_ = 0;
 };
 
+// FCDD's receptive-field arithmetic (their RecConv2d) along one axis of the input: value v's cell i
+// sees `size` input pixels centred on i * stride + offset (input pixel centres at 0, 1, ...).
+// Conv and pooling nodes grow it (size += (span - 1) * stride, offset += ((span - 1) / 2 - pad) *
+// stride, stride *= the node's); a node of several inputs (Add, Concat, Sub) takes its widest.
+struct Reception {
+  int64_t size = 1, stride = 1;
+  double offset = 0;
+  bool operator==(const Reception& o) const { return size == o.size && stride == o.stride && offset == o.offset; }
+};
+// axis 0: vertical (H), 1: horizontal (W). Throws std::invalid_argument for another axis.
+Reception reception(const NetGraph& g, NetGraph::Id v, int axis);
+
 }  // namespace mtfcdd

@@ -25,9 +25,13 @@ BundleManifest manifest_for(const FcddModelImpl& model, const std::vector<Defect
   m.channel_order = ChannelOrder::RGB;
   m.mean = {127.5, 127.5, 127.5};  // every preset takes x / 127.5 - 1
   m.std = {127.5, 127.5, 127.5};
-  const Shape hs = g.shape(g.outputs().front().id);
+  const NetGraph::Id maps = g.outputs().front().id;
+  const Shape hs = g.shape(maps);
   m.heatmap_height = static_cast<int>(hs.h);
   m.heatmap_width = static_cast<int>(hs.w);
+  const Reception rf = reception(g, maps, 0);
+  if (rf == reception(g, maps, 1))
+    m.receptive_field = {static_cast<int>(rf.size), static_cast<int>(rf.stride), rf.offset};
   return m;
 }
 
@@ -88,6 +92,7 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
   res.manifest = manifest_for(model, req.types);
   res.manifest.calibrated = req.calibrated;
   res.manifest.resize = req.resize;
+  res.manifest.upsampling = upsampler_of(res.manifest, req.upsampling).mode;  // throws without a field
   res.manifest.provenance = req.provenance;
   res.manifest.provenance["created"] = utc_now();
 

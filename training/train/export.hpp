@@ -28,6 +28,9 @@ struct ExportRequest {
   FlipAverage flip_average = FlipAverage::None;
   // A bf16 bundle is checked in float32 first, then again in bf16 against kExportBf16Tolerance.
   Precision precision = Precision::Float32;
+  // How the thresholds calibrated afterwards and the detector bring maps to input resolution;
+  // Receptive needs the network's receptive field (both axes alike).
+  Upsampling upsampling = Upsampling::Bilinear;
   nlohmann::json provenance = nlohmann::json::object();  // export adds "created" (UTC)
   torch::Tensor check_inputs;     // normalised [K, 3, H, W]; undefined = generated patterns
 };
@@ -43,7 +46,8 @@ struct ExportResult {
   BundleManifest manifest;
 };
 
-// The manifest an export of `model` writes: input size, normalisation ([-1, 1], RGB), heatmap size.
+// The manifest an export of `model` writes: input size, normalisation ([-1, 1], RGB), heatmap size,
+// receptive field (left out when the two axes differ: the receptive upsampling is square).
 BundleManifest manifest_for(const FcddModelImpl& model, const std::vector<DefectType>& types);
 
 // Throws std::runtime_error (and leaves no bundle behind) when the check fails.

@@ -140,6 +140,12 @@ int cmd_info(const NetOptions& net, const TypeCount& tc) {
               pc.trainable / 1e6);
   std::printf("  backbone %lld, head %lld\n", static_cast<long long>(pc.backbone), static_cast<long long>(pc.head));
   std::printf("FLOPs per image: %.3f GFLOP (multiply-add = 2)\n", g.flops() / 1e9);
+  const NetGraph::Id maps = g.outputs().front().id;
+  for (int axis = 0; axis < 2; ++axis) {
+    const Reception r = reception(g, maps, axis);
+    std::printf("receptive field (%s): size %lld, stride %lld, offset %g\n", axis ? "horizontal" : "vertical",
+                static_cast<long long>(r.size), static_cast<long long>(r.stride), r.offset);
+  }
   return 0;
 }
 
@@ -218,6 +224,7 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
   c->add_option("--snapshots", t.snapshots, "the bundle averages the maps of K epochs evenly spaced over the run")
       ->check(CLI::Range(1, 16));
   cli::add_choice(c, "--flip-average", t.flip_average, "the bundle averages each image's maps over its mirror images");
+  cli::add_choice(c, "--upsampling", t.upsampling, "how the bundle brings maps to input resolution (thresholds calibrated on it)");
   c->add_option("--device", t.device, "cpu, cuda or cuda:N");
   auto* g = c->add_option_group("distributed", "data parallel over ranks (torchrun's variables; these flags win)");
   g->add_option("--nproc", o.nproc, "launch this many ranks on this machine (127.0.0.1)")->check(CLI::Range(1, 256));
@@ -269,7 +276,7 @@ int cmd_train(TrainOptions o, const DataOptions& d, const NetOptions& net, int a
 }
 
 struct EvalOptions {
-  std::string model, data, split = "test", report, json, csv, figure;
+  std::string model, data, split = "test", report, json, csv, figure, upsampling;
   int batch = 8, figure_rows = 1;
   bool no_pixel = false;
 };
@@ -302,11 +309,13 @@ int cmd_eval(const EvalOptions& o, const DataOptions& d) {
   const Dataset data = load_dataset(o.data, lo);
   for (const auto& w : data.warnings) std::cerr << "warning: " << w << "\n";
   const auto t0 = std::chrono::steady_clock::now();
-  const auto scores = score_split(dnn, data, o.split, o.batch);
+  const Upsampler up = upsampler_of(
+      dnn.manifest(), o.upsampling.empty() ? std::nullopt : parse_name<Upsampling>(o.upsampling));
+  const auto scores = score_split(dnn, data, o.split, up, o.batch);
   if (scores.empty()) throw std::runtime_error(o.data + ": no images in split '" + o.split + "'");
   std::vector<std::string> names;
   for (const auto& t : dnn.manifest().types) names.push_back(t.name);
-  const auto report = summarize(scores, names, dnn.manifest().input_width, dnn.manifest().input_height, !o.no_pixel);
+  const auto report = summarize(scores, names, up, !o.no_pixel);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string text = markdown_report(report);
   std::cout << text;
@@ -316,7 +325,7 @@ int cmd_eval(const EvalOptions& o, const DataOptions& d) {
   if (!o.json.empty()) std::ofstream(o.json) << report_json(report).dump(2) << "\n";
   if (!o.csv.empty()) write_scores_csv(scores, names, o.csv);
   if (!o.figure.empty()) {
-    const cv::Mat fig = heatmap_figure(scores, names, o.figure_rows);
+    const cv::Mat fig = heatmap_figure(scores, names, o.figure_rows, up);
     // imwrite returns false when the file cannot be written, and throws on an unknown extension.
     std::string why;
     try {
@@ -380,6 +389,7 @@ int main(int argc, char** argv) {
   exp->add_option("--seed", ex.seed, "initialisation seed");
   cli::add_choice(exp, "--resize", ex.req.resize, "how images become the input");
   cli::add_choice(exp, "--flip-average", ex.req.flip_average, "average each image's maps over its mirror images");
+  cli::add_choice(exp, "--upsampling", ex.req.upsampling, "how the bundle brings maps to input resolution");
   cli::add_choice(exp, "--precision", ex.req.precision,
                   "bf16: convolutions in bfloat16, checked against LibTorch within 1e-2, needs AVX512_BF16 (int8: see quantize)");
 
@@ -400,6 +410,8 @@ int main(int argc, char** argv) {
   eval->add_option("--json", ev.json, "also write every number as JSON");
   eval->add_option("--scores-out", ev.csv, "per-image scores as CSV");
   eval->add_flag("--no-pixel", ev.no_pixel, "skip pixel metrics");
+  eval->add_option("--upsampling", ev.upsampling, "override the bundle's upsampling (bilinear, receptive)")
+      ->check(CLI::IsMember({"bilinear", "receptive"}));
   eval->add_option("--figure", ev.figure, "draw each type's heatmaps on its highest-scoring images (PNG/JPEG)");
   eval->add_option("--figure-rows", ev.figure_rows, "images per type in the figure")->check(CLI::Range(1, 64));
 

@@ -374,7 +374,7 @@ void calibrate_bundle(const std::string& bundle_dir, const Dataset& data, C10dGr
   DnnModel dnn(dir);
   const auto val = data.split("val");
   const auto [first, last] = shard_range(val.size(), rank, world);
-  auto scores = score_samples(dnn, data, {val.begin() + first, val.begin() + last});
+  auto scores = score_samples(dnn, data, {val.begin() + first, val.begin() + last}, upsampler_of(dnn.manifest()));
   if (rank != 0) {
     g->put("scores/" + std::to_string(rank), encode_scores(scores, data));
     fs::remove_all(dir);
@@ -392,7 +392,7 @@ void calibrate_bundle(const std::string& bundle_dir, const Dataset& data, C10dGr
     fb_img.push_back(t.image_threshold);
     fb_pix.push_back(t.pixel_threshold);
   }
-  const Calibration cal = calibrate(scores, names, man.input_width, man.input_height, fb_img, fb_pix);
+  const Calibration cal = calibrate(scores, names, upsampler_of(man), fb_img, fb_pix);
   for (size_t k = 0; k < man.types.size(); ++k) {
     man.types[k].image_threshold = cal.image[k];
     man.types[k].pixel_threshold = cal.pixel[k];
@@ -684,6 +684,7 @@ void Run::finish() {
     req.types = types_;
     req.resize = cfg_.resize;
     req.flip_average = cfg_.flip_average;
+    req.upsampling = cfg_.upsampling;
     req.provenance = provenance(mc_, cfg_, weights_, st_, chosen);
     if (!val_.empty()) {
       loader_->submit({val_.begin(), val_.begin() + std::min<size_t>(val_.size(), 4)}, false);

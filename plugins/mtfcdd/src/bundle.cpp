@@ -64,6 +64,7 @@ std::vector<Feature> features(const BundleManifest& m) {
   return {{m.resize != Resize::Stretch, 2, std::string("input.resize ") + name_of(m.resize)},
           {m.flip_average != FlipAverage::None, 3, std::string("flip_average ") + name_of(m.flip_average)},
           {m.precision == Precision::BF16, 4, "precision bf16"},
+          {m.upsampling == Upsampling::Receptive, 5, "upsampling receptive"},
           {m.precision == Precision::Int8, 6, "precision int8"}};
 }
 
@@ -78,6 +79,14 @@ std::map<std::string, Int8Range> read_int8_ranges(const Reader& r) {
   }
   if (out.empty()) r.fail("", "must name at least one convolution");
   return out;
+}
+
+ReceptiveField read_receptive_field(const Reader& r) {
+  ReceptiveField f;
+  f.size = static_cast<int>(r.integer("size", 1, kMaxSide));
+  f.stride = static_cast<int>(r.integer("stride", 1, kMaxSide));
+  f.offset = r.number("offset", -kMaxSide, kMaxSide);
+  return f;
 }
 
 int needed_format(const BundleManifest& m) {
@@ -105,6 +114,7 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
   m.flip_average = r.choice("flip_average", FlipAverage::None);
   m.precision = r.choice("precision", Precision::Float32);
   if (m.precision == Precision::Int8) m.int8_ranges = read_int8_ranges(r.child("int8_input_ranges"));
+  m.upsampling = r.choice("upsampling", Upsampling::Bilinear);
   for (const Feature& f : features(m))
     if (f.used && m.format_version < f.version)
       r.fail("format_version", f.what + " needs format_version " + std::to_string(f.version));
@@ -115,6 +125,9 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
   const Reader hm = r.child("heatmap");
   m.heatmap_width = static_cast<int>(hm.integer("width", 1, kMaxSide));
   m.heatmap_height = static_cast<int>(hm.integer("height", 1, kMaxSide));
+  if (r.has("receptive_field")) m.receptive_field = read_receptive_field(r.child("receptive_field"));
+  if (m.upsampling == Upsampling::Receptive && !m.receptive_field.known())
+    r.fail("upsampling", "receptive needs 'receptive_field'");
   m.calibrated = r.flag("calibrated", false);
   if (r.has("provenance")) m.provenance = r.at("provenance");
   return m;
@@ -142,6 +155,7 @@ json manifest_to_json(const BundleManifest& m) {
           {"heatmap", {{"width", m.heatmap_width}, {"height", m.heatmap_height}}},
           {"flip_average", name_of(m.flip_average)},
           {"precision", name_of(m.precision)},
+          {"upsampling", name_of(m.upsampling)},
           {"calibrated", m.calibrated},
           {"provenance", m.provenance}};
   if (m.precision == Precision::Int8) {
@@ -149,7 +163,17 @@ json manifest_to_json(const BundleManifest& m) {
     for (const auto& [layer, r] : m.int8_ranges) ranges[layer] = {r.min, r.max};
     j["int8_input_ranges"] = ranges;
   }
+  if (m.receptive_field.known())
+    j["receptive_field"] = {{"size", m.receptive_field.size}, {"stride", m.receptive_field.stride},
+                            {"offset", m.receptive_field.offset}};
   return j;
+}
+
+Upsampler upsampler_of(const BundleManifest& m, std::optional<Upsampling> mode) {
+  const Upsampler up{mode.value_or(m.upsampling), m.receptive_field, {m.input_width, m.input_height}};
+  if (up.mode == Upsampling::Receptive && !up.field.known())
+    throw std::runtime_error("upsampling \"receptive\" needs the bundle's receptive_field (export it with a newer trainer)");
+  return up;
 }
 
 BundleManifest read_manifest(const std::string& bundle_dir) {

@@ -42,7 +42,15 @@ DetectorSettings apply_settings(const Reader& cfg, DetectorSettings s, const Bun
     s.heatmap = h.flag("model", s.heatmap);
     s.heatmap_full = h.flag("full", s.heatmap_full);
   }
-  s.upsampling = cfg.choice("upsampling", s.upsampling);
+  if (cfg.has("upsampling")) {
+    try {
+      s.upsampling = upsampler_of(m, cfg.choice<Upsampling>("upsampling")).mode;
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const std::exception& e) {  // receptive asked of a bundle without a receptive field
+      cfg.fail("upsampling", e.what());
+    }
+  }
   s.min_region_area = cfg.integer("min_region_area", 1, std::numeric_limits<int64_t>::max(), s.min_region_area);
   if (cfg.has("routing")) {
     try {
@@ -85,6 +93,7 @@ Detector::Detector(const json& json_config, const std::string& base_dir)
   // 0 = OpenCV's default. Far more threads than cores only costs; 100,000 overflowed libgomp's stack.
   threads_ = static_cast<int>(config.integer("threads", 0, kMaxThreads, 0));
   DetectorSettings s;
+  s.upsampling = model_.manifest().upsampling;
   for (const auto& t : model_.manifest().types) {
     s.image_thresholds.push_back(t.image_threshold);
     s.pixel_thresholds.push_back(t.pixel_threshold);
@@ -144,6 +153,7 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
   const int u = maps.size[2], v = maps.size[3];
   // A "fit" input holds the frame in part of it, mirrored around: the maps returned show that part only.
   const bool fit = m.resize == Resize::Fit;
+  const Upsampler up = upsampler_of(m, settings_.upsampling);
   std::vector<FrameOutput> out(n);
   for (int i = 0; i < n; ++i) {
     const auto t2 = Clock::now();
@@ -161,7 +171,7 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
       t.decision = t.score >= t.threshold;
       cv::Mat at_input;
       if (fit && (settings_.heatmap || t.decision || settings_.heatmap_full))
-        at_input = upsample_map(map, {m.input_width, m.input_height}, settings_.upsampling);
+        at_input = up(map, up.input);
       if (settings_.heatmap && !fit) {
         t.heatmap = map.clone();
       } else if (settings_.heatmap) {
@@ -173,7 +183,7 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
       }
       // Regions are found at frame resolution, so their boxes and areas are in frame pixels.
       if (t.decision || settings_.heatmap_full) {
-        const cv::Mat full = fit ? input_to_image(at_input, frame, m) : upsample_map(map, frame, settings_.upsampling);
+        const cv::Mat full = fit ? input_to_image(at_input, frame, m) : up(map, frame);
         if (t.decision)
           t.regions = find_regions(full, static_cast<float>(t.pixel_threshold), settings_.min_region_area);
         if (settings_.heatmap_full) t.heatmap_full = full;

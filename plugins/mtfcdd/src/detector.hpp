@@ -10,7 +10,7 @@
 #include <vector>
 
 #include <mtfcdd/dnn_model.hpp>
-#include "postprocess.hpp"
+#include <mtfcdd/postprocess.hpp>
 #include "routing.hpp"
 
 namespace mtfcdd {
@@ -20,7 +20,7 @@ struct DetectorSettings {
   std::vector<double> image_thresholds, pixel_thresholds;  // per type, on z and on A
   bool heatmap = true;        // the type's map at model resolution
   bool heatmap_full = false;  // the type's map at frame resolution
-  Upsampling upsampling = Upsampling::Bilinear;
+  Upsampling upsampling = Upsampling::Bilinear;  // the bundle's unless the config says otherwise
   int64_t min_region_area = 1;
   std::shared_ptr<const Router> router;
   nlohmann::json routing = nlohmann::json::object();

@@ -1,19 +1,73 @@
-#include "postprocess.hpp"
+#include <mtfcdd/postprocess.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <opencv2/imgproc.hpp>
 #include <stdexcept>
 
 namespace mtfcdd {
 
-cv::Mat upsample_map(const cv::Mat& map, cv::Size size, Upsampling mode) {
-  cv::Mat out;
-  cv::resize(map, out, size, 0, 0, cv::INTER_LINEAR);
-  if (mode == Upsampling::Gaussian) {
-    const double factor = std::max(static_cast<double>(size.width) / map.cols, static_cast<double>(size.height) / map.rows);
-    const double sigma = std::max(0.5, factor / 2);
-    cv::GaussianBlur(out, out, cv::Size(), sigma, sigma, cv::BORDER_REPLICATE);
+double fcdd_kernel_std(int k) { return k < 32 ? std::log10(0.45 * k + 1) + 0.25 : 10.0; }
+
+std::vector<float> fcdd_kernel_1d(int k, double std) {
+  if (k < 1) throw std::invalid_argument("receptive kernel size must be >= 1, got " + std::to_string(k));
+  if (!(std > 0)) throw std::invalid_argument("receptive kernel std must be positive");
+  // scipy.signal.gaussian(m, std): exp(-n^2 / (2 std^2)) for n = -(m-1)/2 .. (m-1)/2.
+  const int m = k % 2 ? k : k - 1;
+  std::vector<float> g;
+  for (int i = 0; i < m; ++i) {
+    const double n = i - (m - 1) / 2.0;
+    g.push_back(static_cast<float>(std::exp(-n * n / (2 * std * std))));
   }
+  if (k % 2 == 0) {  // np.insert(g, (k-1)//2, g[(k-1)//2]) / 2
+    g.insert(g.begin() + (k - 1) / 2, g[(k - 1) / 2]);
+    for (float& v : g) v /= 2;
+  }
+  return g;
+}
+
+namespace {
+
+// The transposed convolution along one axis as a matrix: out[y] = sum_i a(y, i) in[i], with
+// a(y, i) = g[y + pad - shift - i * stride] inside the kernel (FCDD's crop res[pad - s : -pad - s]),
+// times stride / sum(g).
+cv::Mat spread_matrix(int out, int cells, const std::vector<float>& g, int stride, int shift) {
+  const int k = static_cast<int>(g.size()), pad = (k - 1) / 2;
+  double sum = 0;
+  for (float v : g) sum += v;
+  const float gain = static_cast<float>(stride / sum);
+  cv::Mat a(out, cells, CV_32F, cv::Scalar(0));
+  for (int y = 0; y < out; ++y)
+    for (int i = 0; i < cells; ++i) {
+      const int t = y + pad - shift - i * stride;
+      if (t >= 0 && t < k) a.at<float>(y, i) = g[t] * gain;
+    }
+  return a;
+}
+
+}  // namespace
+
+cv::Mat receptive_upsample(const cv::Mat& map, cv::Size input, const ReceptiveField& field) {
+  if (!field.known()) throw std::invalid_argument("receptive upsampling needs the network's receptive field");
+  if (map.type() != CV_32FC1 || map.empty()) throw std::invalid_argument("receptive upsampling needs a CV_32FC1 map");
+  const std::vector<float> g = fcdd_kernel_1d(field.size, fcdd_kernel_std(field.size));
+  const int shift = static_cast<int>(std::trunc(field.offset));  // Python's int(s)
+  const cv::Mat ay = spread_matrix(input.height, map.rows, g, field.stride, shift);
+  const cv::Mat ax = spread_matrix(input.width, map.cols, g, field.stride, shift);
+  cv::Mat rows, out;
+  cv::gemm(ay, map, 1.0, cv::noArray(), 0.0, rows);
+  cv::gemm(rows, ax, 1.0, cv::noArray(), 0.0, out, cv::GEMM_2_T);
+  return out;
+}
+
+cv::Mat Upsampler::operator()(const cv::Mat& map, cv::Size size) const {
+  cv::Mat out;
+  if (mode == Upsampling::Bilinear) {
+    cv::resize(map, out, size, 0, 0, cv::INTER_LINEAR);
+    return out;
+  }
+  out = receptive_upsample(map, input, field);
+  if (out.size() != size) cv::resize(out, out, size, 0, 0, cv::INTER_LINEAR);
   return out;
 }
 

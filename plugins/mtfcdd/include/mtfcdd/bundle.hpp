@@ -5,10 +5,12 @@
 #include <array>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "names.hpp"
+#include "postprocess.hpp"
 
 namespace mtfcdd {
 
@@ -52,7 +54,8 @@ struct Names<Precision> {
 };
 
 // The newest format this build reads. A bundle is written with the oldest version that holds what
-// it uses (2: input.resize "fit"; 3: flip_average; 4: precision bf16; 6: precision int8), so that older builds refuse
+// it uses (2: input.resize "fit"; 3: flip_average; 4: precision bf16; 5: upsampling receptive;
+// 6: precision int8), so that older builds refuse
 // what they would misread.
 constexpr int kBundleFormatVersion = 6;
 
@@ -81,6 +84,11 @@ struct BundleManifest {
   std::string input_name = "image";
   std::string maps_output = "anomaly_maps";   // [N, M, heatmap_height, heatmap_width]
   int heatmap_width = 0, heatmap_height = 0;
+  // Where each map cell looks in the input (written by the trainer; older bundles lack it).
+  ReceptiveField receptive_field;
+  // How maps reach input resolution for regions, overlays and pixel thresholds: the thresholds
+  // were calibrated on those maps, so the bundle names it; a detector config may override it.
+  Upsampling upsampling = Upsampling::Bilinear;
   bool calibrated = false;                    // thresholds chosen on validation data
   nlohmann::json provenance = nlohmann::json::object();
 };
@@ -88,6 +96,11 @@ struct BundleManifest {
 // Throws std::runtime_error naming `source` and the offending key.
 BundleManifest manifest_from_json(const nlohmann::json& j, const std::string& source);
 nlohmann::json manifest_to_json(const BundleManifest& m);
+
+// How the detector and the evaluation bring this bundle's maps to input resolution: its own
+// upsampling, or `mode`. Throws std::runtime_error when receptive is asked of a bundle without a
+// receptive field.
+Upsampler upsampler_of(const BundleManifest& m, std::optional<Upsampling> mode = std::nullopt);
 
 BundleManifest read_manifest(const std::string& bundle_dir);
 void write_manifest(const BundleManifest& m, const std::string& bundle_dir);

@@ -1,0 +1,59 @@
+// From a type's low-resolution anomaly map to what a line needs: the map at frame resolution
+// and the connected regions above the pixel threshold.
+#pragma once
+
+#include <opencv2/core.hpp>
+#include <mtfcdd/names.hpp>
+#include <string>
+#include <vector>
+
+namespace mtfcdd {
+
+enum class Upsampling { Bilinear, Receptive };
+
+template <>
+struct Names<Upsampling> {
+  static constexpr std::pair<Upsampling, const char*> table[] = {{Upsampling::Bilinear, "bilinear"},
+                                                                 {Upsampling::Receptive, "receptive"}};
+};
+
+// Where a map cell looks in the input, by the receptive-field arithmetic of the network's layers
+// (FCDD's `reception`): cell i covers `size` input pixels centred on pixel i * stride + offset.
+struct ReceptiveField {
+  int size = 0, stride = 0;
+  double offset = 0;
+  bool known() const { return size > 0 && stride > 0; }
+};
+
+// FCDD's kernel_size_to_std: log10(0.45 k + 1) + 0.25 below 32, else 10 (the paper's sigma).
+double fcdd_kernel_std(int k);
+// FCDD's gkern in one dimension: scipy.signal.gaussian(k, std), peak 1; for an even k the odd
+// k - 1 kernel with its centre doubled, all halved. Throws std::invalid_argument when k < 1.
+std::vector<float> fcdd_kernel_1d(int k, double std);
+
+// FCDD's receptive upsampling (Liznerski et al. 2021, Sec. 3; their receptive_upsample): a
+// transposed convolution of the map with the outer product of fcdd_kernel_1d(field.size), stride
+// field.stride, cell i's kernel centre on pixel i * stride + trunc(offset), cut to `input`. Each
+// axis is then scaled by stride / sum(kernel) so that a uniform map keeps its level inside (a
+// constant factor: no ranking changes; it keeps pixel thresholds comparable with bilinear's).
+cv::Mat receptive_upsample(const cv::Mat& map, cv::Size input, const ReceptiveField& field);
+
+// From a CV_32F map of model resolution to any size: bilinear (the paper), or receptive at the
+// model input size, then bilinear to the requested size when it differs.
+struct Upsampler {
+  Upsampling mode = Upsampling::Bilinear;
+  ReceptiveField field;  // Receptive needs it
+  cv::Size input;        // the model input the field refers to
+  cv::Mat operator()(const cv::Mat& map, cv::Size size) const;
+};
+
+struct Region {
+  cv::Rect box;
+  int64_t area = 0;
+  float peak = 0, mean = 0;
+};
+
+// 8-connected regions of `map` >= threshold with at least `min_area` pixels, largest first.
+std::vector<Region> find_regions(const cv::Mat& map, float threshold, int64_t min_area);
+
+}  // namespace mtfcdd

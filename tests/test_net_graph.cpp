@@ -1,0 +1,32 @@
+// The receptive-field arithmetic over a NetGraph against a hand-computed chain.
+#include <gtest/gtest.h>
+
+#include "net_graph.hpp"
+
+using namespace mtfcdd;
+
+TEST(NetGraph, ReceptionFollowsFcddArithmetic) {
+  NetGraph g({1, 16, 16}, "image");
+  // conv 3x3 stride 2, pads top 1 / left 0: span 3.
+  //   vertical:   size 1 + 2 * 1 = 3, offset 0 + (1 - 1) * 1 = 0, stride 2
+  //   horizontal: size 3,             offset 0 + (1 - 0) * 1 = 1, stride 2
+  NetGraph::Id x = g.conv(g.input(), "c1", std::vector<float>(9, 1.f), 1, 3, 3, {}, 2, Pads{1, 0, 1, 1});
+  x = g.relu(x);
+  // conv 3x3 dilation 2, no pads: span 5. size += 4 * 2 = 11, offset += (2 - 0) * 2 = +4.
+  x = g.conv(x, "c2", std::vector<float>(9, 1.f), 1, 3, 3, {}, 1, Pads{}, 1, 2);
+  // max pool 2 stride 2: span 2. size += 1 * 2 = 13, offset += (0.5 - 0) * 2 = +1, stride 4.
+  x = g.max_pool(x, 2, 2, Pads{});
+  g.mark_output(x, "maps");
+  EXPECT_EQ(reception(g, x, 0), (Reception{13, 4, 5.0}));
+  EXPECT_EQ(reception(g, x, 1), (Reception{13, 4, 6.0}));
+  EXPECT_EQ(reception(g, g.input(), 0), (Reception{1, 1, 0.0}));
+  EXPECT_THROW(reception(g, x, 2), std::invalid_argument);
+}
+
+TEST(NetGraph, ReceptionOfABranchIsTheWidest) {
+  NetGraph g({1, 8, 8}, "image");
+  const NetGraph::Id narrow = g.conv(g.input(), "n", {1.f}, 1, 1, 1, {}, 1, Pads{});
+  const NetGraph::Id wide = g.conv(g.input(), "w", std::vector<float>(9, 1.f), 1, 3, 3, {}, 1, Pads::same(1));
+  const NetGraph::Id sum = g.add(narrow, wide);
+  EXPECT_EQ(reception(g, sum, 0), (Reception{3, 1, 0.0}));
+}
