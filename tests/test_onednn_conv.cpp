@@ -15,6 +15,7 @@
 #include "test_util.hpp"
 
 using namespace mtfcdd;
+using test::fixture_bundle;
 using test::message_of;
 namespace fs = std::filesystem;
 
@@ -44,12 +45,6 @@ std::string bf16_copy(const std::string& bundle, const fs::path& dir) {
   m.precision = Precision::BF16;
   write_manifest(m, dir.string());
   return dir.string();
-}
-
-// The bundle made by the make_test_bundle CTest fixture (preset small).
-std::string fixture_bundle() {
-  const char* b = std::getenv("MTFCDD_TEST_BUNDLE");
-  return b ? b : "";
 }
 
 // Bundles the trainer exports for one test, removed with it.

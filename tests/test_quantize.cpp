@@ -10,15 +10,11 @@
 #include "test_util.hpp"
 
 using namespace mtfcdd;
+using test::fixture_bundle;
 using test::message_of;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string fixture_bundle() {
-  const char* b = std::getenv("MTFCDD_TEST_BUNDLE");
-  return b ? b : "";
-}
 
 std::vector<cv::Mat> random_blobs(const BundleManifest& m) {
   std::vector<cv::Mat> out;

@@ -1,6 +1,7 @@
 // Small helpers shared by the test suites.
 #pragma once
 
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <stdexcept>
@@ -42,5 +43,11 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The bundle made by the make_test_bundle CTest fixture (MTFCDD_TEST_BUNDLE; "" outside ctest).
+inline std::string fixture_bundle() {
+  const char* b = std::getenv("MTFCDD_TEST_BUNDLE");
+  return b ? b : "";
+}
 
 }  // namespace mtfcdd::test

@@ -214,48 +214,63 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
   // u8 or s8 inputs scaled so that the calibrated range fills them, s8 weights scaled per output
   // channel, s32 sums scaled back to float32 with the bias and ReLUs applied on the way out.
   Plan make_int8_plan(const cv::Mat& src, const cv::Mat& dst) {
-    const dnnl::engine& eng = cpu_engine();
     const bool is_unsigned = int8_->min >= 0;
     const float src_scale = int8_input_scale(*int8_);
     const std::vector<float> w_scales = weight_scales();
     std::vector<float> out_scales(w_scales.size());
     for (size_t o = 0; o < w_scales.size(); ++o) out_scales[o] = 1.f / (src_scale * w_scales[o]);
     const memory::dims src_dims(src.size.p, src.size.p + 4), dst_dims(dst.size.p, dst.size.p + 4);
-    const auto src_dt = is_unsigned ? memory::data_type::u8 : memory::data_type::s8;
-    memory::dims dilates;
-    for (size_t d : opencv_->dilations) dilates.push_back(static_cast<memory::dim>(d) - 1);
     const memory::desc bias_desc({dst.size[1]}, kF32, Tag::x);
-    const dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, memory::desc(src_dims, src_dt, Tag::any),
-        memory::desc(weight_dims(), memory::data_type::s8, Tag::any), blobs.size() > 1 ? bias_desc : memory::desc(),
-        memory::desc(dst_dims, kF32, Tag::any), to_dims(opencv_->strides), dilates,  // int8 kernels write NHWC
-        to_dims(opencv_->pads_begin), to_dims(opencv_->pads_end));
-    dnnl::post_ops ops;
-    for (float slope : relu_slopes_) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, slope, 0.f);
-    dnnl::primitive_attr attr;
-    attr.set_output_scales(1 << 1, out_scales);  // per output channel (dst dimension 1)
-    attr.set_post_ops(ops);
-    const dnnl::convolution_forward::primitive_desc pd(desc, attr, eng);
-
-    Plan p;
-    p.impl = pd.impl_info_str();
-    p.conv = dnnl::convolution_forward(pd);
-    p.plain_src = memory::desc(src_dims, kF32, src_blocked_ ? kBlocked : Tag::nchw);
-    p.plain_dst = memory::desc(dst_dims, kF32, dst_blocked_ ? kBlocked : Tag::nchw);
+    const auto pd = conv_pd(memory::desc(src_dims, is_unsigned ? memory::data_type::u8 : memory::data_type::s8, Tag::any),
+                            memory::data_type::s8, blobs.size() > 1 ? bias_desc : memory::desc(),
+                            memory::desc(dst_dims, kF32, Tag::any), out_scales);  // int8 kernels write NHWC
+    Plan p = plan_of(pd, src_dims, dst_dims);
+    const dnnl::engine& eng = cpu_engine();
     p.src = pd.src_desc();
     dnnl::primitive_attr quantize;
     quantize.set_output_scales(0, {src_scale});
     p.to_src = dnnl::reorder(dnnl::reorder::primitive_desc(eng, p.plain_src, eng, p.src, quantize));
-    if (pd.dst_desc() != p.plain_dst) {
-      p.dst = pd.dst_desc();
-      p.from_dst = dnnl::reorder({eng, p.dst, eng, p.plain_dst});
-    }
     p.weights = int8_weights(pd.weights_desc(), w_scales);
     if (blobs.size() > 1) {
       // oneDNN 2.x scales the sum and the bias together: the bias goes in the sums' units.
       p.bias = memory(bias_desc, eng);
       float* b = static_cast<float*>(p.bias.get_data_handle());
       for (size_t o = 0; o < w_scales.size(); ++o) b[o] = blobs[1].ptr<float>()[o] * src_scale * w_scales[o];
+    }
+    return p;
+  }
+
+  // The primitive between `src` and `dst` (their types and layouts), with the fused ReLUs and, for
+  // int8, the per-output-channel scales of the sums.
+  dnnl::convolution_forward::primitive_desc conv_pd(const memory::desc& src, memory::data_type weights,
+                                                    const memory::desc& bias, const memory::desc& dst,
+                                                    const std::vector<float>& out_scales = {}) const {
+    memory::dims dilates;
+    for (size_t d : opencv_->dilations) dilates.push_back(static_cast<memory::dim>(d) - 1);  // oneDNN: 0 = dense
+    const dnnl::convolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
+        memory::desc(weight_dims(), weights, Tag::any), bias, dst, to_dims(opencv_->strides), dilates,
+        to_dims(opencv_->pads_begin), to_dims(opencv_->pads_end));
+    dnnl::post_ops ops;
+    for (float slope : relu_slopes_) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, slope, 0.f);
+    dnnl::primitive_attr attr;
+    if (!out_scales.empty()) attr.set_output_scales(1 << 1, out_scales);  // dst dimension 1: the channels
+    attr.set_post_ops(ops);
+    return {desc, attr, cpu_engine()};
+  }
+
+  // A plan of `pd` between the blobs' own layouts, with the reorder from its output where it
+  // chose another.
+  Plan plan_of(const dnnl::convolution_forward::primitive_desc& pd, const memory::dims& src_dims,
+               const memory::dims& dst_dims) const {
+    Plan p;
+    p.impl = pd.impl_info_str();
+    p.conv = dnnl::convolution_forward(pd);
+    p.plain_src = memory::desc(src_dims, kF32, src_blocked_ ? kBlocked : Tag::nchw);
+    p.plain_dst = memory::desc(dst_dims, kF32, dst_blocked_ ? kBlocked : Tag::nchw);
+    if (pd.dst_desc() != p.plain_dst) {
+      p.dst = pd.dst_desc();
+      p.from_dst = dnnl::reorder({cpu_engine(), p.dst, cpu_engine(), p.plain_dst});
     }
     return p;
   }
@@ -297,33 +312,14 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
     const auto layout = [gemm](const memory::dims& d, bool blocked, memory::data_type type) {
       return memory::desc(d, type, blocked ? kBlocked : gemm ? Tag::nchw : Tag::any);
     };
-    memory::dims dilates;
-    for (size_t d : opencv_->dilations) dilates.push_back(static_cast<memory::dim>(d) - 1);  // oneDNN: 0 = dense
     if (!bias_ && blobs.size() > 1)
       bias_ = memory({{dst.size[1]}, kF32, Tag::x}, eng, blobs[1].data);
-    const dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, layout(src_dims, src_blocked_, dt),
-        memory::desc(weight_dims(), dt, Tag::any), bias_ ? bias_.get_desc() : memory::desc(),
-        layout(dst_dims, dst_blocked_, kF32),
-        to_dims(opencv_->strides), dilates, to_dims(opencv_->pads_begin), to_dims(opencv_->pads_end));
-    dnnl::post_ops ops;
-    for (float slope : relu_slopes_) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, slope, 0.f);
-    dnnl::primitive_attr attr;
-    attr.set_post_ops(ops);
-    const dnnl::convolution_forward::primitive_desc pd(desc, attr, eng);
-
-    Plan p;
-    p.impl = pd.impl_info_str();
-    p.conv = dnnl::convolution_forward(pd);
-    p.plain_src = memory::desc(src_dims, kF32, src_blocked_ ? kBlocked : Tag::nchw);
-    p.plain_dst = memory::desc(dst_dims, kF32, dst_blocked_ ? kBlocked : Tag::nchw);
+    const auto pd = conv_pd(layout(src_dims, src_blocked_, dt), dt, bias_ ? bias_.get_desc() : memory::desc(),
+                            layout(dst_dims, dst_blocked_, kF32));
+    Plan p = plan_of(pd, src_dims, dst_dims);
     if (pd.src_desc() != p.plain_src) {
       p.src = pd.src_desc();
       p.to_src = dnnl::reorder({eng, p.plain_src, eng, p.src});
-    }
-    if (pd.dst_desc() != p.plain_dst) {
-      p.dst = pd.dst_desc();
-      p.from_dst = dnnl::reorder({eng, p.dst, eng, p.plain_dst});
     }
     p.weights = weights_in(pd.weights_desc());
     return p;
