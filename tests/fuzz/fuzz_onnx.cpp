@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   fuzz::write_file("bundle/model.onnx", fuzz::text(data, size));
   try {
-    DnnModel model(dir, {"cpu", false, "opencv"});
+    DnnModel model(dir, {Backend::Cpu, false, Conv::OpenCv});
   } catch (const std::exception&) {
   }
   return 0;
