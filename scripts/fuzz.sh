@@ -23,7 +23,7 @@ fi
 trainer=$(sed -n 's/^MTFCDD_TRAINER:FILEPATH=//p' "$BUILD_DIR/CMakeCache.txt")
 [ -n "$trainer" ] || trainer=$BUILD_DIR/bin/mtfcdd-train
 if [ -z "${MTFCDD_FUZZ_BUNDLE:-}" ] && [ ! -f "$BUILD_DIR/fuzz-bundle/model.json" ] && [ -x "$trainer" ]; then
-  "$trainer" export --preset small --type-names scratch,pit,stain --input-size 32 --head-channels 1 \
+  "$trainer" export --preset small --types scratch,pit,stain --input-size 32 --head-channels 1 \
     --out "$BUILD_DIR/fuzz-bundle" >/dev/null
 fi
 for b in fuzz-bundle test-bundle; do
