@@ -55,6 +55,69 @@ void read_plugin_stage(const JsonReader<>& s, Pipeline& p) {
   }
 }
 
+// The report line's part that comes from the plugin's result: decision, action, matches, types
+// with their regions, timings.
+json result_json(const VpFrameResult& f) {
+  json types = json::array();
+  for (uint32_t k = 0; k < f.type_count; ++k) {
+    const VpTypeResult& t = vp::type_at(f, k);
+    json regions = json::array();
+    for (uint32_t r = 0; r < t.region_count; ++r) {
+      const VpRegion& g = t.regions[r];
+      regions.push_back({{"x", g.x}, {"y", g.y}, {"width", g.width}, {"height", g.height}, {"area", g.area},
+                         {"peak", g.peak}, {"mean", g.mean}});
+    }
+    types.push_back({{"name", t.name}, {"score", t.score}, {"probability", t.probability},
+                     {"threshold", t.threshold}, {"decision", t.decision != 0}, {"regions", regions}});
+  }
+  return {{"ok", true},
+          {"decision", f.decision != 0},
+          {"action", f.action},
+          {"params", json::parse(f.action_params)},
+          {"matches", json::parse(f.matches)},
+          {"types", types},
+          {"timings_ms", {{"preprocess", f.preprocess_ms}, {"inference", f.inference_ms}, {"postprocess", f.postprocess_ms}}}};
+}
+
+// Every type gets a legend row and its own colour, with or without a heatmap.
+std::vector<OverlayType> overlay_types(const VpFrameResult& f) {
+  std::vector<OverlayType> ov;
+  for (uint32_t k = 0; k < f.type_count; ++k) {
+    const VpTypeResult& t = vp::type_at(f, k);
+    ov.push_back({t.name, t.score, t.probability, t.decision != 0,
+                  t.heatmap.data ? cv::Mat(t.heatmap.height, t.heatmap.width, CV_32F,
+                                           const_cast<float*>(t.heatmap.data)).clone()
+                                 : cv::Mat(),
+                  static_cast<float>(t.pixel_threshold)});
+  }
+  return ov;
+}
+
+std::string write_overlay(const cv::Mat& overlay, const std::string& name, const std::string& dir) {
+  fs::create_directories(dir);
+  const std::string file = (fs::path(dir) / png_name(name, fs::is_regular_file(name))).string();
+  if (!cv::imwrite(file, overlay)) throw std::runtime_error("cannot write overlay " + file);
+  return file;
+}
+
+// The action's event for the sinks: the routed action, its parameters, the types and the
+// decisive type (by the index the plugin gives).
+ActionEvent action_event(const VpFrameResult& f, const json& line) {
+  ActionEvent ev;
+  ev.action = f.action;
+  ev.params = line.at("params");
+  ev.types = line.at("types");
+  if (f.decisive_type < -1 || f.decisive_type >= static_cast<int64_t>(f.type_count))
+    throw std::runtime_error("plugin result: decisive_type " + std::to_string(f.decisive_type) + " is not a type");
+  if (f.decisive_type >= 0) {
+    const VpTypeResult& t = vp::type_at(f, static_cast<uint32_t>(f.decisive_type));
+    ev.type = t.name;
+    ev.score = t.score;
+    ev.probability = t.probability;
+  }
+  return ev;
+}
+
 }  // namespace
 
 Pipeline load_pipeline(const std::string& path) {
@@ -102,60 +165,15 @@ Inspection Inspector::inspect(const std::string& name, const cv::Mat& image, con
     const VpImage im = to_vp(frame);
     const vp::Result res = detector_.process(&im, 1);
     const VpFrameResult& f = res[0];
-
-    json types = json::array();
-    std::vector<OverlayType> ov;
-    for (uint32_t k = 0; k < f.type_count; ++k) {
-      const VpTypeResult& t = vp::type_at(f, k);
-      json regions = json::array();
-      for (uint32_t r = 0; r < t.region_count; ++r) {
-        const VpRegion& g = t.regions[r];
-        regions.push_back({{"x", g.x}, {"y", g.y}, {"width", g.width}, {"height", g.height}, {"area", g.area},
-                           {"peak", g.peak}, {"mean", g.mean}});
-      }
-      types.push_back({{"name", t.name}, {"score", t.score}, {"probability", t.probability},
-                       {"threshold", t.threshold}, {"decision", t.decision != 0}, {"regions", regions}});
-      // Every type gets a legend row and its own colour, with or without a heatmap.
-      ov.push_back({t.name, t.score, t.probability, t.decision != 0,
-                    t.heatmap.data ? cv::Mat(t.heatmap.height, t.heatmap.width, CV_32F,
-                                             const_cast<float*>(t.heatmap.data)).clone()
-                                   : cv::Mat(),
-                    static_cast<float>(t.pixel_threshold)});
-    }
-    out.line["ok"] = true;
-    out.line["decision"] = f.decision != 0;
-    out.line["action"] = f.action;
-    out.line["params"] = json::parse(f.action_params);
-    out.line["matches"] = json::parse(f.matches);
-    out.line["types"] = types;
-    out.line["timings_ms"] = {{"preprocess", f.preprocess_ms}, {"inference", f.inference_ms},
-                              {"postprocess", f.postprocess_ms}};
-
+    out.line.update(result_json(f));
     if (!overlay_dir.empty() || p_.sinks.wants_overlay(f.action)) {
-      out.overlay = render_overlay(frame, ov, f.action);
-      if (!overlay_dir.empty()) {
-        fs::create_directories(overlay_dir);
-        const std::string file = (fs::path(overlay_dir) / png_name(name, fs::is_regular_file(name))).string();
-        if (!cv::imwrite(file, out.overlay)) throw std::runtime_error("cannot write overlay " + file);
-        out.line["overlay"] = file;
-      }
+      out.overlay = render_overlay(frame, overlay_types(f), f.action);
+      if (!overlay_dir.empty()) out.line["overlay"] = write_overlay(out.overlay, name, overlay_dir);
     }
-
-    ActionEvent ev;
+    ActionEvent ev = action_event(f, out.line);
     ev.input = name;
-    ev.action = f.action;
-    ev.params = out.line["params"];
-    ev.types = types;
     ev.image = &image;
     ev.overlay = out.overlay.empty() ? nullptr : &out.overlay;
-    if (f.decisive_type < -1 || f.decisive_type >= static_cast<int64_t>(f.type_count))
-      throw std::runtime_error("plugin result: decisive_type " + std::to_string(f.decisive_type) + " is not a type");
-    if (f.decisive_type >= 0) {
-      const VpTypeResult& t = vp::type_at(f, static_cast<uint32_t>(f.decisive_type));
-      ev.type = t.name;
-      ev.score = t.score;
-      ev.probability = t.probability;
-    }
     json sinks = json::array();
     for (const auto& o : p_.sinks.dispatch(ev)) sinks.push_back({{"sink", o.sink}, {"ok", o.ok}, {"message", o.message}});
     out.line["sinks"] = sinks;
