@@ -7,6 +7,7 @@
 #include <opencv2/dnn.hpp>
 #include <opencv2/dnn/all_layers.hpp>
 #include <opencv2/dnn/layer.hpp>
+#include <thread>
 #include <unistd.h>
 
 #include "detector.hpp"
@@ -109,6 +110,18 @@ TEST_F(OneDnnConvTest, MapsMatchOpenCvConvolution) {
   }
 }
 
+// The host and the GStreamer element run a detector on stage threads after loading it on another:
+// oneDNN kept a primitive's working memory with the thread that created it, and Winograd's
+// convolutions (the fixture's 3x3 layers) crashed on the next thread that ran them.
+TEST_F(OneDnnConvTest, AnotherThreadRunsTheLoadedModel) {
+  DnnModel model(fixture_bundle(), with_conv(Conv::OneDnn));
+  const cv::Mat blob = random_blob(2, model.manifest());
+  const cv::Mat here = model.forward(blob).clone();
+  cv::Mat there;
+  std::thread([&] { there = model.forward(blob).clone(); }).join();
+  EXPECT_EQ(cv::norm(here, there, cv::NORM_INF), 0);
+}
+
 TEST_F(OneDnnConvTest, AutoIsOneDnnOnTheCpu) {
   EXPECT_EQ(DnnModel(fixture_bundle()).conv_in_use(), Conv::OneDnn);
   const auto info = Detector({{"model", fixture_bundle()}}, "").describe();
@@ -121,7 +134,7 @@ TEST_F(OneDnnConvTest, OtherOpenCvUsersKeepOpenCvConvolution) {
   const std::string onnx = fixture_bundle() + "/model.onnx";
   int ours = 0;  // every convolution of this model is one oneDNN runs
   const BundleManifest m = read_manifest(fixture_bundle());
-  cv::dnn::Net with = read_onnx_with_onednn_conv(onnx, {1, 3, m.input_height, m.input_width});
+  cv::dnn::Net with = read_onnx_with_onednn(onnx, {1, 3, m.input_height, m.input_width});
   for (const auto& name : with.getLayerNames()) ours += with.getLayer(with.getLayerId(name))->type == kOneDnnConvType;
   EXPECT_GT(ours, 0);
   const DnnModel model(fixture_bundle(), with_conv(Conv::OneDnn));
@@ -151,7 +164,7 @@ TEST_F(OneDnnConvTest, ConsecutiveConvolutionsKeepTheBlockedLayout) {
   // blocked; the network input and the 3-channel maps are NCHW.
   const BundleManifest m = read_manifest(fixture_bundle());
   cv::dnn::Net net =
-      read_onnx_with_onednn_conv(fixture_bundle() + "/model.onnx", {1, 3, m.input_height, m.input_width});
+      read_onnx_with_onednn(fixture_bundle() + "/model.onnx", {1, 3, m.input_height, m.input_width});
   const std::vector<BlockedLayout> convs = blocked_layouts(net);
   ASSERT_GE(convs.size(), 3u);
   for (size_t i = 0; i < convs.size(); ++i) {

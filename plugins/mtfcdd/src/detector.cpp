@@ -71,6 +71,9 @@ std::string model_dir(const Reader& cfg, const std::string& base_dir) {
   return (p.is_absolute() || base_dir.empty() ? p : std::filesystem::path(base_dir) / p).string();
 }
 
+// 0 = one per core. Far more threads than cores only costs; 100,000 overflowed libgomp's stack.
+int threads_setting(const Reader& cfg) { return static_cast<int>(cfg.integer("threads", 0, kMaxThreads, 0)); }
+
 DnnOptions dnn_options(const Reader& cfg) {
   cfg.only(kSettingsKeys, {"model", "backend", "fallback", "threads", "conv"});
   DnnOptions o;
@@ -81,6 +84,7 @@ DnnOptions dnn_options(const Reader& cfg) {
     o.fallback_cpu = f == "cpu";
   }
   o.conv = cfg.choice("conv", o.conv);
+  o.threads = threads_setting(cfg);
   return o;
 }
 
@@ -90,8 +94,6 @@ Detector::Detector(const json& json_config, const std::string& base_dir)
     : model_(model_dir(Reader(json_config, "config"), base_dir), dnn_options(Reader(json_config, "config"))),
       bundle_dir_(model_dir(Reader(json_config, "config"), base_dir)) {
   const Reader config(json_config, "config");
-  // 0 = OpenCV's default. Far more threads than cores only costs; 100,000 overflowed libgomp's stack.
-  threads_ = static_cast<int>(config.integer("threads", 0, kMaxThreads, 0));
   DetectorSettings s;
   s.upsampling = model_.manifest().upsampling;
   for (const auto& t : model_.manifest().types) {
@@ -100,7 +102,12 @@ Detector::Detector(const json& json_config, const std::string& base_dir)
   }
   s.router = std::make_shared<const Router>();
   settings_ = apply_settings(config, s, model_.manifest());
-  if (threads_ > 0) cv::setNumThreads(threads_);  // process-wide (OpenCV has one pool): only once all is valid
+  // Process-wide (OpenCV has one pool), so only once all is valid. A network on oneDNN runs on
+  // OpenMP's threads: OpenCV's pool (TBB) then keeps only the calling thread, for the small rest
+  // of a call (pre- and post-processing, the maps' last layers), since its waiting workers took
+  // turns on the cores with OpenMP's and halved the convolutions' speed (docs/performance.md).
+  if (model_.conv_in_use() == Conv::OneDnn) cv::setNumThreads(1);
+  else if (threads_setting(config) > 0) cv::setNumThreads(threads_setting(config));
 }
 
 void Detector::reconfigure(const json& config) {
@@ -132,7 +139,7 @@ json Detector::describe() const {
           {"calibrated", m.calibrated},
           {"backend", name_of(model_.backend_in_use())},
           {"conv", name_of(model_.conv_in_use())},
-          {"threads", cv::getNumThreads()},
+          {"threads", model_.threads_in_use()},
           {"routing", settings_.router->describe()},
           {"provenance", m.provenance},
           {"versions", {{"opencv", CV_VERSION}, {"bundle_format", m.format_version}}}};

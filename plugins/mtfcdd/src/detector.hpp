@@ -67,7 +67,6 @@ class Detector {
   DnnModel model_;
   DetectorSettings settings_;
   std::string bundle_dir_;
-  int threads_ = 0;
 };
 
 }  // namespace mtfcdd

@@ -61,10 +61,10 @@ void check_precision(const BundleManifest& m, Conv conv, const std::string& bund
     throw BackendError(what + ", which needs a CPU with AVX512_VNNI; this one has none (use the float32 bundle)");
 }
 
-cv::dnn::Net read_onnx(const std::string& path, Conv conv, const BundleManifest& m) {
+cv::dnn::Net read_onnx(const std::string& path, Conv conv, const BundleManifest& m, int threads) {
 #ifdef MTFCDD_WITH_ONEDNN
   if (conv == Conv::OneDnn)
-    return read_onnx_with_onednn_conv(path, {1, 3, m.input_height, m.input_width}, m.precision, m.int8_ranges);
+    return read_onnx_with_onednn(path, {1, 3, m.input_height, m.input_width}, m.precision, m.int8_ranges, threads);
   return read_onnx_with_opencv_conv(path);
 #else
   return cv::dnn::readNetFromONNX(path);
@@ -178,6 +178,13 @@ std::vector<int64_t> onnx_declared_input_shape(std::string_view onnx, std::strin
   return dims;
 }
 
+int DnnModel::threads_in_use() const {
+#ifdef MTFCDD_WITH_ONEDNN
+  if (conv_ == Conv::OneDnn) return onednn_threads(threads_);
+#endif
+  return cv::getNumThreads();
+}
+
 bool have_onednn() {
 #ifdef MTFCDD_WITH_ONEDNN
   return true;
@@ -203,14 +210,14 @@ bool have_bf16() {
 }
 
 DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
-    : manifest_(read_manifest(bundle_dir)), views_(flip_views(manifest_.flip_average)) {
+    : manifest_(read_manifest(bundle_dir)), views_(flip_views(manifest_.flip_average)), threads_(opts.threads) {
   const std::string path = bundle_dir + "/" + manifest_.model_file;
   backend_ = choose_backend(opts);
   conv_ = choose_conv(opts, backend_);
   check_precision(manifest_, conv_, bundle_dir);
   check_declared_input(path, manifest_);
   try {
-    net_ = read_onnx(path, conv_, manifest_);
+    net_ = read_onnx(path, conv_, manifest_, opts.threads);
   } catch (const cv::Exception& e) {
     throw std::runtime_error("cannot load ONNX model " + path + ": " + e.what());
   }

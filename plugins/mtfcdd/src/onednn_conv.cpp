@@ -1,5 +1,7 @@
 #include "onednn_conv.hpp"
 
+#include "onednn_layers.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -9,18 +11,10 @@
 #include <limits>
 #include <cmath>
 #include <set>
-#include <oneapi/dnnl/dnnl.hpp>
-#include <opencv2/core/utility.hpp>
 #include <opencv2/dnn/all_layers.hpp>
 #include <opencv2/dnn/layer.hpp>
 #include <tuple>
 #include <vector>
-
-// Debian's oneDNN runs on GNU OpenMP (DNNL_CPU_RUNTIME OMP); its thread count is that runtime's.
-extern "C" {
-int omp_get_max_threads();
-void omp_set_num_threads(int n);
-}
 
 namespace mtfcdd {
 
@@ -28,83 +22,17 @@ const char* const kOneDnnConvType = "OneDnnConvolution";
 
 namespace {
 
-using dnnl::memory;
-using Tag = memory::format_tag;
-constexpr auto kF32 = memory::data_type::f32;
-// oneDNN's AVX-512 float32 layout: channels in blocks of 16, each block a NHW image of 16-vectors.
-// With a channel count that is a multiple of 16 it is as large as NCHW, and a concatenation of
-// such blobs along the channels is the same copy in both layouts.
-constexpr auto kBlocked = Tag::nChw16c;
-constexpr int kBlock = 16;
+using namespace onednn;
 
-const dnnl::engine& cpu_engine() {
-  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
-
-// OpenCV's thread count ("threads" in the detector's config) for oneDNN too, for one forward:
-// the OpenMP setting is the calling thread's, which other OpenMP users in the process (LibTorch
-// in the trainer) share, so it is put back afterwards.
-class OpenCvThreadCount {
- public:
-  OpenCvThreadCount() : saved_(omp_get_max_threads()) {
-    const int n = cv::getNumThreads();
-    if (n > 0 && n != saved_) omp_set_num_threads(n);
-  }
-  ~OpenCvThreadCount() {
-    if (omp_get_max_threads() != saved_) omp_set_num_threads(saved_);
-  }
-  OpenCvThreadCount(const OpenCvThreadCount&) = delete;
-  OpenCvThreadCount& operator=(const OpenCvThreadCount&) = delete;
-  int threads() const { return omp_get_max_threads(); }
-
- private:
-  int saved_;
-};
-
-memory::dims to_dims(const std::vector<size_t>& v) { return memory::dims(v.begin(), v.end()); }
-
-// Room for a blob in oneDNN's layout. A net runs its layers one at a time on the thread that
-// calls forward, so one buffer per thread and side serves every layer of every net (a buffer per
-// layer tripled the peak memory of irv2 at batch 8); it grows to the largest asked for.
-class Scratch {
- public:
-  void* get(size_t bytes) {
-    if (bytes > size_) {
-      constexpr size_t kAlign = 64;  // a cache line, what oneDNN's own allocations use
-      void* p = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
-      if (!p) throw std::bad_alloc();
-      data_.reset(p);
-      size_ = bytes;
-    }
-    return data_.get();
-  }
-
- private:
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
-  std::unique_ptr<void, Free> data_;
-  size_t size_ = 0;
-};
-thread_local Scratch src_scratch, dst_scratch;
-
-class OneDnnConvLayer final : public cv::dnn::Layer {
+class OneDnnConvLayer final : public BlockedLayer {
  public:
   // `opencv` is OpenCV's own layer for the same parameters: it parsed them, and it gives the
   // output shapes, so both implementations agree on them by construction.
   OneDnnConvLayer(const cv::dnn::LayerParams& params, cv::Ptr<cv::dnn::BaseConvolutionLayer> opencv)
-      : Layer(params), opencv_(std::move(opencv)), groups_(params.get<int>("group", 1)) {
+      : BlockedLayer(params), opencv_(std::move(opencv)), groups_(params.get<int>("group", 1)) {
     type = kOneDnnConvType;
   }
 
-  // Whether the input and output blobs hold oneDNN's blocked layout instead of NCHW (see
-  // choose_layouts); fixed once, before the first forward.
-  void set_layouts(bool src_blocked, bool dst_blocked) {
-    src_blocked_ = src_blocked;
-    dst_blocked_ = dst_blocked;
-    plans_.clear();
-  }
   // bfloat16 inputs and weights (see BundleManifest::precision); fixed before the first forward.
   void set_bf16(bool on) {
     bf16_ = on;
@@ -121,8 +49,6 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
     if (on) recorded_ = {std::numeric_limits<float>::max(), std::numeric_limits<float>::lowest()};
   }
   Int8Range recorded() const { return recorded_; }
-  bool src_blocked() const { return src_blocked_; }
-  bool dst_blocked() const { return dst_blocked_; }
 
   bool getMemoryShapes(const std::vector<cv::dnn::MatShape>& inputs, int required_outputs,
                        std::vector<cv::dnn::MatShape>& outputs,
@@ -159,18 +85,18 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
       cv::minMaxIdx(src.reshape(1, 1), &lo, &hi);
       recorded_ = {std::min(recorded_.min, static_cast<float>(lo)), std::max(recorded_.max, static_cast<float>(hi))};
     }
-    const OpenCvThreadCount threads;
+    const OmpThreads threads(threads_);
     try {
       Plan& p = plan_for(src, dst, threads.threads());
       const dnnl::engine& eng = cpu_engine();
       memory plain_src(p.plain_src, eng, src.data), plain_dst(p.plain_dst, eng, dst.data);
-      memory conv_src = p.src ? memory(p.src, eng, src_scratch.get(p.src.get_size())) : plain_src;
-      memory conv_dst = p.dst ? memory(p.dst, eng, dst_scratch.get(p.dst.get_size())) : plain_dst;
+      memory conv_src = p.src ? memory(p.src, eng, Scratch::src().get(p.src.get_size())) : plain_src;
+      memory conv_dst = p.dst ? memory(p.dst, eng, Scratch::dst().get(p.dst.get_size())) : plain_dst;
       if (p.src) p.to_src.execute(stream_, plain_src, conv_src);
-      p.conv.execute(stream_, {{DNNL_ARG_SRC, conv_src},
-                               {DNNL_ARG_WEIGHTS, p.weights},
-                               {DNNL_ARG_BIAS, p.bias ? p.bias : bias_},
-                               {DNNL_ARG_DST, conv_dst}});
+      p.conv.execute(stream_, with_scratchpad(p.scratchpad, {{DNNL_ARG_SRC, conv_src},
+                                                            {DNNL_ARG_WEIGHTS, p.weights},
+                                                            {DNNL_ARG_BIAS, p.bias ? p.bias : bias_},
+                                                            {DNNL_ARG_DST, conv_dst}}));
       if (p.dst) p.from_dst.execute(stream_, conv_dst, plain_dst);
       stream_.wait();
     } catch (const dnnl::error& e) {
@@ -185,6 +111,7 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
   struct Plan {
     std::string impl;  // oneDNN's name of the implementation
     dnnl::convolution_forward conv;
+    memory::desc scratchpad;
     memory::desc plain_src, plain_dst, src, dst;
     memory weights;
     memory bias;  // int8: the bias in the scaled domain of the sums; else empty (bias_ serves)
@@ -193,6 +120,8 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
   // The batch is dynamic, and oneDNN splits the work for a thread count when it creates the
   // primitive: a plan per (input shape, threads, fused ReLUs).
   using PlanKey = std::tuple<std::vector<int>, int, std::vector<float>>;
+
+  void layouts_changed() override { plans_.clear(); }
 
   Plan& plan_for(const cv::Mat& src, const cv::Mat& dst, int threads) {
     PlanKey key{std::vector<int>(src.size.p, src.size.p + 4), threads, relu_slopes_};
@@ -244,16 +173,17 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
   // int8, the per-output-channel scales of the sums.
   dnnl::convolution_forward::primitive_desc conv_pd(const memory::desc& src, memory::data_type weights,
                                                     const memory::desc& bias, const memory::desc& dst,
-                                                    const std::vector<float>& out_scales = {}) const {
+                                                    const std::vector<float>& out_scales = {},
+                                                    dnnl::algorithm alg = dnnl::algorithm::convolution_direct) const {
     memory::dims dilates;
     for (size_t d : opencv_->dilations) dilates.push_back(static_cast<memory::dim>(d) - 1);  // oneDNN: 0 = dense
     const dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
+        dnnl::prop_kind::forward_inference, alg, src,
         memory::desc(weight_dims(), weights, Tag::any), bias, dst, to_dims(opencv_->strides), dilates,
         to_dims(opencv_->pads_begin), to_dims(opencv_->pads_end));
     dnnl::post_ops ops;
     for (float slope : relu_slopes_) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, slope, 0.f);
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = user_scratchpad();
     if (!out_scales.empty()) attr.set_output_scales(1 << 1, out_scales);  // dst dimension 1: the channels
     attr.set_post_ops(ops);
     return {desc, attr, cpu_engine()};
@@ -266,6 +196,7 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
     Plan p;
     p.impl = pd.impl_info_str();
     p.conv = dnnl::convolution_forward(pd);
+    p.scratchpad = pd.scratchpad_desc();
     p.plain_src = memory::desc(src_dims, kF32, src_blocked_ ? kBlocked : Tag::nchw);
     p.plain_dst = memory::desc(dst_dims, kF32, dst_blocked_ ? kBlocked : Tag::nchw);
     if (pd.dst_desc() != p.plain_dst) {
@@ -314,8 +245,16 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
     };
     if (!bias_ && blobs.size() > 1)
       bias_ = memory({{dst.size[1]}, kF32, Tag::x}, eng, blobs[1].data);
-    const auto pd = conv_pd(layout(src_dims, src_blocked_, dt), dt, bias_ ? bias_.get_desc() : memory::desc(),
-                            layout(dst_dims, dst_blocked_, kF32));
+    const auto pd_of = [&](dnnl::algorithm alg) {
+      return conv_pd(layout(src_dims, src_blocked_, dt), dt, bias_ ? bias_.get_desc() : memory::desc(),
+                     layout(dst_dims, dst_blocked_, kF32), {}, alg);
+    };
+    dnnl::convolution_forward::primitive_desc pd;
+    if (dt == kF32 && winograd_fits()) try {
+        pd = pd_of(dnnl::algorithm::convolution_winograd);
+      } catch (const dnnl::error&) {  // no Winograd kernel for this shape on this CPU
+      }
+    if (!pd) pd = pd_of(dnnl::algorithm::convolution_direct);
     Plan p = plan_of(pd, src_dims, dst_dims);
     if (pd.src_desc() != p.plain_src) {
       p.src = pd.src_desc();
@@ -323,6 +262,17 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
     }
     p.weights = weights_in(pd.weights_desc());
     return p;
+  }
+
+  // Winograd's F(4x4, 3x3) computes a 3x3 stride-1 convolution with 36 products per 4x4 outputs
+  // where the direct one takes 144: irv2's head and small's 3x3 layers ran 2-2.6x faster (from 16
+  // input channels on; fewer leave its transforms the larger part), and their maps stayed within
+  // 1e-4 relative L2 of the direct convolution's (docs/performance.md). Float32 only.
+  bool winograd_fits() const {
+    const cv::Mat& w = blobs[0];
+    const auto ones = [](const std::vector<size_t>& v) { return std::all_of(v.begin(), v.end(), [](size_t x) { return x == 1; }); };
+    return groups_ == 1 && w.size[1] >= 16 && w.size[2] == 3 && w.size[3] == 3 && ones(opencv_->strides) &&
+           ones(opencv_->dilations);
   }
 
   // OpenCV's [O, I/g, kh, kw] weights as oneDNN sees them: [g, O/g, I/g, kh, kw] when grouped.
@@ -347,7 +297,7 @@ class OneDnnConvLayer final : public cv::dnn::Layer {
 
   cv::Ptr<cv::dnn::BaseConvolutionLayer> opencv_;
   int groups_;
-  bool src_blocked_ = false, dst_blocked_ = false, bf16_ = false, recording_ = false;
+  bool bf16_ = false, recording_ = false;
   std::optional<Int8Range> int8_;
   Int8Range recorded_;
   std::vector<float> relu_slopes_;  // the fused ReLUs' negative slopes, in order
@@ -373,7 +323,7 @@ cv::Ptr<cv::dnn::Layer> create_conv_layer(cv::dnn::LayerParams& params) {
 // the same result whichever layout their blobs hold, as long as all of them hold the same one.
 bool layout_agnostic(const cv::Ptr<cv::dnn::Layer>& layer, const std::vector<cv::dnn::MatShape>& inputs) {
   if (layer->type == "ReLU") return true;
-  if (layer->type == "Eltwise")
+  if (layer->type == "Eltwise" || layer->type == kSumType)
     return std::all_of(inputs.begin(), inputs.end(), [&](const cv::dnn::MatShape& s) { return s == inputs[0]; });
   const auto concat = layer.dynamicCast<cv::dnn::ConcatLayer>();
   return concat && concat->axis == 1 && !concat->padding;
@@ -392,11 +342,12 @@ class Groups {
   std::map<int, int> parent_;
 };
 
-// Lets consecutive oneDNN convolutions pass their blobs in oneDNN's blocked layout instead of
-// reordering to NCHW and back around every layer. A blob may hold it when every layer that writes
-// it or its group (blobs joined by layout-agnostic layers) is a oneDNN convolution or agnostic,
-// every layer that reads the group is one of those too, its channels come in whole blocks, and
-// it is not a network output; anything else (pooling, the network input and outputs) sees NCHW.
+// Lets consecutive oneDNN convolutions and poolings pass their blobs in oneDNN's blocked layout
+// instead of reordering to NCHW and back around every layer. A blob may hold it when every layer
+// that writes it or its group (blobs joined by layout-agnostic layers) is one of those or
+// agnostic, every layer that reads the group is one of those too, its channels come in whole
+// blocks, and it is not a network output; anything else (the network input and outputs, OpenCV's
+// own layers) sees NCHW.
 void choose_layouts(cv::dnn::Net& net, const cv::dnn::MatShape& input_shape) {
   struct Node {
     cv::Ptr<cv::dnn::Layer> layer;
@@ -412,7 +363,7 @@ void choose_layouts(cv::dnn::Net& net, const cv::dnn::MatShape& input_shape) {
     net.getLayerShapes(input_shape, id, n.in, n.out);
     for (const auto& l : net.getLayerInputs(id)) n.inputs.push_back(net.getLayerId(l->name));
     n.agnostic = layout_agnostic(n.layer, n.in);
-    n.ours = n.layer->type == kOneDnnConvType;
+    n.ours = static_cast<bool>(n.layer.dynamicCast<BlockedLayer>());
     nodes.emplace(id, std::move(n));
   }
   Groups groups;
@@ -424,13 +375,13 @@ void choose_layouts(cv::dnn::Net& net, const cv::dnn::MatShape& input_shape) {
   for (const auto& [id, n] : nodes) {
     const bool passes_blocks = n.ours || n.agnostic;
     if (!passes_blocks || n.out.size() != 1 || n.out[0].size() != 4 || n.out[0][1] % kBlock != 0) keep_plain(id);
-    for (int i : n.inputs)
-      if (!passes_blocks || !nodes.count(i)) keep_plain(i);  // an NCHW reader, or the network input
+    for (int i : n.inputs)  // an NCHW reader (or one with more outputs), or the network input
+      if (!passes_blocks || n.out.size() != 1 || !nodes.count(i)) keep_plain(i);
   }
   for (int id : net.getUnconnectedOutLayers()) keep_plain(id);
   for (const auto& [id, n] : nodes)
-    if (const auto conv = n.layer.dynamicCast<OneDnnConvLayer>(); conv && n.inputs.size() == 1)
-      conv->set_layouts(!plain.count(groups.find(n.inputs[0])), !plain.count(groups.find(id)));
+    if (const auto ours = n.layer.dynamicCast<BlockedLayer>(); ours && n.inputs.size() == 1)
+      ours->set_layouts(!plain.count(groups.find(n.inputs[0])), !plain.count(groups.find(id)));
 }
 
 }  // namespace
@@ -468,16 +419,23 @@ bool cpu_has_vnni() {
   return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & bits) == bits;
 }
 
-cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::MatShape& input_shape,
-                                        Precision precision, const std::map<std::string, Int8Range>& int8_ranges) {
+cv::dnn::Net read_onnx_with_onednn(const std::string& path, const cv::dnn::MatShape& input_shape,
+                                        Precision precision, const std::map<std::string, Int8Range>& int8_ranges,
+                                   int threads) {
   const std::lock_guard<std::mutex> lock(factory_mutex());
-  cv::dnn::LayerFactory::registerLayer("Convolution", create_conv_layer);
+  const std::pair<const char*, cv::dnn::LayerFactory::Constructor> ours[] = {
+      {"Convolution", create_conv_layer}, {"Pooling", create_pooling_layer}, {"Eltwise", create_sum_layer}};
+  for (const auto& [type, create] : ours) cv::dnn::LayerFactory::registerLayer(type, create);
   // The factory keeps a stack per type: unregistering pops ours and OpenCV's is back.
   struct Restore {
-    ~Restore() { cv::dnn::LayerFactory::unregisterLayer("Convolution"); }
+    ~Restore() {
+      for (const char* type : {"Convolution", "Pooling", "Eltwise"}) cv::dnn::LayerFactory::unregisterLayer(type);
+    }
   } restore;
   cv::dnn::Net net = read_with_all_layers(path);
   choose_layouts(net, input_shape);
+  for (const auto& name : net.getLayerNames())
+    if (const auto ours = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnLayer>()) ours->set_threads(threads);
   for (const auto& name : net.getLayerNames())
     if (const auto conv = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnConvLayer>()) {
       conv->set_bf16(precision == Precision::BF16);
@@ -486,6 +444,8 @@ cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::
     }
   return net;
 }
+
+int onednn_threads(int threads) { return threads > 0 ? threads : omp_get_max_threads(); }
 
 cv::dnn::Net read_onnx_with_opencv_conv(const std::string& path) {
   const std::lock_guard<std::mutex> lock(factory_mutex());
@@ -507,8 +467,8 @@ std::map<std::string, Int8Range> recorded_input_ranges(cv::dnn::Net& net) {
 std::vector<BlockedLayout> blocked_layouts(cv::dnn::Net& net) {
   std::vector<BlockedLayout> out;
   for (const auto& name : net.getLayerNames())
-    if (const auto conv = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnConvLayer>())
-      out.push_back({name, conv->src_blocked(), conv->dst_blocked()});
+    if (const auto ours = net.getLayer(net.getLayerId(name)).dynamicCast<BlockedLayer>())
+      out.push_back({name, ours->src_blocked(), ours->dst_blocked()});
   return out;
 }
 

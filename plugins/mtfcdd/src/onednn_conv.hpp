@@ -1,6 +1,6 @@
-// ONNX Conv through oneDNN inside OpenCV DNN: a cv::dnn::Layer that runs a oneDNN convolution
-// primitive where OpenCV's own convolution is the slow part of the network (many small 1x1 and
-// 3x3 convolutions), so the plugin stays an OpenCV DNN plugin.
+// ONNX Conv (and MaxPool, AveragePool, Add) through oneDNN inside OpenCV DNN: cv::dnn::Layers that
+// run oneDNN primitives where OpenCV's own convolution is the slow part of the network (many small
+// 1x1 and 3x3 convolutions), so the plugin stays an OpenCV DNN plugin.
 #pragma once
 
 #include <map>
@@ -15,22 +15,25 @@ namespace mtfcdd {
 // "Convolution").
 extern const char* const kOneDnnConvType;
 
-// Reads an ONNX model whose 2-D convolutions with constant weights run through oneDNN; any other
-// convolution (1-D, 3-D, "SAME" padding, weights computed at run time) is OpenCV's own. Blobs
-// passed only between oneDNN convolutions (directly or through ReLUs, additions and channel
-// concatenations) stay in oneDNN's blocked layout; `input_shape` is one the network runs on
-// (NCHW; any batch), which gives those blobs' channel counts.
-// OpenCV's layer factory is process-global, so the oneDNN layer is registered only while this
-// call creates the network's layers, under a process-wide lock, and OpenCV's built-in
-// convolution is restored before it returns. `precision` bf16: the convolutions take bfloat16
-// inputs and weights (float32 sums and outputs, so the blobs between layers stay float32); int8:
-// the convolutions named in `int8_ranges` take 8-bit inputs quantized over their range and 8-bit
-// weights, the others stay float32; both except where oneDNN has only its reference kernel for
-// one. Throws
+// Reads an ONNX model whose 2-D convolutions with constant weights, 2-D max and average poolings
+// and sums of two blobs run through oneDNN; the rest (1-D or 3-D convolutions, "SAME" padding,
+// weights computed at run time, broadcasting sums) is OpenCV's own. Blobs passed only between
+// oneDNN convolutions and poolings (directly or through ReLUs, sums and channel concatenations)
+// stay in oneDNN's blocked layout; `input_shape` is one the network runs on (NCHW; any batch),
+// which gives those blobs' channel counts.
+// OpenCV's layer factory is process-global, so the oneDNN layers are registered only while this
+// call creates the network's layers, under a process-wide lock, and OpenCV's built-in ones are
+// restored before it returns. `precision` bf16: the convolutions take bfloat16 inputs and weights
+// (float32 sums and outputs, so the blobs between layers stay float32); int8: the convolutions
+// named in `int8_ranges` take 8-bit inputs quantized over their range and 8-bit weights, the
+// others stay float32; both except where oneDNN has only its reference kernel for one. The oneDNN
+// layers run on `threads` OpenMP threads (0: the calling thread's OpenMP setting). Throws
 // cv::Exception as readNetFromONNX does.
-cv::dnn::Net read_onnx_with_onednn_conv(const std::string& path, const cv::dnn::MatShape& input_shape,
-                                        Precision precision = Precision::Float32,
-                                        const std::map<std::string, Int8Range>& int8_ranges = {});
+cv::dnn::Net read_onnx_with_onednn(const std::string& path, const cv::dnn::MatShape& input_shape,
+                                   Precision precision = Precision::Float32,
+                                   const std::map<std::string, Int8Range>& int8_ranges = {}, int threads = 0);
+// What `threads` (as above) comes to on the calling thread.
+int onednn_threads(int threads);
 
 // Whether this CPU has AVX512_BF16, which oneDNN's bf16 convolution kernels need.
 bool cpu_has_bf16();
@@ -46,8 +49,8 @@ float int8_input_scale(const Int8Range& r);
 void record_input_ranges(cv::dnn::Net& net, bool on);
 std::map<std::string, Int8Range> recorded_input_ranges(cv::dnn::Net& net);
 
-// Where a net from read_onnx_with_onednn_conv keeps the blocked layout: per oneDNN convolution
-// (by layer name), whether its input and its output blob hold it.
+// Where a net from read_onnx_with_onednn keeps the blocked layout: per oneDNN convolution or
+// pooling (by layer name), whether its input and its output blob hold it.
 struct BlockedLayout {
   std::string layer;
   bool input = false, output = false;

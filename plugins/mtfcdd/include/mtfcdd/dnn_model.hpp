@@ -41,6 +41,9 @@ struct DnnOptions {
   Backend backend = Backend::Cpu;
   bool fallback_cpu = false;  // when CUDA is asked for but unavailable
   Conv conv = Conv::Auto;
+  // Threads of the oneDNN layers (0: OpenMP's default, OMP_NUM_THREADS or one per core); OpenCV's
+  // own layers use OpenCV's pool (cv::setNumThreads).
+  int threads = 0;
 };
 
 // Whether this build can run convolutions through oneDNN.
@@ -66,6 +69,8 @@ class DnnModel {
   Backend backend_in_use() const { return backend_; }
   // OneDnn or OpenCv on the CPU backend; OpenCv on CUDA.
   Conv conv_in_use() const { return conv_; }
+  // The threads a forward runs on: oneDNN's (DnnOptions::threads resolved) or OpenCV's pool.
+  int threads_in_use() const;
 
   // blob: float32 [N, 3, H, W] as made by make_blob(). Returns the maps [N, M, u, v], averaged
   // over the manifest's flips (one network call of N times the views); throws if the network
@@ -84,6 +89,7 @@ class DnnModel {
   cv::dnn::Net net_;
   Backend backend_ = Backend::Cpu;
   Conv conv_ = Conv::OpenCv;
+  int threads_ = 0;  // DnnOptions::threads
 };
 
 }  // namespace mtfcdd
