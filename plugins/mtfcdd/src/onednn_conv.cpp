@@ -132,8 +132,10 @@ class OneDnnConvLayer final : public BlockedLayer {
 
   Plan make_plan(const cv::Mat& src, const cv::Mat& dst) {
     // bf16 and int8 where oneDNN has a real kernel for this shape; its reference one is far
-    // slower than float32 (the 3-channel first layer, say).
-    if (bf16_ || int8_) {
+    // slower than float32 (the 3-channel first layer, say). A convolution that Winograd runs
+    // stays float32 in a bf16 bundle: irv2 took 41-42 ms that way against 44-45 ms with bf16
+    // everywhere; int8 ones stay int8 (26-28 against 40-47 ms; docs/performance.md).
+    if ((bf16_ && !winograd_fits()) || int8_) {
       Plan p = int8_ ? make_int8_plan(src, dst) : make_plan(src, dst, memory::data_type::bf16);
       if (p.impl.rfind("ref", 0) != 0) return p;
     }

@@ -24,7 +24,8 @@ extern const char* const kOneDnnConvType;
 // OpenCV's layer factory is process-global, so the oneDNN layers are registered only while this
 // call creates the network's layers, under a process-wide lock, and OpenCV's built-in ones are
 // restored before it returns. `precision` bf16: the convolutions take bfloat16 inputs and weights
-// (float32 sums and outputs, so the blobs between layers stay float32); int8: the convolutions
+// (float32 sums and outputs, so the blobs between layers stay float32), except the 3x3 ones that
+// Winograd runs faster in float32; int8: the convolutions
 // named in `int8_ranges` take 8-bit inputs quantized over their range and 8-bit weights, the
 // others stay float32; both except where oneDNN has only its reference kernel for one. The oneDNN
 // layers run on `threads` OpenMP threads (0: the calling thread's OpenMP setting). Throws
