@@ -26,10 +26,8 @@ using namespace onednn;
 
 class OneDnnConvLayer final : public BlockedLayer {
  public:
-  // `opencv` is OpenCV's own layer for the same parameters: it parsed them, and it gives the
-  // output shapes, so both implementations agree on them by construction.
   OneDnnConvLayer(const cv::dnn::LayerParams& params, cv::Ptr<cv::dnn::BaseConvolutionLayer> opencv)
-      : BlockedLayer(params), opencv_(std::move(opencv)), groups_(params.get<int>("group", 1)) {
+      : BlockedLayer(params, opencv), opencv_(std::move(opencv)), groups_(params.get<int>("group", 1)) {
     type = kOneDnnConvType;
   }
 
@@ -50,11 +48,8 @@ class OneDnnConvLayer final : public BlockedLayer {
   }
   Int8Range recorded() const { return recorded_; }
 
-  bool getMemoryShapes(const std::vector<cv::dnn::MatShape>& inputs, int required_outputs,
-                       std::vector<cv::dnn::MatShape>& outputs,
-                       std::vector<cv::dnn::MatShape>& internals) const override {
-    return opencv_->getMemoryShapes(inputs, required_outputs, outputs, internals);
-  }
+  // Nothing is left to OpenCV's convolution, whose finalize would pack a copy of the weights.
+  void finalize(cv::InputArrayOfArrays, cv::OutputArrayOfArrays) override {}
 
   // OpenCV offers the activation that follows; a ReLU runs as a post-op on the convolution's
   // output while it is still in cache. An empty pointer (Layer::unsetAttached, before the

@@ -107,12 +107,26 @@ inline std::unordered_map<int, memory> with_scratchpad(const memory::desc& d, st
 }
 
 // A layer that runs oneDNN primitives on `threads` OpenMP threads (0: the caller's setting).
+// `opencv` is OpenCV's own layer for the same parameters: it parsed them, and it gives the output
+// shapes, so both implementations agree on them by construction.
 class OneDnnLayer : public cv::dnn::Layer {
  public:
-  using cv::dnn::Layer::Layer;
+  OneDnnLayer(const cv::dnn::LayerParams& params, cv::Ptr<cv::dnn::Layer> opencv)
+      : Layer(params), opencv_layer_(std::move(opencv)) {}
   void set_threads(int threads) { threads_ = threads; }
 
+  bool getMemoryShapes(const std::vector<cv::dnn::MatShape>& inputs, int required_outputs,
+                       std::vector<cv::dnn::MatShape>& outputs,
+                       std::vector<cv::dnn::MatShape>& internals) const override {
+    return opencv_layer_->getMemoryShapes(inputs, required_outputs, outputs, internals);
+  }
+  // What OpenCV's layer needs to run the cases left to it.
+  void finalize(cv::InputArrayOfArrays inputs, cv::OutputArrayOfArrays outputs) override {
+    opencv_layer_->finalize(inputs, outputs);
+  }
+
  protected:
+  cv::Ptr<cv::dnn::Layer> opencv_layer_;
   int threads_ = 0;
 };
 

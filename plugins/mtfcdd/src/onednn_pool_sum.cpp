@@ -29,20 +29,9 @@ bool is_float_nchw(const cv::Mat& m) { return m.dims == 4 && m.type() == CV_32F 
 
 class OneDnnPoolingLayer final : public BlockedLayer {
  public:
-  // `opencv` parsed the parameters and gives the output shapes.
   OneDnnPoolingLayer(const cv::dnn::LayerParams& params, cv::Ptr<cv::dnn::PoolingLayer> opencv, dnnl::algorithm alg)
-      : BlockedLayer(params), opencv_(std::move(opencv)), alg_(alg) {
+      : BlockedLayer(params, opencv), opencv_(std::move(opencv)), alg_(alg) {
     type = kPoolingType;
-  }
-
-  bool getMemoryShapes(const std::vector<cv::dnn::MatShape>& inputs, int required_outputs,
-                       std::vector<cv::dnn::MatShape>& outputs,
-                       std::vector<cv::dnn::MatShape>& internals) const override {
-    return opencv_->getMemoryShapes(inputs, required_outputs, outputs, internals);
-  }
-
-  void finalize(cv::InputArrayOfArrays inputs, cv::OutputArrayOfArrays outputs) override {
-    opencv_->finalize(inputs, outputs);
   }
 
   // With the indices of the maxima as a second output (which keeps its blobs NCHW) it is OpenCV's.
@@ -118,26 +107,17 @@ class OneDnnPoolingLayer final : public BlockedLayer {
 // that differ (broadcasting, OpenCV's channel modes) go to OpenCV's layer.
 class OneDnnSumLayer final : public OneDnnLayer {
  public:
-  OneDnnSumLayer(const cv::dnn::LayerParams& params, cv::Ptr<cv::dnn::Layer> opencv)
-      : OneDnnLayer(params), opencv_(std::move(opencv)) {
+  explicit OneDnnSumLayer(const cv::dnn::LayerParams& params, cv::Ptr<cv::dnn::Layer> opencv)
+      : OneDnnLayer(params, std::move(opencv)) {
     type = kSumType;
-  }
-
-  bool getMemoryShapes(const std::vector<cv::dnn::MatShape>& inputs, int required_outputs,
-                       std::vector<cv::dnn::MatShape>& outputs,
-                       std::vector<cv::dnn::MatShape>& internals) const override {
-    return opencv_->getMemoryShapes(inputs, required_outputs, outputs, internals);
-  }
-  void finalize(cv::InputArrayOfArrays inputs, cv::OutputArrayOfArrays outputs) override {
-    opencv_->finalize(inputs, outputs);
   }
 
   // A ReLU that follows runs as a post-op; OpenCV's layer takes it too, for the shapes it runs.
   bool setActivation(const cv::Ptr<cv::dnn::ActivationLayer>& layer) override {
     relu_slope_.reset();
     const auto relu = layer.dynamicCast<cv::dnn::ReLULayer>();
-    if (!relu || !opencv_->setActivation(layer)) {
-      opencv_->setActivation(cv::Ptr<cv::dnn::ActivationLayer>());
+    if (!relu || !opencv_layer_->setActivation(layer)) {
+      opencv_layer_->setActivation(cv::Ptr<cv::dnn::ActivationLayer>());
       return false;
     }
     relu_slope_ = relu->negativeSlope;
@@ -155,7 +135,7 @@ class OneDnnSumLayer final : public OneDnnLayer {
              std::equal(m.size.p, m.size.p + m.dims, in[0].size.p);
     };
     if (in.size() != 2 || out.size() != 1 || !std::all_of(in.begin(), in.end(), ours) || !ours(out[0]))
-      return opencv_->forward(inputs_arr, outputs_arr, internals_arr);
+      return opencv_layer_->forward(inputs_arr, outputs_arr, internals_arr);
     const OmpThreads threads(threads_);
     try {
       const memory::desc flat({static_cast<memory::dim>(out[0].total())}, kF32, Tag::a);
@@ -190,7 +170,6 @@ class OneDnnSumLayer final : public OneDnnLayer {
     return it->second;
   }
 
-  cv::Ptr<cv::dnn::Layer> opencv_;
   std::optional<float> relu_slope_;
   dnnl::stream stream_{cpu_engine()};
   std::map<PlanKey, Plan> plans_;
