@@ -249,6 +249,23 @@ TEST(Evaluate, PixelMetricsWithAndWithoutMasks) {
   EXPECT_NEAR(r.mean.aupro, 0.75, 1e-9);
 }
 
+// The fixture's scratch mask is A's top-left 2x2, where bilinear puts A's hot cell (AUPRO .75,
+// above); a receptive field centring cell (0, 0) on pixel (3, 3) puts it on a normal pixel.
+TEST(Evaluate, BetterUpsamplerIsTheOneTheMasksPrefer) {
+  const PixelFixture f;
+  const Upsampler misplaced{Upsampling::Receptive, {3, 2, 3}, {4, 4}};
+  std::vector<double> aupro;
+  EXPECT_EQ(better_upsampler(f.scores, f.names, {misplaced, bilinear(4, 4)}, &aupro).mode, Upsampling::Bilinear);
+  ASSERT_EQ(aupro.size(), 2u);
+  EXPECT_LT(aupro[0], 0.75);
+  EXPECT_NEAR(aupro[1], 0.75, 1e-9);
+  EXPECT_EQ(better_upsampler(f.scores, f.names, {bilinear(4, 4), misplaced}).mode, Upsampling::Bilinear);
+  // Without masks both means are NaN: the first candidate.
+  const std::vector<ImageScores> unmasked{f.scores[1], f.scores[2]};
+  EXPECT_EQ(better_upsampler(unmasked, f.names, {misplaced, bilinear(4, 4)}).mode, Upsampling::Receptive);
+  EXPECT_THROW(better_upsampler(f.scores, f.names, {}), std::invalid_argument);
+}
+
 TEST(Evaluate, AnyAnomalyPixel) {
   const PixelFixture f;
   const EvalReport r = f.report();

@@ -374,6 +374,19 @@ EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<s
 
 // ------------------------------------------------------------------------ reports
 
+Upsampler better_upsampler(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
+                           const std::vector<Upsampler>& candidates, std::vector<double>* aupro) {
+  if (candidates.empty()) throw std::invalid_argument("better_upsampler: no candidate");
+  std::vector<double> means;
+  size_t best = 0;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    means.push_back(summarize(val, type_names, candidates[i], true).mean.aupro);
+    if (means[i] > means[best]) best = i;  // never on NaN: both are NaN without masks
+  }
+  if (aupro) *aupro = means;
+  return candidates[best];
+}
+
 std::string markdown_report(const EvalReport& r) {
   std::ostringstream o;
   o << "## Evaluation on split '" << md_cell(r.split) << "'\n\n";

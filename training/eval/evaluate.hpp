@@ -95,6 +95,14 @@ EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<s
                      const Upsampler& up, bool pixel_metrics = true,
                      double fpr_limit = 0.3);
 
+// Of `candidates` (upsamplers at one input size), the one whose maps give the higher mean AUPRO
+// over the types with masks in `val`; the first on a tie or when no type has a mask. FCDD's
+// receptive upsampling won on Magnetic Tile and lost on the synthetic parts (docs/results.md), so
+// a model's own validation masks decide. `aupro`, when given, receives each candidate's mean.
+// Throws as summarize does; std::invalid_argument on no candidate.
+Upsampler better_upsampler(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
+                           const std::vector<Upsampler>& candidates, std::vector<double>* aupro = nullptr);
+
 // Markdown: the per-type table (image AUROC / AP / max-F1 vs normal and vs rest, pixel AUROC /
 // AUPRO; percentages, one decimal, '-' for NaN) with a Mean row, the max-pixel table, an
 // any-anomaly line and the confusion matrix (rows true, columns predicted).

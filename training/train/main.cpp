@@ -224,7 +224,9 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
   c->add_option("--snapshots", t.snapshots, "the bundle averages the maps of K epochs evenly spaced over the run")
       ->check(CLI::Range(1, 16));
   cli::add_choice(c, "--flip-average", t.flip_average, "the bundle averages each image's maps over its mirror images");
-  cli::add_choice(c, "--upsampling", t.upsampling, "how the bundle brings maps to input resolution (thresholds calibrated on it)");
+  cli::add_choice(c, "--upsampling", t.upsampling, "auto",
+                  "how the bundle brings maps to input resolution, thresholds calibrated on it (auto: the better on "
+                  "the validation masks)");
   c->add_option("--device", t.device, "cpu, cuda or cuda:N");
   auto* g = c->add_option_group("distributed", "data parallel over ranks (torchrun's variables; these flags win)");
   g->add_option("--nproc", o.nproc, "launch this many ranks on this machine (127.0.0.1)")->check(CLI::Range(1, 256));
@@ -423,7 +425,7 @@ int main(int argc, char** argv) {
   quant->add_option("--split", qu.split, "their split")->check(CLI::IsMember({"train", "val", "test"}));
   quant->add_option("--images", qu.images, "how many, evenly spaced over the split")->check(CLI::Range(1, 100000));
   quant->add_option("--out", qu.out, "new bundle folder")->required();
-  quant->add_option("--max-rel-l2", qu.max_rel_l2, "refuse the bundle when its maps differ more from float32's")
+  quant->add_option("--max-rel-l2", qu.max_rel_l2, "keep convolutions in float32 until the maps are this close to float32's (relative L2)")
       ->check(CLI::Range(0.0, 10.0));
 
   std::string epochs_data;

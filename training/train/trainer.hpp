@@ -58,8 +58,9 @@ struct TrainConfig {
   // The bundle's maps are the mean over each image and its mirror images, thresholds calibrated
   // on that mean. Validation during training (and so the epoch chosen) uses one view.
   FlipAverage flip_average = FlipAverage::None;
-  // How the bundle brings maps to input resolution (pixel thresholds calibrated on it).
-  Upsampling upsampling = Upsampling::Bilinear;
+  // How the bundle brings maps to input resolution (pixel thresholds calibrated on it); unset:
+  // the better of bilinear and receptive on the validation masks (bilinear without any).
+  std::optional<Upsampling> upsampling;
   // Where the run computes: "cpu", "cuda" or "cuda:N" (checked before any work).
   std::string device = "cpu";
   // This process's place in a data-parallel run (one process when world_size is 1): every rank

@@ -34,6 +34,20 @@ CLI::Option* add_choice(CLI::App* app, const std::string& flag, E& value, const 
       ->default_str(name_of(value));
 }
 
+// The same for a choice that may stay unset, `unset_name` (say "auto") on the command line.
+template <class E>
+CLI::Option* add_choice(CLI::App* app, const std::string& flag, std::optional<E>& value, const std::string& unset_name,
+                        const std::string& description) {
+  std::vector<std::string> names{unset_name};
+  for (const auto& entry : Names<E>::table) names.push_back(entry.second);
+  return app
+      ->add_option_function<std::string>(
+          flag, [&value, unset_name](const std::string& s) { value = s == unset_name ? std::nullopt : parse_name<E>(s); },
+          description)
+      ->check(CLI::IsMember(names))
+      ->default_str(value ? name_of(*value) : unset_name);
+}
+
 // The program and the subcommands given on its command line, e.g. "vision-host run".
 inline std::string command_name(const CLI::App& app) {
   std::string name = app.get_name();
