@@ -107,7 +107,7 @@ Detector::Detector(const json& json_config, const std::string& base_dir)
   // of a call (pre- and post-processing, the maps' last layers), since its waiting workers took
   // turns on the cores with OpenMP's and halved the convolutions' speed (docs/performance.md).
   if (model_.conv_in_use() == Conv::OneDnn) cv::setNumThreads(1);
-  else if (threads_setting(config) > 0) cv::setNumThreads(threads_setting(config));
+  else if (const int threads = threads_setting(config); threads > 0) cv::setNumThreads(threads);
 }
 
 void Detector::reconfigure(const json& config) {

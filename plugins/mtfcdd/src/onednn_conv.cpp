@@ -145,7 +145,7 @@ class OneDnnConvLayer final : public BlockedLayer {
     const std::vector<float> w_scales = weight_scales();
     std::vector<float> out_scales(w_scales.size());
     for (size_t o = 0; o < w_scales.size(); ++o) out_scales[o] = 1.f / (src_scale * w_scales[o]);
-    const memory::dims src_dims(src.size.p, src.size.p + 4), dst_dims(dst.size.p, dst.size.p + 4);
+    const memory::dims src_dims = dims_of(src), dst_dims = dims_of(dst);
     const memory::desc bias_desc({dst.size[1]}, kF32, Tag::x);
     const auto pd = conv_pd(memory::desc(src_dims, is_unsigned ? memory::data_type::u8 : memory::data_type::s8, Tag::any),
                             memory::data_type::s8, blobs.size() > 1 ? bias_desc : memory::desc(),
@@ -194,8 +194,8 @@ class OneDnnConvLayer final : public BlockedLayer {
     p.impl = pd.impl_info_str();
     p.conv = dnnl::convolution_forward(pd);
     p.scratchpad = pd.scratchpad_desc();
-    p.plain_src = memory::desc(src_dims, kF32, src_blocked_ ? kBlocked : Tag::nchw);
-    p.plain_dst = memory::desc(dst_dims, kF32, dst_blocked_ ? kBlocked : Tag::nchw);
+    p.plain_src = blob_desc(src_dims, src_blocked_);
+    p.plain_dst = blob_desc(dst_dims, dst_blocked_);
     if (pd.dst_desc() != p.plain_dst) {
       p.dst = pd.dst_desc();
       p.from_dst = dnnl::reorder({cpu_engine(), p.dst, cpu_engine(), p.plain_dst});
@@ -230,7 +230,7 @@ class OneDnnConvLayer final : public BlockedLayer {
   // `dt`: the type of the convolution's input and weights; sums and output are float32.
   Plan make_plan(const cv::Mat& src, const cv::Mat& dst, memory::data_type dt) {
     const dnnl::engine& eng = cpu_engine();
-    const memory::dims src_dims(src.size.p, src.size.p + 4), dst_dims(dst.size.p, dst.size.p + 4);
+    const memory::dims src_dims = dims_of(src), dst_dims = dims_of(dst);
     // Between two NCHW blobs, a 1x1 stride-1 convolution is a matrix product per image, which
     // oneDNN's GEMM runs on OpenCV's blobs as they are (cheaper than reordering to oneDNN's layout
     // and back); other shapes gain more from oneDNN's own layout than the reorders cost, and a
@@ -417,28 +417,29 @@ bool cpu_has_vnni() {
 }
 
 cv::dnn::Net read_onnx_with_onednn(const std::string& path, const cv::dnn::MatShape& input_shape,
-                                        Precision precision, const std::map<std::string, Int8Range>& int8_ranges,
+                                   Precision precision, const std::map<std::string, Int8Range>& int8_ranges,
                                    int threads) {
   const std::lock_guard<std::mutex> lock(factory_mutex());
-  const std::pair<const char*, cv::dnn::LayerFactory::Constructor> ours[] = {
+  static const std::pair<const char*, cv::dnn::LayerFactory::Constructor> kOurs[] = {
       {"Convolution", create_conv_layer}, {"Pooling", create_pooling_layer}, {"Eltwise", create_sum_layer}};
-  for (const auto& [type, create] : ours) cv::dnn::LayerFactory::registerLayer(type, create);
+  for (const auto& [type, create] : kOurs) cv::dnn::LayerFactory::registerLayer(type, create);
   // The factory keeps a stack per type: unregistering pops ours and OpenCV's is back.
   struct Restore {
     ~Restore() {
-      for (const char* type : {"Convolution", "Pooling", "Eltwise"}) cv::dnn::LayerFactory::unregisterLayer(type);
+      for (const auto& ours : kOurs) cv::dnn::LayerFactory::unregisterLayer(ours.first);
     }
   } restore;
   cv::dnn::Net net = read_with_all_layers(path);
   choose_layouts(net, input_shape);
-  for (const auto& name : net.getLayerNames())
-    if (const auto ours = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnLayer>()) ours->set_threads(threads);
-  for (const auto& name : net.getLayerNames())
-    if (const auto conv = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnConvLayer>()) {
+  for (const auto& name : net.getLayerNames()) {
+    const cv::Ptr<cv::dnn::Layer> layer = net.getLayer(net.getLayerId(name));
+    if (const auto ours = layer.dynamicCast<OneDnnLayer>()) ours->set_threads(threads);
+    if (const auto conv = layer.dynamicCast<OneDnnConvLayer>()) {
       conv->set_bf16(precision == Precision::BF16);
       const auto range = int8_ranges.find(name);  // the convolutions not named stay float32
       if (precision == Precision::Int8 && range != int8_ranges.end()) conv->set_int8(range->second);
     }
+  }
   return net;
 }
 

@@ -145,8 +145,8 @@ class BlockedLayer : public OneDnnLayer {
 
  protected:
   virtual void layouts_changed() = 0;  // drop what was planned for the old layouts
-  memory::desc blob_desc(const cv::Mat& m, bool blocked) const {
-    return memory::desc(dims_of(m), kF32, blocked ? kBlocked : Tag::nchw);
+  static memory::desc blob_desc(const memory::dims& dims, bool blocked) {
+    return memory::desc(dims, kF32, blocked ? kBlocked : Tag::nchw);
   }
   bool src_blocked_ = false, dst_blocked_ = false;
 };

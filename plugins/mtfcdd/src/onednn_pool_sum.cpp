@@ -82,8 +82,8 @@ class OneDnnPoolingLayer final : public BlockedLayer {
       pad_end.push_back(pad_end_for(src.size[2 + d], dst.size[2 + d], static_cast<long>(opencv_->kernel_size[d]),
                                     static_cast<long>(opencv_->strides[d]), static_cast<long>(opencv_->pads_begin[d])));
     Plan p;
-    p.src = blob_desc(src, src_blocked_);
-    p.plain_dst = blob_desc(dst, dst_blocked_);
+    p.src = blob_desc(dims_of(src), src_blocked_);
+    p.plain_dst = blob_desc(dims_of(dst), dst_blocked_);
     const dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, alg_, p.src,
                                            memory::desc(dims_of(dst), kF32, Tag::any), to_dims(opencv_->strides),
                                            to_dims(opencv_->kernel_size), to_dims(opencv_->pads_begin), pad_end);
