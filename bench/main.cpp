@@ -106,8 +106,8 @@ void declare_options(CLI::App& app, Options& o) {
                         "threads sleep as soon as they wait, on both sides (OMP_WAIT_POLICY=passive for the plugin, "
                         "allow_spinning 0 for ONNX Runtime): for busy cores");
   app.add_flag("--bf16", o.bf16,
-               "also time each bundle with bf16 convolutions (model.json precision), alternating with the float32 "
-               "plugin, and compare its maps");
+               "also time each bundle in bf16 (as `mtfcdd-train quantize --precision bf16` makes it, checked on the "
+               "bench's random frames), alternating with the float32 plugin, and compare its maps");
   app.add_flag("--int8", o.int8,
                "also time each bundle quantized to int8 (input ranges calibrated on the bench's random frames), "
                "alternating with the float32 plugin, and compare its maps");
@@ -140,22 +140,23 @@ int export_child_main(const ExportRequest& r) {
   return 0;
 }
 
-// Child (the hidden int8-only subcommand): the int8 copy of a bundle, calibrated on the frames the
-// plugin children time (a random-weight network has no images of its own). In its own process for
-// the reason above.
-int int8_child_main(const std::string& bundle, const std::string& out) {
+// Child (the hidden reduce-only subcommand): the int8 or bf16 copy of a bundle as `mtfcdd-train
+// quantize` makes it, checked on the frames the plugin children time (a random-weight network has
+// no images of its own). In its own process for the reason above.
+int reduce_child_main(const std::string& bundle, const std::string& out, Precision precision) {
   const BundleManifest m = read_manifest(bundle);
   std::vector<std::vector<uint8_t>> pixels = random_frames(m.input_width, m.input_height, 8);
   std::vector<cv::Mat> frames;
   for (auto& p : pixels) frames.emplace_back(m.input_height, m.input_width, CV_8UC3, p.data());
-  const QuantizeResult r = quantize_bundle(bundle, std::vector<cv::Mat>{make_blob(frames, m)}, out);
+  const QuantizeResult r =
+      quantize_bundle(bundle, std::vector<cv::Mat>{make_blob(frames, m)}, out, kQuantizeTolerance, precision);
   std::cout << json{{"maps_relative_l2", r.maps_rel_l2}}.dump() << std::endl;
   return 0;
 }
 
-std::string int8_in_child(const std::string& bundle) {
-  const std::string out = bundle + "-int8";
-  run_self({"int8-only", "--bundle", bundle, "--out", out});
+std::string reduced_in_child(const std::string& bundle, Precision precision) {
+  const std::string out = bundle + "-" + name_of(precision);
+  run_self({"reduce-only", "--bundle", bundle, "--out", out, "--precision", name_of(precision)});
   return out;
 }
 
@@ -335,11 +336,6 @@ std::string flip_average_bundle(const fs::path& dir, FlipAverage mode) {
   return bundle_variant(dir, std::string("-flips-") + name_of(mode), [&](BundleManifest& m) { m.flip_average = mode; });
 }
 
-// The bundle of `dir` with bf16 convolutions.
-std::string bf16_bundle(const fs::path& dir) {
-  return bundle_variant(dir, "-bf16", [](BundleManifest& m) { m.precision = Precision::BF16; });
-}
-
 // "0.91 1.02 ...": a JSON array of numbers for a table cell.
 std::string two_decimals(const json& values) {
   std::string out;
@@ -513,8 +509,8 @@ std::vector<Entry> time_inference(const Options& o, bool with_ort, const TempDir
     std::cerr << "exporting " << preset << " (" << o.types << " types, random weights)\n";
     const ModelFacts facts = export_in_child(preset, o.types, tmp.path() / preset);
     std::map<Precision, std::string> variants;
-    if (o.bf16) variants[Precision::BF16] = bf16_bundle(facts.bundle_dir);
-    if (o.int8) variants[Precision::Int8] = int8_in_child(facts.bundle_dir);
+    if (o.bf16) variants[Precision::BF16] = reduced_in_child(facts.bundle_dir, Precision::BF16);
+    if (o.int8) variants[Precision::Int8] = reduced_in_child(facts.bundle_dir, Precision::Int8);
     for (int batch : o.batches) {
       Entry e;
       e.preset = preset;
@@ -661,13 +657,16 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--preset", export_child.preset, "the preset")->required();
   export_cmd->add_option("--dir", export_child.dir, "the bundle folder")->required();
   export_cmd->add_option("--type-count", export_child.types, "number of defect types");
-  std::string int8_bundle, int8_out;
-  CLI::App* int8_cmd = app.add_subcommand("int8-only", "the int8 copy of a bundle")->group("");
-  int8_cmd->add_option("--bundle", int8_bundle, "the float32 bundle")->required();
-  int8_cmd->add_option("--out", int8_out, "the new bundle")->required();
+  std::string reduce_bundle, reduce_out;
+  mtfcdd::Precision reduce_precision = mtfcdd::Precision::Int8;
+  CLI::App* reduce_cmd = app.add_subcommand("reduce-only", "the int8 or bf16 copy of a bundle")->group("");
+  reduce_cmd->add_option("--bundle", reduce_bundle, "the float32 bundle")->required();
+  reduce_cmd->add_option("--out", reduce_out, "the new bundle")->required();
+  mtfcdd::cli::add_choice(reduce_cmd, "--precision", reduce_precision, "int8 or bf16",
+                          {mtfcdd::Precision::BF16, mtfcdd::Precision::Int8});
   if (const auto exit_code = mtfcdd::cli::parse(app, argc, argv)) return *exit_code;
   try {
-    if (int8_cmd->parsed()) return int8_child_main(int8_bundle, int8_out);
+    if (reduce_cmd->parsed()) return reduce_child_main(reduce_bundle, reduce_out, reduce_precision);
     if (plugin_cmd->parsed()) return plugin_child_main(plugin_child);
     if (export_cmd->parsed()) return export_child_main(export_child);
     return run(options);

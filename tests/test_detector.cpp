@@ -317,6 +317,17 @@ TEST_F(DetectorTest, PrecisionIsFloat32Bf16OrInt8FromTheirFormatVersions) {
   patched_bundle(dir, "bf16", {{"format_version", 6}, {"precision", "int8"}, {"int8_input_ranges", {{"c", {6, 0}}}}});
   EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("int8_input_ranges.c: must be [min, max]"),
             std::string::npos);
+  // bf16 with convolutions kept in float32 needs format_version 7 and a list of distinct names.
+  patched_bundle(dir, "bf16", {{"format_version", 6}, {"precision", "bf16"}, {"float32_convolutions", {"c"}}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("needs format_version 7"),
+            std::string::npos);
+  patched_bundle(dir, "bf16", {{"format_version", 7}, {"precision", "bf16"}, {"float32_convolutions", {"c", "c"}}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); })
+                .find("float32_convolutions: must list non-empty layer names, each once"),
+            std::string::npos);
+  patched_bundle(dir, "bf16", {{"format_version", 7}, {"precision", "bf16"}, {"float32_convolutions", "c"}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); }).find("must be an array of layer names"),
+            std::string::npos);
 }
 
 // The manifest's upsampling: receptive needs format_version 5 and a receptive field; the detector

@@ -134,7 +134,7 @@ TEST_F(OneDnnConvTest, OtherOpenCvUsersKeepOpenCvConvolution) {
   const std::string onnx = fixture_bundle() + "/model.onnx";
   int ours = 0;  // every convolution of this model is one oneDNN runs
   const BundleManifest m = read_manifest(fixture_bundle());
-  cv::dnn::Net with = read_onnx_with_onednn(onnx, {1, 3, m.input_height, m.input_width});
+  cv::dnn::Net with = read_onnx_with_onednn(onnx, m);
   for (const auto& name : with.getLayerNames()) ours += with.getLayer(with.getLayerId(name))->type == kOneDnnConvType;
   EXPECT_GT(ours, 0);
   const DnnModel model(fixture_bundle(), with_conv(Conv::OneDnn));
@@ -163,8 +163,7 @@ TEST_F(OneDnnConvTest, ConsecutiveConvolutionsKeepTheBlockedLayout) {
   // channels, ReLUs fused) and a 1x1 one to 3 maps. Every blob between two of them stays
   // blocked; the network input and the 3-channel maps are NCHW.
   const BundleManifest m = read_manifest(fixture_bundle());
-  cv::dnn::Net net =
-      read_onnx_with_onednn(fixture_bundle() + "/model.onnx", {1, 3, m.input_height, m.input_width});
+  cv::dnn::Net net = read_onnx_with_onednn(fixture_bundle() + "/model.onnx", m);
   const std::vector<BlockedLayout> convs = blocked_layouts(net);
   ASSERT_GE(convs.size(), 3u);
   for (size_t i = 0; i < convs.size(); ++i) {

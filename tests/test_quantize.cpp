@@ -48,7 +48,7 @@ TEST(Quantize, WritesAnInt8BundleWithinTheLimitOrNothing) {
   const QuantizeResult r = quantize_bundle(fixture_bundle(), blobs, dir.file("q"));
   EXPECT_EQ(r.images, 5u);
   EXPECT_GT(r.convolutions, 0u);
-  EXPECT_LE(r.maps_rel_l2, kInt8Tolerance);
+  EXPECT_LE(r.maps_rel_l2, kQuantizeTolerance);
   const BundleManifest m = read_manifest(dir.file("q"));
   EXPECT_EQ(m.precision, Precision::Int8);
   EXPECT_EQ(m.int8_ranges.size() + r.float32_convolutions.size(), r.convolutions);
@@ -58,7 +58,35 @@ TEST(Quantize, WritesAnInt8BundleWithinTheLimitOrNothing) {
             std::string::npos);
   // A limit no int8 convolution meets: every one is tried in float32, then nothing is left.
   EXPECT_NE(message_of([&] { quantize_bundle(fixture_bundle(), blobs, dir.file("zero"), 0.0); })
-                .find("no convolution quantizes"),
+                .find("no convolution reduces"),
             std::string::npos);
   EXPECT_FALSE(fs::exists(dir.file("zero")));
+}
+
+// bf16 keeps in float32 what the limit asks, names those in the manifest, and runs them so.
+TEST(Quantize, Bf16KeepsTheMostSensitiveConvolutionsInFloat32) {
+  if (fixture_bundle().empty()) GTEST_SKIP() << "MTFCDD_TEST_BUNDLE not set (run through ctest)";
+  test::TempDir dir;
+  const auto blobs = random_blobs(read_manifest(fixture_bundle()));
+  if (!have_bf16()) {
+    EXPECT_NE(message_of([&] { quantize_bundle(fixture_bundle(), blobs, dir.file("b"), 1e-3, Precision::BF16); })
+                  .find("AVX512_BF16"),
+              std::string::npos);
+    return;
+  }
+  const QuantizeResult all = quantize_bundle(fixture_bundle(), blobs, dir.file("all"), 1.0, Precision::BF16);
+  EXPECT_TRUE(all.float32_convolutions.empty());
+  EXPECT_GT(all.maps_rel_l2, 0);
+  EXPECT_EQ(read_manifest(dir.file("all")).format_version, 4);  // nothing kept: readable by older builds
+  // Half the full bf16 distance: some convolutions go back to float32, the most sensitive first.
+  const double limit = all.maps_rel_l2 / 2;
+  const QuantizeResult r = quantize_bundle(fixture_bundle(), blobs, dir.file("b"), limit, Precision::BF16);
+  ASSERT_FALSE(r.float32_convolutions.empty());
+  EXPECT_LE(r.maps_rel_l2, limit);
+  const BundleManifest m = read_manifest(dir.file("b"));
+  EXPECT_EQ(m.precision, Precision::BF16);
+  EXPECT_EQ(m.format_version, 7);
+  EXPECT_EQ(m.float32_convolutions,
+            std::set<std::string>(r.float32_convolutions.begin(), r.float32_convolutions.end()));
+  EXPECT_TRUE(m.int8_ranges.empty());
 }

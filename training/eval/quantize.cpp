@@ -36,27 +36,47 @@ double relative_l2(const std::vector<cv::Mat>& a, const std::vector<cv::Mat>& b)
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
-// Every convolution in int8 when the maps stay within `tolerance`; else the ones whose own
-// quantization moves the maps most are kept in float32, one at a time, until they do. Fills
-// r.maps_rel_l2 and r.float32_convolutions; throws when even one int8 convolution is too many.
-std::map<std::string, Int8Range> keep_within(const std::map<std::string, Int8Range>& ranges, double tolerance,
-                                             const std::function<double(const std::map<std::string, Int8Range>&)>& error_with,
-                                             QuantizeResult& r) {
-  std::map<std::string, Int8Range> int8 = ranges;
-  r.maps_rel_l2 = error_with(int8);
-  if (r.maps_rel_l2 <= tolerance) return int8;
-  std::vector<std::pair<double, std::string>> alone;  // each convolution's error when it alone is int8
-  for (const auto& [layer, range] : ranges) alone.push_back({error_with({{layer, range}}), layer});
+// Every convolution in `reduced` keeps the reduced precision when the maps stay within
+// `tolerance`; else the ones whose own reduction moves the maps most go back to float32, one at a
+// time, until they do. Fills r.maps_rel_l2 and r.float32_convolutions; returns the reduced ones;
+// throws when even one reduced convolution is too many. One whose own reduction changes nothing
+// runs in float32 anyway (bf16 keeps Winograd's 3x3 ones), so it is neither listed nor counted.
+std::vector<std::string> keep_within(std::vector<std::string> reduced, double tolerance,
+                                     const std::function<double(const std::vector<std::string>&)>& error_with,
+                                     QuantizeResult& r) {
+  r.maps_rel_l2 = error_with(reduced);
+  if (r.maps_rel_l2 <= tolerance) return reduced;
+  std::vector<std::pair<double, std::string>> alone;  // each convolution's error when it alone is reduced
+  for (const std::string& layer : reduced) alone.push_back({error_with({layer}), layer});
   std::sort(alone.rbegin(), alone.rend());
-  for (const auto& [error, layer] : alone) {
-    int8.erase(layer);
-    r.float32_convolutions.push_back(layer);
-    if (int8.empty()) break;
-    r.maps_rel_l2 = error_with(int8);
-    if (r.maps_rel_l2 <= tolerance) return int8;
+  for (size_t i = 0; i + 1 < alone.size() && alone[i + 1].first > 0; ++i) {  // one that counts stays reduced
+    reduced.erase(std::find(reduced.begin(), reduced.end(), alone[i].second));
+    r.float32_convolutions.push_back(alone[i].second);
+    r.maps_rel_l2 = error_with(reduced);
+    if (r.maps_rel_l2 <= tolerance) return reduced;
   }
-  throw std::runtime_error("quantize check failed: no convolution quantizes within relative L2 " + std::to_string(tolerance) +
+  throw std::runtime_error("quantize check failed: no convolution reduces within relative L2 " + std::to_string(tolerance) +
                            " of the float32 maps");
+}
+
+// The manifest with exactly the convolutions in `reduced` in its precision (int8 takes their ranges).
+void reduce_only(BundleManifest& m, const std::map<std::string, Int8Range>& ranges,
+                 const std::vector<std::string>& reduced) {
+  m.int8_ranges.clear();
+  m.float32_convolutions.clear();
+  for (const auto& [layer, range] : ranges) {
+    const bool reduce = std::find(reduced.begin(), reduced.end(), layer) != reduced.end();
+    if (m.precision == Precision::Int8 && reduce) m.int8_ranges[layer] = range;
+    if (m.precision == Precision::BF16 && !reduce) m.float32_convolutions.insert(layer);
+  }
+}
+
+void check_cpu(Precision precision) {
+  if (precision == Precision::Float32) throw std::invalid_argument("quantize: the precision must be int8 or bf16");
+  if (precision == Precision::Int8 && !have_int8())
+    throw std::runtime_error("quantize: int8 bundles need oneDNN and a CPU with AVX512_VNNI");
+  if (precision == Precision::BF16 && !have_bf16())
+    throw std::runtime_error("quantize: bf16 bundles need oneDNN and a CPU with AVX512_BF16");
 }
 
 }  // namespace
@@ -69,39 +89,41 @@ std::vector<std::string> evenly_spaced(const std::vector<std::string>& paths, si
 }
 
 QuantizeResult quantize_bundle(const std::string& in_dir, const std::vector<std::string>& images,
-                               const std::string& out_dir, int batch, double tolerance) {
+                               const std::string& out_dir, int batch, double tolerance, Precision precision) {
   if (images.empty()) throw std::runtime_error("quantize: no calibration images");
-  return quantize_bundle(in_dir, read_blobs(images, read_manifest(in_dir), batch), out_dir, tolerance);
+  return quantize_bundle(in_dir, read_blobs(images, read_manifest(in_dir), batch), out_dir, tolerance, precision);
 }
 
 QuantizeResult quantize_bundle(const std::string& in_dir, const std::vector<cv::Mat>& blobs, const std::string& out_dir,
-                               double tolerance) {
-  if (!have_int8()) throw std::runtime_error("quantize: int8 bundles need oneDNN and a CPU with AVX512_VNNI");
+                               double tolerance, Precision precision) {
+  check_cpu(precision);
   if (fs::exists(out_dir)) throw std::runtime_error("quantize: " + out_dir + " exists; give a new folder");
   DnnModel float32(in_dir);
   if (float32.manifest().precision != Precision::Float32)
     throw std::runtime_error("quantize: " + in_dir + " is not a float32 bundle");
   QuantizeResult r;
   for (const cv::Mat& b : blobs) r.images += static_cast<size_t>(b.size[0]);
-  const std::map<std::string, Int8Range> ranges = float32.calibrate_int8(blobs);
+  const std::map<std::string, Int8Range> ranges = float32.calibrate_int8(blobs);  // names every convolution
   r.convolutions = ranges.size();
+  std::vector<std::string> convolutions;
+  for (const auto& [layer, range] : ranges) convolutions.push_back(layer);
   std::vector<cv::Mat> reference;
   for (const cv::Mat& b : blobs) reference.push_back(float32.forward(b));
   BundleManifest m = float32.manifest();
-  m.precision = Precision::Int8;
+  m.precision = precision;
   fs::create_directories(out_dir);
   try {
     fs::copy_file(fs::path(in_dir) / m.model_file, fs::path(out_dir) / m.model_file);
-    // The maps' distance from float32's with the convolutions in `int8` quantized, the rest float32.
-    const auto error_with = [&](const std::map<std::string, Int8Range>& int8) {
-      m.int8_ranges = int8;
+    // The maps' distance from float32's with the convolutions in `reduced` reduced, the rest float32.
+    const auto error_with = [&](const std::vector<std::string>& reduced) {
+      reduce_only(m, ranges, reduced);
       write_manifest(m, out_dir);
       DnnModel model(out_dir);
       std::vector<cv::Mat> maps;
       for (const cv::Mat& b : blobs) maps.push_back(model.forward(b));
       return relative_l2(maps, reference);
     };
-    m.int8_ranges = keep_within(ranges, tolerance, error_with, r);
+    reduce_only(m, ranges, keep_within(convolutions, tolerance, error_with, r));
     write_manifest(m, out_dir);
   } catch (...) {
     fs::remove_all(out_dir);

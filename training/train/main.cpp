@@ -286,18 +286,20 @@ struct EvalOptions {
 struct QuantizeOptions {
   std::string model, data, split = "train", out;
   size_t images = 64;
-  double max_rel_l2 = kInt8Tolerance;
+  double max_rel_l2 = kQuantizeTolerance;
+  Precision precision = Precision::Int8;
 };
 
 int cmd_quantize(const QuantizeOptions& o, const DataOptions& d) {
   const Dataset data = load_dataset(o.data, d.options());
   std::vector<std::string> paths;
   for (const Sample* s : data.split(o.split)) paths.push_back(s->image);
-  const auto r = quantize_bundle(o.model, evenly_spaced(paths, o.images), o.out, 8, o.max_rel_l2);
-  std::printf("int8 bundle written: %s (%zu convolutions calibrated on %zu %s images of %s)\n", o.out.c_str(),
+  const auto r = quantize_bundle(o.model, evenly_spaced(paths, o.images), o.out, 8, o.max_rel_l2, o.precision);
+  const char* precision = name_of(o.precision);
+  std::printf("%s bundle written: %s (%zu convolutions calibrated on %zu %s images of %s)\n", precision, o.out.c_str(),
               r.convolutions, r.images, o.split.c_str(), o.data.c_str());
-  std::printf("quantize check (int8 vs float32 maps on those images): relative L2 %.3g (limit %.3g)\n", r.maps_rel_l2,
-              o.max_rel_l2);
+  std::printf("quantize check (%s vs float32 maps on those images): relative L2 %.3g (limit %.3g)\n", precision,
+              r.maps_rel_l2, o.max_rel_l2);
   if (!r.float32_convolutions.empty())
     std::printf("kept in float32 to stay within the limit: %s\n", nlohmann::json(r.float32_convolutions).dump().c_str());
   return 0;
@@ -418,13 +420,15 @@ int main(int argc, char** argv) {
   eval->add_option("--figure-rows", ev.figure_rows, "images per type in the figure")->check(CLI::Range(1, 64));
 
   QuantizeOptions qu;
-  auto* quant = app.add_subcommand("quantize", "an int8 bundle of a float32 one, input ranges calibrated on images");
+  auto* quant = app.add_subcommand("quantize", "an int8 or bf16 bundle of a float32 one, checked on images");
   data.add(quant);
   quant->add_option("--model", qu.model, "float32 bundle folder")->required();
   quant->add_option("--data", qu.data, "dataset of the calibration images")->required();
   quant->add_option("--split", qu.split, "their split")->check(CLI::IsMember({"train", "val", "test"}));
   quant->add_option("--images", qu.images, "how many, evenly spaced over the split")->check(CLI::Range(1, 100000));
   quant->add_option("--out", qu.out, "new bundle folder")->required();
+  cli::add_choice(quant, "--precision", qu.precision, "int8 (needs AVX512_VNNI) or bf16 (AVX512_BF16)",
+                  {Precision::BF16, Precision::Int8});
   quant->add_option("--max-rel-l2", qu.max_rel_l2, "keep convolutions in float32 until the maps are this close to float32's (relative L2)")
       ->check(CLI::Range(0.0, 10.0));
 

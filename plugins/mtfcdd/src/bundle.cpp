@@ -65,7 +65,8 @@ std::vector<Feature> features(const BundleManifest& m) {
           {m.flip_average != FlipAverage::None, 3, std::string("flip_average ") + name_of(m.flip_average)},
           {m.precision == Precision::BF16, 4, "precision bf16"},
           {m.upsampling == Upsampling::Receptive, 5, "upsampling receptive"},
-          {m.precision == Precision::Int8, 6, "precision int8"}};
+          {m.precision == Precision::Int8, 6, "precision int8"},
+          {m.precision == Precision::BF16 && !m.float32_convolutions.empty(), 7, "bf16 with float32_convolutions"}};
 }
 
 // {"layer": [min, max], ...}: finite, min <= max, not all zero.
@@ -78,6 +79,17 @@ std::map<std::string, Int8Range> read_int8_ranges(const Reader& r) {
     out[it.key()] = {static_cast<float>(v[0]), static_cast<float>(v[1])};
   }
   if (out.empty()) r.fail("", "must name at least one convolution");
+  return out;
+}
+
+// ["layer", ...]: non-empty names, each once.
+std::set<std::string> read_layer_names(const Reader& r, const std::string& key) {
+  const json& a = r.at(key);
+  if (!a.is_array()) r.fail(key, "must be an array of layer names, got " + excerpt(a));
+  std::set<std::string> out;
+  for (const json& name : a)
+    if (!name.is_string() || name.get_ref<const std::string&>().empty() || !out.insert(name.get<std::string>()).second)
+      r.fail(key, "must list non-empty layer names, each once; got " + excerpt(name));
   return out;
 }
 
@@ -114,6 +126,8 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
   m.flip_average = r.choice("flip_average", FlipAverage::None);
   m.precision = r.choice("precision", Precision::Float32);
   if (m.precision == Precision::Int8) m.int8_ranges = read_int8_ranges(r.child("int8_input_ranges"));
+  if (m.precision == Precision::BF16 && r.has("float32_convolutions"))
+    m.float32_convolutions = read_layer_names(r, "float32_convolutions");
   m.upsampling = r.choice("upsampling", Upsampling::Bilinear);
   for (const Feature& f : features(m))
     if (f.used && m.format_version < f.version)
@@ -163,6 +177,8 @@ json manifest_to_json(const BundleManifest& m) {
     for (const auto& [layer, r] : m.int8_ranges) ranges[layer] = {r.min, r.max};
     j["int8_input_ranges"] = ranges;
   }
+  if (m.precision == Precision::BF16 && !m.float32_convolutions.empty())
+    j["float32_convolutions"] = m.float32_convolutions;
   if (m.receptive_field.known())
     j["receptive_field"] = {{"size", m.receptive_field.size}, {"stride", m.receptive_field.stride},
                             {"offset", m.receptive_field.offset}};

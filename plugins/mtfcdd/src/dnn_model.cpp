@@ -64,7 +64,7 @@ void check_precision(const BundleManifest& m, Conv conv, const std::string& bund
 cv::dnn::Net read_onnx(const std::string& path, Conv conv, const BundleManifest& m, int threads) {
 #ifdef MTFCDD_WITH_ONEDNN
   if (conv == Conv::OneDnn)
-    return read_onnx_with_onednn(path, {1, 3, m.input_height, m.input_width}, m.precision, m.int8_ranges, threads);
+    return read_onnx_with_onednn(path, m, threads);
   return read_onnx_with_opencv_conv(path);
 #else
   return cv::dnn::readNetFromONNX(path);

@@ -416,9 +416,7 @@ bool cpu_has_vnni() {
   return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & bits) == bits;
 }
 
-cv::dnn::Net read_onnx_with_onednn(const std::string& path, const cv::dnn::MatShape& input_shape,
-                                   Precision precision, const std::map<std::string, Int8Range>& int8_ranges,
-                                   int threads) {
+cv::dnn::Net read_onnx_with_onednn(const std::string& path, const BundleManifest& m, int threads) {
   const std::lock_guard<std::mutex> lock(factory_mutex());
   static const std::pair<const char*, cv::dnn::LayerFactory::Constructor> kOurs[] = {
       {"Convolution", create_conv_layer}, {"Pooling", create_pooling_layer}, {"Eltwise", create_sum_layer}};
@@ -430,14 +428,14 @@ cv::dnn::Net read_onnx_with_onednn(const std::string& path, const cv::dnn::MatSh
     }
   } restore;
   cv::dnn::Net net = read_with_all_layers(path);
-  choose_layouts(net, input_shape);
+  choose_layouts(net, {1, 3, m.input_height, m.input_width});
   for (const auto& name : net.getLayerNames()) {
     const cv::Ptr<cv::dnn::Layer> layer = net.getLayer(net.getLayerId(name));
     if (const auto ours = layer.dynamicCast<OneDnnLayer>()) ours->set_threads(threads);
     if (const auto conv = layer.dynamicCast<OneDnnConvLayer>()) {
-      conv->set_bf16(precision == Precision::BF16);
-      const auto range = int8_ranges.find(name);  // the convolutions not named stay float32
-      if (precision == Precision::Int8 && range != int8_ranges.end()) conv->set_int8(range->second);
+      conv->set_bf16(m.precision == Precision::BF16 && !m.float32_convolutions.count(name));
+      const auto range = m.int8_ranges.find(name);  // the convolutions not named stay float32
+      if (m.precision == Precision::Int8 && range != m.int8_ranges.end()) conv->set_int8(range->second);
     }
   }
   return net;

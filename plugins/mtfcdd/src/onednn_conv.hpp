@@ -19,20 +19,18 @@ extern const char* const kOneDnnConvType;
 // and sums of two blobs run through oneDNN; the rest (1-D or 3-D convolutions, "SAME" padding,
 // weights computed at run time, broadcasting sums) is OpenCV's own. Blobs passed only between
 // oneDNN convolutions and poolings (directly or through ReLUs, sums and channel concatenations)
-// stay in oneDNN's blocked layout; `input_shape` is one the network runs on (NCHW; any batch),
-// which gives those blobs' channel counts.
+// stay in oneDNN's blocked layout; the bundle's input shape (batch 1; any batch runs) gives those
+// blobs' channel counts.
 // OpenCV's layer factory is process-global, so the oneDNN layers are registered only while this
 // call creates the network's layers, under a process-wide lock, and OpenCV's built-in ones are
-// restored before it returns. `precision` bf16: the convolutions take bfloat16 inputs and weights
-// (float32 sums and outputs, so the blobs between layers stay float32), except the 3x3 ones that
-// Winograd runs faster in float32; int8: the convolutions
-// named in `int8_ranges` take 8-bit inputs quantized over their range and 8-bit weights, the
-// others stay float32; both except where oneDNN has only its reference kernel for one. The oneDNN
-// layers run on `threads` OpenMP threads (0: the calling thread's OpenMP setting). Throws
-// cv::Exception as readNetFromONNX does.
-cv::dnn::Net read_onnx_with_onednn(const std::string& path, const cv::dnn::MatShape& input_shape,
-                                   Precision precision = Precision::Float32,
-                                   const std::map<std::string, Int8Range>& int8_ranges = {}, int threads = 0);
+// restored before it returns. Precision bf16: the convolutions take bfloat16 inputs and weights
+// (float32 sums and outputs, so the blobs between layers stay float32), except those in
+// `float32_convolutions` and the 3x3 ones that Winograd runs faster in float32; int8: the
+// convolutions named in `int8_ranges` take 8-bit inputs quantized over their range and 8-bit
+// weights, the others stay float32; both except where oneDNN has only its reference kernel for
+// one. The oneDNN layers run on `threads` OpenMP threads (0: the calling thread's OpenMP
+// setting). Throws cv::Exception as readNetFromONNX does.
+cv::dnn::Net read_onnx_with_onednn(const std::string& path, const BundleManifest& m, int threads = 0);
 // What `threads` (as above) comes to on the calling thread.
 int onednn_threads(int threads);
 

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -55,9 +56,9 @@ struct Names<Precision> {
 
 // The newest format this build reads. A bundle is written with the oldest version that holds what
 // it uses (2: input.resize "fit"; 3: flip_average; 4: precision bf16; 5: upsampling receptive;
-// 6: precision int8), so that older builds refuse
-// what they would misread.
-constexpr int kBundleFormatVersion = 6;
+// 6: precision int8; 7: bf16 with float32_convolutions), so that older builds refuse what they
+// would misread.
+constexpr int kBundleFormatVersion = 7;
 
 struct DefectType {
   std::string name;
@@ -80,6 +81,9 @@ struct BundleManifest {
   // Int8: the calibrated input range of each convolution that runs in int8, by its layer name in
   // OpenCV's network; the others run in float32.
   std::map<std::string, Int8Range> int8_ranges;
+  // BF16: the convolutions (by layer name) that stay float32 because bf16 moved the maps most
+  // (chosen by `mtfcdd-train quantize --precision bf16`); the others run in bfloat16.
+  std::set<std::string> float32_convolutions;
   std::array<double, 3> mean{}, std{};        // in 0..255 units, per channel in channel_order
   std::string input_name = "image";
   std::string maps_output = "anomaly_maps";   // [N, M, heatmap_height, heatmap_width]

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <initializer_list>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -22,11 +24,14 @@ inline void configure(CLI::App& app) {
   app.get_formatter()->column_width(34);
 }
 
-// An option taking one of the names of Names<E> (listed by --help, anything else refused).
+// An option taking one of the names of Names<E>, or of `only` when given (listed by --help,
+// anything else refused).
 template <class E>
-CLI::Option* add_choice(CLI::App* app, const std::string& flag, E& value, const std::string& description) {
+CLI::Option* add_choice(CLI::App* app, const std::string& flag, E& value, const std::string& description,
+                        std::initializer_list<E> only = {}) {
   std::vector<std::string> names;
-  for (const auto& entry : Names<E>::table) names.push_back(entry.second);
+  for (const auto& entry : Names<E>::table)
+    if (only.size() == 0 || std::find(only.begin(), only.end(), entry.first) != only.end()) names.push_back(entry.second);
   return app
       ->add_option_function<std::string>(
           flag, [&value](const std::string& s) { value = *parse_name<E>(s); }, description)
