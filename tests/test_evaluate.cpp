@@ -266,6 +266,26 @@ TEST(Evaluate, BetterUpsamplerIsTheOneTheMasksPrefer) {
   EXPECT_THROW(better_upsampler(f.scores, f.names, {}), std::invalid_argument);
 }
 
+// The pixel F1 at given thresholds, on the same pixels as AUROC: scratch's defect pixels 1, .75,
+// .75, .5625 against A's 12 (at most .25) and N's 16 at .6.
+TEST(Evaluate, PixelF1AtTheBundleThresholdAndTheBest) {
+  const PixelFixture f;
+  const EvalReport r = summarize(f.scores, f.names, bilinear(4, 4), true, 0.3, {0.7, 0.5});
+  const TypeReport& scratch = r.types[0];
+  // t = .7: 1, .75, .75 fire, all defects: P 1, R 3/4, F1 6/7.
+  EXPECT_NEAR(scratch.pixel_at_threshold.f1, 6.0 / 7, 1e-9);
+  EXPECT_NEAR(scratch.pixel_at_threshold.precision, 1.0, 1e-9);
+  EXPECT_NEAR(scratch.pixel_at_threshold.recall, 0.75, 1e-9);
+  // Best: t = .75 (the same three; at .6 N's 16 join).
+  EXPECT_NEAR(scratch.pixel_best.f1, 6.0 / 7, 1e-9);
+  EXPECT_NEAR(scratch.pixel_best.threshold, 0.75, 1e-6);
+  EXPECT_TRUE(std::isnan(r.types[1].pixel_at_threshold.f1));  // dent has no mask
+  EXPECT_NEAR(r.mean.pixel_at_threshold.f1, 6.0 / 7, 1e-9);
+  EXPECT_TRUE(std::isnan(f.report().types[0].pixel_at_threshold.f1));  // no thresholds given
+  EXPECT_NEAR(f.report().types[0].pixel_best.f1, 6.0 / 7, 1e-9);
+  EXPECT_THROW(summarize(f.scores, f.names, bilinear(4, 4), true, 0.3, {0.7}), std::invalid_argument);
+}
+
 TEST(Evaluate, AnyAnomalyPixel) {
   const PixelFixture f;
   const EvalReport r = f.report();

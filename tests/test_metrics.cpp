@@ -125,6 +125,30 @@ TEST(Metrics, PixelAuroc) {
   EXPECT_TRUE(std::isnan(pixel_auroc({m}, {cv::Mat::zeros(2, 3, CV_8U)})));
 }
 
+// Pixels pooled, "defect iff score >= t": positives {0.9, 0.4} among {0.9 .2 .3 .4 .6 .1}.
+TEST(Metrics, PixelF1AtAThresholdAndAtTheBest) {
+  const cv::Mat m = map_of(2, 3, {0.9f, 0.2f, 0.3f, 0.4f, 0.6f, 0.1f});
+  const cv::Mat k = mask_of(2, 3, {255, 0, 0, 1, 0, 0});
+  // t = 0.5: 0.9 and 0.6 fire, one of them a defect: P 1/2, R 1/2, F1 1/2.
+  const F1Result at = pixel_f1({m}, {k}, 0.5);
+  EXPECT_NEAR(at.f1, 0.5, kEps);
+  EXPECT_NEAR(at.precision, 0.5, kEps);
+  EXPECT_NEAR(at.recall, 0.5, kEps);
+  EXPECT_EQ(at.threshold, 0.5);
+  // Nothing fires: all zero.
+  const F1Result none = pixel_f1({m}, {k}, 0.95);
+  EXPECT_EQ(none.f1, 0);
+  EXPECT_EQ(none.precision, 0);
+  // Best: t = 0.9 -> 2/3; 0.6 -> 1/2; 0.4 -> tp 2 of 3 fired: 4/5; lower ones less.
+  const F1Result best = pixel_max_f1({m}, {k});
+  EXPECT_NEAR(best.f1, 0.8, kEps);
+  EXPECT_NEAR(best.threshold, 0.4, 1e-6);
+  EXPECT_NEAR(best.precision, 2.0 / 3, kEps);
+  EXPECT_NEAR(best.recall, 1.0, kEps);
+  EXPECT_TRUE(std::isnan(pixel_f1({m}, {cv::Mat::zeros(2, 3, CV_8U)}, 0.5).f1));
+  EXPECT_TRUE(std::isnan(pixel_max_f1({m}, {cv::Mat::zeros(2, 3, CV_8U)}).f1));
+}
+
 TEST(Metrics, PixelAurocSignedScores) {
   // Exercises the sort on negative values and on -0 == +0.
   const cv::Mat m = map_of(1, 6, {-3.0f, 2.5f, -0.5f, -0.0f, 0.0f, -1e-3f});

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
 
 #include <mtfcdd/dnn_model.hpp>
 #include "metrics.hpp"
@@ -100,11 +101,17 @@ BinaryMetrics binary(const std::vector<double>& scores, const std::vector<int>& 
   return b;
 }
 
-// Pixel AUROC / AUPRO of type k (k < 0: any anomaly: max over types vs union of masks) over
-// images with a mask of the type (any mask for k < 0) plus normal images. Only this one set of
-// upsampled maps and masks is alive at a time.
-void pixel_metrics_of(const std::vector<ImageScores>& scores, int k, const Upsampler& up, double fpr_limit,
-                      double& p_auroc, double& p_aupro, size_t& n_images) {
+struct PixelMetrics {
+  double auroc = kNaN, aupro = kNaN;
+  size_t images = 0;
+  F1Result at_threshold = nan_f1(), best = nan_f1();
+};
+
+// Pixel metrics of type k (k < 0: any anomaly: max over types vs union of masks) over images with
+// a mask of the type (any mask for k < 0) plus normal images; F1 at `threshold` unless NaN. Only
+// this one set of upsampled maps and masks is alive at a time.
+PixelMetrics pixel_metrics_of(const std::vector<ImageScores>& scores, int k, const Upsampler& up, double fpr_limit,
+                              double threshold = kNaN) {
   std::vector<cv::Mat> maps, masks;
   bool any_mask = false;
   for (const ImageScores& s : scores) {
@@ -128,14 +135,20 @@ void pixel_metrics_of(const std::vector<ImageScores>& scores, int k, const Upsam
       masks.push_back(uni);
     }
   }
-  if (!any_mask) {  // nothing marks a defect: no pixel numbers
-    p_auroc = p_aupro = kNaN;
-    n_images = 0;
-    return;
-  }
-  n_images = maps.size();
-  p_auroc = pixel_auroc(maps, masks);
-  p_aupro = aupro(maps, masks, fpr_limit);
+  PixelMetrics p;
+  if (!any_mask) return p;  // nothing marks a defect: no pixel numbers
+  p.images = maps.size();
+  p.auroc = pixel_auroc(maps, masks);
+  p.aupro = aupro(maps, masks, fpr_limit);
+  p.best = pixel_max_f1(maps, masks);
+  if (!std::isnan(threshold)) p.at_threshold = pixel_f1(maps, masks, threshold);
+  return p;
+}
+
+std::vector<double> pixel_f1s(const std::vector<TypeReport>& types, F1Result TypeReport::*which) {
+  std::vector<double> out;
+  for (const TypeReport& t : types) out.push_back((t.*which).f1);
+  return out;
 }
 
 // Mean of the finite values; NaN when there is none.
@@ -222,6 +235,10 @@ nlohmann::json binary_json(const BinaryMetrics& b, bool counts = true) {
   return j;
 }
 
+nlohmann::json f1_json(const F1Result& f) {
+  return {{"f1", num(f.f1)}, {"threshold", num(f.threshold)}, {"precision", num(f.precision)}, {"recall", num(f.recall)}};
+}
+
 nlohmann::json type_json(const TypeReport& t) {
   return {{"name", t.name},
           {"vs_normal", binary_json(t.vs_normal)},
@@ -230,7 +247,9 @@ nlohmann::json type_json(const TypeReport& t) {
           {"vs_rest_max", binary_json(t.vs_rest_max)},
           {"pixel_auroc", num(t.pixel_auroc)},
           {"aupro", num(t.aupro)},
-          {"pixel_images", t.pixel_images}};
+          {"pixel_images", t.pixel_images},
+          {"pixel_f1_at_threshold", f1_json(t.pixel_at_threshold)},
+          {"pixel_max_f1", f1_json(t.pixel_best)}};
 }
 
 }  // namespace
@@ -294,10 +313,14 @@ std::vector<ImageScores> score_samples(DnnModel& model, const Dataset& data, con
 // ------------------------------------------------------------------------ summaries
 
 EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<std::string>& type_names,
-                     const Upsampler& up, bool pixel_metrics, double fpr_limit) {
+                     const Upsampler& up, bool pixel_metrics, double fpr_limit,
+                     const std::vector<double>& pixel_thresholds) {
   const std::string fn = "summarize";
   const size_t m = type_names.size();
   check_scores(scores, m, pixel_metrics, fn);
+  if (!pixel_thresholds.empty() && pixel_thresholds.size() != m)
+    throw std::invalid_argument(fn + ": " + std::to_string(pixel_thresholds.size()) + " pixel thresholds for " +
+                                std::to_string(m) + " types");
   if (pixel_metrics) check_size(up.input.width, up.input.height, fn);
 
   EvalReport r;
@@ -325,9 +348,12 @@ EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<s
     t.vs_rest = binary(zr, yr);
     t.vs_normal_max = binary(xn, yn);
     t.vs_rest_max = binary(xr, yr);
-    if (pixel_metrics)
-      pixel_metrics_of(scores, static_cast<int>(k), up, fpr_limit,
-                       t.pixel_auroc, t.aupro, t.pixel_images);
+    if (pixel_metrics) {
+      const PixelMetrics p = pixel_metrics_of(scores, static_cast<int>(k), up, fpr_limit,
+                                              pixel_thresholds.empty() ? kNaN : pixel_thresholds[k]);
+      std::tie(t.pixel_auroc, t.aupro, t.pixel_images, t.pixel_at_threshold, t.pixel_best) =
+          std::tie(p.auroc, p.aupro, p.images, p.at_threshold, p.best);
+    }
     r.types.push_back(std::move(t));
   }
 
@@ -352,6 +378,8 @@ EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<s
   }
   r.mean.pixel_auroc = nan_mean(pa);
   r.mean.aupro = nan_mean(pr);
+  r.mean.pixel_at_threshold.f1 = nan_mean(pixel_f1s(r.types, &TypeReport::pixel_at_threshold));
+  r.mean.pixel_best.f1 = nan_mean(pixel_f1s(r.types, &TypeReport::pixel_best));
 
   std::vector<double> za, xa;
   std::vector<int> ya;
@@ -366,9 +394,10 @@ EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<s
   }
   r.any = binary(za, ya);
   r.any_max = binary(xa, ya);
-  if (pixel_metrics)
-    pixel_metrics_of(scores, -1, up, fpr_limit, r.any_pixel_auroc, r.any_aupro,
-                     r.any_pixel_images);
+  if (pixel_metrics) {
+    const PixelMetrics p = pixel_metrics_of(scores, -1, up, fpr_limit);
+    std::tie(r.any_pixel_auroc, r.any_aupro, r.any_pixel_images) = std::tie(p.auroc, p.aupro, p.images);
+  }
   return r;
 }
 
@@ -420,6 +449,26 @@ std::string markdown_report(const EvalReport& r) {
   };
   for (const TypeReport& t : r.types) max_row(t);
   max_row(r.mean);
+
+  if (!std::isnan(r.mean.pixel_best.f1)) {
+    o << "\nPixels (defect iff the upsampled map >= the threshold), in %: at the bundle's calibrated pixel "
+         "threshold (the detector's regions) and at the best threshold for this split:\n\n";
+    o << "| Type | bundle's threshold | F1 | precision | recall | best threshold | best F1 |\n";
+    o << "|---|---:|---:|---:|---:|---:|---:|\n";
+    const auto value = [](double x) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%.3g", x);
+      return std::isnan(x) ? std::string("-") : std::string(b);
+    };
+    const auto pixel_row = [&](const TypeReport& t) {
+      const F1Result &at = t.pixel_at_threshold, &best = t.pixel_best;
+      o << "| " << md_cell(t.name) << " | " << value(at.threshold) << " | " << pct(at.f1) << " | "
+        << pct(at.precision) << " | " << pct(at.recall) << " | " << value(best.threshold) << " | " << pct(best.f1)
+        << " |\n";
+    };
+    for (const TypeReport& t : r.types) pixel_row(t);
+    pixel_row(r.mean);
+  }
 
   o << "\nAny anomaly (score = max over types; " << r.any.positives << " defective vs "
     << r.any.negatives << " normal images): AUROC " << pct(r.any.auroc) << ", AP " << pct(r.any.ap)

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dataset.hpp"
+#include "metrics.hpp"
 #include <mtfcdd/postprocess.hpp>
 
 namespace mtfcdd {
@@ -52,6 +53,11 @@ struct BinaryMetrics {
   size_t positives = 0, negatives = 0;
 };
 
+inline F1Result nan_f1() {
+  const double n = std::numeric_limits<double>::quiet_NaN();
+  return {n, n, n, n};
+}
+
 struct TypeReport {
   std::string name;
   // Image score z. vs_normal: positives = images with the type, negatives = normal images;
@@ -63,6 +69,9 @@ struct TypeReport {
   double pixel_auroc = std::numeric_limits<double>::quiet_NaN();
   double aupro = std::numeric_limits<double>::quiet_NaN();
   size_t pixel_images = 0;
+  // Over the same pixels, "defect iff A >= threshold": at the bundle's calibrated pixel threshold
+  // (what the detector's regions use; NaN when not given) and at the best threshold.
+  F1Result pixel_at_threshold = nan_f1(), pixel_best = nan_f1();
 };
 
 struct EvalReport {
@@ -90,10 +99,11 @@ struct EvalReport {
 // z / max_pixel / maps. Pixel metrics upsample each map with `up` to up.input
 // and read masks (IMREAD_GRAYSCALE, defect = value > 127, resized with INTER_NEAREST), one type at
 // a time. pixel_metrics = false skips them (NaN; maps may then be empty). fpr_limit: AUPRO's.
+// pixel_thresholds (per type, on those upsampled maps; empty: none): the pixel F1 at each.
 // Throws std::invalid_argument on inconsistent scores, std::runtime_error on an unreadable mask.
 EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<std::string>& type_names,
-                     const Upsampler& up, bool pixel_metrics = true,
-                     double fpr_limit = 0.3);
+                     const Upsampler& up, bool pixel_metrics = true, double fpr_limit = 0.3,
+                     const std::vector<double>& pixel_thresholds = {});
 
 // Of `candidates` (upsamplers at one input size), the one whose maps give the higher mean AUPRO
 // over the types with masks in `val`; the first on a tie or when no type has a mask. FCDD's

@@ -44,6 +44,23 @@ double sorted_auroc(It begin, It end, Score score, IsPos is_pos) {
   return u / (pos_above * neg);
 }
 
+// Best F1 over the thresholds of a range sorted by descending score, `pos` positives in it; the
+// highest threshold on equal F1.
+template <class It, class Score, class IsPos>
+F1Result sorted_max_f1(It begin, It end, Score score, IsPos is_pos, double pos) {
+  F1Result best;
+  best.f1 = -1;
+  double tp = 0, seen = 0;
+  for (It first = begin, last; first != end; first = last) {
+    last = tie_end(first, end, score);
+    for (It it = first; it != last; ++it) tp += is_pos(*it);
+    seen += static_cast<double>(last - first);
+    const double f1 = 2 * tp / (seen + pos);  // 2PR / (P + R) with P = tp/seen, R = tp/pos
+    if (f1 > best.f1) best = {f1, static_cast<double>(score(*first)), tp / seen, tp / pos};
+  }
+  return best;
+}
+
 using Scored = std::pair<double, int>;  // (score, label)
 double score_of(const Scored& s) { return s.first; }
 
@@ -142,6 +159,20 @@ std::vector<Pixel> pool_sorted(const std::vector<cv::Mat>& maps,
   return px;
 }
 
+// Checks the inputs and pools every pixel, id 1 = defect, 0 = normal, sorted by descending score.
+std::vector<Pixel> pool_defects(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks,
+                                const std::string& fn) {
+  check_pixel_inputs(maps, masks, fn);
+  return pool_sorted(
+      maps,
+      [&](size_t i) {
+        cv::Mat ids;
+        cv::Mat(masks[i] != 0).convertTo(ids, CV_32S, 1.0 / 255);  // 255/0 -> 1/0
+        return ids;
+      },
+      fn);
+}
+
 }  // namespace
 
 double auroc(const std::vector<double>& scores, const std::vector<int>& labels) {
@@ -169,31 +200,33 @@ F1Result max_f1(const std::vector<double>& scores, const std::vector<int>& label
   const auto v = sorted_desc(scores, labels, "max_f1");
   const double pos = count_positives(v);
   if (pos == 0 || pos == static_cast<double>(v.size())) return {kNaN, kNaN, kNaN, kNaN};
-  F1Result best;
-  best.f1 = -1;
-  double tp = 0, seen = 0;
-  for (auto first = v.begin(), last = first; first != v.end(); first = last) {
-    last = tie_end(first, v.end(), score_of);
-    for (auto it = first; it != last; ++it) tp += it->second;
-    seen += static_cast<double>(last - first);
-    const double f1 = 2 * tp / (seen + pos);  // 2PR / (P + R) with P = tp/seen, R = tp/pos
-    if (f1 > best.f1) best = {f1, first->first, tp / seen, tp / pos};
-  }
-  return best;
+  return sorted_max_f1(v.begin(), v.end(), score_of, [](const Scored& s) { return s.second == 1; }, pos);
 }
 
 double pixel_auroc(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks) {
-  const std::string fn = "pixel_auroc";
-  check_pixel_inputs(maps, masks, fn);
-  const auto px = pool_sorted(
-      maps,
-      [&](size_t i) {
-        cv::Mat ids;
-        cv::Mat(masks[i] != 0).convertTo(ids, CV_32S, 1.0 / 255);  // 255/0 -> 1/0
-        return ids;
-      },
-      fn);
+  const auto px = pool_defects(maps, masks, "pixel_auroc");
   return sorted_auroc(px.begin(), px.end(), pixel_score, [](const Pixel& p) { return p.id != 0; });
+}
+
+F1Result pixel_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks, double threshold) {
+  check_pixel_inputs(maps, masks, "pixel_f1");
+  double tp = 0, predicted = 0, pos = 0;
+  for (size_t i = 0; i < maps.size(); ++i) {
+    const cv::Mat hit = maps[i] >= threshold, defect = masks[i] != 0;
+    tp += cv::countNonZero(hit & defect);
+    predicted += cv::countNonZero(hit);
+    pos += cv::countNonZero(defect);
+  }
+  if (pos == 0) return {kNaN, kNaN, kNaN, kNaN};
+  return {2 * tp / (predicted + pos), threshold, predicted > 0 ? tp / predicted : 0, tp / pos};
+}
+
+F1Result pixel_max_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks) {
+  const auto px = pool_defects(maps, masks, "pixel_max_f1");
+  double pos = 0;
+  for (const Pixel& p : px) pos += p.id;
+  if (pos == 0 || pos == static_cast<double>(px.size())) return {kNaN, kNaN, kNaN, kNaN};
+  return sorted_max_f1(px.begin(), px.end(), pixel_score, [](const Pixel& p) { return p.id != 0; }, pos);
 }
 
 double aupro(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks,

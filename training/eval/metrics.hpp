@@ -31,6 +31,12 @@ F1Result max_f1(const std::vector<double>& scores, const std::vector<int>& label
 // AUROC over all pixels of all images pooled; NaN when no defect or no normal pixel.
 double pixel_auroc(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks);
 
+// Pixels pooled, "defect iff score >= threshold": F1, precision and recall at the given threshold
+// (precision 0 when no pixel reaches it); all NaN when no pixel is a defect.
+F1Result pixel_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks, double threshold);
+// The best of those over thresholds (max_f1 over the pooled pixels); NaN as max_f1.
+F1Result pixel_max_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks);
+
 // AUPRO as ADEval / anomalib compute it: ground-truth regions = 8-connected components of each
 // mask (per image); for a threshold t, FPR = fraction of all normal pixels with score >= t and
 // PRO = mean over all regions of the fraction of the region with score >= t. PRO is integrated

@@ -319,7 +319,11 @@ int cmd_eval(const EvalOptions& o, const DataOptions& d) {
   if (scores.empty()) throw std::runtime_error(o.data + ": no images in split '" + o.split + "'");
   std::vector<std::string> names;
   for (const auto& t : dnn.manifest().types) names.push_back(t.name);
-  const auto report = summarize(scores, names, up, !o.no_pixel);
+  // The bundle's pixel thresholds were calibrated on its own upsampling.
+  std::vector<double> thresholds;
+  if (up.mode == dnn.manifest().upsampling)
+    for (const auto& t : dnn.manifest().types) thresholds.push_back(t.pixel_threshold);
+  const auto report = summarize(scores, names, up, !o.no_pixel, 0.3, thresholds);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string text = markdown_report(report);
   std::cout << text;
