@@ -226,6 +226,35 @@ TEST(Export, MobileNetOddSizeAsymmetricPaddingMatches) {
   EXPECT_LT(r.maps_rel_l2, 1e-4);
 }
 
+// Maps from two depths: conv_pw_3 (16x16 at 64 px) and conv_pw_5 (8x8) upsampled to it, one head.
+TEST(Export, MobileNetMapsFromTwoDepthsMatchLibTorch) {
+  ModelConfig cfg;
+  cfg.preset = "mobilenet_v1";
+  cfg.cut = "conv_pw_3";
+  cfg.second_cut = "conv_pw_5";
+  cfg.types = 2;
+  cfg.input_size = 64;
+  cfg.head_channels = 16;
+  FcddModel model(cfg);
+  randomise_batchnorm(*model);
+  EXPECT_EQ(model->conv1->options.in_channels(), 128 + 256);
+  ExportRequest req = two_type_request("two-depths");
+  const auto r = export_bundle(*model, req);
+  EXPECT_LT(r.maps_rel_l2, 1e-4);
+  const BundleManifest m = read_manifest(req.out_dir);
+  EXPECT_EQ(m.heatmap_width, 16);
+  EXPECT_EQ(m.receptive_field.stride, 4);  // the first cut's grid
+  // 66 px: 17x17 at conv_pw_3, 9x9 at conv_pw_5, which does not divide it.
+  cfg.input_size = 66;
+  FcddModel odd(cfg);
+  EXPECT_NE(message_of([&] { odd->to_graph(); }).find("does not divide"), std::string::npos);
+  EXPECT_THROW(odd->forward(torch::zeros({1, 3, 66, 66})), std::invalid_argument);
+  cfg.second_cut = "conv_pw_2";  // not deeper
+  EXPECT_THROW(FcddModel{cfg}, std::invalid_argument);
+  cfg.preset = "small";
+  EXPECT_THROW(FcddModel{cfg}, std::invalid_argument);
+}
+
 TEST(Export, DnnModelBatchesAndPreprocessesLikeTheManifestSays) {
   const auto dir = temp_dir("batch");
   export_preset("small", 64, 2, dir);

@@ -30,3 +30,17 @@ TEST(NetGraph, ReceptionOfABranchIsTheWidest) {
   const NetGraph::Id sum = g.add(narrow, wide);
   EXPECT_EQ(reception(g, sum, 0), (Reception{3, 1, 0.0}));
 }
+
+// Upsampling by 2 after the first chain's conv (size 3, stride 2, offsets 0 and 1): stride 1, each
+// cell's two copies centred on it (offset -= 0.5), size kept; the shape doubles.
+TEST(NetGraph, ReceptionOfAnUpsamplingHalvesTheStride) {
+  NetGraph g({1, 16, 16}, "image");
+  NetGraph::Id x = g.conv(g.input(), "c1", std::vector<float>(9, 1.f), 1, 3, 3, {}, 2, Pads{1, 0, 1, 1});
+  x = g.upsample_nearest(x, 2);
+  EXPECT_EQ(g.shape(x).h, 16);
+  EXPECT_EQ(g.shape(x).w, 16);
+  EXPECT_EQ(reception(g, x, 0), (Reception{3, 1, -0.5}));
+  EXPECT_EQ(reception(g, x, 1), (Reception{3, 1, 0.5}));
+  // A stride the factor does not divide has no field.
+  EXPECT_THROW(reception(g, g.upsample_nearest(x, 2), 0), std::invalid_argument);
+}

@@ -38,6 +38,10 @@ void add_attr(onnx::NodeProto* n, const Attr& a) {
       p->set_type(onnx::AttributeProto::INTS);
       for (int64_t v : a.ints) p->add_ints(v);
       break;
+    case Attr::Kind::String:
+      p->set_type(onnx::AttributeProto::STRING);
+      p->set_s(a.s);
+      break;
   }
 }
 

@@ -4,6 +4,8 @@
 #include "fcdd_math.hpp"
 #include "layers.hpp"
 
+#include <numeric>
+
 namespace mtfcdd {
 
 int64_t default_input_size(const std::string& preset) { return preset == "small" ? 224 : 299; }
@@ -17,28 +19,56 @@ ModelConfig resolved(ModelConfig cfg) {
   if (cfg.input_size == 0) cfg.input_size = default_input_size(cfg.preset);
   if (cfg.input_size < 32 || cfg.input_size > 4096)
     throw std::invalid_argument("input size must be 32 .. 4096, got " + std::to_string(cfg.input_size));
-  if (cfg.preset != "mobilenet_v1") cfg.cut.clear();
+  if (cfg.preset != "mobilenet_v1") {
+    if (!cfg.second_cut.empty())
+      throw std::invalid_argument("a second cut (maps from two depths) is for mobilenet_v1, not " + cfg.preset);
+    cfg.cut.clear();
+  }
   return cfg;
 }
 
-std::shared_ptr<BackboneImpl> make_backbone(const std::string& preset, const std::string& cut) {
+namespace {
+
+// conv_pw_N -> N; 0 when it is not of that form.
+int mobilenet_block(const std::string& cut) {
+  const std::string prefix = "conv_pw_";
+  if (cut.rfind(prefix, 0) == 0 && cut.size() > prefix.size() && cut.size() <= prefix.size() + 2 &&
+      cut.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
+    return std::stoi(cut.substr(prefix.size()));
+  return 0;
+}
+
+// The factor that brings a coarse grid to a fine one; the two-depth maps need a whole one.
+int64_t upsample_factor(int64_t fine_h, int64_t fine_w, int64_t coarse_h, int64_t coarse_w) {
+  const int64_t f = fine_h / coarse_h;
+  if (f * coarse_h != fine_h || f * coarse_w != fine_w)
+    throw std::invalid_argument("maps from two depths: the second cut's " + std::to_string(coarse_h) + "x" +
+                                std::to_string(coarse_w) + " grid does not divide the first's " + std::to_string(fine_h) +
+                                "x" + std::to_string(fine_w) + " (choose an input size that does, e.g. 224 or 320)");
+  return f;
+}
+
+}  // namespace
+
+std::shared_ptr<BackboneImpl> make_backbone(const std::string& preset, const std::string& cut,
+                                            const std::string& second_cut) {
   if (preset == "irv2") return make_irv2_backbone();
   if (preset == "small") return make_small_backbone();
   if (preset == "mobilenet_v1") {
-    const std::string prefix = "conv_pw_";
-    int n = 0;
-    if (cut.rfind(prefix, 0) == 0 && cut.size() > prefix.size() && cut.size() <= prefix.size() + 2 &&
-        cut.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
-      n = std::stoi(cut.substr(prefix.size()));
-    return make_mobilenet_v1_backbone(n);
+    if (second_cut.empty()) return make_mobilenet_v1_backbone(mobilenet_block(cut));
+    const int deep = mobilenet_block(second_cut);
+    if (deep == 0) throw std::invalid_argument("mobilenet_v1 second cut must be conv_pw_2 .. conv_pw_11");
+    return make_mobilenet_v1_backbone(deep, mobilenet_block(cut));
   }
   throw std::invalid_argument("unknown backbone preset '" + preset + "' (irv2, mobilenet_v1, small)");
 }
 
 FcddModelImpl::FcddModelImpl(const ModelConfig& cfg) : cfg_(resolved(cfg)) {
-  backbone = register_module("backbone", make_backbone(cfg_.preset, cfg_.cut));
+  backbone = register_module("backbone", make_backbone(cfg_.preset, cfg_.cut, cfg_.second_cut));
   const int64_t c = cfg_.head_channels, d = cfg_.head_dilation;
-  conv1 = register_module("conv1", make_conv(backbone->out_channels(), c, 3, 1, d, false, 1, d));
+  const auto taps = backbone->tap_channels();
+  const int64_t in = std::accumulate(taps.begin(), taps.end(), int64_t{0});
+  conv1 = register_module("conv1", make_conv(in, c, 3, 1, d, false, 1, d));
   bn1 = register_module("bn1", make_bn(c, 1e-5));
   conv2 = register_module("conv2", make_conv(c, c, 3, 1, d, false, 1, d));
   bn2 = register_module("bn2", make_bn(c, 1e-5));
@@ -74,8 +104,31 @@ void FcddModelImpl::copy_network_from(const FcddModelImpl& other) {
     if (own(b.key())) b.value().copy_(buffers[b.key()]);
 }
 
+torch::Tensor FcddModelImpl::features(const torch::Tensor& x) {
+  auto taps = backbone->forward_taps(x);
+  const torch::Tensor& fine = taps.front();
+  for (size_t i = 1; i < taps.size(); ++i) {
+    upsample_factor(fine.size(2), fine.size(3), taps[i].size(2), taps[i].size(3));
+    namespace F = torch::nn::functional;
+    taps[i] = F::interpolate(taps[i], F::InterpolateFuncOptions()
+                                          .size(std::vector<int64_t>{fine.size(2), fine.size(3)})
+                                          .mode(torch::kNearest));
+  }
+  return taps.size() == 1 ? taps.front() : torch::cat(taps, 1);
+}
+
+NetGraph::Id FcddModelImpl::emit_features(NetGraph& g, NetGraph::Id x, const std::string& prefix) const {
+  auto taps = backbone->emit_taps(g, x, prefix);
+  const Shape fine = g.shape(taps.front());
+  for (size_t i = 1; i < taps.size(); ++i) {
+    const Shape coarse = g.shape(taps[i]);
+    taps[i] = g.upsample_nearest(taps[i], upsample_factor(fine.h, fine.w, coarse.h, coarse.w));
+  }
+  return taps.size() == 1 ? taps.front() : g.concat(taps);
+}
+
 torch::Tensor FcddModelImpl::forward_one(const torch::Tensor& x) {
-  auto f = backbone->forward(x);
+  auto f = features(x);
   f = torch::relu(batch_norm(*bn1, conv1->forward(f)));
   f = torch::relu(batch_norm(*bn2, conv2->forward(f)));
   return out->forward(f);
@@ -107,7 +160,7 @@ void FcddModelImpl::set_backbone_frozen(bool frozen) {
 }
 
 NetGraph::Id FcddModelImpl::emit_maps(NetGraph& g, NetGraph::Id x, const std::string& prefix) const {
-  x = backbone->emit(g, x, prefix + "backbone.");
+  x = emit_features(g, x, prefix + "backbone.");
   x = g.relu(emit_conv(g, x, prefix + "conv1", conv1, &bn1, conv_pads(conv1)));
   x = g.relu(emit_conv(g, x, prefix + "conv2", conv2, &bn2, conv_pads(conv2)));
   return g.pseudo_huber(emit_conv(g, x, prefix + "out", out, nullptr, Pads{}));

@@ -14,6 +14,9 @@ namespace mtfcdd {
 struct ModelConfig {
   std::string preset = "small";   // irv2 | mobilenet_v1 | small
   std::string cut = "conv_pw_5";  // mobilenet_v1 only
+  // mobilenet_v1: a deeper layer (e.g. conv_pw_11) whose features, upsampled (nearest) to the
+  // cut's grid, join the cut's before the head: maps from two depths. Empty: none.
+  std::string second_cut;
   int64_t types = 1;              // M output channels
   int64_t head_channels = 512;
   int64_t head_dilation = 1;      // of both 3x3 head convs: widens the receptive field at no cost
@@ -61,6 +64,10 @@ class FcddModelImpl : public torch::nn::Module {
   // A = pseudo-Huber of this network's own output, emitted under `prefix`.
   NetGraph::Id emit_maps(NetGraph& g, NetGraph::Id x, const std::string& prefix) const;
   torch::Tensor forward_one(const torch::Tensor& x);
+  // The backbone's taps as the head's input: the deeper ones upsampled to the first's grid, all
+  // concatenated along the channels.
+  torch::Tensor features(const torch::Tensor& x);
+  NetGraph::Id emit_features(NetGraph& g, NetGraph::Id x, const std::string& prefix) const;
 
   ModelConfig cfg_;
   torch::nn::ModuleList others_{nullptr};  // members 2 .. K, each with members = 1

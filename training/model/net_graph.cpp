@@ -23,6 +23,14 @@ Attr ints_attr(std::string name, std::vector<int64_t> v) {
   return a;
 }
 
+Attr string_attr(std::string name, std::string v) {
+  Attr a;
+  a.name = std::move(name);
+  a.kind = Attr::Kind::String;
+  a.s = std::move(v);
+  return a;
+}
+
 std::vector<int64_t> onnx_pads(const Pads& p) { return {p.top, p.left, p.bottom, p.right}; }
 
 }  // namespace
@@ -139,6 +147,19 @@ NetGraph::Id NetGraph::concat(const std::vector<Id>& xs) {
   return add_node("Concat", xs, {}, out, {int_attr("axis", 1)});
 }
 
+NetGraph::Id NetGraph::upsample_nearest(Id x, int64_t factor) {
+  if (factor < 1) throw std::invalid_argument("upsample: the factor must be positive");
+  const Shape s = shape(x);
+  const Initializer roi{"const_" + std::to_string(counter_++), {0}, {}};  // unused by nearest, required by opset 11
+  const Initializer scales{"const_" + std::to_string(counter_++), {4},
+                           {1.f, 1.f, static_cast<float>(factor), static_cast<float>(factor)}};
+  inits_.push_back(roi);
+  inits_.push_back(scales);
+  return add_node("Resize", {x}, {roi.name, scales.name}, {s.c, s.h * factor, s.w * factor},
+                  {string_attr("mode", "nearest"), string_attr("coordinate_transformation_mode", "asymmetric"),
+                   string_attr("nearest_mode", "floor")});
+}
+
 NetGraph::Id NetGraph::add(Id a, Id b) {
   const Shape sa = shape(a), sb = shape(b);
   if (sa.c != sb.c || sa.h != sb.h || sa.w != sb.w) throw std::invalid_argument("add: shapes differ");
@@ -197,6 +218,12 @@ Window window_of(const GraphNode& n, int axis) {
   return {d * (k->ints.at(axis) - 1) + 1, st ? st->ints.at(axis) : 1, pads ? pads->ints.at(axis) : 0};
 }
 
+float scale_of(const NetGraph& g, const std::string& initializer, size_t i) {
+  for (const Initializer& init : g.initializers())
+    if (init.name == initializer) return init.data.at(i);
+  throw std::invalid_argument("reception: no initializer " + initializer);
+}
+
 }  // namespace
 
 Reception reception(const NetGraph& g, NetGraph::Id v, int axis) {
@@ -210,6 +237,13 @@ Reception reception(const NetGraph& g, NetGraph::Id v, int axis) {
     }
     if (!widest) continue;
     Reception r = *widest;
+    if (n.op == "Resize") {  // the factor is the scales initializer's (N, C, H, W) entry
+      const auto f = static_cast<int64_t>(scale_of(g, n.inputs.at(2), 2 + static_cast<size_t>(axis)));
+      if (f < 1 || r.stride % f != 0)
+        throw std::invalid_argument("reception: upsampling by " + std::to_string(f) + " a stride of " + std::to_string(r.stride));
+      r.stride /= f;
+      r.offset -= (f - 1) / 2.0 * static_cast<double>(r.stride);
+    }
     const Window w = window_of(n, axis);
     if (w.span > 0) {
       r.offset += ((w.span - 1) / 2.0 - static_cast<double>(w.pad)) * static_cast<double>(r.stride);

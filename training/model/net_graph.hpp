@@ -20,12 +20,13 @@ struct Pads {
 };
 
 struct Attr {
-  enum class Kind { Int, Float, Ints };
+  enum class Kind { Int, Float, Ints, String };
   std::string name;
   Kind kind = Kind::Int;
   int64_t i = 0;
   float f = 0.f;
   std::vector<int64_t> ints;
+  std::string s;
 };
 
 struct Initializer {
@@ -62,6 +63,9 @@ class NetGraph {
   Id max_pool(Id x, int64_t k, int64_t stride, Pads pads);
   Id avg_pool(Id x, int64_t k, int64_t stride, Pads pads, bool count_include_pad);
   Id concat(const std::vector<Id>& xs);
+  // Each cell repeated factor x factor times (ONNX Resize, nearest, asymmetric, floor: what
+  // LibTorch's nearest interpolation computes).
+  Id upsample_nearest(Id x, int64_t factor);
   Id add(Id a, Id b);
   Id scale(Id x, float factor);
   // A = x^2 / (sqrt(x^2 + 1) + 1): pseudo-Huber without the float32 cancellation.
@@ -104,6 +108,8 @@ class NetGraph {
 // sees `size` input pixels centred on i * stride + offset (input pixel centres at 0, 1, ...).
 // Conv and pooling nodes grow it (size += (span - 1) * stride, offset += ((span - 1) / 2 - pad) *
 // stride, stride *= the node's); a node of several inputs (Add, Concat, Sub) takes its widest.
+// Upsampling by f divides the stride by f (it must divide) and centres each cell's f x f copies
+// on the cell (offset -= (f - 1) / 2 x the new stride); the size stays.
 struct Reception {
   int64_t size = 1, stride = 1;
   double offset = 0;

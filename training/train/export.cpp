@@ -70,11 +70,13 @@ torch::Tensor tensor_from_blob(const cv::Mat& blob) {
 }
 
 nlohmann::json network_description(const ModelConfig& m) {
-  return {{"preset", m.preset},
-          {"cut", m.cut},
-          {"head_channels", m.head_channels},
-          {"head_dilation", m.head_dilation},
-          {"members", m.members}};
+  nlohmann::json j = {{"preset", m.preset},
+                      {"cut", m.cut},
+                      {"head_channels", m.head_channels},
+                      {"head_dilation", m.head_dilation},
+                      {"members", m.members}};
+  if (!m.second_cut.empty()) j["second_cut"] = m.second_cut;  // absent before two-depth maps: old checkpoints match
+  return j;
 }
 
 ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {

@@ -52,6 +52,9 @@ struct NetOptions {
   void add(CLI::App* c) {
     c->add_option("--preset", m.preset, "network preset")->check(CLI::IsMember(kPresets));
     c->add_option("--cut", m.cut, "mobilenet_v1: the last layer kept (conv_pw_5 .. conv_pw_11)");
+    c->add_option("--second-cut", m.second_cut,
+                  "mobilenet_v1: a deeper layer (e.g. conv_pw_11) whose features, upsampled to --cut's grid, join its "
+                  "features before the head (maps from two depths)");
     c->add_option("--input-size", m.input_size, "square input side; 0 = the preset's (299 irv2, 224 others)")
         ->check(CLI::Range(0, 4096));
     c->add_option("--head-channels", head_channels, "width of the head's 3x3 convs; default 128 for small, 512 else")
@@ -130,7 +133,7 @@ int cmd_info(const NetOptions& net, const TypeCount& tc) {
   const NetGraph g = model->to_graph();
   const Shape hs = g.shape(g.outputs().front().id);
   std::printf("preset %s%s, %lld types, input %lldx%lld, heatmap %lldx%lld, head width %lld, dilation %lld, members %lld\n",
-              cfg.preset.c_str(), cfg.cut.empty() ? "" : (" (" + cfg.cut + ")").c_str(),
+              cfg.preset.c_str(), cfg.cut.empty() ? "" : (" (" + cfg.cut + (cfg.second_cut.empty() ? "" : " + " + cfg.second_cut) + ")").c_str(),
               static_cast<long long>(cfg.types), static_cast<long long>(cfg.input_size),
               static_cast<long long>(cfg.input_size), static_cast<long long>(hs.h),
               static_cast<long long>(hs.w), static_cast<long long>(cfg.head_channels),
