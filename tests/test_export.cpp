@@ -251,6 +251,11 @@ TEST(Export, MobileNetMapsFromTwoDepthsMatchLibTorch) {
   EXPECT_THROW(odd->forward(torch::zeros({1, 3, 66, 66})), std::invalid_argument);
   cfg.second_cut = "conv_pw_2";  // not deeper
   EXPECT_THROW(FcddModel{cfg}, std::invalid_argument);
+  cfg.second_cut = "conv_pw_12";
+  EXPECT_NE(message_of([&] { FcddModel{cfg}; }).find("second cut must be"), std::string::npos);
+  cfg.second_cut = "conv_pw_5";
+  cfg.cut = "pw3";  // not silently one depth
+  EXPECT_NE(message_of([&] { FcddModel{cfg}; }).find("cut must be conv_pw_1"), std::string::npos);
   cfg.preset = "small";
   EXPECT_THROW(FcddModel{cfg}, std::invalid_argument);
 }

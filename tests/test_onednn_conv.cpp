@@ -242,6 +242,18 @@ TEST_F(OneDnnConvTest, Int8BundleRunsNearFloat32OrSaysWhyNot) {
   EXPECT_THROW(quantized.calibrate_int8(calibration), std::invalid_argument);  // calibrates float32 only
 }
 
+// A convolution the manifest names but the network lacks is refused by name, not ignored.
+TEST_F(OneDnnConvTest, ManifestNamingAnUnknownConvolutionIsRefused) {
+  if (!have_bf16()) GTEST_SKIP() << "no AVX512_BF16";
+  test::TempDir dir;
+  fs::copy(fixture_bundle(), dir.file("b"), fs::copy_options::recursive);
+  BundleManifest m = read_manifest(dir.file("b"));
+  m.precision = Precision::BF16;
+  m.float32_convolutions = {"no_such_conv"};
+  write_manifest(m, dir.file("b"));
+  EXPECT_NE(message_of([&] { DnnModel d(dir.file("b")); }).find("'no_such_conv'"), std::string::npos);
+}
+
 TEST(OneDnnConvAbsent, AskingForItIsABackendError) {
   if (have_onednn()) GTEST_SKIP() << "built with oneDNN";
   if (fixture_bundle().empty()) GTEST_SKIP() << "MTFCDD_TEST_BUNDLE not set (run through ctest)";

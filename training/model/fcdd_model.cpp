@@ -55,10 +55,12 @@ std::shared_ptr<BackboneImpl> make_backbone(const std::string& preset, const std
   if (preset == "irv2") return make_irv2_backbone();
   if (preset == "small") return make_small_backbone();
   if (preset == "mobilenet_v1") {
-    if (second_cut.empty()) return make_mobilenet_v1_backbone(mobilenet_block(cut));
+    const int first = mobilenet_block(cut);
+    if (second_cut.empty()) return make_mobilenet_v1_backbone(first);
     const int deep = mobilenet_block(second_cut);
-    if (deep == 0) throw std::invalid_argument("mobilenet_v1 second cut must be conv_pw_2 .. conv_pw_11");
-    return make_mobilenet_v1_backbone(deep, mobilenet_block(cut));
+    if (deep < 2 || deep > 11) throw std::invalid_argument("mobilenet_v1 second cut must be conv_pw_2 .. conv_pw_11");
+    if (first == 0) throw std::invalid_argument("mobilenet_v1 cut must be conv_pw_1 .. conv_pw_11");  // 0 taps nothing
+    return make_mobilenet_v1_backbone(deep, first);
   }
   throw std::invalid_argument("unknown backbone preset '" + preset + "' (irv2, mobilenet_v1, small)");
 }

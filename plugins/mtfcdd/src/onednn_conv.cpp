@@ -429,15 +429,24 @@ cv::dnn::Net read_onnx_with_onednn(const std::string& path, const BundleManifest
   } restore;
   cv::dnn::Net net = read_with_all_layers(path);
   choose_layouts(net, {1, 3, m.input_height, m.input_width});
+  std::set<std::string> convolutions;
   for (const auto& name : net.getLayerNames()) {
     const cv::Ptr<cv::dnn::Layer> layer = net.getLayer(net.getLayerId(name));
     if (const auto ours = layer.dynamicCast<OneDnnLayer>()) ours->set_threads(threads);
     if (const auto conv = layer.dynamicCast<OneDnnConvLayer>()) {
+      convolutions.insert(name);
       conv->set_bf16(m.precision == Precision::BF16 && !m.float32_convolutions.count(name));
       const auto range = m.int8_ranges.find(name);  // the convolutions not named stay float32
       if (m.precision == Precision::Int8 && range != m.int8_ranges.end()) conv->set_int8(range->second);
     }
   }
+  // A name the network lacks (an edited model.json, another model.onnx) would leave a convolution
+  // in a precision the bundle did not mean.
+  std::vector<std::string> named(m.float32_convolutions.begin(), m.float32_convolutions.end());
+  for (const auto& [name, range] : m.int8_ranges) named.push_back(name);
+  for (const std::string& name : named)
+    if (!convolutions.count(name))
+      CV_Error(cv::Error::StsBadArg, "model.json names the convolution '" + name + "', which " + path + " does not have");
   return net;
 }
 
