@@ -138,9 +138,10 @@ PixelMetrics pixel_metrics_of(const std::vector<ImageScores>& scores, int k, con
   PixelMetrics p;
   if (!any_mask) return p;  // nothing marks a defect: no pixel numbers
   p.images = maps.size();
-  p.auroc = pixel_auroc(maps, masks);
+  const PixelRanking ranking = pixel_ranking(maps, masks);
+  p.auroc = ranking.auroc;
+  p.best = ranking.best;
   p.aupro = aupro(maps, masks, fpr_limit);
-  p.best = pixel_max_f1(maps, masks);
   if (!std::isnan(threshold)) p.at_threshold = pixel_f1(maps, masks, threshold);
   return p;
 }

@@ -101,8 +101,11 @@ struct EvalReport {
 // a time. pixel_metrics = false skips them (NaN; maps may then be empty). fpr_limit: AUPRO's.
 // pixel_thresholds (per type, on those upsampled maps; empty: none): the pixel F1 at each.
 // Throws std::invalid_argument on inconsistent scores, std::runtime_error on an unreadable mask.
+// AUPRO's false-positive-rate limit (the paper's and ADEval's).
+constexpr double kAuproFprLimit = 0.3;
+
 EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<std::string>& type_names,
-                     const Upsampler& up, bool pixel_metrics = true, double fpr_limit = 0.3,
+                     const Upsampler& up, bool pixel_metrics = true, double fpr_limit = kAuproFprLimit,
                      const std::vector<double>& pixel_thresholds = {});
 
 // Of `candidates` (upsamplers at one input size), the one whose maps give the higher mean AUPRO

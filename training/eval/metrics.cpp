@@ -203,9 +203,32 @@ F1Result max_f1(const std::vector<double>& scores, const std::vector<int>& label
   return sorted_max_f1(v.begin(), v.end(), score_of, [](const Scored& s) { return s.second == 1; }, pos);
 }
 
+namespace {
+
+PixelRanking ranking(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks, const std::string& fn) {
+  const auto px = pool_defects(maps, masks, fn);
+  const auto is_defect = [](const Pixel& p) { return p.id != 0; };
+  double pos = 0;
+  for (const Pixel& p : px) pos += p.id;
+  PixelRanking r;
+  r.auroc = sorted_auroc(px.begin(), px.end(), pixel_score, is_defect);
+  r.best = pos == 0 || pos == static_cast<double>(px.size()) ? F1Result{kNaN, kNaN, kNaN, kNaN}
+                                                             : sorted_max_f1(px.begin(), px.end(), pixel_score, is_defect, pos);
+  return r;
+}
+
+}  // namespace
+
+PixelRanking pixel_ranking(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks) {
+  return ranking(maps, masks, "pixel_ranking");
+}
+
 double pixel_auroc(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks) {
-  const auto px = pool_defects(maps, masks, "pixel_auroc");
-  return sorted_auroc(px.begin(), px.end(), pixel_score, [](const Pixel& p) { return p.id != 0; });
+  return ranking(maps, masks, "pixel_auroc").auroc;
+}
+
+F1Result pixel_max_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks) {
+  return ranking(maps, masks, "pixel_max_f1").best;
 }
 
 F1Result pixel_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks, double threshold) {
@@ -219,14 +242,6 @@ F1Result pixel_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& 
   }
   if (pos == 0) return {kNaN, kNaN, kNaN, kNaN};
   return {2 * tp / (predicted + pos), threshold, predicted > 0 ? tp / predicted : 0, tp / pos};
-}
-
-F1Result pixel_max_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks) {
-  const auto px = pool_defects(maps, masks, "pixel_max_f1");
-  double pos = 0;
-  for (const Pixel& p : px) pos += p.id;
-  if (pos == 0 || pos == static_cast<double>(px.size())) return {kNaN, kNaN, kNaN, kNaN};
-  return sorted_max_f1(px.begin(), px.end(), pixel_score, [](const Pixel& p) { return p.id != 0; }, pos);
 }
 
 double aupro(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks,

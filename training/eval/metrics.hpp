@@ -37,6 +37,13 @@ F1Result pixel_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& 
 // The best of those over thresholds (max_f1 over the pooled pixels); NaN as max_f1.
 F1Result pixel_max_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks);
 
+// Both of the above from one sort of the pooled pixels.
+struct PixelRanking {
+  double auroc = 0;
+  F1Result best;
+};
+PixelRanking pixel_ranking(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks);
+
 // AUPRO as ADEval / anomalib compute it: ground-truth regions = 8-connected components of each
 // mask (per image); for a threshold t, FPR = fraction of all normal pixels with score >= t and
 // PRO = mean over all regions of the fraction of the region with score >= t. PRO is integrated

@@ -103,12 +103,11 @@ QuantizeResult quantize_bundle(const std::string& in_dir, const std::vector<cv::
     throw std::runtime_error("quantize: " + in_dir + " is not a float32 bundle");
   QuantizeResult r;
   for (const cv::Mat& b : blobs) r.images += static_cast<size_t>(b.size[0]);
-  const std::map<std::string, Int8Range> ranges = float32.calibrate_int8(blobs);  // names every convolution
+  std::vector<cv::Mat> reference;  // the float32 maps
+  const std::map<std::string, Int8Range> ranges = float32.calibrate_int8(blobs, &reference);  // names every convolution
   r.convolutions = ranges.size();
   std::vector<std::string> convolutions;
   for (const auto& [layer, range] : ranges) convolutions.push_back(layer);
-  std::vector<cv::Mat> reference;
-  for (const cv::Mat& b : blobs) reference.push_back(float32.forward(b));
   BundleManifest m = float32.manifest();
   m.precision = precision;
   fs::create_directories(out_dir);

@@ -110,7 +110,7 @@ torch::Tensor FcddModelImpl::features(const torch::Tensor& x) {
   auto taps = backbone->forward_taps(x);
   const torch::Tensor& fine = taps.front();
   for (size_t i = 1; i < taps.size(); ++i) {
-    upsample_factor(fine.size(2), fine.size(3), taps[i].size(2), taps[i].size(3));
+    upsample_factor(fine.size(2), fine.size(3), taps[i].size(2), taps[i].size(3));  // what the graph could not export
     namespace F = torch::nn::functional;
     taps[i] = F::interpolate(taps[i], F::InterpolateFuncOptions()
                                           .size(std::vector<int64_t>{fine.size(2), fine.size(3)})

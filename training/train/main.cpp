@@ -326,7 +326,7 @@ int cmd_eval(const EvalOptions& o, const DataOptions& d) {
   std::vector<double> thresholds;
   if (up.mode == dnn.manifest().upsampling)
     for (const auto& t : dnn.manifest().types) thresholds.push_back(t.pixel_threshold);
-  const auto report = summarize(scores, names, up, !o.no_pixel, 0.3, thresholds);
+  const auto report = summarize(scores, names, up, !o.no_pixel, kAuproFprLimit, thresholds);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string text = markdown_report(report);
   std::cout << text;

@@ -290,13 +290,17 @@ cv::Mat DnnModel::forward(const cv::Mat& blob) {
   return out;
 }
 
-std::map<std::string, Int8Range> DnnModel::calibrate_int8(const std::vector<cv::Mat>& blobs) {
+std::map<std::string, Int8Range> DnnModel::calibrate_int8(const std::vector<cv::Mat>& blobs,
+                                                          std::vector<cv::Mat>* maps) {
   if (conv_ != Conv::OneDnn || manifest_.precision != Precision::Float32)
     throw std::invalid_argument("int8 calibration needs a float32 bundle on the oneDNN convolutions");
 #ifdef MTFCDD_WITH_ONEDNN
   record_input_ranges(net_, true);
   try {
-    for (const cv::Mat& b : blobs) forward(b);
+    for (const cv::Mat& b : blobs) {
+      cv::Mat m = forward(b);
+      if (maps) maps->push_back(m);
+    }
   } catch (...) {
     record_input_ranges(net_, false);
     throw;

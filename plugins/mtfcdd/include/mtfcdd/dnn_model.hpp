@@ -78,8 +78,10 @@ class DnnModel {
   cv::Mat forward(const cv::Mat& blob);
 
   // The range of every convolution's input over forwards of `blobs` (as make_blob() makes them),
-  // for an int8 bundle. Needs a float32 bundle on the oneDNN convolutions.
-  std::map<std::string, Int8Range> calibrate_int8(const std::vector<cv::Mat>& blobs);
+  // for an int8 bundle; `maps`, when given, receives those forwards' maps. Needs a float32 bundle
+  // on the oneDNN convolutions.
+  std::map<std::string, Int8Range> calibrate_int8(const std::vector<cv::Mat>& blobs,
+                                                  std::vector<cv::Mat>* maps = nullptr);
 
  private:
   void check_output_shapes(const std::string& path) const;
