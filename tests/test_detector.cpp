@@ -330,6 +330,36 @@ TEST_F(DetectorTest, PrecisionIsFloat32Bf16OrInt8FromTheirFormatVersions) {
             std::string::npos);
 }
 
+// A type's smoothing needs format_version 8 and a sigma in [0, 64]; the detector's heatmaps (and
+// so its full maps and regions) are the smoothed map, its score z the network's own.
+TEST_F(DetectorTest, TypeSmoothingShapesHeatmapsNotScores) {
+  test::TempDir dir;
+  json types;
+  std::ifstream(std::filesystem::path(bundle()) / "model.json") >> types;
+  types = types.at("types");
+  types[0]["smoothing"] = 1.5;
+  const auto v7 = patched_bundle(dir, "v7", {{"format_version", 7}, {"types", types}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", v7.string()}}, ""); }).find("needs format_version 8"),
+            std::string::npos);
+  types[0]["smoothing"] = -1;
+  const auto bad = patched_bundle(dir, "bad", {{"format_version", 8}, {"types", types}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", bad.string()}}, ""); }).find("smoothing"), std::string::npos);
+  types[0]["smoothing"] = 1.5;
+  const auto copy = patched_bundle(dir, "v8", {{"format_version", 8}, {"types", types}});
+  const json maps = {{"heatmaps", {{"model", true}}}};
+  json cfg = {{"model", copy.string()}};
+  cfg.update(maps);
+  const cv::Mat frame = gradient(100, 70);
+  const auto plain = Detector(config(maps), "").process({{frame, ""}})[0];
+  Detector d(cfg, "");
+  EXPECT_EQ(d.describe().at("types")[0].at("smoothing"), 1.5);
+  const auto smoothed = d.process({{frame, ""}})[0];
+  EXPECT_EQ(smoothed.types[0].score, plain.types[0].score);
+  EXPECT_LT(cv::norm(smoothed.types[0].heatmap, smooth_map(plain.types[0].heatmap, 1.5), cv::NORM_INF), 1e-6);
+  EXPECT_GT(cv::norm(smoothed.types[0].heatmap, plain.types[0].heatmap, cv::NORM_INF), 0.0);
+  EXPECT_EQ(cv::norm(smoothed.types[1].heatmap, plain.types[1].heatmap, cv::NORM_INF), 0.0);
+}
+
 // The manifest's upsampling: receptive needs format_version 5 and a receptive field; the detector
 // then brings maps to frame resolution with the engine's Upsampler (receptive at the input size,
 // bilinear to the frame), and a config may switch back to bilinear.
@@ -355,8 +385,8 @@ TEST_F(DetectorTest, ReceptiveUpsamplingFromTheBundleOrTheConfig) {
   EXPECT_EQ(d.describe().at("upsampling"), "receptive");
   const cv::Mat frame = gradient(100, 70);
   const auto t = d.process({{frame, ""}})[0].types[0];
-  const Upsampler up{Upsampling::Receptive, {35, 8, 3.5}, {64, 64}};
-  EXPECT_LT(cv::norm(t.heatmap_full, up(t.heatmap, frame.size()), cv::NORM_INF), 1e-5);
+  const Upsampler up{Upsampling::Receptive, {35, 8, 3.5}, {64, 64}, {}};
+  EXPECT_LT(cv::norm(t.heatmap_full, up.scale(t.heatmap, frame.size()), cv::NORM_INF), 1e-5);
   d.reconfigure({{"upsampling", "bilinear"}});
   EXPECT_EQ(d.describe().at("upsampling"), "bilinear");
   const auto b = d.process({{frame, ""}})[0].types[0];

@@ -19,6 +19,7 @@
 #include "fcdd_model.hpp"
 #include "test_util.hpp"
 #include "toy_data.hpp"
+#include <mtfcdd/bundle.hpp>
 #include "train_step.hpp"
 
 using namespace mtfcdd;
@@ -192,6 +193,31 @@ TEST(Distributed, ResumeWithTwoRanksContinuesTheOneRankRun) {
   ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("one")) + std::vector<std::string>{"--batch", "8"}, dir.file("c")), 0);
   auto two = checkpoint_model(dir.file("two/checkpoint.pt")), one = checkpoint_model(dir.file("one/checkpoint.pt"));
   EXPECT_LT(max_relative_difference(one, two), 1e-5);
+}
+
+// `calibrate` writes a copy: flips switched on, the choices and thresholds made on the split's
+// masks (the toy data has masks), the original bundle untouched; an existing --out is refused.
+TEST(Calibrate, ACopyWithFlipsAndThresholdsChosenOnTheSplit) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("run")) + std::vector<std::string>{"--max-steps", "3"}, dir.file("t")), 0)
+      << Proc{-1, dir.file("t.out"), dir.file("t.err")}.text();
+  const std::string bundle = dir.file("run/bundle");
+  const BundleManifest before = read_manifest(bundle);
+  const std::vector<std::string> args{"calibrate", "--model", bundle, "--data", dir.file("toy"), "--out", dir.file("hv"),
+                                      "--flip-average", "hv"};
+  ASSERT_EQ(run(args, dir.file("c")), 0) << Proc{-1, dir.file("c.out"), dir.file("c.err")}.text();
+  const std::string said = Proc{-1, dir.file("c.out"), dir.file("c.err")}.text();
+  EXPECT_NE(said.find("smoothing sigma in map cells by validation AUPRO"), std::string::npos) << said;
+  const BundleManifest after = read_manifest(dir.file("hv"));
+  EXPECT_EQ(after.flip_average, FlipAverage::HV);
+  EXPECT_TRUE(after.calibrated);
+  EXPECT_NE(after.types[0].pixel_threshold, before.types[0].pixel_threshold);  // calibrated on averaged maps
+  EXPECT_EQ(read_manifest(bundle).flip_average, FlipAverage::None);
+  EXPECT_EQ(manifest_to_json(read_manifest(bundle)), manifest_to_json(before));
+  EXPECT_EQ(run(args, dir.file("again")), 1);
+  const std::string refused = Proc{-1, dir.file("again.out"), dir.file("again.err")}.text();
+  EXPECT_NE(refused.find("exists; give a new folder"), std::string::npos) << refused;
 }
 
 TEST(Distributed, AKilledRankEndsTheOtherNamingIt) {

@@ -45,7 +45,7 @@ Sample sample(const std::string& image, std::vector<int> types, std::map<int, st
 }
 
 // Maps at w x h the way the paper (and these hand computations) upsample: bilinearly.
-Upsampler bilinear(int w, int h) { return {Upsampling::Bilinear, {}, {w, h}}; }
+Upsampler bilinear(int w, int h) { return {Upsampling::Bilinear, {}, {w, h}, {}}; }
 
 cv::Mat map2(float a, float b, float c, float d) {
   return (cv::Mat_<float>(2, 2) << a, b, c, d);
@@ -253,7 +253,7 @@ TEST(Evaluate, PixelMetricsWithAndWithoutMasks) {
 // above); a receptive field centring cell (0, 0) on pixel (3, 3) puts it on a normal pixel.
 TEST(Evaluate, BetterUpsamplerIsTheOneTheMasksPrefer) {
   const PixelFixture f;
-  const Upsampler misplaced{Upsampling::Receptive, {3, 2, 3}, {4, 4}};
+  const Upsampler misplaced{Upsampling::Receptive, {3, 2, 3}, {4, 4}, {}};
   std::vector<double> aupro;
   EXPECT_EQ(better_upsampler(f.scores, f.names, {misplaced, bilinear(4, 4)}, &aupro).mode, Upsampling::Bilinear);
   ASSERT_EQ(aupro.size(), 2u);
@@ -264,6 +264,44 @@ TEST(Evaluate, BetterUpsamplerIsTheOneTheMasksPrefer) {
   const std::vector<ImageScores> unmasked{f.scores[1], f.scores[2]};
   EXPECT_EQ(better_upsampler(unmasked, f.names, {misplaced, bilinear(4, 4)}).mode, Upsampling::Receptive);
   EXPECT_THROW(better_upsampler(f.scores, f.names, {}), std::invalid_argument);
+}
+
+// Three types on 8x8 maps at an 8x8 input: `uneven` lights its mask (the left half) in a
+// checkerboard, as large defects light a map in patches; `crack` lights its one-column mask
+// exactly; `dent` has no mask. The normal image reads .2 everywhere. Unsmoothed, half of
+// uneven's region stays at 0 (AUPRO about .5); smoothed, the region reads about .35 or more
+// against at most .2 outside. crack's AUPRO is 1 either way: the tie keeps the first sigma.
+TEST(Evaluate, BetterSmoothingIsEachTypesOwn) {
+  const TempDir dir;
+  const auto mask = [&](const std::string& name, cv::Rect defect) {
+    cv::Mat m = cv::Mat::zeros(8, 8, CV_8U);
+    m(defect).setTo(255);
+    const std::string p = dir.file(name);
+    EXPECT_TRUE(cv::imwrite(p, m));
+    return p;
+  };
+  const std::vector<Sample> s{sample("u.png", {0}, {{0, mask("u.png", {0, 0, 4, 8})}}),
+                              sample("c.png", {1}, {{1, mask("c.png", {6, 0, 1, 8})}}), sample("n.png", {})};
+  cv::Mat patches = cv::Mat::zeros(8, 8, CV_32F), line = cv::Mat::zeros(8, 8, CV_32F);
+  for (int y = 0; y < 8; ++y)
+    for (int x = 0; x < 4; ++x) patches.at<float>(y, x) = (x + y) % 2;
+  line.col(6).setTo(1);
+  const cv::Mat zero = cv::Mat::zeros(8, 8, CV_32F), low(8, 8, CV_32F, cv::Scalar(0.2));
+  const std::vector<ImageScores> val{scored(s[0], {1, 0, 0}, {1, 0, 0}, {patches, zero, zero}),
+                                     scored(s[1], {0, 1, 0}, {0, 1, 0}, {zero, line, zero}),
+                                     scored(s[2], {.2, .2, .2}, {.2, .2, .2}, {low, low, low})};
+  std::vector<std::vector<double>> aupro;
+  const auto sigmas = better_smoothing(val, {"uneven", "crack", "dent"}, bilinear(8, 8), {0, 1, 2}, &aupro);
+  ASSERT_EQ(sigmas.size(), 3u);
+  EXPECT_GT(sigmas[0], 0.0);
+  EXPECT_EQ(sigmas[1], 0.0);
+  EXPECT_EQ(sigmas[2], 0.0);
+  ASSERT_EQ(aupro.size(), 3u);
+  EXPECT_LT(aupro[0][0], 0.6);
+  EXPECT_GT(aupro[1][0], 0.95);
+  EXPECT_NEAR(aupro[0][1], 1.0, 1e-9);
+  EXPECT_TRUE(std::isnan(aupro[0][2]));
+  EXPECT_THROW(better_smoothing(val, {"uneven", "crack", "dent"}, bilinear(8, 8), {}), std::invalid_argument);
 }
 
 // The pixel F1 at given thresholds, on the same pixels as AUROC: scratch's defect pixels 1, .75,
@@ -353,6 +391,30 @@ TEST(Evaluate, CalibrationMaxF1AndQuantileFallback) {
   }
   EXPECT_HAS(c.notes[0], "no image of this type");
   EXPECT_HAS(c.notes[1], "no mask of this type");
+}
+
+// 4x4 maps at a 4x4 input. A's scratch map is .5 on its 2x2 mask, 0 elsewhere; N is 0 but for
+// one pixel at .9; N2 is 0. Max-F1: at .9 no defect pixel; at .5 tp 4, fp 1 -> 8/9: t = .5.
+// The .99 quantile of the 32 normal pixels (31 zeros, one .9): position 30.69 -> .69 * .9 = .621,
+// above .5: the threshold is raised to it, with a note.
+TEST(Evaluate, CalibrationRaisesMaxF1ToTheNormalQuantile) {
+  TempDir dir;
+  const std::vector<Sample> s{sample("a.png", {0}, {{0, write_mask(dir, "a_mask.png")}}, "val"),
+                              sample("n.png", {}, {}, "val"), sample("n2.png", {}, {}, "val")};
+  cv::Mat a = cv::Mat::zeros(4, 4, CV_32F), n = cv::Mat::zeros(4, 4, CV_32F);
+  a(cv::Rect(0, 0, 2, 2)).setTo(0.5);
+  n.at<float>(3, 3) = 0.9f;
+  const std::vector<ImageScores> val{scored(s[0], {.5}, {.5}, {a}), scored(s[1], {.1}, {.9}, {n}),
+                                     scored(s[2], {.1}, {0}, {cv::Mat::zeros(4, 4, CV_32F)})};
+  const Calibration c = calibrate(val, {"scratch"}, bilinear(4, 4), {0}, {0}, 0.99, 0.99);
+  EXPECT_NEAR(c.pixel[0], 0.69 * 0.9, 1e-6);
+  ASSERT_EQ(c.notes.size(), 1u) << ::testing::PrintToString(c.notes);
+  EXPECT_HAS(c.notes[0], "pixel max-F1 threshold 0.5 raised to the 0.99 quantile");
+  // Without the outlier the quantile is 0 and max-F1's .5 stands, without a note.
+  const std::vector<ImageScores> clean{val[0], val[2]};
+  const Calibration d = calibrate(clean, {"scratch"}, bilinear(4, 4), {0}, {0}, 0.99, 0.99);
+  EXPECT_DOUBLE_EQ(d.pixel[0], 0.5);
+  EXPECT_TRUE(d.notes.empty()) << ::testing::PrintToString(d.notes);
 }
 
 TEST(Evaluate, CalibrationKeepsFallbackWithoutNormals) {

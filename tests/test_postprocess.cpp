@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <opencv2/imgproc.hpp>
 
 #include <mtfcdd/postprocess.hpp>
@@ -95,18 +96,56 @@ TEST(Postprocess, ReceptiveUpsampleKeepsAUniformLevelInside) {
 TEST(Postprocess, UpsamplerModes) {
   cv::Mat m(4, 4, CV_32F, cv::Scalar(0));
   m.at<float>(1, 2) = 1;
-  const Upsampler bilinear{Upsampling::Bilinear, {}, {32, 32}};
-  const Upsampler receptive{Upsampling::Receptive, {19, 8, 0.0}, {32, 32}};
-  EXPECT_EQ(bilinear(m, {40, 24}).size(), cv::Size(40, 24));
+  const Upsampler bilinear{Upsampling::Bilinear, {}, {32, 32}, {}};
+  const Upsampler receptive{Upsampling::Receptive, {19, 8, 0.0}, {32, 32}, {}};
+  EXPECT_EQ(bilinear(m, {40, 24}, 0).size(), cv::Size(40, 24));
   // Receptive works at the input size, then resizes bilinearly.
-  const cv::Mat at_input = receptive(m, {32, 32});
+  const cv::Mat at_input = receptive(m, {32, 32}, 0);
   cv::Mat resized;
   cv::resize(at_input, resized, {40, 24}, 0, 0, cv::INTER_LINEAR);
-  EXPECT_EQ(cv::norm(receptive(m, {40, 24}), resized, cv::NORM_INF), 0.0);
+  EXPECT_EQ(cv::norm(receptive(m, {40, 24}, 0), resized, cv::NORM_INF), 0.0);
   cv::Point peak;
   cv::minMaxLoc(at_input, nullptr, nullptr, nullptr, &peak);
   EXPECT_EQ(peak, cv::Point(16, 8));  // cell (row 1, column 2) centred on pixel (2 * 8, 1 * 8)
   EXPECT_EQ(parse_name<Upsampling>("receptive"), Upsampling::Receptive);
   EXPECT_STREQ(name_of(Upsampling::Bilinear), "bilinear");
   EXPECT_EQ(parse_name<Upsampling>("gaussian"), std::nullopt);
+}
+
+// sigma 1: radius 3, weights exp(-d^2 / 2) for d = 0..3: 1, .606531, .135335, .011109, sum over
+// -3..3 = 2.505950; centre weight .399050. A 9x9 delta keeps .399050^2 = .159241 at its centre,
+// .399050 * .242036 = .096585 one cell away (.606531 / 2.505950 = .242036) and .242036^2 =
+// .058581 one cell away diagonally; its sum stays 1.
+TEST(Postprocess, SmoothMapIsANormalisedGaussian) {
+  cv::Mat delta(9, 9, CV_32F, cv::Scalar(0));
+  delta.at<float>(4, 4) = 1;
+  const cv::Mat s = smooth_map(delta, 1.0);
+  EXPECT_NEAR(s.at<float>(4, 4), 0.159241, 1e-6);
+  EXPECT_NEAR(s.at<float>(4, 5), 0.096585, 1e-6);
+  EXPECT_NEAR(s.at<float>(3, 5), 0.058581, 1e-6);
+  EXPECT_EQ(s.at<float>(4, 8), 0.0f);  // beyond the radius
+  EXPECT_NEAR(cv::sum(s)[0], 1.0, 1e-5);
+  // The border is replicated: a uniform map stays uniform, an edge defect keeps its level there.
+  const cv::Mat flat(5, 7, CV_32F, cv::Scalar(2.5));
+  EXPECT_LT(cv::norm(smooth_map(flat, 2.0), flat, cv::NORM_INF), 1e-5);
+  cv::Mat edge(9, 9, CV_32F, cv::Scalar(0));
+  edge.col(0).setTo(1);
+  // Column 0 sees columns -3..-1 replicated as 1, columns 1..3 at 0: .399050 + .242036 +
+  // .054006 + .004433 = .699525.
+  EXPECT_NEAR(smooth_map(edge, 1.0).at<float>(4, 0), 0.699525, 1e-6);
+  // sigma 0 is the map itself; a negative or infinite sigma, or another type, is refused.
+  EXPECT_EQ(smooth_map(delta, 0).data, delta.data);
+  EXPECT_THROW(smooth_map(delta, -1), std::invalid_argument);
+  EXPECT_THROW(smooth_map(delta, std::numeric_limits<double>::infinity()), std::invalid_argument);
+  EXPECT_THROW(smooth_map(cv::Mat(3, 3, CV_8U, cv::Scalar(0)), 1), std::invalid_argument);
+}
+
+// The Upsampler smooths type k's map by its own sigma, then scales it.
+TEST(Postprocess, UpsamplerSmoothsEachTypeByItsSigma) {
+  cv::Mat m(8, 8, CV_32F, cv::Scalar(0));
+  m.at<float>(3, 3) = 1;
+  const Upsampler up{Upsampling::Bilinear, {}, {16, 16}, {0, 1.5}};
+  EXPECT_EQ(cv::norm(up(m, {16, 16}, 0), up.scale(m, {16, 16}), cv::NORM_INF), 0.0);
+  EXPECT_EQ(cv::norm(up(m, {16, 16}, 1), up.scale(smooth_map(m, 1.5), {16, 16}), cv::NORM_INF), 0.0);
+  EXPECT_EQ(cv::norm(up(m, {16, 16}, 2), up.scale(m, {16, 16}), cv::NORM_INF), 0.0);  // no sigma listed: none
 }

@@ -78,7 +78,7 @@ void check_size(int w, int h, const std::string& fn) {
 // Type k's map at the model input size (as deployment upsamples it), cut to where the image lies
 // in the input (the pixels that show the part: a "fit" input mirrors the image around it).
 cv::Mat placed_map(const ImageScores& s, size_t k, const Upsampler& up) {
-  const cv::Mat full = up(s.maps[k], up.input);
+  const cv::Mat full = up(s.maps[k], up.input, k);
   return s.placed.empty() || s.placed.size() == full.size() ? full : full(s.placed).clone();
 }
 
@@ -417,6 +417,30 @@ Upsampler better_upsampler(const std::vector<ImageScores>& val, const std::vecto
   return candidates[best];
 }
 
+std::vector<double> better_smoothing(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
+                                     const Upsampler& up, const std::vector<double>& sigmas,
+                                     std::vector<std::vector<double>>* aupro) {
+  if (sigmas.empty()) throw std::invalid_argument("better_smoothing: no sigma");
+  const size_t m = type_names.size();
+  std::vector<std::vector<double>> per_sigma;
+  for (double sigma : sigmas) {
+    Upsampler u = up;
+    u.smoothing.assign(m, sigma);
+    std::vector<double> a;
+    for (const TypeReport& t : summarize(val, type_names, u, true).types) a.push_back(t.aupro);
+    per_sigma.push_back(std::move(a));
+  }
+  std::vector<double> chosen(m, sigmas[0]);
+  for (size_t k = 0; k < m; ++k) {
+    size_t best = 0;
+    for (size_t i = 1; i < sigmas.size(); ++i)
+      if (per_sigma[i][k] > per_sigma[best][k]) best = i;  // never on NaN: a type without masks keeps the first
+    chosen[k] = sigmas[best];
+  }
+  if (aupro) *aupro = std::move(per_sigma);
+  return chosen;
+}
+
 std::string markdown_report(const EvalReport& r) {
   std::ostringstream o;
   o << "## Evaluation on split '" << md_cell(r.split) << "'\n\n";
@@ -537,6 +561,43 @@ void write_scores_csv(const std::vector<ImageScores>& s, const std::vector<std::
 
 // ------------------------------------------------------------------------ calibration
 
+namespace {
+
+struct PooledPixels {
+  std::vector<double> px;
+  std::vector<int> lab;  // 1 inside type k's mask
+  size_t stride = 1, total = 0;
+};
+
+// Type k's placed, upsampled map pixels over `set`, labelled by k's masks (0 without one); above
+// kMaxPixels pooled pixels, every stride-th one (see kMaxPixels).
+PooledPixels pooled_pixels(const std::vector<const ImageScores*>& set, size_t k, const Upsampler& up) {
+  PooledPixels p;
+  p.total = set.size() * static_cast<size_t>(up.input.area());
+  p.stride = p.total > kMaxPixels ? (p.total + kMaxPixels - 1) / kMaxPixels : 1;
+  p.px.reserve(p.total / p.stride + 1);
+  p.lab.reserve(p.px.capacity());
+  size_t idx = 0;
+  for (const ImageScores* s : set) {
+    const cv::Mat map = placed_map(*s, k, up);
+    const auto it = s->sample->masks.find(static_cast<int>(k));
+    const cv::Mat mask = it != s->sample->masks.end() ? read_mask(it->second, map.size()) : cv::Mat::zeros(map.size(), CV_8U);
+    for (int r = 0; r < map.rows; ++r) {
+      const float* a = map.ptr<float>(r);
+      const uchar* d = mask.ptr<uchar>(r);
+      for (int col = 0; col < map.cols; ++col, ++idx)
+        if (idx % p.stride == 0) {
+          p.px.push_back(a[col]);
+          p.lab.push_back(d[col] != 0);
+        }
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+
 Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
                       const Upsampler& up, const std::vector<double>& fallback_image,
                       const std::vector<double>& fallback_pixel, double quantile,
@@ -549,7 +610,6 @@ Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std
     throw std::invalid_argument(fn + ": " + std::to_string(fallback_image.size()) + " image and " +
                                 std::to_string(fallback_pixel.size()) + " pixel fallbacks for " +
                                 std::to_string(m) + " types");
-  const size_t per_image = static_cast<size_t>(up.input.area());
 
   Calibration c;
   std::vector<const ImageScores*> normals;
@@ -587,84 +647,46 @@ Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std
                         fmt_g(fallback_image[k]));
     }
 
-    // Pixel threshold: max-F1 over the pixels of images with a mask of type k plus normal images.
+    // Pixel threshold: max-F1 over the pixels of images with a mask of type k plus normal images,
+    // raised to the pixel_quantile of the normal images' pixels when below it: a type with few
+    // validation masks put max-F1 far too low on Magnetic Tile (docs/results.md).
     std::vector<const ImageScores*> set;
     for (const ImageScores& s : val)
       if (s.sample->masks.count(ki) || s.sample->types.empty()) set.push_back(&s);
     const bool has_masks = std::any_of(set.begin(), set.end(),
                                        [&](const ImageScores* s) { return s->sample->masks.count(ki) > 0; });
-    // Above kMaxPixels pooled pixels, keep every stride-th one (see kMaxPixels).
-    const auto stride_for = [&](size_t images) {
-      const size_t total = images * per_image;
-      return total > kMaxPixels ? (total + kMaxPixels - 1) / kMaxPixels : size_t{1};
-    };
-    const auto subsample_note = [&](size_t stride, size_t images, const std::string& what) {
-      if (stride > 1)
-        c.notes.push_back("type '" + name + "': " + what + " subsampled to 1 pixel in " +
-                          std::to_string(stride) + " of " + std::to_string(images * per_image));
-    };
-
-    bool done = false;
+    double t = kNaN;
     if (has_masks) {
-      const size_t stride = stride_for(set.size());
-      std::vector<double> px;
-      std::vector<int> lab;
-      px.reserve(set.size() * per_image / stride + 1);
-      lab.reserve(px.capacity());
-      size_t idx = 0;
-      for (const ImageScores* s : set) {
-        const cv::Mat map = placed_map(*s, k, up);
-        const auto it = s->sample->masks.find(ki);
-        const cv::Mat mask = it != s->sample->masks.end() ? read_mask(it->second, map.size())
-                                                           : cv::Mat::zeros(map.size(), CV_8U);
-        for (int r = 0; r < map.rows; ++r) {
-          const float* a = map.ptr<float>(r);
-          const uchar* d = mask.ptr<uchar>(r);
-          for (int col = 0; col < map.cols; ++col, ++idx)
-            if (idx % stride == 0) {
-              px.push_back(a[col]);
-              lab.push_back(d[col] != 0);
-            }
-        }
-      }
-      const F1Result f = max_f1(px, lab);
-      if (std::isfinite(f.threshold)) {
-        c.pixel.push_back(f.threshold);
-        subsample_note(stride, set.size(), "pixel max-F1");
-        done = true;
-      } else {
-        c.notes.push_back("type '" + name +
-                          "': its masks give no defect pixel or no normal pixel; pixel max-F1 "
-                          "undefined");
-      }
+      const PooledPixels all = pooled_pixels(set, k, up);
+      t = max_f1(all.px, all.lab).threshold;
+      if (!std::isfinite(t))
+        c.notes.push_back("type '" + name + "': its masks give no defect pixel or no normal pixel; pixel max-F1 undefined");
+      else if (all.stride > 1)
+        c.notes.push_back("type '" + name + "': pixel max-F1 subsampled to 1 pixel in " + std::to_string(all.stride) +
+                          " of " + std::to_string(all.total));
     }
-    if (!done && !normals.empty()) {
-      const size_t stride = stride_for(normals.size());
-      std::vector<double> px;
-      px.reserve(normals.size() * per_image / stride + 1);
-      size_t idx = 0;
-      for (const ImageScores* s : normals) {
-        const cv::Mat map = placed_map(*s, k, up);
-        for (int r = 0; r < map.rows; ++r) {
-          const float* a = map.ptr<float>(r);
-          for (int col = 0; col < map.cols; ++col, ++idx)
-            if (idx % stride == 0) px.push_back(a[col]);
-        }
-      }
-      c.pixel.push_back(quantile_of(std::move(px), pixel_quantile));
-      c.notes.push_back("type '" + name + "': " + (has_masks ? "" : "no mask of this type in the split; ") +
-                        "pixel threshold = the " + fmt_g(pixel_quantile) +
-                        " quantile of the upsampled maps of " + std::to_string(normals.size()) +
-                        " normal images");
-      subsample_note(stride, normals.size(), "pixel quantile");
-      done = true;
+    if (!normals.empty()) {
+      const PooledPixels normal = pooled_pixels(normals, k, up);
+      const double floor = quantile_of(normal.px, pixel_quantile);
+      const std::string what = "the " + fmt_g(pixel_quantile) + " quantile of the upsampled maps of " +
+                               std::to_string(normals.size()) + " normal images";
+      if (!std::isfinite(t))
+        c.notes.push_back("type '" + name + "': " + (has_masks ? "" : "no mask of this type in the split; ") +
+                          "pixel threshold = " + what);
+      else if (floor > t)
+        c.notes.push_back("type '" + name + "': pixel max-F1 threshold " + fmt_g(t) + " raised to " + what + ", " +
+                          fmt_g(floor));
+      t = std::isfinite(t) ? std::max(t, floor) : floor;
+      if (normal.stride > 1)
+        c.notes.push_back("type '" + name + "': pixel quantile subsampled to 1 pixel in " +
+                          std::to_string(normal.stride) + " of " + std::to_string(normal.total));
     }
-    if (!done) {
-      c.pixel.push_back(fallback_pixel[k]);
+    if (!std::isfinite(t)) {
+      t = fallback_pixel[k];
       c.notes.push_back("type '" + name + "': " + (has_masks ? "" : "no mask of this type and ") +
-                        "no normal image in the split; pixel threshold kept at " +
-                        fmt_g(fallback_pixel[k]));
+                        "no normal image in the split; pixel threshold kept at " + fmt_g(t));
     }
+    c.pixel.push_back(t);
   }
   return c;
 }

@@ -116,6 +116,15 @@ EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<s
 Upsampler better_upsampler(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
                            const std::vector<Upsampler>& candidates, std::vector<double>* aupro = nullptr);
 
+// Per type, the sigma of `sigmas` (smooth_map's, in map cells) whose maps, smoothed and upsampled
+// by `up`, give the type's highest AUPRO on the masks in `val`; the first on a tie and for a type
+// without masks. Large defects light the map in patches and want more smoothing than thin ones,
+// so each type's own validation masks decide. `aupro`, when given, receives per sigma each
+// type's AUPRO. Throws as summarize does; std::invalid_argument on no sigma.
+std::vector<double> better_smoothing(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
+                                     const Upsampler& up, const std::vector<double>& sigmas,
+                                     std::vector<std::vector<double>>* aupro = nullptr);
+
 // Markdown: the per-type table (image AUROC / AP / max-F1 vs normal and vs rest, pixel AUROC /
 // AUPRO; percentages, one decimal, '-' for NaN) with a Mean row, the max-pixel table, an
 // any-anomaly line and the confusion matrix (rows true, columns predicted).
@@ -139,8 +148,9 @@ struct Calibration {
 // image: the max-F1 threshold of z_k one-vs-rest over the split; when the split has no image of
 // type k or no negative, the `quantile` of z_k over normal images (a note says so).
 // pixel: the max-F1 threshold over the pixels of the upsampled maps of type k (images with a mask
-// of type k plus normal images); without masks of type k, the `pixel_quantile` of the normal
-// images' upsampled pixels (a note). With no normal image either, the fallback value (a note).
+// of type k plus normal images), raised to the `pixel_quantile` of the normal images' upsampled
+// pixels when below it (a note); without masks of type k, that quantile (a note). With no normal
+// image either, the fallback value (a note).
 // Quantiles interpolate linearly between order statistics (numpy's default).
 // Throws std::invalid_argument when a fallback vector's size differs from type_names'.
 Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,

@@ -156,9 +156,9 @@ cv::Mat heatmap_figure(const std::vector<ImageScores>& scores, const std::vector
     for (size_t k = 0; k < m; ++k) {
       cv::Mat up, level, heat;
       if (s.placed.empty())
-        up = upsampler(s.maps[k], cell);
+        up = upsampler(s.maps[k], cell, k);
       else
-        cv::resize(upsampler(s.maps[k], s.input)(s.placed), up, cell, 0, 0, cv::INTER_LINEAR);
+        cv::resize(upsampler(s.maps[k], s.input, k)(s.placed), up, cell, 0, 0, cv::INTER_LINEAR);
       up.convertTo(level, CV_8U, 255.0 / scale);  // saturates above the scale
       cv::applyColorMap(level, heat, cv::COLORMAP_INFERNO);
       cv::Mat out = fig(cv::Rect(L::kLabelWidth + static_cast<int>(k + 1) * L::kCell, top, L::kCell, L::kCell));

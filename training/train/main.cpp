@@ -5,11 +5,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <opencv2/imgcodecs.hpp>
 #include <thread>
 
+#include "bundle_calibration.hpp"
 #include "dataset.hpp"
 #include "dist_env.hpp"
 #include <mtfcdd/dnn_model.hpp>
@@ -29,6 +32,8 @@
 
 namespace mtfcdd {
 namespace {
+
+namespace fs = std::filesystem;
 
 const std::vector<std::string> kPresets = {"irv2", "mobilenet_v1", "small"};
 const std::vector<std::string> kFlips = {"none", "h", "v", "hv"};
@@ -192,7 +197,7 @@ int cmd_toy_data(const ToyOptions& o) {
 // train's options beyond the network and the data: the run, and where it runs.
 struct TrainOptions {
   TrainConfig t;
-  std::string flip = "none", lr_schedule = "constant";
+  std::string flip = "none", lr_schedule = "constant", smoothing = "auto";
   int threads = 0;  // 0 = the cores / ranks on this machine
   int nproc = 0;    // > 0: launch this many local ranks
   DistFlags dist;
@@ -230,6 +235,8 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
   cli::add_choice(c, "--upsampling", t.upsampling, "auto",
                   "how the bundle brings maps to input resolution, thresholds calibrated on it (auto: the better on "
                   "the validation masks)");
+  c->add_option("--smoothing", o.smoothing, "each type's map smoothing: auto = the sigma its validation masks prefer")
+      ->check(CLI::IsMember({"auto", "none"}));
   c->add_option("--device", t.device, "cpu, cuda or cuda:N");
   auto* g = c->add_option_group("distributed", "data parallel over ranks (torchrun's variables; these flags win)");
   g->add_option("--nproc", o.nproc, "launch this many ranks on this machine (127.0.0.1)")->check(CLI::Range(1, 256));
@@ -267,6 +274,7 @@ int cmd_train(TrainOptions o, const DataOptions& d, const NetOptions& net, int a
   t.load = d.options();
   t.model = net.config(1);
   t.lr_schedule = parse_lr_schedule(o.lr_schedule);
+  t.smoothing = o.smoothing == "auto";
   t.aug.flip_horizontal = o.flip.find('h') != std::string::npos;
   t.aug.flip_vertical = o.flip.find('v') != std::string::npos;
   t.dist = dist_config([](const char* k) { return std::getenv(k); }, o.dist);
@@ -283,8 +291,53 @@ int cmd_train(TrainOptions o, const DataOptions& d, const NetOptions& net, int a
 struct EvalOptions {
   std::string model, data, split = "test", report, json, csv, figure, upsampling;
   int batch = 8, figure_rows = 1;
-  bool no_pixel = false;
+  bool no_pixel = false, no_smoothing = false;
 };
+
+struct CalibrateOptions {
+  std::string model, data, split = "val", out, smoothing = "auto";
+  std::optional<Upsampling> upsampling;     // unset: the better on the masks
+  std::optional<FlipAverage> flip_average;  // unset: the bundle's
+  int batch = 8;
+};
+
+// The dataset as the bundle sees it: its types, in its order, unless --types chooses.
+Dataset load_for(const DnnModel& dnn, const std::string& path, const DataOptions& d) {
+  LoadOptions lo = d.options();
+  if (lo.types.empty() && !lo.single_channel)
+    for (const auto& t : dnn.manifest().types) lo.types.push_back(t.name);
+  Dataset data = load_dataset(path, lo);
+  for (const auto& w : data.warnings) std::cerr << "warning: " << w << "\n";
+  return data;
+}
+
+// A new bundle: the model's network with its upsampling, smoothing and thresholds chosen again on
+// a split's images (after quantize, a change of flip averaging, or new validation images).
+int cmd_calibrate(const CalibrateOptions& o, const DataOptions& d) {
+  if (fs::exists(o.out)) throw std::runtime_error("calibrate: " + o.out + " exists; give a new folder");
+  BundleManifest man = read_manifest(o.model);
+  if (o.flip_average) man.flip_average = *o.flip_average;
+  if (o.smoothing == "none")
+    for (auto& t : man.types) t.smoothing = 0;
+  fs::create_directories(o.out);
+  try {
+    fs::copy_file(fs::path(o.model) / man.model_file, fs::path(o.out) / man.model_file);
+    write_manifest(man, o.out);  // the network runs with the flips asked for
+    DnnModel dnn(o.out);
+    const Dataset data = load_for(dnn, o.data, d);
+    if (o.upsampling) man.upsampling = upsampler_of(man, o.upsampling).mode;
+    const auto scores = score_split(dnn, data, o.split, upsampler_of(man), o.batch);
+    if (scores.empty()) throw std::runtime_error(o.data + ": no images in split '" + o.split + "' to calibrate on");
+    calibrate_manifest(man, scores, {!o.upsampling, o.smoothing == "auto"});
+    write_manifest(man, o.out);
+    std::printf("bundle %s: thresholds calibrated on %zu %s images of %s\n", o.out.c_str(), scores.size(),
+                o.split.c_str(), o.data.c_str());
+  } catch (...) {
+    fs::remove_all(o.out);
+    throw;
+  }
+  return 0;
+}
 
 struct QuantizeOptions {
   std::string model, data, split = "train", out;
@@ -310,21 +363,17 @@ int cmd_quantize(const QuantizeOptions& o, const DataOptions& d) {
 
 int cmd_eval(const EvalOptions& o, const DataOptions& d) {
   DnnModel dnn(o.model);
-  LoadOptions lo = d.options();
-  if (lo.types.empty() && !lo.single_channel)
-    for (const auto& t : dnn.manifest().types) lo.types.push_back(t.name);
-  const Dataset data = load_dataset(o.data, lo);
-  for (const auto& w : data.warnings) std::cerr << "warning: " << w << "\n";
+  const Dataset data = load_for(dnn, o.data, d);
   const auto t0 = std::chrono::steady_clock::now();
-  const Upsampler up = upsampler_of(
-      dnn.manifest(), o.upsampling.empty() ? std::nullopt : parse_name<Upsampling>(o.upsampling));
+  Upsampler up = upsampler_of(dnn.manifest(), o.upsampling.empty() ? std::nullopt : parse_name<Upsampling>(o.upsampling));
+  if (o.no_smoothing) up.smoothing.assign(up.smoothing.size(), 0.0);
   const auto scores = score_split(dnn, data, o.split, up, o.batch);
   if (scores.empty()) throw std::runtime_error(o.data + ": no images in split '" + o.split + "'");
   std::vector<std::string> names;
   for (const auto& t : dnn.manifest().types) names.push_back(t.name);
-  // The bundle's pixel thresholds were calibrated on its own upsampling.
+  // The bundle's pixel thresholds were calibrated on its own upsampling and smoothing.
   std::vector<double> thresholds;
-  if (up.mode == dnn.manifest().upsampling)
+  if (up.mode == dnn.manifest().upsampling && up.smoothing == upsampler_of(dnn.manifest()).smoothing)
     for (const auto& t : dnn.manifest().types) thresholds.push_back(t.pixel_threshold);
   const auto report = summarize(scores, names, up, !o.no_pixel, kAuproFprLimit, thresholds);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -423,8 +472,22 @@ int main(int argc, char** argv) {
   eval->add_flag("--no-pixel", ev.no_pixel, "skip pixel metrics");
   eval->add_option("--upsampling", ev.upsampling, "override the bundle's upsampling (bilinear, receptive)")
       ->check(CLI::IsMember({"bilinear", "receptive"}));
+  eval->add_flag("--no-smoothing", ev.no_smoothing, "evaluate the maps without the bundle's per-type smoothing");
   eval->add_option("--figure", ev.figure, "draw each type's heatmaps on its highest-scoring images (PNG/JPEG)");
   eval->add_option("--figure-rows", ev.figure_rows, "images per type in the figure")->check(CLI::Range(1, 64));
+
+  CalibrateOptions ca;
+  auto* cal = app.add_subcommand("calibrate", "a copy of a bundle with upsampling, smoothing and thresholds chosen on a split");
+  data.add(cal);
+  cal->add_option("--model", ca.model, "bundle folder")->required();
+  cal->add_option("--data", ca.data, "dataset")->required();
+  cal->add_option("--split", ca.split, "the split to calibrate on")->check(CLI::IsMember({"train", "val", "test"}));
+  cal->add_option("--out", ca.out, "new bundle folder")->required();
+  cli::add_choice(cal, "--upsampling", ca.upsampling, "auto", "auto = the better on the split's masks");
+  cli::add_choice(cal, "--flip-average", ca.flip_average, "keep", "average each image's maps over its mirror images");
+  cal->add_option("--smoothing", ca.smoothing, "each type's map smoothing: auto = the sigma its masks prefer")
+      ->check(CLI::IsMember({"auto", "none"}));
+  cal->add_option("--batch", ca.batch, "images per forward")->check(CLI::Range(1, 1024));
 
   QuantizeOptions qu;
   auto* quant = app.add_subcommand("quantize", "an int8 or bf16 bundle of a float32 one, checked on images");
@@ -465,6 +528,7 @@ int main(int argc, char** argv) {
     if (exp->parsed()) return cmd_export(net, tc, ex);
     if (train->parsed()) return cmd_train(tr, data, net, argc, argv);
     if (eval->parsed()) return cmd_eval(ev, data);
+    if (cal->parsed()) return cmd_calibrate(ca, data);
     if (quant->parsed()) return cmd_quantize(qu, data);
     if (epochs->parsed()) return cmd_epochs(epochs_data, data, epochs_batch, trials);
     return cmd_toy_data(toy);

@@ -20,6 +20,7 @@
 #include "score_transfer.hpp"
 #include "train_step.hpp"
 #include <mtfcdd/dnn_model.hpp>
+#include "bundle_calibration.hpp"
 #include "evaluate.hpp"
 #include "export.hpp"
 #include "fcdd_math.hpp"
@@ -361,23 +362,11 @@ void unpack_bundle(const std::string& packed, const std::string& dir) {
   }
 }
 
-// The bundle's upsampling chosen on the validation masks (better_upsampler), said on stdout.
-void choose_upsampling(BundleManifest& man, const std::vector<ImageScores>& val, const std::vector<std::string>& names) {
-  if (!man.receptive_field.known()) return;  // receptive needs the field; bilinear it is
-  std::vector<double> aupro;
-  man.upsampling = better_upsampler(val, names, {upsampler_of(man, Upsampling::Bilinear),
-                                                 upsampler_of(man, Upsampling::Receptive)}, &aupro)
-                       .mode;
-  if (std::isnan(aupro[0])) return;
-  std::printf("upsampling %s: validation mean AUPRO bilinear %.4f, receptive %.4f\n", name_of(man.upsampling),
-              aupro[0], aupro[1]);
-}
-
 // Image thresholds from the validation split, on the bundle as deployed (OpenCV DNN): each rank
 // scores its shard; rank 0 gathers the scores, calibrates and rewrites model.json. Ranks other
 // than 0 read the bundle from the store into a private temporary folder, removed afterwards.
-// `pick_upsampling`: choose the bundle's upsampling on the validation masks first.
-void calibrate_bundle(const std::string& bundle_dir, const Dataset& data, C10dGroup* g, bool pick_upsampling) {
+// `plan`: what to choose on the validation masks before the thresholds.
+void calibrate_bundle(const std::string& bundle_dir, const Dataset& data, C10dGroup* g, const CalibrationPlan& plan) {
   const int rank = g ? g->rank() : 0, world = g ? g->size() : 1;
   std::string dir = bundle_dir;
   if (rank != 0) {
@@ -398,22 +387,8 @@ void calibrate_bundle(const std::string& bundle_dir, const Dataset& data, C10dGr
     scores.insert(scores.end(), part.begin(), part.end());
   }
   BundleManifest man = dnn.manifest();
-  std::vector<std::string> names;
-  std::vector<double> fb_img, fb_pix;
-  for (const auto& t : man.types) {
-    names.push_back(t.name);
-    fb_img.push_back(t.image_threshold);
-    fb_pix.push_back(t.pixel_threshold);
-  }
-  if (pick_upsampling) choose_upsampling(man, scores, names);
-  const Calibration cal = calibrate(scores, names, upsampler_of(man), fb_img, fb_pix);
-  for (size_t k = 0; k < man.types.size(); ++k) {
-    man.types[k].image_threshold = cal.image[k];
-    man.types[k].pixel_threshold = cal.pixel[k];
-  }
-  man.calibrated = true;
+  calibrate_manifest(man, scores, plan);
   write_manifest(man, bundle_dir);
-  for (const auto& n : cal.notes) std::cerr << "calibration: " << n << "\n";
   std::printf("thresholds calibrated on %zu validation images\n", scores.size());
 }
 
@@ -717,7 +692,7 @@ void Run::finish() {
     if (group_ && !val_.empty()) group_->put("bundle", pack_bundle(req.out_dir));
   }
   if (!val_.empty())
-    calibrate_bundle(req.out_dir, data_, group_.get(), !cfg_.upsampling);
+    calibrate_bundle(req.out_dir, data_, group_.get(), {!cfg_.upsampling, cfg_.smoothing});
   else if (lead_)
     std::cerr << "warning: no validation split: thresholds stay at p = 0.5 (uncalibrated)\n";
   if (group_) group_->finish();

@@ -61,6 +61,8 @@ struct TrainConfig {
   // How the bundle brings maps to input resolution (pixel thresholds calibrated on it); unset:
   // the better of bilinear and receptive on the validation masks (bilinear without any).
   std::optional<Upsampling> upsampling;
+  // Each type's map smoothing chosen on the validation masks (bundle_calibration.hpp); false: none.
+  bool smoothing = true;
   // Where the run computes: "cpu", "cuda" or "cuda:N" (checked before any work).
   std::string device = "cpu";
   // This process's place in a data-parallel run (one process when world_size is 1): every rank

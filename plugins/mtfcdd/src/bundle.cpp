@@ -14,6 +14,7 @@ using nlohmann::json;
 using Reader = JsonReader<std::runtime_error>;
 
 constexpr int kMaxSide = 16384;
+constexpr double kMaxSmoothing = 64;  // map cells; more would blur any map flat
 
 DefectType read_type(const Reader& r) {
   DefectType t;
@@ -23,6 +24,7 @@ DefectType read_type(const Reader& r) {
   // Scores cross the C ABI as float32: a threshold beyond its range would become infinite.
   t.image_threshold = r.number("image_threshold");
   t.pixel_threshold = r.number("pixel_threshold");
+  if (r.has("smoothing")) t.smoothing = r.number("smoothing", 0, kMaxSmoothing);
   return t;
 }
 
@@ -66,7 +68,9 @@ std::vector<Feature> features(const BundleManifest& m) {
           {m.precision == Precision::BF16, 4, "precision bf16"},
           {m.upsampling == Upsampling::Receptive, 5, "upsampling receptive"},
           {m.precision == Precision::Int8, 6, "precision int8"},
-          {m.precision == Precision::BF16 && !m.float32_convolutions.empty(), 7, "bf16 with float32_convolutions"}};
+          {m.precision == Precision::BF16 && !m.float32_convolutions.empty(), 7, "bf16 with float32_convolutions"},
+          {std::any_of(m.types.begin(), m.types.end(), [](const DefectType& t) { return t.smoothing > 0; }), 8,
+           "a type's smoothing"}};
 }
 
 // {"layer": [min, max], ...}: finite, min <= max, not all zero.
@@ -149,9 +153,11 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
 
 json manifest_to_json(const BundleManifest& m) {
   json types = json::array();
-  for (const auto& t : m.types)
+  for (const auto& t : m.types) {
     types.push_back({{"name", t.name}, {"display", t.display}, {"image_threshold", t.image_threshold},
                      {"pixel_threshold", t.pixel_threshold}});
+    if (t.smoothing > 0) types.back()["smoothing"] = t.smoothing;
+  }
   json j = {{"format", "mtfcdd-bundle"},
           {"format_version", needed_format(m)},
           {"model", m.model_file},
@@ -186,7 +192,8 @@ json manifest_to_json(const BundleManifest& m) {
 }
 
 Upsampler upsampler_of(const BundleManifest& m, std::optional<Upsampling> mode) {
-  const Upsampler up{mode.value_or(m.upsampling), m.receptive_field, {m.input_width, m.input_height}};
+  Upsampler up{mode.value_or(m.upsampling), m.receptive_field, {m.input_width, m.input_height}, {}};
+  for (const auto& t : m.types) up.smoothing.push_back(t.smoothing);
   if (up.mode == Upsampling::Receptive && !up.field.known())
     throw std::runtime_error("upsampling \"receptive\" needs the bundle's receptive_field (export it with a newer trainer)");
   return up;

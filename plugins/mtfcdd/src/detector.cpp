@@ -124,7 +124,8 @@ json Detector::describe() const {
     types.push_back({{"name", m.types[k].name},
                      {"display", m.types[k].display},
                      {"image_threshold", settings_.image_thresholds[k]},
-                     {"pixel_threshold", settings_.pixel_thresholds[k]}});
+                     {"pixel_threshold", settings_.pixel_thresholds[k]},
+                     {"smoothing", m.types[k].smoothing}});
   return {{"plugin", "mtfcdd"},
           {"model", bundle_dir_},
           {"types", types},
@@ -176,11 +177,13 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
       t.threshold = static_cast<float>(settings_.image_thresholds[k]);
       t.pixel_threshold = settings_.pixel_thresholds[k];
       t.decision = t.score >= t.threshold;
+      // Heatmaps, regions and pixel thresholds all see the type's smoothed map; z does not.
+      const cv::Mat shown = up.smooth(map, static_cast<size_t>(k));
       cv::Mat at_input;
       if (fit && (settings_.heatmap || t.decision || settings_.heatmap_full))
-        at_input = up(map, up.input);
+        at_input = up.scale(shown, up.input);
       if (settings_.heatmap && !fit) {
-        t.heatmap = map.clone();
+        t.heatmap = shown.clone();
       } else if (settings_.heatmap) {
         // At the map's own resolution: the placed part's share of the map's cells.
         const cv::Rect at = input_placement(frame, m);
@@ -190,7 +193,7 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
       }
       // Regions are found at frame resolution, so their boxes and areas are in frame pixels.
       if (t.decision || settings_.heatmap_full) {
-        const cv::Mat full = fit ? input_to_image(at_input, frame, m) : up(map, frame);
+        const cv::Mat full = fit ? input_to_image(at_input, frame, m) : up.scale(shown, frame);
         if (t.decision)
           t.regions = find_regions(full, static_cast<float>(t.pixel_threshold), settings_.min_region_area);
         if (settings_.heatmap_full) t.heatmap_full = full;

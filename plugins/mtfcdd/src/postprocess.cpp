@@ -60,7 +60,25 @@ cv::Mat receptive_upsample(const cv::Mat& map, cv::Size input, const ReceptiveFi
   return out;
 }
 
-cv::Mat Upsampler::operator()(const cv::Mat& map, cv::Size size) const {
+cv::Mat smooth_map(const cv::Mat& map, double sigma) {
+  if (!(sigma >= 0) || !std::isfinite(sigma))
+    throw std::invalid_argument("map smoothing needs a finite sigma >= 0, got " + std::to_string(sigma));
+  if (map.type() != CV_32FC1) throw std::invalid_argument("map smoothing needs a CV_32FC1 map");
+  if (sigma == 0) return map;
+  const int radius = static_cast<int>(std::ceil(3 * sigma));
+  cv::Mat g(2 * radius + 1, 1, CV_32F);
+  for (int i = -radius; i <= radius; ++i) g.at<float>(i + radius) = static_cast<float>(std::exp(-i * i / (2 * sigma * sigma)));
+  g /= cv::sum(g)[0];
+  cv::Mat out;
+  cv::sepFilter2D(map, out, CV_32F, g, g, cv::Point(-1, -1), 0, cv::BORDER_REPLICATE);
+  return out;
+}
+
+cv::Mat Upsampler::smooth(const cv::Mat& map, size_t type) const {
+  return smooth_map(map, type < smoothing.size() ? smoothing[type] : 0.0);
+}
+
+cv::Mat Upsampler::scale(const cv::Mat& map, cv::Size size) const {
   cv::Mat out;
   if (mode == Upsampling::Bilinear) {
     cv::resize(map, out, size, 0, 0, cv::INTER_LINEAR);

@@ -56,15 +56,16 @@ struct Names<Precision> {
 
 // The newest format this build reads. A bundle is written with the oldest version that holds what
 // it uses (2: input.resize "fit"; 3: flip_average; 4: precision bf16; 5: upsampling receptive;
-// 6: precision int8; 7: bf16 with float32_convolutions), so that older builds refuse what they
-// would misread.
-constexpr int kBundleFormatVersion = 7;
+// 6: precision int8; 7: bf16 with float32_convolutions; 8: a type's smoothing), so that older
+// builds refuse what they would misread.
+constexpr int kBundleFormatVersion = 8;
 
 struct DefectType {
   std::string name;
   std::string display;
   double image_threshold = 0.0;  // on the image score z (mean of the type's map)
-  double pixel_threshold = 0.0;  // on the map value A at input resolution
+  double pixel_threshold = 0.0;  // on the map value A at input resolution, after smoothing
+  double smoothing = 0.0;        // smooth_map's sigma in map cells before upsampling (0: none)
 };
 
 struct BundleManifest {

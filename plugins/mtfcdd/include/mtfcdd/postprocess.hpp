@@ -38,13 +38,24 @@ std::vector<float> fcdd_kernel_1d(int k, double std);
 // constant factor: no ranking changes; it keeps pixel thresholds comparable with bilinear's).
 cv::Mat receptive_upsample(const cv::Mat& map, cv::Size input, const ReceptiveField& field);
 
-// From a CV_32F map of model resolution to any size: bilinear (the paper), or receptive at the
-// model input size, then bilinear to the requested size when it differs.
+// A Gaussian of standard deviation `sigma` map cells over a CV_32FC1 map (radius ceil(3 sigma),
+// weights exp(-d^2 / (2 sigma^2)) normalised to sum 1, separable; the border replicated, so that a
+// defect at the edge keeps its level). sigma 0 returns `map` itself. Large defects light a map in
+// patches; smoothing at the type's scale fills them. Throws std::invalid_argument when sigma < 0
+// or is not finite, or for another map type.
+cv::Mat smooth_map(const cv::Mat& map, double sigma);
+
+// From a type's CV_32F map of model resolution to any size: smoothed at the type's scale, then
+// scaled bilinearly (the paper), or receptively at the model input size and then bilinearly to
+// the requested size when it differs.
 struct Upsampler {
   Upsampling mode = Upsampling::Bilinear;
-  ReceptiveField field;  // Receptive needs it
-  cv::Size input;        // the model input the field refers to
-  cv::Mat operator()(const cv::Mat& map, cv::Size size) const;
+  ReceptiveField field;           // Receptive needs it
+  cv::Size input;                 // the model input the field refers to
+  std::vector<double> smoothing;  // per type: smooth_map's sigma in map cells; missing = 0
+  cv::Mat smooth(const cv::Mat& map, size_t type) const;
+  cv::Mat scale(const cv::Mat& smoothed, cv::Size size) const;
+  cv::Mat operator()(const cv::Mat& map, cv::Size size, size_t type) const { return scale(smooth(map, type), size); }
 };
 
 struct Region {

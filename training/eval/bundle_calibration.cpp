@@ -1,0 +1,64 @@
+#include "bundle_calibration.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+namespace mtfcdd {
+namespace {
+
+std::vector<std::string> type_names(const BundleManifest& man) {
+  std::vector<std::string> names;
+  for (const auto& t : man.types) names.push_back(t.name);
+  return names;
+}
+
+void choose_upsampling(BundleManifest& man, const std::vector<ImageScores>& val) {
+  if (!man.receptive_field.known()) return;  // receptive needs the field; bilinear it is
+  std::vector<double> aupro;
+  man.upsampling = better_upsampler(val, type_names(man), {upsampler_of(man, Upsampling::Bilinear),
+                                                           upsampler_of(man, Upsampling::Receptive)}, &aupro)
+                       .mode;
+  if (std::isnan(aupro[0])) return;
+  std::printf("upsampling %s: validation mean AUPRO bilinear %.4f, receptive %.4f\n", name_of(man.upsampling),
+              aupro[0], aupro[1]);
+}
+
+void choose_smoothing(BundleManifest& man, const std::vector<ImageScores>& val) {
+  std::vector<std::vector<double>> aupro;
+  const auto sigmas = better_smoothing(val, type_names(man), upsampler_of(man), kSmoothingSigmas, &aupro);
+  std::string said;
+  for (size_t k = 0; k < man.types.size(); ++k) {
+    man.types[k].smoothing = sigmas[k];
+    if (std::isnan(aupro[0][k])) continue;  // no mask of the type: unsmoothed
+    size_t i = 0;
+    while (kSmoothingSigmas[i] != sigmas[k]) ++i;
+    char part[160];
+    std::snprintf(part, sizeof part, "%s %g (%.4f, unsmoothed %.4f)", man.types[k].name.c_str(), sigmas[k], aupro[i][k],
+                  aupro[0][k]);
+    said += (said.empty() ? "" : ", ") + std::string(part);
+  }
+  if (!said.empty()) std::printf("smoothing sigma in map cells by validation AUPRO: %s\n", said.c_str());
+}
+
+}  // namespace
+
+void calibrate_manifest(BundleManifest& man, const std::vector<ImageScores>& val, const CalibrationPlan& plan) {
+  if (plan.choose_upsampling) choose_upsampling(man, val);
+  if (plan.choose_smoothing) choose_smoothing(man, val);
+  std::vector<double> fb_img, fb_pix;
+  for (const auto& t : man.types) {
+    fb_img.push_back(t.image_threshold);
+    fb_pix.push_back(t.pixel_threshold);
+  }
+  const Calibration cal = calibrate(val, type_names(man), upsampler_of(man), fb_img, fb_pix);
+  for (size_t k = 0; k < man.types.size(); ++k) {
+    man.types[k].image_threshold = cal.image[k];
+    man.types[k].pixel_threshold = cal.pixel[k];
+  }
+  man.calibrated = true;
+  for (const auto& n : cal.notes) std::cerr << "calibration: " << n << "\n";
+}
+
+}  // namespace mtfcdd
