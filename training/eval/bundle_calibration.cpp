@@ -1,5 +1,6 @@
 #include "bundle_calibration.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -32,8 +33,7 @@ void choose_smoothing(BundleManifest& man, const std::vector<ImageScores>& val) 
   for (size_t k = 0; k < man.types.size(); ++k) {
     man.types[k].smoothing = sigmas[k];
     if (std::isnan(aupro[0][k])) continue;  // no mask of the type: unsmoothed
-    size_t i = 0;
-    while (kSmoothingSigmas[i] != sigmas[k]) ++i;
+    const size_t i = std::find(kSmoothingSigmas.begin(), kSmoothingSigmas.end(), sigmas[k]) - kSmoothingSigmas.begin();
     char part[160];
     std::snprintf(part, sizeof part, "%s %g (%.4f, unsmoothed %.4f)", man.types[k].name.c_str(), sigmas[k], aupro[i][k],
                   aupro[0][k]);

@@ -420,14 +420,18 @@ Upsampler better_upsampler(const std::vector<ImageScores>& val, const std::vecto
 std::vector<double> better_smoothing(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
                                      const Upsampler& up, const std::vector<double>& sigmas,
                                      std::vector<std::vector<double>>* aupro) {
-  if (sigmas.empty()) throw std::invalid_argument("better_smoothing: no sigma");
+  const std::string fn = "better_smoothing";
+  if (sigmas.empty()) throw std::invalid_argument(fn + ": no sigma");
   const size_t m = type_names.size();
+  check_scores(val, m, true, fn);
+  check_size(up.input.width, up.input.height, fn);
+  // Each type's AUPRO alone: the image metrics and the any-anomaly maps of summarize are not needed.
   std::vector<std::vector<double>> per_sigma;
   for (double sigma : sigmas) {
     Upsampler u = up;
     u.smoothing.assign(m, sigma);
     std::vector<double> a;
-    for (const TypeReport& t : summarize(val, type_names, u, true).types) a.push_back(t.aupro);
+    for (size_t k = 0; k < m; ++k) a.push_back(pixel_metrics_of(val, static_cast<int>(k), u, kAuproFprLimit).aupro);
     per_sigma.push_back(std::move(a));
   }
   std::vector<double> chosen(m, sigmas[0]);
