@@ -304,6 +304,28 @@ TEST(Evaluate, BetterSmoothingIsEachTypesOwn) {
   EXPECT_THROW(better_smoothing(val, {"uneven", "crack", "dent"}, bilinear(8, 8), {}), std::invalid_argument);
 }
 
+// `chip`'s map lights the columns beside its mask (columns 2-3) and not the mask: unsmoothed the
+// region reads 0, below the normal image's .2, while the lit columns alone are 16 of the 112
+// normal pixels (FPR .14) and the next threshold (.2) jumps to FPR .71: PRO is 0 up to the limit,
+// AUPRO exactly 0. Sigma 1 spills the lit columns into the region (about .3, above .2), so its
+// AUPRO looks better; maps that miss the masks cannot rank sigmas, and the first is kept.
+TEST(Evaluate, BetterSmoothingKeepsTheFirstSigmaWhereMasksAreNotFound) {
+  const TempDir dir;
+  cv::Mat m = cv::Mat::zeros(8, 8, CV_8U);
+  m(cv::Rect(2, 0, 2, 8)).setTo(255);
+  ASSERT_TRUE(cv::imwrite(dir.file("chip.png"), m));
+  const std::vector<Sample> s{sample("chip.png", {0}, {{0, dir.file("chip.png")}}), sample("n.png", {})};
+  cv::Mat beside = cv::Mat::zeros(8, 8, CV_32F);
+  beside.col(1).setTo(1);
+  beside.col(4).setTo(1);
+  const std::vector<ImageScores> val{scored(s[0], {.25}, {1}, {beside}),
+                                     scored(s[1], {.2}, {.2}, {cv::Mat(8, 8, CV_32F, cv::Scalar(0.2))})};
+  std::vector<std::vector<double>> aupro;
+  EXPECT_EQ(better_smoothing(val, {"chip"}, bilinear(8, 8), {0, 1}, &aupro), std::vector<double>{0});
+  EXPECT_NEAR(aupro[0][0], 0.0, 1e-12);
+  EXPECT_GT(aupro[1][0], kAuproChance);
+}
+
 // The pixel F1 at given thresholds, on the same pixels as AUROC: scratch's defect pixels 1, .75,
 // .75, .5625 against A's 12 (at most .25) and N's 16 at .6.
 TEST(Evaluate, PixelF1AtTheBundleThresholdAndTheBest) {

@@ -436,6 +436,7 @@ std::vector<double> better_smoothing(const std::vector<ImageScores>& val, const 
   }
   std::vector<double> chosen(m, sigmas[0]);
   for (size_t k = 0; k < m; ++k) {
+    if (!(per_sigma[0][k] > kAuproChance)) continue;  // masks not found: they cannot rank sigmas
     size_t best = 0;
     for (size_t i = 1; i < sigmas.size(); ++i)
       if (per_sigma[i][k] > per_sigma[best][k]) best = i;  // never on NaN: a type without masks keeps the first
