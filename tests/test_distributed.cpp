@@ -121,7 +121,10 @@ TEST(Distributed, TwoRanksMatchOneRankOfTheDoubleBatch) {
   test::TempDir dir;
   write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
   const auto base = [&](const std::string& out) { return toy_args(dir.file("toy"), dir.file(out)) + std::vector<std::string>{"--batch", "8", "--max-steps", "5"}; };
-  ASSERT_EQ(run(base("one"), dir.file("one")), 0) << Proc{-1, dir.file("one.out"), dir.file("one.err")}.text();
+  // --global-bn: the one process normalises as the two do (its default, the layers' own fused
+  // BatchNorm, agrees to float32 accumulation only, which Adam's first steps amplify).
+  ASSERT_EQ(run(base("one") + std::vector<std::string>{"--global-bn"}, dir.file("one")), 0)
+      << Proc{-1, dir.file("one.out"), dir.file("one.err")}.text();
   ASSERT_EQ(run(base("two") + std::vector<std::string>{"--nproc", "2"}, dir.file("two")), 0)
       << Proc{-1, dir.file("two.out"), dir.file("two.err")}.text();
   // best.pt holds the weights after the 5 steps (the only epoch), BN running statistics included.
@@ -133,13 +136,23 @@ TEST(Distributed, TwoRanksMatchOneRankOfTheDoubleBatch) {
   EXPECT_TRUE(fs::exists(dir.file("two/bundle/model.onnx")));
 }
 
-// The hand-written backward of the synchronised BatchNorm against autograd through ATen's layer.
-TEST(Distributed, GlobalBatchNormMatchesTheLayerOnOneProcess) {
+namespace {
+
+// Two copies of one toy network in training mode.
+std::pair<FcddModel, FcddModel> twin_models() {
   torch::manual_seed(3);
   FcddModel a(toy_model()), b(toy_model());
   b->copy_network_from(*a);
   a->train();
   b->train();
+  return {a, b};
+}
+
+}  // namespace
+
+// The hand-written backward of the synchronised BatchNorm against autograd through ATen's layer.
+TEST(Distributed, GlobalBatchNormMatchesTheLayerOnOneProcess) {
+  auto [a, b] = twin_models();
   const auto x = torch::randn({4, 3, 64, 64});
   const auto y = (torch::rand({4, 2}) < 0.5).to(torch::kFloat);
   const auto loss_of = [&](FcddModel& m) { return fcdd_loss(anomaly_scores(pseudo_huber(m->forward(x))), y); };
@@ -147,7 +160,8 @@ TEST(Distributed, GlobalBatchNormMatchesTheLayerOnOneProcess) {
   la.backward();
   torch::Tensor lb;
   {
-    SyncBatchNormScope one_process(nullptr);
+    SingleProcess group;
+    SyncBatchNormScope one_process(&group);
     lb = loss_of(b);
     lb.backward();
   }
@@ -161,6 +175,15 @@ TEST(Distributed, GlobalBatchNormMatchesTheLayerOnOneProcess) {
   for (const auto& p : b->named_buffers())
     if (p.value().is_floating_point())
       EXPECT_LT(((ba[p.key()] - p.value()).norm() / ba[p.key()].norm()).item<double>(), 1e-5) << p.key();
+}
+
+// Without a collective (a run of one process) the step keeps the layers' own fused kernels.
+TEST(Distributed, NoCollectiveKeepsTheLayersOwnBatchNorm) {
+  auto [a, b] = twin_models();
+  const auto x = torch::randn({4, 3, 64, 64});
+  const auto plain = a->forward(x);
+  SyncBatchNormScope no_group(nullptr);
+  EXPECT_TRUE(torch::equal(plain, b->forward(x)));
 }
 
 namespace {
@@ -190,7 +213,9 @@ TEST(Distributed, ResumeWithTwoRanksContinuesTheOneRankRun) {
   ASSERT_EQ(run(base + std::vector<std::string>{"--max-steps", "3", "--nproc", "2"}, dir.file("a")), 0);
   ASSERT_EQ(run(base + std::vector<std::string>{"--resume", "--nproc", "2"}, dir.file("b")), 0)
       << Proc{-1, dir.file("b.out"), dir.file("b.err")}.text();
-  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("one")) + std::vector<std::string>{"--batch", "8"}, dir.file("c")), 0);
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("one")) + std::vector<std::string>{"--batch", "8", "--global-bn"},
+                dir.file("c")),
+            0);
   auto two = checkpoint_model(dir.file("two/checkpoint.pt")), one = checkpoint_model(dir.file("one/checkpoint.pt"));
   EXPECT_LT(max_relative_difference(one, two), 1e-5);
 }

@@ -7,17 +7,12 @@
 namespace mtfcdd {
 namespace {
 
-// The training step's scope: whether one is open, and over which processes (null: this one).
+// The training step's scope: whether one is open, and over which processes (null: this one alone).
 std::atomic<bool> g_in_scope{false};
 std::atomic<Collective*> g_bn_sync{nullptr};
 
 Collective* collective_of(int64_t handle) { return reinterpret_cast<Collective*>(handle); }
 int64_t handle_of(Collective* c) { return static_cast<int64_t>(reinterpret_cast<intptr_t>(c)); }
-
-// Sums over the processes; a null collective is one process: nothing to add.
-void sum_over(torch::Tensor& t, Collective* c) {
-  if (c != nullptr) c->allreduce_sum(t);
-}
 
 torch::Tensor per_channel(const torch::Tensor& v) { return v.view({1, -1, 1, 1}); }
 const std::vector<int64_t> kReduce{0, 2, 3};
@@ -47,7 +42,7 @@ struct GlobalBatchNorm : torch::autograd::Function<GlobalBatchNorm> {
     const int64_t ch = x.size(1);
     const auto grad_weight = (sums.slice(0, ch) * invstd).to(weight.scalar_type());
     const auto grad_bias = sums.slice(0, 0, ch).to(weight.scalar_type());
-    sum_over(sums, collective_of(ctx->saved_data["collective"].toInt()));
+    collective_of(ctx->saved_data["collective"].toInt())->allreduce_sum(sums);
     const auto mean_dy = sums.slice(0, 0, ch) / n, mean_dy_xmu = sums.slice(0, ch) / n;
     const auto w = weight.to(torch::kDouble);
     const auto grad_x = (dy - per_channel(mean_dy.to(torch::kFloat)) -
@@ -69,11 +64,11 @@ torch::Tensor global_batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Ten
     // passes, as ATen's kernel, not E[x^2] - E[x]^2, which cancels).
     auto sums = torch::cat({x.sum(kReduce, false, torch::kDouble),
                             torch::full({1}, static_cast<double>(x.numel() / ch), x.options().dtype(torch::kDouble))});
-    sum_over(sums, c);
+    c->allreduce_sum(sums);
     n = sums[ch].item<double>();
     mean = sums.slice(0, 0, ch) / n;
     var = (x - per_channel(mean.to(torch::kFloat))).square().sum(kReduce, false, torch::kDouble);
-    sum_over(var, c);
+    c->allreduce_sum(var);
     var /= n;
     if (bn.options.track_running_stats()) {
       const double m = bn.options.momentum().value_or(0.1);
@@ -96,8 +91,9 @@ SyncBatchNormScope::~SyncBatchNormScope() {
 }
 
 torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
-  if (!g_in_scope.load() || !bn.is_training()) return bn.forward(x);
-  return global_batch_norm(bn, x, g_bn_sync.load());
+  Collective* c = g_bn_sync.load();
+  if (!g_in_scope.load() || !bn.is_training() || c == nullptr) return bn.forward(x);
+  return global_batch_norm(bn, x, c);
 }
 
 void broadcast_module(torch::nn::Module& m, Collective& c) {

@@ -21,12 +21,24 @@ class Collective {
   virtual void broadcast(std::vector<torch::Tensor>& tensors, int root) = 0;
 };
 
-// While one is alive, BatchNorm layers in training mode normalise with the statistics of the
-// global batch (the union of every process's shard; c null: this process alone) instead of their
-// own shard's, by one implementation whatever the number of processes (reductions in double,
-// elementwise steps per image): N processes with B/N images each then compute what one process
-// computes on B images to float rounding, so a run's result does not depend on how many processes
-// made it. Process-wide, since backward may run on the autograd engine's threads.
+// A run of one process as a collective: sums and broadcasts leave tensors as they are. Given to
+// the step, it makes one process normalise BatchNorm exactly as N processes would.
+class SingleProcess final : public Collective {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void allreduce_sum(torch::Tensor&) override {}
+  void broadcast(std::vector<torch::Tensor>&, int) override {}
+};
+
+// While one is alive with a collective c, BatchNorm layers in training mode normalise with the
+// statistics of the global batch (the union of every process's shard) instead of their own
+// shard's, by one implementation whatever the number of processes (reductions in double,
+// elementwise steps per image): N processes with B/N images each compute what one process given
+// a SingleProcess computes on B images to float rounding. With c null (a run of one process)
+// the layers run their own fused kernels (oneDNN, cuDNN), which a whole-network step needs to be
+// fast; such a run and an N-process one agree to float32 accumulation, not rounding.
+// Process-wide, since backward may run on the autograd engine's threads.
 class SyncBatchNormScope {
  public:
   explicit SyncBatchNormScope(Collective* c);
@@ -39,8 +51,9 @@ class SyncBatchNormScope {
   bool previous_in_scope_;
 };
 
-// bn(x): the layer's own forward; in training mode inside a SyncBatchNormScope, the global batch's
-// statistics (the running statistics updated with them, as the layer would). Float32 out.
+// bn(x): the layer's own forward; in training mode inside a SyncBatchNormScope with a collective,
+// the global batch's statistics (the running statistics updated with them, as the layer would),
+// float32 out.
 torch::Tensor batch_norm(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x);
 
 // Copies every parameter and buffer of rank 0 into the others' (the start of a run: all begin

@@ -1,5 +1,7 @@
 #include "layers.hpp"
 
+#include <variant>
+
 #include "collective.hpp"
 
 namespace mtfcdd {
@@ -35,7 +37,8 @@ NetGraph::Id emit_act(NetGraph& g, NetGraph::Id x, Act act) {
 }
 
 Pads conv_pads(const torch::nn::Conv2d& conv) {
-  const auto& p = c10::get<torch::ExpandingArray<2>>(conv->options.padding());
+  using std::get;  // the padding variant is c10's own before LibTorch 2.1, std's since: ADL finds either get
+  const auto& p = get<torch::ExpandingArray<2>>(conv->options.padding());
   return {(*p)[0], (*p)[1], (*p)[0], (*p)[1]};
 }
 

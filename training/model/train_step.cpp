@@ -1,6 +1,7 @@
 #include "train_step.hpp"
 
 #include <ATen/autocast_mode.h>
+#include <torch/version.h>
 
 #include <stdexcept>
 
@@ -28,23 +29,35 @@ torch::Tensor to_device(const torch::Tensor& cpu, const torch::Device& device) {
   return cpu.pin_memory().to(device, /*non_blocking=*/true);
 }
 
-AutocastScope::AutocastScope(bool on, torch::DeviceType device) : on_(on), device_(device) {
-  if (!on_) return;
-  if (device_ == torch::kCUDA) {
+namespace {
+
+// LibTorch 2.4 replaced the per-device autocast setters (set_enabled for CUDA, set_cpu_enabled)
+// with ones that take the device type; both spellings are kept so that Debian's 1.13 and a CUDA
+// LibTorch of today build the same step.
+void set_bf16_autocast(torch::DeviceType device, bool on) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  at::autocast::set_autocast_dtype(device, at::kBFloat16);
+  at::autocast::set_autocast_enabled(device, on);
+#else
+  if (device == torch::kCUDA) {
     at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
+    at::autocast::set_enabled(on);
   } else {
     at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_cpu_enabled(on);
   }
+#endif
+}
+
+}  // namespace
+
+AutocastScope::AutocastScope(bool on, torch::DeviceType device) : on_(on), device_(device) {
+  if (on_) set_bf16_autocast(device_, true);
 }
 
 AutocastScope::~AutocastScope() {
   if (!on_) return;
-  if (device_ == torch::kCUDA)
-    at::autocast::set_enabled(false);
-  else
-    at::autocast::set_cpu_enabled(false);
+  set_bf16_autocast(device_, false);
   at::autocast::clear_cache();
 }
 

@@ -228,6 +228,8 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
   c->add_flag("--resume", t.resume, "continue RUN/checkpoint.pt");
   cli::add_choice(c, "--select", t.select, "which val figure picks the best epoch");
   c->add_flag("--bf16", t.bf16, "forward passes autocast to bfloat16");
+  c->add_flag("--global-bn", t.global_bn,
+              "one process normalises BatchNorm as several do (slower; then it matches an N-process run)");
   cli::add_choice(c, "--resize", t.resize, "how images become the input");
   c->add_option("--snapshots", t.snapshots, "the bundle averages the maps of K epochs evenly spaced over the run")
       ->check(CLI::Range(1, 16));

@@ -329,6 +329,7 @@ nlohmann::json provenance(const ModelConfig& mc, const TrainConfig& cfg, const s
           {"weight_decay", cfg.weight_decay},
           {"ema", cfg.ema},
           {"bf16", cfg.bf16},
+          {"global_bn", cfg.global_bn},
           {"augment", {{"probability", cfg.aug.probability},
                        {"flip", std::string(cfg.aug.flip_horizontal ? "h" : "") + (cfg.aug.flip_vertical ? "v" : "")},
                        {"stretch", cfg.aug.max_stretch},
@@ -433,12 +434,18 @@ class Run {
   EpochEnd train_epoch();
   void end_epoch(const EpochEnd& e, double seconds);
   Collective* collective() { return group_.get(); }
+  // The step's: the group, a SingleProcess with --global-bn, else none (the layers' own BatchNorm).
+  Collective* step_collective() {
+    if (group_) return group_.get();
+    return cfg_.global_bn ? &single_ : nullptr;
+  }
 
   const TrainConfig& cfg_;
   const torch::Device device_;
   const bool lead_;
   const Clock::time_point t_start_ = Clock::now();
   std::unique_ptr<C10dGroup> group_;
+  SingleProcess single_;
   Dataset data_;
   std::vector<int> train_, val_;
   int64_t m_ = 0;
@@ -560,7 +567,7 @@ Run::EpochEnd Run::train_epoch() {
   const auto t_epoch = Clock::now();
   Progress progress;
   EpochEnd e;
-  const StepOptions so{cfg_.bf16, collective()};
+  const StepOptions so{cfg_.bf16, step_collective()};
   fill();
   while (loader_->pending() > 0) {
     const auto t_wait = Clock::now();

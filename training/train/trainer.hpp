@@ -40,6 +40,10 @@ struct TrainConfig {
   // Forward passes of training in bfloat16 (autocast; fast on CPUs with AVX-512 BF16 or AMX);
   // weights, gradients, the loss, validation and the exported model stay float32.
   bool bf16 = false;
+  // One process normalises BatchNorm as N processes do (SyncBatchNormScope): slower than the
+  // layers' fused kernels, but the run then matches an N-process run of the same global batch to
+  // float rounding, where otherwise Adam's first steps amplify float32 accumulation differences.
+  bool global_bn = false;
   // How images become the input: Fit for parts imaged at several aspect ratios, whose defects
   // would otherwise reach the network stretched differently.
   Resize resize = Resize::Stretch;

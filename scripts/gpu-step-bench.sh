@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds training/model/ against the CUDA LibTorch of the machine's PyTorch and times the training
+# step on its GPU, beside two peers measured in the same run: PyTorch eager on the same irv2
+# network (bench/step_peer.py) and the same binary on the machine's CPUs; whole-network steps also
+# with --global-bn (BatchNorm as a multi-process run normalises).
+#   scripts/gpu-step-bench.sh [LOG]      (needs python3 with a CUDA torch, timm, cmake, a C++17 compiler)
+set -uo pipefail
+log=${1:-/tmp/gpu-step-bench.log}
+exec > >(tee "$log") 2>&1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+torch_root=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))') || exit 1
+python3 -c 'import torch; print("python torch", torch.__version__, "cuda", torch.version.cuda, "gpu", torch.cuda.is_available())'
+
+build=/tmp/build-cuda
+bench=$build/mtfcdd-step-bench
+start=$(date +%s)
+if ! cmake -S training/model -B $build -G Ninja -DTorch_DIR="$torch_root/share/cmake/Torch" \
+      -DTORCH_CUDA_ARCH_LIST=9.0 >$build.cmake.log 2>&1 || ! cmake --build $build >>$build.cmake.log 2>&1; then
+  tail -40 $build.cmake.log
+  echo "cmake build failed; building with g++ directly against $torch_root"
+  abi=$(python3 -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
+  mkdir -p $build/direct && bench=$build/direct/mtfcdd-step-bench
+  flags="-O2 -std=c++17 -fPIC -D_GLIBCXX_USE_CXX11_ABI=$abi -I$torch_root/include -I$torch_root/include/torch/csrc/api/include -Itraining/model"
+  ls training/model/*.cpp | xargs -P 16 -I{} sh -c "g++ $flags -c {} -o $build/direct/\$(basename {} .cpp).o" || exit 1
+  g++ -o $bench $build/direct/*.o -L$torch_root/lib -Wl,-rpath,$torch_root/lib \
+      -Wl,--no-as-needed -ltorch_cuda -lc10_cuda -Wl,--as-needed -ltorch -ltorch_cpu -lc10 -lpthread || exit 1
+fi
+echo "built in $(( $(date +%s) - start )) s"
+
+run() { echo "\$ $*"; timeout 120 "$@" || echo "exit $?"; }
+for precision in "" --bf16; do
+  run $bench --device cuda --preset irv2 --batch 32 --steps 20 --warmup 3 $precision
+  run python3 bench/step_peer.py --device cuda --batch 32 --steps 20 --warmup 3 $precision
+  run $bench --device cuda --preset irv2 --batch 32 --steps 20 --warmup 3 --train-backbone $precision
+  run $bench --device cuda --preset irv2 --batch 32 --steps 20 --warmup 3 --train-backbone --global-bn $precision
+  run python3 bench/step_peer.py --device cuda --batch 32 --steps 20 --warmup 3 --train-backbone $precision
+done
+run $bench --device cuda --preset irv2 --batch 128 --steps 10 --warmup 3 --bf16
+run $bench --device cuda --preset irv2 --batch 32 --steps 20 --warmup 3 --nchw
+run $bench --device cuda --preset small --batch 32 --steps 20 --warmup 3 --train-backbone
+run $bench --device cuda --preset small --batch 32 --steps 20 --warmup 3 --train-backbone --bf16
+run $bench --device cuda --preset small --batch 32 --steps 20 --warmup 3 --train-backbone --bf16 --global-bn
+run $bench --device cuda --preset mobilenet_v1 --batch 32 --steps 20 --warmup 3 --input-size 224
+run $bench --device cpu --preset irv2 --batch 32 --steps 3 --warmup 1 --threads "$(nproc)"
+run $bench --device cpu --preset irv2 --batch 32 --steps 3 --warmup 1 --threads "$(nproc)" --bf16
