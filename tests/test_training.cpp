@@ -187,6 +187,14 @@ TEST(Training, SnapshotEpochsAreEvenlySpacedAndEndAtTheLast) {
   EXPECT_EQ(snapshot_epochs(7, 1), (std::vector<int>{7}));
 }
 
+TEST(Training, SnapshotSpanKeepsTheSnapshotsInTheRunsLastPart) {
+  EXPECT_EQ(snapshot_epochs(80, 5, 0.5), (std::vector<int>{48, 56, 64, 72, 80}));   // window 40 from 40
+  EXPECT_EQ(snapshot_epochs(80, 5, 0.25), (std::vector<int>{64, 68, 72, 76, 80}));  // window 20 from 60
+  EXPECT_EQ(snapshot_epochs(80, 5, 0.4), (std::vector<int>{55, 61, 68, 74, 80}));   // 48 + ceil(32i / 5)
+  EXPECT_EQ(snapshot_epochs(10, 5, 0.1), (std::vector<int>{6, 7, 8, 9, 10}));       // at least 5 epochs
+  EXPECT_EQ(snapshot_epochs(65, 5, 1), snapshot_epochs(65, 5));
+}
+
 // A snapshot ensemble's bundle is the mean map of the chosen epochs' weights; a run that kept no
 // snapshots cannot be resumed into one.
 TEST(Training, SnapshotEnsembleExportsTheMeanOfTheChosenEpochs) {

@@ -233,6 +233,8 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
   cli::add_choice(c, "--resize", t.resize, "how images become the input");
   c->add_option("--snapshots", t.snapshots, "the bundle averages the maps of K epochs evenly spaced over the run")
       ->check(CLI::Range(1, 16));
+  c->add_option("--snapshot-span", t.snapshot_span,
+                "the snapshots are spaced over this last fraction of the run, e.g. 0.5 (default 1: all of it)");
   cli::add_choice(c, "--flip-average", t.flip_average, "the bundle averages each image's maps over its mirror images");
   cli::add_choice(c, "--upsampling", t.upsampling, "auto",
                   "how the bundle brings maps to input resolution, thresholds calibrated on it (auto: the better on "

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <deque>
@@ -283,6 +284,8 @@ void check_config(const TrainConfig& cfg) {
     throw std::invalid_argument("--aug-stretch must be in [0, 1]");
   if (!(cfg.aug.max_scale >= 0 && cfg.aug.max_scale <= 1)) throw std::invalid_argument("--aug-scale must be in [0, 1]");
   if (cfg.snapshots < 1) throw std::invalid_argument("--snapshots must be positive");
+  if (!(cfg.snapshot_span > 0 && cfg.snapshot_span <= 1))
+    throw std::invalid_argument("--snapshot-span must be in (0, 1]");
   if (cfg.model.members <= 16 && cfg.snapshots * cfg.model.members > 16)  // more members: the model says so
     throw std::invalid_argument("--members x --snapshots must be at most 16 networks in all");
   if (cfg.max_steps < 0) throw std::invalid_argument("--max-steps must be >= 0");
@@ -395,10 +398,12 @@ void calibrate_bundle(const std::string& bundle_dir, const Dataset& data, C10dGr
 
 }  // namespace
 
-std::vector<int> snapshot_epochs(int epochs, int snapshots) {
+std::vector<int> snapshot_epochs(int epochs, int snapshots, double span) {
+  const int window =
+      std::clamp(static_cast<int>(std::ceil(span * epochs - 1e-9)), std::min(epochs, snapshots), epochs);
+  const int first = epochs - window, k = std::min(window, snapshots);
   std::vector<int> out;
-  const int k = std::min(epochs, snapshots);
-  for (int i = 1; i <= k; ++i) out.push_back((i * epochs + k - 1) / k);
+  for (int i = 1; i <= k; ++i) out.push_back(first + (i * window + k - 1) / k);
   return out;
 }
 
@@ -669,7 +674,7 @@ int Run::train() {
 void Run::finish() {
   ExportRequest req;
   req.out_dir = (fs::path(cfg_.out) / "bundle").string();
-  const std::vector<int> chosen = snapshot_epochs(st_.epoch, cfg_.snapshots);
+  const std::vector<int> chosen = snapshot_epochs(st_.epoch, cfg_.snapshots, cfg_.snapshot_span);
   const bool by_auroc = cfg_.select == Select::Auroc;
   if (lead_) {
     if (cfg_.snapshots > 1)

@@ -59,6 +59,9 @@ struct TrainConfig {
   // different stages of a run rank differently, and their mean is steadier than any one epoch
   // picked by a small validation split. Inference costs this many networks; 1 = the best epoch.
   int snapshots = 1;
+  // The snapshots are spaced over the run's last fraction this large: early epochs' maps can pull
+  // the mean below the best epoch (`small` on Magnetic Tile, docs/results.md L-SM-D2S80).
+  double snapshot_span = 1;
   // The bundle's maps are the mean over each image and its mirror images, thresholds calibrated
   // on that mean. Validation during training (and so the epoch chosen) uses one view.
   FlipAverage flip_average = FlipAverage::None;
@@ -75,9 +78,11 @@ struct TrainConfig {
   int64_t max_steps = 0;  // stop (as the time budget does) after this many iterations in all; 0 = no limit
 };
 
-// The epochs a snapshot ensemble of `snapshots` takes from a run of `epochs`: ceil(i * epochs /
-// snapshots) for i = 1 .. snapshots (every epoch when there are fewer).
-std::vector<int> snapshot_epochs(int epochs, int snapshots);
+// The epochs a snapshot ensemble of `snapshots` takes from a run of `epochs`, evenly spaced over
+// its last ceil(span x epochs) epochs (the window, at least `snapshots` long) and ending at the
+// last: first + ceil(i * window / snapshots) for i = 1 .. snapshots, first = epochs - window
+// (every epoch of the window when there are fewer).
+std::vector<int> snapshot_epochs(int epochs, int snapshots, double span = 1);
 
 // The balanced sampler's pools over one split: pool 0 the normal images, pool k + 1 the images
 // of type k (an image with several types is in each of their pools); indices into data.samples.
