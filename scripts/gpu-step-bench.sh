@@ -16,14 +16,8 @@ bench=$build/mtfcdd-step-bench
 start=$(date +%s)
 if ! cmake -S training/model -B $build -G Ninja -DTorch_DIR="$torch_root/share/cmake/Torch" \
       -DTORCH_CUDA_ARCH_LIST=9.0 >$build.cmake.log 2>&1 || ! cmake --build $build >>$build.cmake.log 2>&1; then
-  tail -40 $build.cmake.log
-  echo "cmake build failed; building with g++ directly against $torch_root"
-  abi=$(python3 -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
-  mkdir -p $build/direct && bench=$build/direct/mtfcdd-step-bench
-  flags="-O2 -std=c++17 -fPIC -D_GLIBCXX_USE_CXX11_ABI=$abi -I$torch_root/include -I$torch_root/include/torch/csrc/api/include -Itraining/model"
-  ls training/model/*.cpp | xargs -P 16 -I{} sh -c "g++ $flags -c {} -o $build/direct/\$(basename {} .cpp).o" || exit 1
-  g++ -o $bench $build/direct/*.o -L$torch_root/lib -Wl,-rpath,$torch_root/lib \
-      -Wl,--no-as-needed -ltorch_cuda -lc10_cuda -Wl,--as-needed -ltorch -ltorch_cpu -lc10 -lpthread || exit 1
+  grep -m 20 -B 2 -A 8 "error" $build.cmake.log || tail -40 $build.cmake.log
+  exit 1
 fi
 echo "built in $(( $(date +%s) - start )) s"
 
