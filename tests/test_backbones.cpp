@@ -8,6 +8,7 @@
 #include "fcdd_model.hpp"
 #include "npy.hpp"
 #include "safetensors.hpp"
+#include "test_util.hpp"
 #include "weights.hpp"
 
 using namespace mtfcdd;
@@ -98,4 +99,37 @@ TEST(Model, FrozenBackboneStaysInEvalMode) {
   EXPECT_EQ(count_parameters(*m).trainable, count_parameters(*m).head);
   m->set_backbone_frozen(false);
   EXPECT_TRUE(m->backbone->is_training());
+}
+
+// Runs trained apart join as one ensemble: its maps are the mean over all their networks (each
+// with its own head), and networks whose maps would not align are refused, naming why.
+TEST(Model, JoinedNetworksMapTheMeanOverAllTheirMembers) {
+  torch::manual_seed(3);
+  ModelConfig two;
+  two.types = 2;
+  two.input_size = 64;
+  two.head_channels = 16;
+  two.members = 2;
+  ModelConfig dilated = two;
+  dilated.members = 1;
+  dilated.head_dilation = 2;
+  dilated.head_channels = 8;
+  FcddModel a(two), b(dilated);
+  FcddModel both = joined({a, b});
+  EXPECT_EQ(both->config().members, 3);
+  EXPECT_EQ(both->member_list()[2]->config().head_dilation, 2);
+  a->eval();
+  b->eval();
+  both->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::rand({2, 3, 64, 64}) * 2 - 1;
+  const torch::Tensor mean = (2 * a->maps(x) + b->maps(x)) / 3;  // a's two members, b's one
+  EXPECT_TRUE(torch::allclose(both->maps(x), mean, 1e-5, 1e-7));
+  EXPECT_EQ(joined({a})->config().members, 2);  // a copy, not the same modules
+  EXPECT_NE(joined({a})->conv1->weight.data_ptr(), a->conv1->weight.data_ptr());
+
+  ModelConfig larger = dilated;
+  larger.input_size = 96;
+  const std::string why = test::message_of([&] { joined({a, FcddModel(larger)}); });
+  EXPECT_NE(why.find("96 px"), std::string::npos) << why;
 }

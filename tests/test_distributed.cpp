@@ -15,11 +15,13 @@
 
 #include "collective.hpp"
 #include "dist_env.hpp"
+#include "export.hpp"
 #include "fcdd_math.hpp"
 #include "fcdd_model.hpp"
 #include "test_util.hpp"
 #include "toy_data.hpp"
 #include <mtfcdd/bundle.hpp>
+#include <mtfcdd/dnn_model.hpp>
 #include "train_step.hpp"
 
 using namespace mtfcdd;
@@ -243,6 +245,45 @@ TEST(Calibrate, ACopyWithFlipsAndThresholdsChosenOnTheSplit) {
   EXPECT_EQ(run(args, dir.file("again")), 1);
   const std::string refused = Proc{-1, dir.file("again.out"), dir.file("again.err")}.text();
   EXPECT_NE(refused.find("exists; give a new folder"), std::string::npos) << refused;
+}
+
+// `ensemble` joins the best epochs of runs with different heads into one checked, calibrated
+// bundle whose maps are the mean of the runs' own bundles' maps; what cannot join is named.
+TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
+  const std::vector<std::string> steps{"--max-steps", "3"};
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("a")) + steps, dir.file("a")), 0);
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("b")) + steps + std::vector<std::string>{"--head-dilation", "2", "--seed", "2"},
+                dir.file("b")), 0);
+  const std::vector<std::string> args{"ensemble", "--runs", dir.file("a") + "," + dir.file("b"), "--data", dir.file("toy"),
+                                      "--out", dir.file("ab")};
+  ASSERT_EQ(run(args, dir.file("ab")), 0) << Proc{-1, dir.file("ab.out"), dir.file("ab.err")}.text();
+  const BundleManifest man = read_manifest(dir.file("ab"));
+  EXPECT_TRUE(man.calibrated);
+  EXPECT_EQ(man.provenance.at("members"), 2);
+  EXPECT_EQ(man.provenance.at("ensemble_of").at(1).at("network").at("head_dilation"), 2);
+  const cv::Mat x = blob_from_tensor(torch::rand({2, 3, 64, 64}) * 2 - 1);
+  const torch::Tensor mean = (tensor_from_blob(DnnModel(dir.file("a/bundle")).forward(x)) +
+                              tensor_from_blob(DnnModel(dir.file("b/bundle")).forward(x))) / 2;
+  EXPECT_TRUE(torch::allclose(tensor_from_blob(DnnModel(dir.file("ab")).forward(x)), mean, 1e-4, 1e-6));
+
+  const auto refused = [&](const std::vector<std::string>& a, const std::string& name) {
+    EXPECT_NE(run(a, dir.file(name)), 0);
+    return Proc{-1, dir.file(name + ".out"), dir.file(name + ".err")}.text();
+  };
+  EXPECT_NE(refused(args, "again").find("exists; give a new folder"), std::string::npos);
+  const std::vector<std::string> one{"ensemble", "--runs", dir.file("a"), "--data", dir.file("toy"), "--out", dir.file("x")};
+  EXPECT_NE(refused(one, "one").find("at least two run folders"), std::string::npos);
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("c")) + steps + std::vector<std::string>{"--input-size", "96"}, dir.file("c")), 0);
+  const std::vector<std::string> ac{"ensemble", "--runs", dir.file("a") + "," + dir.file("c"), "--data", dir.file("toy"),
+                                    "--out", dir.file("ac")};
+  EXPECT_NE(refused(ac, "ac").find("96 px"), std::string::npos);
+  const std::vector<std::string> none{"ensemble", "--runs", dir.file("a") + "," + dir.file("toy"), "--data", dir.file("toy"),
+                                      "--out", dir.file("an")};
+  EXPECT_NE(refused(none, "an").find("no checkpoint.pt"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir.file("ac")));
+  EXPECT_FALSE(fs::exists(dir.file("an")));
 }
 
 TEST(Distributed, AKilledRankEndsTheOtherNamingIt) {

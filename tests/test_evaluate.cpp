@@ -302,6 +302,15 @@ TEST(Evaluate, BetterSmoothingIsEachTypesOwn) {
   EXPECT_NEAR(aupro[0][1], 1.0, 1e-9);
   EXPECT_TRUE(std::isnan(aupro[0][2]));
   EXPECT_THROW(better_smoothing(val, {"uneven", "crack", "dent"}, bilinear(8, 8), {}), std::invalid_argument);
+  // No wider than the defects: uneven's one region is 4 x 8 = 32 px, radius sqrt(32 / pi) = 3.19
+  // px = 3.19 cells of 1 px; crack's 1 x 8, 1.60; dent has no mask. Sigma 4 is past uneven's cap.
+  std::vector<double> widest;
+  const auto capped = better_smoothing(val, {"uneven", "crack", "dent"}, bilinear(8, 8), {0, 4}, nullptr, &widest);
+  ASSERT_EQ(widest.size(), 3u);
+  EXPECT_NEAR(widest[0], std::sqrt(32 / M_PI), 1e-9);
+  EXPECT_NEAR(widest[1], std::sqrt(8 / M_PI), 1e-9);
+  EXPECT_TRUE(std::isinf(widest[2]));
+  EXPECT_EQ(capped[0], 0.0);
 }
 
 // `chip`'s map lights the columns beside its mask (columns 2-3) and not the mask: unsmoothed the

@@ -249,3 +249,18 @@ TEST(Metrics, AuproRisesOnlyPastLimit) {
   // Curve (0,0) -> (40/96 > 0.3, 0) -> (1,1): PRO is 0 on [0, 0.3].
   EXPECT_DOUBLE_EQ(aupro({m}, {k}), 0.0);
 }
+
+// Regions of 1 px, 2 x 2 and 4 x 4 px: radii sqrt(1 / pi), sqrt(4 / pi), sqrt(16 / pi), the median
+// the 2 x 2's. A 4 x 4 and a 3 x 3 region in two masks: the upper median, the 4 x 4's.
+TEST(Metrics, MedianRegionRadiusIsTheEquivalentCirclesMedian) {
+  cv::Mat a = cv::Mat::zeros(10, 10, CV_8U), b = cv::Mat::zeros(10, 10, CV_8U);
+  a.at<uchar>(0, 0) = 255;
+  a(cv::Rect(3, 0, 2, 2)).setTo(1);
+  a(cv::Rect(5, 5, 4, 4)).setTo(255);
+  EXPECT_NEAR(median_region_radius({a}), std::sqrt(4 / M_PI), 1e-12);
+  b(cv::Rect(0, 0, 3, 3)).setTo(255);
+  const cv::Mat one = a(cv::Rect(5, 5, 5, 5)).clone();
+  EXPECT_NEAR(median_region_radius({one, b}), std::sqrt(16 / M_PI), 1e-12);
+  EXPECT_TRUE(std::isnan(median_region_radius({cv::Mat::zeros(4, 4, CV_8U)})));
+  EXPECT_TRUE(std::isnan(median_region_radius({})));
+}

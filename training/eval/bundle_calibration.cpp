@@ -28,15 +28,16 @@ void choose_upsampling(BundleManifest& man, const std::vector<ImageScores>& val)
 
 void choose_smoothing(BundleManifest& man, const std::vector<ImageScores>& val) {
   std::vector<std::vector<double>> aupro;
-  const auto sigmas = better_smoothing(val, type_names(man), upsampler_of(man), kSmoothingSigmas, &aupro);
+  std::vector<double> widest;
+  const auto sigmas = better_smoothing(val, type_names(man), upsampler_of(man), kSmoothingSigmas, &aupro, &widest);
   std::string said;
   for (size_t k = 0; k < man.types.size(); ++k) {
     man.types[k].smoothing = sigmas[k];
     if (std::isnan(aupro[0][k])) continue;  // no mask of the type: unsmoothed
     const size_t i = std::find(kSmoothingSigmas.begin(), kSmoothingSigmas.end(), sigmas[k]) - kSmoothingSigmas.begin();
     char part[160];
-    std::snprintf(part, sizeof part, "%s %g (%.4f, unsmoothed %.4f)", man.types[k].name.c_str(), sigmas[k], aupro[i][k],
-                  aupro[0][k]);
+    std::snprintf(part, sizeof part, "%s %g (%.4f, unsmoothed %.4f, widest %.1f)", man.types[k].name.c_str(), sigmas[k],
+                  aupro[i][k], aupro[0][k], widest[k]);
     said += (said.empty() ? "" : ", ") + std::string(part);
   }
   if (!said.empty()) std::printf("smoothing sigma in map cells by validation AUPRO: %s\n", said.c_str());
@@ -45,6 +46,10 @@ void choose_smoothing(BundleManifest& man, const std::vector<ImageScores>& val) 
 }  // namespace
 
 void calibrate_manifest(BundleManifest& man, const std::vector<ImageScores>& val, const CalibrationPlan& plan) {
+  // The upsampling is chosen on the maps as the network gives them, as after training, not on a
+  // smoothing about to be chosen again.
+  if (plan.choose_smoothing)
+    for (auto& t : man.types) t.smoothing = 0;
   if (plan.choose_upsampling) choose_upsampling(man, val);
   if (plan.choose_smoothing) choose_smoothing(man, val);
   std::vector<double> fb_img, fb_pix;

@@ -417,9 +417,27 @@ Upsampler better_upsampler(const std::vector<ImageScores>& val, const std::vecto
   return candidates[best];
 }
 
+std::vector<double> widest_smoothing(const std::vector<ImageScores>& val, size_t types, const Upsampler& up) {
+  std::vector<double> out(types, std::numeric_limits<double>::infinity());
+  for (size_t k = 0; k < types; ++k) {
+    std::vector<cv::Mat> masks;
+    double cell = 0;  // input pixels per map cell
+    for (const ImageScores& s : val) {
+      const auto it = s.sample->masks.find(static_cast<int>(k));
+      if (it == s.sample->masks.end()) continue;
+      const cv::Size placed = s.placed.empty() ? up.input : s.placed.size();
+      masks.push_back(read_mask(it->second, placed));
+      cell = static_cast<double>(up.input.width) / s.maps[k].cols;
+    }
+    const double r = median_region_radius(masks);
+    if (!std::isnan(r)) out[k] = r / cell;
+  }
+  return out;
+}
+
 std::vector<double> better_smoothing(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
                                      const Upsampler& up, const std::vector<double>& sigmas,
-                                     std::vector<std::vector<double>>* aupro) {
+                                     std::vector<std::vector<double>>* aupro, std::vector<double>* widest) {
   const std::string fn = "better_smoothing";
   if (sigmas.empty()) throw std::invalid_argument(fn + ": no sigma");
   const size_t m = type_names.size();
@@ -434,15 +452,17 @@ std::vector<double> better_smoothing(const std::vector<ImageScores>& val, const 
     for (size_t k = 0; k < m; ++k) a.push_back(pixel_metrics_of(val, static_cast<int>(k), u, kAuproFprLimit).aupro);
     per_sigma.push_back(std::move(a));
   }
+  const std::vector<double> cap = widest_smoothing(val, m, up);
   std::vector<double> chosen(m, sigmas[0]);
   for (size_t k = 0; k < m; ++k) {
     if (!(per_sigma[0][k] > kAuproChance)) continue;  // masks not found: they cannot rank sigmas
     size_t best = 0;
-    for (size_t i = 1; i < sigmas.size(); ++i)
-      if (per_sigma[i][k] > per_sigma[best][k]) best = i;  // never on NaN: a type without masks keeps the first
+    for (size_t i = 1; i < sigmas.size(); ++i)  // never on NaN: a type without masks keeps the first
+      if (sigmas[i] <= cap[k] && per_sigma[i][k] > per_sigma[best][k]) best = i;
     chosen[k] = sigmas[best];
   }
   if (aupro) *aupro = std::move(per_sigma);
+  if (widest) *widest = cap;
   return chosen;
 }
 

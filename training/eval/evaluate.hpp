@@ -124,10 +124,20 @@ Upsampler better_upsampler(const std::vector<ImageScores>& val, const std::vecto
 // (kAuproChance): maps that do not find the masks cannot rank sigmas (run L-SM-D2 at 56 epochs:
 // `break` 0.066 unsmoothed, 0.337 at sigma 4, and that sigma cost 22.5 points on test). Large
 // defects light the map in patches and want more smoothing than thin ones, so each type's own
-// validation masks decide. `aupro`, when given, receives per sigma each type's AUPRO. Throws as summarize does; std::invalid_argument on no sigma.
+// validation masks decide, within widest_smoothing: a Gaussian wider than the defects spreads
+// their response beyond them (run L-SM-S8: `break`, whose validation regions have a median radius
+// of 3.6 px, chose sigma 6 cells = 48 px, and lost 30.5 points on test). `aupro`, when given,
+// receives per sigma each type's AUPRO, `widest` each type's cap. Throws as summarize does;
+// std::invalid_argument on no sigma.
 std::vector<double> better_smoothing(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
                                      const Upsampler& up, const std::vector<double>& sigmas,
-                                     std::vector<std::vector<double>>* aupro = nullptr);
+                                     std::vector<std::vector<double>>* aupro = nullptr,
+                                     std::vector<double>* widest = nullptr);
+
+// Per type, the widest smoothing sigma (map cells) within its defects: the median equivalent
+// radius of its masks' regions in `val` (median_region_radius, in input pixels) over the map cell's
+// size (`up.input` width over the map's). Infinity for a type without masks.
+std::vector<double> widest_smoothing(const std::vector<ImageScores>& val, size_t types, const Upsampler& up);
 
 // Markdown: the per-type table (image AUROC / AP / max-F1 vs normal and vs rest, pixel AUROC /
 // AUPRO; percentages, one decimal, '-' for NaN) with a Mean row, the max-pixel table, an

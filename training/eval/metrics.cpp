@@ -295,4 +295,16 @@ double aupro(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks
   return area / fpr_limit;
 }
 
+double median_region_radius(const std::vector<cv::Mat>& masks) {
+  std::vector<double> radii;
+  for (const cv::Mat& m : masks) {
+    cv::Mat ids, stats, centroids;
+    const int n = cv::connectedComponentsWithStats(m != 0, ids, stats, centroids, 8, CV_32S);
+    for (int k = 1; k < n; ++k) radii.push_back(std::sqrt(stats.at<int>(k, cv::CC_STAT_AREA) / M_PI));
+  }
+  if (radii.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::nth_element(radii.begin(), radii.begin() + radii.size() / 2, radii.end());
+  return radii[radii.size() / 2];
+}
+
 }  // namespace mtfcdd

@@ -53,4 +53,9 @@ PixelRanking pixel_ranking(const std::vector<cv::Mat>& maps, const std::vector<c
 double aupro(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks,
              double fpr_limit = 0.3);
 
+// The median equivalent radius sqrt(area / pi), in pixels, of the masks' 8-connected regions
+// (nonzero pixels; each mask's regions counted apart, the upper median of an even count); NaN
+// without any region.
+double median_region_radius(const std::vector<cv::Mat>& masks);
+
 }  // namespace mtfcdd

@@ -106,6 +106,37 @@ void FcddModelImpl::copy_network_from(const FcddModelImpl& other) {
     if (own(b.key())) b.value().copy_(buffers[b.key()]);
 }
 
+void FcddModelImpl::append_members(const std::vector<FcddModel>& nets) {
+  for (const auto& n : nets) {
+    const ModelConfig& c = n->config();
+    if (c.members != 1) throw std::invalid_argument("append_members: each network must be one member");
+    if (c.preset != cfg_.preset || c.cut != cfg_.cut || c.second_cut != cfg_.second_cut || c.types != cfg_.types ||
+        c.input_size != cfg_.input_size)
+      throw std::invalid_argument("an ensemble's networks must share the backbone (preset, cut), the input size and "
+                                  "the types: " + c.preset + " " + std::to_string(c.input_size) + " px, " +
+                                  std::to_string(c.types) + " types against " + cfg_.preset + " " +
+                                  std::to_string(cfg_.input_size) + " px, " + std::to_string(cfg_.types) + " types");
+    if (!others_) others_ = register_module("members", torch::nn::ModuleList());
+    others_->push_back(n);
+    ++cfg_.members;
+  }
+}
+
+FcddModel joined(const std::vector<FcddModel>& models) {
+  std::vector<FcddModel> nets;
+  for (const auto& m : models)
+    for (const auto* net : m->member_list()) {
+      ModelConfig one = net->config();
+      one.members = 1;
+      nets.emplace_back(one);
+      nets.back()->copy_network_from(*net);
+    }
+  if (nets.empty()) throw std::invalid_argument("joined: no networks");
+  FcddModel first = nets.front();
+  first->append_members({nets.begin() + 1, nets.end()});
+  return first;
+}
+
 torch::Tensor FcddModelImpl::features(const torch::Tensor& x) {
   auto taps = backbone->forward_taps(x);
   const torch::Tensor& fine = taps.front();

@@ -30,6 +30,9 @@ int64_t default_input_size(const std::string& preset);
 // The config with its defaults filled in; throws std::invalid_argument on bad values.
 ModelConfig resolved(ModelConfig cfg);
 
+class FcddModelImpl;
+TORCH_MODULE(FcddModel);
+
 class FcddModelImpl : public torch::nn::Module {
  public:
   explicit FcddModelImpl(const ModelConfig& cfg);
@@ -54,6 +57,9 @@ class FcddModelImpl : public torch::nn::Module {
   // Copies the weights of one network (`other`'s own layers, not its other members) into this
   // network's own layers; both are members of models with the same preset, head and types.
   void copy_network_from(const FcddModelImpl& other);
+  // Appends networks of one member each (their head width and dilation may differ from this
+  // one's; the backbone, input and types must match, so that their maps align) to the ensemble.
+  void append_members(const std::vector<FcddModel>& nets);
 
   // The first member's layers (with their names from before ensembles, so checkpoints still load).
   std::shared_ptr<BackboneImpl> backbone;
@@ -73,7 +79,10 @@ class FcddModelImpl : public torch::nn::Module {
   torch::nn::ModuleList others_{nullptr};  // members 2 .. K, each with members = 1
   bool frozen_ = false;
 };
-TORCH_MODULE(FcddModel);
+
+// The networks of `models` (each model's members, in order) as the members of one new ensemble,
+// weights copied: e.g. the best epochs of runs trained apart.
+FcddModel joined(const std::vector<FcddModel>& models);
 
 // Stores the module's 4-d weights channels-last (NHWC), the layout in which oneDNN's CPU
 // convolutions train fastest; feed it inputs made channels-last too (`channels_last(x)`).

@@ -315,6 +315,22 @@ Dataset load_for(const DnnModel& dnn, const std::string& path, const DataOptions
   return data;
 }
 
+// Chooses the upsampling of the bundle in `dir` (unless `up` fixes it), each type's smoothing
+// (unless `smoothing` is false) and the thresholds on a split's images; rewrites its model.json.
+void calibrate_in_place(const std::string& dir, const std::string& data_path, const DataOptions& d,
+                        const std::string& split, std::optional<Upsampling> up, bool smoothing, int batch) {
+  DnnModel dnn(dir);
+  BundleManifest man = dnn.manifest();
+  const Dataset data = load_for(dnn, data_path, d);
+  if (up) man.upsampling = upsampler_of(man, up).mode;
+  const auto scores = score_split(dnn, data, split, upsampler_of(man), batch);
+  if (scores.empty()) throw std::runtime_error(data_path + ": no images in split '" + split + "' to calibrate on");
+  calibrate_manifest(man, scores, {!up, smoothing});
+  write_manifest(man, dir);
+  std::printf("bundle %s: thresholds calibrated on %zu %s images of %s\n", dir.c_str(), scores.size(), split.c_str(),
+              data_path.c_str());
+}
+
 // A new bundle: the model's network with its upsampling, smoothing and thresholds chosen again on
 // a split's images (after quantize, a change of flip averaging, or new validation images).
 int cmd_calibrate(const CalibrateOptions& o, const DataOptions& d) {
@@ -327,15 +343,75 @@ int cmd_calibrate(const CalibrateOptions& o, const DataOptions& d) {
   try {
     fs::copy_file(fs::path(o.model) / man.model_file, fs::path(o.out) / man.model_file);
     write_manifest(man, o.out);  // the network runs with the flips asked for
-    DnnModel dnn(o.out);
-    const Dataset data = load_for(dnn, o.data, d);
-    if (o.upsampling) man.upsampling = upsampler_of(man, o.upsampling).mode;
-    const auto scores = score_split(dnn, data, o.split, upsampler_of(man), o.batch);
-    if (scores.empty()) throw std::runtime_error(o.data + ": no images in split '" + o.split + "' to calibrate on");
-    calibrate_manifest(man, scores, {!o.upsampling, o.smoothing == "auto"});
-    write_manifest(man, o.out);
-    std::printf("bundle %s: thresholds calibrated on %zu %s images of %s\n", o.out.c_str(), scores.size(),
-                o.split.c_str(), o.data.c_str());
+    calibrate_in_place(o.out, o.data, d, o.split, o.upsampling, o.smoothing == "auto", o.batch);
+  } catch (...) {
+    fs::remove_all(o.out);
+    throw;
+  }
+  return 0;
+}
+
+struct EnsembleOptions {
+  std::string runs, data, out, smoothing = "auto";
+  std::optional<Upsampling> upsampling;     // unset: the better on the validation masks
+  std::optional<FlipAverage> flip_average;  // unset: the first run's bundle's
+  int batch = 8;
+};
+
+// Finished runs' best epochs (RUN/best.pt) as the members of one model, and what each was.
+struct JoinedRuns {
+  FcddModel model{nullptr};
+  Resize resize = Resize::Stretch;
+  BundleManifest first;  // the first run's bundle: types and flip averaging
+  nlohmann::json sources = nlohmann::json::array();
+};
+
+JoinedRuns join_runs(const std::vector<std::string>& runs) {
+  JoinedRuns j;
+  std::vector<ModelConfig> configs;
+  std::vector<std::string> best;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const fs::path r = runs[i];
+    const RunNetwork n = run_network(r.string());
+    if (i > 0 && n.resize != j.resize)
+      throw std::invalid_argument(r.string() + " resized its images '" + name_of(n.resize) + "', " + runs[0] + " '" +
+                                  name_of(j.resize) + "': the runs must see the same input");
+    if (!fs::exists(r / "best.pt") || !fs::exists(r / "bundle" / "model.json"))
+      throw std::runtime_error(r.string() + ": no best.pt or bundle/ (an unfinished run: finish it or --resume it first)");
+    const BundleManifest man = read_manifest((r / "bundle").string());
+    if (i == 0) j.first = man;
+    j.resize = n.resize;
+    configs.push_back(n.model);
+    best.push_back((r / "best.pt").string());
+    j.sources.push_back({{"run", r.string()}, {"network", network_description(n.model)},
+                         {"best_epoch", man.provenance.value("best_epoch", -1)}, {"seed", man.provenance.value("seed", -1)}});
+  }
+  j.model = ensemble_of(configs, best);
+  return j;
+}
+
+// One bundle from several finished runs, exported, checked and calibrated on the validation split
+// as `train` does. Runs trained apart (other seeds, head dilations, machines) err differently;
+// the mean of their maps can be steadier than any one of them.
+int cmd_ensemble(const EnsembleOptions& o, const DataOptions& d) {
+  const auto runs = split_names(o.runs, "--runs");
+  if (runs.size() < 2) throw std::invalid_argument("--runs needs at least two run folders, comma-separated");
+  if (fs::exists(o.out)) throw std::runtime_error(o.out + " exists; give a new folder");
+  JoinedRuns j = join_runs(runs);
+  ExportRequest req;
+  req.out_dir = o.out;
+  req.types = j.first.types;
+  for (auto& t : req.types) t.smoothing = 0;  // the first run's choice; calibration chooses the ensemble's
+  req.resize = j.resize;
+  req.flip_average = o.flip_average.value_or(j.first.flip_average);
+  req.provenance = {{"preset", j.model->config().preset},
+                    {"members", j.model->config().members},
+                    {"ensemble_of", j.sources},
+                    {"data", o.data},
+                    {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
+  try {
+    print_export(export_bundle(*j.model, req), o.out);
+    calibrate_in_place(o.out, o.data, d, "val", o.upsampling, o.smoothing == "auto", o.batch);
   } catch (...) {
     fs::remove_all(o.out);
     throw;
@@ -493,6 +569,18 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "none"}));
   cal->add_option("--batch", ca.batch, "images per forward")->check(CLI::Range(1, 1024));
 
+  EnsembleOptions en;
+  auto* ens = app.add_subcommand("ensemble", "one bundle from the best epochs of several runs (same backbone, input, types)");
+  data.add(ens);
+  ens->add_option("--runs", en.runs, "run folders of mtfcdd-train train, comma-separated")->required();
+  ens->add_option("--data", en.data, "the dataset the runs trained on (its val split calibrates)")->required();
+  ens->add_option("--out", en.out, "new bundle folder")->required();
+  cli::add_choice(ens, "--upsampling", en.upsampling, "auto", "auto = the better on the validation masks");
+  cli::add_choice(ens, "--flip-average", en.flip_average, "keep", "average each image's maps over its mirror images");
+  ens->add_option("--smoothing", en.smoothing, "each type's map smoothing: auto = the sigma its masks prefer")
+      ->check(CLI::IsMember({"auto", "none"}));
+  ens->add_option("--batch", en.batch, "images per forward")->check(CLI::Range(1, 1024));
+
   QuantizeOptions qu;
   auto* quant = app.add_subcommand("quantize", "an int8 or bf16 bundle of a float32 one, checked on images");
   data.add(quant);
@@ -533,6 +621,7 @@ int main(int argc, char** argv) {
     if (train->parsed()) return cmd_train(tr, data, net, argc, argv);
     if (eval->parsed()) return cmd_eval(ev, data);
     if (cal->parsed()) return cmd_calibrate(ca, data);
+    if (ens->parsed()) return cmd_ensemble(en, data);
     if (quant->parsed()) return cmd_quantize(qu, data);
     if (epochs->parsed()) return cmd_epochs(epochs_data, data, epochs_batch, trials);
     return cmd_toy_data(toy);

@@ -246,21 +246,14 @@ std::string snapshot_path(const std::string& out, int epoch) {
 
 // One model whose members are those of each chosen epoch's snapshot, in epoch order.
 FcddModel snapshot_ensemble(const ModelConfig& mc, const std::string& out, const std::vector<int>& epochs) {
-  ModelConfig all = mc;
-  all.members = mc.members * static_cast<int64_t>(epochs.size());
-  FcddModel ensemble(all);
-  const auto slots = ensemble->member_list();
-  for (size_t s = 0; s < epochs.size(); ++s) {
-    const std::string path = snapshot_path(out, epochs[s]);
-    if (!fs::exists(path))
-      throw std::runtime_error("no snapshot of epoch " + std::to_string(epochs[s]) + " at " + path +
+  std::vector<std::string> paths;
+  for (int e : epochs) {
+    paths.push_back(snapshot_path(out, e));
+    if (!fs::exists(paths.back()))
+      throw std::runtime_error("no snapshot of epoch " + std::to_string(e) + " at " + paths.back() +
                                ": a run keeps snapshots only when trained with --snapshots from its start");
-    FcddModel snapshot(mc);
-    torch::load(snapshot, path);
-    const auto members = snapshot->member_list();
-    for (size_t j = 0; j < members.size(); ++j) slots[s * members.size() + j]->copy_network_from(*members[j]);
   }
-  return ensemble;
+  return ensemble_of(std::vector<ModelConfig>(paths.size(), mc), paths);
 }
 
 std::vector<int> indices_of(const Dataset& d, const std::string& split) {
@@ -397,6 +390,46 @@ void calibrate_bundle(const std::string& bundle_dir, const Dataset& data, C10dGr
 }
 
 }  // namespace
+
+FcddModel ensemble_of(const std::vector<ModelConfig>& configs, const std::vector<std::string>& paths) {
+  std::vector<FcddModel> models;
+  for (size_t s = 0; s < paths.size(); ++s) {
+    models.emplace_back(configs.at(s));
+    torch::load(models.back(), paths[s]);
+  }
+  return joined(models);
+}
+
+RunNetwork run_network(const std::string& run_dir) {
+  const std::string path = (fs::path(run_dir) / "checkpoint.pt").string();
+  if (!fs::exists(path)) throw std::runtime_error(run_dir + ": no checkpoint.pt (not a run folder of mtfcdd-train train)");
+  RunNetwork n;
+  try {
+    torch::serialize::InputArchive ar;
+    ar.load_from(path);
+    c10::IValue meta_v;
+    ar.read("meta", meta_v);
+    n.identity = nlohmann::json::parse(meta_v.toStringRef()).at("model");
+    const auto& id = n.identity;
+    n.model.preset = id.at("preset");
+    n.model.cut = id.at("cut");
+    n.model.second_cut = id.value("second_cut", "");
+    n.model.head_channels = id.at("head_channels");
+    n.model.head_dilation = id.at("head_dilation");
+    n.model.members = id.at("members");
+    n.model.types = id.at("types");
+    n.model.input_size = id.at("input_size");
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(path + ": not a readable checkpoint: " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": not a readable checkpoint: " + e.what());
+  }
+  const auto resize = parse_name<Resize>(n.identity.value("resize", ""));
+  if (!resize || checkpoint_identity(n.model, *resize) != n.identity)
+    throw std::runtime_error(path + ": a network this trainer does not know: " + n.identity.dump());
+  n.resize = *resize;
+  return n;
+}
 
 std::vector<int> snapshot_epochs(int epochs, int snapshots, double span) {
   const int window =

@@ -84,6 +84,19 @@ struct TrainConfig {
 // (every epoch of the window when there are fewer).
 std::vector<int> snapshot_epochs(int epochs, int snapshots, double span = 1);
 
+// The weights saved at each path (torch::save of a model of network configs[i], members
+// included) as one deep ensemble, members in path order: what a snapshot bundle and
+// `mtfcdd-train ensemble` export.
+FcddModel ensemble_of(const std::vector<ModelConfig>& configs, const std::vector<std::string>& paths);
+
+// A run folder's network and input as its checkpoint records them (what --resume must match).
+struct RunNetwork {
+  ModelConfig model;
+  Resize resize = Resize::Stretch;
+  nlohmann::json identity;
+};
+RunNetwork run_network(const std::string& run_dir);
+
 // The balanced sampler's pools over one split: pool 0 the normal images, pool k + 1 the images
 // of type k (an image with several types is in each of their pools); indices into data.samples.
 std::vector<std::vector<int>> class_pools(const Dataset& data, const std::string& split);
