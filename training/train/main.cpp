@@ -298,11 +298,24 @@ struct EvalOptions {
   bool no_pixel = false, no_smoothing = false;
 };
 
-struct CalibrateOptions {
-  std::string model, data, split = "val", out, smoothing = "auto";
+// What calibrate and ensemble choose on a split's masks, and how the bundle's maps are taken.
+struct CalibrationChoices {
+  std::string smoothing = "auto";
   std::optional<Upsampling> upsampling;     // unset: the better on the masks
-  std::optional<FlipAverage> flip_average;  // unset: the bundle's
+  std::optional<FlipAverage> flip_average;  // unset: the bundle's (ensemble: the first run's)
   int batch = 8;
+  void add(CLI::App* c) {
+    cli::add_choice(c, "--upsampling", upsampling, "auto", "auto = the better on the split's masks");
+    cli::add_choice(c, "--flip-average", flip_average, "keep", "average each image's maps over its mirror images");
+    c->add_option("--smoothing", smoothing, "each type's map smoothing: auto = the sigma its masks prefer")
+        ->check(CLI::IsMember({"auto", "none"}));
+    c->add_option("--batch", batch, "images per forward")->check(CLI::Range(1, 1024));
+  }
+};
+
+struct CalibrateOptions {
+  std::string model, data, split = "val", out;
+  CalibrationChoices c;
 };
 
 // The dataset as the bundle sees it: its types, in its order, unless --types chooses.
@@ -315,17 +328,17 @@ Dataset load_for(const DnnModel& dnn, const std::string& path, const DataOptions
   return data;
 }
 
-// Chooses the upsampling of the bundle in `dir` (unless `up` fixes it), each type's smoothing
-// (unless `smoothing` is false) and the thresholds on a split's images; rewrites its model.json.
+// Chooses the upsampling of the bundle in `dir` (unless fixed), each type's smoothing (unless
+// none) and the thresholds on a split's images; rewrites its model.json.
 void calibrate_in_place(const std::string& dir, const std::string& data_path, const DataOptions& d,
-                        const std::string& split, std::optional<Upsampling> up, bool smoothing, int batch) {
+                        const std::string& split, const CalibrationChoices& c) {
   DnnModel dnn(dir);
   BundleManifest man = dnn.manifest();
   const Dataset data = load_for(dnn, data_path, d);
-  if (up) man.upsampling = upsampler_of(man, up).mode;
-  const auto scores = score_split(dnn, data, split, upsampler_of(man), batch);
+  if (c.upsampling) man.upsampling = upsampler_of(man, c.upsampling).mode;
+  const auto scores = score_split(dnn, data, split, upsampler_of(man), c.batch);
   if (scores.empty()) throw std::runtime_error(data_path + ": no images in split '" + split + "' to calibrate on");
-  calibrate_manifest(man, scores, {!up, smoothing});
+  calibrate_manifest(man, scores, {!c.upsampling, c.smoothing == "auto"});
   write_manifest(man, dir);
   std::printf("bundle %s: thresholds calibrated on %zu %s images of %s\n", dir.c_str(), scores.size(), split.c_str(),
               data_path.c_str());
@@ -336,14 +349,14 @@ void calibrate_in_place(const std::string& dir, const std::string& data_path, co
 int cmd_calibrate(const CalibrateOptions& o, const DataOptions& d) {
   if (fs::exists(o.out)) throw std::runtime_error("calibrate: " + o.out + " exists; give a new folder");
   BundleManifest man = read_manifest(o.model);
-  if (o.flip_average) man.flip_average = *o.flip_average;
-  if (o.smoothing == "none")
+  if (o.c.flip_average) man.flip_average = *o.c.flip_average;
+  if (o.c.smoothing == "none")
     for (auto& t : man.types) t.smoothing = 0;
   fs::create_directories(o.out);
   try {
     fs::copy_file(fs::path(o.model) / man.model_file, fs::path(o.out) / man.model_file);
     write_manifest(man, o.out);  // the network runs with the flips asked for
-    calibrate_in_place(o.out, o.data, d, o.split, o.upsampling, o.smoothing == "auto", o.batch);
+    calibrate_in_place(o.out, o.data, d, o.split, o.c);
   } catch (...) {
     fs::remove_all(o.out);
     throw;
@@ -352,10 +365,8 @@ int cmd_calibrate(const CalibrateOptions& o, const DataOptions& d) {
 }
 
 struct EnsembleOptions {
-  std::string runs, data, out, smoothing = "auto";
-  std::optional<Upsampling> upsampling;     // unset: the better on the validation masks
-  std::optional<FlipAverage> flip_average;  // unset: the first run's bundle's
-  int batch = 8;
+  std::string runs, data, out;
+  CalibrationChoices c;  // on the validation split
 };
 
 // Finished runs' best epochs (RUN/best.pt) as the members of one model, and what each was.
@@ -403,7 +414,7 @@ int cmd_ensemble(const EnsembleOptions& o, const DataOptions& d) {
   req.types = j.first.types;
   for (auto& t : req.types) t.smoothing = 0;  // the first run's choice; calibration chooses the ensemble's
   req.resize = j.resize;
-  req.flip_average = o.flip_average.value_or(j.first.flip_average);
+  req.flip_average = o.c.flip_average.value_or(j.first.flip_average);
   req.provenance = {{"preset", j.model->config().preset},
                     {"members", j.model->config().members},
                     {"ensemble_of", j.sources},
@@ -411,7 +422,7 @@ int cmd_ensemble(const EnsembleOptions& o, const DataOptions& d) {
                     {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
   try {
     print_export(export_bundle(*j.model, req), o.out);
-    calibrate_in_place(o.out, o.data, d, "val", o.upsampling, o.smoothing == "auto", o.batch);
+    calibrate_in_place(o.out, o.data, d, "val", o.c);
   } catch (...) {
     fs::remove_all(o.out);
     throw;
@@ -563,11 +574,7 @@ int main(int argc, char** argv) {
   cal->add_option("--data", ca.data, "dataset")->required();
   cal->add_option("--split", ca.split, "the split to calibrate on")->check(CLI::IsMember({"train", "val", "test"}));
   cal->add_option("--out", ca.out, "new bundle folder")->required();
-  cli::add_choice(cal, "--upsampling", ca.upsampling, "auto", "auto = the better on the split's masks");
-  cli::add_choice(cal, "--flip-average", ca.flip_average, "keep", "average each image's maps over its mirror images");
-  cal->add_option("--smoothing", ca.smoothing, "each type's map smoothing: auto = the sigma its masks prefer")
-      ->check(CLI::IsMember({"auto", "none"}));
-  cal->add_option("--batch", ca.batch, "images per forward")->check(CLI::Range(1, 1024));
+  ca.c.add(cal);
 
   EnsembleOptions en;
   auto* ens = app.add_subcommand("ensemble", "one bundle from the best epochs of several runs (same backbone, input, types)");
@@ -575,11 +582,7 @@ int main(int argc, char** argv) {
   ens->add_option("--runs", en.runs, "run folders of mtfcdd-train train, comma-separated")->required();
   ens->add_option("--data", en.data, "the dataset the runs trained on (its val split calibrates)")->required();
   ens->add_option("--out", en.out, "new bundle folder")->required();
-  cli::add_choice(ens, "--upsampling", en.upsampling, "auto", "auto = the better on the validation masks");
-  cli::add_choice(ens, "--flip-average", en.flip_average, "keep", "average each image's maps over its mirror images");
-  ens->add_option("--smoothing", en.smoothing, "each type's map smoothing: auto = the sigma its masks prefer")
-      ->check(CLI::IsMember({"auto", "none"}));
-  ens->add_option("--batch", en.batch, "images per forward")->check(CLI::Range(1, 1024));
+  en.c.add(ens);
 
   QuantizeOptions qu;
   auto* quant = app.add_subcommand("quantize", "an int8 or bf16 bundle of a float32 one, checked on images");
