@@ -336,6 +336,8 @@ void calibrate_in_place(const std::string& dir, const std::string& data_path, co
   BundleManifest man = dnn.manifest();
   const Dataset data = load_for(dnn, data_path, d);
   if (c.upsampling) man.upsampling = upsampler_of(man, c.upsampling).mode;
+  if (c.smoothing == "none")  // auto: calibrate_manifest chooses each type's sigma afresh
+    for (auto& t : man.types) t.smoothing = 0;
   const auto scores = score_split(dnn, data, split, upsampler_of(man), c.batch);
   if (scores.empty()) throw std::runtime_error(data_path + ": no images in split '" + split + "' to calibrate on");
   calibrate_manifest(man, scores, {!c.upsampling, c.smoothing == "auto"});
@@ -350,8 +352,6 @@ int cmd_calibrate(const CalibrateOptions& o, const DataOptions& d) {
   if (fs::exists(o.out)) throw std::runtime_error("calibrate: " + o.out + " exists; give a new folder");
   BundleManifest man = read_manifest(o.model);
   if (o.c.flip_average) man.flip_average = *o.c.flip_average;
-  if (o.c.smoothing == "none")
-    for (auto& t : man.types) t.smoothing = 0;
   fs::create_directories(o.out);
   try {
     fs::copy_file(fs::path(o.model) / man.model_file, fs::path(o.out) / man.model_file);
@@ -411,8 +411,7 @@ int cmd_ensemble(const EnsembleOptions& o, const DataOptions& d) {
   JoinedRuns j = join_runs(runs);
   ExportRequest req;
   req.out_dir = o.out;
-  req.types = j.first.types;
-  for (auto& t : req.types) t.smoothing = 0;  // the first run's choice; calibration chooses the ensemble's
+  req.types = j.first.types;  // their smoothing and thresholds are chosen again by the calibration
   req.resize = j.resize;
   req.flip_average = o.c.flip_average.value_or(j.first.flip_average);
   req.provenance = {{"preset", j.model->config().preset},

@@ -404,13 +404,13 @@ RunNetwork run_network(const std::string& run_dir) {
   const std::string path = (fs::path(run_dir) / "checkpoint.pt").string();
   if (!fs::exists(path)) throw std::runtime_error(run_dir + ": no checkpoint.pt (not a run folder of mtfcdd-train train)");
   RunNetwork n;
+  nlohmann::json id;
   try {
     torch::serialize::InputArchive ar;
     ar.load_from(path);
     c10::IValue meta_v;
     ar.read("meta", meta_v);
-    n.identity = nlohmann::json::parse(meta_v.toStringRef()).at("model");
-    const auto& id = n.identity;
+    id = nlohmann::json::parse(meta_v.toStringRef()).at("model");
     n.model.preset = id.at("preset");
     n.model.cut = id.at("cut");
     n.model.second_cut = id.value("second_cut", "");
@@ -424,9 +424,9 @@ RunNetwork run_network(const std::string& run_dir) {
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": not a readable checkpoint: " + e.what());
   }
-  const auto resize = parse_name<Resize>(n.identity.value("resize", ""));
-  if (!resize || checkpoint_identity(n.model, *resize) != n.identity)
-    throw std::runtime_error(path + ": a network this trainer does not know: " + n.identity.dump());
+  const auto resize = parse_name<Resize>(id.value("resize", ""));
+  if (!resize || checkpoint_identity(n.model, *resize) != id)
+    throw std::runtime_error(path + ": a network this trainer does not know: " + id.dump());
   n.resize = *resize;
   return n;
 }

@@ -93,7 +93,6 @@ FcddModel ensemble_of(const std::vector<ModelConfig>& configs, const std::vector
 struct RunNetwork {
   ModelConfig model;
   Resize resize = Resize::Stretch;
-  nlohmann::json identity;
 };
 RunNetwork run_network(const std::string& run_dir);
 
