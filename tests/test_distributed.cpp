@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <thread>
 
 #include "collective.hpp"
@@ -273,8 +274,7 @@ TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
     return Proc{-1, dir.file(name + ".out"), dir.file(name + ".err")}.text();
   };
   EXPECT_NE(refused(args, "again").find("exists; give a new folder"), std::string::npos);
-  const std::vector<std::string> one{"ensemble", "--runs", dir.file("a"), "--data", dir.file("toy"), "--out", dir.file("x")};
-  EXPECT_NE(refused(one, "one").find("at least two run folders"), std::string::npos);
+  EXPECT_NE(refused(args + std::vector<std::string>{"--bundle-size", "big"}, "big").find("--bundle-size big"), std::string::npos);
   ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("c")) + steps + std::vector<std::string>{"--input-size", "96"}, dir.file("c")), 0);
   const std::vector<std::string> ac{"ensemble", "--runs", dir.file("a") + "," + dir.file("c"), "--data", dir.file("toy"),
                                     "--out", dir.file("ac")};
@@ -284,6 +284,42 @@ TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
   EXPECT_NE(refused(none, "an").find("no checkpoint.pt"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir.file("ac")));
   EXPECT_FALSE(fs::exists(dir.file("an")));
+}
+
+// One run re-bundled at another input side: the network trained at 64 px inspects at 96 (its
+// maps 12x12 instead of 8x8); auto tries 64, 75, 85 and 96 px as whole bundles and keeps the one
+// whose validation AUPRO it printed highest, leaving no trial folder behind.
+TEST(Ensemble, ARunBundledAtAnotherInputSide) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("a")) + std::vector<std::string>{"--max-steps", "3"}, dir.file("a")), 0);
+  const auto bundle = [&](const std::string& size, const std::string& out) {
+    const std::vector<std::string> args{"ensemble", "--runs", dir.file("a"), "--data", dir.file("toy"), "--out",
+                                        dir.file(out), "--bundle-size", size};
+    EXPECT_EQ(run(args, dir.file(out)), 0) << Proc{-1, dir.file(out + ".out"), dir.file(out + ".err")}.text();
+    return read_manifest(dir.file(out));
+  };
+  const BundleManifest at96 = bundle("96", "b96");
+  EXPECT_EQ(at96.input_width, 96);
+  EXPECT_EQ(at96.heatmap_width, 12);
+  EXPECT_EQ(at96.provenance.at("trained_input_size"), 64);
+  EXPECT_TRUE(at96.calibrated);
+  const cv::Mat maps = DnnModel(dir.file("b96")).forward(blob_from_tensor(torch::rand({1, 3, 96, 96}) * 2 - 1));
+  EXPECT_EQ(maps.size[3], 12);
+
+  const BundleManifest chosen = bundle("auto", "auto");
+  const std::string said = Proc{-1, dir.file("auto.out"), dir.file("auto.err")}.text();
+  const std::string auroc = R"( \(image AUROC [0-9.]+\))";
+  const std::regex line("validation mean AUPRO: 64 px ([0-9.]+)" + auroc + ", 75 px ([0-9.]+)" + auroc +
+                        ", 85 px ([0-9.]+)" + auroc + ", 96 px ([0-9.]+)" + auroc + ";");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(said, m, line)) << said;
+  const std::vector<int> sides{64, 75, 85, 96};
+  size_t best = 0;
+  for (size_t i = 1; i < 4; ++i)
+    if (std::stod(m[i + 1]) > std::stod(m[best + 1])) best = i;
+  EXPECT_EQ(chosen.input_width, sides[best]) << said;
+  for (const int s : sides) EXPECT_FALSE(fs::exists(dir.file("auto.size" + std::to_string(s))));
 }
 
 TEST(Distributed, AKilledRankEndsTheOtherNamingIt) {

@@ -23,6 +23,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "bundle_calibration.hpp"
 #include "evaluate.hpp"
 #include "test_util.hpp"
 
@@ -264,6 +265,26 @@ TEST(Evaluate, BetterUpsamplerIsTheOneTheMasksPrefer) {
   const std::vector<ImageScores> unmasked{f.scores[1], f.scores[2]};
   EXPECT_EQ(better_upsampler(unmasked, f.names, {misplaced, bilinear(4, 4)}).mode, Upsampling::Receptive);
   EXPECT_THROW(better_upsampler(f.scores, f.names, {}), std::invalid_argument);
+}
+
+// calibrate_manifest answers the mean report of the maps it settled on: the fixture's bilinear
+// 4x4 maps give scratch AUPRO .75 (above) and dent has no mask, so the mean AUPRO is .75.
+TEST(Evaluate, CalibrateManifestReturnsTheMeanValidationAupro) {
+  const PixelFixture f;
+  BundleManifest man;
+  man.input_width = man.input_height = 4;
+  man.heatmap_width = man.heatmap_height = 2;
+  for (const auto& n : f.names) man.types.push_back({n, n});
+  EXPECT_NEAR(calibrate_manifest(man, f.scores, {false, false}).aupro, 0.75, 1e-9);
+  EXPECT_TRUE(man.calibrated);
+  EXPECT_TRUE(std::isnan(calibrate_manifest(man, {f.scores[1], f.scores[2]}, {false, false}).aupro));
+}
+
+// 192 x 7/6 = 224, x 4/3 = 256, x 3/2 = 288; 299 x 7/6 = 348.83, x 4/3 = 398.67, x 3/2 = 448.5.
+TEST(Evaluate, BundleSizesRunFromTheTrainedSideToOneAndAHalfTimesIt) {
+  EXPECT_EQ(bundle_sizes(192), (std::vector<int64_t>{192, 224, 256, 288}));
+  EXPECT_EQ(bundle_sizes(299), (std::vector<int64_t>{299, 349, 399, 449}));
+  EXPECT_THROW(bundle_sizes(0), std::invalid_argument);
 }
 
 // Three types on 8x8 maps at an 8x8 input: `uneven` lights its mask (the left half) in a

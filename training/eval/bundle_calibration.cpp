@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 
 namespace mtfcdd {
@@ -45,7 +46,7 @@ void choose_smoothing(BundleManifest& man, const std::vector<ImageScores>& val) 
 
 }  // namespace
 
-void calibrate_manifest(BundleManifest& man, const std::vector<ImageScores>& val, const CalibrationPlan& plan) {
+TypeReport calibrate_manifest(BundleManifest& man, const std::vector<ImageScores>& val, const CalibrationPlan& plan) {
   // The upsampling is chosen on the maps as the network gives them, as after training, not on a
   // smoothing about to be chosen again.
   if (plan.choose_smoothing)
@@ -64,6 +65,14 @@ void calibrate_manifest(BundleManifest& man, const std::vector<ImageScores>& val
   }
   man.calibrated = true;
   for (const auto& n : cal.notes) std::cerr << "calibration: " << n << "\n";
+  return summarize(val, type_names(man), upsampler_of(man)).mean;
+}
+
+std::vector<int64_t> bundle_sizes(int64_t trained) {
+  if (trained < 1) throw std::invalid_argument("bundle_sizes: input side " + std::to_string(trained) + " px");
+  std::vector<int64_t> out;
+  for (const double f : {1.0, 7.0 / 6, 4.0 / 3, 1.5}) out.push_back(std::llround(static_cast<double>(trained) * f));
+  return out;
 }
 
 }  // namespace mtfcdd

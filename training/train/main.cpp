@@ -3,6 +3,7 @@
 #include "mtfcdd/cli.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -329,9 +330,10 @@ Dataset load_for(const DnnModel& dnn, const std::string& path, const DataOptions
 }
 
 // Chooses the upsampling of the bundle in `dir` (unless fixed), each type's smoothing (unless
-// none) and the thresholds on a split's images; rewrites its model.json.
-void calibrate_in_place(const std::string& dir, const std::string& data_path, const DataOptions& d,
-                        const std::string& split, const CalibrationChoices& c) {
+// none) and the thresholds on a split's images; rewrites its model.json. Returns the split's mean
+// report on the maps so chosen (AUPRO NaN without masks).
+TypeReport calibrate_in_place(const std::string& dir, const std::string& data_path, const DataOptions& d,
+                              const std::string& split, const CalibrationChoices& c) {
   DnnModel dnn(dir);
   BundleManifest man = dnn.manifest();
   const Dataset data = load_for(dnn, data_path, d);
@@ -340,10 +342,11 @@ void calibrate_in_place(const std::string& dir, const std::string& data_path, co
     for (auto& t : man.types) t.smoothing = 0;
   const auto scores = score_split(dnn, data, split, upsampler_of(man), c.batch);
   if (scores.empty()) throw std::runtime_error(data_path + ": no images in split '" + split + "' to calibrate on");
-  calibrate_manifest(man, scores, {!c.upsampling, c.smoothing == "auto"});
+  const TypeReport mean = calibrate_manifest(man, scores, {!c.upsampling, c.smoothing == "auto"});
   write_manifest(man, dir);
   std::printf("bundle %s: thresholds calibrated on %zu %s images of %s\n", dir.c_str(), scores.size(), split.c_str(),
               data_path.c_str());
+  return mean;
 }
 
 // A new bundle: the model's network with its upsampling, smoothing and thresholds chosen again on
@@ -365,7 +368,7 @@ int cmd_calibrate(const CalibrateOptions& o, const DataOptions& d) {
 }
 
 struct EnsembleOptions {
-  std::string runs, data, out;
+  std::string runs, data, out, bundle_size = "trained";
   CalibrationChoices c;  // on the validation split
 };
 
@@ -373,25 +376,30 @@ struct EnsembleOptions {
 struct JoinedRuns {
   FcddModel model{nullptr};
   Resize resize = Resize::Stretch;
-  BundleManifest first;  // the first run's bundle: types and flip averaging
+  int64_t trained_size = 0;  // the input side the runs were trained at
+  BundleManifest first;      // the first run's bundle: types and flip averaging
   nlohmann::json sources = nlohmann::json::array();
 };
 
-JoinedRuns join_runs(const std::vector<std::string>& runs) {
+// The runs' networks at input side `size` (0: the one they were trained at, which must agree).
+JoinedRuns join_runs(const std::vector<std::string>& runs, int64_t size) {
   JoinedRuns j;
   std::vector<ModelConfig> configs;
   std::vector<std::string> best;
   for (size_t i = 0; i < runs.size(); ++i) {
     const fs::path r = runs[i];
-    const RunNetwork n = run_network(r.string());
-    if (i > 0 && n.resize != j.resize)
-      throw std::invalid_argument(r.string() + " resized its images '" + name_of(n.resize) + "', " + runs[0] + " '" +
-                                  name_of(j.resize) + "': the runs must see the same input");
+    RunNetwork n = run_network(r.string());
+    if (i > 0 && (n.resize != j.resize || n.model.input_size != j.trained_size))
+      throw std::invalid_argument(r.string() + " was trained on " + std::to_string(n.model.input_size) + " px '" +
+                                  name_of(n.resize) + "' inputs, " + runs[0] + " on " + std::to_string(j.trained_size) +
+                                  " px '" + name_of(j.resize) + "': the runs must see the same input");
     if (!fs::exists(r / "best.pt") || !fs::exists(r / "bundle" / "model.json"))
       throw std::runtime_error(r.string() + ": no best.pt or bundle/ (an unfinished run: finish it or --resume it first)");
     const BundleManifest man = read_manifest((r / "bundle").string());
     if (i == 0) j.first = man;
     j.resize = n.resize;
+    j.trained_size = n.model.input_size;
+    if (size > 0) n.model.input_size = size;  // fully convolutional: the weights fit any side
     configs.push_back(n.model);
     best.push_back((r / "best.pt").string());
     j.sources.push_back({{"run", r.string()}, {"network", network_description(n.model)},
@@ -401,16 +409,13 @@ JoinedRuns join_runs(const std::vector<std::string>& runs) {
   return j;
 }
 
-// One bundle from several finished runs, exported, checked and calibrated on the validation split
-// as `train` does. Runs trained apart (other seeds, head dilations, machines) err differently;
-// the mean of their maps can be steadier than any one of them.
-int cmd_ensemble(const EnsembleOptions& o, const DataOptions& d) {
-  const auto runs = split_names(o.runs, "--runs");
-  if (runs.size() < 2) throw std::invalid_argument("--runs needs at least two run folders, comma-separated");
-  if (fs::exists(o.out)) throw std::runtime_error(o.out + " exists; give a new folder");
-  JoinedRuns j = join_runs(runs);
+// The runs joined at input side `size`, exported to `dir`, checked and calibrated on the
+// validation split as `train` does; returns the split's mean report. Removes `dir` on failure.
+TypeReport bundle_runs(const std::vector<std::string>& runs, int64_t size, const std::string& dir,
+                       const EnsembleOptions& o, const DataOptions& d) {
+  JoinedRuns j = join_runs(runs, size);
   ExportRequest req;
-  req.out_dir = o.out;
+  req.out_dir = dir;
   req.types = j.first.types;  // their smoothing and thresholds are chosen again by the calibration
   req.resize = j.resize;
   req.flip_average = o.c.flip_average.value_or(j.first.flip_average);
@@ -419,13 +424,75 @@ int cmd_ensemble(const EnsembleOptions& o, const DataOptions& d) {
                     {"ensemble_of", j.sources},
                     {"data", o.data},
                     {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
+  if (j.model->config().input_size != j.trained_size) req.provenance["trained_input_size"] = j.trained_size;
   try {
-    print_export(export_bundle(*j.model, req), o.out);
-    calibrate_in_place(o.out, o.data, d, "val", o.c);
+    print_export(export_bundle(*j.model, req), dir);
+    return calibrate_in_place(dir, o.data, d, "val", o.c);
   } catch (...) {
-    fs::remove_all(o.out);
+    fs::remove_all(dir);
     throw;
   }
+}
+
+// --bundle-size: 0 for the trained side, -1 for auto, else the side asked for.
+int64_t parse_bundle_size(const std::string& s) {
+  if (s == "trained") return 0;
+  if (s == "auto") return -1;
+  size_t used = 0;
+  int64_t v = -2;
+  try {
+    v = std::stoll(s, &used);
+  } catch (const std::exception&) {
+  }
+  if (used != s.size() || v < 32 || v > 4096)
+    throw std::invalid_argument("--bundle-size " + s + ": give trained, auto or a side in px (32 to 4096)");
+  return v;
+}
+
+// The runs bundled at each side of bundle_sizes into `o.out`.sizeN, each calibrated; the one with
+// the highest mean validation AUPRO becomes `o.out` (the trained side when no type has masks).
+// Each side's image AUROC is printed beside it: a larger side can rank images worse.
+void bundle_at_best_side(const std::vector<std::string>& runs, const EnsembleOptions& o, const DataOptions& d) {
+  const int64_t trained = run_network(runs[0]).model.input_size;
+  const auto sizes = bundle_sizes(trained);
+  const auto trial = [&](int64_t s) { return o.out + ".size" + std::to_string(s); };
+  std::vector<double> aupro;
+  std::string said;
+  size_t best = 0;
+  try {
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      std::printf("bundle size %lld px (%zu of %zu):\n", static_cast<long long>(sizes[i]), i + 1, sizes.size());
+      const TypeReport mean = bundle_runs(runs, sizes[i], trial(sizes[i]), o, d);
+      aupro.push_back(mean.aupro);
+      if (aupro[i] > aupro[best]) best = i;  // never on NaN
+      char part[80];
+      std::snprintf(part, sizeof part, "%s%lld px %.4f (image AUROC %.4f)", i ? ", " : "", static_cast<long long>(sizes[i]),
+                    mean.aupro, mean.vs_normal.auroc);
+      said += part;
+    }
+    fs::rename(trial(sizes[best]), o.out);
+  } catch (...) {
+    for (const int64_t s : sizes) fs::remove_all(trial(s));
+    throw;
+  }
+  for (const int64_t s : sizes) fs::remove_all(trial(s));
+  const double cost = std::pow(static_cast<double>(sizes[best]) / static_cast<double>(trained), 2);
+  std::printf("bundle size %lld px by validation mean AUPRO: %s; inference costs %.2fx the trained side's\n",
+              static_cast<long long>(sizes[best]), said.c_str(), cost);
+}
+
+// One bundle from one or more finished runs. Runs trained apart (other seeds, head dilations,
+// machines) err differently; the mean of their maps can be steadier than any one of them. The
+// bundle's input side may differ from the trained one: a larger input maps at finer cells.
+int cmd_ensemble(const EnsembleOptions& o, const DataOptions& d) {
+  const auto runs = split_names(o.runs, "--runs");
+  if (runs.empty()) throw std::invalid_argument("--runs needs at least one run folder");
+  const int64_t asked = parse_bundle_size(o.bundle_size);
+  if (fs::exists(o.out)) throw std::runtime_error(o.out + " exists; give a new folder");
+  if (asked >= 0)
+    bundle_runs(runs, asked, o.out, o, d);
+  else
+    bundle_at_best_side(runs, o, d);
   return 0;
 }
 
@@ -576,9 +643,11 @@ int main(int argc, char** argv) {
   ca.c.add(cal);
 
   EnsembleOptions en;
-  auto* ens = app.add_subcommand("ensemble", "one bundle from the best epochs of several runs (same backbone, input, types)");
+  auto* ens = app.add_subcommand("ensemble", "one bundle from the best epochs of one or more runs (same backbone, input, types)");
   data.add(ens);
   ens->add_option("--runs", en.runs, "run folders of mtfcdd-train train, comma-separated")->required();
+  ens->add_option("--bundle-size", en.bundle_size,
+                  "the bundle's input side: trained, a side in px, or auto (1 to 1.5x the trained, by validation AUPRO)");
   ens->add_option("--data", en.data, "the dataset the runs trained on (its val split calibrates)")->required();
   ens->add_option("--out", en.out, "new bundle folder")->required();
   en.c.add(ens);
