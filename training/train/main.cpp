@@ -372,23 +372,21 @@ struct EnsembleOptions {
   CalibrationChoices c;  // on the validation split
 };
 
-// Finished runs' best epochs (RUN/best.pt) as the members of one model, and what each was.
+// Finished runs' best epochs (RUN/best.pt), checked to fit together, and what each was.
 struct JoinedRuns {
-  FcddModel model{nullptr};
+  std::vector<ModelConfig> configs;  // as trained
+  std::vector<std::string> best;     // their RUN/best.pt
   Resize resize = Resize::Stretch;
   int64_t trained_size = 0;  // the input side the runs were trained at
   BundleManifest first;      // the first run's bundle: types and flip averaging
   nlohmann::json sources = nlohmann::json::array();
 };
 
-// The runs' networks at input side `size` (0: the one they were trained at, which must agree).
-JoinedRuns join_runs(const std::vector<std::string>& runs, int64_t size) {
+JoinedRuns read_runs(const std::vector<std::string>& runs) {
   JoinedRuns j;
-  std::vector<ModelConfig> configs;
-  std::vector<std::string> best;
   for (size_t i = 0; i < runs.size(); ++i) {
     const fs::path r = runs[i];
-    RunNetwork n = run_network(r.string());
+    const RunNetwork n = run_network(r.string());
     if (i > 0 && (n.resize != j.resize || n.model.input_size != j.trained_size))
       throw std::invalid_argument(r.string() + " was trained on " + std::to_string(n.model.input_size) + " px '" +
                                   name_of(n.resize) + "' inputs, " + runs[0] + " on " + std::to_string(j.trained_size) +
@@ -399,34 +397,35 @@ JoinedRuns join_runs(const std::vector<std::string>& runs, int64_t size) {
     if (i == 0) j.first = man;
     j.resize = n.resize;
     j.trained_size = n.model.input_size;
-    if (size > 0) n.model.input_size = size;  // fully convolutional: the weights fit any side
-    configs.push_back(n.model);
-    best.push_back((r / "best.pt").string());
+    j.configs.push_back(n.model);
+    j.best.push_back((r / "best.pt").string());
     j.sources.push_back({{"run", r.string()}, {"network", network_description(n.model)},
                          {"best_epoch", man.provenance.value("best_epoch", -1)}, {"seed", man.provenance.value("seed", -1)}});
   }
-  j.model = ensemble_of(configs, best);
   return j;
 }
 
-// The runs joined at input side `size`, exported to `dir`, checked and calibrated on the
-// validation split as `train` does; returns the split's mean report. Removes `dir` on failure.
-TypeReport bundle_runs(const std::vector<std::string>& runs, int64_t size, const std::string& dir,
-                       const EnsembleOptions& o, const DataOptions& d) {
-  JoinedRuns j = join_runs(runs, size);
+// The runs joined at input side `size` (fully convolutional: the weights fit any side), exported
+// to `dir`, checked and calibrated on the validation split as `train` does; returns the split's
+// mean report. Removes `dir` on failure.
+TypeReport bundle_runs(const JoinedRuns& j, int64_t size, const std::string& dir, const EnsembleOptions& o,
+                       const DataOptions& d) {
+  std::vector<ModelConfig> configs = j.configs;
+  for (auto& m : configs) m.input_size = size;
+  FcddModel model = ensemble_of(configs, j.best);
   ExportRequest req;
   req.out_dir = dir;
   req.types = j.first.types;  // their smoothing and thresholds are chosen again by the calibration
   req.resize = j.resize;
   req.flip_average = o.c.flip_average.value_or(j.first.flip_average);
-  req.provenance = {{"preset", j.model->config().preset},
-                    {"members", j.model->config().members},
+  req.provenance = {{"preset", model->config().preset},
+                    {"members", model->config().members},
                     {"ensemble_of", j.sources},
                     {"data", o.data},
                     {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
-  if (j.model->config().input_size != j.trained_size) req.provenance["trained_input_size"] = j.trained_size;
+  if (size != j.trained_size) req.provenance["trained_input_size"] = j.trained_size;
   try {
-    print_export(export_bundle(*j.model, req), dir);
+    print_export(export_bundle(*model, req), dir);
     return calibrate_in_place(dir, o.data, d, "val", o.c);
   } catch (...) {
     fs::remove_all(dir);
@@ -452,9 +451,8 @@ int64_t parse_bundle_size(const std::string& s) {
 // The runs bundled at each side of bundle_sizes into `o.out`.sizeN, each calibrated; the one with
 // the highest mean validation AUPRO becomes `o.out` (the trained side when no type has masks).
 // Each side's image AUROC is printed beside it: a larger side can rank images worse.
-void bundle_at_best_side(const std::vector<std::string>& runs, const EnsembleOptions& o, const DataOptions& d) {
-  const int64_t trained = run_network(runs[0]).model.input_size;
-  const auto sizes = bundle_sizes(trained);
+void bundle_at_best_side(const JoinedRuns& j, const EnsembleOptions& o, const DataOptions& d) {
+  const auto sizes = bundle_sizes(j.trained_size);
   const auto trial = [&](int64_t s) { return o.out + ".size" + std::to_string(s); };
   std::vector<double> aupro;
   std::string said;
@@ -462,7 +460,7 @@ void bundle_at_best_side(const std::vector<std::string>& runs, const EnsembleOpt
   try {
     for (size_t i = 0; i < sizes.size(); ++i) {
       std::printf("bundle size %lld px (%zu of %zu):\n", static_cast<long long>(sizes[i]), i + 1, sizes.size());
-      const TypeReport mean = bundle_runs(runs, sizes[i], trial(sizes[i]), o, d);
+      const TypeReport mean = bundle_runs(j, sizes[i], trial(sizes[i]), o, d);
       aupro.push_back(mean.aupro);
       if (aupro[i] > aupro[best]) best = i;  // never on NaN
       char part[80];
@@ -476,7 +474,7 @@ void bundle_at_best_side(const std::vector<std::string>& runs, const EnsembleOpt
     throw;
   }
   for (const int64_t s : sizes) fs::remove_all(trial(s));
-  const double cost = std::pow(static_cast<double>(sizes[best]) / static_cast<double>(trained), 2);
+  const double cost = std::pow(static_cast<double>(sizes[best]) / static_cast<double>(j.trained_size), 2);
   std::printf("bundle size %lld px by validation mean AUPRO: %s; inference costs %.2fx the trained side's\n",
               static_cast<long long>(sizes[best]), said.c_str(), cost);
 }
@@ -489,10 +487,11 @@ int cmd_ensemble(const EnsembleOptions& o, const DataOptions& d) {
   if (runs.empty()) throw std::invalid_argument("--runs needs at least one run folder");
   const int64_t asked = parse_bundle_size(o.bundle_size);
   if (fs::exists(o.out)) throw std::runtime_error(o.out + " exists; give a new folder");
+  const JoinedRuns j = read_runs(runs);
   if (asked >= 0)
-    bundle_runs(runs, asked, o.out, o, d);
+    bundle_runs(j, asked > 0 ? asked : j.trained_size, o.out, o, d);
   else
-    bundle_at_best_side(runs, o, d);
+    bundle_at_best_side(j, o, d);
   return 0;
 }
 
