@@ -128,8 +128,47 @@ TEST(Model, JoinedNetworksMapTheMeanOverAllTheirMembers) {
   EXPECT_EQ(joined({a})->config().members, 2);  // a copy, not the same modules
   EXPECT_NE(joined({a})->conv1->weight.data_ptr(), a->conv1->weight.data_ptr());
 
-  ModelConfig larger = dilated;
+  ModelConfig other = dilated;
+  other.preset = "mobilenet_v1";
+  const std::string why = test::message_of([&] { joined({a, FcddModel(other)}); });
+  EXPECT_NE(why.find("mobilenet_v1"), std::string::npos) << why;
+}
+
+namespace {
+
+torch::Tensor bilinear_to(const torch::Tensor& x, int64_t side) {
+  namespace F = torch::nn::functional;
+  return F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<int64_t>{side, side}).mode(torch::kBilinear).align_corners(false));
+}
+
+}  // namespace
+
+// A network trained at another side joins too: it sees the input resized to its own side and its
+// maps are resized to the first network's grid; per-type shares take each type from the networks
+// given, and shares that do not add up per type are refused.
+TEST(Model, JoinedNetworksOfOtherSidesAndTypeSharesMapAsTold) {
+  torch::manual_seed(4);
+  ModelConfig small;
+  small.types = 2;
+  small.input_size = 64;
+  small.head_channels = 8;
+  ModelConfig larger = small;
   larger.input_size = 96;
-  const std::string why = test::message_of([&] { joined({a, FcddModel(larger)}); });
-  EXPECT_NE(why.find("96 px"), std::string::npos) << why;
+  FcddModel a(small), b(larger);
+  FcddModel both = joined({a, b});
+  a->eval();
+  b->eval();
+  both->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::rand({2, 3, 64, 64}) * 2 - 1;
+  const torch::Tensor bs = bilinear_to(b->maps(bilinear_to(x, 96)), 8);  // 12x12 maps on the 8x8 grid
+  EXPECT_TRUE(torch::allclose(both->maps(x), (a->maps(x) + bs) / 2, 1e-5, 1e-7));
+
+  both->set_type_weights({{1.f, 0.25f}, {0.f, 0.75f}});
+  const torch::Tensor m = both->maps(x);
+  EXPECT_TRUE(torch::allclose(m.select(1, 0), a->maps(x).select(1, 0), 1e-5, 1e-7));
+  EXPECT_TRUE(torch::allclose(m.select(1, 1), 0.25 * a->maps(x).select(1, 1) + 0.75 * bs.select(1, 1), 1e-5, 1e-7));
+  EXPECT_THROW(both->set_type_weights({{1.f, 0.5f}, {0.f, 0.25f}}), std::invalid_argument);   // type 1 sums to .75
+  EXPECT_THROW(both->set_type_weights({{1.f, 1.5f}, {0.f, -0.5f}}), std::invalid_argument);  // a negative share
+  EXPECT_THROW(both->set_type_weights({{1.f, 1.f}}), std::invalid_argument);                 // one row of two
 }

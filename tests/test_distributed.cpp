@@ -275,15 +275,67 @@ TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
   };
   EXPECT_NE(refused(args, "again").find("exists; give a new folder"), std::string::npos);
   EXPECT_NE(refused(args + std::vector<std::string>{"--bundle-size", "big"}, "big").find("--bundle-size big"), std::string::npos);
-  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("c")) + steps + std::vector<std::string>{"--input-size", "96"}, dir.file("c")), 0);
-  const std::vector<std::string> ac{"ensemble", "--runs", dir.file("a") + "," + dir.file("c"), "--data", dir.file("toy"),
-                                    "--out", dir.file("ac")};
-  EXPECT_NE(refused(ac, "ac").find("96 px"), std::string::npos);
+  const std::vector<std::string> one{"ensemble", "--runs", dir.file("a"), "--data", dir.file("toy"), "--out",
+                                     dir.file("one"), "--per-type"};
+  EXPECT_NE(refused(one, "one").find("2 to 4 runs"), std::string::npos);
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("f")) + steps + std::vector<std::string>{"--resize", "fit"}, dir.file("f")), 0);
+  const std::vector<std::string> af{"ensemble", "--runs", dir.file("a") + "," + dir.file("f"), "--data", dir.file("toy"),
+                                    "--out", dir.file("af")};
+  EXPECT_NE(refused(af, "af").find("'fit'"), std::string::npos);
   const std::vector<std::string> none{"ensemble", "--runs", dir.file("a") + "," + dir.file("toy"), "--data", dir.file("toy"),
                                       "--out", dir.file("an")};
   EXPECT_NE(refused(none, "an").find("no checkpoint.pt"), std::string::npos);
-  EXPECT_FALSE(fs::exists(dir.file("ac")));
+  EXPECT_FALSE(fs::exists(dir.file("af")));
   EXPECT_FALSE(fs::exists(dir.file("an")));
+
+  // A run trained at 96 px joins one trained at 64: the bundle takes 96 px inputs (the larger
+  // side) on the 96 px run's 12x12 grid; the 64 px run sees them resized to its own side.
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("c")) + steps + std::vector<std::string>{"--input-size", "96"}, dir.file("c")), 0);
+  const std::vector<std::string> ac{"ensemble", "--runs", dir.file("a") + "," + dir.file("c"), "--data", dir.file("toy"),
+                                    "--out", dir.file("ac")};
+  ASSERT_EQ(run(ac, dir.file("ac")), 0) << Proc{-1, dir.file("ac.out"), dir.file("ac.err")}.text();
+  const BundleManifest two_sides = read_manifest(dir.file("ac"));
+  EXPECT_EQ(two_sides.input_width, 96);
+  EXPECT_EQ(two_sides.heatmap_width, 12);
+  EXPECT_FALSE(two_sides.receptive_field.known());
+  EXPECT_EQ(two_sides.provenance.at("ensemble_of").at(0).at("run"), dir.file("c"));
+  EXPECT_EQ(two_sides.provenance.at("ensemble_of").at(1).at("input_size"), 64);
+}
+
+// --per-type bundles every set of the runs (both, a, b), prints each type's validation AUPRO for
+// each and takes the highest (the first on a tie); each type's maps in the bundle are then the
+// mean of its chosen runs' maps, and no trial folder is left.
+TEST(Ensemble, EachTypeTakesTheRunsThatMapItBest) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
+  const std::vector<std::string> steps{"--max-steps", "3"};
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("a")) + steps, dir.file("a")), 0);
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("b")) + steps + std::vector<std::string>{"--seed", "2"}, dir.file("b")), 0);
+  const std::vector<std::string> args{"ensemble", "--runs", dir.file("a") + "," + dir.file("b"), "--data", dir.file("toy"),
+                                      "--out", dir.file("ab"), "--per-type"};
+  ASSERT_EQ(run(args, dir.file("ab")), 0) << Proc{-1, dir.file("ab.out"), dir.file("ab.err")}.text();
+  const std::string said = Proc{-1, dir.file("ab.out"), dir.file("ab.err")}.text();
+  const std::vector<std::string> sets{"a+b", "a", "b"};
+  std::vector<std::string> chosen;
+  const std::regex line(R"(type (\S+) from (\S+) \(validation AUPRO a\+b ([0-9.]+), a ([0-9.]+), b ([0-9.]+)\))");
+  for (auto it = std::sregex_iterator(said.begin(), said.end(), line); it != std::sregex_iterator(); ++it) {
+    size_t best = 0;
+    for (size_t i = 1; i < 3; ++i)
+      if (std::stod((*it)[i + 3]) > std::stod((*it)[best + 3])) best = i;
+    EXPECT_EQ((*it)[2], sets[best]) << said;
+    chosen.push_back((*it)[2]);
+  }
+  ASSERT_EQ(chosen.size(), 2u) << said;
+  const cv::Mat x = blob_from_tensor(torch::rand({2, 3, 64, 64}) * 2 - 1);
+  const torch::Tensor ma = tensor_from_blob(DnnModel(dir.file("a/bundle")).forward(x));
+  const torch::Tensor mb = tensor_from_blob(DnnModel(dir.file("b/bundle")).forward(x));
+  const torch::Tensor got = tensor_from_blob(DnnModel(dir.file("ab")).forward(x));
+  for (int64_t k = 0; k < 2; ++k) {
+    const std::string& c = chosen[static_cast<size_t>(k)];
+    const torch::Tensor want = c == "a" ? ma.select(1, k) : c == "b" ? mb.select(1, k) : (ma.select(1, k) + mb.select(1, k)) / 2;
+    EXPECT_TRUE(torch::allclose(got.select(1, k), want, 1e-4, 1e-6)) << c;
+  }
+  for (const int set : {1, 2, 3}) EXPECT_FALSE(fs::exists(dir.file("ab.runs" + std::to_string(set))));
 }
 
 // One run re-bundled at another input side: the network trained at 64 px inspects at 96 (its

@@ -267,17 +267,21 @@ TEST(Evaluate, BetterUpsamplerIsTheOneTheMasksPrefer) {
   EXPECT_THROW(better_upsampler(f.scores, f.names, {}), std::invalid_argument);
 }
 
-// calibrate_manifest answers the mean report of the maps it settled on: the fixture's bilinear
-// 4x4 maps give scratch AUPRO .75 (above) and dent has no mask, so the mean AUPRO is .75.
-TEST(Evaluate, CalibrateManifestReturnsTheMeanValidationAupro) {
+// calibrate_manifest answers the report of the maps it settled on: the fixture's bilinear 4x4
+// maps give scratch AUPRO .75 (above) and dent has no mask, so the mean AUPRO is .75 as well.
+TEST(Evaluate, CalibrateManifestReturnsTheValidationReport) {
   const PixelFixture f;
   BundleManifest man;
   man.input_width = man.input_height = 4;
   man.heatmap_width = man.heatmap_height = 2;
   for (const auto& n : f.names) man.types.push_back({n, n});
-  EXPECT_NEAR(calibrate_manifest(man, f.scores, {false, false}).aupro, 0.75, 1e-9);
+  const EvalReport r = calibrate_manifest(man, f.scores, {false, false});
+  ASSERT_EQ(r.types.size(), 2u);
+  EXPECT_NEAR(r.types[0].aupro, 0.75, 1e-9);
+  EXPECT_TRUE(std::isnan(r.types[1].aupro));
+  EXPECT_NEAR(r.mean.aupro, 0.75, 1e-9);
   EXPECT_TRUE(man.calibrated);
-  EXPECT_TRUE(std::isnan(calibrate_manifest(man, {f.scores[1], f.scores[2]}, {false, false}).aupro));
+  EXPECT_TRUE(std::isnan(calibrate_manifest(man, {f.scores[1], f.scores[2]}, {false, false}).mean.aupro));
 }
 
 // 192 x 7/6 = 224, x 4/3 = 256, x 3/2 = 288; 299 x 7/6 = 348.83, x 4/3 = 398.67, x 3/2 = 448.5.
@@ -285,6 +289,46 @@ TEST(Evaluate, BundleSizesRunFromTheTrainedSideToOneAndAHalfTimesIt) {
   EXPECT_EQ(bundle_sizes(192), (std::vector<int64_t>{192, 224, 256, 288}));
   EXPECT_EQ(bundle_sizes(299), (std::vector<int64_t>{299, 349, 399, 449}));
   EXPECT_THROW(bundle_sizes(0), std::invalid_argument);
+}
+
+namespace {
+
+// A report of per-type (AUPRO, image AUROC against normal images).
+EvalReport report_of(const std::vector<std::pair<double, double>>& types) {
+  EvalReport r;
+  for (const auto& [aupro, auroc] : types) {
+    TypeReport t;
+    t.aupro = aupro;
+    t.vs_normal.auroc = auroc;
+    r.types.push_back(t);
+  }
+  return r;
+}
+
+}  // namespace
+
+// Three candidate sets of networks, four types: `a` by AUPRO (.7 twice: the first of them),
+// `b` without masks by image AUROC (.9), `c` where the later candidates have no figure (the first
+// keeps it), `d` where only the last has one.
+TEST(Evaluate, EachTypeTakesTheCandidateThatMapsItBest) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<EvalReport> candidates{
+      report_of({{.5, .9}, {nan, .6}, {.8, .7}, {nan, nan}}),
+      report_of({{.7, .5}, {nan, .9}, {nan, .9}, {nan, nan}}),
+      report_of({{.7, .6}, {nan, nan}, {nan, .9}, {.3, .5}})};
+  EXPECT_EQ(best_candidate_per_type(candidates), (std::vector<size_t>{1, 1, 0, 2}));
+  EXPECT_THROW(best_candidate_per_type({}), std::invalid_argument);
+  EXPECT_THROW(best_candidate_per_type({candidates[0], report_of({{.5, .5}})}), std::invalid_argument);
+}
+
+// Runs of 2 and 1 networks; type 0 from both runs (three networks, 1/3 each), type 1 from the
+// first run (its two networks, 1/2 each), type 2 from the second run alone.
+TEST(Evaluate, NetworkSharesSplitEachTypeOverItsRunsNetworks) {
+  const float third = 1.f / 3;
+  EXPECT_EQ(network_shares({2, 1}, {3u, 1u, 2u}),
+            (std::vector<std::vector<float>>{{third, .5f, 0.f}, {third, .5f, 0.f}, {third, 0.f, 1.f}}));
+  EXPECT_THROW(network_shares({2, 1}, {0u}), std::invalid_argument);
+  EXPECT_THROW(network_shares({2, 1}, {4u}), std::invalid_argument);
 }
 
 // Three types on 8x8 maps at an 8x8 input: `uneven` lights its mask (the left half) in a

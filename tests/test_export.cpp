@@ -149,6 +149,24 @@ TEST(Export, EnsembleExportsTheMeanOfItsMembersMaps) {
   EXPECT_EQ(read_manifest(req.out_dir).heatmap_width, 8);
 }
 
+// Networks of two input sides with per-type shares export as one graph (the input and the
+// smaller network's maps resized bilinearly in it) that OpenCV DNN runs as LibTorch does; such
+// a bundle has no single receptive field, so none is written.
+TEST(Export, NetworksOfTwoSidesWithTypeSharesMatchLibTorch) {
+  FcddModel at96 = make_model("small", 96, 2, "", 16);
+  FcddModel ens = joined({at96, make_model("small", 64, 2, "", 16, 1, 2)});
+  ens->set_type_weights({{1.f, 0.2f}, {0.f, 0.4f}, {0.f, 0.4f}});
+  const ExportRequest req = two_type_request("two-sides");
+  const auto r = export_bundle(*ens, req);
+  EXPECT_LT(r.maps_rel_l2, 1e-5);
+  EXPECT_LT(r.scores_rel_l2, 1e-5);
+  const auto m = read_manifest(req.out_dir);
+  EXPECT_EQ(m.input_width, 96);
+  EXPECT_EQ(m.heatmap_width, 12);
+  EXPECT_FALSE(m.receptive_field.known());
+  EXPECT_EQ(m.upsampling, Upsampling::Bilinear);
+}
+
 // The resize travels in the manifest; only a bundle that needs version 2 is written as version 2.
 TEST(Export, ResizeModeIsWrittenWithTheVersionItNeeds) {
   FcddModel model = make_model("small", 64, 2);

@@ -1,6 +1,8 @@
 // The receptive-field arithmetic over a NetGraph against a hand-computed chain.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "net_graph.hpp"
 
 using namespace mtfcdd;
@@ -43,4 +45,24 @@ TEST(NetGraph, ReceptionOfAnUpsamplingHalvesTheStride) {
   EXPECT_EQ(reception(g, x, 1), (Reception{3, 1, 0.5}));
   // A stride the factor does not divide has no field.
   EXPECT_THROW(reception(g, g.upsample_nearest(x, 2), 0), std::invalid_argument);
+}
+
+// A bilinear resize to any size: its scales floor to the size asked (ONNX's output size), the graph
+// says it resamples, and its cells have no single receptive field. A per-channel scale keeps the shape.
+TEST(NetGraph, BilinearResizeAndChannelScales) {
+  NetGraph g({2, 36, 36}, "image");
+  EXPECT_FALSE(g.resamples());
+  for (const int64_t to : {45, 29, 7, 36 * 7 / 6}) {
+    const NetGraph::Id y = g.resize_bilinear(g.input(), to, to);
+    EXPECT_EQ(g.shape(y).h, to);
+    const float f = g.initializers().back().data.at(2);
+    EXPECT_EQ(static_cast<int64_t>(std::floor(36.f * f)), to) << to;
+    EXPECT_NEAR(f, to / 36.0, 1e-6) << to;
+  }
+  EXPECT_TRUE(g.resamples());
+  const NetGraph::Id y = g.resize_bilinear(g.input(), 45, 45);
+  EXPECT_THROW(reception(g, y, 0), std::invalid_argument);
+  EXPECT_EQ(g.shape(g.scale_channels(y, {0.5f, 2.f})).h, 45);
+  EXPECT_THROW(g.scale_channels(y, {1.f}), std::invalid_argument);
+  EXPECT_THROW(g.resize_bilinear(y, 0, 4), std::invalid_argument);
 }

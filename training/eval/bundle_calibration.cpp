@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -46,7 +47,7 @@ void choose_smoothing(BundleManifest& man, const std::vector<ImageScores>& val) 
 
 }  // namespace
 
-TypeReport calibrate_manifest(BundleManifest& man, const std::vector<ImageScores>& val, const CalibrationPlan& plan) {
+EvalReport calibrate_manifest(BundleManifest& man, const std::vector<ImageScores>& val, const CalibrationPlan& plan) {
   // The upsampling is chosen on the maps as the network gives them, as after training, not on a
   // smoothing about to be chosen again.
   if (plan.choose_smoothing)
@@ -65,7 +66,7 @@ TypeReport calibrate_manifest(BundleManifest& man, const std::vector<ImageScores
   }
   man.calibrated = true;
   for (const auto& n : cal.notes) std::cerr << "calibration: " << n << "\n";
-  return summarize(val, type_names(man), upsampler_of(man)).mean;
+  return summarize(val, type_names(man), upsampler_of(man));
 }
 
 std::vector<int64_t> bundle_sizes(int64_t trained) {
@@ -73,6 +74,41 @@ std::vector<int64_t> bundle_sizes(int64_t trained) {
   std::vector<int64_t> out;
   for (const double f : {1.0, 7.0 / 6, 4.0 / 3, 1.5}) out.push_back(std::llround(static_cast<double>(trained) * f));
   return out;
+}
+
+std::vector<size_t> best_candidate_per_type(const std::vector<EvalReport>& candidates) {
+  if (candidates.empty()) throw std::invalid_argument("best_candidate_per_type: no candidate");
+  const size_t types = candidates.front().types.size();
+  for (const auto& c : candidates)
+    if (c.types.size() != types) throw std::invalid_argument("best_candidate_per_type: the reports' types differ");
+  std::vector<size_t> best(types, 0);
+  for (size_t k = 0; k < types; ++k) {
+    const bool masked = std::any_of(candidates.begin(), candidates.end(),
+                                    [&](const EvalReport& c) { return !std::isnan(c.types[k].aupro); });
+    const auto figure = [&](size_t i) {
+      return masked ? candidates[i].types[k].aupro : candidates[i].types[k].vs_normal.auroc;
+    };
+    for (size_t i = 1; i < candidates.size(); ++i)
+      if (figure(i) > figure(best[k]) || (std::isnan(figure(best[k])) && !std::isnan(figure(i)))) best[k] = i;
+  }
+  return best;
+}
+
+std::vector<std::vector<float>> network_shares(const std::vector<int64_t>& runs, const std::vector<unsigned>& sets) {
+  const int64_t networks = std::accumulate(runs.begin(), runs.end(), int64_t{0});
+  std::vector<std::vector<float>> w(static_cast<size_t>(networks), std::vector<float>(sets.size(), 0.f));
+  for (size_t k = 0; k < sets.size(); ++k) {
+    if (sets[k] == 0 || sets[k] >> runs.size() != 0)
+      throw std::invalid_argument("network_shares: type " + std::to_string(k) + "'s set of runs is empty or too wide");
+    int64_t n = 0;
+    for (size_t r = 0; r < runs.size(); ++r)
+      if (sets[k] >> r & 1u) n += runs[r];
+    size_t first = 0;
+    for (size_t r = 0; r < runs.size(); first += static_cast<size_t>(runs[r]), ++r)
+      if (sets[k] >> r & 1u)
+        for (int64_t m = 0; m < runs[r]; ++m) w[first + static_cast<size_t>(m)][k] = 1.f / static_cast<float>(n);
+  }
+  return w;
 }
 
 }  // namespace mtfcdd

@@ -21,9 +21,9 @@ struct CalibrationPlan {
 // Chooses what `plan` asks on the masks of `val` (maps as `man` describes them), then calibrates
 // every type's image and pixel threshold on the maps so obtained and writes them into `man`
 // (calibrated = true). Says each choice on stdout and each calibration note on stderr. Returns
-// the split's mean report on those maps (summarize's `mean`: its AUPRO is NaN when no type has a
-// mask). Throws as summarize and calibrate do.
-TypeReport calibrate_manifest(BundleManifest& man, const std::vector<ImageScores>& val, const CalibrationPlan& plan);
+// the split's report on those maps (summarize's: a type's AUPRO is NaN without its masks).
+// Throws as summarize and calibrate do.
+EvalReport calibrate_manifest(BundleManifest& man, const std::vector<ImageScores>& val, const CalibrationPlan& plan);
 
 // The input sides a bundle of a network trained at `trained` px is tried at when its size is
 // chosen on validation masks: trained x 1, 7/6, 4/3, 3/2, rounded. A fully convolutional network
@@ -31,5 +31,18 @@ TypeReport calibrate_manifest(BundleManifest& man, const std::vector<ImageScores
 // model is its validation masks' call. Not beyond 3/2: on Magnetic Tile the validation AUPRO still
 // rose at 5/3 while the test's fell (docs/results.md).
 std::vector<int64_t> bundle_sizes(int64_t trained);
+
+// Per type, the index of the candidate (reports on one split, one per set of networks that could
+// map the type) that maps it best: the highest AUPRO, or for a type without masks the highest
+// image AUROC against normal images; the first on a tie and where every figure is NaN. Networks
+// trained apart or inspecting at other sides are each best at other types (docs/results.md).
+// Throws std::invalid_argument on no candidate or reports of different types.
+std::vector<size_t> best_candidate_per_type(const std::vector<EvalReport>& candidates);
+
+// Each network's share of each type's map when type k is the mean of the runs in sets[k] (a bit
+// per run; runs[r] networks each): [network][type], the runs' networks one after the other, 1 / n
+// for each of the n networks of the type's runs, 0 for the rest. Throws std::invalid_argument on
+// an empty set or one naming a run that does not exist.
+std::vector<std::vector<float>> network_shares(const std::vector<int64_t>& runs, const std::vector<unsigned>& sets);
 
 }  // namespace mtfcdd

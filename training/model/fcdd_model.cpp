@@ -4,6 +4,7 @@
 #include "fcdd_math.hpp"
 #include "layers.hpp"
 
+#include <cmath>
 #include <numeric>
 
 namespace mtfcdd {
@@ -110,16 +111,34 @@ void FcddModelImpl::append_members(const std::vector<FcddModel>& nets) {
   for (const auto& n : nets) {
     const ModelConfig& c = n->config();
     if (c.members != 1) throw std::invalid_argument("append_members: each network must be one member");
-    if (c.preset != cfg_.preset || c.cut != cfg_.cut || c.second_cut != cfg_.second_cut || c.types != cfg_.types ||
-        c.input_size != cfg_.input_size)
-      throw std::invalid_argument("an ensemble's networks must share the backbone (preset, cut), the input size and "
-                                  "the types: " + c.preset + " " + std::to_string(c.input_size) + " px, " +
-                                  std::to_string(c.types) + " types against " + cfg_.preset + " " +
-                                  std::to_string(cfg_.input_size) + " px, " + std::to_string(cfg_.types) + " types");
+    if (c.preset != cfg_.preset || c.cut != cfg_.cut || c.second_cut != cfg_.second_cut || c.types != cfg_.types)
+      throw std::invalid_argument("an ensemble's networks must share the backbone (preset, cut) and the types: " +
+                                  c.preset + ", " + std::to_string(c.types) + " types against " + cfg_.preset + ", " +
+                                  std::to_string(cfg_.types) + " types");
     if (!others_) others_ = register_module("members", torch::nn::ModuleList());
     others_->push_back(n);
     ++cfg_.members;
   }
+  type_weights_.clear();
+}
+
+void FcddModelImpl::set_type_weights(std::vector<std::vector<float>> w) {
+  const auto bad = [](const std::string& why) { throw std::invalid_argument("type weights: " + why); };
+  if (w.empty()) {
+    type_weights_.clear();
+    return;
+  }
+  if (static_cast<int64_t>(w.size()) != cfg_.members) bad("one row per member is needed");
+  for (int64_t k = 0; k < cfg_.types; ++k) {
+    double sum = 0;
+    for (const auto& row : w) {
+      if (static_cast<int64_t>(row.size()) != cfg_.types) bad("one share per type is needed");
+      if (!(row[static_cast<size_t>(k)] >= 0)) bad("a share is negative");
+      sum += row[static_cast<size_t>(k)];
+    }
+    if (std::abs(sum - 1) > 1e-4) bad("type " + std::to_string(k) + "'s shares sum to " + std::to_string(sum));
+  }
+  type_weights_ = std::move(w);
 }
 
 FcddModel joined(const std::vector<FcddModel>& models) {
@@ -173,10 +192,32 @@ torch::Tensor FcddModelImpl::forward(const torch::Tensor& x) {
   return phis.size() == 1 ? phis.front() : torch::cat(phis, 1);
 }
 
+namespace {
+
+torch::Tensor resized(const torch::Tensor& x, int64_t h, int64_t w) {
+  if (x.size(2) == h && x.size(3) == w) return x;
+  namespace F = torch::nn::functional;
+  return F::interpolate(x, F::InterpolateFuncOptions()
+                               .size(std::vector<int64_t>{h, w})
+                               .mode(torch::kBilinear)
+                               .align_corners(false));
+}
+
+}  // namespace
+
 torch::Tensor FcddModelImpl::maps(const torch::Tensor& x) {
-  const auto a = pseudo_huber(forward(x));
-  if (cfg_.members == 1) return a;
-  return a.view({a.size(0), cfg_.members, cfg_.types, a.size(2), a.size(3)}).mean(1);
+  const auto members = member_list();
+  torch::Tensor sum;
+  for (size_t j = 0; j < members.size(); ++j) {
+    const int64_t side = members[j]->cfg_.input_size;
+    auto a = pseudo_huber(members[j]->forward_one(resized(x, side, side)));
+    if (j > 0) a = resized(a, sum.size(2), sum.size(3));
+    if (!type_weights_.empty())
+      a = a * torch::tensor(type_weights_[j], a.options()).view({1, cfg_.types, 1, 1});
+    sum = j == 0 ? a : sum + a;
+  }
+  if (type_weights_.empty() && members.size() > 1) sum = sum / static_cast<double>(members.size());
+  return sum;
 }
 
 void FcddModelImpl::train(bool on) {
@@ -202,10 +243,17 @@ NetGraph::Id FcddModelImpl::emit_maps(NetGraph& g, NetGraph::Id x, const std::st
 NetGraph FcddModelImpl::to_graph() const {
   NetGraph g({3, cfg_.input_size, cfg_.input_size}, "image");
   const auto members = member_list();
-  auto maps = emit_maps(g, g.input(), "");
-  for (size_t j = 1; j < members.size(); ++j)
-    maps = g.add(maps, members[j]->emit_maps(g, g.input(), "members." + std::to_string(j - 1) + "."));
-  if (members.size() > 1) maps = g.scale(maps, 1.f / static_cast<float>(members.size()));
+  NetGraph::Id maps = -1;
+  for (size_t j = 0; j < members.size(); ++j) {
+    const int64_t side = members[j]->cfg_.input_size;
+    const NetGraph::Id x = side == cfg_.input_size ? g.input() : g.resize_bilinear(g.input(), side, side);
+    auto a = members[j]->emit_maps(g, x, j == 0 ? "" : "members." + std::to_string(j - 1) + ".");
+    if (j > 0 && (g.shape(a).h != g.shape(maps).h || g.shape(a).w != g.shape(maps).w))
+      a = g.resize_bilinear(a, g.shape(maps).h, g.shape(maps).w);
+    if (!type_weights_.empty()) a = g.scale_channels(a, type_weights_[j]);
+    maps = j == 0 ? a : g.add(maps, a);
+  }
+  if (type_weights_.empty() && members.size() > 1) maps = g.scale(maps, 1.f / static_cast<float>(members.size()));
   // The maps only: hosts take z as their mean after flip averaging, so a "scores" output would be
   // computed and never read.
   g.mark_output(maps, "anomaly_maps");

@@ -39,7 +39,9 @@ class FcddModelImpl : public torch::nn::Module {
 
   // phi: [N, members x M, u, v], the members' outputs one after the other (each trains on its own loss).
   torch::Tensor forward(const torch::Tensor& x);
-  // The anomaly maps A: [N, M, u, v], the members' pseudo-Huber maps averaged (what the graph outputs).
+  // The anomaly maps A: [N, M, u, v], the members' pseudo-Huber maps averaged, or weighted per
+  // type (set_type_weights); what the graph outputs. A member configured for another input side
+  // sees x resized to it (bilinear) and its maps are resized to the first member's grid.
   torch::Tensor maps(const torch::Tensor& x);
   // A frozen backbone stays in eval mode (running BN statistics) whatever train() says.
   void train(bool on = true) override;
@@ -57,9 +59,14 @@ class FcddModelImpl : public torch::nn::Module {
   // Copies the weights of one network (`other`'s own layers, not its other members) into this
   // network's own layers; both are members of models with the same preset, head and types.
   void copy_network_from(const FcddModelImpl& other);
-  // Appends networks of one member each (their head width and dilation may differ from this
-  // one's; the backbone, input and types must match, so that their maps align) to the ensemble.
+  // Appends networks of one member each (their head width, dilation and input side may differ
+  // from this one's; the backbone and types must match) to the ensemble.
   void append_members(const std::vector<FcddModel>& nets);
+  // Each member's share of each type's map: w[member][type] >= 0, every type's shares summing to
+  // 1; empty = the plain mean. Lets each type come from the networks that map it best.
+  // Throws std::invalid_argument on a wrong shape or shares.
+  void set_type_weights(std::vector<std::vector<float>> w);
+  const std::vector<std::vector<float>>& type_weights() const { return type_weights_; }
 
   // The first member's layers (with their names from before ensembles, so checkpoints still load).
   std::shared_ptr<BackboneImpl> backbone;
@@ -77,6 +84,7 @@ class FcddModelImpl : public torch::nn::Module {
 
   ModelConfig cfg_;
   torch::nn::ModuleList others_{nullptr};  // members 2 .. K, each with members = 1
+  std::vector<std::vector<float>> type_weights_;  // [member][type]; empty = the mean
   bool frozen_ = false;
 };
 

@@ -1,5 +1,6 @@
 #include "net_graph.hpp"
 
+#include <cmath>
 #include <map>
 #include <stdexcept>
 #include <utility>
@@ -160,6 +161,33 @@ NetGraph::Id NetGraph::upsample_nearest(Id x, int64_t factor) {
                    string_attr("nearest_mode", "floor")});
 }
 
+namespace {
+
+// The float scale whose product with `from` floors to `to`, as ONNX computes Resize's output
+// size from its scales; the smallest such above to / from, so that runtimes that map
+// coordinates by the scale rather than by the sizes differ by float rounding only.
+float resize_scale(int64_t from, int64_t to) {
+  float f = static_cast<float>(to) / static_cast<float>(from);
+  while (static_cast<int64_t>(std::floor(static_cast<float>(from) * f)) < to) f = std::nextafter(f, 2.f * f);
+  return f;
+}
+
+}  // namespace
+
+NetGraph::Id NetGraph::resize_bilinear(Id x, int64_t h, int64_t w) {
+  if (h < 1 || w < 1) throw std::invalid_argument("resize: the size must be positive");
+  const Shape s = shape(x);
+  // Scales rather than sizes: sizes would fix the batch dimension too.
+  const Initializer roi{"const_" + std::to_string(counter_++), {0}, {}};
+  const Initializer scales{"const_" + std::to_string(counter_++), {4},
+                           {1.f, 1.f, resize_scale(s.h, h), resize_scale(s.w, w)}};
+  inits_.push_back(roi);
+  inits_.push_back(scales);
+  flops_ += 4 * s.c * h * w;
+  return add_node("Resize", {x}, {roi.name, scales.name}, {s.c, h, w},
+                  {string_attr("mode", "linear"), string_attr("coordinate_transformation_mode", "half_pixel")});
+}
+
 NetGraph::Id NetGraph::add(Id a, Id b) {
   const Shape sa = shape(a), sb = shape(b);
   if (sa.c != sb.c || sa.h != sb.h || sa.w != sb.w) throw std::invalid_argument("add: shapes differ");
@@ -171,6 +199,22 @@ NetGraph::Id NetGraph::scale(Id x, float factor) {
   const Shape s = shape(x);
   flops_ += s.c * s.h * s.w;
   return add_node("Mul", {x}, {add_scalar(factor)}, s, {});
+}
+
+NetGraph::Id NetGraph::scale_channels(Id x, const std::vector<float>& factors) {
+  const Shape s = shape(x);
+  if (static_cast<int64_t>(factors.size()) != s.c) throw std::invalid_argument("scale_channels: one factor per channel");
+  const Initializer f{"const_" + std::to_string(counter_++), {1, s.c, 1, 1}, factors};
+  inits_.push_back(f);
+  flops_ += s.c * s.h * s.w;
+  return add_node("Mul", {x}, {f.name}, s, {});
+}
+
+bool NetGraph::resamples() const {
+  for (const GraphNode& n : nodes_)
+    for (const Attr& a : n.attrs)
+      if (n.op == "Resize" && a.name == "mode" && a.s == "linear") return true;
+  return false;
 }
 
 NetGraph::Id NetGraph::pseudo_huber(Id x) {
@@ -238,6 +282,8 @@ Reception reception(const NetGraph& g, NetGraph::Id v, int axis) {
     if (!widest) continue;
     Reception r = *widest;
     if (n.op == "Resize") {  // the factor is the scales initializer's (N, C, H, W) entry
+      if (find_attr(n, "mode")->s == "linear")
+        throw std::invalid_argument("reception: a bilinear resize mixes cells; they have no one field");
       const auto f = static_cast<int64_t>(scale_of(g, n.inputs.at(2), 2 + static_cast<size_t>(axis)));
       if (f < 1 || r.stride % f != 0)
         throw std::invalid_argument("reception: upsampling by " + std::to_string(f) + " a stride of " + std::to_string(r.stride));

@@ -66,8 +66,12 @@ class NetGraph {
   // Each cell repeated factor x factor times (ONNX Resize, nearest, asymmetric, floor: what
   // LibTorch's nearest interpolation computes).
   Id upsample_nearest(Id x, int64_t factor);
+  // To h x w (ONNX Resize, linear, half_pixel: LibTorch's bilinear without align_corners).
+  Id resize_bilinear(Id x, int64_t h, int64_t w);
   Id add(Id a, Id b);
   Id scale(Id x, float factor);
+  // Channel c times factors[c].
+  Id scale_channels(Id x, const std::vector<float>& factors);
   // A = x^2 / (sqrt(x^2 + 1) + 1): pseudo-Huber without the float32 cancellation.
   Id pseudo_huber(Id x);
   void mark_output(Id x, const std::string& name);
@@ -84,6 +88,8 @@ class NetGraph {
 
   // Multiply-adds count twice; convolutions dominate, elementwise ops are counted once each.
   int64_t flops() const { return flops_; }
+  // Whether a bilinear resize is in the graph: its cells then have no single receptive field.
+  bool resamples() const;
 
  private:
   struct Value {
@@ -115,7 +121,8 @@ struct Reception {
   double offset = 0;
   bool operator==(const Reception& o) const { return size == o.size && stride == o.stride && offset == o.offset; }
 };
-// axis 0: vertical (H), 1: horizontal (W). Throws std::invalid_argument for another axis.
+// axis 0: vertical (H), 1: horizontal (W). Throws std::invalid_argument for another axis and for a
+// graph that resamples (NetGraph::resamples).
 Reception reception(const NetGraph& g, NetGraph::Id v, int axis);
 
 }  // namespace mtfcdd

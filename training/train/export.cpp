@@ -29,6 +29,7 @@ BundleManifest manifest_for(const FcddModelImpl& model, const std::vector<Defect
   const Shape hs = g.shape(maps);
   m.heatmap_height = static_cast<int>(hs.h);
   m.heatmap_width = static_cast<int>(hs.w);
+  if (g.resamples()) return m;  // members at other input sides: no one field (bilinear upsampling)
   const Reception rf = reception(g, maps, 0);
   if (rf == reception(g, maps, 1))
     m.receptive_field = {static_cast<int>(rf.size), static_cast<int>(rf.stride), rf.offset};

@@ -2,6 +2,7 @@
 // from its options; ranges and choices are declared once, beside the option).
 #include "mtfcdd/cli.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <numeric>
 #include <optional>
 #include <opencv2/imgcodecs.hpp>
 #include <thread>
@@ -330,9 +332,9 @@ Dataset load_for(const DnnModel& dnn, const std::string& path, const DataOptions
 }
 
 // Chooses the upsampling of the bundle in `dir` (unless fixed), each type's smoothing (unless
-// none) and the thresholds on a split's images; rewrites its model.json. Returns the split's mean
+// none) and the thresholds on a split's images; rewrites its model.json. Returns the split's
 // report on the maps so chosen (AUPRO NaN without masks).
-TypeReport calibrate_in_place(const std::string& dir, const std::string& data_path, const DataOptions& d,
+EvalReport calibrate_in_place(const std::string& dir, const std::string& data_path, const DataOptions& d,
                               const std::string& split, const CalibrationChoices& c) {
   DnnModel dnn(dir);
   BundleManifest man = dnn.manifest();
@@ -342,11 +344,11 @@ TypeReport calibrate_in_place(const std::string& dir, const std::string& data_pa
     for (auto& t : man.types) t.smoothing = 0;
   const auto scores = score_split(dnn, data, split, upsampler_of(man), c.batch);
   if (scores.empty()) throw std::runtime_error(data_path + ": no images in split '" + split + "' to calibrate on");
-  const TypeReport mean = calibrate_manifest(man, scores, {!c.upsampling, c.smoothing == "auto"});
+  const EvalReport report = calibrate_manifest(man, scores, {!c.upsampling, c.smoothing == "auto"});
   write_manifest(man, dir);
   std::printf("bundle %s: thresholds calibrated on %zu %s images of %s\n", dir.c_str(), scores.size(), split.c_str(),
               data_path.c_str());
-  return mean;
+  return report;
 }
 
 // A new bundle: the model's network with its upsampling, smoothing and thresholds chosen again on
@@ -369,17 +371,32 @@ int cmd_calibrate(const CalibrateOptions& o, const DataOptions& d) {
 
 struct EnsembleOptions {
   std::string runs, data, out, bundle_size = "trained";
+  bool per_type = false;
   CalibrationChoices c;  // on the validation split
 };
 
 // Finished runs' best epochs (RUN/best.pt), checked to fit together, and what each was.
 struct JoinedRuns {
-  std::vector<ModelConfig> configs;  // as trained
+  std::vector<std::string> names;    // as given
+  std::vector<ModelConfig> configs;  // as trained (input_size: the trained side)
   std::vector<std::string> best;     // their RUN/best.pt
   Resize resize = Resize::Stretch;
-  int64_t trained_size = 0;  // the input side the runs were trained at
-  BundleManifest first;      // the first run's bundle: types and flip averaging
+  BundleManifest first;              // the first run's bundle: types and flip averaging
   nlohmann::json sources = nlohmann::json::array();
+
+  int64_t trained_size() const { return configs.front().input_size; }
+  // The runs whose bits are set in `set`, in order.
+  JoinedRuns only(unsigned set) const {
+    JoinedRuns o{{}, {}, {}, resize, first, nlohmann::json::array()};
+    for (size_t r = 0; r < names.size(); ++r)
+      if (set >> r & 1u) {
+        o.names.push_back(names[r]);
+        o.configs.push_back(configs[r]);
+        o.best.push_back(best[r]);
+        o.sources.push_back(sources[r]);
+      }
+    return o;
+  }
 };
 
 JoinedRuns read_runs(const std::vector<std::string>& runs) {
@@ -387,32 +404,59 @@ JoinedRuns read_runs(const std::vector<std::string>& runs) {
   for (size_t i = 0; i < runs.size(); ++i) {
     const fs::path r = runs[i];
     const RunNetwork n = run_network(r.string());
-    if (i > 0 && (n.resize != j.resize || n.model.input_size != j.trained_size))
-      throw std::invalid_argument(r.string() + " was trained on " + std::to_string(n.model.input_size) + " px '" +
-                                  name_of(n.resize) + "' inputs, " + runs[0] + " on " + std::to_string(j.trained_size) +
-                                  " px '" + name_of(j.resize) + "': the runs must see the same input");
+    if (i > 0 && n.resize != j.resize)
+      throw std::invalid_argument(r.string() + " was trained on '" + name_of(n.resize) + "' inputs, " + runs[0] +
+                                  " on '" + name_of(j.resize) + "': the runs must place the part alike");
     if (!fs::exists(r / "best.pt") || !fs::exists(r / "bundle" / "model.json"))
       throw std::runtime_error(r.string() + ": no best.pt or bundle/ (an unfinished run: finish it or --resume it first)");
     const BundleManifest man = read_manifest((r / "bundle").string());
     if (i == 0) j.first = man;
     j.resize = n.resize;
-    j.trained_size = n.model.input_size;
+    j.names.push_back(r.string());
     j.configs.push_back(n.model);
     j.best.push_back((r / "best.pt").string());
     j.sources.push_back({{"run", r.string()}, {"network", network_description(n.model)},
-                         {"best_epoch", man.provenance.value("best_epoch", -1)}, {"seed", man.provenance.value("seed", -1)}});
+                         {"best_epoch", man.provenance.value("best_epoch", -1)}, {"seed", man.provenance.value("seed", -1)},
+                         {"trained_input_size", n.model.input_size}});
   }
   return j;
 }
 
-// The runs joined at input side `size` (fully convolutional: the weights fit any side), exported
-// to `dir`, checked and calibrated on the validation split as `train` does; returns the split's
-// mean report. Removes `dir` on failure.
-TypeReport bundle_runs(const JoinedRuns& j, int64_t size, const std::string& dir, const EnsembleOptions& o,
-                       const DataOptions& d) {
-  std::vector<ModelConfig> configs = j.configs;
-  for (auto& m : configs) m.input_size = size;
-  FcddModel model = ensemble_of(configs, j.best);
+// The runs joined into one network for inputs `scale` times each run's trained side (fully
+// convolutional: the weights fit any side), exported to `dir`, checked and calibrated on the
+// validation split as `train` does; returns the split's report. Runs trained at other sides see
+// the part at the same scale of their own: the largest side is the bundle's input, the others
+// see it resized and their maps are resized to its finer grid. sets (optional): per type, the
+// bits of the runs whose mean is that type's map. Removes `dir` on failure.
+EvalReport bundle_runs(const JoinedRuns& j, double scale, const std::string& dir, const EnsembleOptions& o,
+                       const DataOptions& d, const std::vector<unsigned>& sets = {}) {
+  std::vector<int64_t> members, side;
+  for (const auto& m : j.configs) {
+    members.push_back(m.members);
+    side.push_back(std::llround(scale * static_cast<double>(m.input_size)));
+  }
+  std::vector<size_t> order(j.configs.size()), first_net(j.configs.size(), 0);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return side[a] > side[b]; });
+  for (size_t r = 1; r < members.size(); ++r) first_net[r] = first_net[r - 1] + static_cast<size_t>(members[r - 1]);
+  const auto shares = sets.empty() ? std::vector<std::vector<float>>{} : network_shares(members, sets);
+  std::vector<ModelConfig> configs;
+  std::vector<std::string> best;
+  std::vector<std::vector<float>> weights;
+  nlohmann::json sources = nlohmann::json::array(), type_runs = nlohmann::json::object();
+  for (const size_t r : order) {
+    configs.push_back(j.configs[r]);
+    configs.back().input_size = side[r];
+    best.push_back(j.best[r]);
+    sources.push_back(j.sources[r]);
+    sources.back()["input_size"] = side[r];
+    for (int64_t m = 0; m < members[r] && !shares.empty(); ++m) weights.push_back(shares[first_net[r] + m]);
+  }
+  for (size_t k = 0; k < sets.size(); ++k)
+    for (size_t r = 0; r < j.names.size(); ++r)
+      if (sets[k] >> r & 1u) type_runs[j.first.types[k].name].push_back(j.names[r]);
+  FcddModel model = ensemble_of(configs, best);
+  model->set_type_weights(weights);
   ExportRequest req;
   req.out_dir = dir;
   req.types = j.first.types;  // their smoothing and thresholds are chosen again by the calibration
@@ -420,10 +464,12 @@ TypeReport bundle_runs(const JoinedRuns& j, int64_t size, const std::string& dir
   req.flip_average = o.c.flip_average.value_or(j.first.flip_average);
   req.provenance = {{"preset", model->config().preset},
                     {"members", model->config().members},
-                    {"ensemble_of", j.sources},
+                    {"ensemble_of", sources},
                     {"data", o.data},
                     {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
-  if (size != j.trained_size) req.provenance["trained_input_size"] = j.trained_size;
+  if (!sets.empty()) req.provenance["type_runs"] = type_runs;
+  if (configs.front().input_size != j.configs[order.front()].input_size)
+    req.provenance["trained_input_size"] = j.configs[order.front()].input_size;
   try {
     print_export(export_bundle(*model, req), dir);
     return calibrate_in_place(dir, o.data, d, "val", o.c);
@@ -448,50 +494,114 @@ int64_t parse_bundle_size(const std::string& s) {
   return v;
 }
 
-// The runs bundled at each side of bundle_sizes into `o.out`.sizeN, each calibrated; the one with
-// the highest mean validation AUPRO becomes `o.out` (the trained side when no type has masks).
-// Each side's image AUROC is printed beside it: a larger side can rank images worse.
-void bundle_at_best_side(const JoinedRuns& j, const EnsembleOptions& o, const DataOptions& d) {
-  const auto sizes = bundle_sizes(j.trained_size);
-  const auto trial = [&](int64_t s) { return o.out + ".size" + std::to_string(s); };
+// Removes the folders of `paths` when it goes out of scope: trial bundles never outlive a choice.
+struct TrialFolders {
+  std::vector<std::string> paths;
+  ~TrialFolders() {
+    for (const auto& p : paths) fs::remove_all(p);
+  }
+};
+
+// The scale (bundle side over trained side) of bundle_sizes whose bundle of all the runs has the
+// highest mean validation AUPRO (the trained side when no type has masks), each calibrated in
+// `o.out`.sizeN; the chosen bundle becomes `o.out` when `keep`. Each side's image AUROC is printed
+// beside it: a larger side can rank images worse.
+double bundle_at_best_side(const JoinedRuns& j, const EnsembleOptions& o, const DataOptions& d, bool keep) {
+  const int64_t trained = j.trained_size();
+  const auto sizes = bundle_sizes(trained);
+  TrialFolders trials;
   std::vector<double> aupro;
   std::string said;
   size_t best = 0;
-  try {
-    for (size_t i = 0; i < sizes.size(); ++i) {
-      std::printf("bundle size %lld px (%zu of %zu):\n", static_cast<long long>(sizes[i]), i + 1, sizes.size());
-      const TypeReport mean = bundle_runs(j, sizes[i], trial(sizes[i]), o, d);
-      aupro.push_back(mean.aupro);
-      if (aupro[i] > aupro[best]) best = i;  // never on NaN
-      char part[80];
-      std::snprintf(part, sizeof part, "%s%lld px %.4f (image AUROC %.4f)", i ? ", " : "", static_cast<long long>(sizes[i]),
-                    mean.aupro, mean.vs_normal.auroc);
-      said += part;
-    }
-    fs::rename(trial(sizes[best]), o.out);
-  } catch (...) {
-    for (const int64_t s : sizes) fs::remove_all(trial(s));
-    throw;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    std::printf("bundle size %lld px (%zu of %zu):\n", static_cast<long long>(sizes[i]), i + 1, sizes.size());
+    trials.paths.push_back(o.out + ".size" + std::to_string(sizes[i]));
+    const TypeReport mean = bundle_runs(j, static_cast<double>(sizes[i]) / trained, trials.paths.back(), o, d).mean;
+    aupro.push_back(mean.aupro);
+    if (aupro[i] > aupro[best]) best = i;  // never on NaN
+    char part[80];
+    std::snprintf(part, sizeof part, "%s%lld px %.4f (image AUROC %.4f)", i ? ", " : "", static_cast<long long>(sizes[i]),
+                  mean.aupro, mean.vs_normal.auroc);
+    said += part;
   }
-  for (const int64_t s : sizes) fs::remove_all(trial(s));
-  const double cost = std::pow(static_cast<double>(sizes[best]) / static_cast<double>(j.trained_size), 2);
+  if (keep) fs::rename(trials.paths[best], o.out);
+  const double scale = static_cast<double>(sizes[best]) / static_cast<double>(trained);
   std::printf("bundle size %lld px by validation mean AUPRO: %s; inference costs %.2fx the trained side's\n",
-              static_cast<long long>(sizes[best]), said.c_str(), cost);
+              static_cast<long long>(sizes[best]), said.c_str(), scale * scale);
+  return scale;
+}
+
+// The runs whose bits are set in `set`, by name.
+std::string run_names(const JoinedRuns& j, unsigned set) {
+  std::string s;
+  for (size_t r = 0; r < j.names.size(); ++r)
+    if (set >> r & 1u) s += (s.empty() ? "" : "+") + fs::path(j.names[r]).filename().string();
+  return s;
+}
+
+// Each type's map from the set of runs that maps it best on validation: every non-empty set of
+// the runs is bundled and calibrated (`o.out`.runsN, all the runs first, so that a tie keeps the
+// most networks), each type takes the set best_candidate_per_type says, and the runs no type
+// took are left out of `o.out`.
+void bundle_per_type(const JoinedRuns& j, double scale, const EnsembleOptions& o, const DataOptions& d) {
+  const unsigned all = (1u << j.names.size()) - 1;
+  std::vector<unsigned> sets{all};
+  for (unsigned s = 1; s < all; ++s) sets.push_back(s);
+  TrialFolders trials;
+  std::vector<EvalReport> reports;
+  for (size_t i = 0; i < sets.size(); ++i) {
+    std::printf("runs %s (%zu of %zu):\n", run_names(j, sets[i]).c_str(), i + 1, sets.size());
+    trials.paths.push_back(o.out + ".runs" + std::to_string(sets[i]));
+    reports.push_back(bundle_runs(j.only(sets[i]), scale, trials.paths.back(), o, d));
+  }
+  const auto best = best_candidate_per_type(reports);
+  std::vector<unsigned> chosen;
+  unsigned used = 0;
+  for (size_t k = 0; k < best.size(); ++k) {
+    chosen.push_back(sets[best[k]]);
+    used |= chosen.back();
+    std::string figures;
+    for (size_t i = 0; i < sets.size(); ++i) {
+      char part[96];
+      std::snprintf(part, sizeof part, "%s%s %.4f", i ? ", " : "", run_names(j, sets[i]).c_str(), reports[i].types[k].aupro);
+      figures += part;
+    }
+    std::printf("type %s from %s (validation AUPRO %s)\n", j.first.types[k].name.c_str(),
+                run_names(j, chosen.back()).c_str(), figures.c_str());
+  }
+  if (std::all_of(chosen.begin(), chosen.end(), [&](unsigned s) { return s == chosen.front(); })) {
+    fs::rename(trials.paths[best.front()], o.out);  // one set for every type: that bundle as it is
+    return;
+  }
+  // The chosen sets over the runs kept: bit r of `used` becomes bit (its rank among used's bits).
+  std::vector<unsigned> kept(chosen.size(), 0);
+  for (size_t k = 0; k < chosen.size(); ++k)
+    for (unsigned r = 0, at = 0; r < j.names.size(); r += 1)
+      if (used >> r & 1u) kept[k] |= (chosen[k] >> r & 1u) << at++;
+  std::printf("bundle of %s, each type from its runs:\n", run_names(j, used).c_str());
+  bundle_runs(j.only(used), scale, o.out, o, d, kept);
 }
 
 // One bundle from one or more finished runs. Runs trained apart (other seeds, head dilations,
-// machines) err differently; the mean of their maps can be steadier than any one of them. The
-// bundle's input side may differ from the trained one: a larger input maps at finer cells.
+// sides, machines) err differently; the mean of their maps can be steadier than any one of them,
+// and with --per-type each type takes the runs that map it best. The bundle's input side may
+// differ from the trained one: a larger input maps at finer cells.
 int cmd_ensemble(const EnsembleOptions& o, const DataOptions& d) {
   const auto runs = split_names(o.runs, "--runs");
   if (runs.empty()) throw std::invalid_argument("--runs needs at least one run folder");
+  if (o.per_type && (runs.size() < 2 || runs.size() > 4))
+    throw std::invalid_argument("--per-type bundles every set of the runs: give 2 to 4 runs, not " +
+                                std::to_string(runs.size()));
   const int64_t asked = parse_bundle_size(o.bundle_size);
   if (fs::exists(o.out)) throw std::runtime_error(o.out + " exists; give a new folder");
   const JoinedRuns j = read_runs(runs);
-  if (asked >= 0)
-    bundle_runs(j, asked > 0 ? asked : j.trained_size, o.out, o, d);
-  else
-    bundle_at_best_side(j, o, d);
+  const double scale = asked > 0   ? static_cast<double>(asked) / static_cast<double>(j.trained_size())
+                       : asked == 0 ? 1.0
+                                    : bundle_at_best_side(j, o, d, !o.per_type);
+  if (o.per_type)
+    bundle_per_type(j, scale, o, d);
+  else if (asked >= 0)
+    bundle_runs(j, scale, o.out, o, d);
   return 0;
 }
 
@@ -642,13 +752,15 @@ int main(int argc, char** argv) {
   ca.c.add(cal);
 
   EnsembleOptions en;
-  auto* ens = app.add_subcommand("ensemble", "one bundle from the best epochs of one or more runs (same backbone, input, types)");
+  auto* ens = app.add_subcommand("ensemble", "one bundle from the best epochs of one or more runs (same backbone and types)");
   data.add(ens);
   ens->add_option("--runs", en.runs, "run folders of mtfcdd-train train, comma-separated")->required();
   ens->add_option("--bundle-size", en.bundle_size,
                   "the bundle's input side: trained, a side in px, or auto (1 to 1.5x the trained, by validation AUPRO)");
   ens->add_option("--data", en.data, "the dataset the runs trained on (its val split calibrates)")->required();
   ens->add_option("--out", en.out, "new bundle folder")->required();
+  ens->add_flag("--per-type", en.per_type,
+                "each type's maps from the set of the runs (2 to 4) that maps it best on validation");
   en.c.add(ens);
 
   QuantizeOptions qu;
