@@ -101,15 +101,25 @@ TEST(Model, FrozenBackboneStaysInEvalMode) {
   EXPECT_TRUE(m->backbone->is_training());
 }
 
+namespace {
+
+// A `small` network for two types.
+ModelConfig two_types(int64_t side, int64_t head, int64_t members = 1) {
+  ModelConfig c;
+  c.types = 2;
+  c.input_size = side;
+  c.head_channels = head;
+  c.members = members;
+  return c;
+}
+
+}  // namespace
+
 // Runs trained apart join as one ensemble: its maps are the mean over all their networks (each
 // with its own head), and networks whose maps would not align are refused, naming why.
 TEST(Model, JoinedNetworksMapTheMeanOverAllTheirMembers) {
   torch::manual_seed(3);
-  ModelConfig two;
-  two.types = 2;
-  two.input_size = 64;
-  two.head_channels = 16;
-  two.members = 2;
+  const ModelConfig two = two_types(64, 16, 2);
   ModelConfig dilated = two;
   dilated.members = 1;
   dilated.head_dilation = 2;
@@ -148,13 +158,7 @@ torch::Tensor bilinear_to(const torch::Tensor& x, int64_t side) {
 // given, and shares that do not add up per type are refused.
 TEST(Model, JoinedNetworksOfOtherSidesAndTypeSharesMapAsTold) {
   torch::manual_seed(4);
-  ModelConfig small;
-  small.types = 2;
-  small.input_size = 64;
-  small.head_channels = 8;
-  ModelConfig larger = small;
-  larger.input_size = 96;
-  FcddModel a(small), b(larger);
+  FcddModel a(two_types(64, 8)), b(two_types(96, 8));
   FcddModel both = joined({a, b});
   a->eval();
   b->eval();
