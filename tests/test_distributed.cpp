@@ -300,6 +300,15 @@ TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
   EXPECT_FALSE(two_sides.receptive_field.known());
   EXPECT_EQ(two_sides.provenance.at("ensemble_of").at(0).at("run"), dir.file("c"));
   EXPECT_EQ(two_sides.provenance.at("ensemble_of").at(1).at("input_size"), 64);
+  // --per-type over them measures every set on bilinear maps, the only ones such a bundle has:
+  // no set chooses its upsampling, not even a run alone.
+  const std::vector<std::string> acp{"ensemble", "--runs", dir.file("a") + "," + dir.file("c"), "--data", dir.file("toy"),
+                                     "--out", dir.file("acp"), "--per-type"};
+  ASSERT_EQ(run(acp, dir.file("acp")), 0) << Proc{-1, dir.file("acp.out"), dir.file("acp.err")}.text();
+  const std::string said = Proc{-1, dir.file("acp.out"), dir.file("acp.err")}.text();
+  EXPECT_EQ(said.find("upsampling receptive:"), std::string::npos) << said;
+  EXPECT_EQ(said.find("upsampling bilinear:"), std::string::npos) << said;
+  EXPECT_EQ(read_manifest(dir.file("acp")).upsampling, Upsampling::Bilinear);
 }
 
 // --per-type bundles every set of the runs (both, a, b), prints each type's validation AUPRO for

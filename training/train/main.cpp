@@ -543,7 +543,12 @@ std::string run_names(const JoinedRuns& j, unsigned set) {
 // the runs is bundled and calibrated (`o.out`.runsN, all the runs first, so that a tie keeps the
 // most networks), each type takes the set best_candidate_per_type says, and the runs no type
 // took are left out of `o.out`.
-void bundle_per_type(const JoinedRuns& j, double scale, const EnsembleOptions& o, const DataOptions& d) {
+void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const DataOptions& d) {
+  // Runs of other sides make a bundle without a receptive field: every set is measured on the
+  // bilinear maps that bundle will have, not on receptive ones one run alone might choose.
+  const auto other_side = [&](const ModelConfig& m) { return m.input_size != j.trained_size(); };
+  if (!o.c.upsampling && std::any_of(j.configs.begin(), j.configs.end(), other_side))
+    o.c.upsampling = Upsampling::Bilinear;
   const unsigned all = (1u << j.names.size()) - 1;
   std::vector<unsigned> sets{all};
   for (unsigned s = 1; s < all; ++s) sets.push_back(s);
