@@ -307,18 +307,21 @@ EvalReport report_of(const std::vector<std::pair<double, double>>& types) {
 
 }  // namespace
 
-// Three candidate sets of networks, four types: `a` by AUPRO (.7 twice: the first of them),
-// `b` without masks by image AUROC (.9), `c` where the later candidates have no figure (the first
-// keeps it), `d` where only the last has one.
-TEST(Evaluate, EachTypeTakesTheCandidateThatMapsItBest) {
+// Three candidate sets of networks, five types, ranked by the mean of AUPRO and image AUROC:
+// `a` .7, .6, .65 (the best AUPRO loses on its image AUROC), `b` without masks by image AUROC
+// (.9), `c` where the later candidates have no AUPRO (the first keeps it), `d` where only the
+// last has figures (.4), `e` .7, .7, .65 (a tie: the first).
+TEST(Evaluate, EachTypeTakesTheCandidateThatServesItBest) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const std::vector<EvalReport> candidates{
-      report_of({{.5, .9}, {nan, .6}, {.8, .7}, {nan, nan}}),
-      report_of({{.7, .5}, {nan, .9}, {nan, .9}, {nan, nan}}),
-      report_of({{.7, .6}, {nan, nan}, {nan, .9}, {.3, .5}})};
-  EXPECT_EQ(best_candidate_per_type(candidates), (std::vector<size_t>{1, 1, 0, 2}));
+      report_of({{.5, .9}, {nan, .6}, {.8, .7}, {nan, nan}, {.6, .8}}),
+      report_of({{.7, .5}, {nan, .9}, {nan, .9}, {nan, nan}, {.8, .6}}),
+      report_of({{.7, .6}, {nan, nan}, {nan, .9}, {.3, .5}, {.7, .6}})};
+  EXPECT_EQ(best_candidate_per_type(candidates), (std::vector<size_t>{0, 1, 0, 2, 0}));
   EXPECT_THROW(best_candidate_per_type({}), std::invalid_argument);
   EXPECT_THROW(best_candidate_per_type({candidates[0], report_of({{.5, .5}})}), std::invalid_argument);
+  EXPECT_DOUBLE_EQ(per_type_figure(candidates[0].types[0], true), .7);
+  EXPECT_DOUBLE_EQ(per_type_figure(candidates[0].types[0], false), .9);
 }
 
 // Runs of 2 and 1 networks; type 0 from both runs (three networks, 1/3 each), type 1 from the

@@ -76,6 +76,10 @@ std::vector<int64_t> bundle_sizes(int64_t trained) {
   return out;
 }
 
+double per_type_figure(const TypeReport& t, bool masked) {
+  return masked ? (t.aupro + t.vs_normal.auroc) / 2 : t.vs_normal.auroc;
+}
+
 std::vector<size_t> best_candidate_per_type(const std::vector<EvalReport>& candidates) {
   if (candidates.empty()) throw std::invalid_argument("best_candidate_per_type: no candidate");
   const size_t types = candidates.front().types.size();
@@ -85,9 +89,7 @@ std::vector<size_t> best_candidate_per_type(const std::vector<EvalReport>& candi
   for (size_t k = 0; k < types; ++k) {
     const bool masked = std::any_of(candidates.begin(), candidates.end(),
                                     [&](const EvalReport& c) { return !std::isnan(c.types[k].aupro); });
-    const auto figure = [&](size_t i) {
-      return masked ? candidates[i].types[k].aupro : candidates[i].types[k].vs_normal.auroc;
-    };
+    const auto figure = [&](size_t i) { return per_type_figure(candidates[i].types[k], masked); };
     for (size_t i = 1; i < candidates.size(); ++i)
       if (figure(i) > figure(best[k]) || (std::isnan(figure(best[k])) && !std::isnan(figure(i)))) best[k] = i;
   }

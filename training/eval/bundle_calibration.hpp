@@ -33,11 +33,16 @@ EvalReport calibrate_manifest(BundleManifest& man, const std::vector<ImageScores
 std::vector<int64_t> bundle_sizes(int64_t trained);
 
 // Per type, the index of the candidate (reports on one split, one per set of networks that could
-// map the type) that maps it best: the highest AUPRO, or for a type without masks the highest
-// image AUROC against normal images; the first on a tie and where every figure is NaN. Networks
-// trained apart or inspecting at other sides are each best at other types (docs/results.md).
+// map the type) that serves it best: the highest mean of AUPRO and image AUROC against normal
+// images (one channel gives both the image score and the map, and a set that localizes best can
+// rank images worst: docs/results.md), the image AUROC alone for a type without masks; the first
+// on a tie and where every figure is NaN. Networks trained apart or inspecting at other sides
+// are each best at other types.
 // Throws std::invalid_argument on no candidate or reports of different types.
 std::vector<size_t> best_candidate_per_type(const std::vector<EvalReport>& candidates);
+// The figure best_candidate_per_type ranks a type's candidates by (`masked`: some candidate has
+// an AUPRO for it).
+double per_type_figure(const TypeReport& t, bool masked);
 
 // Each network's share of each type's map when type k is the mean of the runs in sets[k] (a bit
 // per run; runs[r] networks each): [network][type], the runs' networks one after the other, 1 / n

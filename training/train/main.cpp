@@ -422,14 +422,18 @@ JoinedRuns read_runs(const std::vector<std::string>& runs) {
   return j;
 }
 
-// The runs joined into one network for inputs `scale` times each run's trained side (fully
-// convolutional: the weights fit any side), exported to `dir`, checked and calibrated on the
-// validation split as `train` does; returns the split's report. Runs trained at other sides see
-// the part at the same scale of their own: the largest side is the bundle's input, the others
-// see it resized and their maps are resized to its finer grid. sets (optional): per type, the
-// bits of the runs whose mean is that type's map. Removes `dir` on failure.
-EvalReport bundle_runs(const JoinedRuns& j, double scale, const std::string& dir, const EnsembleOptions& o,
-                       const DataOptions& d, const std::vector<unsigned>& sets = {}) {
+// The runs' networks in the order one bundle holds them: the largest side first (its side is the
+// bundle's input and its grid the maps'), each run at `scale` times its trained side, with each
+// network's per-type share when `sets` (per type, the bits of the runs whose mean is its map) are given.
+struct BundleOrder {
+  std::vector<ModelConfig> configs;
+  std::vector<std::string> best;
+  std::vector<std::vector<float>> shares;
+  nlohmann::json sources = nlohmann::json::array();
+  int64_t trained_first = 0;  // the trained side of the run whose side is the input
+};
+
+BundleOrder bundle_order(const JoinedRuns& j, double scale, const std::vector<unsigned>& sets) {
   std::vector<int64_t> members, side;
   for (const auto& m : j.configs) {
     members.push_back(m.members);
@@ -440,23 +444,32 @@ EvalReport bundle_runs(const JoinedRuns& j, double scale, const std::string& dir
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return side[a] > side[b]; });
   for (size_t r = 1; r < members.size(); ++r) first_net[r] = first_net[r - 1] + static_cast<size_t>(members[r - 1]);
   const auto shares = sets.empty() ? std::vector<std::vector<float>>{} : network_shares(members, sets);
-  std::vector<ModelConfig> configs;
-  std::vector<std::string> best;
-  std::vector<std::vector<float>> weights;
-  nlohmann::json sources = nlohmann::json::array(), type_runs = nlohmann::json::object();
+  BundleOrder b;
+  b.trained_first = j.configs[order.front()].input_size;
   for (const size_t r : order) {
-    configs.push_back(j.configs[r]);
-    configs.back().input_size = side[r];
-    best.push_back(j.best[r]);
-    sources.push_back(j.sources[r]);
-    sources.back()["input_size"] = side[r];
-    for (int64_t m = 0; m < members[r] && !shares.empty(); ++m) weights.push_back(shares[first_net[r] + m]);
+    b.configs.push_back(j.configs[r]);
+    b.configs.back().input_size = side[r];
+    b.best.push_back(j.best[r]);
+    b.sources.push_back(j.sources[r]);
+    b.sources.back()["input_size"] = side[r];
+    for (int64_t m = 0; m < members[r] && !shares.empty(); ++m) b.shares.push_back(shares[first_net[r] + m]);
   }
-  for (size_t k = 0; k < sets.size(); ++k)
-    for (size_t r = 0; r < j.names.size(); ++r)
-      if (sets[k] >> r & 1u) type_runs[j.first.types[k].name].push_back(j.names[r]);
-  FcddModel model = ensemble_of(configs, best);
-  model->set_type_weights(weights);
+  return b;
+}
+
+// The runs joined into one network for inputs `scale` times each run's trained side (fully
+// convolutional: the weights fit any side), exported to `dir`, checked and calibrated on the
+// validation split as `train` does; returns the split's report. Runs trained at other sides see
+// the part at the same scale of their own: the largest side is the bundle's input, the others
+// see it resized and their maps are resized to its finer grid. sets: as for bundle_order (every
+// type from all the runs, or none given: the plain mean). Removes `dir` on failure.
+EvalReport bundle_runs(const JoinedRuns& j, double scale, const std::string& dir, const EnsembleOptions& o,
+                       const DataOptions& d, const std::vector<unsigned>& sets = {}) {
+  const unsigned all = (1u << j.names.size()) - 1;
+  const bool mean = std::all_of(sets.begin(), sets.end(), [&](unsigned s) { return s == all; });
+  const BundleOrder b = bundle_order(j, scale, mean ? std::vector<unsigned>{} : sets);
+  FcddModel model = ensemble_of(b.configs, b.best);
+  model->set_type_weights(b.shares);
   ExportRequest req;
   req.out_dir = dir;
   req.types = j.first.types;  // their smoothing and thresholds are chosen again by the calibration
@@ -464,12 +477,13 @@ EvalReport bundle_runs(const JoinedRuns& j, double scale, const std::string& dir
   req.flip_average = o.c.flip_average.value_or(j.first.flip_average);
   req.provenance = {{"preset", model->config().preset},
                     {"members", model->config().members},
-                    {"ensemble_of", sources},
+                    {"ensemble_of", b.sources},
                     {"data", o.data},
                     {"trainer", "mtfcdd-train " MTFCDD_VERSION}};
-  if (!sets.empty()) req.provenance["type_runs"] = type_runs;
-  if (configs.front().input_size != j.configs[order.front()].input_size)
-    req.provenance["trained_input_size"] = j.configs[order.front()].input_size;
+  for (size_t k = 0; k < sets.size() && !mean; ++k)
+    for (size_t r = 0; r < j.names.size(); ++r)
+      if (sets[k] >> r & 1u) req.provenance["type_runs"][j.first.types[k].name].push_back(j.names[r]);
+  if (b.configs.front().input_size != b.trained_first) req.provenance["trained_input_size"] = b.trained_first;
   try {
     print_export(export_bundle(*model, req), dir);
     return calibrate_in_place(dir, o.data, d, "val", o.c);
@@ -539,16 +553,13 @@ std::string run_names(const JoinedRuns& j, unsigned set) {
   return s;
 }
 
-// Each type's map from the set of runs that maps it best on validation: every non-empty set of
-// the runs is bundled and calibrated (`o.out`.runsN, all the runs first, so that a tie keeps the
-// most networks), each type takes the set best_candidate_per_type says, and the runs no type
-// took are left out of `o.out`.
+// Each type's map from the set of runs that maps it best on validation. Every non-empty set of
+// the runs is measured as the bundle of all of them maps it (the same input, grid and upsampling;
+// the other runs' share 0), in `o.out`.runsN, all the runs first so that a tie keeps the most
+// networks; each type takes the set best_candidate_per_type says (AUPRO and image AUROC). The runs no type took are left
+// out of `o.out` (if one has the largest side, the bundle takes the next side's inputs and its
+// figures move a little from the printed ones).
 void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const DataOptions& d) {
-  // Runs of other sides make a bundle without a receptive field: every set is measured on the
-  // bilinear maps that bundle will have, not on receptive ones one run alone might choose.
-  const auto other_side = [&](const ModelConfig& m) { return m.input_size != j.trained_size(); };
-  if (!o.c.upsampling && std::any_of(j.configs.begin(), j.configs.end(), other_side))
-    o.c.upsampling = Upsampling::Bilinear;
   const unsigned all = (1u << j.names.size()) - 1;
   std::vector<unsigned> sets{all};
   for (unsigned s = 1; s < all; ++s) sets.push_back(s);
@@ -557,7 +568,8 @@ void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const
   for (size_t i = 0; i < sets.size(); ++i) {
     std::printf("runs %s (%zu of %zu):\n", run_names(j, sets[i]).c_str(), i + 1, sets.size());
     trials.paths.push_back(o.out + ".runs" + std::to_string(sets[i]));
-    reports.push_back(bundle_runs(j.only(sets[i]), scale, trials.paths.back(), o, d));
+    reports.push_back(bundle_runs(j, scale, trials.paths.back(), o, d, std::vector<unsigned>(j.first.types.size(), sets[i])));
+    if (i == 0) o.c.upsampling = read_manifest(trials.paths[0]).upsampling;  // one for every set
   }
   const auto best = best_candidate_per_type(reports);
   std::vector<unsigned> chosen;
@@ -567,15 +579,17 @@ void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const
     used |= chosen.back();
     std::string figures;
     for (size_t i = 0; i < sets.size(); ++i) {
-      char part[96];
-      std::snprintf(part, sizeof part, "%s%s %.4f", i ? ", " : "", run_names(j, sets[i]).c_str(), reports[i].types[k].aupro);
+      const TypeReport& t = reports[i].types[k];
+      char part[112];
+      std::snprintf(part, sizeof part, "%s%s %.4f/%.4f", i ? ", " : "", run_names(j, sets[i]).c_str(), t.aupro,
+                    t.vs_normal.auroc);
       figures += part;
     }
-    std::printf("type %s from %s (validation AUPRO %s)\n", j.first.types[k].name.c_str(),
+    std::printf("type %s from %s (validation AUPRO/image AUROC %s)\n", j.first.types[k].name.c_str(),
                 run_names(j, chosen.back()).c_str(), figures.c_str());
   }
-  if (std::all_of(chosen.begin(), chosen.end(), [&](unsigned s) { return s == chosen.front(); })) {
-    fs::rename(trials.paths[best.front()], o.out);  // one set for every type: that bundle as it is
+  if (used == all && std::all_of(chosen.begin(), chosen.end(), [&](unsigned s) { return s == all; })) {
+    fs::rename(trials.paths.front(), o.out);  // every type from all the runs: that bundle as it is
     return;
   }
   // The chosen sets over the runs kept: bit r of `used` becomes bit (its rank among used's bits).
