@@ -66,7 +66,6 @@ class FcddModelImpl : public torch::nn::Module {
   // 1; empty = the plain mean. Lets each type come from the networks that map it best.
   // Throws std::invalid_argument on a wrong shape or shares.
   void set_type_weights(std::vector<std::vector<float>> w);
-  const std::vector<std::vector<float>>& type_weights() const { return type_weights_; }
 
   // The first member's layers (with their names from before ensembles, so checkpoints still load).
   std::shared_ptr<BackboneImpl> backbone;

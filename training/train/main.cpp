@@ -553,12 +553,12 @@ std::string run_names(const JoinedRuns& j, unsigned set) {
   return s;
 }
 
-// Each type's map from the set of runs that maps it best on validation. Every non-empty set of
+// Each type's map from the set of runs that serves it best on validation. Every non-empty set of
 // the runs is measured as the bundle of all of them maps it (the same input, grid and upsampling;
 // the other runs' share 0), in `o.out`.runsN, all the runs first so that a tie keeps the most
-// networks; each type takes the set best_candidate_per_type says (AUPRO and image AUROC). The runs no type took are left
-// out of `o.out` (if one has the largest side, the bundle takes the next side's inputs and its
-// figures move a little from the printed ones).
+// networks; each type takes the set best_candidate_per_type says (AUPRO and image AUROC). The
+// runs no type took are left out of `o.out` (if one has the largest side, the bundle takes the
+// next side's inputs and its figures move a little from the printed ones).
 void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const DataOptions& d) {
   const unsigned all = (1u << j.names.size()) - 1;
   std::vector<unsigned> sets{all};
@@ -588,7 +588,7 @@ void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const
     std::printf("type %s from %s (validation AUPRO/image AUROC %s)\n", j.first.types[k].name.c_str(),
                 run_names(j, chosen.back()).c_str(), figures.c_str());
   }
-  if (used == all && std::all_of(chosen.begin(), chosen.end(), [&](unsigned s) { return s == all; })) {
+  if (std::all_of(chosen.begin(), chosen.end(), [&](unsigned s) { return s == all; })) {
     fs::rename(trials.paths.front(), o.out);  // every type from all the runs: that bundle as it is
     return;
   }

@@ -195,7 +195,8 @@ Upsampler upsampler_of(const BundleManifest& m, std::optional<Upsampling> mode) 
   Upsampler up{mode.value_or(m.upsampling), m.receptive_field, {m.input_width, m.input_height}, {}};
   for (const auto& t : m.types) up.smoothing.push_back(t.smoothing);
   if (up.mode == Upsampling::Receptive && !up.field.known())
-    throw std::runtime_error("upsampling \"receptive\" needs the bundle's receptive_field (export it with a newer trainer)");
+    throw std::runtime_error("upsampling \"receptive\" needs the bundle's receptive_field, and this bundle has none (an older "
+                             "trainer's, or one of networks at several input sides)");
   return up;
 }
 
