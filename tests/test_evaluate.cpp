@@ -317,11 +317,41 @@ TEST(Evaluate, EachTypeTakesTheCandidateThatServesItBest) {
       report_of({{.5, .9}, {nan, .6}, {.8, .7}, {nan, nan}, {.6, .8}}),
       report_of({{.7, .5}, {nan, .9}, {nan, .9}, {nan, nan}, {.8, .6}}),
       report_of({{.7, .6}, {nan, nan}, {nan, .9}, {.3, .5}, {.7, .6}})};
-  EXPECT_EQ(best_candidate_per_type(candidates), (std::vector<size_t>{0, 1, 0, 2, 0}));
-  EXPECT_THROW(best_candidate_per_type({}), std::invalid_argument);
-  EXPECT_THROW(best_candidate_per_type({candidates[0], report_of({{.5, .5}})}), std::invalid_argument);
+  // No standard error is known here (no counts, no region spread): the highest figure itself.
+  EXPECT_EQ(best_candidate_per_type(candidates, {3, 1, 2}), (std::vector<size_t>{0, 1, 0, 2, 0}));
+  EXPECT_THROW(best_candidate_per_type({}, {}), std::invalid_argument);
+  EXPECT_THROW(best_candidate_per_type({candidates[0], report_of({{.5, .5}})}, {1, 1}), std::invalid_argument);
+  EXPECT_THROW(best_candidate_per_type(candidates, {3, 1}), std::invalid_argument);
   EXPECT_DOUBLE_EQ(per_type_figure(candidates[0].types[0], true), .7);
   EXPECT_DOUBLE_EQ(per_type_figure(candidates[0].types[0], false), .9);
+}
+
+// Hanley & McNeil at AUROC .8 over 10 positives and 20 negatives: Q1 = 2/3, Q2 = 32/45, variance
+// (.16 + 9 (2/3 - .64) + 19 (32/45 - .64)) / 200 = 394/45000; at .9: Q1 = 9/11, Q2 = 81/95,
+// variance (.09 + 9 (9/11 - .81) + 19 (81/95 - .81)) / 200. Candidates of 3, 1 and 2 runs; type 0:
+// figures .70, .75, .73, the best's standard error sqrt(.06^2 + 394/45000) / 2 = .0556, so the
+// three runs' .70 is within it; type 1: the three runs' .69 is not, the two runs' .73 is; type 2
+// (no masks): image AUROC .85 against the best's .9 with standard error .0698.
+TEST(Evaluate, WithinOneStandardErrorTheTypeTakesTheMostRuns) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<EvalReport> candidates{report_of({{.60, .8}, {.58, .8}, {nan, .85}}),
+                                     report_of({{.70, .8}, {.70, .8}, {nan, .90}}),
+                                     report_of({{.66, .8}, {.66, .8}, {nan, .80}})};
+  for (auto& c : candidates)
+    for (auto& t : c.types) {
+      t.aupro_se = std::isnan(t.aupro) ? nan : .06;
+      t.vs_normal.positives = 10;
+      t.vs_normal.negatives = 20;
+    }
+  const double se0 = std::sqrt(.06 * .06 + 394.0 / 45000) / 2;
+  const double se2 = std::sqrt((.09 + 9 * (9.0 / 11 - .81) + 19 * (81.0 / 95 - .81)) / 200);
+  EXPECT_NEAR(per_type_figure_se(candidates[1].types[0], true), se0, 1e-12);
+  EXPECT_NEAR(se0, .0556, 1e-4);
+  EXPECT_NEAR(per_type_figure_se(candidates[1].types[2], false), se2, 1e-12);
+  EXPECT_NEAR(se2, .0698, 1e-4);
+  EXPECT_EQ(best_candidate_per_type(candidates, {3, 1, 2}), (std::vector<size_t>{0, 2, 0}));
+  // As many runs each: the highest figure.
+  EXPECT_EQ(best_candidate_per_type(candidates, {1, 1, 1}), (std::vector<size_t>{1, 1, 1}));
 }
 
 // Runs of 2 and 1 networks; type 0 from both runs (three networks, 1/3 each), type 1 from the
@@ -583,6 +613,8 @@ TEST(Evaluate, MarkdownReport) {
   // scratch: pixel AUROC 6/7 = 85.7 %, AUPRO 75.0 %; dent: '-' for both NaN.
   EXPECT_HAS(md, "| 85.7 | 75.0 |\n");
   EXPECT_HAS(md, "| - | - |\n");
+  // Standard errors: scratch's AUROC 1 over 1 + 1 images has none (0); one region, no AUPRO SE.
+  EXPECT_HAS(md, "| scratch | 100.0 | 0.0 | 75.0 | - | 1 |\n");
   // scratch vs normal: A .5 vs N .2 -> 100.0.
   EXPECT_HAS(md, "| scratch | 1 | 100.0 | 100.0 | 100.0 |");
   EXPECT_HAS(md, "Max-pixel");

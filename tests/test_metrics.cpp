@@ -236,6 +236,26 @@ TEST(Metrics, AuproRegionsArePerImage) {
   // Curve (0,0) -> (0, (1 + 1/3)/2 = 2/3) -> (1,1); PRO(0.3) = 2/3 + 0.3/3 = 23/30;
   // (2/3 + 23/30)/2 = 43/60.
   EXPECT_NEAR(aupro({m0, m1}, {k0, k1}), 43.0 / 60, kEps);
+  // Alone: the first region is found at FPR 0, 1. The second's found pixel gives 1/3 over
+  // [0, 0.3]; its other two are found at the step from FPR 0 to 1, which reaches 0.3 with each
+  // pixel's share 0.3: 1/3 * 0.3 * 0.3 / 2 each. (0.1 + 0.03) / 0.3 = 13/30; their mean 43/60.
+  const std::vector<double> regions = region_aupros({m0, m1}, {k0, k1});
+  ASSERT_EQ(regions.size(), 2u);
+  EXPECT_NEAR(regions[0], 1.0, kEps);
+  EXPECT_NEAR(regions[1], 13.0 / 30, kEps);
+  EXPECT_NEAR(standard_error(regions), 17.0 / 60, kEps);  // two values: half their distance
+  EXPECT_TRUE(region_aupros({m0}, {cv::Mat::zeros(4, 4, CV_8U)}).empty());
+}
+
+// Hanley & McNeil at .8 over 10 positives and 20 negatives: Q1 = .8 / 1.2 = 2/3, Q2 = 1.28 / 1.8
+// = 32/45; (.16 + 9 * 2/75 + 19 * 16/225) / 200 = 394/45000.
+TEST(Metrics, StandardErrorsOfAMeanAndOfAnAuroc) {
+  EXPECT_NEAR(auroc_standard_error(.8, 10, 20), std::sqrt(394.0 / 45000), kEps);
+  EXPECT_DOUBLE_EQ(auroc_standard_error(1.0, 10, 20), 0.0);
+  EXPECT_TRUE(std::isnan(auroc_standard_error(.8, 0, 20)));
+  EXPECT_TRUE(std::isnan(auroc_standard_error(std::nan(""), 10, 20)));
+  EXPECT_NEAR(standard_error({1, 2, 3, 4}), std::sqrt(5.0 / 3 / 4), kEps);  // sample variance 5/3
+  EXPECT_TRUE(std::isnan(standard_error({.5})));
 }
 
 TEST(Metrics, AuproRisesOnlyPastLimit) {

@@ -80,20 +80,38 @@ double per_type_figure(const TypeReport& t, bool masked) {
   return masked ? (t.aupro + t.vs_normal.auroc) / 2 : t.vs_normal.auroc;
 }
 
-std::vector<size_t> best_candidate_per_type(const std::vector<EvalReport>& candidates) {
+double per_type_figure_se(const TypeReport& t, bool masked) {
+  const double roc = auroc_standard_error(t.vs_normal.auroc, t.vs_normal.positives, t.vs_normal.negatives);
+  return masked ? std::sqrt(t.aupro_se * t.aupro_se + roc * roc) / 2 : roc;
+}
+
+std::vector<size_t> best_candidate_per_type(const std::vector<EvalReport>& candidates,
+                                            const std::vector<size_t>& runs_in) {
   if (candidates.empty()) throw std::invalid_argument("best_candidate_per_type: no candidate");
+  if (runs_in.size() != candidates.size())
+    throw std::invalid_argument("best_candidate_per_type: " + std::to_string(runs_in.size()) + " run counts for " +
+                                std::to_string(candidates.size()) + " candidates");
   const size_t types = candidates.front().types.size();
   for (const auto& c : candidates)
     if (c.types.size() != types) throw std::invalid_argument("best_candidate_per_type: the reports' types differ");
-  std::vector<size_t> best(types, 0);
+  std::vector<size_t> chosen(types, 0);
   for (size_t k = 0; k < types; ++k) {
     const bool masked = std::any_of(candidates.begin(), candidates.end(),
                                     [&](const EvalReport& c) { return !std::isnan(c.types[k].aupro); });
     const auto figure = [&](size_t i) { return per_type_figure(candidates[i].types[k], masked); };
+    size_t best = 0;
     for (size_t i = 1; i < candidates.size(); ++i)
-      if (figure(i) > figure(best[k]) || (std::isnan(figure(best[k])) && !std::isnan(figure(i)))) best[k] = i;
+      if (figure(i) > figure(best) || (std::isnan(figure(best)) && !std::isnan(figure(i)))) best = i;
+    // NaN (too few regions or images to tell) leaves no tolerance: the best itself.
+    const double se = per_type_figure_se(candidates[best].types[k], masked);
+    const double floor = figure(best) - (std::isnan(se) ? 0 : se);
+    chosen[k] = best;
+    for (size_t i = 0; i < candidates.size(); ++i)
+      if (figure(i) >= floor && (runs_in[i] > runs_in[chosen[k]] ||
+                                 (runs_in[i] == runs_in[chosen[k]] && figure(i) > figure(chosen[k]))))
+        chosen[k] = i;
   }
-  return best;
+  return chosen;
 }
 
 std::vector<std::vector<float>> network_shares(const std::vector<int64_t>& runs, const std::vector<unsigned>& sets) {

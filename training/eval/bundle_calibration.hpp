@@ -32,17 +32,24 @@ EvalReport calibrate_manifest(BundleManifest& man, const std::vector<ImageScores
 // rose at 5/3 while the test's fell (docs/results.md).
 std::vector<int64_t> bundle_sizes(int64_t trained);
 
-// Per type, the index of the candidate (reports on one split, one per set of networks that could
-// map the type) that serves it best: the highest mean of AUPRO and image AUROC against normal
-// images (one channel gives both the image score and the map, and a set that localizes best can
-// rank images worst: docs/results.md), the image AUROC alone for a type without masks; the first
-// on a tie and where every figure is NaN. Networks trained apart or inspecting at other sides
-// are each best at other types.
-// Throws std::invalid_argument on no candidate or reports of different types.
-std::vector<size_t> best_candidate_per_type(const std::vector<EvalReport>& candidates);
+// Per type, the index of the candidate (reports on one split, one per set of runs that could map
+// the type; runs_in[i]: how many runs candidate i averages) that serves it best. Its figure is the
+// mean of AUPRO and image AUROC against normal images (one channel gives both the image score and
+// the map, and a set that localizes best can rank images worst: docs/results.md), the image AUROC
+// alone for a type without masks. A validation split holds few images of some types, so the
+// highest figure can be luck: by the one-standard-error rule (Hastie, Tibshirani & Friedman,
+// ESL 7.10) the type takes, of the candidates within one standard error of the highest, the one
+// averaging the most runs (the steadier maps), the higher figure among as many runs; the highest
+// itself where its standard error is NaN; the first where every figure is NaN.
+// Throws std::invalid_argument on no candidate, reports of different types or a runs_in of
+// another length.
+std::vector<size_t> best_candidate_per_type(const std::vector<EvalReport>& candidates,
+                                            const std::vector<size_t>& runs_in);
 // The figure best_candidate_per_type ranks a type's candidates by (`masked`: some candidate has
-// an AUPRO for it).
+// an AUPRO for it), and its standard error: AUPRO's over the regions and image AUROC's (Hanley &
+// McNeil) taken as independent; NaN where either is.
 double per_type_figure(const TypeReport& t, bool masked);
+double per_type_figure_se(const TypeReport& t, bool masked);
 
 // Each network's share of each type's map when type k is the mean of the runs in sets[k] (a bit
 // per run; runs[r] networks each): [network][type], the runs' networks one after the other, 1 / n

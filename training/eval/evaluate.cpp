@@ -101,9 +101,18 @@ BinaryMetrics binary(const std::vector<double>& scores, const std::vector<int>& 
   return b;
 }
 
+// Mean of the finite values; NaN when there is none.
+double nan_mean(const std::vector<double>& v) {
+  double sum = 0;
+  size_t n = 0;
+  for (double x : v)
+    if (std::isfinite(x)) sum += x, ++n;
+  return n ? sum / static_cast<double>(n) : kNaN;
+}
+
 struct PixelMetrics {
-  double auroc = kNaN, aupro = kNaN;
-  size_t images = 0;
+  double auroc = kNaN, aupro = kNaN, aupro_se = kNaN;
+  size_t images = 0, regions = 0;
   F1Result at_threshold = nan_f1(), best = nan_f1();
 };
 
@@ -141,7 +150,10 @@ PixelMetrics pixel_metrics_of(const std::vector<ImageScores>& scores, int k, con
   const PixelRanking ranking = pixel_ranking(maps, masks);
   p.auroc = ranking.auroc;
   p.best = ranking.best;
-  p.aupro = aupro(maps, masks, fpr_limit);
+  const std::vector<double> regions = region_aupros(maps, masks, fpr_limit);
+  p.aupro = nan_mean(regions);
+  p.aupro_se = standard_error(regions);
+  p.regions = regions.size();
   if (!std::isnan(threshold)) p.at_threshold = pixel_f1(maps, masks, threshold);
   return p;
 }
@@ -150,15 +162,6 @@ std::vector<double> pixel_f1s(const std::vector<TypeReport>& types, F1Result Typ
   std::vector<double> out;
   for (const TypeReport& t : types) out.push_back((t.*which).f1);
   return out;
-}
-
-// Mean of the finite values; NaN when there is none.
-double nan_mean(const std::vector<double>& v) {
-  double sum = 0;
-  size_t n = 0;
-  for (double x : v)
-    if (std::isfinite(x)) sum += x, ++n;
-  return n ? sum / static_cast<double>(n) : kNaN;
 }
 
 BinaryMetrics mean_binary(const std::vector<TypeReport>& types, BinaryMetrics TypeReport::*field) {
@@ -248,6 +251,8 @@ nlohmann::json type_json(const TypeReport& t) {
           {"vs_rest_max", binary_json(t.vs_rest_max)},
           {"pixel_auroc", num(t.pixel_auroc)},
           {"aupro", num(t.aupro)},
+          {"aupro_se", num(t.aupro_se)},
+          {"regions", t.regions},
           {"pixel_images", t.pixel_images},
           {"pixel_f1_at_threshold", f1_json(t.pixel_at_threshold)},
           {"pixel_max_f1", f1_json(t.pixel_best)}};
@@ -352,8 +357,8 @@ EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<s
     if (pixel_metrics) {
       const PixelMetrics p = pixel_metrics_of(scores, static_cast<int>(k), up, fpr_limit,
                                               pixel_thresholds.empty() ? kNaN : pixel_thresholds[k]);
-      std::tie(t.pixel_auroc, t.aupro, t.pixel_images, t.pixel_at_threshold, t.pixel_best) =
-          std::tie(p.auroc, p.aupro, p.images, p.at_threshold, p.best);
+      std::tie(t.pixel_auroc, t.aupro, t.aupro_se, t.regions, t.pixel_images, t.pixel_at_threshold, t.pixel_best) =
+          std::tie(p.auroc, p.aupro, p.aupro_se, p.regions, p.images, p.at_threshold, p.best);
     }
     r.types.push_back(std::move(t));
   }
@@ -486,6 +491,15 @@ std::string markdown_report(const EvalReport& r) {
   };
   for (const TypeReport& t : r.types) main_row(t, std::to_string(t.vs_normal.positives));
   main_row(r.mean, "-");
+
+  // Few images or regions of a type make its figures move with one image: say how far.
+  o << "\nStandard errors, in points: image AUROC vs normal (Hanley & McNeil) and AUPRO (over its "
+       "regions, each region's own AUPRO):\n\n";
+  o << "| Type | AUROC vs normal | SE | AUPRO | SE | regions |\n|---|---:|---:|---:|---:|---:|\n";
+  for (const TypeReport& t : r.types)
+    o << "| " << md_cell(t.name) << " | " << pct(t.vs_normal.auroc) << " | "
+      << pct(auroc_standard_error(t.vs_normal.auroc, t.vs_normal.positives, t.vs_normal.negatives)) << " | "
+      << pct(t.aupro) << " | " << pct(t.aupro_se) << " | " << t.regions << " |\n";
 
   o << "\nMax-pixel image score (maximum of the upsampled map), in %:\n\n";
   o << "| Type | AUROC vs normal | AP vs normal | F1 vs normal | AUROC vs rest | AP vs rest | F1 vs "

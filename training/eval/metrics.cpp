@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -244,14 +245,14 @@ F1Result pixel_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& 
   return {2 * tp / (predicted + pos), threshold, predicted > 0 ? tp / predicted : 0, tp / pos};
 }
 
-double aupro(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks,
-             double fpr_limit) {
+std::vector<double> region_aupros(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks,
+                                  double fpr_limit) {
   const std::string fn = "aupro";
   if (!(fpr_limit > 0 && fpr_limit <= 1))
     throw std::invalid_argument(fn + ": fpr_limit must lie in (0, 1]");
   check_pixel_inputs(maps, masks, fn);
 
-  // inv_size[id] = 1 / region size, so a region's PRO share grows by it per detected pixel.
+  // inv_size[id] = 1 / region size, so a region's PRO grows by it per detected pixel.
   std::vector<double> inv_size{0.0};  // id 0 = normal pixel
   const auto px = pool_sorted(
       maps,
@@ -266,33 +267,51 @@ double aupro(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks
       },
       fn);
 
-  const double regions = static_cast<double>(inv_size.size() - 1);
   double normals = 0;
   for (const auto& p : px) normals += (p.id == 0);
-  if (regions == 0 || normals == 0) return kNaN;
+  if (inv_size.size() == 1 || normals == 0) return {};
 
-  // Walk the curve from (FPR 0, PRO 0) one distinct threshold at a time. The last threshold
-  // reaches FPR 1 >= fpr_limit, so the loop always ends at the interpolated segment.
-  double fp = 0, pro_sum = 0, fpr_prev = 0, pro_prev = 0, area = 0;
+  // Walk the curve from FPR 0 one distinct threshold at a time. A pixel found at the step from
+  // fpr_prev to fpr raises its region's PRO linearly over that step (the trapezoid's half) and
+  // fully from fpr to the limit; in the step that crosses the limit, up to the limit only. The
+  // last threshold reaches FPR 1 >= fpr_limit, so the loop always ends in that step.
+  std::vector<double> area(inv_size.size(), 0.0);
+  double fp = 0, fpr_prev = 0;
   for (auto first = px.begin(), last = first; first != px.end(); first = last) {
     last = tie_end(first, px.end(), pixel_score);
-    for (auto it = first; it != last; ++it) {
-      if (it->id == 0)
-        fp += 1;
-      else
-        pro_sum += inv_size[it->id];
-    }
-    const double fpr = fp / normals, pro = pro_sum / regions;
-    if (fpr >= fpr_limit) {  // fpr_prev < fpr_limit <= fpr: cut the segment at fpr_limit
-      const double pro_at = pro_prev + (pro - pro_prev) * (fpr_limit - fpr_prev) / (fpr - fpr_prev);
-      area += (fpr_limit - fpr_prev) * (pro_prev + pro_at) / 2;
-      break;
-    }
-    area += (fpr - fpr_prev) * (pro_prev + pro) / 2;
+    for (auto it = first; it != last; ++it) fp += (it->id == 0);
+    const double fpr = fp / normals, step = fpr - fpr_prev;
+    const double found = fpr < fpr_limit ? step / 2 + (fpr_limit - fpr)
+                                         : (fpr_limit - fpr_prev) * (fpr_limit - fpr_prev) / (2 * step);
+    for (auto it = first; it != last; ++it) area[it->id] += inv_size[it->id] * found;
+    if (fpr >= fpr_limit) break;
     fpr_prev = fpr;
-    pro_prev = pro;
   }
-  return area / fpr_limit;
+  std::vector<double> out;
+  for (size_t id = 1; id < area.size(); ++id) out.push_back(area[id] / fpr_limit);
+  return out;
+}
+
+double aupro(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks,
+             double fpr_limit) {
+  const std::vector<double> r = region_aupros(maps, masks, fpr_limit);
+  return r.empty() ? kNaN : std::accumulate(r.begin(), r.end(), 0.0) / static_cast<double>(r.size());
+}
+
+double standard_error(const std::vector<double>& values) {
+  const double n = static_cast<double>(values.size());
+  if (values.size() < 2) return kNaN;
+  const double mean = std::accumulate(values.begin(), values.end(), 0.0) / n;
+  double ss = 0;
+  for (double v : values) ss += (v - mean) * (v - mean);
+  return std::sqrt(ss / (n - 1) / n);
+}
+
+double auroc_standard_error(double auroc, size_t positives, size_t negatives) {
+  if (std::isnan(auroc) || positives == 0 || negatives == 0) return kNaN;
+  const double a = auroc, p = static_cast<double>(positives), n = static_cast<double>(negatives);
+  const double q1 = a / (2 - a), q2 = 2 * a * a / (1 + a);
+  return std::sqrt((a * (1 - a) + (p - 1) * (q1 - a * a) + (n - 1) * (q2 - a * a)) / (p * n));
 }
 
 double median_region_radius(const std::vector<cv::Mat>& masks) {

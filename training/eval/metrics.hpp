@@ -52,6 +52,17 @@ PixelRanking pixel_ranking(const std::vector<cv::Mat>& maps, const std::vector<c
 // NaN when there is no region or no normal pixel; fpr_limit must lie in (0, 1].
 double aupro(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks,
              double fpr_limit = 0.3);
+// Each region's own AUPRO: its PRO integrated over the same FPR axis, so that aupro() is their
+// mean and their spread tells how far it rests on a few regions. Empty where aupro() is NaN.
+std::vector<double> region_aupros(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks,
+                                  double fpr_limit = 0.3);
+
+// The standard error of the mean of `values` (sample standard deviation / sqrt(n)); NaN for
+// fewer than two values.
+double standard_error(const std::vector<double>& values);
+// The standard error of an AUROC over `positives` and `negatives` (Hanley & McNeil 1982, the
+// exponential approximation); NaN for a NaN AUROC or an empty class.
+double auroc_standard_error(double auroc, size_t positives, size_t negatives);
 
 // The median equivalent radius sqrt(area / pi), in pixels, of the masks' 8-connected regions
 // (nonzero pixels; each mask's regions counted apart, the upper median of an even count); NaN

@@ -555,8 +555,8 @@ std::string run_names(const JoinedRuns& j, unsigned set) {
 
 // Each type's map from the set of runs that serves it best on validation. Every non-empty set of
 // the runs is measured as the bundle of all of them maps it (the same input, grid and upsampling;
-// the other runs' share 0), in `o.out`.runsN, all the runs first so that a tie keeps the most
-// networks; each type takes the set best_candidate_per_type says (AUPRO and image AUROC). The
+// the other runs' share 0), in `o.out`.runsN, all the runs first; each type takes the set
+// best_candidate_per_type says (AUPRO and image AUROC, the most runs within one standard error). The
 // runs no type took are left out of `o.out` (if one has the largest side, the bundle takes the
 // next side's inputs and its figures move a little from the printed ones).
 void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const DataOptions& d) {
@@ -571,22 +571,25 @@ void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const
     reports.push_back(bundle_runs(j, scale, trials.paths.back(), o, d, std::vector<unsigned>(j.first.types.size(), sets[i])));
     if (i == 0) o.c.upsampling = read_manifest(trials.paths[0]).upsampling;  // one for every set
   }
-  const auto best = best_candidate_per_type(reports);
+  std::vector<size_t> runs_in;
+  for (unsigned s : sets) runs_in.push_back(static_cast<size_t>(__builtin_popcount(s)));
+  const auto best = best_candidate_per_type(reports, runs_in);
   std::vector<unsigned> chosen;
   unsigned used = 0;
   for (size_t k = 0; k < best.size(); ++k) {
     chosen.push_back(sets[best[k]]);
     used |= chosen.back();
+    const bool masked = !std::isnan(reports[0].types[k].aupro);
     std::string figures;
     for (size_t i = 0; i < sets.size(); ++i) {
       const TypeReport& t = reports[i].types[k];
-      char part[112];
-      std::snprintf(part, sizeof part, "%s%s %.4f/%.4f", i ? ", " : "", run_names(j, sets[i]).c_str(), t.aupro,
-                    t.vs_normal.auroc);
+      char part[160];
+      std::snprintf(part, sizeof part, "%s%s %.4f/%.4f: %.4f +- %.4f", i ? ", " : "", run_names(j, sets[i]).c_str(),
+                    t.aupro, t.vs_normal.auroc, per_type_figure(t, masked), per_type_figure_se(t, masked));
       figures += part;
     }
-    std::printf("type %s from %s (validation AUPRO/image AUROC %s)\n", j.first.types[k].name.c_str(),
-                run_names(j, chosen.back()).c_str(), figures.c_str());
+    std::printf("type %s from %s (validation AUPRO/image AUROC: figure +- its standard error: %s)\n",
+                j.first.types[k].name.c_str(), run_names(j, chosen.back()).c_str(), figures.c_str());
   }
   if (std::all_of(chosen.begin(), chosen.end(), [&](unsigned s) { return s == all; })) {
     fs::rename(trials.paths.front(), o.out);  // every type from all the runs: that bundle as it is
