@@ -359,6 +359,34 @@ TEST(Ensemble, EachTypeTakesTheRunsThatMapItBest) {
   for (const int set : {1, 2, 3}) EXPECT_FALSE(fs::exists(dir.file("ab.runs" + std::to_string(set))));
 }
 
+// --per-type with --bundle-size auto: the four sides are bundled with both runs, and the chosen
+// side's bundle is the first set's, not bundled again: 4 + 2 trial bundles (a, b), one more when
+// a type does not take both runs; the bundle inspects at the chosen side; no trial is left.
+TEST(Ensemble, PerTypeAtTheAutoSideBundlesTheAllRunsSetOnce) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
+  const std::vector<std::string> steps{"--max-steps", "3"};
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("a")) + steps, dir.file("a")), 0);
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("b")) + steps + std::vector<std::string>{"--seed", "2"}, dir.file("b")), 0);
+  const std::vector<std::string> args{"ensemble", "--runs", dir.file("a") + "," + dir.file("b"), "--data", dir.file("toy"),
+                                      "--out", dir.file("ab"), "--per-type", "--bundle-size", "auto"};
+  ASSERT_EQ(run(args, dir.file("ab")), 0) << Proc{-1, dir.file("ab.out"), dir.file("ab.err")}.text();
+  const std::string said = Proc{-1, dir.file("ab.out"), dir.file("ab.err")}.text();
+  EXPECT_NE(said.find("runs a+b (1 of 3): the bundle at the side chosen above"), std::string::npos) << said;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(said, m, std::regex("bundle size ([0-9]+) px by validation mean AUPRO"))) << said;
+  const auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = said.find(what); at != std::string::npos; at = said.find(what, at + 1)) ++n;
+    return n;
+  };
+  const size_t joined = said.find("each type from its runs") != std::string::npos ? 1 : 0;
+  EXPECT_EQ(count("bundle written:"), 6 + joined) << said;
+  EXPECT_EQ(read_manifest(dir.file("ab")).input_width, std::stoi(m[1])) << said;
+  for (const std::string left : {"size64", "size75", "size85", "size96", "runs1", "runs2", "runs3"})
+    EXPECT_FALSE(fs::exists(dir.file("ab." + left))) << left;
+}
+
 // One run re-bundled at another input side: the network trained at 64 px inspects at 96 (its
 // maps 12x12 instead of 8x8); auto tries 64, 75, 85 and 96 px as whole bundles and keeps the one
 // whose validation AUPRO it printed highest, leaving no trial folder behind.

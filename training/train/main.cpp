@@ -516,33 +516,38 @@ struct TrialFolders {
   }
 };
 
-// The scale (bundle side over trained side) of bundle_sizes whose bundle of all the runs has the
-// highest mean validation AUPRO (the trained side when no type has masks), each calibrated in
-// `o.out`.sizeN; the chosen bundle becomes `o.out` when `keep`. Each side's image AUROC is printed
-// beside it: a larger side can rank images worse.
-double bundle_at_best_side(const JoinedRuns& j, const EnsembleOptions& o, const DataOptions& d, bool keep) {
+// The side of bundle_sizes whose bundle of all the runs has the highest mean validation AUPRO (the
+// trained side when no type has masks): its scale (bundle side over trained side) and validation
+// report. Each side is calibrated in `o.out`.sizeN; the chosen bundle is moved to `keep_as` unless
+// it is empty. Each side's image AUROC is printed beside it: a larger side can rank images worse.
+struct BestSide {
+  double scale;
+  EvalReport report;
+};
+BestSide bundle_at_best_side(const JoinedRuns& j, const EnsembleOptions& o, const DataOptions& d,
+                             const std::string& keep_as) {
   const int64_t trained = j.trained_size();
   const auto sizes = bundle_sizes(trained);
   TrialFolders trials;
-  std::vector<double> aupro;
+  std::vector<EvalReport> reports;
   std::string said;
   size_t best = 0;
   for (size_t i = 0; i < sizes.size(); ++i) {
     std::printf("bundle size %lld px (%zu of %zu):\n", static_cast<long long>(sizes[i]), i + 1, sizes.size());
     trials.paths.push_back(o.out + ".size" + std::to_string(sizes[i]));
-    const TypeReport mean = bundle_runs(j, static_cast<double>(sizes[i]) / trained, trials.paths.back(), o, d).mean;
-    aupro.push_back(mean.aupro);
-    if (aupro[i] > aupro[best]) best = i;  // never on NaN
+    reports.push_back(bundle_runs(j, static_cast<double>(sizes[i]) / trained, trials.paths.back(), o, d));
+    const TypeReport& mean = reports.back().mean;
+    if (mean.aupro > reports[best].mean.aupro) best = i;  // never on NaN
     char part[80];
     std::snprintf(part, sizeof part, "%s%lld px %.4f (image AUROC %.4f)", i ? ", " : "", static_cast<long long>(sizes[i]),
                   mean.aupro, mean.vs_normal.auroc);
     said += part;
   }
-  if (keep) fs::rename(trials.paths[best], o.out);
+  if (!keep_as.empty()) fs::rename(trials.paths[best], keep_as);
   const double scale = static_cast<double>(sizes[best]) / static_cast<double>(trained);
   std::printf("bundle size %lld px by validation mean AUPRO: %s; inference costs %.2fx the trained side's\n",
               static_cast<long long>(sizes[best]), said.c_str(), scale * scale);
-  return scale;
+  return {scale, reports[best]};
 }
 
 // The runs whose bits are set in `set`, by name.
@@ -553,22 +558,31 @@ std::string run_names(const JoinedRuns& j, unsigned set) {
   return s;
 }
 
+// Where bundle_per_type measures the runs whose bits are set in `set`.
+std::string per_type_trial(const std::string& out, unsigned set) { return out + ".runs" + std::to_string(set); }
+
 // Each type's map from the set of runs that serves it best on validation. Every non-empty set of
 // the runs is measured as the bundle of all of them maps it (the same input, grid and upsampling;
-// the other runs' share 0), in `o.out`.runsN, all the runs first; each type takes the set
+// the other runs' share 0), in per_type_trial, all the runs first (already there, with its
+// validation report `all_runs_bundled`, when --bundle-size auto made it); each type takes the set
 // best_candidate_per_type says (AUPRO and image AUROC, the most runs within one standard error). The
 // runs no type took are left out of `o.out` (if one has the largest side, the bundle takes the
 // next side's inputs and its figures move a little from the printed ones).
-void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const DataOptions& d) {
+void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const DataOptions& d,
+                     const EvalReport* all_runs_bundled) {
   const unsigned all = (1u << j.names.size()) - 1;
   std::vector<unsigned> sets{all};
   for (unsigned s = 1; s < all; ++s) sets.push_back(s);
   TrialFolders trials;
   std::vector<EvalReport> reports;
   for (size_t i = 0; i < sets.size(); ++i) {
-    std::printf("runs %s (%zu of %zu):\n", run_names(j, sets[i]).c_str(), i + 1, sets.size());
-    trials.paths.push_back(o.out + ".runs" + std::to_string(sets[i]));
-    reports.push_back(bundle_runs(j, scale, trials.paths.back(), o, d, std::vector<unsigned>(j.first.types.size(), sets[i])));
+    trials.paths.push_back(per_type_trial(o.out, sets[i]));
+    std::printf("runs %s (%zu of %zu):%s\n", run_names(j, sets[i]).c_str(), i + 1, sets.size(),
+                i == 0 && all_runs_bundled ? " the bundle at the side chosen above" : "");
+    reports.push_back(i == 0 && all_runs_bundled
+                          ? *all_runs_bundled
+                          : bundle_runs(j, scale, trials.paths.back(), o, d,
+                                        std::vector<unsigned>(j.first.types.size(), sets[i])));
     if (i == 0) o.c.upsampling = read_manifest(trials.paths[0]).upsampling;  // one for every set
   }
   std::vector<size_t> runs_in;
@@ -617,12 +631,16 @@ int cmd_ensemble(const EnsembleOptions& o, const DataOptions& d) {
   const int64_t asked = parse_bundle_size(o.bundle_size);
   if (fs::exists(o.out)) throw std::runtime_error(o.out + " exists; give a new folder");
   const JoinedRuns j = read_runs(runs);
-  const double scale = asked > 0   ? static_cast<double>(asked) / static_cast<double>(j.trained_size())
-                       : asked == 0 ? 1.0
-                                    : bundle_at_best_side(j, o, d, !o.per_type);
+  if (asked < 0) {  // auto: the side's bundle of all the runs is the answer, or --per-type's first set
+    const unsigned all = (1u << runs.size()) - 1;
+    const BestSide side = bundle_at_best_side(j, o, d, o.per_type ? per_type_trial(o.out, all) : o.out);
+    if (o.per_type) bundle_per_type(j, side.scale, o, d, &side.report);
+    return 0;
+  }
+  const double scale = asked > 0 ? static_cast<double>(asked) / static_cast<double>(j.trained_size()) : 1.0;
   if (o.per_type)
-    bundle_per_type(j, scale, o, d);
-  else if (asked >= 0)
+    bundle_per_type(j, scale, o, d, nullptr);
+  else
     bundle_runs(j, scale, o.out, o, d);
   return 0;
 }
