@@ -311,6 +311,25 @@ TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
   EXPECT_EQ(read_manifest(dir.file("acp")).upsampling, Upsampling::Bilinear);
 }
 
+namespace {
+
+// Two toy runs, a and b (seeds 1 and 2, 3 steps each), and `ensemble --per-type` over them into
+// ab with `more` arguments; what it printed.
+std::string per_type_over_two_runs(const test::TempDir& dir, const std::vector<std::string>& more) {
+  write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
+  const std::vector<std::string> steps{"--max-steps", "3"};
+  EXPECT_EQ(run(toy_args(dir.file("toy"), dir.file("a")) + steps, dir.file("a")), 0);
+  EXPECT_EQ(run(toy_args(dir.file("toy"), dir.file("b")) + steps + std::vector<std::string>{"--seed", "2"}, dir.file("b")), 0);
+  const std::vector<std::string> args{"ensemble", "--runs", dir.file("a") + "," + dir.file("b"), "--data", dir.file("toy"),
+                                      "--out", dir.file("ab"), "--per-type"};
+  const int rc = run(args + more, dir.file("ab"));
+  const std::string said = Proc{-1, dir.file("ab.out"), dir.file("ab.err")}.text();
+  EXPECT_EQ(rc, 0) << said;
+  return said;
+}
+
+}  // namespace
+
 // --per-type bundles every set of the runs (both, a, b), prints each type's validation AUPRO,
 // image AUROC, their mean and its standard error for each, and takes, of the sets within one
 // standard error of the highest mean, one with the most runs (the highest alone where the standard
@@ -318,14 +337,8 @@ TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
 // trial folder is left.
 TEST(Ensemble, EachTypeTakesTheRunsThatMapItBest) {
   test::TempDir dir;
-  write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
-  const std::vector<std::string> steps{"--max-steps", "3"};
-  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("a")) + steps, dir.file("a")), 0);
-  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("b")) + steps + std::vector<std::string>{"--seed", "2"}, dir.file("b")), 0);
-  const std::vector<std::string> args{"ensemble", "--runs", dir.file("a") + "," + dir.file("b"), "--data", dir.file("toy"),
-                                      "--out", dir.file("ab"), "--per-type"};
-  ASSERT_EQ(run(args, dir.file("ab")), 0) << Proc{-1, dir.file("ab.out"), dir.file("ab.err")}.text();
-  const std::string said = Proc{-1, dir.file("ab.out"), dir.file("ab.err")}.text();
+  const std::string said = per_type_over_two_runs(dir, {});
+  ASSERT_FALSE(HasFailure());
   const std::vector<std::string> sets{"a+b", "a", "b"};
   const std::vector<int> runs_in{2, 1, 1};
   std::vector<std::string> chosen;
@@ -364,14 +377,8 @@ TEST(Ensemble, EachTypeTakesTheRunsThatMapItBest) {
 // a type does not take both runs; the bundle inspects at the chosen side; no trial is left.
 TEST(Ensemble, PerTypeAtTheAutoSideBundlesTheAllRunsSetOnce) {
   test::TempDir dir;
-  write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
-  const std::vector<std::string> steps{"--max-steps", "3"};
-  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("a")) + steps, dir.file("a")), 0);
-  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("b")) + steps + std::vector<std::string>{"--seed", "2"}, dir.file("b")), 0);
-  const std::vector<std::string> args{"ensemble", "--runs", dir.file("a") + "," + dir.file("b"), "--data", dir.file("toy"),
-                                      "--out", dir.file("ab"), "--per-type", "--bundle-size", "auto"};
-  ASSERT_EQ(run(args, dir.file("ab")), 0) << Proc{-1, dir.file("ab.out"), dir.file("ab.err")}.text();
-  const std::string said = Proc{-1, dir.file("ab.out"), dir.file("ab.err")}.text();
+  const std::string said = per_type_over_two_runs(dir, {"--bundle-size", "auto"});
+  ASSERT_FALSE(HasFailure());
   EXPECT_NE(said.find("runs a+b (1 of 3): the bundle at the side chosen above"), std::string::npos) << said;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(said, m, std::regex("bundle size ([0-9]+) px by validation mean AUPRO"))) << said;
