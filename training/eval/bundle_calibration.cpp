@@ -76,6 +76,10 @@ std::vector<int64_t> bundle_sizes(int64_t trained) {
   return out;
 }
 
+bool type_has_masks(const std::vector<EvalReport>& candidates, size_t k) {
+  return std::any_of(candidates.begin(), candidates.end(), [&](const EvalReport& c) { return !std::isnan(c.types[k].aupro); });
+}
+
 double per_type_figure(const TypeReport& t, bool masked) {
   return masked ? (t.aupro + t.vs_normal.auroc) / 2 : t.vs_normal.auroc;
 }
@@ -96,8 +100,7 @@ std::vector<size_t> best_candidate_per_type(const std::vector<EvalReport>& candi
     if (c.types.size() != types) throw std::invalid_argument("best_candidate_per_type: the reports' types differ");
   std::vector<size_t> chosen(types, 0);
   for (size_t k = 0; k < types; ++k) {
-    const bool masked = std::any_of(candidates.begin(), candidates.end(),
-                                    [&](const EvalReport& c) { return !std::isnan(c.types[k].aupro); });
+    const bool masked = type_has_masks(candidates, k);
     const auto figure = [&](size_t i) { return per_type_figure(candidates[i].types[k], masked); };
     size_t best = 0;
     for (size_t i = 1; i < candidates.size(); ++i)

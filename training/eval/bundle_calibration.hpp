@@ -49,6 +49,8 @@ std::vector<size_t> best_candidate_per_type(const std::vector<EvalReport>& candi
 // an AUPRO for it), and its standard error: AUPRO's over the regions and image AUROC's (Hanley &
 // McNeil) taken as independent; NaN where either is.
 double per_type_figure(const TypeReport& t, bool masked);
+// Whether some candidate has an AUPRO for type k: the `masked` of the two above.
+bool type_has_masks(const std::vector<EvalReport>& candidates, size_t k);
 double per_type_figure_se(const TypeReport& t, bool masked);
 
 // Each network's share of each type's map when type k is the mean of the runs in sets[k] (a bit

@@ -593,7 +593,7 @@ void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const
   for (size_t k = 0; k < best.size(); ++k) {
     chosen.push_back(sets[best[k]]);
     used |= chosen.back();
-    const bool masked = !std::isnan(reports[0].types[k].aupro);
+    const bool masked = type_has_masks(reports, k);
     std::string figures;
     for (size_t i = 0; i < sets.size(); ++i) {
       const TypeReport& t = reports[i].types[k];
