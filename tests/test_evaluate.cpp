@@ -326,12 +326,10 @@ TEST(Evaluate, EachTypeTakesTheCandidateThatServesItBest) {
   EXPECT_DOUBLE_EQ(per_type_figure(candidates[0].types[0], false), .9);
 }
 
-// Hanley & McNeil at AUROC .8 over 10 positives and 20 negatives: Q1 = 2/3, Q2 = 32/45, variance
-// (.16 + 9 (2/3 - .64) + 19 (32/45 - .64)) / 200 = 394/45000; at .9: Q1 = 9/11, Q2 = 81/95,
-// variance (.09 + 9 (9/11 - .81) + 19 (81/95 - .81)) / 200. Candidates of 3, 1 and 2 runs; type 0:
-// figures .70, .75, .73, the best's standard error sqrt(.06^2 + 394/45000) / 2 = .0556, so the
-// three runs' .70 is within it; type 1: the three runs' .69 is not, the two runs' .73 is; type 2
-// (no masks): image AUROC .85 against the best's .9 with standard error .0698.
+// Candidates of 3, 1 and 2 runs, every AUPRO SE .06 and image AUROC SE .1 (.07 for the third
+// type); type 0: figures .70, .75, .73, the best's standard error sqrt(.06^2 + .1^2) / 2 = .0583,
+// so the three runs' .70 is within it; type 1: the three runs' .69 is not, the two runs' .73 is;
+// type 2 (no masks): image AUROC .85 against the best's .9 with standard error .07.
 TEST(Evaluate, WithinOneStandardErrorTheTypeTakesTheMostRuns) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   std::vector<EvalReport> candidates{report_of({{.60, .8}, {.58, .8}, {nan, .85}}),
@@ -340,15 +338,10 @@ TEST(Evaluate, WithinOneStandardErrorTheTypeTakesTheMostRuns) {
   for (auto& c : candidates)
     for (auto& t : c.types) {
       t.aupro_se = std::isnan(t.aupro) ? nan : .06;
-      t.vs_normal.positives = 10;
-      t.vs_normal.negatives = 20;
+      t.auroc_se = std::isnan(t.aupro) ? .07 : .1;
     }
-  const double se0 = std::sqrt(.06 * .06 + 394.0 / 45000) / 2;
-  const double se2 = std::sqrt((.09 + 9 * (9.0 / 11 - .81) + 19 * (81.0 / 95 - .81)) / 200);
-  EXPECT_NEAR(per_type_figure_se(candidates[1].types[0], true), se0, 1e-12);
-  EXPECT_NEAR(se0, .0556, 1e-4);
-  EXPECT_NEAR(per_type_figure_se(candidates[1].types[2], false), se2, 1e-12);
-  EXPECT_NEAR(se2, .0698, 1e-4);
+  EXPECT_NEAR(per_type_figure_se(candidates[1].types[0], true), std::sqrt(.0136) / 2, 1e-12);
+  EXPECT_NEAR(per_type_figure_se(candidates[1].types[2], false), .07, 1e-12);
   EXPECT_EQ(best_candidate_per_type(candidates, {3, 1, 2}), (std::vector<size_t>{0, 2, 0}));
   // As many runs each: the highest figure.
   EXPECT_EQ(best_candidate_per_type(candidates, {1, 1, 1}), (std::vector<size_t>{1, 1, 1}));
@@ -603,6 +596,44 @@ TEST(Evaluate, ScoresCsv) {
   EXPECT_THROW(write_scores_csv(sc, names, dir.file("no/such/dir/x.csv")), std::runtime_error);
 }
 
+// Metrics.AurocStandardErrorOverParts' scores and Metrics.AuproRegionsArePerImage's maps as
+// images of parts (`group`): summarize counts each part once, and an image without a group alone.
+TEST(Evaluate, StandardErrorsCountEachPartOnce) {
+  const auto part = [](Sample s, const std::string& g) { return s.group = g, s; };
+  std::vector<Sample> img{part(sample("p1", {0}), "p0"), part(sample("p2", {0}), "p0"), part(sample("p3", {0}), "p1"),
+                          part(sample("n1", {}), "n0"), part(sample("n2", {}), "n0"), part(sample("n3", {}), "")};
+  const std::vector<double> z{.9, .2, .7, .5, .3, .8};
+  const auto image_report = [&] {
+    std::vector<ImageScores> sc;
+    for (size_t i = 0; i < img.size(); ++i) sc.push_back(scored(img[i], {z[i]}, {z[i]}));
+    return summarize(sc, {"a"}, bilinear(4, 4), false, 0.3).types[0];
+  };
+  EXPECT_NEAR(image_report().auroc_se, std::sqrt(20.0 / 729), 1e-12);
+  EXPECT_EQ(image_report().groups, 2u);
+  for (auto& s : img) s.group.clear();
+  EXPECT_NEAR(image_report().auroc_se, std::sqrt(24.0 / 243), 1e-12);
+  EXPECT_EQ(image_report().groups, 3u);
+
+  const TempDir dir;
+  cv::Mat m0 = cv::Mat::zeros(4, 4, CV_32F), k0 = cv::Mat::zeros(4, 4, CV_8U);
+  cv::Mat m1 = cv::Mat::zeros(4, 4, CV_32F), k1 = cv::Mat::zeros(4, 4, CV_8U);
+  k0.at<uchar>(1, 1) = 255;
+  m0.at<float>(1, 1) = 1.0f;
+  k1(cv::Rect(0, 0, 3, 1)) = 255;
+  m1.at<float>(0, 0) = 1.0f;
+  ASSERT_TRUE(cv::imwrite(dir.file("k0.png"), k0) && cv::imwrite(dir.file("k1.png"), k1));
+  std::vector<Sample> masked{part(sample("a", {0}, {{0, dir.file("k0.png")}}), "t0"),
+                             part(sample("b", {0}, {{0, dir.file("k1.png")}}), "t1")};
+  const auto pixel_report = [&] {
+    const std::vector<ImageScores> sc{scored(masked[0], {1}, {1}, {m0}), scored(masked[1], {1}, {1}, {m1})};
+    return summarize(sc, {"a"}, bilinear(4, 4), true, 0.3).types[0];
+  };
+  EXPECT_NEAR(pixel_report().aupro_se, 17.0 / 60, 1e-12);  // two parts: regions 1 and 13/30
+  masked[1].group = "t0";
+  EXPECT_TRUE(std::isnan(pixel_report().aupro_se));  // one part
+  EXPECT_EQ(pixel_report().regions, 2u);
+}
+
 TEST(Evaluate, MarkdownReport) {
   const PixelFixture f;
   const std::string md = markdown_report(f.report());
@@ -613,8 +644,8 @@ TEST(Evaluate, MarkdownReport) {
   // scratch: pixel AUROC 6/7 = 85.7 %, AUPRO 75.0 %; dent: '-' for both NaN.
   EXPECT_HAS(md, "| 85.7 | 75.0 |\n");
   EXPECT_HAS(md, "| - | - |\n");
-  // Standard errors: scratch's AUROC 1 over 1 + 1 images has none (0); one region, no AUPRO SE.
-  EXPECT_HAS(md, "| scratch | 100.0 | 0.0 | 75.0 | - | 1 |\n");
+  // Standard errors: one part of scratch (a.png), one region: neither is known.
+  EXPECT_HAS(md, "| scratch | 1 | 100.0 | - | 1 | 75.0 | - |\n");
   // scratch vs normal: A .5 vs N .2 -> 100.0.
   EXPECT_HAS(md, "| scratch | 1 | 100.0 | 100.0 | 100.0 |");
   EXPECT_HAS(md, "Max-pixel");

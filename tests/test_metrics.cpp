@@ -243,19 +243,39 @@ TEST(Metrics, AuproRegionsArePerImage) {
   ASSERT_EQ(regions.size(), 2u);
   EXPECT_NEAR(regions[0], 1.0, kEps);
   EXPECT_NEAR(regions[1], 13.0 / 30, kEps);
-  EXPECT_NEAR(standard_error(regions), 17.0 / 60, kEps);  // two values: half their distance
+  EXPECT_NEAR(standard_error(regions, {0, 1}), 17.0 / 60, kEps);  // two values: half their distance
+  EXPECT_EQ(region_images({k0, k1}), (std::vector<size_t>{0, 1}));
   EXPECT_TRUE(region_aupros({m0}, {cv::Mat::zeros(4, 4, CV_8U)}).empty());
 }
 
-// Hanley & McNeil at .8 over 10 positives and 20 negatives: Q1 = .8 / 1.2 = 2/3, Q2 = 1.28 / 1.8
-// = 32/45; (.16 + 9 * 2/75 + 19 * 16/225) / 200 = 394/45000.
-TEST(Metrics, StandardErrorsOfAMeanAndOfAnAuroc) {
-  EXPECT_NEAR(auroc_standard_error(.8, 10, 20), std::sqrt(394.0 / 45000), kEps);
-  EXPECT_DOUBLE_EQ(auroc_standard_error(1.0, 10, 20), 0.0);
-  EXPECT_TRUE(std::isnan(auroc_standard_error(.8, 0, 20)));
-  EXPECT_TRUE(std::isnan(auroc_standard_error(std::nan(""), 10, 20)));
-  EXPECT_NEAR(standard_error({1, 2, 3, 4}), std::sqrt(5.0 / 3 / 4), kEps);  // sample variance 5/3
-  EXPECT_TRUE(std::isnan(standard_error({.5})));
+// Values 1, 1, 0, .5 in clusters a, a, b, c: mean .625, the clusters' summed deviations .75,
+// -.625, -.125; 3/2 (.5625 + .390625 + .015625) / 16 = .0908203125. As four clusters: the sample
+// variance .6875 / 3 over 4.
+TEST(Metrics, StandardErrorOfAMeanCountsEachClusterOnce) {
+  EXPECT_NEAR(standard_error({1, 1, 0, .5}, {7, 7, 2, 5}), std::sqrt(.0908203125), kEps);
+  EXPECT_NEAR(standard_error({1, 1, 0, .5}, {0, 1, 2, 3}), std::sqrt(.6875 / 3 / 4), kEps);
+  EXPECT_TRUE(std::isnan(standard_error({1, 0}, {4, 4})));  // one part: unknown
+  EXPECT_THROW(standard_error({1, 0}, {4}), std::invalid_argument);
+}
+
+// Positives .9 (part 0), .2 (part 0), .7 (part 1); negatives .5, .3 (part 2), .8 (part 3).
+// Each positive's share of the negatives below it: 1, 0, 2/3; each negative's of the positives
+// above it: 2/3, 2/3, 1/3; AUROC 5/9. By part (Obuchowski): positives' sums 1 and 2/3 against 2
+// and 1 times 5/9 deviate by -1/9 and 1/9, negatives' 4/3 and 1/3 by 2/9 and -2/9; S10 = 2/(1 3)
+// 2/81 = 4/243, S01 = 2/(1 3) 8/81 = 16/243, no part holds both: variance 4/729 + 16/729.
+// Every image its own part (DeLong): deviations 4/9, -5/9, 1/9 and 1/9, 1/9, -2/9, variances
+// 42/81 / 2 and 6/81 / 2 over 3 each: 24/243.
+TEST(Metrics, AurocStandardErrorOverParts) {
+  const std::vector<double> s{.9, .2, .7, .5, .3, .8};
+  const std::vector<int> y{1, 1, 1, 0, 0, 0};
+  EXPECT_NEAR(auroc(s, y), 5.0 / 9, kEps);
+  EXPECT_NEAR(auroc_standard_error(s, y, {0, 0, 1, 2, 2, 3}), std::sqrt(20.0 / 729), kEps);
+  EXPECT_NEAR(auroc_standard_error(s, y, {0, 1, 2, 3, 4, 5}), std::sqrt(24.0 / 243), kEps);
+  EXPECT_DOUBLE_EQ(auroc_standard_error({.9, .8, .1, .2}, {1, 1, 0, 0}, {0, 1, 2, 3}), 0.0);  // perfect
+  EXPECT_TRUE(std::isnan(auroc_standard_error(s, y, {0, 0, 0, 2, 2, 3})));  // the positives: one part
+  EXPECT_TRUE(std::isnan(auroc_standard_error({.9, .8}, {1, 1}, {0, 1})));  // no negative
+  EXPECT_THROW(auroc_standard_error(s, y, {0, 1}), std::invalid_argument);
+  EXPECT_THROW(auroc_standard_error(s, {1, 1, 2, 0, 0, 0}, {0, 0, 1, 2, 2, 3}), std::invalid_argument);
 }
 
 TEST(Metrics, AuproRisesOnlyPastLimit) {

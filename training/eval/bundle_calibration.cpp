@@ -85,8 +85,7 @@ double per_type_figure(const TypeReport& t, bool masked) {
 }
 
 double per_type_figure_se(const TypeReport& t, bool masked) {
-  const double roc = auroc_standard_error(t.vs_normal.auroc, t.vs_normal.positives, t.vs_normal.negatives);
-  return masked ? std::sqrt(t.aupro_se * t.aupro_se + roc * roc) / 2 : roc;
+  return masked ? std::sqrt(t.aupro_se * t.aupro_se + t.auroc_se * t.auroc_se) / 2 : t.auroc_se;
 }
 
 std::vector<size_t> best_candidate_per_type(const std::vector<EvalReport>& candidates,

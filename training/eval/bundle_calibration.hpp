@@ -46,8 +46,8 @@ std::vector<int64_t> bundle_sizes(int64_t trained);
 std::vector<size_t> best_candidate_per_type(const std::vector<EvalReport>& candidates,
                                             const std::vector<size_t>& runs_in);
 // The figure best_candidate_per_type ranks a type's candidates by (`masked`: some candidate has
-// an AUPRO for it), and its standard error: AUPRO's over the regions and image AUROC's (Hanley &
-// McNeil) taken as independent; NaN where either is.
+// an AUPRO for it), and its standard error: AUPRO's and image AUROC's (TypeReport's, over the
+// parts photographed) taken as independent of each other; NaN where either is.
 double per_type_figure(const TypeReport& t, bool masked);
 // Whether some candidate has an AUPRO for type k: the `masked` of the two above.
 bool type_has_masks(const std::vector<EvalReport>& candidates, size_t k);

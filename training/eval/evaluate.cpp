@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <tuple>
@@ -110,6 +112,17 @@ double nan_mean(const std::vector<double>& v) {
   return n ? sum / static_cast<double>(n) : kNaN;
 }
 
+// Each image's part: images of one `group` share an id; an image without a group has its own.
+std::vector<size_t> group_ids(const std::vector<ImageScores>& scores) {
+  std::map<std::string, size_t> named;
+  std::vector<size_t> out;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    const std::string& g = scores[i].sample->group;
+    out.push_back(g.empty() ? scores.size() + i : named.emplace(g, named.size()).first->second);
+  }
+  return out;
+}
+
 struct PixelMetrics {
   double auroc = kNaN, aupro = kNaN, aupro_se = kNaN;
   size_t images = 0, regions = 0;
@@ -121,10 +134,14 @@ struct PixelMetrics {
 // this one set of upsampled maps and masks is alive at a time.
 PixelMetrics pixel_metrics_of(const std::vector<ImageScores>& scores, int k, const Upsampler& up, double fpr_limit,
                               double threshold = kNaN) {
+  const std::vector<size_t> groups = group_ids(scores);
   std::vector<cv::Mat> maps, masks;
+  std::vector<size_t> map_groups;
   bool any_mask = false;
-  for (const ImageScores& s : scores) {
+  for (size_t i = 0; i < scores.size(); ++i) {
+    const ImageScores& s = scores[i];
     const Sample& smp = *s.sample;
+    const size_t maps_before = maps.size();
     const bool normal = smp.types.empty();
     if (k >= 0) {
       const auto it = smp.masks.find(k);
@@ -143,6 +160,7 @@ PixelMetrics pixel_metrics_of(const std::vector<ImageScores>& scores, int k, con
       maps.push_back(fused);
       masks.push_back(uni);
     }
+    if (maps.size() > maps_before) map_groups.push_back(groups[i]);
   }
   PixelMetrics p;
   if (!any_mask) return p;  // nothing marks a defect: no pixel numbers
@@ -152,7 +170,9 @@ PixelMetrics pixel_metrics_of(const std::vector<ImageScores>& scores, int k, con
   p.best = ranking.best;
   const std::vector<double> regions = region_aupros(maps, masks, fpr_limit);
   p.aupro = nan_mean(regions);
-  p.aupro_se = standard_error(regions);
+  std::vector<size_t> region_groups;
+  for (size_t image : region_images(masks)) region_groups.push_back(map_groups[image]);
+  p.aupro_se = standard_error(regions, region_groups);
   p.regions = regions.size();
   if (!std::isnan(threshold)) p.at_threshold = pixel_f1(maps, masks, threshold);
   return p;
@@ -251,8 +271,10 @@ nlohmann::json type_json(const TypeReport& t) {
           {"vs_rest_max", binary_json(t.vs_rest_max)},
           {"pixel_auroc", num(t.pixel_auroc)},
           {"aupro", num(t.aupro)},
+          {"auroc_se", num(t.auroc_se)},
           {"aupro_se", num(t.aupro_se)},
           {"regions", t.regions},
+          {"groups", t.groups},
           {"pixel_images", t.pixel_images},
           {"pixel_f1_at_threshold", f1_json(t.pixel_at_threshold)},
           {"pixel_max_f1", f1_json(t.pixel_best)}};
@@ -333,14 +355,19 @@ EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<s
   if (!scores.empty()) r.split = scores.front().sample->split;
   r.images = scores.size();
   for (const ImageScores& s : scores) r.normal += s.sample->types.empty();
+  const std::vector<size_t> groups = group_ids(scores);
 
   for (size_t k = 0; k < m; ++k) {
     TypeReport t;
     t.name = type_names[k];
     std::vector<double> zn, xn, zr, xr;  // z / max-pixel, vs normal / vs rest
     std::vector<int> yn, yr;
-    for (const ImageScores& s : scores) {
+    std::vector<size_t> gn;
+    std::set<size_t> parts;
+    for (size_t i = 0; i < scores.size(); ++i) {
+      const ImageScores& s = scores[i];
       const bool pos = has_type(*s.sample, static_cast<int>(k));
+      if (pos) parts.insert(groups[i]);
       zr.push_back(s.z[k]);
       xr.push_back(s.max_pixel[k]);
       yr.push_back(pos);
@@ -348,9 +375,12 @@ EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<s
         zn.push_back(s.z[k]);
         xn.push_back(s.max_pixel[k]);
         yn.push_back(pos);
+        gn.push_back(groups[i]);
       }
     }
     t.vs_normal = binary(zn, yn);
+    t.auroc_se = auroc_standard_error(zn, yn, gn);
+    t.groups = parts.size();
     t.vs_rest = binary(zr, yr);
     t.vs_normal_max = binary(xn, yn);
     t.vs_rest_max = binary(xr, yr);
@@ -493,13 +523,13 @@ std::string markdown_report(const EvalReport& r) {
   main_row(r.mean, "-");
 
   // Few images or regions of a type make its figures move with one image: say how far.
-  o << "\nStandard errors, in points: image AUROC vs normal (Hanley & McNeil) and AUPRO (over its "
-       "regions, each region's own AUPRO):\n\n";
-  o << "| Type | AUROC vs normal | SE | AUPRO | SE | regions |\n|---|---:|---:|---:|---:|---:|\n";
+  o << "\nStandard errors, in points, over the parts photographed (the manifest's `group`; images of "
+       "one part are not independent): image AUROC vs normal (Obuchowski) and AUPRO (each region's "
+       "own AUPRO):\n\n";
+  o << "| Type | groups | AUROC vs normal | SE | regions | AUPRO | SE |\n|---|---:|---:|---:|---:|---:|---:|\n";
   for (const TypeReport& t : r.types)
-    o << "| " << md_cell(t.name) << " | " << pct(t.vs_normal.auroc) << " | "
-      << pct(auroc_standard_error(t.vs_normal.auroc, t.vs_normal.positives, t.vs_normal.negatives)) << " | "
-      << pct(t.aupro) << " | " << pct(t.aupro_se) << " | " << t.regions << " |\n";
+    o << "| " << md_cell(t.name) << " | " << t.groups << " | " << pct(t.vs_normal.auroc) << " | "
+      << pct(t.auroc_se) << " | " << t.regions << " | " << pct(t.aupro) << " | " << pct(t.aupro_se) << " |\n";
 
   o << "\nMax-pixel image score (maximum of the upsampled map), in %:\n\n";
   o << "| Type | AUROC vs normal | AP vs normal | F1 vs normal | AUROC vs rest | AP vs rest | F1 vs "

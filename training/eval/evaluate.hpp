@@ -68,9 +68,12 @@ struct TypeReport {
   // NaN when no image has a mask of this type (pixel_images is then 0).
   double pixel_auroc = std::numeric_limits<double>::quiet_NaN();
   double aupro = std::numeric_limits<double>::quiet_NaN();
-  // aupro's standard error over its regions (NaN with fewer than two; neither kept for the mean).
+  // Standard errors over the parts photographed (the samples' `group`; an image without one is its
+  // own): vs_normal.auroc's and aupro's over its regions, NaN with fewer than two groups; neither
+  // kept for the mean. groups: how many parts the type's images show.
+  double auroc_se = std::numeric_limits<double>::quiet_NaN();
   double aupro_se = std::numeric_limits<double>::quiet_NaN();
-  size_t regions = 0, pixel_images = 0;
+  size_t regions = 0, pixel_images = 0, groups = 0;
   // Over the same pixels, "defect iff A >= threshold": at the bundle's calibrated pixel threshold
   // (what the detector's regions use; NaN when not given) and at the best threshold.
   F1Result pixel_at_threshold = nan_f1(), pixel_best = nan_f1();

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -298,20 +299,81 @@ double aupro(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks
   return r.empty() ? kNaN : std::accumulate(r.begin(), r.end(), 0.0) / static_cast<double>(r.size());
 }
 
-double standard_error(const std::vector<double>& values) {
-  const double n = static_cast<double>(values.size());
-  if (values.size() < 2) return kNaN;
-  const double mean = std::accumulate(values.begin(), values.end(), 0.0) / n;
-  double ss = 0;
-  for (double v : values) ss += (v - mean) * (v - mean);
-  return std::sqrt(ss / (n - 1) / n);
+std::vector<size_t> region_images(const std::vector<cv::Mat>& masks) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < masks.size(); ++i) {
+    cv::Mat ids;
+    const int n = cv::connectedComponents(masks[i] != 0, ids, 8, CV_32S);  // as region_aupros
+    out.insert(out.end(), static_cast<size_t>(n - 1), i);
+  }
+  return out;
 }
 
-double auroc_standard_error(double auroc, size_t positives, size_t negatives) {
-  if (std::isnan(auroc) || positives == 0 || negatives == 0) return kNaN;
-  const double a = auroc, p = static_cast<double>(positives), n = static_cast<double>(negatives);
-  const double q1 = a / (2 - a), q2 = 2 * a * a / (1 + a);
-  return std::sqrt((a * (1 - a) + (p - 1) * (q1 - a * a) + (n - 1) * (q2 - a * a)) / (p * n));
+double standard_error(const std::vector<double>& values, const std::vector<size_t>& clusters) {
+  if (clusters.size() != values.size())
+    throw std::invalid_argument("standard_error: " + std::to_string(clusters.size()) + " cluster ids for " +
+                                std::to_string(values.size()) + " values");
+  const double n = static_cast<double>(values.size());
+  const double mean = std::accumulate(values.begin(), values.end(), 0.0) / n;
+  std::map<size_t, double> deviation;  // per cluster, the sum of its values' deviations
+  for (size_t i = 0; i < values.size(); ++i) deviation[clusters[i]] += values[i] - mean;
+  const double g = static_cast<double>(deviation.size());
+  if (deviation.size() < 2) return kNaN;
+  double ss = 0;
+  for (const auto& [c, d] : deviation) ss += d * d;
+  return std::sqrt(g / (g - 1) * ss) / n;
+}
+
+namespace {
+// Of `sorted` (ascending), the count below s plus half the count equal to it.
+double rank_share(const std::vector<double>& sorted, double s) {
+  const auto lo = std::lower_bound(sorted.begin(), sorted.end(), s);
+  const auto hi = std::upper_bound(lo, sorted.end(), s);
+  return static_cast<double>(lo - sorted.begin()) + 0.5 * static_cast<double>(hi - lo);
+}
+
+// The summed deviations of one cluster, S10/S01/S11 of Obuchowski's estimator.
+struct ClusterShare {
+  double v10 = 0, v01 = 0, m = 0, n = 0;  // shares of its positives / negatives, their counts
+};
+}  // namespace
+
+double auroc_standard_error(const std::vector<double>& scores, const std::vector<int>& labels,
+                            const std::vector<size_t>& clusters) {
+  const std::string fn = "auroc_standard_error";
+  sorted_desc(scores, labels, fn);  // the checks auroc() makes
+  if (clusters.size() != scores.size())
+    throw std::invalid_argument(fn + ": " + std::to_string(clusters.size()) + " cluster ids for " +
+                                std::to_string(scores.size()) + " scores");
+  std::vector<double> pos, neg;
+  for (size_t i = 0; i < scores.size(); ++i) (labels[i] ? pos : neg).push_back(scores[i]);
+  std::sort(pos.begin(), pos.end());
+  std::sort(neg.begin(), neg.end());
+  const double P = static_cast<double>(pos.size()), N = static_cast<double>(neg.size());
+  std::map<size_t, ClusterShare> by;
+  double a = 0;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    ClusterShare& c = by[clusters[i]];
+    if (labels[i]) {
+      const double v = rank_share(neg, scores[i]) / N;  // the negatives it ranks below it
+      c.v10 += v, c.m += 1, a += v / P;
+    } else {
+      c.v01 += (P - rank_share(pos, scores[i])) / P, c.n += 1;  // the positives above it
+    }
+  }
+  double i10 = 0, i01 = 0, s10 = 0, s01 = 0, s11 = 0;
+  for (const auto& [id, c] : by) {
+    i10 += c.m > 0, i01 += c.n > 0;
+    s10 += (c.v10 - c.m * a) * (c.v10 - c.m * a);
+    s01 += (c.v01 - c.n * a) * (c.v01 - c.n * a);
+    s11 += (c.v10 - c.m * a) * (c.v01 - c.n * a);
+  }
+  if (i10 < 2 || i01 < 2) return kNaN;
+  const double groups = static_cast<double>(by.size());
+  s10 *= i10 / ((i10 - 1) * P);
+  s01 *= i01 / ((i01 - 1) * N);
+  s11 *= groups / (groups - 1);
+  return std::sqrt(std::max(0.0, s10 / P + s01 / N + 2 * s11 / (P * N)));
 }
 
 double median_region_radius(const std::vector<cv::Mat>& masks) {

@@ -56,13 +56,23 @@ double aupro(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks
 // mean and their spread tells how far it rests on a few regions. Empty where aupro() is NaN.
 std::vector<double> region_aupros(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks,
                                   double fpr_limit = 0.3);
+// The index of the image each region of region_aupros(maps, masks) lies in, in the same order.
+std::vector<size_t> region_images(const std::vector<cv::Mat>& masks);
 
-// The standard error of the mean of `values` (sample standard deviation / sqrt(n)); NaN for
-// fewer than two values.
-double standard_error(const std::vector<double>& values);
-// The standard error of an AUROC over `positives` and `negatives` (Hanley & McNeil 1982, the
-// exponential approximation); NaN for a NaN AUROC or an empty class.
-double auroc_standard_error(double auroc, size_t positives, size_t negatives);
+// Standard errors over clusters: values (images, regions) of one cluster (the same physical part
+// photographed several times) are not independent, so each cluster counts once. clusters[i] is
+// value i's cluster id (any numbering); with every value its own cluster they are the usual ones.
+
+// The standard error of the mean of `values`, cluster-robust (Liang & Zeger 1986: the sum of each
+// cluster's deviations from the mean, squared, times G/(G-1) over G clusters, over n^2). NaN for
+// fewer than two clusters. Throws std::invalid_argument on different lengths.
+double standard_error(const std::vector<double>& values, const std::vector<size_t>& clusters);
+// The standard error of the AUROC of `scores` (labels as auroc()) over clustered data (Obuchowski
+// 1997; DeLong et al. 1988 when every image is its own cluster): each image's share of the AUROC
+// (the fraction of the other class it ranks correctly, ties half) summed per cluster. NaN when a
+// class has fewer than two clusters. Throws as auroc() and on a clusters length other than scores'.
+double auroc_standard_error(const std::vector<double>& scores, const std::vector<int>& labels,
+                            const std::vector<size_t>& clusters);
 
 // The median equivalent radius sqrt(area / pi), in pixels, of the masks' 8-connected regions
 // (nonzero pixels; each mask's regions counted apart, the upper median of an even count); NaN
