@@ -223,6 +223,9 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
   c->add_option("--flip", o.flip, "augmentation flips")->check(CLI::IsMember(kFlips));
   c->add_option("--aug-stretch", t.aug.max_stretch, "largest aspect stretch")->check(CLI::Range(0.0, 1.0));
   c->add_option("--aug-scale", t.aug.max_scale, "largest scale change")->check(CLI::Range(0.0, 1.0));
+  c->add_option("--aug-rotate", t.aug.max_rotation_deg, "largest rotation, degrees (0 where defects sit at the corners)")
+      ->check(CLI::Range(0.0, 180.0));
+  c->add_option("--aug-shift", t.aug.max_shift_px, "largest shift, input pixels")->check(CLI::Range(0.0, 4096.0));
   c->add_option("--ema", t.ema, "decay of the weight average validated and exported, e.g. 0.999; 0 = last weights")
       ->check(CLI::Range(0.0, 0.999999));
   c->add_option("--workers", t.workers, "data loading threads per rank")->check(CLI::Range(1, 64));

@@ -276,6 +276,9 @@ void check_config(const TrainConfig& cfg) {
   if (!(cfg.aug.max_stretch >= 0 && cfg.aug.max_stretch <= 1))
     throw std::invalid_argument("--aug-stretch must be in [0, 1]");
   if (!(cfg.aug.max_scale >= 0 && cfg.aug.max_scale <= 1)) throw std::invalid_argument("--aug-scale must be in [0, 1]");
+  if (!(cfg.aug.max_rotation_deg >= 0 && cfg.aug.max_rotation_deg <= 180))
+    throw std::invalid_argument("--aug-rotate must be in [0, 180] degrees");
+  if (!(cfg.aug.max_shift_px >= 0)) throw std::invalid_argument("--aug-shift must be >= 0");
   if (cfg.snapshots < 1) throw std::invalid_argument("--snapshots must be positive");
   if (!(cfg.snapshot_span > 0 && cfg.snapshot_span <= 1))
     throw std::invalid_argument("--snapshot-span must be in (0, 1]");
@@ -329,7 +332,9 @@ nlohmann::json provenance(const ModelConfig& mc, const TrainConfig& cfg, const s
           {"augment", {{"probability", cfg.aug.probability},
                        {"flip", std::string(cfg.aug.flip_horizontal ? "h" : "") + (cfg.aug.flip_vertical ? "v" : "")},
                        {"stretch", cfg.aug.max_stretch},
-                       {"scale", cfg.aug.max_scale}}},
+                       {"scale", cfg.aug.max_scale},
+                       {"rotation_deg", cfg.aug.max_rotation_deg},
+                       {"shift_px", cfg.aug.max_shift_px}}},
           {"seed", cfg.seed},
           {"iterations", st.iteration},
           {"ranks", cfg.dist.world_size},
