@@ -26,10 +26,12 @@
 #include "bundle_calibration.hpp"
 #include "evaluate.hpp"
 #include "test_util.hpp"
+#include "two_regions.hpp"
 
 namespace fs = std::filesystem;
 using namespace mtfcdd;
 using test::TempDir;
+using test::TwoRegions;
 
 namespace {
 
@@ -615,17 +617,12 @@ TEST(Evaluate, StandardErrorsCountEachPartOnce) {
   EXPECT_EQ(image_report().groups, 3u);
 
   const TempDir dir;
-  cv::Mat m0 = cv::Mat::zeros(4, 4, CV_32F), k0 = cv::Mat::zeros(4, 4, CV_8U);
-  cv::Mat m1 = cv::Mat::zeros(4, 4, CV_32F), k1 = cv::Mat::zeros(4, 4, CV_8U);
-  k0.at<uchar>(1, 1) = 255;
-  m0.at<float>(1, 1) = 1.0f;
-  k1(cv::Rect(0, 0, 3, 1)) = 255;
-  m1.at<float>(0, 0) = 1.0f;
-  ASSERT_TRUE(cv::imwrite(dir.file("k0.png"), k0) && cv::imwrite(dir.file("k1.png"), k1));
+  const TwoRegions r;
+  ASSERT_TRUE(cv::imwrite(dir.file("k0.png"), r.k0) && cv::imwrite(dir.file("k1.png"), r.k1));
   std::vector<Sample> masked{part(sample("a", {0}, {{0, dir.file("k0.png")}}), "t0"),
                              part(sample("b", {0}, {{0, dir.file("k1.png")}}), "t1")};
   const auto pixel_report = [&] {
-    const std::vector<ImageScores> sc{scored(masked[0], {1}, {1}, {m0}), scored(masked[1], {1}, {1}, {m1})};
+    const std::vector<ImageScores> sc{scored(masked[0], {1}, {1}, {r.m0}), scored(masked[1], {1}, {1}, {r.m1})};
     return summarize(sc, {"a"}, bilinear(4, 4), true, 0.3).types[0];
   };
   EXPECT_NEAR(pixel_report().aupro_se, 17.0 / 60, 1e-12);  // two parts: regions 1 and 13/30

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "metrics.hpp"
+#include "two_regions.hpp"
 
 using namespace mtfcdd;
 
@@ -227,12 +228,8 @@ TEST(Metrics, AuproRegionsAre8Connected) {
 
 TEST(Metrics, AuproRegionsArePerImage) {
   // Image 0: region of 1 pixel, detected. Image 1: region of 3 pixels, 1 detected.
-  cv::Mat m0 = cv::Mat::zeros(4, 4, CV_32F), k0 = cv::Mat::zeros(4, 4, CV_8U);
-  cv::Mat m1 = cv::Mat::zeros(4, 4, CV_32F), k1 = cv::Mat::zeros(4, 4, CV_8U);
-  k0.at<uchar>(1, 1) = 1;
-  m0.at<float>(1, 1) = 1.0f;
-  k1(cv::Rect(0, 0, 3, 1)) = 1;
-  m1.at<float>(0, 0) = 1.0f;
+  const mtfcdd::test::TwoRegions t;
+  const cv::Mat &m0 = t.m0, &k0 = t.k0, &m1 = t.m1, &k1 = t.k1;
   // Curve (0,0) -> (0, (1 + 1/3)/2 = 2/3) -> (1,1); PRO(0.3) = 2/3 + 0.3/3 = 23/30;
   // (2/3 + 23/30)/2 = 43/60.
   EXPECT_NEAR(aupro({m0, m1}, {k0, k1}), 43.0 / 60, kEps);
