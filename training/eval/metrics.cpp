@@ -66,21 +66,26 @@ F1Result sorted_max_f1(It begin, It end, Score score, IsPos is_pos, double pos) 
 using Scored = std::pair<double, int>;  // (score, label)
 double score_of(const Scored& s) { return s.first; }
 
-// Validates the inputs and returns (score, label) pairs sorted by descending score.
-std::vector<Scored> sorted_desc(const std::vector<double>& scores, const std::vector<int>& labels,
-                                const std::string& fn) {
+// Throws std::invalid_argument on different lengths, a label other than 0/1 or a non-finite score.
+void check_scored(const std::vector<double>& scores, const std::vector<int>& labels, const std::string& fn) {
   if (scores.size() != labels.size())
     throw std::invalid_argument(fn + ": " + std::to_string(scores.size()) + " scores but " +
                                 std::to_string(labels.size()) + " labels");
-  std::vector<Scored> v(scores.size());
   for (size_t i = 0; i < scores.size(); ++i) {
     if (labels[i] != 0 && labels[i] != 1)
       throw std::invalid_argument(fn + ": label " + std::to_string(labels[i]) + " at index " +
                                   std::to_string(i) + " is not 0 or 1");
     if (!std::isfinite(scores[i]))
       throw std::invalid_argument(fn + ": score at index " + std::to_string(i) + " is not finite");
-    v[i] = {scores[i], labels[i]};
   }
+}
+
+// Validates the inputs and returns (score, label) pairs sorted by descending score.
+std::vector<Scored> sorted_desc(const std::vector<double>& scores, const std::vector<int>& labels,
+                                const std::string& fn) {
+  check_scored(scores, labels, fn);
+  std::vector<Scored> v(scores.size());
+  for (size_t i = 0; i < scores.size(); ++i) v[i] = {scores[i], labels[i]};
   std::sort(v.begin(), v.end(), [](const Scored& a, const Scored& b) { return a.first > b.first; });
   return v;
 }
@@ -341,7 +346,7 @@ struct ClusterShare {
 double auroc_standard_error(const std::vector<double>& scores, const std::vector<int>& labels,
                             const std::vector<size_t>& clusters) {
   const std::string fn = "auroc_standard_error";
-  sorted_desc(scores, labels, fn);  // the checks auroc() makes
+  check_scored(scores, labels, fn);
   if (clusters.size() != scores.size())
     throw std::invalid_argument(fn + ": " + std::to_string(clusters.size()) + " cluster ids for " +
                                 std::to_string(scores.size()) + " scores");
