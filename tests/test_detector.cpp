@@ -360,7 +360,8 @@ TEST_F(DetectorTest, TypeSmoothingShapesHeatmapsNotScores) {
   EXPECT_EQ(cv::norm(smoothed.types[1].heatmap, plain.types[1].heatmap, cv::NORM_INF), 0.0);
 }
 
-// The manifest's upsampling: receptive needs format_version 5 and a receptive field; the detector
+// The manifest's upsampling: receptive needs format_version 5 (receptive-normalized 9) and a
+// receptive field; the detector
 // then brings maps to frame resolution with the engine's Upsampler (receptive at the input size,
 // bilinear to the frame), and a config may switch back to bilinear.
 TEST_F(DetectorTest, ReceptiveUpsamplingFromTheBundleOrTheConfig) {
@@ -394,4 +395,15 @@ TEST_F(DetectorTest, ReceptiveUpsamplingFromTheBundleOrTheConfig) {
   cv::resize(b.heatmap, bilinear, frame.size(), 0, 0, cv::INTER_LINEAR);
   EXPECT_LT(cv::norm(b.heatmap_full, bilinear, cv::NORM_INF), 1e-5);
   EXPECT_GT(cv::norm(b.heatmap_full, t.heatmap_full, cv::NORM_INF), 0.0);
+
+  // receptive-normalized: format_version 9, the same engine Upsampler, maps unlike receptive's.
+  const auto v8 = patched_bundle(dir, "v8", {{"format_version", 8}, {"upsampling", "receptive-normalized"}, {"receptive_field", field}});
+  EXPECT_NE(message_of([&] { Detector n({{"model", v8.string()}}, ""); }).find("needs format_version 9"),
+            std::string::npos);
+  d.reconfigure({{"upsampling", "receptive-normalized"}});
+  EXPECT_EQ(d.describe().at("upsampling"), "receptive-normalized");
+  const auto n = d.process({{frame, ""}})[0].types[0];
+  const Upsampler normalized{Upsampling::ReceptiveNormalized, {35, 8, 3.5}, {64, 64}, {}};
+  EXPECT_LT(cv::norm(n.heatmap_full, normalized.scale(n.heatmap, frame.size()), cv::NORM_INF), 1e-5);
+  EXPECT_GT(cv::norm(n.heatmap_full, t.heatmap_full, cv::NORM_INF), 0.0);
 }

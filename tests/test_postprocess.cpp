@@ -93,6 +93,22 @@ TEST(Postprocess, ReceptiveUpsampleKeepsAUniformLevelInside) {
   EXPECT_LT(out.at<float>(0, 0), 0.5);  // the edge has neighbours on one side only
 }
 
+TEST(Postprocess, NormalizedReceptiveUpsampleDividesEachPixelByItsWeight) {
+  // The map and field of the test above. Along an axis the weights of [p, q] per pixel are
+  // [1, 0], [a, a], [0, 1], [0, a]; divided by their sums: [p, (p + q) / 2, q, q]. Rows, then
+  // columns, of [[1, 2], [3, 4]]:
+  const cv::Mat m = (cv::Mat_<float>(2, 2) << 1, 2, 3, 4);
+  const cv::Mat out = receptive_upsample(m, {4, 4}, {3, 2, 0.0}, true);
+  const double want[4][4] = {{1, 1.5, 2, 2}, {2, 2.5, 3, 3}, {3, 3.5, 4, 4}, {3, 3.5, 4, 4}};
+  ASSERT_EQ(out.size(), cv::Size(4, 4));
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 4; ++x) EXPECT_NEAR(out.at<float>(y, x), want[y][x], 1e-6) << y << "," << x;
+  // MobileNet's field at conv_pw_5: a uniform map stays uniform to the corners, no ripple inside.
+  const cv::Mat ones(16, 16, CV_32F, cv::Scalar(1));
+  const cv::Mat flat = receptive_upsample(ones, {128, 128}, {75, 8, 0.0}, true);
+  EXPECT_NEAR(cv::norm(flat - 1, cv::NORM_INF), 0.0, 1e-6);
+}
+
 TEST(Postprocess, UpsamplerModes) {
   cv::Mat m(4, 4, CV_32F, cv::Scalar(0));
   m.at<float>(1, 2) = 1;
@@ -108,7 +124,10 @@ TEST(Postprocess, UpsamplerModes) {
   cv::minMaxLoc(at_input, nullptr, nullptr, nullptr, &peak);
   EXPECT_EQ(peak, cv::Point(16, 8));  // cell (row 1, column 2) centred on pixel (2 * 8, 1 * 8)
   EXPECT_EQ(parse_name<Upsampling>("receptive"), Upsampling::Receptive);
+  EXPECT_EQ(parse_name<Upsampling>("receptive-normalized"), Upsampling::ReceptiveNormalized);
   EXPECT_STREQ(name_of(Upsampling::Bilinear), "bilinear");
+  const Upsampler normalized{Upsampling::ReceptiveNormalized, {19, 8, 0.0}, {32, 32}, {}};
+  EXPECT_EQ(cv::norm(normalized(m, {32, 32}, 0), receptive_upsample(m, {32, 32}, {19, 8, 0.0}, true), cv::NORM_INF), 0.0);
   EXPECT_EQ(parse_name<Upsampling>("gaussian"), std::nullopt);
 }
 

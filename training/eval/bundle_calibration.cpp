@@ -19,13 +19,19 @@ std::vector<std::string> type_names(const BundleManifest& man) {
 
 void choose_upsampling(BundleManifest& man, const std::vector<ImageScores>& val) {
   if (!man.receptive_field.known()) return;  // receptive needs the field; bilinear it is
+  const Upsampling modes[] = {Upsampling::Bilinear, Upsampling::Receptive, Upsampling::ReceptiveNormalized};
+  std::vector<Upsampler> candidates;
+  for (Upsampling m : modes) candidates.push_back(upsampler_of(man, m));
   std::vector<double> aupro;
-  man.upsampling = better_upsampler(val, type_names(man), {upsampler_of(man, Upsampling::Bilinear),
-                                                           upsampler_of(man, Upsampling::Receptive)}, &aupro)
-                       .mode;
+  man.upsampling = better_upsampler(val, type_names(man), candidates, &aupro).mode;
   if (std::isnan(aupro[0])) return;
-  std::printf("upsampling %s: validation mean AUPRO bilinear %.4f, receptive %.4f\n", name_of(man.upsampling),
-              aupro[0], aupro[1]);
+  std::string said;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    char part[64];
+    std::snprintf(part, sizeof part, "%s%s %.4f", i ? ", " : "", name_of(modes[i]), aupro[i]);
+    said += part;
+  }
+  std::printf("upsampling %s: validation mean AUPRO %s\n", name_of(man.upsampling), said.c_str());
 }
 
 void choose_smoothing(BundleManifest& man, const std::vector<ImageScores>& val) {

@@ -14,7 +14,7 @@ namespace mtfcdd {
 inline const std::vector<double> kSmoothingSigmas{0, 1, 2, 3, 4, 6};
 
 struct CalibrationPlan {
-  bool choose_upsampling = true;  // bilinear or receptive by mean validation AUPRO; else keep man's
+  bool choose_upsampling = true;  // the upsampling of best mean validation AUPRO; else keep man's
   bool choose_smoothing = true;   // each type's sigma by its validation AUPRO; else keep man's
 };
 

@@ -70,7 +70,8 @@ std::vector<Feature> features(const BundleManifest& m) {
           {m.precision == Precision::Int8, 6, "precision int8"},
           {m.precision == Precision::BF16 && !m.float32_convolutions.empty(), 7, "bf16 with float32_convolutions"},
           {std::any_of(m.types.begin(), m.types.end(), [](const DefectType& t) { return t.smoothing > 0; }), 8,
-           "a type's smoothing"}};
+           "a type's smoothing"},
+          {m.upsampling == Upsampling::ReceptiveNormalized, 9, "upsampling receptive-normalized"}};
 }
 
 // {"layer": [min, max], ...}: finite, min <= max, not all zero.
@@ -144,8 +145,8 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
   m.heatmap_width = static_cast<int>(hm.integer("width", 1, kMaxSide));
   m.heatmap_height = static_cast<int>(hm.integer("height", 1, kMaxSide));
   if (r.has("receptive_field")) m.receptive_field = read_receptive_field(r.child("receptive_field"));
-  if (m.upsampling == Upsampling::Receptive && !m.receptive_field.known())
-    r.fail("upsampling", "receptive needs 'receptive_field'");
+  if (needs_receptive_field(m.upsampling) && !m.receptive_field.known())
+    r.fail("upsampling", std::string(name_of(m.upsampling)) + " needs 'receptive_field'");
   m.calibrated = r.flag("calibrated", false);
   if (r.has("provenance")) m.provenance = r.at("provenance");
   return m;
@@ -194,9 +195,10 @@ json manifest_to_json(const BundleManifest& m) {
 Upsampler upsampler_of(const BundleManifest& m, std::optional<Upsampling> mode) {
   Upsampler up{mode.value_or(m.upsampling), m.receptive_field, {m.input_width, m.input_height}, {}};
   for (const auto& t : m.types) up.smoothing.push_back(t.smoothing);
-  if (up.mode == Upsampling::Receptive && !up.field.known())
-    throw std::runtime_error("upsampling \"receptive\" needs the bundle's receptive_field, and this bundle has none (an older "
-                             "trainer's, or one of networks at several input sides)");
+  if (needs_receptive_field(up.mode) && !up.field.known())
+    throw std::runtime_error(std::string("upsampling \"") + name_of(up.mode) +
+                             "\" needs the bundle's receptive_field, and this bundle has none (an older trainer's, or one "
+                             "of networks at several input sides)");
   return up;
 }
 

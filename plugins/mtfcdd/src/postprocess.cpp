@@ -30,8 +30,9 @@ namespace {
 
 // The transposed convolution along one axis as a matrix: out[y] = sum_i a(y, i) in[i], with
 // a(y, i) = g[y + pad - shift - i * stride] inside the kernel (FCDD's crop res[pad - s : -pad - s]),
-// times stride / sum(g).
-cv::Mat spread_matrix(int out, int cells, const std::vector<float>& g, int stride, int shift) {
+// times stride / sum(g); or, `normalized`, each row divided by its sum. The 2-D kernel is the outer
+// product of the axes' kernels, so normalising each axis's rows divides each pixel by its weight.
+cv::Mat spread_matrix(int out, int cells, const std::vector<float>& g, int stride, int shift, bool normalized) {
   const int k = static_cast<int>(g.size()), pad = (k - 1) / 2;
   double sum = 0;
   for (float v : g) sum += v;
@@ -42,18 +43,23 @@ cv::Mat spread_matrix(int out, int cells, const std::vector<float>& g, int strid
       const int t = y + pad - shift - i * stride;
       if (t >= 0 && t < k) a.at<float>(y, i) = g[t] * gain;
     }
+  if (normalized)
+    for (int y = 0; y < out; ++y) {
+      const double weight = cv::sum(a.row(y))[0];
+      if (weight > 0) a.row(y) /= weight;  // 0: beyond every kernel's reach, stays 0
+    }
   return a;
 }
 
 }  // namespace
 
-cv::Mat receptive_upsample(const cv::Mat& map, cv::Size input, const ReceptiveField& field) {
+cv::Mat receptive_upsample(const cv::Mat& map, cv::Size input, const ReceptiveField& field, bool normalized) {
   if (!field.known()) throw std::invalid_argument("receptive upsampling needs the network's receptive field");
   if (map.type() != CV_32FC1 || map.empty()) throw std::invalid_argument("receptive upsampling needs a CV_32FC1 map");
   const std::vector<float> g = fcdd_kernel_1d(field.size, fcdd_kernel_std(field.size));
   const int shift = static_cast<int>(std::trunc(field.offset));  // Python's int(s)
-  const cv::Mat ay = spread_matrix(input.height, map.rows, g, field.stride, shift);
-  const cv::Mat ax = spread_matrix(input.width, map.cols, g, field.stride, shift);
+  const cv::Mat ay = spread_matrix(input.height, map.rows, g, field.stride, shift, normalized);
+  const cv::Mat ax = spread_matrix(input.width, map.cols, g, field.stride, shift, normalized);
   cv::Mat rows, out;
   cv::gemm(ay, map, 1.0, cv::noArray(), 0.0, rows);
   cv::gemm(rows, ax, 1.0, cv::noArray(), 0.0, out, cv::GEMM_2_T);
@@ -84,7 +90,7 @@ cv::Mat Upsampler::scale(const cv::Mat& map, cv::Size size) const {
     cv::resize(map, out, size, 0, 0, cv::INTER_LINEAR);
     return out;
   }
-  out = receptive_upsample(map, input, field);
+  out = receptive_upsample(map, input, field, mode == Upsampling::ReceptiveNormalized);
   if (out.size() != size) cv::resize(out, out, size, 0, 0, cv::INTER_LINEAR);
   return out;
 }

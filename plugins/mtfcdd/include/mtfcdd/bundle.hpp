@@ -56,9 +56,9 @@ struct Names<Precision> {
 
 // The newest format this build reads. A bundle is written with the oldest version that holds what
 // it uses (2: input.resize "fit"; 3: flip_average; 4: precision bf16; 5: upsampling receptive;
-// 6: precision int8; 7: bf16 with float32_convolutions; 8: a type's smoothing), so that older
-// builds refuse what they would misread.
-constexpr int kBundleFormatVersion = 8;
+// 6: precision int8; 7: bf16 with float32_convolutions; 8: a type's smoothing; 9: upsampling
+// receptive-normalized), so that older builds refuse what they would misread.
+constexpr int kBundleFormatVersion = 9;
 
 struct DefectType {
   std::string name;

@@ -9,13 +9,20 @@
 
 namespace mtfcdd {
 
-enum class Upsampling { Bilinear, Receptive };
+// ReceptiveNormalized: Receptive with each pixel divided by the weight its cells' kernels give it,
+// so that a part's edges and corners keep the level of its inside.
+enum class Upsampling { Bilinear, Receptive, ReceptiveNormalized };
 
 template <>
 struct Names<Upsampling> {
-  static constexpr std::pair<Upsampling, const char*> table[] = {{Upsampling::Bilinear, "bilinear"},
-                                                                 {Upsampling::Receptive, "receptive"}};
+  static constexpr std::pair<Upsampling, const char*> table[] = {
+      {Upsampling::Bilinear, "bilinear"},
+      {Upsampling::Receptive, "receptive"},
+      {Upsampling::ReceptiveNormalized, "receptive-normalized"}};
 };
+
+// Both receptive modes place each cell where its receptive field lies and need that field.
+inline bool needs_receptive_field(Upsampling m) { return m != Upsampling::Bilinear; }
 
 // Where a map cell looks in the input, by the receptive-field arithmetic of the network's layers
 // (FCDD's `reception`): cell i covers `size` input pixels centred on pixel i * stride + offset.
@@ -36,7 +43,11 @@ std::vector<float> fcdd_kernel_1d(int k, double std);
 // field.stride, cell i's kernel centre on pixel i * stride + trunc(offset), cut to `input`. Each
 // axis is then scaled by stride / sum(kernel) so that a uniform map keeps its level inside (a
 // constant factor: no ranking changes; it keeps pixel thresholds comparable with bilinear's).
-cv::Mat receptive_upsample(const cv::Mat& map, cv::Size input, const ReceptiveField& field);
+// A pixel near the input's edge is reached by the kernels of cells on one side only, so FCDD's
+// maps fade there (a corner keeps under half of a uniform map's level). With `normalized`, each
+// pixel is divided by the weight its cells' kernels give it: a uniform map stays uniform to the
+// corners, and a defect at a part's edge or corner keeps its level.
+cv::Mat receptive_upsample(const cv::Mat& map, cv::Size input, const ReceptiveField& field, bool normalized = false);
 
 // A Gaussian of standard deviation `sigma` map cells over a CV_32FC1 map (radius ceil(3 sigma),
 // weights exp(-d^2 / (2 sigma^2)) normalised to sum 1, separable; the border replicated, so that a
@@ -46,11 +57,11 @@ cv::Mat receptive_upsample(const cv::Mat& map, cv::Size input, const ReceptiveFi
 cv::Mat smooth_map(const cv::Mat& map, double sigma);
 
 // From a type's CV_32F map of model resolution to any size: smoothed at the type's scale, then
-// scaled bilinearly (the paper), or receptively at the model input size and then bilinearly to
-// the requested size when it differs.
+// scaled bilinearly (the paper), or receptively (either mode) at the model input size and then
+// bilinearly to the requested size when it differs.
 struct Upsampler {
   Upsampling mode = Upsampling::Bilinear;
-  ReceptiveField field;           // Receptive needs it
+  ReceptiveField field;           // the receptive modes need it
   cv::Size input;                 // the model input the field refers to
   std::vector<double> smoothing;  // per type: smooth_map's sigma in map cells; missing = 0
   cv::Mat smooth(const cv::Mat& map, size_t type) const;
