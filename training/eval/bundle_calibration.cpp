@@ -19,16 +19,15 @@ std::vector<std::string> type_names(const BundleManifest& man) {
 
 void choose_upsampling(BundleManifest& man, const std::vector<ImageScores>& val) {
   if (!man.receptive_field.known()) return;  // receptive needs the field; bilinear it is
-  const Upsampling modes[] = {Upsampling::Bilinear, Upsampling::Receptive, Upsampling::ReceptiveNormalized};
-  std::vector<Upsampler> candidates;
-  for (Upsampling m : modes) candidates.push_back(upsampler_of(man, m));
+  std::vector<Upsampler> candidates;  // every mode, bilinear first: it wins a tie
+  for (const auto& [mode, name] : Names<Upsampling>::table) candidates.push_back(upsampler_of(man, mode));
   std::vector<double> aupro;
   man.upsampling = better_upsampler(val, type_names(man), candidates, &aupro).mode;
   if (std::isnan(aupro[0])) return;
   std::string said;
   for (size_t i = 0; i < candidates.size(); ++i) {
     char part[64];
-    std::snprintf(part, sizeof part, "%s%s %.4f", i ? ", " : "", name_of(modes[i]), aupro[i]);
+    std::snprintf(part, sizeof part, "%s%s %.4f", i ? ", " : "", Names<Upsampling>::table[i].second, aupro[i]);
     said += part;
   }
   std::printf("upsampling %s: validation mean AUPRO %s\n", name_of(man.upsampling), said.c_str());

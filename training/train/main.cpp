@@ -779,9 +779,8 @@ int main(int argc, char** argv) {
   eval->add_option("--json", ev.json, "also write every number as JSON");
   eval->add_option("--scores-out", ev.csv, "per-image scores as CSV");
   eval->add_flag("--no-pixel", ev.no_pixel, "skip pixel metrics");
-  eval->add_option("--upsampling", ev.upsampling,
-                   "override the bundle's upsampling (bilinear, receptive, receptive-normalized)")
-      ->check(CLI::IsMember({"bilinear", "receptive", "receptive-normalized"}));
+  eval->add_option("--upsampling", ev.upsampling, "override the bundle's upsampling")
+      ->check(CLI::IsMember(cli::names_of<Upsampling>()));
   eval->add_flag("--no-smoothing", ev.no_smoothing, "evaluate the maps without the bundle's per-type smoothing");
   eval->add_option("--figure", ev.figure, "draw each type's heatmaps on its highest-scoring images (PNG/JPEG)");
   eval->add_option("--figure-rows", ev.figure_rows, "images per type in the figure")->check(CLI::Range(1, 64));

@@ -24,14 +24,21 @@ inline void configure(CLI::App& app) {
   app.get_formatter()->column_width(34);
 }
 
+// The names of Names<E>, or of `only` when given, in the table's order.
+template <class E>
+std::vector<std::string> names_of(std::initializer_list<E> only = {}) {
+  std::vector<std::string> names;
+  for (const auto& entry : Names<E>::table)
+    if (only.size() == 0 || std::find(only.begin(), only.end(), entry.first) != only.end()) names.push_back(entry.second);
+  return names;
+}
+
 // An option taking one of the names of Names<E>, or of `only` when given (listed by --help,
 // anything else refused).
 template <class E>
 CLI::Option* add_choice(CLI::App* app, const std::string& flag, E& value, const std::string& description,
                         std::initializer_list<E> only = {}) {
-  std::vector<std::string> names;
-  for (const auto& entry : Names<E>::table)
-    if (only.size() == 0 || std::find(only.begin(), only.end(), entry.first) != only.end()) names.push_back(entry.second);
+  const std::vector<std::string> names = names_of<E>(only);
   return app
       ->add_option_function<std::string>(
           flag, [&value](const std::string& s) { value = *parse_name<E>(s); }, description)
@@ -43,8 +50,8 @@ CLI::Option* add_choice(CLI::App* app, const std::string& flag, E& value, const 
 template <class E>
 CLI::Option* add_choice(CLI::App* app, const std::string& flag, std::optional<E>& value, const std::string& unset_name,
                         const std::string& description) {
-  std::vector<std::string> names{unset_name};
-  for (const auto& entry : Names<E>::table) names.push_back(entry.second);
+  std::vector<std::string> names = names_of<E>();
+  names.insert(names.begin(), unset_name);
   return app
       ->add_option_function<std::string>(
           flag, [&value, unset_name](const std::string& s) { value = s == unset_name ? std::nullopt : parse_name<E>(s); },
