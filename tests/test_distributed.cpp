@@ -289,7 +289,8 @@ TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
   EXPECT_FALSE(fs::exists(dir.file("an")));
 
   // A run trained at 96 px joins one trained at 64: the bundle takes 96 px inputs (the larger
-  // side) on the 96 px run's 12x12 grid; the 64 px run sees them resized to its own side.
+  // side) on the 96 px run's 12x12 grid, with that run's receptive field; the 64 px run sees them
+  // resized to its own side.
   ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("c")) + steps + std::vector<std::string>{"--input-size", "96"}, dir.file("c")), 0);
   const std::vector<std::string> ac{"ensemble", "--runs", dir.file("a") + "," + dir.file("c"), "--data", dir.file("toy"),
                                     "--out", dir.file("ac")};
@@ -297,18 +298,23 @@ TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
   const BundleManifest two_sides = read_manifest(dir.file("ac"));
   EXPECT_EQ(two_sides.input_width, 96);
   EXPECT_EQ(two_sides.heatmap_width, 12);
-  EXPECT_FALSE(two_sides.receptive_field.known());
+  const ReceptiveField own = read_manifest(dir.file("c/bundle")).receptive_field;
+  ASSERT_TRUE(own.known());
+  EXPECT_EQ(two_sides.receptive_field.size, own.size);
+  EXPECT_EQ(two_sides.receptive_field.stride, own.stride);
+  EXPECT_EQ(two_sides.receptive_field.offset, own.offset);
   EXPECT_EQ(two_sides.provenance.at("ensemble_of").at(0).at("run"), dir.file("c"));
   EXPECT_EQ(two_sides.provenance.at("ensemble_of").at(1).at("input_size"), 64);
-  // --per-type over them measures every set on bilinear maps, the only ones such a bundle has:
-  // no set chooses its upsampling, not even a run alone.
+  // --per-type over them chooses the upsampling once, on the bundle of both, and measures every
+  // other set with it.
   const std::vector<std::string> acp{"ensemble", "--runs", dir.file("a") + "," + dir.file("c"), "--data", dir.file("toy"),
                                      "--out", dir.file("acp"), "--per-type"};
   ASSERT_EQ(run(acp, dir.file("acp")), 0) << Proc{-1, dir.file("acp.out"), dir.file("acp.err")}.text();
   const std::string said = Proc{-1, dir.file("acp.out"), dir.file("acp.err")}.text();
-  EXPECT_EQ(said.find("upsampling receptive:"), std::string::npos) << said;
-  EXPECT_EQ(said.find("upsampling bilinear:"), std::string::npos) << said;
-  EXPECT_EQ(read_manifest(dir.file("acp")).upsampling, Upsampling::Bilinear);
+  std::smatch chose;
+  ASSERT_TRUE(std::regex_search(said, chose, std::regex("upsampling (\\S+): validation mean AUPRO bilinear"))) << said;
+  EXPECT_EQ(chose.suffix().str().find("validation mean AUPRO bilinear"), std::string::npos) << said;
+  EXPECT_EQ(name_of(read_manifest(dir.file("acp")).upsampling), chose[1].str());
 }
 
 namespace {
@@ -428,6 +434,94 @@ TEST(Ensemble, ARunBundledAtAnotherInputSide) {
     if (std::stod(m[i + 1]) > std::stod(m[best + 1])) best = i;
   EXPECT_EQ(chosen.input_width, sides[best]) << said;
   for (const int s : sides) EXPECT_FALSE(fs::exists(dir.file("auto.size" + std::to_string(s))));
+}
+
+// --bundle-size per-type: the run is measured at 64, 85, 107 and 128 px and each type takes the
+// side the printed figures give it (of those within one standard error of the best, the smallest);
+// --type-sides sets them by hand. Either way type k's map in the bundle is its side's map of the
+// input resized to that side, on the grid of the largest side, whose receptive field the bundle
+// declares. Neither joins --per-type; --type-sides names every type of the runs.
+TEST(Ensemble, EachTypeAtItsOwnSide) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("a")) + std::vector<std::string>{"--max-steps", "3"}, dir.file("a")), 0);
+  const auto ensemble = [&](const std::vector<std::string>& more, const std::string& out) {
+    const std::vector<std::string> args{"ensemble", "--runs", dir.file("a"), "--data", dir.file("toy"), "--out", dir.file(out)};
+    const int rc = run(args + more, dir.file(out));
+    return std::make_pair(rc, Proc{-1, dir.file(out + ".out"), dir.file(out + ".err")}.text());
+  };
+  namespace F = torch::nn::functional;
+  const auto resized = [](const torch::Tensor& t, int64_t side) {
+    return F::interpolate(t, F::InterpolateFuncOptions().size(std::vector<int64_t>{side, side}).mode(torch::kBilinear).align_corners(false));
+  };
+  // Type k of bundle `out` against the bundle of the run at side_of[k] alone.
+  const auto expect_each_type_at = [&](const std::string& out, const std::vector<int>& side_of) {
+    const int input = *std::max_element(side_of.begin(), side_of.end());
+    const BundleManifest man = read_manifest(dir.file(out));
+    EXPECT_EQ(man.input_width, input);
+    EXPECT_TRUE(man.calibrated);
+    const ReceptiveField own = read_manifest(dir.file("a/bundle")).receptive_field;
+    EXPECT_EQ(man.receptive_field.size, own.size);  // one network, at any side
+    EXPECT_EQ(man.receptive_field.stride, own.stride);
+    const torch::Tensor x = torch::rand({2, 3, input, input}) * 2 - 1;
+    const torch::Tensor got = tensor_from_blob(DnnModel(dir.file(out)).forward(blob_from_tensor(x)));
+    EXPECT_EQ(got.size(2), input / 8);
+    for (size_t k = 0; k < side_of.size(); ++k) {
+      const std::string ref = "at" + std::to_string(side_of[k]);
+      if (!fs::exists(dir.file(ref))) ASSERT_EQ(ensemble({"--bundle-size", std::to_string(side_of[k])}, ref).first, 0);
+      const torch::Tensor alone = tensor_from_blob(DnnModel(dir.file(ref)).forward(blob_from_tensor(resized(x, side_of[k]))));
+      const auto t = static_cast<int64_t>(k);
+      EXPECT_TRUE(torch::allclose(got.select(1, t), resized(alone, got.size(2)).select(1, t), 1e-4, 1e-6)) << out << " " << ref;
+    }
+  };
+
+  const auto [rc, said] = ensemble({"--bundle-size", "per-type"}, "pt");
+  ASSERT_EQ(rc, 0) << said;
+  const std::vector<int> sides{64, 85, 107, 128};
+  const std::string n = "(-?nan|[0-9.]+)", f = n + "/" + n + ": " + n + " \\+- " + n;
+  std::string figures;
+  for (const int side : sides) figures += (side == 64 ? "" : ", ") + std::to_string(side) + " px " + f;
+  const std::regex line("type (\\S+) at ([0-9]+) px \\(validation AUPRO/image AUROC: figure \\+- its standard error: " +
+                        figures + "\\)");
+  std::vector<int> chosen;
+  for (auto it = std::sregex_iterator(said.begin(), said.end(), line); it != std::sregex_iterator(); ++it) {
+    const auto figure = [&](size_t i) { return std::stod((*it)[4 * i + 5]); };
+    size_t best = 0;
+    for (size_t i = 1; i < sides.size(); ++i)
+      if (figure(i) > figure(best)) best = i;
+    const double se = std::stod((*it)[4 * best + 6]);
+    const double floor = figure(best) - (std::isnan(se) ? 0 : se);
+    chosen.push_back(std::stoi((*it)[2]));
+    const size_t took = std::find(sides.begin(), sides.end(), chosen.back()) - sides.begin();
+    ASSERT_LT(took, sides.size()) << said;
+    EXPECT_GE(figure(took), floor - 2e-4) << said;  // printed to 4 places
+    for (size_t i = 0; i < took; ++i) EXPECT_LT(figure(i), floor + 2e-4) << said;
+  }
+  ASSERT_EQ(chosen.size(), 2u) << said;
+  expect_each_type_at("pt", chosen);
+  for (const int s : sides) EXPECT_FALSE(fs::exists(dir.file("pt.size" + std::to_string(s))));
+
+  const auto [hand_rc, hand_said] = ensemble({"--type-sides", "stripes_p5=128,stripes_p3=64"}, "hand");
+  ASSERT_EQ(hand_rc, 0) << hand_said;
+  EXPECT_NE(hand_said.find("bundle of the runs at 128 px, 64 px, each type at its own; inference costs 5.00x"),
+            std::string::npos) << hand_said;
+  expect_each_type_at("hand", {64, 128});
+  const nlohmann::json runs = read_manifest(dir.file("hand")).provenance.at("type_runs");
+  EXPECT_EQ(runs.at("stripes_p3").at(0), dir.file("a"));
+  EXPECT_EQ(runs.at("stripes_p5").at(0), dir.file("a") + "@128");
+
+  const auto refused = [&](const std::vector<std::string>& more, const std::string& out) {
+    const auto [code, text] = ensemble(more, out);
+    EXPECT_NE(code, 0) << text;
+    EXPECT_FALSE(fs::exists(dir.file(out)));
+    return text;
+  };
+  EXPECT_NE(refused({"--per-type", "--bundle-size", "per-type"}, "r1").find("give one of them"), std::string::npos);
+  EXPECT_NE(refused({"--type-sides", "stripes_p3=64,dent=96"}, "r2").find("(stripes_p3,stripes_p5)"), std::string::npos);
+  EXPECT_NE(refused({"--type-sides", "stripes_p3=64"}, "r3").find("no side for type stripes_p5"), std::string::npos);
+  EXPECT_NE(refused({"--type-sides", "stripes_p3=64,stripes_p5=auto"}, "r4").find("a side in px"), std::string::npos);
+  EXPECT_NE(refused({"--type-sides", "stripes_p3=64,stripes_p5=96", "--bundle-size", "96"}, "r5").find("leave --bundle-size out"),
+            std::string::npos);
 }
 
 TEST(Distributed, AKilledRankEndsTheOtherNamingIt) {

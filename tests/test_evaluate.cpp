@@ -286,11 +286,15 @@ TEST(Evaluate, CalibrateManifestReturnsTheValidationReport) {
   EXPECT_TRUE(std::isnan(calibrate_manifest(man, {f.scores[1], f.scores[2]}, {false, false}).mean.aupro));
 }
 
-// 192 x 7/6 = 224, x 4/3 = 256, x 3/2 = 288; 299 x 7/6 = 348.83, x 4/3 = 398.67, x 3/2 = 448.5.
-TEST(Evaluate, BundleSizesRunFromTheTrainedSideToOneAndAHalfTimesIt) {
+// 192 x 7/6 = 224, x 4/3 = 256, x 3/2 = 288; 299 x 7/6 = 348.83, x 4/3 = 398.67, x 3/2 = 448.5;
+// per type: 192 x 4/3 = 256, x 5/3 = 320, x 2 = 384; 299 x 5/3 = 498.33, x 2 = 598.
+TEST(Evaluate, BundleSizesRunFromTheTrainedSideToOneAndAHalfOrTwiceIt) {
   EXPECT_EQ(bundle_sizes(192), (std::vector<int64_t>{192, 224, 256, 288}));
   EXPECT_EQ(bundle_sizes(299), (std::vector<int64_t>{299, 349, 399, 449}));
   EXPECT_THROW(bundle_sizes(0), std::invalid_argument);
+  EXPECT_EQ(per_type_bundle_sizes(192), (std::vector<int64_t>{192, 256, 320, 384}));
+  EXPECT_EQ(per_type_bundle_sizes(299), (std::vector<int64_t>{299, 399, 498, 598}));
+  EXPECT_THROW(per_type_bundle_sizes(0), std::invalid_argument);
 }
 
 namespace {

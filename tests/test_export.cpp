@@ -150,8 +150,8 @@ TEST(Export, EnsembleExportsTheMeanOfItsMembersMaps) {
 }
 
 // Networks of two input sides with per-type shares export as one graph (the input and the
-// smaller network's maps resized bilinearly in it) that OpenCV DNN runs as LibTorch does; such
-// a bundle has no single receptive field, so none is written.
+// smaller network's maps resized bilinearly in it) that OpenCV DNN runs as LibTorch does; its
+// receptive field is the first network's, whose grid the maps are on.
 TEST(Export, NetworksOfTwoSidesWithTypeSharesMatchLibTorch) {
   FcddModel at96 = make_model("small", 96, 2, "", 16);
   FcddModel ens = joined({at96, make_model("small", 64, 2, "", 16, 1, 2)});
@@ -163,7 +163,13 @@ TEST(Export, NetworksOfTwoSidesWithTypeSharesMatchLibTorch) {
   const auto m = read_manifest(req.out_dir);
   EXPECT_EQ(m.input_width, 96);
   EXPECT_EQ(m.heatmap_width, 12);
-  EXPECT_FALSE(m.receptive_field.known());
+  const ExportRequest alone = two_type_request("first-alone");
+  export_bundle(*at96, alone);
+  const ReceptiveField first = read_manifest(alone.out_dir).receptive_field;
+  ASSERT_TRUE(first.known());
+  EXPECT_EQ(m.receptive_field.size, first.size);
+  EXPECT_EQ(m.receptive_field.stride, first.stride);
+  EXPECT_EQ(m.receptive_field.offset, first.offset);
   EXPECT_EQ(m.upsampling, Upsampling::Bilinear);
 }
 

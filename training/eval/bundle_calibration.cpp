@@ -81,6 +81,13 @@ std::vector<int64_t> bundle_sizes(int64_t trained) {
   return out;
 }
 
+std::vector<int64_t> per_type_bundle_sizes(int64_t trained) {
+  if (trained < 1) throw std::invalid_argument("per_type_bundle_sizes: input side " + std::to_string(trained) + " px");
+  std::vector<int64_t> out;
+  for (const double f : {1.0, 4.0 / 3, 5.0 / 3, 2.0}) out.push_back(std::llround(static_cast<double>(trained) * f));
+  return out;
+}
+
 bool type_has_masks(const std::vector<EvalReport>& candidates, size_t k) {
   return std::any_of(candidates.begin(), candidates.end(), [&](const EvalReport& c) { return !std::isnan(c.types[k].aupro); });
 }

@@ -31,16 +31,21 @@ EvalReport calibrate_manifest(BundleManifest& man, const std::vector<ImageScores
 // model is its validation masks' call. Not beyond 3/2: on Magnetic Tile the validation AUPRO still
 // rose at 5/3 while the test's fell (docs/results.md).
 std::vector<int64_t> bundle_sizes(int64_t trained);
+// The sides each type's own side is chosen from (ensemble --bundle-size per-type): trained x 1,
+// 4/3, 5/3, 2, rounded. Up to 2: a type whose validation prefers a smaller side keeps it, so
+// the finest side no longer costs the large patches their whole view (docs/results.md).
+std::vector<int64_t> per_type_bundle_sizes(int64_t trained);
 
-// Per type, the index of the candidate (reports on one split, one per set of runs that could map
-// the type; runs_in[i]: how many runs candidate i averages) that serves it best. Its figure is the
-// mean of AUPRO and image AUROC against normal images (one channel gives both the image score and
-// the map, and a set that localizes best can rank images worst: docs/results.md), the image AUROC
-// alone for a type without masks. A validation split holds few images of some types, so the
-// highest figure can be luck: by the one-standard-error rule (Hastie, Tibshirani & Friedman,
-// ESL 7.10) the type takes, of the candidates within one standard error of the highest, the one
-// averaging the most runs (the steadier maps), the higher figure among as many runs; the highest
-// itself where its standard error is NaN; the first where every figure is NaN.
+// Per type, the index of the candidate (reports on one split: one per set of runs that could map
+// the type, or one per input side; runs_in[i]: how many runs candidate i averages, or for sides a
+// rank, higher for the smaller) that serves it best. Its figure is the mean of AUPRO and image
+// AUROC against normal images (one channel gives both the image score and the map, and a set that
+// localizes best can rank images worst: docs/results.md), the image AUROC alone for a type without
+// masks. A validation split holds few images of some types, so the highest figure can be luck: by
+// the one-standard-error rule (Hastie, Tibshirani & Friedman, ESL 7.10) the type takes, of the
+// candidates within one standard error of the highest, the one with the highest runs_in (the most
+// runs: the steadier maps; the smallest side: the cheapest), the higher figure among equals; the
+// highest itself where its standard error is NaN; the first where every figure is NaN.
 // Throws std::invalid_argument on no candidate, reports of different types or a runs_in of
 // another length.
 std::vector<size_t> best_candidate_per_type(const std::vector<EvalReport>& candidates,

@@ -240,6 +240,12 @@ NetGraph::Id FcddModelImpl::emit_maps(NetGraph& g, NetGraph::Id x, const std::st
   return g.pseudo_huber(emit_conv(g, x, prefix + "out", out, nullptr, Pads{}));
 }
 
+NetGraph FcddModelImpl::own_graph() const {
+  NetGraph g({3, cfg_.input_size, cfg_.input_size}, "image");
+  g.mark_output(emit_maps(g, g.input(), ""), "anomaly_maps");
+  return g;
+}
+
 NetGraph FcddModelImpl::to_graph() const {
   NetGraph g({3, cfg_.input_size, cfg_.input_size}, "image");
   const auto members = member_list();

@@ -51,6 +51,9 @@ class FcddModelImpl : public torch::nn::Module {
   // The inference graph at the configured input size: one output, "anomaly_maps" (A, [N,M,u,v]);
   // BatchNorm folded.
   NetGraph to_graph() const;
+  // This network's own inference graph at its own input side, without the other members: the
+  // grid an ensemble's maps are on, and the receptive field of its cells.
+  NetGraph own_graph() const;
 
   const ModelConfig& config() const { return cfg_; }
   // This network, then the other members of the ensemble.

@@ -17,6 +17,18 @@ double relative_l2(const torch::Tensor& a, const torch::Tensor& b) {
   return den == 0 ? num : num / den;
 }
 
+namespace {
+
+// The receptive field of the cells of `g`'s first output; unknown where its two axes differ.
+ReceptiveField field_of(const NetGraph& g) {
+  const NetGraph::Id out = g.outputs().front().id;
+  const Reception rf = reception(g, out, 0);
+  if (!(rf == reception(g, out, 1))) return {};
+  return {static_cast<int>(rf.size), static_cast<int>(rf.stride), rf.offset};
+}
+
+}  // namespace
+
 BundleManifest manifest_for(const FcddModelImpl& model, const std::vector<DefectType>& types) {
   const NetGraph g = model.to_graph();
   BundleManifest m;
@@ -29,10 +41,10 @@ BundleManifest manifest_for(const FcddModelImpl& model, const std::vector<Defect
   const Shape hs = g.shape(maps);
   m.heatmap_height = static_cast<int>(hs.h);
   m.heatmap_width = static_cast<int>(hs.w);
-  if (g.resamples()) return m;  // members at other input sides: no one field (bilinear upsampling)
-  const Reception rf = reception(g, maps, 0);
-  if (rf == reception(g, maps, 1))
-    m.receptive_field = {static_cast<int>(rf.size), static_cast<int>(rf.stride), rf.offset};
+  // Members at other input sides reach the first member's grid resized (bilinear): the field is
+  // that member's, whose cells the maps are on; for the others' maps the receptive spread is an
+  // approximation, which calibration weighs against bilinear on validation masks.
+  m.receptive_field = field_of(g.resamples() ? model.own_graph() : g);
   return m;
 }
 

@@ -373,7 +373,7 @@ int cmd_calibrate(const CalibrateOptions& o, const DataOptions& d) {
 }
 
 struct EnsembleOptions {
-  std::string runs, data, out, bundle_size = "trained";
+  std::string runs, data, out, bundle_size = "trained", type_sides;
   bool per_type = false;
   CalibrationChoices c;  // on the validation split
 };
@@ -383,6 +383,7 @@ struct JoinedRuns {
   std::vector<std::string> names;    // as given
   std::vector<ModelConfig> configs;  // as trained (input_size: the trained side)
   std::vector<std::string> best;     // their RUN/best.pt
+  std::vector<double> scales;        // each one's side over its trained side (1, or at_scales')
   Resize resize = Resize::Stretch;
   BundleManifest first;              // the first run's bundle: types and flip averaging
   nlohmann::json sources = nlohmann::json::array();
@@ -390,15 +391,27 @@ struct JoinedRuns {
   int64_t trained_size() const { return configs.front().input_size; }
   // The runs whose bits are set in `set`, in order.
   JoinedRuns only(unsigned set) const {
-    JoinedRuns o{{}, {}, {}, resize, first, nlohmann::json::array()};
+    JoinedRuns o{{}, {}, {}, {}, resize, first, nlohmann::json::array()};
     for (size_t r = 0; r < names.size(); ++r)
-      if (set >> r & 1u) {
-        o.names.push_back(names[r]);
-        o.configs.push_back(configs[r]);
-        o.best.push_back(best[r]);
-        o.sources.push_back(sources[r]);
-      }
+      if (set >> r & 1u) o.add(*this, r, 1.0);
     return o;
+  }
+  // Every run once at each of `s` times its side: bit (i x runs + r) is run r at s[i].
+  JoinedRuns at_scales(const std::vector<double>& s) const {
+    JoinedRuns o{{}, {}, {}, {}, resize, first, nlohmann::json::array()};
+    for (const double f : s)
+      for (size_t r = 0; r < names.size(); ++r) o.add(*this, r, f);
+    return o;
+  }
+
+ private:
+  void add(const JoinedRuns& from, size_t r, double f) {
+    const auto side = std::llround(f * from.scales[r] * static_cast<double>(from.configs[r].input_size));
+    names.push_back(f == 1.0 ? from.names[r] : from.names[r] + "@" + std::to_string(side));
+    configs.push_back(from.configs[r]);
+    best.push_back(from.best[r]);
+    scales.push_back(f * from.scales[r]);
+    sources.push_back(from.sources[r]);
   }
 };
 
@@ -418,6 +431,7 @@ JoinedRuns read_runs(const std::vector<std::string>& runs) {
     j.names.push_back(r.string());
     j.configs.push_back(n.model);
     j.best.push_back((r / "best.pt").string());
+    j.scales.push_back(1.0);
     j.sources.push_back({{"run", r.string()}, {"network", network_description(n.model)},
                          {"best_epoch", man.provenance.value("best_epoch", -1)}, {"seed", man.provenance.value("seed", -1)},
                          {"trained_input_size", n.model.input_size}});
@@ -438,9 +452,9 @@ struct BundleOrder {
 
 BundleOrder bundle_order(const JoinedRuns& j, double scale, const std::vector<unsigned>& sets) {
   std::vector<int64_t> members, side;
-  for (const auto& m : j.configs) {
-    members.push_back(m.members);
-    side.push_back(std::llround(scale * static_cast<double>(m.input_size)));
+  for (size_t r = 0; r < j.configs.size(); ++r) {
+    members.push_back(j.configs[r].members);
+    side.push_back(std::llround(scale * j.scales[r] * static_cast<double>(j.configs[r].input_size)));
   }
   std::vector<size_t> order(j.configs.size()), first_net(j.configs.size(), 0);
   std::iota(order.begin(), order.end(), size_t{0});
@@ -496,10 +510,12 @@ EvalReport bundle_runs(const JoinedRuns& j, double scale, const std::string& dir
   }
 }
 
-// --bundle-size: 0 for the trained side, -1 for auto, else the side asked for.
+// --bundle-size: kTrainedSide, kAutoSide, kPerTypeSide, else the side asked for.
+constexpr int64_t kTrainedSide = 0, kAutoSide = -1, kPerTypeSide = -2;
 int64_t parse_bundle_size(const std::string& s) {
-  if (s == "trained") return 0;
-  if (s == "auto") return -1;
+  if (s == "trained") return kTrainedSide;
+  if (s == "auto") return kAutoSide;
+  if (s == "per-type") return kPerTypeSide;
   size_t used = 0;
   int64_t v = -2;
   try {
@@ -507,7 +523,7 @@ int64_t parse_bundle_size(const std::string& s) {
   } catch (const std::exception&) {
   }
   if (used != s.size() || v < 32 || v > 4096)
-    throw std::invalid_argument("--bundle-size " + s + ": give trained, auto or a side in px (32 to 4096)");
+    throw std::invalid_argument("--bundle-size " + s + ": give trained, auto, per-type or a side in px (32 to 4096)");
   return v;
 }
 
@@ -561,6 +577,23 @@ std::string run_names(const JoinedRuns& j, unsigned set) {
   return s;
 }
 
+// "type T from|at LABEL (validation AUPRO/image AUROC: figure +- its standard error: LABEL a/b:
+// f +- se, ...)": what best_candidate_per_type weighed for type k and what it chose.
+void print_type_choice(const std::string& type, const char* how, size_t k, size_t chosen,
+                       const std::vector<std::string>& labels, const std::vector<EvalReport>& reports) {
+  const bool masked = type_has_masks(reports, k);
+  std::string figures;
+  for (size_t i = 0; i < reports.size(); ++i) {
+    const TypeReport& t = reports[i].types[k];
+    char part[160];
+    std::snprintf(part, sizeof part, "%s%s %.4f/%.4f: %.4f +- %.4f", i ? ", " : "", labels[i].c_str(), t.aupro,
+                  t.vs_normal.auroc, per_type_figure(t, masked), per_type_figure_se(t, masked));
+    figures += part;
+  }
+  std::printf("type %s %s %s (validation AUPRO/image AUROC: figure +- its standard error: %s)\n", type.c_str(), how,
+              labels[chosen].c_str(), figures.c_str());
+}
+
 // Where bundle_per_type measures the runs whose bits are set in `set`.
 std::string per_type_trial(const std::string& out, unsigned set) { return out + ".runs" + std::to_string(set); }
 
@@ -591,22 +624,14 @@ void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const
   std::vector<size_t> runs_in;
   for (unsigned s : sets) runs_in.push_back(static_cast<size_t>(__builtin_popcount(s)));
   const auto best = best_candidate_per_type(reports, runs_in);
+  std::vector<std::string> labels;
+  for (unsigned set : sets) labels.push_back(run_names(j, set));
   std::vector<unsigned> chosen;
   unsigned used = 0;
   for (size_t k = 0; k < best.size(); ++k) {
     chosen.push_back(sets[best[k]]);
     used |= chosen.back();
-    const bool masked = type_has_masks(reports, k);
-    std::string figures;
-    for (size_t i = 0; i < sets.size(); ++i) {
-      const TypeReport& t = reports[i].types[k];
-      char part[160];
-      std::snprintf(part, sizeof part, "%s%s %.4f/%.4f: %.4f +- %.4f", i ? ", " : "", run_names(j, sets[i]).c_str(),
-                    t.aupro, t.vs_normal.auroc, per_type_figure(t, masked), per_type_figure_se(t, masked));
-      figures += part;
-    }
-    std::printf("type %s from %s (validation AUPRO/image AUROC: figure +- its standard error: %s)\n",
-                j.first.types[k].name.c_str(), run_names(j, chosen.back()).c_str(), figures.c_str());
+    print_type_choice(j.first.types[k].name, "from", k, best[k], labels, reports);
   }
   if (std::all_of(chosen.begin(), chosen.end(), [&](unsigned s) { return s == all; })) {
     fs::rename(trials.paths.front(), o.out);  // every type from all the runs: that bundle as it is
@@ -621,6 +646,85 @@ void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const
   bundle_runs(j.only(used), scale, o.out, o, d, kept);
 }
 
+// The runs joined once per side in `side_of` (type k's side in px), the largest side the input,
+// each type's map from its side's networks; exported and calibrated in o.out. Inference costs the
+// sum of the sides' areas.
+void bundle_at_type_sides(const JoinedRuns& j, const std::vector<int64_t>& side_of, const EnsembleOptions& o,
+                          const DataOptions& d) {
+  std::vector<int64_t> sides(side_of);
+  std::sort(sides.rbegin(), sides.rend());
+  sides.erase(std::unique(sides.begin(), sides.end()), sides.end());
+  if (j.names.size() * sides.size() > 32)  // a bit per run and side in each type's set
+    throw std::invalid_argument(std::to_string(j.names.size()) + " runs at " + std::to_string(sides.size()) +
+                                " sides: at most 32 networks");
+  std::vector<double> scales;
+  std::string said;
+  double area = 0;
+  for (const int64_t side : sides) {
+    scales.push_back(static_cast<double>(side) / static_cast<double>(j.trained_size()));
+    area += scales.back() * scales.back();
+    said += (said.empty() ? "" : ", ") + std::to_string(side) + " px";
+  }
+  const unsigned runs = (1u << j.names.size()) - 1;
+  std::vector<unsigned> sets;  // at_scales' bits: the runs at the type's side
+  for (const int64_t side : side_of) {
+    const auto rank = static_cast<size_t>(std::find(sides.begin(), sides.end(), side) - sides.begin());
+    sets.push_back(runs << (j.names.size() * rank));
+  }
+  std::printf("bundle of the runs at %s, each type at its own; inference costs %.2fx the trained side's:\n",
+              said.c_str(), area);
+  bundle_runs(j.at_scales(scales), 1.0, o.out, o, d, sets);
+}
+
+// --bundle-size per-type: every type inspected at the side of per_type_bundle_sizes that its
+// validation prefers (best_candidate_per_type: of the sides within one standard error of the best,
+// the smallest). Small marks want fine cells and large patches a whole view, and one side for all
+// trades one for the other (docs/results.md).
+void bundle_each_type_at_its_side(const JoinedRuns& j, const EnsembleOptions& o, const DataOptions& d) {
+  const auto sizes = per_type_bundle_sizes(j.trained_size());
+  TrialFolders trials;
+  std::vector<EvalReport> reports;
+  std::vector<std::string> labels;
+  std::vector<size_t> smaller_first;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    labels.push_back(std::to_string(sizes[i]) + " px");
+    std::printf("bundle size %s (%zu of %zu):\n", labels.back().c_str(), i + 1, sizes.size());
+    trials.paths.push_back(o.out + ".size" + std::to_string(sizes[i]));
+    reports.push_back(bundle_runs(j, static_cast<double>(sizes[i]) / j.trained_size(), trials.paths.back(), o, d));
+    smaller_first.push_back(sizes.size() - i);
+  }
+  const auto best = best_candidate_per_type(reports, smaller_first);
+  std::vector<int64_t> side_of;
+  for (size_t k = 0; k < best.size(); ++k) {
+    print_type_choice(j.first.types[k].name, "at", k, best[k], labels, reports);
+    side_of.push_back(sizes[best[k]]);
+  }
+  if (std::all_of(best.begin(), best.end(), [&](size_t i) { return i == best.front(); }))
+    fs::rename(trials.paths[best.front()], o.out);  // one side for every type: that bundle as it is
+  else
+    bundle_at_type_sides(j, side_of, o, d);
+}
+
+// --type-sides "name=px,...": each type's side, every type of the runs named once.
+std::vector<int64_t> parse_type_sides(const std::string& s, const std::vector<DefectType>& types) {
+  std::vector<int64_t> side_of(types.size(), 0);
+  std::string names;
+  for (const auto& t : types) names += (names.empty() ? "" : ",") + t.name;
+  for (const std::string& item : split_names(s, "--type-sides")) {
+    const size_t eq = item.find('=');
+    const std::string name = item.substr(0, eq);
+    const auto t = std::find_if(types.begin(), types.end(), [&](const DefectType& d) { return d.name == name; });
+    if (eq == std::string::npos || t == types.end())
+      throw std::invalid_argument("--type-sides " + item + ": give type=px for the runs' types (" + names + ")");
+    const int64_t px = parse_bundle_size(item.substr(eq + 1));
+    if (px <= 0) throw std::invalid_argument("--type-sides " + item + ": give a side in px (32 to 4096)");
+    side_of[static_cast<size_t>(t - types.begin())] = px;
+  }
+  for (size_t k = 0; k < types.size(); ++k)
+    if (side_of[k] == 0) throw std::invalid_argument("--type-sides: no side for type " + types[k].name);
+  return side_of;
+}
+
 // One bundle from one or more finished runs. Runs trained apart (other seeds, head dilations,
 // sides, machines) err differently; the mean of their maps can be steadier than any one of them,
 // and with --per-type each type takes the runs that map it best. The bundle's input side may
@@ -628,13 +732,27 @@ void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const
 int cmd_ensemble(const EnsembleOptions& o, const DataOptions& d) {
   const auto runs = split_names(o.runs, "--runs");
   if (runs.empty()) throw std::invalid_argument("--runs needs at least one run folder");
+  const int64_t asked = parse_bundle_size(o.bundle_size);
+  if (o.per_type && (asked == kPerTypeSide || !o.type_sides.empty()))
+    throw std::invalid_argument("--per-type and each type at its side: give one of them (each type from its runs, or at its side)");
   if (o.per_type && (runs.size() < 2 || runs.size() > 4))
     throw std::invalid_argument("--per-type bundles every set of the runs: give 2 to 4 runs, not " +
                                 std::to_string(runs.size()));
-  const int64_t asked = parse_bundle_size(o.bundle_size);
+  if (!o.type_sides.empty() && asked != kTrainedSide)
+    throw std::invalid_argument("--type-sides gives every type's side: leave --bundle-size out");
+  if (asked == kPerTypeSide && runs.size() > 8)  // a bit per run and side in each type's set
+    throw std::invalid_argument("--bundle-size per-type joins every run at up to 4 sides: give at most 8 runs");
   if (fs::exists(o.out)) throw std::runtime_error(o.out + " exists; give a new folder");
   const JoinedRuns j = read_runs(runs);
-  if (asked < 0) {  // auto: the side's bundle of all the runs is the answer, or --per-type's first set
+  if (asked == kPerTypeSide) {
+    bundle_each_type_at_its_side(j, o, d);
+    return 0;
+  }
+  if (!o.type_sides.empty()) {
+    bundle_at_type_sides(j, parse_type_sides(o.type_sides, j.first.types), o, d);
+    return 0;
+  }
+  if (asked == kAutoSide) {  // auto: the side's bundle of all the runs is the answer, or --per-type's first set
     const unsigned all = (1u << runs.size()) - 1;
     const BestSide side = bundle_at_best_side(j, o, d, o.per_type ? per_type_trial(o.out, all) : o.out);
     if (o.per_type) bundle_per_type(j, side.scale, o, d, &side.report);
@@ -799,9 +917,12 @@ int main(int argc, char** argv) {
   data.add(ens);
   ens->add_option("--runs", en.runs, "run folders of mtfcdd-train train, comma-separated")->required();
   ens->add_option("--bundle-size", en.bundle_size,
-                  "the bundle's input side: trained, a side in px, or auto (1 to 1.5x the trained, by validation AUPRO)");
+                  "the bundle's input side: trained, a side in px, auto (1 to 1.5x the trained, by validation AUPRO), "
+                  "or per-type (each type at its own of 1 to 2x the trained, by validation)");
   ens->add_option("--data", en.data, "the dataset the runs trained on (its val split calibrates)")->required();
   ens->add_option("--out", en.out, "new bundle folder")->required();
+  ens->add_option("--type-sides", en.type_sides,
+                  "each type's input side in px, e.g. fray=480,uneven=240 (every type; what --bundle-size per-type chooses)");
   ens->add_flag("--per-type", en.per_type,
                 "each type's maps from the set of the runs (2 to 4) that maps it best on validation");
   en.c.add(ens);
