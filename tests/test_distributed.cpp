@@ -440,7 +440,7 @@ TEST(Ensemble, ARunBundledAtAnotherInputSide) {
 // side the printed figures give it (of those within one standard error of the best, the smallest);
 // --type-sides sets them by hand. Either way type k's map in the bundle is its side's map of the
 // input resized to that side, on the grid of the largest side, whose receptive field the bundle
-// declares. Neither joins --per-type; --type-sides names every type of the runs.
+// declares. Neither joins --per-type; --type-sides names every type of the runs once, each at a side in px.
 TEST(Ensemble, EachTypeAtItsOwnSide) {
   test::TempDir dir;
   write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
@@ -520,6 +520,10 @@ TEST(Ensemble, EachTypeAtItsOwnSide) {
   EXPECT_NE(refused({"--type-sides", "stripes_p3=64,dent=96"}, "r2").find("(stripes_p3,stripes_p5)"), std::string::npos);
   EXPECT_NE(refused({"--type-sides", "stripes_p3=64"}, "r3").find("no side for type stripes_p5"), std::string::npos);
   EXPECT_NE(refused({"--type-sides", "stripes_p3=64,stripes_p5=auto"}, "r4").find("a side in px"), std::string::npos);
+  EXPECT_NE(refused({"--type-sides", "stripes_p3=64,stripes_p5=8"}, "r6").find("--type-sides stripes_p5=8: give a side in px"),
+            std::string::npos);
+  EXPECT_NE(refused({"--type-sides", "stripes_p3=64,stripes_p5=96,stripes_p3=96"}, "r7").find("names stripes_p3 twice"),
+            std::string::npos);
   EXPECT_NE(refused({"--type-sides", "stripes_p3=64,stripes_p5=96", "--bundle-size", "96"}, "r5").find("leave --bundle-size out"),
             std::string::npos);
 }

@@ -510,21 +510,26 @@ EvalReport bundle_runs(const JoinedRuns& j, double scale, const std::string& dir
   }
 }
 
+// `s` as an input side in px (32 to 4096), or nothing.
+std::optional<int64_t> side_in_px(const std::string& s) {
+  size_t used = 0;
+  int64_t v = 0;
+  try {
+    v = std::stoll(s, &used);
+  } catch (const std::exception&) {
+  }
+  if (used != s.size() || v < 32 || v > 4096) return std::nullopt;
+  return v;
+}
+
 // --bundle-size: kTrainedSide, kAutoSide, kPerTypeSide, else the side asked for.
 constexpr int64_t kTrainedSide = 0, kAutoSide = -1, kPerTypeSide = -2;
 int64_t parse_bundle_size(const std::string& s) {
   if (s == "trained") return kTrainedSide;
   if (s == "auto") return kAutoSide;
   if (s == "per-type") return kPerTypeSide;
-  size_t used = 0;
-  int64_t v = -2;
-  try {
-    v = std::stoll(s, &used);
-  } catch (const std::exception&) {
-  }
-  if (used != s.size() || v < 32 || v > 4096)
-    throw std::invalid_argument("--bundle-size " + s + ": give trained, auto, per-type or a side in px (32 to 4096)");
-  return v;
+  if (const auto v = side_in_px(s)) return *v;
+  throw std::invalid_argument("--bundle-size " + s + ": give trained, auto, per-type or a side in px (32 to 4096)");
 }
 
 // Removes the folders of `paths` when it goes out of scope: trial bundles never outlive a choice.
@@ -716,9 +721,11 @@ std::vector<int64_t> parse_type_sides(const std::string& s, const std::vector<De
     const auto t = std::find_if(types.begin(), types.end(), [&](const DefectType& d) { return d.name == name; });
     if (eq == std::string::npos || t == types.end())
       throw std::invalid_argument("--type-sides " + item + ": give type=px for the runs' types (" + names + ")");
-    const int64_t px = parse_bundle_size(item.substr(eq + 1));
-    if (px <= 0) throw std::invalid_argument("--type-sides " + item + ": give a side in px (32 to 4096)");
-    side_of[static_cast<size_t>(t - types.begin())] = px;
+    const auto px = side_in_px(item.substr(eq + 1));
+    if (!px) throw std::invalid_argument("--type-sides " + item + ": give a side in px (32 to 4096)");
+    int64_t& side = side_of[static_cast<size_t>(t - types.begin())];
+    if (side != 0) throw std::invalid_argument("--type-sides names " + name + " twice");
+    side = *px;
   }
   for (size_t k = 0; k < types.size(); ++k)
     if (side_of[k] == 0) throw std::invalid_argument("--type-sides: no side for type " + types[k].name);
