@@ -74,18 +74,24 @@ EvalReport calibrate_manifest(BundleManifest& man, const std::vector<ImageScores
   return summarize(val, type_names(man), upsampler_of(man));
 }
 
-std::vector<int64_t> bundle_sizes(int64_t trained) {
-  if (trained < 1) throw std::invalid_argument("bundle_sizes: input side " + std::to_string(trained) + " px");
+namespace {
+
+// `trained` times each factor, rounded; `who` names the caller in the error.
+std::vector<int64_t> scaled_sides(int64_t trained, std::initializer_list<double> factors, const char* who) {
+  if (trained < 1) throw std::invalid_argument(std::string(who) + ": input side " + std::to_string(trained) + " px");
   std::vector<int64_t> out;
-  for (const double f : {1.0, 7.0 / 6, 4.0 / 3, 1.5}) out.push_back(std::llround(static_cast<double>(trained) * f));
+  for (const double f : factors) out.push_back(std::llround(static_cast<double>(trained) * f));
   return out;
 }
 
+}  // namespace
+
+std::vector<int64_t> bundle_sizes(int64_t trained) {
+  return scaled_sides(trained, {1.0, 7.0 / 6, 4.0 / 3, 1.5}, "bundle_sizes");
+}
+
 std::vector<int64_t> per_type_bundle_sizes(int64_t trained) {
-  if (trained < 1) throw std::invalid_argument("per_type_bundle_sizes: input side " + std::to_string(trained) + " px");
-  std::vector<int64_t> out;
-  for (const double f : {1.0, 4.0 / 3, 5.0 / 3, 2.0}) out.push_back(std::llround(static_cast<double>(trained) * f));
-  return out;
+  return scaled_sides(trained, {1.0, 4.0 / 3, 5.0 / 3, 2.0}, "per_type_bundle_sizes");
 }
 
 bool type_has_masks(const std::vector<EvalReport>& candidates, size_t k) {

@@ -540,6 +540,19 @@ struct TrialFolders {
   }
 };
 
+// The bundle of all the runs at each of `sizes` (px), each calibrated in `o.out`.sizeN (a folder
+// of `trials`), and their validation reports.
+std::vector<EvalReport> bundles_at_sides(const JoinedRuns& j, const std::vector<int64_t>& sizes, const EnsembleOptions& o,
+                                         const DataOptions& d, TrialFolders& trials) {
+  std::vector<EvalReport> reports;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    std::printf("bundle size %lld px (%zu of %zu):\n", static_cast<long long>(sizes[i]), i + 1, sizes.size());
+    trials.paths.push_back(o.out + ".size" + std::to_string(sizes[i]));
+    reports.push_back(bundle_runs(j, static_cast<double>(sizes[i]) / j.trained_size(), trials.paths.back(), o, d));
+  }
+  return reports;
+}
+
 // The side of bundle_sizes whose bundle of all the runs has the highest mean validation AUPRO (the
 // trained side when no type has masks): its scale (bundle side over trained side) and validation
 // report. Each side is calibrated in `o.out`.sizeN; the chosen bundle is moved to `keep_as` unless
@@ -553,14 +566,11 @@ BestSide bundle_at_best_side(const JoinedRuns& j, const EnsembleOptions& o, cons
   const int64_t trained = j.trained_size();
   const auto sizes = bundle_sizes(trained);
   TrialFolders trials;
-  std::vector<EvalReport> reports;
+  const std::vector<EvalReport> reports = bundles_at_sides(j, sizes, o, d, trials);
   std::string said;
   size_t best = 0;
   for (size_t i = 0; i < sizes.size(); ++i) {
-    std::printf("bundle size %lld px (%zu of %zu):\n", static_cast<long long>(sizes[i]), i + 1, sizes.size());
-    trials.paths.push_back(o.out + ".size" + std::to_string(sizes[i]));
-    reports.push_back(bundle_runs(j, static_cast<double>(sizes[i]) / trained, trials.paths.back(), o, d));
-    const TypeReport& mean = reports.back().mean;
+    const TypeReport& mean = reports[i].mean;
     if (mean.aupro > reports[best].mean.aupro) best = i;  // never on NaN
     char part[80];
     std::snprintf(part, sizeof part, "%s%lld px %.4f (image AUROC %.4f)", i ? ", " : "", static_cast<long long>(sizes[i]),
@@ -688,14 +698,11 @@ void bundle_at_type_sides(const JoinedRuns& j, const std::vector<int64_t>& side_
 void bundle_each_type_at_its_side(const JoinedRuns& j, const EnsembleOptions& o, const DataOptions& d) {
   const auto sizes = per_type_bundle_sizes(j.trained_size());
   TrialFolders trials;
-  std::vector<EvalReport> reports;
+  const std::vector<EvalReport> reports = bundles_at_sides(j, sizes, o, d, trials);
   std::vector<std::string> labels;
   std::vector<size_t> smaller_first;
   for (size_t i = 0; i < sizes.size(); ++i) {
     labels.push_back(std::to_string(sizes[i]) + " px");
-    std::printf("bundle size %s (%zu of %zu):\n", labels.back().c_str(), i + 1, sizes.size());
-    trials.paths.push_back(o.out + ".size" + std::to_string(sizes[i]));
-    reports.push_back(bundle_runs(j, static_cast<double>(sizes[i]) / j.trained_size(), trials.paths.back(), o, d));
     smaller_first.push_back(sizes.size() - i);
   }
   const auto best = best_candidate_per_type(reports, smaller_first);

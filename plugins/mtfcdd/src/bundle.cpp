@@ -197,8 +197,7 @@ Upsampler upsampler_of(const BundleManifest& m, std::optional<Upsampling> mode) 
   for (const auto& t : m.types) up.smoothing.push_back(t.smoothing);
   if (needs_receptive_field(up.mode) && !up.field.known())
     throw std::runtime_error(std::string("upsampling \"") + name_of(up.mode) +
-                             "\" needs the bundle's receptive_field, and this bundle has none (an older trainer's, or one "
-                             "of networks at several input sides)");
+                             "\" needs the bundle's receptive_field, and this bundle has none (an older trainer's)");
   return up;
 }
 
