@@ -180,6 +180,58 @@ TEST(Training, EnsembleTrainsExportsAndResumesOnlyAsItself) {
   fs::remove_all(root);
 }
 
+// --init starts a run from another run's best network, here trained at another side: with a
+// learning rate too small to move it, the new run's parameters are the old run's.
+TEST(Training, InitStartsFromAnotherRunsBestNetworkAtAnotherSide) {
+  const auto root = fs::temp_directory_path() / ("mtfcdd_init_" + std::to_string(::getpid()));
+  write_toy_dataset((root / "data").string(), 2, 48, {48, 16, 16}, 7);
+  torch::manual_seed(1);
+  ASSERT_EQ(run_training(resumable_config(root, "small", 1)), 0);
+  const auto larger = [&](const std::string& out) {
+    TrainConfig cfg = resumable_config(root, out, 1);
+    cfg.model.input_size = 64;
+    cfg.lr = 1e-12;
+    cfg.ema = 0;
+    return cfg;
+  };
+  TrainConfig init = larger("init");
+  init.init = (root / "small").string();
+  ASSERT_EQ(run_training(init), 0);
+  torch::manual_seed(2);  // another start than the first run's, for the comparison below
+  ASSERT_EQ(run_training(larger("fresh")), 0);
+  const auto best_of = [&](const std::string& run) {
+    FcddModel m(run_network((root / run).string()).model);
+    torch::load(m, (root / run / "best.pt").string());
+    return m;
+  };
+  const auto from = best_of("small"), started = best_of("init"), fresh = best_of("fresh");
+  EXPECT_EQ(run_network((root / "init").string()).model.input_size, 64);
+  double moved = 0, fresh_apart = 0;
+  for (size_t i = 0; i < from->parameters().size(); ++i) {
+    moved = std::max(moved, (started->parameters()[i] - from->parameters()[i]).abs().max().item<double>());
+    fresh_apart = std::max(fresh_apart, (fresh->parameters()[i] - from->parameters()[i]).abs().max().item<double>());
+  }
+  EXPECT_LT(moved, 1e-6);
+  EXPECT_GT(fresh_apart, 1e-2);
+  EXPECT_EQ(read_manifest((root / "init" / "bundle").string()).provenance.at("init"), init.init);
+
+  // Refused, naming the cause: with --resume, another network, a folder that holds no run.
+  TrainConfig both = init;
+  both.resume = true;
+  EXPECT_NE(test::message_of([&] { run_training(both); }).find("give one"), std::string::npos);
+  TrainConfig other = init;
+  other.out = (root / "other").string();
+  other.model.members = 2;
+  const std::string why = test::message_of([&] { run_training(other); });
+  EXPECT_NE(why.find("only --input-size may differ"), std::string::npos) << why;
+  EXPECT_NE(why.find("\"input_size\":48"), std::string::npos) << why;
+  TrainConfig none = init;
+  none.out = (root / "none").string();
+  none.init = (root / "data").string();
+  EXPECT_NE(test::message_of([&] { run_training(none); }).find("--init: "), std::string::npos);
+  fs::remove_all(root);
+}
+
 TEST(Training, SnapshotEpochsAreEvenlySpacedAndEndAtTheLast) {
   EXPECT_EQ(snapshot_epochs(65, 5), (std::vector<int>{13, 26, 39, 52, 65}));
   EXPECT_EQ(snapshot_epochs(4, 3), (std::vector<int>{2, 3, 4}));

@@ -232,6 +232,9 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
   c->add_option("--seed", t.seed, "sampling, augmentation and initialisation seed");
   c->add_option("--threads", o.threads, "compute threads per rank; default: the cores / the ranks on this machine")->check(CLI::Range(1, 1024));
   c->add_flag("--resume", t.resume, "continue RUN/checkpoint.pt");
+  c->add_option("--init", t.init,
+                "start a new run from RUN's best network (same network and types; its --input-size may differ: "
+                "fine-tune a run at a larger side)");
   cli::add_choice(c, "--select", t.select, "which val figure picks the best epoch");
   c->add_flag("--bf16", t.bf16, "forward passes autocast to bfloat16");
   c->add_flag("--global-bn", t.global_bn,

@@ -285,6 +285,29 @@ void check_config(const TrainConfig& cfg) {
   if (cfg.model.members <= 16 && cfg.snapshots * cfg.model.members > 16)  // more members: the model says so
     throw std::invalid_argument("--members x --snapshots must be at most 16 networks in all");
   if (cfg.max_steps < 0) throw std::invalid_argument("--max-steps must be >= 0");
+  if (cfg.resume && !cfg.init.empty())
+    throw std::invalid_argument("--init starts a new run from another and --resume continues this one: give one");
+}
+
+// Loads `run_dir`'s best network into `model`, refusing a run of another network, types or resize
+// (its input side may differ: the network is fully convolutional).
+void load_init(FcddModelImpl& model, const std::string& run_dir, const nlohmann::json& identity) {
+  RunNetwork from;
+  try {
+    from = run_network(run_dir);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("--init: ") + e.what());
+  }
+  const nlohmann::json trained = checkpoint_identity(from.model, from.resize);
+  from.model.input_size = identity.at("input_size");
+  if (checkpoint_identity(from.model, from.resize) != identity)
+    throw std::runtime_error("--init: " + run_dir + " was trained as " + trained.dump() + ", this run asks for " +
+                             identity.dump() + " (only --input-size may differ)");
+  const std::string best = (fs::path(run_dir) / "best.pt").string();
+  if (!fs::exists(best)) throw std::runtime_error("--init: " + run_dir + " has no best.pt (no epoch finished)");
+  torch::serialize::InputArchive ar;
+  ar.load_from(best);
+  model.load(ar);
 }
 
 // What every rank must agree on before training together: the data (each sample's image path
@@ -319,6 +342,7 @@ nlohmann::json provenance(const ModelConfig& mc, const TrainConfig& cfg, const s
                           const std::vector<int>& chosen) {
   nlohmann::json p = network_description(mc);
   p.update({{"weights", weights},
+          {"init", cfg.init.empty() ? nlohmann::json() : nlohmann::json(cfg.init)},
           {"data", cfg.data},
           {"best_epoch", st.best_epoch},
           {"snapshot_epochs", cfg.snapshots > 1 ? nlohmann::json(chosen) : nlohmann::json()},
@@ -535,6 +559,11 @@ void Run::setup() {
   mc_ = model_->config();
   weights_ = setup_backbone(*model_, cfg_.weights, lead_ && !cfg_.head_only);
   if (cfg_.head_only) model_->set_backbone_frozen(true);
+  identity_ = checkpoint_identity(mc_, cfg_.resize);
+  if (!cfg_.init.empty() && lead_) {  // the other ranks receive it with the starting point below
+    load_init(*model_, cfg_.init, identity_);
+    std::printf("starting from %s/best.pt\n", cfg_.init.c_str());
+  }
   model_->to(device_);
   to_channels_last(*model_);  // before the optimizer and the average copy the weights' layout
   if (group_) broadcast_module(*model_, *group_);  // one starting point, whatever each rank drew
@@ -554,7 +583,6 @@ void Run::setup() {
 
   ckpt_ = (fs::path(cfg_.out) / "checkpoint.pt").string();
   best_ = (fs::path(cfg_.out) / "best.pt").string();
-  identity_ = checkpoint_identity(mc_, cfg_.resize);
   if (lead_) fs::create_directories(cfg_.out);
   if (cfg_.resume) {
     if (lead_ && !fs::exists(ckpt_)) throw std::runtime_error("--resume: no checkpoint at " + ckpt_);
