@@ -290,8 +290,11 @@ TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
 
   // A run trained at 96 px joins one trained at 64: the bundle takes 96 px inputs (the larger
   // side) on the 96 px run's 12x12 grid, with that run's receptive field; the 64 px run sees them
-  // resized to its own side.
-  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("c")) + steps + std::vector<std::string>{"--input-size", "96"}, dir.file("c")), 0);
+  // resized to its own side. The 96 px run is fine-tuned from the 64 px one (--init), which the
+  // provenance names.
+  ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("c")) + steps +
+                    std::vector<std::string>{"--input-size", "96", "--init", dir.file("a")},
+                dir.file("c")), 0) << Proc{-1, dir.file("c.out"), dir.file("c.err")}.text();
   const std::vector<std::string> ac{"ensemble", "--runs", dir.file("a") + "," + dir.file("c"), "--data", dir.file("toy"),
                                     "--out", dir.file("ac")};
   ASSERT_EQ(run(ac, dir.file("ac")), 0) << Proc{-1, dir.file("ac.out"), dir.file("ac.err")}.text();
@@ -305,6 +308,8 @@ TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
   EXPECT_EQ(two_sides.receptive_field.offset, own.offset);
   EXPECT_EQ(two_sides.provenance.at("ensemble_of").at(0).at("run"), dir.file("c"));
   EXPECT_EQ(two_sides.provenance.at("ensemble_of").at(1).at("input_size"), 64);
+  EXPECT_EQ(two_sides.provenance.at("ensemble_of").at(0).at("init"), dir.file("a"));
+  EXPECT_FALSE(two_sides.provenance.at("ensemble_of").at(1).contains("init"));
   // --per-type over them chooses the upsampling once, on the bundle of both, and measures every
   // other set with it.
   const std::vector<std::string> acp{"ensemble", "--runs", dir.file("a") + "," + dir.file("c"), "--data", dir.file("toy"),

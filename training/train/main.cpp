@@ -438,6 +438,8 @@ JoinedRuns read_runs(const std::vector<std::string>& runs) {
     j.sources.push_back({{"run", r.string()}, {"network", network_description(n.model)},
                          {"best_epoch", man.provenance.value("best_epoch", -1)}, {"seed", man.provenance.value("seed", -1)},
                          {"trained_input_size", n.model.input_size}});
+    const auto init = man.provenance.find("init");  // the run it was fine-tuned from, if any
+    if (init != man.provenance.end() && !init->is_null()) j.sources.back()["init"] = *init;
   }
   return j;
 }
