@@ -215,7 +215,8 @@ TEST(Training, InitStartsFromAnotherRunsBestNetworkAtAnotherSide) {
   EXPECT_GT(fresh_apart, 1e-2);
   EXPECT_EQ(read_manifest((root / "init" / "bundle").string()).provenance.at("init"), init.init);
 
-  // Refused, naming the cause: with --resume, another network, a folder that holds no run.
+  // Refused, naming the cause: with --resume, another network, a folder that holds no run, a
+  // broken best.pt.
   TrainConfig both = init;
   both.resume = true;
   EXPECT_NE(test::message_of([&] { run_training(both); }).find("give one"), std::string::npos);
@@ -229,6 +230,11 @@ TEST(Training, InitStartsFromAnotherRunsBestNetworkAtAnotherSide) {
   none.out = (root / "none").string();
   none.init = (root / "data").string();
   EXPECT_NE(test::message_of([&] { run_training(none); }).find("--init: "), std::string::npos);
+  TrainConfig broken = init;
+  broken.out = (root / "broken").string();
+  std::ofstream((root / "small" / "best.pt").string()) << "not a network";
+  const std::string unreadable = test::message_of([&] { run_training(broken); });
+  EXPECT_NE(unreadable.find("is not a readable network"), std::string::npos) << unreadable;
   fs::remove_all(root);
 }
 

@@ -305,9 +305,13 @@ void load_init(FcddModelImpl& model, const std::string& run_dir, const nlohmann:
                              identity.dump() + " (only --input-size may differ)");
   const std::string best = (fs::path(run_dir) / "best.pt").string();
   if (!fs::exists(best)) throw std::runtime_error("--init: " + run_dir + " has no best.pt (no epoch finished)");
-  torch::serialize::InputArchive ar;
-  ar.load_from(best);
-  model.load(ar);
+  try {
+    torch::serialize::InputArchive ar;
+    ar.load_from(best);
+    model.load(ar);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("--init: " + best + " is not a readable network: " + e.what_without_backtrace());
+  }
 }
 
 // What every rank must agree on before training together: the data (each sample's image path

@@ -52,9 +52,8 @@ struct TrainConfig {
   uint64_t seed = 1;
   bool resume = false;
   // A new run that starts from another run's best network (its weight average with --ema): the
-  // same network and types, trained at another --input-size, fine-tuned here at this one (FixRes,
-  // Touvron et al. 2019: a network trained small and inspected larger is better fine-tuned at the
-  // larger side). Optimizer, epochs and the best epoch start afresh.
+  // same network and types, trained at another --input-size, fine-tuned here at the side it will
+  // be inspected at (FixRes, Touvron et al. 2019). Optimizer, epochs and the best epoch start afresh.
   std::string init;
   // Which validation figure picks the best epoch: Loss (the paper's objective) or Auroc (mean
   // one-vs-normal image AUROC of z, the figure users judge a model by; needs val defects).
