@@ -291,7 +291,7 @@ void check_config(const TrainConfig& cfg) {
 
 // Loads `run_dir`'s best network into `model`, refusing a run of another network, types or resize
 // (its input side may differ: the network is fully convolutional).
-void load_init(FcddModelImpl& model, const std::string& run_dir, const nlohmann::json& identity) {
+void load_init(FcddModel& model, const std::string& run_dir, const nlohmann::json& identity) {
   RunNetwork from;
   try {
     from = run_network(run_dir);
@@ -306,9 +306,7 @@ void load_init(FcddModelImpl& model, const std::string& run_dir, const nlohmann:
   const std::string best = (fs::path(run_dir) / "best.pt").string();
   if (!fs::exists(best)) throw std::runtime_error("--init: " + run_dir + " has no best.pt (no epoch finished)");
   try {
-    torch::serialize::InputArchive ar;
-    ar.load_from(best);
-    model.load(ar);
+    torch::load(model, best);
   } catch (const c10::Error& e) {
     throw std::runtime_error("--init: " + best + " is not a readable network: " + e.what_without_backtrace());
   }
@@ -565,7 +563,7 @@ void Run::setup() {
   if (cfg_.head_only) model_->set_backbone_frozen(true);
   identity_ = checkpoint_identity(mc_, cfg_.resize);
   if (!cfg_.init.empty() && lead_) {  // the other ranks receive it with the starting point below
-    load_init(*model_, cfg_.init, identity_);
+    load_init(model_, cfg_.init, identity_);
     std::printf("starting from %s/best.pt\n", cfg_.init.c_str());
   }
   model_->to(device_);
