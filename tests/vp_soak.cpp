@@ -1,8 +1,10 @@
 // vp_soak: a long run of the plugin through the C ABI on synthetic frames (sizes, formats,
 // strides, categories, batches, and a reconfigure every 500 calls), sampling resident memory
 // and latency every --window frames. After --warmup windows, RSS may grow at most
-// --max-rss-growth (fraction) and the p99 latency of the run's second half at most
-// --max-p99-ratio times that of its first half; the exit status says whether both held.
+// --max-rss-growth (fraction) and the windows' p99 latency in the run's second half at most
+// --max-p99-ratio times that of its first half, each half by the lower quartile of its windows'
+// p99: drift slows every window, a burst of the machine's other work only some, so a burst alone
+// does not fail it. The exit status says whether both held.
 //   vp_soak --plugin LIB --bundle DIR [--calls N] [--seconds S] [--threads T] [--window W]
 // (a call is one process() of 1 frame, or of 3 for every 7th call; windows count frames)
 // One JSON line per window on stdout, a verdict line last. Used by scripts/soak.sh and CTest.
@@ -94,8 +96,8 @@ class Sampler {
       p99.push_back(lines_[i].at("p99_ms"));
     }
     const size_t half = p99.size() / 2;
-    const double first = mtfcdd::host::percentile({p99.begin(), p99.begin() + half}, 0.5);
-    const double second = mtfcdd::host::percentile({p99.begin() + half, p99.end()}, 0.5);
+    const double first = mtfcdd::host::percentile({p99.begin(), p99.begin() + half}, 0.25);
+    const double second = mtfcdd::host::percentile({p99.begin() + half, p99.end()}, 0.25);
     const double growth = (peak - base) / base, ratio = second / first;
     const bool ok = growth <= o_.max_rss_growth && ratio <= o_.max_p99_ratio;
     std::printf("%s\n", json{{"verdict", ok ? "ok" : "fail"}, {"frames", done_}, {"rss_warm_mib", base},
