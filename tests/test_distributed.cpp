@@ -214,8 +214,17 @@ TEST(Distributed, ResumeWithTwoRanksContinuesTheOneRankRun) {
   const auto base = toy_args(dir.file("toy"), dir.file("two")) + std::vector<std::string>{"--batch", "8"};
   // Stopped by the step budget mid-epoch on both ranks, then resumed to the epoch's end.
   ASSERT_EQ(run(base + std::vector<std::string>{"--max-steps", "3", "--nproc", "2"}, dir.file("a")), 0);
+  // The bundle of the cut run says so, and the run warns; finished, neither.
+  const auto completed = [&] { return read_manifest(dir.file("two/bundle")).provenance.at("epochs_completed"); };
+  EXPECT_EQ(completed(), 0);
+  EXPECT_EQ(read_manifest(dir.file("two/bundle")).provenance.at("epochs_planned"), 1);
+  const std::string cut = Proc{-1, dir.file("a.out"), dir.file("a.err")}.text();
+  EXPECT_NE(cut.find("after 0 complete epochs of the planned 1; --resume"), std::string::npos) << cut;
   ASSERT_EQ(run(base + std::vector<std::string>{"--resume", "--nproc", "2"}, dir.file("b")), 0)
       << Proc{-1, dir.file("b.out"), dir.file("b.err")}.text();
+  EXPECT_EQ(completed(), 1);
+  const std::string finished = Proc{-1, dir.file("b.out"), dir.file("b.err")}.text();
+  EXPECT_EQ(finished.find("warning: the time or step budget"), std::string::npos) << finished;
   ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("one")) + std::vector<std::string>{"--batch", "8", "--global-bn"},
                 dir.file("c")),
             0);

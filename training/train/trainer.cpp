@@ -340,6 +340,10 @@ void agree_with_rank0(C10dGroup& g, const std::string& mine) {
                              " but rank 0 sees " + lead + ": every rank must train on the same manifest");
 }
 
+// Epochs trained to their end: one cut short by the time or step budget is counted in st.epoch
+// (for the snapshots) and not here.
+int epochs_completed(const RunState& st) { return st.epoch - (st.in_epoch ? 1 : 0); }
+
 nlohmann::json provenance(const ModelConfig& mc, const TrainConfig& cfg, const std::string& weights, const RunState& st,
                           const std::vector<int>& chosen) {
   nlohmann::json p = network_description(mc);
@@ -347,6 +351,8 @@ nlohmann::json provenance(const ModelConfig& mc, const TrainConfig& cfg, const s
           {"init", cfg.init.empty() ? nlohmann::json() : nlohmann::json(cfg.init)},
           {"data", cfg.data},
           {"best_epoch", st.best_epoch},
+          {"epochs_completed", epochs_completed(st)},
+          {"epochs_planned", cfg.epochs},
           {"snapshot_epochs", cfg.snapshots > 1 ? nlohmann::json(chosen) : nlohmann::json()},
           {"selected_by", std::string("val ") + name_of(cfg.select)},
           {"lr", cfg.lr},
@@ -776,6 +782,10 @@ void Run::finish() {
   else if (lead_)
     std::cerr << "warning: no validation split: thresholds stay at p = 0.5 (uncalibrated)\n";
   if (group_) group_->finish();
+  if (lead_ && epochs_completed(st_) < cfg_.epochs)  // a budget's run depends on the machine's load
+    std::cerr << "warning: the time or step budget ended training after " << epochs_completed(st_)
+              << " complete epochs of the planned " << cfg_.epochs
+              << "; --resume with a larger budget (or none) trains the rest and makes the bundle again\n";
   if (lead_) std::printf("total time %s\n", format_duration(seconds_since(t_start_)).c_str());
 }
 
