@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -144,7 +145,7 @@ void worker(const VpApi& api, const Options& o, int id, std::atomic<long>& next,
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i + 1 < argc; i += 2) try {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--plugin") o.plugin = v;
     else if (k == "--bundle") o.bundle = v;
@@ -156,6 +157,8 @@ Options parse(int argc, char** argv) {
     else if (k == "--max-rss-growth") o.max_rss_growth = std::stod(v);
     else if (k == "--max-p99-ratio") o.max_p99_ratio = std::stod(v);
     else throw std::runtime_error("unknown option " + k);
+  } catch (const std::logic_error&) {  // std::sto* on a value that is no number
+    throw std::runtime_error(std::string(argv[i]) + " " + argv[i + 1] + ": not a number");
   }
   if (argc % 2 == 0 || o.plugin.empty() || o.bundle.empty() || o.threads < 1 || o.window < 1 || o.warmup < 1)
     throw std::runtime_error("usage: vp_soak --plugin LIB --bundle DIR [--calls N] [--seconds S] [--threads T] "
@@ -173,9 +176,19 @@ int main(int argc, char** argv) {
     std::atomic<long> next{0};
     const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
     std::vector<std::thread> threads;
+    std::mutex failed_mutex;
+    std::exception_ptr failed;  // a worker's error (a bundle the plugin refuses), ended as main's
     for (int t = 0; t < o.threads; ++t)
-      threads.emplace_back(worker, std::cref(plugin.api()), std::cref(o), t, std::ref(next), end, std::ref(s));
+      threads.emplace_back([&, t] {
+        try {
+          worker(plugin.api(), o, t, next, end, s);
+        } catch (...) {
+          const std::lock_guard<std::mutex> lock(failed_mutex);
+          if (!failed) failed = std::current_exception();
+        }
+      });
     for (auto& t : threads) t.join();
+    if (failed) std::rethrow_exception(failed);
     return s.verdict() ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vp_soak: %s\n", e.what());
