@@ -289,6 +289,43 @@ TEST(Training, SnapshotEnsembleExportsTheMeanOfTheChosenEpochs) {
   fs::remove_all(root);
 }
 
+// --select last keeps the last epoch's weight average, whether the run selected so from its start
+// or a finished run selected by validation AUROC is resumed with it (best.pt then follows).
+TEST(Training, SelectLastKeepsTheLastWeightAverageAlsoOnResume) {
+  const auto root = fs::temp_directory_path() / ("mtfcdd_last_" + std::to_string(::getpid()));
+  write_toy_dataset((root / "data").string(), 2, 48, {48, 16, 16}, 7);
+  TrainConfig last = resumable_config(root, "last", 3);
+  last.select = Select::Last;
+  torch::manual_seed(3);
+  ASSERT_EQ(run_training(last), 0);
+  torch::manual_seed(3);
+  TrainConfig by_auroc = resumable_config(root, "by_auroc", 3);
+  by_auroc.select = Select::Auroc;
+  ASSERT_EQ(run_training(by_auroc), 0);
+  ASSERT_EQ(read_manifest((root / "by_auroc" / "bundle").string()).provenance.at("best_epoch"), 1);  // not the last
+  TrainConfig again = by_auroc;
+  again.resume = true;
+  again.select = Select::Last;
+  ASSERT_EQ(run_training(again), 0);
+
+  ModelConfig mc = last.model;
+  mc.types = 2;
+  const torch::Tensor x = torch::rand({2, 3, 48, 48}) * 2 - 1;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> maps;
+  for (const char* run : {"last", "by_auroc"}) {
+    const auto prov = read_manifest((root / run / "bundle").string()).provenance;
+    EXPECT_EQ(prov.at("best_epoch"), 3) << run;
+    EXPECT_EQ(prov.at("selected_by"), "last epoch") << run;
+    FcddModel m(mc);
+    torch::load(m, (root / run / "best.pt").string());
+    m->eval();
+    maps.push_back(m->maps(x));
+  }
+  EXPECT_TRUE(torch::allclose(maps[0], maps[1], 1e-4, 1e-6));
+  fs::remove_all(root);
+}
+
 // An epoch cut short by --max-minutes is validated, marked partial, and finished by --resume as
 // the uninterrupted run would have trained it.
 TEST(Training, TimeBudgetCutResumesInsideTheEpoch) {

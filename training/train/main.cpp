@@ -235,7 +235,7 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
   c->add_option("--init", t.init,
                 "start a new run from RUN's best network (same network and types; its --input-size may differ: "
                 "fine-tune a run at a larger side)");
-  cli::add_choice(c, "--select", t.select, "which val figure picks the best epoch");
+  cli::add_choice(c, "--select", t.select, "which val figure picks the best epoch, or last: the last epoch (no early stopping)");
   c->add_flag("--bf16", t.bf16, "forward passes autocast to bfloat16");
   c->add_flag("--global-bn", t.global_bn,
               "one process normalises BatchNorm as several do (slower; then it matches an N-process run)");

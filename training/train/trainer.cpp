@@ -354,7 +354,7 @@ nlohmann::json provenance(const ModelConfig& mc, const TrainConfig& cfg, const s
           {"epochs_completed", epochs_completed(st)},
           {"epochs_planned", cfg.epochs},
           {"snapshot_epochs", cfg.snapshots > 1 ? nlohmann::json(chosen) : nlohmann::json()},
-          {"selected_by", std::string("val ") + name_of(cfg.select)},
+          {"selected_by", cfg.select == Select::Last ? std::string("last epoch") : std::string("val ") + name_of(cfg.select)},
           {"lr", cfg.lr},
           {"lr_schedule", to_string(cfg.lr_schedule)},
           {"weight_decay", cfg.weight_decay},
@@ -508,6 +508,7 @@ class Run {
   };
   EpochEnd train_epoch();
   void end_epoch(const EpochEnd& e, double seconds);
+  void keep_last_as_best();
   Collective* collective() { return group_.get(); }
   // The step's: the group, a SingleProcess with --global-bn, else none (the layers' own BatchNorm).
   Collective* step_collective() {
@@ -691,7 +692,7 @@ void Run::end_epoch(const EpochEnd& e, double seconds) {
                                     : validate(*model_, *loader_, data_, val_, cfg_.batch, device_, collective());
   // Lower is better for both figures: the AUROC enters negated. Every rank computes the same.
   const double figure = cfg_.select == Select::Auroc ? -v.auroc : v.loss;
-  const bool improved = st_.best_epoch < 0 || figure < st_.best_val;
+  const bool improved = cfg_.select == Select::Last || st_.best_epoch < 0 || figure < st_.best_val;
   if (improved) {
     st_.best_val = figure;
     st_.best_epoch = st_.epoch + 1;
@@ -712,7 +713,8 @@ void Run::end_epoch(const EpochEnd& e, double seconds) {
   if (e.out_of_time) line["partial"] = true;
   history_ << line.dump() << std::endl;
   std::printf("epoch %d: %zu iterations, train loss %.4f, %s loss %.4f, val AUROC %.4f%s, %.0f s (%.0f%% waiting for data)%s\n",
-              st_.epoch + 1, e.iters, e.loss, val_.empty() ? "train" : "val", v.loss, v.auroc, improved ? " (best)" : "",
+              st_.epoch + 1, e.iters, e.loss, val_.empty() ? "train" : "val", v.loss, v.auroc,
+              improved && cfg_.select != Select::Last ? " (best)" : "",
               seconds, 100 * wait_share, e.out_of_time ? " (stopped early: time or step budget)" : "");
   std::fflush(stdout);
 }
@@ -743,6 +745,14 @@ int Run::train() {
   return 0;
 }
 
+// --select last: the network trained last (its weight average with --ema) becomes best.pt, also
+// when a run selected otherwise is resumed with it, so that `ensemble` takes the same network.
+void Run::keep_last_as_best() {
+  if (average_) average_->swap(*model_);
+  torch::save(model_, best_);
+  st_.best_epoch = st_.epoch;
+}
+
 // The bundle is the best epoch's model, or the snapshot ensemble, with thresholds calibrated on
 // the validation split. Rank 0 writes it; every rank scores its shard of the validation split.
 void Run::finish() {
@@ -753,6 +763,8 @@ void Run::finish() {
   if (lead_) {
     if (cfg_.snapshots > 1)
       model_ = snapshot_ensemble(mc_, cfg_.out, chosen);
+    else if (cfg_.select == Select::Last)
+      keep_last_as_best();
     else
       torch::load(model_, best_);
     model_->to(torch::kCPU);
@@ -770,6 +782,9 @@ void Run::finish() {
       std::printf("bundle %s: the mean of the maps of epochs %s (best single epoch %d, val %s %.4f)",
                   req.out_dir.c_str(), nlohmann::json(chosen).dump().c_str(), st_.best_epoch, name_of(cfg_.select),
                   by_auroc ? -st_.best_val : st_.best_val);
+    else if (cfg_.select == Select::Last)
+      std::printf("bundle %s: the last epoch, %d%s", req.out_dir.c_str(), st_.best_epoch,
+                  average_ ? " (its weight average)" : "");
     else
       std::printf("bundle %s: best epoch %d (val %s %.4f)", req.out_dir.c_str(), st_.best_epoch, name_of(cfg_.select),
                   by_auroc ? -st_.best_val : st_.best_val);

@@ -15,10 +15,12 @@
 
 namespace mtfcdd {
 
-enum class Select { Loss, Auroc };
+// Which epoch the bundle keeps: the best by a validation figure, or the last (no early stopping).
+enum class Select { Loss, Auroc, Last };
 template <>
 struct Names<Select> {
-  static constexpr std::pair<Select, const char*> table[] = {{Select::Loss, "loss"}, {Select::Auroc, "auroc"}};
+  static constexpr std::pair<Select, const char*> table[] = {
+      {Select::Loss, "loss"}, {Select::Auroc, "auroc"}, {Select::Last, "last"}};
 };
 
 struct TrainConfig {
