@@ -450,6 +450,34 @@ TEST(Ensemble, ARunBundledAtAnotherInputSide) {
   for (const int s : sides) EXPECT_FALSE(fs::exists(dir.file("auto.size" + std::to_string(s))));
 }
 
+// train --bundle-size: RUN/bundle is what `ensemble --runs RUN` makes at that side, calibrated,
+// with no folder left beside it; with --snapshots, which best.pt does not hold, it is refused.
+TEST(Ensemble, TrainBundlesItsRunAtAnotherSide) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
+  const auto base = toy_args(dir.file("toy"), dir.file("a")) + std::vector<std::string>{"--max-steps", "3"};
+  ASSERT_EQ(run(base + std::vector<std::string>{"--bundle-size", "96"}, dir.file("a")), 0)
+      << Proc{-1, dir.file("a.out"), dir.file("a.err")}.text();
+  const BundleManifest trained = read_manifest(dir.file("a/bundle"));
+  EXPECT_EQ(trained.input_width, 96);
+  EXPECT_EQ(trained.provenance.at("trained_input_size"), 64);
+  EXPECT_TRUE(trained.calibrated);
+  EXPECT_FALSE(fs::exists(dir.file("a/bundle.sized")));
+  const std::vector<std::string> join{"ensemble", "--runs", dir.file("a"), "--data", dir.file("toy"), "--out",
+                                      dir.file("b"), "--bundle-size", "96"};
+  ASSERT_EQ(run(join, dir.file("b")), 0);
+  const BundleManifest joined = read_manifest(dir.file("b"));
+  EXPECT_EQ(joined.types[0].pixel_threshold, trained.types[0].pixel_threshold);
+  EXPECT_EQ(joined.types[1].image_threshold, trained.types[1].image_threshold);
+
+  EXPECT_EQ(run(toy_args(dir.file("toy"), dir.file("c")) + std::vector<std::string>{"--bundle-size", "96", "--snapshots", "2"},
+                dir.file("c")),
+            2);
+  const std::string refused = Proc{-1, dir.file("c.out"), dir.file("c.err")}.text();
+  EXPECT_NE(refused.find("--bundle-size makes the bundle from best.pt, not from --snapshots"), std::string::npos) << refused;
+  EXPECT_FALSE(fs::exists(dir.file("c")));
+}
+
 // --bundle-size per-type: the run is measured at 64, 85, 107 and 128 px and each type takes the
 // side the printed figures give it (of those within one standard error of the best, the smallest);
 // --type-sides sets them by hand. Either way type k's map in the bundle is its side's map of the

@@ -200,7 +200,7 @@ int cmd_toy_data(const ToyOptions& o) {
 // train's options beyond the network and the data: the run, and where it runs.
 struct TrainOptions {
   TrainConfig t;
-  std::string flip = "none", lr_schedule = "constant", smoothing = "auto";
+  std::string flip = "none", lr_schedule = "constant", smoothing = "auto", bundle_size = "trained";
   int threads = 0;  // 0 = the cores / ranks on this machine
   int nproc = 0;    // > 0: launch this many local ranks
   DistFlags dist;
@@ -250,6 +250,8 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
                   "the validation masks)");
   c->add_option("--smoothing", o.smoothing, "each type's map smoothing: auto = the sigma its validation masks prefer")
       ->check(CLI::IsMember({"auto", "none"}));
+  c->add_option("--bundle-size", o.bundle_size,
+                "RUN/bundle's input side, as ensemble --runs RUN makes it: trained, a side in px, auto or per-type");
   c->add_option("--device", t.device, "cpu, cuda or cuda:N");
   auto* g = c->add_option_group("distributed", "data parallel over ranks (torchrun's variables; these flags win)");
   g->add_option("--nproc", o.nproc, "launch this many ranks on this machine (127.0.0.1)")->check(CLI::Range(1, 256));
@@ -259,46 +261,6 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
   g->add_option("--master-addr", o.dist.master_addr, "rank 0's address (MASTER_ADDR)");
   g->add_option("--master-port", o.dist.master_port, "rank 0's port (MASTER_PORT)");
   g->add_option("--dist-timeout", o.dist.timeout_seconds, "seconds for the rendezvous and each collective (60)");
-}
-
-// argv without --nproc (and its value): what each launched rank runs.
-std::vector<std::string> without_nproc(int argc, char** argv) {
-  std::vector<std::string> out;
-  for (int i = 0; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--nproc") {
-      ++i;
-      continue;
-    }
-    if (a.rfind("--nproc=", 0) == 0) continue;
-    out.push_back(a);
-  }
-  return out;
-}
-
-int cmd_train(TrainOptions o, const DataOptions& d, const NetOptions& net, int argc, char** argv) {
-  if (o.nproc > 0) {
-    if (o.dist.world_size || o.dist.rank || std::getenv("WORLD_SIZE"))
-      throw std::invalid_argument("--nproc launches its own ranks: give it without --world-size, --rank or WORLD_SIZE");
-    const int port = o.dist.master_port ? *o.dist.master_port : free_local_port();
-    return launch_local(without_nproc(argc, argv), o.nproc, port, o.dist.timeout_seconds.value_or(60) + 30);
-  }
-  TrainConfig t = o.t;
-  t.load = d.options();
-  t.model = net.config(1);
-  t.lr_schedule = parse_lr_schedule(o.lr_schedule);
-  t.smoothing = o.smoothing == "auto";
-  t.aug.flip_horizontal = o.flip.find('h') != std::string::npos;
-  t.aug.flip_vertical = o.flip.find('v') != std::string::npos;
-  t.dist = dist_config([](const char* k) { return std::getenv(k); }, o.dist);
-  // Debian's LibTorch starts with one intra-op thread; share this machine's cores among its ranks.
-  const char* local = std::getenv("LOCAL_WORLD_SIZE");
-  const int ranks_here = local ? std::max(1, std::atoi(local)) : 1;
-  const int threads = o.threads > 0 ? o.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / ranks_here);
-  torch::set_num_threads(threads);
-  cv::setNumThreads(threads);
-  torch::manual_seed(t.seed);
-  return run_training(t);
 }
 
 struct EvalOptions {
@@ -783,6 +745,67 @@ int cmd_ensemble(const EnsembleOptions& o, const DataOptions& d) {
   else
     bundle_runs(j, scale, o.out, o, d);
   return 0;
+}
+
+// argv without --nproc (and its value): what each launched rank runs.
+std::vector<std::string> without_nproc(int argc, char** argv) {
+  std::vector<std::string> out;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (a.rfind("--nproc=", 0) == 0) continue;
+    out.push_back(a);
+  }
+  return out;
+}
+
+// train --bundle-size: RUN/bundle made again at another side, as `ensemble --runs RUN` makes it.
+int rebundle(const TrainOptions& o, const DataOptions& d) {
+  EnsembleOptions e;
+  e.runs = o.t.out;
+  e.data = o.t.data;
+  e.bundle_size = o.bundle_size;
+  e.out = (fs::path(o.t.out) / "bundle.sized").string();
+  e.c.smoothing = o.smoothing;
+  e.c.upsampling = o.t.upsampling;
+  fs::remove_all(e.out);  // left by a run stopped while bundling
+  cmd_ensemble(e, d);
+  const fs::path bundle = fs::path(o.t.out) / "bundle";
+  fs::remove_all(bundle);
+  fs::rename(e.out, bundle);
+  return 0;
+}
+
+int cmd_train(TrainOptions o, const DataOptions& d, const NetOptions& net, int argc, char** argv) {
+  const bool resized = parse_bundle_size(o.bundle_size) != kTrainedSide;  // refused before training, not after
+  if (resized && o.t.snapshots > 1)
+    throw std::invalid_argument("--bundle-size makes the bundle from best.pt, not from --snapshots: give one of them");
+  if (o.nproc > 0) {
+    if (o.dist.world_size || o.dist.rank || std::getenv("WORLD_SIZE"))
+      throw std::invalid_argument("--nproc launches its own ranks: give it without --world-size, --rank or WORLD_SIZE");
+    const int port = o.dist.master_port ? *o.dist.master_port : free_local_port();
+    return launch_local(without_nproc(argc, argv), o.nproc, port, o.dist.timeout_seconds.value_or(60) + 30);
+  }
+  TrainConfig t = o.t;
+  t.load = d.options();
+  t.model = net.config(1);
+  t.lr_schedule = parse_lr_schedule(o.lr_schedule);
+  t.smoothing = o.smoothing == "auto";
+  t.aug.flip_horizontal = o.flip.find('h') != std::string::npos;
+  t.aug.flip_vertical = o.flip.find('v') != std::string::npos;
+  t.dist = dist_config([](const char* k) { return std::getenv(k); }, o.dist);
+  // Debian's LibTorch starts with one intra-op thread; share this machine's cores among its ranks.
+  const char* local = std::getenv("LOCAL_WORLD_SIZE");
+  const int ranks_here = local ? std::max(1, std::atoi(local)) : 1;
+  const int threads = o.threads > 0 ? o.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / ranks_here);
+  torch::set_num_threads(threads);
+  cv::setNumThreads(threads);
+  torch::manual_seed(t.seed);
+  const int rc = run_training(t);
+  return rc != 0 || t.dist.rank != 0 || !resized ? rc : rebundle(o, d);
 }
 
 struct QuantizeOptions {
