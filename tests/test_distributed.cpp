@@ -451,7 +451,8 @@ TEST(Ensemble, ARunBundledAtAnotherInputSide) {
 }
 
 // train --bundle-size: RUN/bundle is what `ensemble --runs RUN` makes at that side, calibrated,
-// with no folder left beside it; with --snapshots, which best.pt does not hold, it is refused.
+// with no folder left beside it; with --snapshots, which best.pt does not hold, or without a
+// validation split, it is refused before training.
 TEST(Ensemble, TrainBundlesItsRunAtAnotherSide) {
   test::TempDir dir;
   write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
@@ -476,6 +477,12 @@ TEST(Ensemble, TrainBundlesItsRunAtAnotherSide) {
   const std::string refused = Proc{-1, dir.file("c.out"), dir.file("c.err")}.text();
   EXPECT_NE(refused.find("--bundle-size makes the bundle from best.pt, not from --snapshots"), std::string::npos) << refused;
   EXPECT_FALSE(fs::exists(dir.file("c")));
+  // Without a validation split to calibrate on, before any training.
+  write_toy_dataset(dir.file("noval"), 2, 64, {40, 0, 0}, 5);
+  EXPECT_EQ(run(toy_args(dir.file("noval"), dir.file("d")) + std::vector<std::string>{"--bundle-size", "96"}, dir.file("d")), 2);
+  const std::string no_val = Proc{-1, dir.file("d.out"), dir.file("d.err")}.text();
+  EXPECT_NE(no_val.find("--bundle-size calibrates the bundle on the val split"), std::string::npos) << no_val;
+  EXPECT_FALSE(fs::exists(dir.file("d")));
 }
 
 // --bundle-size per-type: the run is measured at 64, 85, 107 and 128 px and each type takes the

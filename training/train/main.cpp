@@ -794,6 +794,7 @@ int cmd_train(TrainOptions o, const DataOptions& d, const NetOptions& net, int a
   t.model = net.config(1);
   t.lr_schedule = parse_lr_schedule(o.lr_schedule);
   t.smoothing = o.smoothing == "auto";
+  t.bundled_again = resized;
   t.aug.flip_horizontal = o.flip.find('h') != std::string::npos;
   t.aug.flip_vertical = o.flip.find('v') != std::string::npos;
   t.dist = dist_config([](const char* k) { return std::getenv(k); }, o.dist);

@@ -556,6 +556,8 @@ void Run::setup() {
   if (train_.empty()) throw std::runtime_error(cfg_.data + ": no training images");
   if (cfg_.select == Select::Auroc && std::none_of(val_.begin(), val_.end(), [&](int i) { return !data_.samples[i].types.empty(); }))
     throw std::invalid_argument("--select auroc needs defect images in the val split; " + cfg_.data + " has none");
+  if (cfg_.bundled_again && val_.empty())
+    throw std::invalid_argument("--bundle-size calibrates the bundle on the val split; " + cfg_.data + " has none");
   m_ = static_cast<int64_t>(data_.types.size());
   if (cfg_.dist.distributed()) {
     group_ = std::make_unique<C10dGroup>(cfg_.dist, device_);

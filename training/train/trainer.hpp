@@ -76,6 +76,9 @@ struct TrainConfig {
   std::optional<Upsampling> upsampling;
   // Each type's map smoothing chosen on the validation masks (bundle_calibration.hpp); false: none.
   bool smoothing = true;
+  // The caller bundles the run again from best.pt and calibrates that (train --bundle-size), so
+  // the run needs a validation split.
+  bool bundled_again = false;
   // Where the run computes: "cpu", "cuda" or "cuda:N" (checked before any work).
   std::string device = "cpu";
   // This process's place in a data-parallel run (one process when world_size is 1): every rank
