@@ -762,6 +762,7 @@ void Run::finish() {
   req.out_dir = (fs::path(cfg_.out) / "bundle").string();
   const std::vector<int> chosen = snapshot_epochs(st_.epoch, cfg_.snapshots, cfg_.snapshot_span);
   const bool by_auroc = cfg_.select == Select::Auroc;
+  const bool calibrate = !val_.empty() && !cfg_.bundled_again;
   if (lead_) {
     if (cfg_.snapshots > 1)
       model_ = snapshot_ensemble(mc_, cfg_.out, chosen);
@@ -792,11 +793,11 @@ void Run::finish() {
                   by_auroc ? -st_.best_val : st_.best_val);
     if (cfg_.flip_average != FlipAverage::None) std::printf(", maps averaged over flips %s", name_of(cfg_.flip_average));
     std::printf("; export check relative L2 %.2g\n", ex.maps_rel_l2);
-    if (group_ && !val_.empty()) group_->put("bundle", pack_bundle(req.out_dir));
+    if (group_ && calibrate) group_->put("bundle", pack_bundle(req.out_dir));
   }
-  if (!val_.empty())
+  if (calibrate)
     calibrate_bundle(req.out_dir, data_, group_.get(), {!cfg_.upsampling, cfg_.smoothing});
-  else if (lead_)
+  else if (lead_ && val_.empty())
     std::cerr << "warning: no validation split: thresholds stay at p = 0.5 (uncalibrated)\n";
   if (group_) group_->finish();
   if (lead_ && epochs_completed(st_) < cfg_.epochs)  // a budget's run depends on the machine's load

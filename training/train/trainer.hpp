@@ -77,7 +77,7 @@ struct TrainConfig {
   // Each type's map smoothing chosen on the validation masks (bundle_calibration.hpp); false: none.
   bool smoothing = true;
   // The caller bundles the run again from best.pt and calibrates that (train --bundle-size), so
-  // the run needs a validation split.
+  // the run needs a validation split and leaves its own bundle uncalibrated.
   bool bundled_again = false;
   // Where the run computes: "cpu", "cuda" or "cuda:N" (checked before any work).
   std::string device = "cpu";
