@@ -8,6 +8,7 @@
 #endif
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -60,6 +61,9 @@ c10::intrusive_ptr<c10d::ProcessGroup> make_group(const c10::intrusive_ptr<c10d:
 }  // namespace
 
 C10dGroup::C10dGroup(const DistConfig& cfg, const torch::Device& device) : cfg_(cfg) {
+  // Gloo writes to peers with writev, which raises SIGPIPE on a dead peer's socket: ignored, the
+  // write fails with EPIPE and the collective names the peer instead of this rank dying silently.
+  std::signal(SIGPIPE, SIG_IGN);
   const std::string where = "the master " + cfg.endpoint() + " (MASTER_ADDR:MASTER_PORT)";
   c10::intrusive_ptr<c10d::TCPStore> tcp;
   try {
