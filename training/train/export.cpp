@@ -155,4 +155,13 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
   return res;
 }
 
+void print_export(const ExportResult& r, const std::string& dir) {
+  std::printf("bundle written: %s (model.onnx %.2f MB)\n", dir.c_str(), r.onnx_bytes / 1e6);
+  std::printf("export check (OpenCV DNN vs LibTorch): relative L2 maps %.3g, scores %.3g (limit %.0e)\n",
+              r.maps_rel_l2, r.scores_rel_l2, kExportTolerance);
+  if (r.manifest.precision != Precision::Float32)
+    std::printf("export check in %s: relative L2 maps %.3g, scores %.3g (limit %.0e)\n", name_of(r.manifest.precision),
+                r.bf16_maps_rel_l2, r.bf16_scores_rel_l2, kExportBf16Tolerance);
+}
+
 }  // namespace mtfcdd

@@ -52,6 +52,8 @@ BundleManifest manifest_for(const FcddModelImpl& model, const std::vector<Defect
 
 // Throws std::runtime_error (and leaves no bundle behind) when the check fails.
 ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req);
+// Prints where the bundle was written and its export check's figures.
+void print_export(const ExportResult& r, const std::string& dir);
 
 // Float32 NCHW blobs (OpenCV DNN's layout) to and from LibTorch tensors; both copy.
 torch::Tensor tensor_from_blob(const cv::Mat& blob);
