@@ -501,28 +501,28 @@ std::vector<double> better_smoothing(const std::vector<ImageScores>& val, const 
   return chosen;
 }
 
-std::string markdown_report(const EvalReport& r) {
-  std::ostringstream o;
-  o << "## Evaluation on split '" << md_cell(r.split) << "'\n\n";
-  o << "Images: " << r.images << " (" << r.normal << " normal, " << (r.images - r.normal)
-    << " defective).\n\n";
+namespace {
 
+// markdown_report's sections, each a table (or a line) with its caption.
+void main_table(std::ostream& o, const EvalReport& r) {
   o << "Image score z (mean of the type's map) and pixel level, in %. "
        "\"vs normal\": images of the type against normal images; \"vs rest\": against every other "
        "image.\n\n";
   o << "| Type | Images | AUROC vs normal | AP vs normal | F1 vs normal | AUROC vs rest | AP vs rest "
        "| F1 vs rest | Pixel AUROC | AUPRO |\n";
   o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-  const auto main_row = [&](const TypeReport& t, const std::string& count) {
+  const auto row = [&](const TypeReport& t, const std::string& count) {
     o << "| " << md_cell(t.name) << " | " << count << " | " << pct(t.vs_normal.auroc) << " | "
       << pct(t.vs_normal.ap) << " | " << pct(t.vs_normal.max_f1) << " | " << pct(t.vs_rest.auroc)
       << " | " << pct(t.vs_rest.ap) << " | " << pct(t.vs_rest.max_f1) << " | " << pct(t.pixel_auroc)
       << " | " << pct(t.aupro) << " |\n";
   };
-  for (const TypeReport& t : r.types) main_row(t, std::to_string(t.vs_normal.positives));
-  main_row(r.mean, "-");
+  for (const TypeReport& t : r.types) row(t, std::to_string(t.vs_normal.positives));
+  row(r.mean, "-");
+}
 
-  // Few images or regions of a type make its figures move with one image: say how far.
+// Few images or regions of a type make its figures move with one image: say how far.
+void standard_error_table(std::ostream& o, const EvalReport& r) {
   o << "\nStandard errors, in points, over the parts photographed (the manifest's `group`; images of "
        "one part are not independent): image AUROC vs normal (Obuchowski) and AUPRO (each region's "
        "own AUPRO):\n\n";
@@ -530,47 +530,55 @@ std::string markdown_report(const EvalReport& r) {
   for (const TypeReport& t : r.types)
     o << "| " << md_cell(t.name) << " | " << t.groups << " | " << pct(t.vs_normal.auroc) << " | "
       << pct(t.auroc_se) << " | " << t.regions << " | " << pct(t.aupro) << " | " << pct(t.aupro_se) << " |\n";
+}
 
+void max_pixel_table(std::ostream& o, const EvalReport& r) {
   o << "\nMax-pixel image score (maximum of the upsampled map), in %:\n\n";
   o << "| Type | AUROC vs normal | AP vs normal | F1 vs normal | AUROC vs rest | AP vs rest | F1 vs "
        "rest |\n";
   o << "|---|---:|---:|---:|---:|---:|---:|\n";
-  const auto max_row = [&](const TypeReport& t) {
+  const auto row = [&](const TypeReport& t) {
     o << "| " << md_cell(t.name) << " | " << pct(t.vs_normal_max.auroc) << " | "
       << pct(t.vs_normal_max.ap) << " | " << pct(t.vs_normal_max.max_f1) << " | "
       << pct(t.vs_rest_max.auroc) << " | " << pct(t.vs_rest_max.ap) << " | "
       << pct(t.vs_rest_max.max_f1) << " |\n";
   };
-  for (const TypeReport& t : r.types) max_row(t);
-  max_row(r.mean);
+  for (const TypeReport& t : r.types) row(t);
+  row(r.mean);
+}
 
-  if (!std::isnan(r.mean.pixel_best.f1)) {
-    o << "\nPixels (defect iff the upsampled map >= the threshold), in %: at the bundle's calibrated pixel "
-         "threshold (the detector's regions) and at the best threshold for this split:\n\n";
-    o << "| Type | bundle's threshold | F1 | precision | recall | best threshold | best F1 |\n";
-    o << "|---|---:|---:|---:|---:|---:|---:|\n";
-    const auto value = [](double x) {
-      char b[32];
-      std::snprintf(b, sizeof b, "%.3g", x);
-      return std::isnan(x) ? std::string("-") : std::string(b);
-    };
-    const auto pixel_row = [&](const TypeReport& t) {
-      const F1Result &at = t.pixel_at_threshold, &best = t.pixel_best;
-      o << "| " << md_cell(t.name) << " | " << value(at.threshold) << " | " << pct(at.f1) << " | "
-        << pct(at.precision) << " | " << pct(at.recall) << " | " << value(best.threshold) << " | " << pct(best.f1)
-        << " |\n";
-    };
-    for (const TypeReport& t : r.types) pixel_row(t);
-    pixel_row(r.mean);
-  }
+// Only with masks (the best F1 is NaN without).
+void pixel_threshold_table(std::ostream& o, const EvalReport& r) {
+  if (std::isnan(r.mean.pixel_best.f1)) return;
+  o << "\nPixels (defect iff the upsampled map >= the threshold), in %: at the bundle's calibrated pixel "
+       "threshold (the detector's regions) and at the best threshold for this split:\n\n";
+  o << "| Type | bundle's threshold | F1 | precision | recall | best threshold | best F1 |\n";
+  o << "|---|---:|---:|---:|---:|---:|---:|\n";
+  const auto value = [](double x) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.3g", x);
+    return std::isnan(x) ? std::string("-") : std::string(b);
+  };
+  const auto row = [&](const TypeReport& t) {
+    const F1Result &at = t.pixel_at_threshold, &best = t.pixel_best;
+    o << "| " << md_cell(t.name) << " | " << value(at.threshold) << " | " << pct(at.f1) << " | "
+      << pct(at.precision) << " | " << pct(at.recall) << " | " << value(best.threshold) << " | " << pct(best.f1)
+      << " |\n";
+  };
+  for (const TypeReport& t : r.types) row(t);
+  row(r.mean);
+}
 
+void any_anomaly_line(std::ostream& o, const EvalReport& r) {
   o << "\nAny anomaly (score = max over types; " << r.any.positives << " defective vs "
     << r.any.negatives << " normal images): AUROC " << pct(r.any.auroc) << ", AP " << pct(r.any.ap)
     << ", max-F1 " << pct(r.any.max_f1) << "; max-pixel AUROC " << pct(r.any_max.auroc) << ", AP "
     << pct(r.any_max.ap) << ", max-F1 " << pct(r.any_max.max_f1) << "; pixel AUROC "
     << pct(r.any_pixel_auroc) << ", AUPRO " << pct(r.any_aupro) << " (" << r.any_pixel_images
     << " images).\n";
+}
 
+void confusion_table(std::ostream& o, const EvalReport& r) {
   o << "\nConfusion matrix over defective images (rows: true type, columns: predicted = argmax "
        "z; a multi-type image counts in each of its true rows):\n\n";
   o << "| true / predicted |";
@@ -583,6 +591,20 @@ std::string markdown_report(const EvalReport& r) {
     for (size_t c : r.confusion[i]) o << " " << c << " |";
     o << "\n";
   }
+}
+
+}  // namespace
+
+std::string markdown_report(const EvalReport& r) {
+  std::ostringstream o;
+  o << "## Evaluation on split '" << md_cell(r.split) << "'\n\n";
+  o << "Images: " << r.images << " (" << r.normal << " normal, " << (r.images - r.normal) << " defective).\n\n";
+  main_table(o, r);
+  standard_error_table(o, r);
+  max_pixel_table(o, r);
+  pixel_threshold_table(o, r);
+  any_anomaly_line(o, r);
+  confusion_table(o, r);
   return o.str();
 }
 
