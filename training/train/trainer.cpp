@@ -506,6 +506,11 @@ class Run {
     double loss = 0, data_wait = 0;
     bool interrupted = false, out_of_time = false;
   };
+  // setup's phases, in order.
+  void load_data();
+  void build_model();
+  void build_sampling();
+  void resume();
   EpochEnd train_epoch();
   void end_epoch(const EpochEnd& e, double seconds);
   void keep_last_as_best();
@@ -543,6 +548,31 @@ class Run {
 };
 
 void Run::setup() {
+  load_data();
+  if (cfg_.dist.distributed()) {
+    group_ = std::make_unique<C10dGroup>(cfg_.dist, device_);
+    agree_with_rank0(*group_, run_fingerprint(data_, cfg_));
+  }
+  build_model();
+  build_sampling();
+  ckpt_ = (fs::path(cfg_.out) / "checkpoint.pt").string();
+  best_ = (fs::path(cfg_.out) / "best.pt").string();
+  if (lead_) fs::create_directories(cfg_.out);
+  if (cfg_.resume) resume();
+  if (lead_) {
+    history_.open((fs::path(cfg_.out) / "history.jsonl").string(), std::ios::app);
+    std::printf("training %s on %s (%s, %d rank%s): %zu train / %zu val images, %lld types, batch %d, "
+                "~%.0f iterations per balanced epoch\n",
+                mc_.preset.c_str(), cfg_.data.c_str(), device_.str().c_str(), cfg_.dist.world_size,
+                cfg_.dist.world_size > 1 ? "s" : "", train_.size(), val_.size(), static_cast<long long>(m_), cfg_.batch,
+                expected_iters_);
+    std::fflush(stdout);
+  }
+  lr_now_ = cfg_.lr;
+}
+
+// The dataset, its splits, and what they must hold for the options given.
+void Run::load_data() {
   const auto t_load = Clock::now();
   data_ = load_dataset(cfg_.data, cfg_.load);
   if (lead_) {
@@ -559,11 +589,11 @@ void Run::setup() {
   if (cfg_.bundled_again && val_.empty())
     throw std::invalid_argument("--bundle-size calibrates the bundle on the val split; " + cfg_.data + " has none");
   m_ = static_cast<int64_t>(data_.types.size());
-  if (cfg_.dist.distributed()) {
-    group_ = std::make_unique<C10dGroup>(cfg_.dist, device_);
-    agree_with_rank0(*group_, run_fingerprint(data_, cfg_));
-  }
+}
 
+// The network (backbone weights, --init), on its device and one starting point on every rank, its
+// optimizer and weight average.
+void Run::build_model() {
   mc_ = cfg_.model;
   mc_.types = m_;
   model_ = FcddModel(mc_);
@@ -581,7 +611,10 @@ void Run::setup() {
   opt_ = std::make_unique<torch::optim::Adam>(trainable_parameters(*model_),
                                               torch::optim::AdamOptions(cfg_.lr).weight_decay(cfg_.weight_decay));
   if (cfg_.ema > 0) average_.emplace(*model_, cfg_.ema);
+}
 
+// The balanced sampler over the training pools and the loader that turns its draws into batches.
+void Run::build_sampling() {
   const auto pools = class_pools(data_, "train");
   for (int64_t k = 0; k < m_; ++k)
     if (pools[k + 1].empty() && lead_) std::cerr << "warning: no training image of type '" << data_.types[k].name << "'\n";
@@ -591,34 +624,23 @@ void Run::setup() {
   input_ = manifest_for(*model_, types_);
   input_.resize = cfg_.resize;
   loader_ = std::make_unique<BatchLoader>(data_, input_, cfg_.aug, cfg_.workers, cfg_.seed);
+}
 
-  ckpt_ = (fs::path(cfg_.out) / "checkpoint.pt").string();
-  best_ = (fs::path(cfg_.out) / "best.pt").string();
-  if (lead_) fs::create_directories(cfg_.out);
-  if (cfg_.resume) {
-    if (lead_ && !fs::exists(ckpt_)) throw std::runtime_error("--resume: no checkpoint at " + ckpt_);
-    std::string bytes = lead_ ? read_bytes(ckpt_) : "";
-    if (group_) {
-      if (lead_) group_->put("checkpoint", bytes);
-      else bytes = group_->fetch("checkpoint", 0);
-    }
-    WeightAverage* avg = average_ ? &*average_ : nullptr;
-    st_ = load_checkpoint(bytes, ckpt_, *model_, *opt_, avg, identity_, device_);
-    to_channels_last(*model_);
-    loader_->continue_numbering(st_.batches);
-    sampler_->restore(st_.sampler);
-    if (lead_) std::cerr << "resumed from " << ckpt_ << " at epoch " << st_.epoch + 1 << ", iteration " << st_.iteration << "\n";
+// --resume: rank 0's checkpoint, sent to the others, restores network, optimizer, average,
+// sampler and the loader's numbering.
+void Run::resume() {
+  if (lead_ && !fs::exists(ckpt_)) throw std::runtime_error("--resume: no checkpoint at " + ckpt_);
+  std::string bytes = lead_ ? read_bytes(ckpt_) : "";
+  if (group_) {
+    if (lead_) group_->put("checkpoint", bytes);
+    else bytes = group_->fetch("checkpoint", 0);
   }
-  if (lead_) {
-    history_.open((fs::path(cfg_.out) / "history.jsonl").string(), std::ios::app);
-    std::printf("training %s on %s (%s, %d rank%s): %zu train / %zu val images, %lld types, batch %d, "
-                "~%.0f iterations per balanced epoch\n",
-                mc_.preset.c_str(), cfg_.data.c_str(), device_.str().c_str(), cfg_.dist.world_size,
-                cfg_.dist.world_size > 1 ? "s" : "", train_.size(), val_.size(), static_cast<long long>(m_), cfg_.batch,
-                expected_iters_);
-    std::fflush(stdout);
-  }
-  lr_now_ = cfg_.lr;
+  WeightAverage* avg = average_ ? &*average_ : nullptr;
+  st_ = load_checkpoint(bytes, ckpt_, *model_, *opt_, avg, identity_, device_);
+  to_channels_last(*model_);
+  loader_->continue_numbering(st_.batches);
+  sampler_->restore(st_.sampler);
+  if (lead_) std::cerr << "resumed from " << ckpt_ << " at epoch " << st_.epoch + 1 << ", iteration " << st_.iteration << "\n";
 }
 
 Run::EpochEnd Run::train_epoch() {
