@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -15,6 +16,7 @@
 
 #include <mtfcdd/dnn_model.hpp>
 #include "metrics.hpp"
+#include "progress.hpp"
 #include <mtfcdd/preprocess.hpp>
 
 namespace mtfcdd {
@@ -285,12 +287,12 @@ nlohmann::json type_json(const TypeReport& t) {
 // ------------------------------------------------------------------------ running the model
 
 std::vector<ImageScores> score_split(DnnModel& model, const Dataset& data, const std::string& split,
-                                     const Upsampler& up, int batch) {
-  return score_samples(model, data, data.split(split), up, batch);
+                                     const Upsampler& up, int batch, const std::string& progress) {
+  return score_samples(model, data, data.split(split), up, batch, progress);
 }
 
 std::vector<ImageScores> score_samples(DnnModel& model, const Dataset& data, const std::vector<const Sample*>& samples,
-                                       const Upsampler& up, int batch) {
+                                       const Upsampler& up, int batch, const std::string& progress) {
   if (batch < 1) throw std::invalid_argument("score_split: batch must be >= 1");
   const BundleManifest& man = model.manifest();
   std::vector<std::string> data_names, model_names;
@@ -303,6 +305,8 @@ std::vector<ImageScores> score_samples(DnnModel& model, const Dataset& data, con
   const int m = static_cast<int>(model_names.size());
   std::vector<ImageScores> out;
   out.reserve(samples.size());
+  std::optional<ProgressLine> line;
+  if (!progress.empty()) line.emplace(progress, "images");
   for (size_t start = 0; start < samples.size(); start += static_cast<size_t>(batch)) {
     const size_t end = std::min(samples.size(), start + static_cast<size_t>(batch));
     std::vector<cv::Mat> images;
@@ -334,7 +338,9 @@ std::vector<ImageScores> score_samples(DnnModel& model, const Dataset& data, con
       }
       out.push_back(std::move(s));
     }
+    if (line) line->update(static_cast<double>(out.size()), static_cast<double>(samples.size()));
   }
+  if (line) line->end();
   return out;
 }
 

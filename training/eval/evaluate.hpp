@@ -37,14 +37,15 @@ struct ImageScores {
 // Reads each image of `split` (cv::imread, IMREAD_COLOR), in batches of `batch`, runs
 // make_blob + DnnModel::forward, and keeps z, max_pixel (maps upsampled by `up`) and the maps per
 // type, in split order.
+// A non-empty `progress` labels a ProgressLine of the images scored.
 // Throws std::runtime_error when the dataset's type names (in order) differ from the manifest's
 // (naming both lists), or naming the file of an unreadable image; std::invalid_argument when
 // batch < 1.
 std::vector<ImageScores> score_split(DnnModel& model, const Dataset& data, const std::string& split,
-                                     const Upsampler& up, int batch = 8);
+                                     const Upsampler& up, int batch = 8, const std::string& progress = "");
 // The same over given samples of `data` (a data-parallel rank's shard of a split).
 std::vector<ImageScores> score_samples(DnnModel& model, const Dataset& data, const std::vector<const Sample*>& samples,
-                                       const Upsampler& up, int batch = 8);
+                                       const Upsampler& up, int batch = 8, const std::string& progress = "");
 
 struct BinaryMetrics {
   double auroc = std::numeric_limits<double>::quiet_NaN();

@@ -31,7 +31,7 @@ EvalReport calibrate_in_place(const std::string& dir, const std::string& data_pa
   if (c.upsampling) man.upsampling = upsampler_of(man, c.upsampling).mode;
   if (c.smoothing == "none")  // auto: calibrate_manifest chooses each type's sigma afresh
     for (auto& t : man.types) t.smoothing = 0;
-  const auto scores = score_split(dnn, data, split, upsampler_of(man), c.batch);
+  const auto scores = score_split(dnn, data, split, upsampler_of(man), c.batch, "calibrating on " + split);
   if (scores.empty()) throw std::runtime_error(data_path + ": no images in split '" + split + "' to calibrate on");
   const EvalReport report = calibrate_manifest(man, scores, {!c.upsampling, c.smoothing == "auto"});
   write_manifest(man, dir);

@@ -394,7 +394,7 @@ int cmd_eval(const EvalOptions& o, const DataOptions& d) {
   const auto t0 = std::chrono::steady_clock::now();
   Upsampler up = upsampler_of(dnn.manifest(), o.upsampling.empty() ? std::nullopt : parse_name<Upsampling>(o.upsampling));
   if (o.no_smoothing) up.smoothing.assign(up.smoothing.size(), 0.0);
-  const auto scores = score_split(dnn, data, o.split, up, o.batch);
+  const auto scores = score_split(dnn, data, o.split, up, o.batch, "scoring " + o.split);
   if (scores.empty()) throw std::runtime_error(o.data + ": no images in split '" + o.split + "'");
   std::vector<std::string> names;
   for (const auto& t : dnn.manifest().types) names.push_back(t.name);

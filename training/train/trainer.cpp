@@ -18,6 +18,7 @@
 #include "batch_loader.hpp"
 #include "dist_env.hpp"
 #include "process_group.hpp"
+#include "progress.hpp"
 #include "score_transfer.hpp"
 #include "train_step.hpp"
 #include <mtfcdd/dnn_model.hpp>
@@ -56,39 +57,6 @@ double resident_mib() {
 }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::string format_duration(double s) {
-  char buf[32];
-  const int t = static_cast<int>(s + 0.5);
-  std::snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
-  return buf;
-}
-
-// One progress line, rewritten in place on a terminal, printed every 20 iterations otherwise.
-class Progress {
- public:
-  Progress() : tty_(isatty(fileno(stderr))) {}
-  void update(int epoch, int epochs, size_t iter, double expected, double loss, double rate) {
-    ++calls_;
-    if (!tty_ && calls_ % 20 != 0) return;
-    const double frac = expected > 0 ? std::min(1.0, iter / expected) : 0;
-    const int width = 24, fill = static_cast<int>(frac * width);
-    std::string bar(fill, '#');
-    bar.resize(width, '.');
-    const double eta = rate > 0 ? std::max(0.0, expected - iter) / rate : 0;
-    std::fprintf(stderr, "%sepoch %d/%d [%s] %zu/~%.0f it  %.2f it/s  loss %.4f  ETA %s%s", tty_ ? "\r" : "",
-                 epoch, epochs, bar.c_str(), iter, expected, rate, loss, format_duration(eta).c_str(),
-                 tty_ ? "\033[K" : "\n");
-    std::fflush(stderr);
-  }
-  void end_line() {
-    if (tty_) std::fprintf(stderr, "\n");
-  }
-
- private:
-  bool tty_;
-  size_t calls_ = 0;
-};
 
 struct RunState {
   int epoch = 0;            // completed epochs
@@ -668,8 +636,7 @@ Run::EpochEnd Run::train_epoch() {
     st_.batches = loader_->taken();
     while (loader_->pending() > 0) loader_->next();
   };
-  const auto t_epoch = Clock::now();
-  Progress progress;
+  ProgressLine progress("epoch " + std::to_string(st_.epoch + 1) + "/" + std::to_string(cfg_.epochs), "it", true);
   EpochEnd e;
   const StepOptions so{cfg_.bf16, step_collective()};
   fill();
@@ -693,7 +660,11 @@ Run::EpochEnd Run::train_epoch() {
       throw std::runtime_error("the loss became " + std::to_string(out.loss) + " at iteration " +
                                std::to_string(st_.iteration) + "; lower --lr");
     e.loss = e.iters == 1 ? out.loss : 0.95 * e.loss + 0.05 * out.loss;
-    if (lead_) progress.update(st_.epoch + 1, cfg_.epochs, e.iters, expected_iters_, e.loss, e.iters / seconds_since(t_epoch));
+    if (lead_) {
+      char loss[32];
+      std::snprintf(loss, sizeof loss, "loss %.4f", e.loss);
+      progress.update(static_cast<double>(e.iters), expected_iters_, loss);
+    }
     if (out.stop) {  // some rank was interrupted or out of budget: all leave after this same step
       e.interrupted = g_interrupted;
       e.out_of_time = !e.interrupted;
@@ -701,7 +672,7 @@ Run::EpochEnd Run::train_epoch() {
       break;
     }
   }
-  if (lead_) progress.end_line();
+  if (lead_) progress.end();
   return e;
 }
 
