@@ -130,6 +130,7 @@ std::string C10dGroup::silent_ranks() {
 
 void C10dGroup::fail(const std::string& during, const std::string& error) {
   beating_ = false;
+  std::fflush(stdout);  // what this rank printed before comes first in a shared log
   std::fprintf(stderr, "mtfcdd-train rank %d: %s failed: %s; %s\n", cfg_.rank, during.c_str(),
                first_line(error).c_str(), silent_ranks().c_str());
   std::fflush(nullptr);
