@@ -46,12 +46,14 @@ void dump(const std::string& dir, const std::string& bundle, std::vector<std::ve
   const cv::Mat blob = make_blob(frames, read_manifest(bundle));
   write_floats(dir + "/blob.f32", blob.ptr<float>(), blob.total());
   std::vector<float> maps;
-  for (uint32_t f = 0; f < res.frame_count; ++f)
-    for (uint32_t t = 0; t < res.frames[f].type_count; ++t) {
-      const VpHeatmap& m = res.frames[f].types[t].heatmap;
+  for (uint32_t f = 0; f < res.frame_count; ++f) {
+    const VpFrameResult* frame = VP_ELEMENT(VpFrameResult, res.frames, f);  // stepped by the plugin's struct_size
+    for (uint32_t t = 0; t < frame->type_count; ++t) {
+      const VpHeatmap& m = VP_ELEMENT(VpTypeResult, frame->types, t)->heatmap;
       if (!m.data) throw std::runtime_error("the plugin returned no model-resolution heatmap");
       maps.insert(maps.end(), m.data, m.data + static_cast<size_t>(m.width) * m.height);
     }
+  }
   write_floats(dir + "/maps.f32", maps.data(), maps.size());
 }
 
@@ -97,9 +99,10 @@ json measure(const PluginRequest& r) {
     if (i < r.warmup) continue;
     double p = 0, n = 0, q = 0;
     for (uint32_t f = 0; f < res->frame_count; ++f) {
-      p += res->frames[f].preprocess_ms;
-      n += res->frames[f].inference_ms;
-      q += res->frames[f].postprocess_ms;
+      const VpFrameResult* frame = VP_ELEMENT(VpFrameResult, res->frames, f);
+      p += frame->preprocess_ms;
+      n += frame->inference_ms;
+      q += frame->postprocess_ms;
     }
     call.push_back(ms);
     pre.push_back(p);
