@@ -615,11 +615,11 @@ void kill_one_rank(int killed, const std::string& named) {
   const int code = wait_for(alive, 60);
   EXPECT_EQ(code, 3);
   EXPECT_LT(std::chrono::duration<double>(Clock::now() - t_kill).count(), 60);
-  const std::string said = alive.text(), who = "mtfcdd-train rank " + std::to_string(1 - killed);
-  const size_t last = said.rfind(who);
-  ASSERT_NE(last, std::string::npos) << who << " ended with " << code << " and said nothing on the peer:\n" << said;
+  const std::string said = alive.text(), rank = "rank " + std::to_string(1 - killed);
+  const size_t last = said.rfind("mtfcdd-train " + rank);
+  ASSERT_NE(last, std::string::npos) << rank << " ended with " << code << " and said nothing on the peer:\n" << said;
   EXPECT_NE(said.find(named, last), std::string::npos) << said;
-  std::printf("%s said, %.1f s after the kill: %s\n", who.c_str() + 13,
+  std::printf("%s said, %.1f s after the kill: %s\n", rank.c_str(),
               std::chrono::duration<double>(Clock::now() - t_kill).count(), said.substr(last).c_str());
   EXPECT_NO_THROW(checkpoint_model(dir.file("run/checkpoint.pt")));  // the last one written stays whole
 }
