@@ -1,6 +1,7 @@
 // mtfcdd-bench: the plugin's per-image latency through the C ABI against ONNX Runtime and
 // LibTorch on the same weights, all against the machine's float32 FMA peak; optionally training
 // throughput.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -60,6 +61,7 @@ struct Options {
   bool train = true, train_bf16 = false, spin = true, bf16 = false, int8 = false;
   std::string plugin, json_path, ort_dir;
   FlipAverage flip_average = FlipAverage::None;  // None: no flip-averaging rows
+  std::vector<std::string> bundles;              // --bundle: trained bundles instead of the presets
 };
 
 constexpr int kMaxCount = 1'000'000;  // the upper bound of every count option
@@ -108,6 +110,12 @@ void declare_options(CLI::App& app, Options& o) {
   app.add_flag("--bf16", o.bf16,
                "also time each bundle in bf16 (as `mtfcdd-train quantize --precision bf16` makes it, checked on the "
                "bench's random frames), alternating with the float32 plugin, and compare its maps");
+  app.add_option("--bundle", o.bundles,
+                 "time these trained bundles (comma-separated folders) instead of the presets: one view through the "
+                 "plugin against ONNX Runtime on its model.onnx, and the bundle as configured when it averages flips")
+      ->delimiter(',')
+      ->check(CLI::ExistingDirectory)
+      ->type_name("DIR");
   app.add_flag("--int8", o.int8,
                "also time each bundle quantized to int8 (input ranges calibrated on the bench's random frames), "
                "alternating with the float32 plugin, and compare its maps");
@@ -347,13 +355,17 @@ std::string two_decimals(const json& values) {
   return out;
 }
 
-void print_machine_and_peak(const json& report) {
+void print_machine(const json& report) {
   const json& m = report.at("machine");
-  const json& p = report.at("peak");
   std::printf("machine: %s, %d cores; %d threads on both sides; OpenCV %s, LibTorch %s; load average at start %.2f\n",
               m.at("cpu_model").get<std::string>().c_str(), m.at("cores").get<int>(), m.at("threads").get<int>(),
               m.at("opencv_version").get<std::string>().c_str(), m.at("libtorch_version").get<std::string>().c_str(),
               m.at("load_average_at_start")[0].get<double>());
+}
+
+void print_machine_and_peak(const json& report) {
+  print_machine(report);
+  const json& p = report.at("peak");
   const double peak = p.at("peak_gflops");
   std::printf("peak: %.1f GFLOP/s float32, a register-only FMA loop on %d threads, %s, best of %d bursts of %.0f ms\n",
               peak, p.at("fma_threads").get<int>(), p.at("fma_isa").get<std::string>().c_str(),
@@ -584,6 +596,105 @@ json results_json(const Options& o, const std::vector<Entry>& entries, bool with
   return results;
 }
 
+// --bundle: a trained bundle, copied into `dir` so that nothing is written beside the user's, and
+// the facts the timing needs (no FLOPs or parameters: its network is not rebuilt here).
+ModelFacts copied_bundle(const fs::path& bundle, const fs::path& dir) {
+  fs::create_directories(dir.parent_path());
+  fs::copy(bundle, dir, fs::copy_options::recursive);
+  const BundleManifest m = read_manifest(dir.string());
+  ModelFacts f;
+  f.input_size = m.input_width;
+  f.model_bytes = static_cast<int64_t>(fs::file_size(dir / m.model_file));
+  f.bundle_dir = dir.string();
+  return f;
+}
+
+// Each --bundle at each batch: one view (its flip averaging off) through the plugin and ONNX
+// Runtime alternating, as for the presets, and the bundle as configured when it averages flips.
+json time_bundles(const Options& o, bool with_ort, const TempDir& tmp) {
+  json rows = json::array();
+  for (size_t i = 0; i < o.bundles.size(); ++i) {
+    const std::string name = fs::path(o.bundles[i]).lexically_normal().filename().string();
+    const ModelFacts facts = copied_bundle(o.bundles[i], tmp.path() / ("bundle" + std::to_string(i)) / "as-configured");
+    const BundleManifest m = read_manifest(facts.bundle_dir);
+    // One view with the network's own maps, which ONNX Runtime gives and the maps are compared with:
+    // no flips, no smoothing, and "stretch" (on frames at the input size it makes fit's blob, but
+    // returns the maps as they are, not brought to the part's cells through the input).
+    ModelFacts one_view = facts;
+    one_view.bundle_dir = bundle_variant(facts.bundle_dir, "-one-view", [](BundleManifest& v) {
+      v.flip_average = FlipAverage::None;
+      v.resize = Resize::Stretch;
+      for (auto& t : v.types) t.smoothing = 0;
+    });
+    const bool configured_differs =
+        m.flip_average != FlipAverage::None || m.resize != Resize::Stretch ||
+        std::any_of(m.types.begin(), m.types.end(), [](const DefectType& t) { return t.smoothing > 0; });
+    for (int batch : o.batches) {
+      Entry e;
+      e.preset = name;
+      e.batch = batch;
+      e.facts = one_view;
+      time_plugin_and_ort(o, one_view, with_ort, {}, tmp.path() / ("bundle" + std::to_string(i)) / std::to_string(batch), e);
+      const auto plugin = per_image(e.plugin.call_ms, batch);
+      json r = {{"bundle", o.bundles[i]}, {"name", name}, {"input_size", facts.input_size},
+                {"precision", name_of(m.precision)}, {"flip_average", name_of(m.flip_average)}, {"batch", batch},
+                {"plugin_ms_median", median(plugin)}, {"plugin_ms_p95", p95(plugin)},
+                {"plugin_preprocess_ms_median", median(per_image(e.plugin.pre_ms, batch))},
+                {"plugin_network_ms_median", median(per_image(e.plugin.net_ms, batch))},
+                {"plugin_postprocess_ms_median", median(per_image(e.plugin.post_ms, batch))},
+                {"plugin_conv", e.plugin.conv}, {"plugin_peak_rss_mb", e.plugin.peak_rss_mb}};
+      if (with_ort) {
+        add_ort(r, e, 0);
+        for (const char* unknown : {"ort_gflops", "ort_fraction_of_peak"}) r.erase(unknown);  // no FLOP count here
+        if (m.precision != Precision::Float32) r.erase("ort_maps_match");  // ONNX Runtime runs the float32 graph
+        r["ort_version"] = e.ort_version;
+      }
+      if (configured_differs) {
+        std::cerr << "plugin " << name << " batch " << batch << ", as configured: " << o.warmup << " + " << o.runs
+                  << " calls\n";
+        const PluginResult as_configured =
+            run_plugin_child({o.plugin, facts.bundle_dir, batch, o.runs, o.warmup, o.threads, "", "", o.spin});
+        const auto ms = per_image(as_configured.call_ms, batch);
+        r["as_configured_ms_median"] = median(ms);
+        r["as_configured_ms_p95"] = p95(ms);
+      }
+      rows.push_back(r);
+    }
+  }
+  return rows;
+}
+
+void print_bundle_table(const json& report) {
+  const bool ort = report.at("ort").at("installed");
+  std::printf("Trained bundles: one view of the network's own maps (no flip averaging, smoothing or fit) through the "
+              "plugin%s; \"as configured\": the bundle as it is. ms/img p50 (p95), the plugin's parts p50:\n",
+              ort ? " against ONNX Runtime on its model.onnx and the same blob (ONNX Runtime runs the float32 graph)" : "");
+  std::printf("| bundle | input | precision | batch | plugin conv | plugin | pre / network / post | ORT | plugin/ORT "
+              "| per round | maps rel. L2 | flip average | as configured | peak RSS MiB |\n"
+              "|---|---:|---|---:|---|---:|---|---:|---:|---|---:|---|---:|---:|\n");
+  for (const auto& r : report.at("bundles")) {
+    const auto cell = [&r](const char* p50, const char* p95key) {
+      char b[48] = "-";
+      if (r.contains(p50)) std::snprintf(b, sizeof b, "%.2f (%.2f)", r.at(p50).get<double>(), r.at(p95key).get<double>());
+      return std::string(b);
+    };
+    char ratio[32] = "-", l2[32] = "-";
+    if (ort) {
+      std::snprintf(ratio, sizeof ratio, "%.3f", r.at("plugin_over_ort_ratio").get<double>());
+      std::snprintf(l2, sizeof l2, "%.1e", r.at("ort_maps_relative_l2").get<double>());
+    }
+    std::printf("| %s | %d | %s | %d | %s | %s | %.2f / %.2f / %.2f | %s | %s | %s | %s | %s | %s | %.0f |\n",
+                r.at("name").get<std::string>().c_str(), r.at("input_size").get<int>(),
+                r.at("precision").get<std::string>().c_str(), r.at("batch").get<int>(),
+                r.at("plugin_conv").get<std::string>().c_str(), cell("plugin_ms_median", "plugin_ms_p95").c_str(),
+                r.at("plugin_preprocess_ms_median").get<double>(), r.at("plugin_network_ms_median").get<double>(),
+                r.at("plugin_postprocess_ms_median").get<double>(), cell("ort_ms_median", "ort_ms_p95").c_str(), ratio,
+                ort ? two_decimals(r.at("plugin_over_ort_ratio_rounds")).c_str() : "-", l2,
+                r.at("flip_average").get<std::string>().c_str(),
+                cell("as_configured_ms_median", "as_configured_ms_p95").c_str(), r.at("plugin_peak_rss_mb").get<double>());
+  }
+}
+
 // Training images/s per preset, channels-last against NCHW.
 json training_json(const Options& o) {
   json training = json::array();
@@ -608,12 +719,31 @@ json training_json(const Options& o) {
   return training;
 }
 
+void write_json(const json& report, const std::string& path) {
+  if (path.empty()) return;
+  std::ofstream out(path);
+  out << report.dump(2) << "\n";
+  if (!out) throw std::runtime_error("cannot write " + path);
+  std::printf("results written to %s\n", path.c_str());
+}
+
+int run_bundles(const Options& o, bool with_ort, const TempDir& tmp, json& report) {
+  report["ort"] = {{"installed", with_ort}, {"dir", o.ort_dir}};
+  report["bundles"] = time_bundles(o, with_ort, tmp);
+  print_machine(report);
+  std::printf("\n");
+  print_bundle_table(report);
+  write_json(report, o.json_path);
+  return 0;
+}
+
 int run(const Options& o) {
   json report = report_header(o);
   const bool with_ort = ort_available(o.ort_dir);
   if (!with_ort)
     std::cerr << "mtfcdd-bench: " << kOrtInstallHint << " (looked in " << o.ort_dir << "); its columns are left out\n";
   const TempDir tmp;
+  if (!o.bundles.empty()) return run_bundles(o, with_ort, tmp, report);
   const std::vector<Entry> entries = time_inference(o, with_ort, tmp);
   report["peak"] = peak_json(o);
   report["ort"] = {{"installed", with_ort}, {"dir", o.ort_dir}};
@@ -623,12 +753,7 @@ int run(const Options& o) {
   report["results"] = results_json(o, entries, with_ort, report["peak"]["peak_gflops"].get<double>());
   report["training"] = training_json(o);
   print_report(report);
-  if (!o.json_path.empty()) {
-    std::ofstream out(o.json_path);
-    out << report.dump(2) << "\n";
-    if (!out) throw std::runtime_error("cannot write " + o.json_path);
-    std::printf("results written to %s\n", o.json_path.c_str());
-  }
+  write_json(report, o.json_path);
   return 0;
 }
 
