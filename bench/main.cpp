@@ -17,6 +17,7 @@
 #include <mtfcdd/flip_average.hpp>
 #include <mtfcdd/preprocess.hpp>
 #include "fma_peak.hpp"
+#include "layer_profile.hpp"
 #include "mtfcdd/cli.hpp"
 #include "ort_timing.hpp"
 #include "plugin_timing.hpp"
@@ -789,11 +790,24 @@ int main(int argc, char** argv) {
   reduce_cmd->add_option("--out", reduce_out, "the new bundle")->required();
   mtfcdd::cli::add_choice(reduce_cmd, "--precision", reduce_precision, "int8 or bf16",
                           {mtfcdd::Precision::BF16, mtfcdd::Precision::Int8});
+  LayerProfileRequest layers;
+  CLI::App* layers_cmd =
+      app.add_subcommand("layers", "where a bundle's forward spends its time: OpenCV DNN's per-layer profile of the "
+                                   "plugin's engine, summed per layer type");
+  layers_cmd->add_option("--bundle", layers.bundle, "the bundle folder")->required()->check(CLI::ExistingDirectory);
+  layers_cmd->add_option("--batch", layers.batch, "images per forward")->check(CLI::Range(1, 1024));
+  layers_cmd->add_option("--runs", layers.runs, "timed forwards")->check(CLI::Range(1, 100000));
+  layers_cmd->add_option("--warmup", layers.warmup, "untimed forwards before them")->check(CLI::Range(0, 100000));
+  layers.threads = options.threads;
+  layers_cmd->add_option("--threads", layers.threads, "threads (default: every core)")->check(CLI::Range(1, 1024));
+  layers_cmd->add_option("--top", layers.top, "slowest layers listed")->check(CLI::Range(0, 100000));
+  mtfcdd::cli::add_choice(layers_cmd, "--conv", layers.conv, "the engine's convolutions");
   if (const auto exit_code = mtfcdd::cli::parse(app, argc, argv)) return *exit_code;
   try {
     if (reduce_cmd->parsed()) return reduce_child_main(reduce_bundle, reduce_out, reduce_precision);
     if (plugin_cmd->parsed()) return plugin_child_main(plugin_child);
     if (export_cmd->parsed()) return export_child_main(export_child);
+    if (layers_cmd->parsed()) return layer_profile_main(layers);
     return run(options);
   } catch (const std::exception& e) {
     std::cerr << mtfcdd::cli::command_name(app) << ": error: " << e.what() << "\n";

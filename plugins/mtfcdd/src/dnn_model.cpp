@@ -290,6 +290,16 @@ cv::Mat DnnModel::forward(const cv::Mat& blob) {
   return out;
 }
 
+std::vector<LayerTime> DnnModel::layer_times() {
+  std::vector<double> ticks;
+  net_.getPerfProfile(ticks);
+  const std::vector<std::string> names = net_.getLayerNames();
+  std::vector<LayerTime> out;
+  for (size_t i = 0; i < ticks.size() && i < names.size(); ++i)
+    out.push_back({names[i], net_.getLayer(net_.getLayerId(names[i]))->type, ticks[i] * 1e3 / cv::getTickFrequency()});
+  return out;
+}
+
 std::map<std::string, Int8Range> DnnModel::calibrate_int8(const std::vector<cv::Mat>& blobs,
                                                           std::vector<cv::Mat>* maps) {
   if (conv_ != Conv::OneDnn || manifest_.precision != Precision::Float32)

@@ -58,6 +58,12 @@ bool have_int8();
 // or has no shape. Throws std::runtime_error on bytes that are not protobuf wire format.
 std::vector<int64_t> onnx_declared_input_shape(std::string_view onnx, std::string_view name);
 
+// One layer's share of the last forward (OpenCV DNN's per-layer profile).
+struct LayerTime {
+  std::string name, type;  // type: OpenCV's layer type ("OneDnnConvolution", "ReLU", "Eltwise", ...)
+  double ms = 0;
+};
+
 class DnnModel {
  public:
   // Throws std::runtime_error naming the bundle and the cause (missing file, unreadable ONNX,
@@ -76,6 +82,9 @@ class DnnModel {
   // over the manifest's flips (one network call of N times the views); throws if the network
   // produced a NaN or an infinity.
   cv::Mat forward(const cv::Mat& blob);
+
+  // Each layer's time in the last forward(), in the network's order: where a forward's time goes.
+  std::vector<LayerTime> layer_times();
 
   // The range of every convolution's input over forwards of `blobs` (as make_blob() makes them),
   // for an int8 bundle; `maps`, when given, receives those forwards' maps. Needs a float32 bundle
