@@ -112,8 +112,9 @@ void declare_options(CLI::App& app, Options& o) {
                "also time each bundle in bf16 (as `mtfcdd-train quantize --precision bf16` makes it, checked on the "
                "bench's random frames), alternating with the float32 plugin, and compare its maps");
   app.add_option("--bundle", o.bundles,
-                 "time these trained bundles (comma-separated folders) instead of the presets: one view through the "
-                 "plugin against ONNX Runtime on its model.onnx, and the bundle as configured when it averages flips")
+                 "time these trained bundles (comma-separated folders) instead of the presets: one view of the network's "
+                 "maps through the plugin against ONNX Runtime on its model.onnx, and the bundle as configured when it "
+                 "averages flips, smooths or fits")
       ->delimiter(',')
       ->check(CLI::ExistingDirectory)
       ->type_name("DIR");
@@ -610,12 +611,12 @@ ModelFacts copied_bundle(const fs::path& bundle, const fs::path& dir) {
   return f;
 }
 
-// Each --bundle at each batch: one view (its flip averaging off) through the plugin and ONNX
-// Runtime alternating, as for the presets, and the bundle as configured when it averages flips.
+// Each --bundle at each batch: one view of the network's maps through the plugin and ONNX Runtime
+// alternating, as for the presets, and the bundle as configured when it averages flips, smooths or fits.
 json time_bundles(const Options& o, bool with_ort, const TempDir& tmp) {
   json rows = json::array();
   for (size_t i = 0; i < o.bundles.size(); ++i) {
-    const std::string name = fs::path(o.bundles[i]).lexically_normal().filename().string();
+    const std::string name = fs::path(o.bundles[i] + "/.").lexically_normal().parent_path().filename().string();
     const ModelFacts facts = copied_bundle(o.bundles[i], tmp.path() / ("bundle" + std::to_string(i)) / "as-configured");
     const BundleManifest m = read_manifest(facts.bundle_dir);
     // One view with the network's own maps, which ONNX Runtime gives and the maps are compared with:
