@@ -598,12 +598,12 @@ json results_json(const Options& o, const std::vector<Entry>& entries, bool with
   return results;
 }
 
-// --bundle: a trained bundle, copied into `dir` so that nothing is written beside the user's, and
-// the facts the timing needs (no FLOPs or parameters: its network is not rebuilt here).
-ModelFacts copied_bundle(const fs::path& bundle, const fs::path& dir) {
-  fs::create_directories(dir.parent_path());
-  fs::copy(bundle, dir, fs::copy_options::recursive);
-  const BundleManifest m = read_manifest(dir.string());
+// --bundle: a trained bundle's two files (manifest `m` and its network) copied into `dir`, so that
+// nothing is written beside the user's, and the facts the timing needs (no FLOPs or parameters:
+// its network is not rebuilt here).
+ModelFacts copied_bundle(const fs::path& bundle, const BundleManifest& m, const fs::path& dir) {
+  fs::create_directories(dir);
+  for (const std::string& file : {std::string("model.json"), m.model_file}) fs::copy_file(bundle / file, dir / file);
   ModelFacts f;
   f.input_size = m.input_width;
   f.model_bytes = static_cast<int64_t>(fs::file_size(dir / m.model_file));
@@ -617,8 +617,8 @@ json time_bundles(const Options& o, bool with_ort, const TempDir& tmp) {
   json rows = json::array();
   for (size_t i = 0; i < o.bundles.size(); ++i) {
     const std::string name = fs::path(o.bundles[i] + "/.").lexically_normal().parent_path().filename().string();
-    const ModelFacts facts = copied_bundle(o.bundles[i], tmp.path() / ("bundle" + std::to_string(i)) / "as-configured");
-    const BundleManifest m = read_manifest(facts.bundle_dir);
+    const BundleManifest m = read_manifest(o.bundles[i]);  // names the user's folder when it is no bundle
+    const ModelFacts facts = copied_bundle(o.bundles[i], m, tmp.path() / ("bundle" + std::to_string(i)) / "as-configured");
     // One view with the network's own maps, which ONNX Runtime gives and the maps are compared with:
     // no flips, no smoothing, and "stretch" (on frames at the input size it makes fit's blob, but
     // returns the maps as they are, not brought to the part's cells through the input).

@@ -7,7 +7,11 @@
 set -euo pipefail
 n=${1:-30}
 train=$(realpath "${2:-build}")/bin/mtfcdd-train
-killed=${3:-1} survivor=$((1 - ${3:-1}))
+killed=${3:-1}
+[[ $n =~ ^[1-9][0-9]*$ ]] || { echo "N must be a positive count, not '$n'" >&2; exit 2; }
+[[ $killed =~ ^[01]$ ]] || { echo "KILLED_RANK must be 0 or 1, not '$killed'" >&2; exit 2; }
+[ -x "$train" ] || { echo "no trainer at $train (build first, or give BUILD)" >&2; exit 2; }
+survivor=$((1 - killed))
 work=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 "$train" toy-data --out "$work/toy" --type-count 2 --train 40 --val 12 --test 0 > /dev/null
