@@ -63,6 +63,7 @@ struct Options {
   std::string plugin, json_path, ort_dir;
   FlipAverage flip_average = FlipAverage::None;  // None: no flip-averaging rows
   std::vector<std::string> bundles;              // --bundle: trained bundles instead of the presets
+  std::string ort_model;                         // --ort-model: ONNX Runtime's form of the one --bundle
 };
 
 constexpr int kMaxCount = 1'000'000;  // the upper bound of every count option
@@ -118,6 +119,16 @@ void declare_options(CLI::App& app, Options& o) {
       ->delimiter(',')
       ->check(CLI::ExistingDirectory)
       ->type_name("DIR");
+  app.add_option("--ort-model", o.ort_model,
+                 "with one --bundle: ONNX Runtime runs this file instead of the bundle's model.onnx, the same network "
+                 "in the form it runs fastest (bench/ort_clip_graph.py writes MobileNet's ReLU6 as one Clip, which "
+                 "OpenCV 4.6 cannot import); the maps are still compared")
+      ->check(CLI::ExistingFile)
+      ->type_name("FILE");
+  app.callback([&o] {
+    if (!o.ort_model.empty() && o.bundles.size() != 1)
+      throw CLI::ValidationError("--ort-model", "needs exactly one --bundle, the network it is a form of");
+  });
   app.add_flag("--int8", o.int8,
                "also time each bundle quantized to int8 (input ranges calibrated on the bench's random frames), "
                "alternating with the float32 plugin, and compare its maps");
@@ -240,7 +251,8 @@ void time_plugin_and_ort(const Options& o, const ModelFacts& facts, bool with_or
     if (!with_ort) continue;
     std::cerr << "ONNX Runtime " << e.preset << " batch " << e.batch << " round " << round + 1 << "/" << o.rounds
               << "\n";
-    const OrtResult ort = run_ort_child({o.ort_dir, (fs::path(facts.bundle_dir) / m.model_file).string(), m.input_name,
+    const std::string ort_model = o.ort_model.empty() ? (fs::path(facts.bundle_dir) / m.model_file).string() : o.ort_model;
+    const OrtResult ort = run_ort_child({o.ort_dir, ort_model, m.input_name,
                                          m.maps_output, (work / "blob.f32").string(),
                                          {e.batch, 3, m.input_height, m.input_width}, o.threads, o.runs, o.warmup,
                                          (work / "ort_maps.f32").string(), o.spin});
@@ -650,6 +662,7 @@ json time_bundles(const Options& o, bool with_ort, const TempDir& tmp) {
         for (const char* unknown : {"ort_gflops", "ort_fraction_of_peak"}) r.erase(unknown);  // no FLOP count here
         if (m.precision != Precision::Float32) r.erase("ort_maps_match");  // ONNX Runtime runs the float32 graph
         r["ort_version"] = e.ort_version;
+        if (!o.ort_model.empty()) r["ort_model"] = o.ort_model;
       }
       if (configured_differs) {
         std::cerr << "plugin " << name << " batch " << batch << ", as configured: " << o.warmup << " + " << o.runs
@@ -668,9 +681,11 @@ json time_bundles(const Options& o, bool with_ort, const TempDir& tmp) {
 
 void print_bundle_table(const json& report) {
   const bool ort = report.at("ort").at("installed");
+  const std::string ort_model = report.at("ort").value("model", std::string("its model.onnx"));
   std::printf("Trained bundles: one view of the network's own maps (no flip averaging, smoothing or fit) through the "
               "plugin%s; \"as configured\": the bundle as it is. ms/img p50 (p95), the plugin's parts p50:\n",
-              ort ? " against ONNX Runtime on its model.onnx and the same blob (ONNX Runtime runs the float32 graph)" : "");
+              ort ? (" against ONNX Runtime on " + ort_model + " and the same blob (ONNX Runtime runs the float32 graph)").c_str()
+                  : "");
   std::printf("| bundle | input | precision | batch | plugin conv | plugin | pre / network / post | ORT | plugin/ORT "
               "| per round | maps rel. L2 | flip average | as configured | peak RSS MiB |\n"
               "|---|---:|---|---:|---|---:|---|---:|---:|---|---:|---|---:|---:|\n");
@@ -731,6 +746,7 @@ void write_json(const json& report, const std::string& path) {
 
 int run_bundles(const Options& o, bool with_ort, const TempDir& tmp, json& report) {
   report["ort"] = {{"installed", with_ort}, {"dir", o.ort_dir}};
+  if (!o.ort_model.empty()) report["ort"]["model"] = o.ort_model;
   report["bundles"] = time_bundles(o, with_ort, tmp);
   print_machine(report);
   std::printf("\n");

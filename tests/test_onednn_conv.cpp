@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <opencv2/dnn.hpp>
 #include <opencv2/dnn/all_layers.hpp>
 #include <opencv2/dnn/layer.hpp>
@@ -158,6 +159,34 @@ TEST_F(OneDnnConvTest, OtherOpenCvUsersKeepOpenCvConvolution) {
   EXPECT_TRUE(made.dynamicCast<cv::dnn::ConvolutionLayer>());
 }
 
+TEST(OneDnnPostOps, SixMinusReluOfSixMinusIsOneClip) {
+  using Kind = PostOp::Kind;
+  const PostOp relu{Kind::Relu, 0.f, 0.f}, six_minus{Kind::Linear, -1.f, 6.f};
+  // ReLU6 as the trainer writes it: min(relu(x), 6) = 6 - relu(6 - relu(x)).
+  EXPECT_EQ(simplified({relu, six_minus, relu, six_minus}), (std::vector<PostOp>{{Kind::Clip, 0.f, 6.f}}));
+  // Without the ReLU before: min(x, 6), a clip with no lower bound.
+  EXPECT_EQ(simplified({six_minus, relu, six_minus}),
+            (std::vector<PostOp>{{Kind::Clip, std::numeric_limits<float>::lowest(), 6.f}}));
+  // A ReLU, then a clip to [-1, 6]: the clip's lower bound becomes 0.
+  EXPECT_EQ(simplified({relu, {Kind::Clip, -1.f, 6.f}}), (std::vector<PostOp>{{Kind::Clip, 0.f, 6.f}}));
+}
+
+TEST(OneDnnPostOps, OtherSequencesStayAsTheyAre) {
+  using Kind = PostOp::Kind;
+  const PostOp relu{Kind::Relu, 0.f, 0.f}, leaky{Kind::Relu, 0.1f, 0.f};
+  const std::vector<std::vector<PostOp>> kept = {
+      {},
+      {relu},
+      {{Kind::Linear, -1.f, 5.f}, relu, {Kind::Linear, -1.f, 6.f}},  // two constants: 6 - relu(5 - x)
+      {{Kind::Linear, -2.f, 6.f}, relu, {Kind::Linear, -2.f, 6.f}},  // not a reflection
+      {{Kind::Linear, -1.f, 6.f}, leaky, {Kind::Linear, -1.f, 6.f}},
+      {leaky, {Kind::Clip, 0.f, 6.f}},                              // a leaky ReLU's negatives survive
+      {relu, {Kind::Clip, 1.f, 6.f}},                               // a lower bound above 0 stays
+      {relu, {Kind::Linear, -1.f, 6.f}, relu},                       // an unfinished pattern
+  };
+  for (const auto& ops : kept) EXPECT_EQ(simplified(ops), ops) << ops.size() << " ops";
+}
+
 TEST_F(OneDnnConvTest, ConsecutiveConvolutionsKeepTheBlockedLayout) {
   // The fixture is `small` with a 16-channel head: a chain of 3x3 convolutions (32..128
   // channels, ReLUs fused) and a 1x1 one to 3 maps. Every blob between two of them stays
@@ -171,6 +200,41 @@ TEST_F(OneDnnConvTest, ConsecutiveConvolutionsKeepTheBlockedLayout) {
     EXPECT_EQ(convs[i].input, i > 0);
     EXPECT_EQ(convs[i].output, i + 1 < convs.size());
   }
+}
+#endif
+
+#if defined(MTFCDD_WITH_ONEDNN) && defined(MTFCDD_TRAINER)
+// MobileNet at an even side: TF "SAME" pads its stride-2 convolutions one more at the bottom and
+// right, which OpenCV's importer writes as Padding layers before them, and the trainer writes ReLU6
+// as ReLU, 6 - x (Power), ReLU, 6 - x. Both run inside the oneDNN convolutions, so no ReLU or
+// Padding layer runs on its own; the maps match OpenCV's layers, with OpenCV's fusion and without.
+TEST_F(OneDnnConvTest, MobileNetPaddingAndReluSixRunInsideTheConvolutions) {
+  Exports exports;
+  const std::string bundle = exports.make(MTFCDD_TRAINER, "--preset mobilenet_v1 --type-count 3 --input-size 96");
+  DnnModel onednn(bundle, with_conv(Conv::OneDnn)), opencv(bundle, with_conv(Conv::OpenCv));
+  const cv::Mat blob = random_blob(2, onednn.manifest());
+  const cv::Mat want = opencv.forward(blob).clone();
+  // 1e-5: both agree within 7e-7 here; a padding misplaced by one pixel gave 1.05e-4 (the untrained
+  // head's maps change little with the features).
+  EXPECT_LT(relative_l2(onednn.forward(blob), want), 1e-5);
+  int paddings = 0, powers_run = 0;
+  for (const LayerTime& t : onednn.layer_times()) {
+    SCOPED_TRACE(t.name + " " + t.type);
+    paddings += t.type == kOneDnnPaddingType;
+    EXPECT_NE(t.type, "Padding");
+    if (t.type == "ReLU") EXPECT_EQ(t.ms, 0);
+    powers_run += t.type == "Power" && t.ms > 0;
+  }
+  EXPECT_EQ(paddings, 3);  // before conv1 and the depthwise conv_dw_2 and conv_dw_4 (stride 2)
+  EXPECT_LE(powers_run, 2);  // the head's pseudo-Huber's two additions, after no convolution
+
+  // Without OpenCV's fusion the padding layers pad on their own (into blocked blobs where the
+  // layout pass chose them).
+  const BundleManifest m = read_manifest(bundle);
+  cv::dnn::Net unfused = read_onnx_with_onednn(bundle + "/model.onnx", m);
+  unfused.enableFusion(false);
+  unfused.setInput(blob, m.input_name);
+  EXPECT_LT(relative_l2(unfused.forward(m.maps_output), want), 1e-5);
 }
 #endif
 

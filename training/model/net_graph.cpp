@@ -104,12 +104,14 @@ NetGraph::Id NetGraph::relu(Id x) {
   return add_node("Relu", {x}, {}, s, {});
 }
 
+// min(relu(x), 6) as 6 - relu(6 - relu(x)): a chain of four element-wise nodes, each used
+// once, which the detector runs as post-ops of the convolution before it. Opset 11's Clip, the
+// obvious node, takes its bounds as inputs, which OpenCV 4.6's importer refuses.
 NetGraph::Id NetGraph::relu6(Id x) {
   const Shape s = shape(x);
-  flops_ += 3 * s.c * s.h * s.w;
-  const Id low = relu(x);
-  const Id high = relu(add_node("Add", {x}, {add_scalar(-6.f)}, s, {}));
-  return add_node("Sub", {low, high}, {}, s, {});
+  flops_ += 2 * s.c * s.h * s.w;  // the two subtractions; relu() counts itself
+  const auto six_minus = [&](Id v) { return add_node("Sub", {}, {add_scalar(6.f), value_name(v)}, s, {}); };
+  return six_minus(relu(six_minus(relu(x))));
 }
 
 Shape NetGraph::pooled(const Shape& s, int64_t k, int64_t stride, const Pads& p) const {

@@ -19,10 +19,35 @@
 namespace mtfcdd {
 
 const char* const kOneDnnConvType = "OneDnnConvolution";
+const char* const kOneDnnPaddingType = "OneDnnPadding";
 
 namespace {
 
 using namespace onednn;
+
+// The post-op that computes `layer`, if it is one of those.
+std::optional<PostOp> post_op_of(const cv::Ptr<cv::dnn::Layer>& layer) {
+  if (const auto relu = layer.dynamicCast<cv::dnn::ReLULayer>()) return PostOp{PostOp::Kind::Relu, relu->negativeSlope, 0.f};
+  if (const auto clip = layer.dynamicCast<cv::dnn::ReLU6Layer>()) return PostOp{PostOp::Kind::Clip, clip->minValue, clip->maxValue};
+  if (const auto power = layer.dynamicCast<cv::dnn::PowerLayer>(); power && power->power == 1.f)
+    return PostOp{PostOp::Kind::Linear, power->scale, power->shift};
+  return std::nullopt;
+}
+
+dnnl::algorithm algorithm_of(PostOp::Kind kind) {
+  switch (kind) {
+    case PostOp::Kind::Relu: return dnnl::algorithm::eltwise_relu;
+    case PostOp::Kind::Clip: return dnnl::algorithm::eltwise_clip;
+    case PostOp::Kind::Linear: break;
+  }
+  return dnnl::algorithm::eltwise_linear;
+}
+
+// A padding layer fused into the convolution after it (OneDnnPaddingLayer).
+struct Padded {
+  memory::dims begin, end;  // the padding layer's, on H and W
+  bool own_src_blocked;     // the convolution's input layout before it was fused
+};
 
 class OneDnnConvLayer final : public BlockedLayer {
  public:
@@ -51,15 +76,29 @@ class OneDnnConvLayer final : public BlockedLayer {
   // Nothing is left to OpenCV's convolution, whose finalize would pack a copy of the weights.
   void finalize(cv::InputArrayOfArrays, cv::OutputArrayOfArrays) override {}
 
-  // OpenCV offers the activation that follows; a ReLU runs as a post-op on the convolution's
-  // output while it is still in cache. An empty pointer (Layer::unsetAttached, before the
-  // network is set up again) drops it.
+  // OpenCV offers the layers that follow, one at a time while each has one consumer: ReLUs,
+  // clips and affine maps run as post-ops on the convolution's output while it is still in
+  // cache (a ReLU6 exported as ReLU, 6 - x, ReLU, 6 - x is one pass instead of four).
+  bool tryFuse(cv::Ptr<cv::dnn::Layer>& top) override {
+    const std::optional<PostOp> op = post_op_of(top);
+    if (op) post_ops_.push_back(*op);
+    return op.has_value();
+  }
+  // Layer::unsetAttached, before OpenCV sets the network up again, drops what was fused.
   bool setActivation(const cv::Ptr<cv::dnn::ActivationLayer>& layer) override {
-    const auto relu = layer.dynamicCast<cv::dnn::ReLULayer>();
-    if (!layer) relu_slopes_.clear();
-    if (!relu) return false;
-    relu_slopes_.push_back(relu->negativeSlope);
-    return true;
+    if (!layer) {
+      post_ops_.clear();
+      if (padded_) set_layouts(padded_->own_src_blocked, dst_blocked_);
+      padded_.reset();
+    }
+    return false;
+  }
+
+  // The padding layer before this one (OneDnnPaddingLayer) was fused into it: from now on the
+  // input is that layer's, unpadded, in its layout, and oneDNN pads it on the fly.
+  void take_padding(const memory::dims& begin, const memory::dims& end, bool src_blocked) {
+    padded_ = Padded{begin, end, src_blocked_};
+    set_layouts(src_blocked, dst_blocked_);
   }
 
   void forward(cv::InputArrayOfArrays inputs_arr, cv::OutputArrayOfArrays outputs_arr,
@@ -113,13 +152,13 @@ class OneDnnConvLayer final : public BlockedLayer {
     dnnl::reorder to_src, from_dst;
   };
   // The batch is dynamic, and oneDNN splits the work for a thread count when it creates the
-  // primitive: a plan per (input shape, threads, fused ReLUs).
-  using PlanKey = std::tuple<std::vector<int>, int, std::vector<float>>;
+  // primitive: a plan per (input shape, threads, fused activations).
+  using PlanKey = std::tuple<std::vector<int>, int, std::vector<PostOp>>;
 
   void layouts_changed() override { plans_.clear(); }
 
   Plan& plan_for(const cv::Mat& src, const cv::Mat& dst, int threads) {
-    PlanKey key{std::vector<int>(src.size.p, src.size.p + 4), threads, relu_slopes_};
+    PlanKey key{std::vector<int>(src.size.p, src.size.p + 4), threads, post_ops_};
     auto it = plans_.find(key);
     if (it == plans_.end()) it = plans_.emplace(std::move(key), make_plan(src, dst)).first;
     return it->second;
@@ -177,9 +216,9 @@ class OneDnnConvLayer final : public BlockedLayer {
     const dnnl::convolution_forward::desc desc(
         dnnl::prop_kind::forward_inference, alg, src,
         memory::desc(weight_dims(), weights, Tag::any), bias, dst, to_dims(opencv_->strides), dilates,
-        to_dims(opencv_->pads_begin), to_dims(opencv_->pads_end));
+        pads(opencv_->pads_begin, &Padded::begin), pads(opencv_->pads_end, &Padded::end));
     dnnl::post_ops ops;
-    for (float slope : relu_slopes_) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, slope, 0.f);
+    for (const PostOp& op : simplified(post_ops_)) ops.append_eltwise(1.f, algorithm_of(op.kind), op.alpha, op.beta);
     dnnl::primitive_attr attr = user_scratchpad();
     if (!out_scales.empty()) attr.set_output_scales(1 << 1, out_scales);  // dst dimension 1: the channels
     attr.set_post_ops(ops);
@@ -242,9 +281,9 @@ class OneDnnConvLayer final : public BlockedLayer {
     };
     if (!bias_ && blobs.size() > 1)
       bias_ = memory({{dst.size[1]}, kF32, Tag::x}, eng, blobs[1].data);
-    const auto pd_of = [&](dnnl::algorithm alg) {
-      return conv_pd(layout(src_dims, src_blocked_, dt), dt, bias_ ? bias_.get_desc() : memory::desc(),
-                     layout(dst_dims, dst_blocked_, kF32), {}, alg);
+    const auto pd_of = [&](dnnl::algorithm alg, bool both_blocked = false) {
+      return conv_pd(layout(src_dims, src_blocked_ || both_blocked, dt), dt, bias_ ? bias_.get_desc() : memory::desc(),
+                     layout(dst_dims, dst_blocked_ || both_blocked, kF32), {}, alg);
     };
     dnnl::convolution_forward::primitive_desc pd;
     if (dt == kF32 && winograd_fits()) try {
@@ -252,6 +291,11 @@ class OneDnnConvLayer final : public BlockedLayer {
       } catch (const dnnl::error&) {  // no Winograd kernel for this shape on this CPU
       }
     if (!pd) pd = pd_of(dnnl::algorithm::convolution_direct);
+    // Given one side blocked and left to choose the other, oneDNN may choose NHWC there, for
+    // which it has only its reference kernel (a stride-2 depthwise convolution after a Padding
+    // layer ran 70-150x slower); blocked on both sides, it has a real one.
+    if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0 && src_blocked_ != dst_blocked_)
+      pd = pd_of(dnnl::algorithm::convolution_direct, true);
     Plan p = plan_of(pd, src_dims, dst_dims);
     if (pd.src_desc() != p.plain_src) {
       p.src = pd.src_desc();
@@ -270,6 +314,14 @@ class OneDnnConvLayer final : public BlockedLayer {
     const auto ones = [](const std::vector<size_t>& v) { return std::all_of(v.begin(), v.end(), [](size_t x) { return x == 1; }); };
     return groups_ == 1 && w.size[1] >= 16 && w.size[2] == 3 && w.size[3] == 3 && ones(opencv_->strides) &&
            ones(opencv_->dilations);
+  }
+
+  // The convolution's own padding on one side, plus a fused padding layer's.
+  memory::dims pads(const std::vector<size_t>& own, memory::dims Padded::*fused) const {
+    memory::dims out = to_dims(own);
+    if (padded_)
+      for (size_t d = 0; d < out.size(); ++d) out[d] += ((*padded_).*fused)[d];
+    return out;
   }
 
   // OpenCV's [O, I/g, kh, kw] weights as oneDNN sees them: [g, O/g, I/g, kh, kw] when grouped.
@@ -297,7 +349,8 @@ class OneDnnConvLayer final : public BlockedLayer {
   bool bf16_ = false, recording_ = false;
   std::optional<Int8Range> int8_;
   Int8Range recorded_;
-  std::vector<float> relu_slopes_;  // the fused ReLUs' negative slopes, in order
+  std::vector<PostOp> post_ops_;  // the fused activations, in order
+  std::optional<Padded> padded_;
   dnnl::stream stream_{cpu_engine()};
   memory bias_;  // on blobs[1]'s data; empty without a bias
   std::vector<memory> weights_;
@@ -315,11 +368,83 @@ cv::Ptr<cv::dnn::Layer> create_conv_layer(cv::dnn::LayerParams& params) {
   return cv::makePtr<OneDnnConvLayer>(params, opencv);
 }
 
+// OpenCV's importer puts a "Padding" layer (a full copy of the blob) before each convolution
+// whose padding differs between sides, as TF's "SAME" does with stride 2 (MobileNet's). This one
+// gives its padding to the oneDNN convolution it feeds when OpenCV offers to fuse the two; OpenCV
+// then skips the convolution, and this layer's forward runs it on the unpadded input. Unfused, it
+// pads through a oneDNN reorder into the padded blob's interior, in either layout.
+class OneDnnPaddingLayer final : public BlockedLayer {
+ public:
+  OneDnnPaddingLayer(const cv::dnn::LayerParams& params, cv::Ptr<cv::dnn::Layer> opencv, memory::dims begin,
+                     memory::dims end)
+      : BlockedLayer(params, std::move(opencv)), begin_(std::move(begin)), end_(std::move(end)) {
+    type = kOneDnnPaddingType;
+  }
+
+  // The convolution first, then what follows it (its post-ops), handed on to it.
+  bool tryFuse(cv::Ptr<cv::dnn::Layer>& top) override {
+    if (conv_) return conv_->tryFuse(top);
+    conv_ = top.dynamicCast<OneDnnConvLayer>();
+    if (conv_) conv_->take_padding(begin_, end_, src_blocked_);
+    return static_cast<bool>(conv_);
+  }
+  bool setActivation(const cv::Ptr<cv::dnn::ActivationLayer>& layer) override {
+    if (!layer) conv_.reset();  // Layer::unsetAttached: the convolution drops the padding itself
+    return false;
+  }
+
+  void forward(cv::InputArrayOfArrays inputs_arr, cv::OutputArrayOfArrays outputs_arr,
+               cv::OutputArrayOfArrays internals_arr) override {
+    if (conv_) return conv_->forward(inputs_arr, outputs_arr, internals_arr);
+    std::vector<cv::Mat> inputs, outputs;
+    inputs_arr.getMatVector(inputs);
+    outputs_arr.getMatVector(outputs);
+    if (inputs.size() != 1 || outputs.size() != 1 || inputs[0].dims != 4 || inputs[0].type() != CV_32F ||
+        !inputs[0].isContinuous() || !outputs[0].isContinuous())
+      CV_Error(cv::Error::StsBadArg, "padding '" + name + "' expects one continuous float32 NCHW input and one output");
+    const OmpThreads threads(threads_);
+    try {
+      const memory::dims src_dims = dims_of(inputs[0]);
+      const memory::desc dst = blob_desc(dims_of(outputs[0]), dst_blocked_);
+      const memory::desc interior = dst.submemory_desc(src_dims, {0, 0, begin_[0], begin_[1]});
+      const dnnl::engine& eng = cpu_engine();
+      memory from(blob_desc(src_dims, src_blocked_), eng, inputs[0].data), to(interior, eng, outputs[0].data);
+      outputs[0].setTo(0);
+      dnnl::reorder(from, to).execute(stream_, from, to);
+      stream_.wait();
+    } catch (const dnnl::error& e) {
+      CV_Error(cv::Error::StsError, "oneDNN padding '" + name + "' failed: " + e.what());
+    }
+  }
+
+ private:
+  void layouts_changed() override {}
+
+  memory::dims begin_, end_;  // on H and W
+  cv::Ptr<OneDnnConvLayer> conv_;
+  dnnl::stream stream_{cpu_engine()};
+};
+
+// Zeros around H and W only (OpenCV's "paddings": before and after, per axis) are ours.
+cv::Ptr<cv::dnn::Layer> create_padding_layer(cv::dnn::LayerParams& params) {
+  cv::Ptr<cv::dnn::Layer> opencv = cv::dnn::PaddingLayer::create(params);
+  if (!params.has("paddings") || params.get<float>("value", 0.f) != 0.f ||
+      params.get<std::string>("type", "constant") != "constant" || params.get<int>("input_dims", -1) != -1)
+    return opencv;
+  const cv::dnn::DictValue& p = params.get("paddings");
+  if (p.size() != 8 || p.get<int>(0) || p.get<int>(1) || p.get<int>(2) || p.get<int>(3)) return opencv;
+  memory::dims begin{p.get<int>(4), p.get<int>(6)}, end{p.get<int>(5), p.get<int>(7)};
+  if (std::any_of(begin.begin(), begin.end(), [](auto v) { return v < 0; }) ||
+      std::any_of(end.begin(), end.end(), [](auto v) { return v < 0; }))
+    return opencv;
+  return cv::makePtr<OneDnnPaddingLayer>(params, opencv, std::move(begin), std::move(end));
+}
+
 // Layers that compute their output element by element from inputs of one shape, or a channel
 // concatenation (the same copies in both layouts when every part is in whole blocks): they give
 // the same result whichever layout their blobs hold, as long as all of them hold the same one.
 bool layout_agnostic(const cv::Ptr<cv::dnn::Layer>& layer, const std::vector<cv::dnn::MatShape>& inputs) {
-  if (layer->type == "ReLU") return true;
+  if (layer->type == "ReLU" || layer->type == "ReLU6" || layer->type == "Power") return true;
   if (layer->type == "Eltwise" || layer->type == kSumType)
     return std::all_of(inputs.begin(), inputs.end(), [&](const cv::dnn::MatShape& s) { return s == inputs[0]; });
   const auto concat = layer.dynamicCast<cv::dnn::ConcatLayer>();
@@ -383,6 +508,25 @@ void choose_layouts(cv::dnn::Net& net, const cv::dnn::MatShape& input_shape) {
 
 }  // namespace
 
+std::vector<PostOp> simplified(const std::vector<PostOp>& ops) {
+  using Kind = PostOp::Kind;
+  const PostOp relu{Kind::Relu, 0.f, 0.f};
+  std::vector<PostOp> out;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    PostOp op = ops[i];
+    const PostOp c_minus{Kind::Linear, -1.f, op.beta};  // c - x
+    if (op == c_minus && i + 2 < ops.size() && ops[i + 1] == relu && ops[i + 2] == c_minus) {
+      op = {Kind::Clip, std::numeric_limits<float>::lowest(), op.beta};
+      i += 2;
+    }
+    if (op.kind == Kind::Clip && op.alpha <= 0.f && op.beta >= 0.f && !out.empty() && out.back() == relu)
+      out.back() = {Kind::Clip, 0.f, op.beta};
+    else
+      out.push_back(op);
+  }
+  return out;
+}
+
 bool cpu_has_bf16() {
   const auto bits = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
   return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & bits) == bits;
@@ -419,7 +563,8 @@ bool cpu_has_vnni() {
 cv::dnn::Net read_onnx_with_onednn(const std::string& path, const BundleManifest& m, int threads) {
   const std::lock_guard<std::mutex> lock(factory_mutex());
   static const std::pair<const char*, cv::dnn::LayerFactory::Constructor> kOurs[] = {
-      {"Convolution", create_conv_layer}, {"Pooling", create_pooling_layer}, {"Eltwise", create_sum_layer}};
+      {"Convolution", create_conv_layer}, {"Pooling", create_pooling_layer}, {"Eltwise", create_sum_layer},
+      {"Padding", create_padding_layer}};
   for (const auto& [type, create] : kOurs) cv::dnn::LayerFactory::registerLayer(type, create);
   // The factory keeps a stack per type: unregistering pops ours and OpenCV's is back.
   struct Restore {

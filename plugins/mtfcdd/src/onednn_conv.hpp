@@ -7,6 +7,7 @@
 #include <mtfcdd/bundle.hpp>
 #include <opencv2/dnn.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace mtfcdd {
@@ -14,12 +15,16 @@ namespace mtfcdd {
 // The OpenCV layer type of the convolutions that run through oneDNN (OpenCV's own are
 // "Convolution").
 extern const char* const kOneDnnConvType;
+// The layer type of the zero paddings that run through oneDNN, each fused with the convolution
+// it feeds where OpenCV's fusion is on (OpenCV's own are "Padding").
+extern const char* const kOneDnnPaddingType;
 
-// Reads an ONNX model whose 2-D convolutions with constant weights, 2-D max and average poolings
-// and sums of two blobs run through oneDNN; the rest (1-D or 3-D convolutions, "SAME" padding,
-// weights computed at run time, broadcasting sums) is OpenCV's own. Blobs passed only between
-// oneDNN convolutions and poolings (directly or through ReLUs, sums and channel concatenations)
-// stay in oneDNN's blocked layout; the bundle's input shape (batch 1; any batch runs) gives those
+// Reads an ONNX model whose 2-D convolutions with constant weights, 2-D max and average poolings,
+// sums of two blobs and zero paddings run through oneDNN, with the ReLUs, clips and affine maps
+// after a convolution (and a padding before it) fused into it; the rest (1-D or 3-D convolutions,
+// "SAME" padding, weights computed at run time, broadcasting sums) is OpenCV's own. Blobs passed
+// only between oneDNN layers (directly or through element-wise layers, sums and channel
+// concatenations) stay in oneDNN's blocked layout; the bundle's input shape (batch 1; any batch runs) gives those
 // blobs' channel counts.
 // OpenCV's layer factory is process-global, so the oneDNN layers are registered only while this
 // call creates the network's layers, under a process-wide lock, and OpenCV's built-in ones are
@@ -33,6 +38,24 @@ extern const char* const kOneDnnConvType;
 cv::dnn::Net read_onnx_with_onednn(const std::string& path, const BundleManifest& m, int threads = 0);
 // What `threads` (as above) comes to on the calling thread.
 int onednn_threads(int threads);
+
+// An element-wise operation that a oneDNN convolution applies to its output while it is still in
+// cache (a post-op): ReLU with negative slope alpha, a clip to [alpha, beta], or alpha x + beta.
+struct PostOp {
+  enum class Kind { Relu, Clip, Linear };
+  Kind kind;
+  float alpha, beta;
+  friend bool operator==(const PostOp& a, const PostOp& b) {
+    return a.kind == b.kind && a.alpha == b.alpha && a.beta == b.beta;
+  }
+  friend bool operator<(const PostOp& a, const PostOp& b) {
+    return std::tie(a.kind, a.alpha, a.beta) < std::tie(b.kind, b.alpha, b.beta);
+  }
+};
+// `ops` with each c - relu(c - x) (c - x, ReLU, c - x: how the trainer writes ReLU6, see
+// NetGraph::relu6) as one clip at c, and a ReLU followed by a clip at c >= 0 as a clip to [0, c]:
+// oneDNN's GEMM convolution runs each post-op as a pass over the output of its own.
+std::vector<PostOp> simplified(const std::vector<PostOp>& ops);
 
 // Whether this CPU has AVX512_BF16, which oneDNN's bf16 convolution kernels need.
 bool cpu_has_bf16();
