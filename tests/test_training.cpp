@@ -150,6 +150,37 @@ TEST(Training, WeightAverageSurvivesResume) {
   fs::remove_all(root);
 }
 
+// A rank killed during the final calibration leaves the bundle exported but uncalibrated (the
+// export writes it before the ranks score the validation split). --resume with the same epochs
+// trains nothing, and exports and calibrates again: the thresholds the lost calibration would
+// have written.
+TEST(Training, ResumeAfterTheLastEpochCalibratesTheBundleAgain) {
+  const auto root = fs::temp_directory_path() / ("mtfcdd_recal_" + std::to_string(::getpid()));
+  write_toy_dataset((root / "data").string(), 2, 48, {48, 16, 16}, 7);
+  torch::manual_seed(5);
+  ASSERT_EQ(run_training(resumable_config(root, "run", 2)), 0);
+  const std::string bundle = (root / "run" / "bundle").string();
+  const BundleManifest calibrated = read_manifest(bundle);
+  ASSERT_TRUE(calibrated.calibrated);
+  BundleManifest lost = calibrated;  // as the export left it
+  lost.calibrated = false;
+  for (auto& t : lost.types) t.image_threshold = 0.5;
+  write_manifest(lost, bundle);
+
+  TrainConfig again = resumable_config(root, "run", 2);
+  again.resume = true;
+  ASSERT_EQ(run_training(again), 0);
+  const BundleManifest redone = read_manifest(bundle);
+  EXPECT_TRUE(redone.calibrated);
+  ASSERT_EQ(redone.types.size(), calibrated.types.size());
+  for (size_t i = 0; i < redone.types.size(); ++i) {
+    EXPECT_DOUBLE_EQ(redone.types[i].image_threshold, calibrated.types[i].image_threshold) << redone.types[i].name;
+    EXPECT_DOUBLE_EQ(redone.types[i].pixel_threshold, calibrated.types[i].pixel_threshold) << redone.types[i].name;
+  }
+  EXPECT_EQ(history_of(root / "run").size(), 2u);  // no epoch trained again
+  fs::remove_all(root);
+}
+
 // A checkpoint records the input it was trained on: resuming it with another resize is refused.
 TEST(Training, ResumeWithAnotherResizeIsRefused) {
   const auto root = fs::temp_directory_path() / ("mtfcdd_resize_" + std::to_string(::getpid()));
