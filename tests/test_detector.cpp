@@ -9,6 +9,7 @@
 
 #include "detector.hpp"
 #include <mtfcdd/flip_average.hpp>
+#include <mtfcdd/onnx_wire.hpp>
 #include "test_util.hpp"
 
 using namespace mtfcdd;
@@ -216,6 +217,77 @@ TEST(OnnxDeclaredInputShape, ReadsTheNamedGraphInput) {
   EXPECT_EQ(onnx_declared_input_shape(model, "image"), (std::vector<int64_t>{-1, 3, 300}));
   EXPECT_TRUE(onnx_declared_input_shape(model, "scores").empty());
   EXPECT_THROW(onnx_declared_input_shape(model.substr(0, model.size() - 1), "image"), std::runtime_error);
+}
+
+// A TensorProto (fields: dims 1, data_type 2, name 8, raw_data 9, float_data 4) of FLOAT (1) or
+// INT64 (7) values with dims below 128.
+static std::string tensor(const std::string& name, const std::vector<int>& dims, int data_type,
+                          const std::string& data_fields) {
+  std::string t;
+  for (int d : dims) t += std::string{'\x08', char(d)};
+  return t + std::string{'\x10', char(data_type)} + proto_field(8, name) + data_fields;
+}
+static std::string model_with(const std::string& graph) { return std::string("\x08\x07", 2) + proto_field(7, graph); }
+
+TEST(OnnxModelProblem, CountsTheValuesOpenCvCopies) {
+  const auto raw = [](size_t bytes) { return proto_field(9, std::string(bytes, '\0')); };
+  const auto floats = [](size_t n) { return proto_field(4, std::string(4 * n, '\0')); };  // packed float_data
+  const auto initializer = [](const std::string& t) { return model_with(proto_field(5, t)); };
+  // Exact: 2 x 3 float32 in raw_data (24 bytes), or in float_data; a scalar (no dims) of 4 bytes.
+  EXPECT_EQ(onnx_model_problem(initializer(tensor("w", {2, 3}, 1, raw(24)))), "");
+  EXPECT_EQ(onnx_model_problem(initializer(tensor("w", {2, 3}, 1, floats(6) + raw(4)))), "");  // float_data wins
+  EXPECT_EQ(onnx_model_problem(initializer(tensor("s", {}, 1, raw(4)))), "");
+  EXPECT_EQ(onnx_model_problem(initializer(tensor("e", {0, 3}, 1, ""))), "");  // no values needed
+  // Short: 20 bytes are 5 values, 22 are 5 and a part; 5 in float_data; none at all.
+  EXPECT_EQ(onnx_model_problem(initializer(tensor("w", {2, 3}, 1, raw(20)))),
+            "tensor 'w' holds 5 values where its dims [ 2 3 ] need 6");
+  EXPECT_EQ(onnx_model_problem(initializer(tensor("w", {2, 3}, 1, raw(22)))),
+            "tensor 'w' holds 5 and a part values where its dims [ 2 3 ] need 6");
+  EXPECT_EQ(onnx_model_problem(initializer(tensor("w", {2, 3}, 1, floats(5)))),
+            "tensor 'w' holds 5 values where its dims [ 2 3 ] need 6");
+  EXPECT_EQ(onnx_model_problem(initializer(tensor("s", {}, 1, ""))),
+            "tensor 's' holds no values where its dims [ ] need 1 (external data is not read)");
+  // INT64 reads int64_data or raw_data (8 bytes a value): float_data does not count.
+  EXPECT_EQ(onnx_model_problem(initializer(tensor("shape", {2}, 7, raw(16)))), "");
+  EXPECT_EQ(onnx_model_problem(initializer(tensor("shape", {2}, 7, floats(4)))),
+            "tensor 'shape' holds no values where its dims [ 2 ] need 2 (external data is not read)");
+  // A node attribute's tensor (a Constant's value) is checked too, after the initializers.
+  const std::string node = proto_field(1, proto_field(5, proto_field(1, "value") + proto_field(5, tensor("c", {4}, 1, raw(12)))));
+  EXPECT_EQ(onnx_model_problem(model_with(node)), "tensor 'c' holds 3 values where its dims [ 4 ] need 4");
+  // A negative dimension (varint -1: ten bytes); bytes that are no protobuf.
+  const std::string negative = std::string("\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x10\x01", 13) + proto_field(8, "n");
+  EXPECT_EQ(onnx_model_problem(initializer(negative)), "tensor 'n' has dims [ -1 ], negative or over 2^40 values");
+  EXPECT_THROW(onnx_model_problem(initializer(tensor("w", {2, 3}, 1, raw(24))).substr(0, 10)), std::runtime_error);
+}
+
+TEST(OnnxModelProblem, NodesReadOnlyWhatIsDefinedBeforeThem) {
+  // graph{input "image", initializer "w", node Conv(image, w) -> conv, node Relu(conv) -> r}
+  const std::string image = proto_field(11, proto_field(1, "image"));
+  const std::string w = proto_field(5, tensor("w", {1}, 1, proto_field(9, std::string(4, '\0'))));
+  const auto node = [](const std::string& op, const std::vector<std::string>& in, const std::string& out) {
+    std::string n;
+    for (const auto& i : in) n += proto_field(1, i);
+    return proto_field(1, n + proto_field(2, out) + proto_field(4, op));
+  };
+  const std::string conv = node("Conv", {"image", "w"}, "conv"), relu = node("Relu", {"conv"}, "r");
+  EXPECT_EQ(onnx_model_problem(model_with(image + w + conv + relu)), "");
+  EXPECT_EQ(onnx_model_problem(model_with(image + w + node("Conv", {"image", "w", ""}, "conv"))), "");  // "": unset
+  EXPECT_EQ(onnx_model_problem(model_with(image + node("Conv", {"image", "b"}, "conv"))),
+            "node 0 (Conv) reads 'b', which no graph input, initializer or earlier node defines");
+  EXPECT_EQ(onnx_model_problem(model_with(image + w + relu + conv)),  // out of order
+            "node 0 (Relu) reads 'conv', which no graph input, initializer or earlier node defines");
+}
+
+// The tensor OpenCV's importer would have copied past its data (found by fuzz_onnx: w's dims
+// [3 12 3 3] over 81 values) is refused before OpenCV reads the file, naming it.
+TEST_F(DetectorTest, RefusesAModelWhoseTensorHoldsFewerValuesThanItsDims) {
+  test::TempDir dir;
+  const auto copy = patched_bundle(dir, "short", json::object());
+  std::filesystem::copy_file(std::filesystem::path(MTFCDD_FUZZ_CORPUS) / "onnx/dims_beyond_raw_data.onnx", copy / "model.onnx",
+                             std::filesystem::copy_options::overwrite_existing);
+  EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); })
+                .find("tensor 'w' holds 81 values where its dims [ 3 12 3 3 ] need 324"),
+            std::string::npos);
 }
 
 // The test bundle's model.onnx declares a 64x64 input; OpenCV sizes layers from that, and ran them

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Writes corpus/onnx/pool.onnx and pool_32.onnx: the smallest networks shaped like a bundle's model
-(input "image" 1x3x64x64 or 1x3x32x32; "anomaly_maps" 1x3x8x8 or 1x3x4x4 by 8x8 average pooling;
-"scores" 1x3 their means), so that the fuzzer starts from bytes the ONNX importer and the bundle's
-manifest accept. Plain protobuf wire format, no deps."""
+"""Writes corpus/onnx/pool.onnx, pool_32.onnx and pad_relu6_32.onnx: the smallest networks shaped
+like a bundle's model (input "image" 1x3x64x64 or 1x3x32x32; "anomaly_maps" 1x3x8x8 or 1x3x4x4,
+by 8x8 average pooling, or by a stride-2 convolution, ReLU6 and 4x4 pooling; "scores" 1x3 their
+means), so that the fuzzer starts from bytes the ONNX importer and the bundle's manifest accept.
+Plain protobuf wire format, no deps."""
 import os
+import struct
 
 
 def varint(n):
@@ -52,8 +54,40 @@ def pool_model(side):
     return field(1, 7) + field(8, field(1, "") + field(2, 13)) + field(7, graph)
 
 
+def tensor(name, dims, values):
+    return (b"".join(field(1, d) for d in dims) + field(2, 1) + field(8, name) +
+            field(9, struct.pack("<%df" % len(values), *values)))
+
+
+def pad_relu6_model(side):
+    """A stride-2 convolution with TF "SAME" padding (one more at the bottom and right), which
+    OpenCV's importer writes as a Padding layer before it, then ReLU6 as the trainer writes it
+    (ReLU, 6 - x, ReLU, 6 - x): the layers the detector fuses into its oneDNN convolution."""
+    half, maps = side // 2, side // 8
+    weights = [((i * 7) % 11 - 5) / 4.0 for i in range(3 * 3 * 3 * 3)]
+    graph = (field(1, node(["image", "w", "b"], ["conv"], "Conv",
+                           [ints_attr("kernel_shape", [3, 3]), ints_attr("strides", [2, 2]),
+                            ints_attr("pads", [0, 0, 1, 1])])) +
+             field(1, node(["conv"], ["r1"], "Relu", [])) +
+             field(1, node(["six", "r1"], ["s1"], "Sub", [])) +
+             field(1, node(["s1"], ["r2"], "Relu", [])) +
+             field(1, node(["six", "r2"], ["relu6"], "Sub", [])) +
+             field(1, node(["relu6"], ["anomaly_maps"], "AveragePool",
+                           [ints_attr("kernel_shape", [4, 4]), ints_attr("strides", [4, 4])])) +
+             field(1, node(["anomaly_maps"], ["scores"], "ReduceMean", [ints_attr("axes", [2, 3]), int_attr("keepdims", 0)])) +
+             field(2, "pad_relu6") +
+             field(5, tensor("w", [3, 3, 3, 3], weights)) + field(5, tensor("b", [3], [0.5, -0.5, 3.0])) +
+             field(5, tensor("six", [1], [6.0])) +
+             field(11, value_info("image", [1, 3, side, side])) +
+             field(12, value_info("anomaly_maps", [1, 3, maps, maps])) + field(12, value_info("scores", [1, 3])))
+    assert half // 4 == maps
+    return field(1, 7) + field(8, field(1, "") + field(2, 13)) + field(7, graph)
+
+
 here = os.path.dirname(os.path.abspath(__file__))
 # The declared input must be the manifest's: 64 for the test bundle, 32 for scripts/fuzz.sh's bundle.
 for name, side in (("pool.onnx", 64), ("pool_32.onnx", 32)):
     with open(os.path.join(here, "corpus", "onnx", name), "wb") as f:
         f.write(pool_model(side))
+with open(os.path.join(here, "corpus", "onnx", "pad_relu6_32.onnx"), "wb") as f:
+    f.write(pad_relu6_model(32))

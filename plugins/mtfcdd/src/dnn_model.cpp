@@ -1,6 +1,7 @@
 #include <mtfcdd/dnn_model.hpp>
 
 #include <mtfcdd/json_input.hpp>
+#include <mtfcdd/onnx_wire.hpp>
 #include <opencv2/core/cuda.hpp>
 #include <fstream>
 #include <iterator>
@@ -71,82 +72,30 @@ cv::dnn::Net read_onnx(const std::string& path, Conv conv, const BundleManifest&
 #endif
 }
 
-// One field of a protobuf message: its number, and its value (varint) or its bytes (length-delimited).
-struct ProtoField {
-  uint64_t number = 0, value = 0;
-  std::string_view bytes;
-};
-
-// Calls f for each field of the protobuf message `m`, in order; throws on malformed wire format.
-template <class F>
-void for_each_field(std::string_view m, F&& f) {
-  size_t at = 0;
-  const auto varint = [&] {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (at >= m.size()) throw std::runtime_error("truncated protobuf varint");
-      const auto byte = static_cast<uint8_t>(m[at++]);
-      v |= uint64_t(byte & 0x7f) << shift;
-      if (!(byte & 0x80)) return v;
-    }
-    throw std::runtime_error("protobuf varint longer than 10 bytes");
-  };
-  while (at < m.size()) {
-    const uint64_t key = varint();
-    ProtoField field{key >> 3};
-    const uint64_t wire = key & 7, fixed = wire == 1 ? 8 : wire == 5 ? 4 : 0;
-    if (wire == 0) {
-      field.value = varint();
-    } else if (wire == 2 || fixed) {
-      const uint64_t n = fixed ? fixed : varint();
-      if (n > m.size() - at) throw std::runtime_error("protobuf field runs past its message");
-      field.bytes = m.substr(at, n);
-      at += n;
-    } else {
-      throw std::runtime_error("unsupported protobuf wire type " + std::to_string(wire));
-    }
-    f(field);
-  }
-}
-
-// TypeProto > tensor_type (1) > shape (2) > dim (1) > dim_value (1) | dim_param (2); repeated
-// messages merge as protobuf merges them.
-void append_declared_dims(std::string_view type, std::vector<int64_t>& dims) {
-  for_each_field(type, [&](const ProtoField& tensor) {
-    if (tensor.number != 1) return;
-    for_each_field(tensor.bytes, [&](const ProtoField& shape) {
-      if (shape.number != 2) return;
-      for_each_field(shape.bytes, [&](const ProtoField& dim) {
-        if (dim.number != 1) return;
-        int64_t d = -1;
-        for_each_field(dim.bytes, [&](const ProtoField& v) {
-          if (v.number == 1 || v.number == 2) d = v.number == 1 ? static_cast<int64_t>(v.value) : -1;
-        });
-        dims.push_back(d);
-      });
-    });
-  });
-}
-
 std::string shape_text(const std::vector<int64_t>& dims) {
   std::string s = "[";
   for (const int64_t d : dims) s += " " + (d < 0 ? std::string("?") : std::to_string(d));
   return s + " ]";
 }
 
-// OpenCV 4.6's importer sizes some layers from the shape the file declares for its input (a
-// ReduceMean becomes a reduction over the declared map size), and running such a network on
-// another size reads out of bounds (fuzzing: declared 64x65, run at 32x32, SEGV in forward).
-// So the declared shape must be the manifest's; only the batch may be symbolic.
-void check_declared_input(const std::string& path, const BundleManifest& m) {
+// OpenCV 4.6's importer trusts things a damaged or hostile model.onnx can get wrong, so they are
+// checked on the file's bytes first: its tensors and node inputs (onnx_model_problem), and the
+// shape it declares for its input. OpenCV sizes some layers from that shape (a ReduceMean becomes
+// a reduction over the declared map size), and running such a network on another size reads out
+// of bounds (fuzzing: declared 64x65, run at 32x32, SEGV in forward): the declared shape must be
+// the manifest's, only the batch may be symbolic.
+void check_model_bytes(const std::string& path, const BundleManifest& m) {
   std::ifstream file(path, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   std::vector<int64_t> dims;
+  std::string problem;
   try {
     dims = onnx_declared_input_shape(bytes, m.input_name);
+    problem = onnx_model_problem(bytes);
   } catch (const std::runtime_error& e) {
     throw std::runtime_error("cannot load ONNX model " + path + ": " + e.what());
   }
+  if (!problem.empty()) throw std::runtime_error("cannot load ONNX model " + path + ": " + problem);
   if (dims.empty()) return;  // undeclared: OpenCV sizes nothing from it
   const std::vector<int64_t> want{1, 3, m.input_height, m.input_width};
   bool same = dims.size() == want.size();
@@ -157,26 +106,6 @@ void check_declared_input(const std::string& path, const BundleManifest& m) {
 }
 
 }  // namespace
-
-std::vector<int64_t> onnx_declared_input_shape(std::string_view onnx, std::string_view name) {
-  // ModelProto > graph (7) > input (11) > ValueInfoProto { name (1), type (2) }; the last input
-  // of that name counts.
-  std::vector<int64_t> dims;
-  for_each_field(onnx, [&](const ProtoField& graph) {
-    if (graph.number != 7) return;
-    for_each_field(graph.bytes, [&](const ProtoField& input) {
-      if (input.number != 11) return;
-      std::string_view input_name;
-      std::vector<int64_t> input_dims;
-      for_each_field(input.bytes, [&](const ProtoField& v) {
-        if (v.number == 1) input_name = v.bytes;
-        if (v.number == 2) append_declared_dims(v.bytes, input_dims);
-      });
-      if (input_name == name) dims = input_dims;
-    });
-  });
-  return dims;
-}
 
 int DnnModel::threads_in_use() const {
 #ifdef MTFCDD_WITH_ONEDNN
@@ -215,7 +144,7 @@ DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
   backend_ = choose_backend(opts);
   conv_ = choose_conv(opts, backend_);
   check_precision(manifest_, conv_, bundle_dir);
-  check_declared_input(path, manifest_);
+  check_model_bytes(path, manifest_);
   try {
     net_ = read_onnx(path, conv_, manifest_, opts.threads);
   } catch (const cv::Exception& e) {

@@ -2,13 +2,11 @@
 // time, then turns normalised NCHW blobs into anomaly maps.
 #pragma once
 
-#include <cstdint>
 #include <map>
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "bundle.hpp"
@@ -52,11 +50,6 @@ bool have_onednn();
 bool have_bf16();
 // Whether this build and CPU run int8 bundles: oneDNN and AVX512_VNNI.
 bool have_int8();
-
-// The shape model.onnx declares for its graph input `name`, read from the protobuf bytes: one entry
-// per dimension, -1 where a dimension is symbolic or unset; empty when the input is not declared
-// or has no shape. Throws std::runtime_error on bytes that are not protobuf wire format.
-std::vector<int64_t> onnx_declared_input_shape(std::string_view onnx, std::string_view name);
 
 // One layer's share of the last forward (OpenCV DNN's per-layer profile).
 struct LayerTime {

@@ -1,0 +1,214 @@
+#include <mtfcdd/onnx_wire.hpp>
+
+#include <mtfcdd/json_input.hpp>
+#include <set>
+#include <stdexcept>
+
+namespace mtfcdd {
+namespace {
+
+// One field of a protobuf message: its number, wire type, and its value (varint) or its bytes
+// (length-delimited, or the 4 or 8 bytes of a fixed-width one).
+struct ProtoField {
+  uint64_t number = 0, wire = 0, value = 0;
+  std::string_view bytes;
+};
+
+// Reads a varint at `at`, moving it on; throws past the end or after 10 bytes.
+uint64_t read_varint(std::string_view m, size_t& at) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (at >= m.size()) throw std::runtime_error("truncated protobuf varint");
+    const auto byte = static_cast<uint8_t>(m[at++]);
+    v |= uint64_t(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return v;
+  }
+  throw std::runtime_error("protobuf varint longer than 10 bytes");
+}
+
+// Calls f for each field of the protobuf message `m`, in order; throws on malformed wire format.
+template <class F>
+void for_each_field(std::string_view m, F&& f) {
+  size_t at = 0;
+  while (at < m.size()) {
+    const uint64_t key = read_varint(m, at);
+    ProtoField field{key >> 3, key & 7, 0, {}};
+    const uint64_t fixed = field.wire == 1 ? 8 : field.wire == 5 ? 4 : 0;
+    if (field.wire == 0) {
+      field.value = read_varint(m, at);
+    } else if (field.wire == 2 || fixed) {
+      const uint64_t n = fixed ? fixed : read_varint(m, at);
+      if (n > m.size() - at) throw std::runtime_error("protobuf field runs past its message");
+      field.bytes = m.substr(at, n);
+      at += n;
+    } else {
+      throw std::runtime_error("unsupported protobuf wire type " + std::to_string(field.wire));
+    }
+    f(field);
+  }
+}
+
+// TypeProto > tensor_type (1) > shape (2) > dim (1) > dim_value (1) | dim_param (2); repeated
+// messages merge as protobuf merges them.
+void append_declared_dims(std::string_view type, std::vector<int64_t>& dims) {
+  for_each_field(type, [&](const ProtoField& tensor) {
+    if (tensor.number != 1) return;
+    for_each_field(tensor.bytes, [&](const ProtoField& shape) {
+      if (shape.number != 2) return;
+      for_each_field(shape.bytes, [&](const ProtoField& dim) {
+        if (dim.number != 1) return;
+        int64_t d = -1;
+        for_each_field(dim.bytes, [&](const ProtoField& v) {
+          if (v.number == 1 || v.number == 2) d = v.number == 1 ? static_cast<int64_t>(v.value) : -1;
+        });
+        dims.push_back(d);
+      });
+    });
+  });
+}
+
+// The elements of one occurrence of a repeated numeric field of `width` bytes per element (0:
+// varints): one unpacked, as many as a packed run holds, none in another wire type (which
+// protobuf keeps as an unknown field).
+uint64_t elements_in(const ProtoField& f, size_t width) {
+  const uint64_t unpacked_wire = width == 4 ? 5 : width == 8 ? 1 : 0;
+  if (f.wire == unpacked_wire) return 1;
+  if (f.wire != 2) return 0;
+  if (width) return f.bytes.size() / width;
+  uint64_t n = 0;
+  for (size_t at = 0; at < f.bytes.size(); ++n) read_varint(f.bytes, at);
+  return n;
+}
+
+// Calls f with each varint of a repeated integer field occurrence, packed or not.
+template <class F>
+void for_each_varint(const ProtoField& field, F&& f) {
+  if (field.wire == 0) return f(field.value);
+  if (field.wire != 2) return;
+  for (size_t at = 0; at < field.bytes.size();) f(read_varint(field.bytes, at));
+}
+
+// TensorProto's typed value fields, by number, and per data type the one that holds its values
+// (complex types two numbers per value) and the bytes per value in raw_data.
+struct Typed {
+  uint64_t field;
+  size_t width;  // bytes per number of the packed field; 0: varints
+  uint64_t per_value, raw_bytes;
+};
+bool typed_of(int64_t data_type, Typed& t) {
+  switch (data_type) {
+    case 1: t = {4, 4, 1, 4}; return true;                           // FLOAT: float_data
+    case 2: case 3: case 9: t = {5, 0, 1, 1}; return true;           // UINT8, INT8, BOOL: int32_data
+    case 4: case 5: case 10: case 16: t = {5, 0, 1, 2}; return true;  // UINT16, INT16, FLOAT16, BFLOAT16
+    case 6: t = {5, 0, 1, 4}; return true;                           // INT32
+    case 7: t = {7, 0, 1, 8}; return true;                           // INT64: int64_data
+    case 11: t = {10, 8, 1, 8}; return true;                         // DOUBLE: double_data
+    case 12: t = {11, 0, 1, 4}; return true;                         // UINT32: uint64_data
+    case 13: t = {11, 0, 1, 8}; return true;                         // UINT64
+    case 14: t = {4, 4, 2, 8}; return true;                          // COMPLEX64: float_data
+    case 15: t = {10, 8, 2, 16}; return true;                        // COMPLEX128: double_data
+    default: return false;                                           // STRING, unknown: not counted
+  }
+}
+
+// TensorProto: dims (1), data_type (2), name (8), raw_data (9), the typed fields above.
+std::string tensor_problem(std::string_view tensor) {
+  std::vector<int64_t> dims;
+  int64_t data_type = 0;
+  std::string_view name, raw;
+  for_each_field(tensor, [&](const ProtoField& f) {
+    if (f.number == 1) for_each_varint(f, [&](uint64_t d) { dims.push_back(static_cast<int64_t>(d)); });
+    if (f.number == 2 && f.wire == 0) data_type = static_cast<int64_t>(f.value);
+    if (f.number == 8 && f.wire == 2) name = f.bytes;
+    if (f.number == 9 && f.wire == 2) raw = f.bytes;
+  });
+  Typed t{};
+  if (!typed_of(data_type, t)) return "";
+  std::string dims_text = "[";
+  uint64_t values = 1;
+  constexpr uint64_t kMaxValues = uint64_t(1) << 40;
+  for (const int64_t d : dims) {
+    dims_text += " " + std::to_string(d);
+    if (d < 0 || (d > 0 && values > kMaxValues / static_cast<uint64_t>(d))) values = kMaxValues + 1;
+    else values *= static_cast<uint64_t>(d);
+  }
+  dims_text += " ]";
+  const std::string what = "tensor '" + excerpt(std::string(name)) + "' ";
+  if (values > kMaxValues) return what + "has dims " + dims_text + ", negative or over 2^40 values";
+  uint64_t typed = 0;
+  for_each_field(tensor, [&](const ProtoField& f) {
+    if (f.number == t.field) typed += elements_in(f, t.width);
+  });
+  const uint64_t held = typed ? typed / t.per_value : raw.size() / t.raw_bytes;
+  const bool exact = typed ? typed % t.per_value == 0 : raw.size() % t.raw_bytes == 0;
+  if (values == 0 || (held == values && exact)) return "";
+  if (!typed && raw.empty()) return what + "holds no values where its dims " + dims_text + " need " + std::to_string(values) + " (external data is not read)";
+  return what + "holds " + std::to_string(held) + (exact ? "" : " and a part") + " values where its dims " + dims_text +
+         " need " + std::to_string(values);
+}
+
+}  // namespace
+
+std::vector<int64_t> onnx_declared_input_shape(std::string_view onnx, std::string_view name) {
+  // ModelProto > graph (7) > input (11) > ValueInfoProto { name (1), type (2) }; the last input
+  // of that name counts.
+  std::vector<int64_t> dims;
+  for_each_field(onnx, [&](const ProtoField& graph) {
+    if (graph.number != 7) return;
+    for_each_field(graph.bytes, [&](const ProtoField& input) {
+      if (input.number != 11) return;
+      std::string_view input_name;
+      std::vector<int64_t> input_dims;
+      for_each_field(input.bytes, [&](const ProtoField& v) {
+        if (v.number == 1) input_name = v.bytes;
+        if (v.number == 2) append_declared_dims(v.bytes, input_dims);
+      });
+      if (input_name == name) dims = input_dims;
+    });
+  });
+  return dims;
+}
+
+std::string onnx_model_problem(std::string_view onnx) {
+  // ModelProto > graph (7) > input (11) > name (1) | initializer (5) > name (8) | node (1) >
+  // input (1), output (2), op_type (4), attribute (5) > t (5) | tensors (10).
+  std::string problem;
+  const auto found = [&](std::string p) {
+    if (problem.empty()) problem = std::move(p);
+  };
+  for_each_field(onnx, [&](const ProtoField& graph) {
+    if (graph.number != 7) return;
+    std::set<std::string_view> defined;  // graph inputs, initializers, earlier nodes' outputs
+    for_each_field(graph.bytes, [&](const ProtoField& g) {
+      if (g.number == 11 || g.number == 5)
+        for_each_field(g.bytes, [&](const ProtoField& f) {
+          if (f.number == (g.number == 11 ? 1u : 8u) && f.wire == 2) defined.insert(f.bytes);
+        });
+      if (g.number == 5) found(tensor_problem(g.bytes));
+    });
+    int index = 0;
+    for_each_field(graph.bytes, [&](const ProtoField& g) {
+      if (g.number != 1) return;
+      std::vector<std::string_view> inputs, outputs;
+      std::string_view op;
+      for_each_field(g.bytes, [&](const ProtoField& node) {
+        if (node.number == 1 && node.wire == 2) inputs.push_back(node.bytes);
+        if (node.number == 2 && node.wire == 2) outputs.push_back(node.bytes);
+        if (node.number == 4 && node.wire == 2) op = node.bytes;
+        if (node.number == 5)
+          for_each_field(node.bytes, [&](const ProtoField& a) {
+            if (a.number == 5 || a.number == 10) found(tensor_problem(a.bytes));
+          });
+      });
+      for (std::string_view in : inputs)
+        if (!in.empty() && !defined.count(in))
+          found("node " + std::to_string(index) + " (" + excerpt(std::string(op)) + ") reads '" + excerpt(std::string(in)) +
+                "', which no graph input, initializer or earlier node defines");
+      defined.insert(outputs.begin(), outputs.end());
+      ++index;
+    });
+  });
+  return problem;
+}
+
+}  // namespace mtfcdd
