@@ -111,6 +111,24 @@ bool typed_of(int64_t data_type, Typed& t) {
   }
 }
 
+constexpr uint64_t kMaxValues = uint64_t(1) << 40;
+
+// The number of values `dims` describe; kMaxValues + 1 for a negative dimension or more than that.
+uint64_t value_count(const std::vector<int64_t>& dims) {
+  uint64_t values = 1;
+  for (const int64_t d : dims) {
+    if (d < 0 || (d > 0 && values > kMaxValues / static_cast<uint64_t>(d))) return kMaxValues + 1;
+    values *= static_cast<uint64_t>(d);
+  }
+  return values;
+}
+
+std::string dims_text(const std::vector<int64_t>& dims) {
+  std::string text = "[";
+  for (const int64_t d : dims) text += " " + std::to_string(d);
+  return text + " ]";
+}
+
 // TensorProto: dims (1), data_type (2), name (8), raw_data (9), the typed fields above.
 std::string tensor_problem(std::string_view tensor) {
   std::vector<int64_t> dims;
@@ -124,17 +142,9 @@ std::string tensor_problem(std::string_view tensor) {
   });
   Typed t{};
   if (!typed_of(data_type, t)) return "";
-  std::string dims_text = "[";
-  uint64_t values = 1;
-  constexpr uint64_t kMaxValues = uint64_t(1) << 40;
-  for (const int64_t d : dims) {
-    dims_text += " " + std::to_string(d);
-    if (d < 0 || (d > 0 && values > kMaxValues / static_cast<uint64_t>(d))) values = kMaxValues + 1;
-    else values *= static_cast<uint64_t>(d);
-  }
-  dims_text += " ]";
+  const uint64_t values = value_count(dims);
   const std::string what = "tensor '" + excerpt(std::string(name)) + "' ";
-  if (values > kMaxValues) return what + "has dims " + dims_text + ", negative or over 2^40 values";
+  if (values > kMaxValues) return what + "has dims " + dims_text(dims) + ", negative or over 2^40 values";
   uint64_t typed = 0;
   for_each_field(tensor, [&](const ProtoField& f) {
     if (f.number == t.field) typed += elements_in(f, t.width);
@@ -142,9 +152,9 @@ std::string tensor_problem(std::string_view tensor) {
   const uint64_t held = typed ? typed / t.per_value : raw.size() / t.raw_bytes;
   const bool exact = typed ? typed % t.per_value == 0 : raw.size() % t.raw_bytes == 0;
   if (values == 0 || (held == values && exact)) return "";
-  if (!typed && raw.empty()) return what + "holds no values where its dims " + dims_text + " need " + std::to_string(values) + " (external data is not read)";
-  return what + "holds " + std::to_string(held) + (exact ? "" : " and a part") + " values where its dims " + dims_text +
-         " need " + std::to_string(values);
+  const std::string need = " where its dims " + dims_text(dims) + " need " + std::to_string(values);
+  if (!typed && raw.empty()) return what + "holds no values" + need + " (external data is not read)";
+  return what + "holds " + std::to_string(held) + (exact ? "" : " and a part") + " values" + need;
 }
 
 }  // namespace
