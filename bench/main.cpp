@@ -226,6 +226,7 @@ void append(PluginResult& to, const PluginResult& from) {
 void time_plugin_and_ort(const Options& o, const ModelFacts& facts, bool with_ort,
                          const std::map<Precision, std::string>& variants, const fs::path& work, Entry& e) {
   const BundleManifest m = read_manifest(facts.bundle_dir);
+  const std::string ort_model = o.ort_model.empty() ? (fs::path(facts.bundle_dir) / m.model_file).string() : o.ort_model;
   fs::create_directories(work);
   for (const auto& [precision, bundle] : variants) fs::create_directories(work / name_of(precision));
   for (int round = 0; round < o.rounds; ++round) {
@@ -251,7 +252,6 @@ void time_plugin_and_ort(const Options& o, const ModelFacts& facts, bool with_or
     if (!with_ort) continue;
     std::cerr << "ONNX Runtime " << e.preset << " batch " << e.batch << " round " << round + 1 << "/" << o.rounds
               << "\n";
-    const std::string ort_model = o.ort_model.empty() ? (fs::path(facts.bundle_dir) / m.model_file).string() : o.ort_model;
     const OrtResult ort = run_ort_child({o.ort_dir, ort_model, m.input_name,
                                          m.maps_output, (work / "blob.f32").string(),
                                          {e.batch, 3, m.input_height, m.input_width}, o.threads, o.runs, o.warmup,

@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import onnx
+from google.protobuf.message import DecodeError
 from onnx import helper, numpy_helper
 
 
@@ -49,7 +50,10 @@ def relu6_chains(graph):
 
 
 def main(source, target):
-    model = onnx.load(source)
+    try:
+        model = onnx.load(source)
+    except (OSError, DecodeError) as e:
+        sys.exit(f"{source}: cannot read an ONNX model: {e}")
     graph = model.graph
     chains = list(relu6_chains(graph))
     if not chains:
@@ -71,7 +75,10 @@ def main(source, target):
     del graph.initializer[:]
     graph.initializer.extend(kept)
     onnx.checker.check_model(model)
-    onnx.save(model, target)
+    try:
+        onnx.save(model, target)
+    except OSError as e:
+        sys.exit(f"{target}: cannot write it: {e}")
     print(f"{target}: {len(chains)} ReLU6 chains written as Clip")
 
 

@@ -135,7 +135,7 @@ TEST_F(OneDnnConvTest, OtherOpenCvUsersKeepOpenCvConvolution) {
   const std::string onnx = fixture_bundle() + "/model.onnx";
   int ours = 0;  // every convolution of this model is one oneDNN runs
   const BundleManifest m = read_manifest(fixture_bundle());
-  cv::dnn::Net with = read_onnx_with_onednn(onnx, m);
+  cv::dnn::Net with = read_onnx_with_onednn(read_onnx_file(onnx), m);
   for (const auto& name : with.getLayerNames()) ours += with.getLayer(with.getLayerId(name))->type == kOneDnnConvType;
   EXPECT_GT(ours, 0);
   const DnnModel model(fixture_bundle(), with_conv(Conv::OneDnn));
@@ -192,7 +192,7 @@ TEST_F(OneDnnConvTest, ConsecutiveConvolutionsKeepTheBlockedLayout) {
   // channels, ReLUs fused) and a 1x1 one to 3 maps. Every blob between two of them stays
   // blocked; the network input and the 3-channel maps are NCHW.
   const BundleManifest m = read_manifest(fixture_bundle());
-  cv::dnn::Net net = read_onnx_with_onednn(fixture_bundle() + "/model.onnx", m);
+  cv::dnn::Net net = read_onnx_with_onednn(read_onnx_file(fixture_bundle() + "/model.onnx"), m);
   const std::vector<BlockedLayout> convs = blocked_layouts(net);
   ASSERT_GE(convs.size(), 3u);
   for (size_t i = 0; i < convs.size(); ++i) {
@@ -231,7 +231,7 @@ TEST_F(OneDnnConvTest, MobileNetPaddingAndReluSixRunInsideTheConvolutions) {
   // Without OpenCV's fusion the padding layers pad on their own (into blocked blobs where the
   // layout pass chose them).
   const BundleManifest m = read_manifest(bundle);
-  cv::dnn::Net unfused = read_onnx_with_onednn(bundle + "/model.onnx", m);
+  cv::dnn::Net unfused = read_onnx_with_onednn(read_onnx_file(bundle + "/model.onnx"), m);
   unfused.enableFusion(false);
   unfused.setInput(blob, m.input_name);
   EXPECT_LT(relative_l2(unfused.forward(m.maps_output), want), 1e-5);

@@ -3,8 +3,6 @@
 #include <mtfcdd/json_input.hpp>
 #include <mtfcdd/onnx_wire.hpp>
 #include <opencv2/core/cuda.hpp>
-#include <fstream>
-#include <iterator>
 #include <opencv2/dnn/shape_utils.hpp>
 #include <stdexcept>
 
@@ -62,13 +60,13 @@ void check_precision(const BundleManifest& m, Conv conv, const std::string& bund
     throw BackendError(what + ", which needs a CPU with AVX512_VNNI; this one has none (use the float32 bundle)");
 }
 
-cv::dnn::Net read_onnx(const std::string& path, Conv conv, const BundleManifest& m, int threads) {
+cv::dnn::Net read_onnx(const OnnxFile& onnx, Conv conv, const BundleManifest& m, int threads) {
 #ifdef MTFCDD_WITH_ONEDNN
   if (conv == Conv::OneDnn)
-    return read_onnx_with_onednn(path, m, threads);
-  return read_onnx_with_opencv_conv(path);
+    return read_onnx_with_onednn(onnx, m, threads);
+  return read_onnx_with_opencv_conv(onnx);
 #else
-  return cv::dnn::readNetFromONNX(path);
+  return cv::dnn::readNetFromONNX(onnx.bytes.data(), onnx.bytes.size());
 #endif
 }
 
@@ -84,14 +82,13 @@ std::string shape_text(const std::vector<int64_t>& dims) {
 // a reduction over the declared map size), and running such a network on another size reads out
 // of bounds (fuzzing: declared 64x65, run at 32x32, SEGV in forward): the declared shape must be
 // the manifest's, only the batch may be symbolic.
-void check_model_bytes(const std::string& path, const BundleManifest& m) {
-  std::ifstream file(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+void check_model_bytes(const OnnxFile& onnx, const BundleManifest& m) {
+  const std::string& path = onnx.path;
   std::vector<int64_t> dims;
   std::string problem;
   try {
-    dims = onnx_declared_input_shape(bytes, m.input_name);
-    problem = onnx_model_problem(bytes);
+    dims = onnx_declared_input_shape(onnx.bytes, m.input_name);
+    problem = onnx_model_problem(onnx.bytes);
   } catch (const std::runtime_error& e) {
     throw std::runtime_error("cannot load ONNX model " + path + ": " + e.what());
   }
@@ -144,9 +141,10 @@ DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
   backend_ = choose_backend(opts);
   conv_ = choose_conv(opts, backend_);
   check_precision(manifest_, conv_, bundle_dir);
-  check_model_bytes(path, manifest_);
+  const OnnxFile onnx = read_onnx_file(path);
+  check_model_bytes(onnx, manifest_);
   try {
-    net_ = read_onnx(path, conv_, manifest_, opts.threads);
+    net_ = read_onnx(onnx, conv_, manifest_, opts.threads);
   } catch (const cv::Exception& e) {
     throw std::runtime_error("cannot load ONNX model " + path + ": " + e.what());
   }

@@ -542,8 +542,8 @@ std::mutex& factory_mutex() {
 
 // OpenCV creates a layer when it is first asked for it: every one is made here, under the
 // factory lock, so that none is made later while another thread has the oneDNN layer registered.
-cv::dnn::Net read_with_all_layers(const std::string& path) {
-  cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
+cv::dnn::Net read_with_all_layers(const OnnxFile& onnx) {
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(onnx.bytes.data(), onnx.bytes.size());
   for (const auto& name : net.getLayerNames()) net.getLayer(net.getLayerId(name));
   return net;
 }
@@ -560,7 +560,7 @@ bool cpu_has_vnni() {
   return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & bits) == bits;
 }
 
-cv::dnn::Net read_onnx_with_onednn(const std::string& path, const BundleManifest& m, int threads) {
+cv::dnn::Net read_onnx_with_onednn(const OnnxFile& onnx, const BundleManifest& m, int threads) {
   const std::lock_guard<std::mutex> lock(factory_mutex());
   static const std::pair<const char*, cv::dnn::LayerFactory::Constructor> kOurs[] = {
       {"Convolution", create_conv_layer}, {"Pooling", create_pooling_layer}, {"Eltwise", create_sum_layer},
@@ -572,7 +572,7 @@ cv::dnn::Net read_onnx_with_onednn(const std::string& path, const BundleManifest
       for (const auto& ours : kOurs) cv::dnn::LayerFactory::unregisterLayer(ours.first);
     }
   } restore;
-  cv::dnn::Net net = read_with_all_layers(path);
+  cv::dnn::Net net = read_with_all_layers(onnx);
   choose_layouts(net, {1, 3, m.input_height, m.input_width});
   std::set<std::string> convolutions;
   for (const auto& name : net.getLayerNames()) {
@@ -591,15 +591,15 @@ cv::dnn::Net read_onnx_with_onednn(const std::string& path, const BundleManifest
   for (const auto& [name, range] : m.int8_ranges) named.push_back(name);
   for (const std::string& name : named)
     if (!convolutions.count(name))
-      CV_Error(cv::Error::StsBadArg, "model.json names the convolution '" + name + "', which " + path + " does not have");
+      CV_Error(cv::Error::StsBadArg, "model.json names the convolution '" + name + "', which " + onnx.path + " does not have");
   return net;
 }
 
 int onednn_threads(int threads) { return threads > 0 ? threads : omp_get_max_threads(); }
 
-cv::dnn::Net read_onnx_with_opencv_conv(const std::string& path) {
+cv::dnn::Net read_onnx_with_opencv_conv(const OnnxFile& onnx) {
   const std::lock_guard<std::mutex> lock(factory_mutex());
-  return read_with_all_layers(path);
+  return read_with_all_layers(onnx);
 }
 
 void record_input_ranges(cv::dnn::Net& net, bool on) {

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <mtfcdd/bundle.hpp>
+#include <mtfcdd/onnx_wire.hpp>
 #include <opencv2/dnn.hpp>
 #include <string>
 #include <tuple>
@@ -35,7 +36,7 @@ extern const char* const kOneDnnPaddingType;
 // weights, the others stay float32; both except where oneDNN has only its reference kernel for
 // one. The oneDNN layers run on `threads` OpenMP threads (0: the calling thread's OpenMP
 // setting). Throws cv::Exception as readNetFromONNX does.
-cv::dnn::Net read_onnx_with_onednn(const std::string& path, const BundleManifest& m, int threads = 0);
+cv::dnn::Net read_onnx_with_onednn(const OnnxFile& onnx, const BundleManifest& m, int threads = 0);
 // What `threads` (as above) comes to on the calling thread.
 int onednn_threads(int threads);
 
@@ -80,6 +81,6 @@ struct BlockedLayout {
 std::vector<BlockedLayout> blocked_layouts(cv::dnn::Net& net);
 // OpenCV's own convolutions, read under the same lock (a network read while another thread's
 // read has the oneDNN layer registered would get oneDNN layers).
-cv::dnn::Net read_onnx_with_opencv_conv(const std::string& path);
+cv::dnn::Net read_onnx_with_opencv_conv(const OnnxFile& onnx);
 
 }  // namespace mtfcdd

@@ -1,6 +1,8 @@
 #include <mtfcdd/onnx_wire.hpp>
 
 #include <mtfcdd/json_input.hpp>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <stdexcept>
 
@@ -159,6 +161,12 @@ std::string tensor_problem(std::string_view tensor) {
 
 }  // namespace
 
+OnnxFile read_onnx_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw std::runtime_error("cannot load ONNX model " + path + ": cannot open the file");
+  return {path, std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>())};
+}
+
 std::vector<int64_t> onnx_declared_input_shape(std::string_view onnx, std::string_view name) {
   // ModelProto > graph (7) > input (11) > ValueInfoProto { name (1), type (2) }; the last input
   // of that name counts.
@@ -188,6 +196,7 @@ std::string onnx_model_problem(std::string_view onnx) {
   };
   for_each_field(onnx, [&](const ProtoField& graph) {
     if (graph.number != 7) return;
+    // Graph inputs and initializers may come after the nodes in the file: a first pass takes them.
     std::set<std::string_view> defined;  // graph inputs, initializers, earlier nodes' outputs
     for_each_field(graph.bytes, [&](const ProtoField& g) {
       if (g.number == 11 || g.number == 5)

@@ -9,6 +9,14 @@
 
 namespace mtfcdd {
 
+// model.onnx read once: its path (for messages) and its bytes, which both the checks below and
+// OpenCV's importer read, so that what was checked is what is loaded.
+struct OnnxFile {
+  std::string path, bytes;
+};
+// Throws std::runtime_error ("cannot load ONNX model PATH: ...") when the file cannot be read.
+OnnxFile read_onnx_file(const std::string& path);
+
 // The shape model.onnx declares for its graph input `name`, read from the protobuf bytes: one entry
 // per dimension, -1 where a dimension is symbolic or unset; empty when the input is not declared
 // or has no shape. Throws std::runtime_error on bytes that are not protobuf wire format.
