@@ -794,7 +794,8 @@ int main(int argc, char** argv) {
   plugin_cmd->add_option("--warmup", plugin_child.warmup, "untimed calls before them");
   plugin_cmd->add_option("--threads", plugin_child.threads, "the detector's threads");
   plugin_cmd->add_option("--conv", plugin_child.conv, "the detector's \"conv\" (default: its own)");
-  plugin_cmd->add_option("--dump", plugin_child.dump_dir, "write the first call's maps here (.npy)");
+  plugin_cmd->add_option("--dump", plugin_child.dump_dir,
+                         "write the input blob (blob.f32) and the last call's maps (maps.f32) here, raw float32");
   ExportRequest export_child;
   CLI::App* export_cmd = app.add_subcommand("export-only", "export a random-weight bundle; print its facts")->group("");
   export_cmd->add_option("--preset", export_child.preset, "the preset")->required();

@@ -3,7 +3,6 @@
 #include <dlfcn.h>
 
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -13,6 +12,7 @@
 #include <mtfcdd/bundle.hpp>
 #include "child_process.hpp"
 #include "ort_timing.hpp"
+#include "util_files.hpp"
 #include <mtfcdd/preprocess.hpp>
 #include "vision_plugin.h"
 
@@ -25,13 +25,6 @@ using Clock = std::chrono::steady_clock;
 // Above any score a network produces: no type fires, so no frame-resolution region search runs
 // and the call is preprocessing + network + per-type scores and model-resolution heatmaps.
 constexpr double kNeverFires = 1e30;
-
-double current_rss_mb() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // "VmRSS:  123 kB"
-  throw std::runtime_error("/proc/self/status has no VmRSS line");
-}
 
 void check(const VpApi* api, VpDetector* d, VpStatus s, const std::string& what) {
   if (s != VP_OK)
@@ -58,7 +51,7 @@ void dump(const std::string& dir, const std::string& bundle, std::vector<std::ve
 }
 
 json measure(const PluginRequest& r) {
-  const double baseline_rss = current_rss_mb();
+  const double baseline_rss = resident_mib();
   // Never dlclose'd: the child exits right after, and unloading a library that started
   // OpenCV's worker threads is a crash risk for no gain.
   void* lib = dlopen(r.plugin.c_str(), RTLD_NOW | RTLD_LOCAL);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vision_plugin.h"
 
@@ -90,6 +91,21 @@ static void check_hostile_configs(const VpApi* api, const char* bundle) {
   CHECK(strstr(api->last_error(NULL), "bogus") != NULL);
   api->destroy(det);
   free(config);
+}
+
+/* A base_dir that is not UTF-8 (a Latin-1 folder name): describe() still gives its JSON, the
+ * invalid byte replaced by U+FFFD (it used to fail with a JSON type error). */
+static void check_non_utf8_path(const VpApi* api, const char* bundle) {
+  char link[256];
+  snprintf(link, sizeof link, "/tmp/mtfcdd_c_abi_%d_\xe9t\xe9", (int)getpid());
+  unlink(link);
+  CHECK(symlink(bundle, link) == 0);
+  VpDetector* det = NULL;
+  const char* json = NULL;
+  CHECK(api->create("{\"model\": \".\"}", link, &det) == VP_OK);
+  CHECK(det && api->describe(det, &json) == VP_OK && json && strstr(json, "_\xef\xbf\xbdt\xef\xbf\xbd/."));
+  api->destroy(det);
+  unlink(link);
 }
 
 /* A host built against a future header whose VpImage is larger: process() steps the array by the
@@ -267,6 +283,7 @@ int main(int argc, char** argv) {
   CHECK(api->describe(NULL, &json) == VP_ERR_INVALID_ARGUMENT && json == NULL);
 
   check_hostile_configs(api, argv[2]);
+  check_non_utf8_path(api, argv[2]);
 
   /* A real detector. */
   char config[4096];

@@ -24,3 +24,15 @@ TEST(RelativeL2, HandComputed) {
   EXPECT_TRUE(std::isinf(relative_l2({1.f}, {0.f})));
   EXPECT_THROW(relative_l2({1.f}, {1.f, 2.f}), std::invalid_argument);
 }
+
+// numpy's default quantile: linear between order statistics; q outside 0..1 is clamped.
+TEST(Quantile, InterpolatesAndClamps) {
+  using mtfcdd::bench::median;
+  using mtfcdd::bench::quantile;
+  EXPECT_DOUBLE_EQ(quantile({4, 1, 3, 2}, 0.5), 2.5);
+  EXPECT_DOUBLE_EQ(quantile({4, 1, 3, 2}, 0.95), 3.85);  // position 2.85: 3 + .85 x 1
+  EXPECT_DOUBLE_EQ(quantile({4, 1, 3, 2}, 2), 4);
+  EXPECT_DOUBLE_EQ(quantile({4, 1, 3, 2}, -1), 1);
+  EXPECT_DOUBLE_EQ(median({7}), 7);
+  EXPECT_THROW(quantile({}, 0.5), std::invalid_argument);
+}

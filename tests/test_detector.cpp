@@ -48,6 +48,15 @@ std::filesystem::path patched_bundle(const test::TempDir& dir, const std::string
   return copy;
 }
 
+// As patched_bundle, with model.onnx replaced by `onnx` of the fuzz corpus (tests/fuzz/corpus/onnx).
+std::filesystem::path bundle_with_onnx(const test::TempDir& dir, const std::string& onnx,
+                                       const json& patch = json::object()) {
+  const auto copy = patched_bundle(dir, onnx, patch);
+  std::filesystem::copy_file(std::filesystem::path(MTFCDD_FUZZ_CORPUS) / "onnx" / onnx, copy / "model.onnx",
+                             std::filesystem::copy_options::overwrite_existing);
+  return copy;
+}
+
 class DetectorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -229,6 +238,52 @@ static std::string tensor(const std::string& name, const std::vector<int>& dims,
 }
 static std::string model_with(const std::string& graph) { return std::string("\x08\x07", 2) + proto_field(7, graph); }
 
+// A field of another wire type than its own is skipped, as protobuf's parser skips it (keeping it
+// as an unknown field), so what is checked is what OpenCV reads.
+TEST(OnnxDeclaredInputShape, SkipsFieldsOfAnotherWireType) {
+  const std::string varint_1("\x08\x05", 2), fixed32_1("\x0d\x01\x02\x03\x04", 5), fixed32_2("\x15\0\0\0\0", 5);
+  const auto shape_of = [](const std::string& input) {
+    return onnx_declared_input_shape(model_with(proto_field(11, proto_field(1, "image") + input)), "image");
+  };
+  const auto type = [](const std::string& dims) {  // TypeProto{tensor_type{elem_type 1, shape{dims}}}
+    return proto_field(2, proto_field(1, "\x08\x01" + proto_field(2, dims)));
+  };
+  const std::string dims = proto_field(1, "\x08\x03") + proto_field(1, "\x08\x40");  // dim_value 3, dim_value 64
+  // A varint "name" after the name, a fixed32 "type" before the type: the input stays "image" [3 64].
+  EXPECT_EQ(shape_of(varint_1 + fixed32_2 + type(dims)), (std::vector<int64_t>{3, 64}));
+  // A dim_value of wire type fixed32 is no dim_value (the dimension is unset); a varint "dim" or
+  // "tensor_type" is no message and declares nothing.
+  EXPECT_EQ(shape_of(type(proto_field(1, fixed32_1) + dims)), (std::vector<int64_t>{-1, 3, 64}));
+  EXPECT_EQ(shape_of(type(varint_1 + dims)), (std::vector<int64_t>{3, 64}));
+  EXPECT_TRUE(shape_of(proto_field(2, varint_1)).empty());
+  // The same in the model checks: a graph input's last name is the one defined.
+  const std::string input = proto_field(11, proto_field(1, "image") + proto_field(1, "other"));
+  const std::string relu = proto_field(1, proto_field(1, "image") + proto_field(2, "r") + proto_field(4, "Relu"));
+  EXPECT_EQ(onnx_model_problem(model_with(input + relu)),
+            "node 0 (Relu) reads 'image', which no graph input, initializer or earlier node defines");
+}
+
+// OpenCV divides by a convolution's group: anything but an integer >= 1 is refused.
+TEST(OnnxModelProblem, GroupIsAnIntegerOfAtLeastOne) {
+  const auto conv = [](const std::string& attribute) {  // Conv(image) -> c with that attribute
+    const std::string node = proto_field(1, "image") + proto_field(2, "c") + proto_field(4, "Conv");
+    return model_with(proto_field(11, proto_field(1, "image")) + proto_field(1, node + proto_field(5, attribute)));
+  };
+  const auto group = [](const std::string& value_fields) { return proto_field(1, "group") + value_fields; };
+  EXPECT_EQ(onnx_model_problem(conv(group("\x18\x01"))), "");  // i = 1
+  EXPECT_EQ(onnx_model_problem(conv(group("\x18\x02"))), "");
+  EXPECT_EQ(onnx_model_problem(conv(group(std::string("\x18\x00", 2)))),
+            "node 0 (Conv) has group 0, not an integer >= 1");
+  EXPECT_EQ(onnx_model_problem(conv(group(std::string("\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11)))),
+            "node 0 (Conv) has group -1, not an integer >= 1");
+  // f = 0.0 (OpenCV would read the float) or i of another wire type: no integer.
+  EXPECT_EQ(onnx_model_problem(conv(group(std::string("\x15\0\0\0\0", 5)))),
+            "node 0 (Conv) has group without an integer value, not an integer >= 1");
+  EXPECT_EQ(onnx_model_problem(conv(group(proto_field(3, "\x01")))),
+            "node 0 (Conv) has group without an integer value, not an integer >= 1");
+  EXPECT_EQ(onnx_model_problem(conv(proto_field(1, "dilations") + std::string("\x18\x00", 2))), "");  // not group
+}
+
 TEST(OnnxModelProblem, CountsTheValuesOpenCvCopies) {
   const auto raw = [](size_t bytes) { return proto_field(9, std::string(bytes, '\0')); };
   const auto floats = [](size_t n) { return proto_field(4, std::string(4 * n, '\0')); };  // packed float_data
@@ -282,9 +337,7 @@ TEST(OnnxModelProblem, NodesReadOnlyWhatIsDefinedBeforeThem) {
 // [3 12 3 3] over 81 values) is refused before OpenCV reads the file, naming it.
 TEST_F(DetectorTest, RefusesAModelWhoseTensorHoldsFewerValuesThanItsDims) {
   test::TempDir dir;
-  const auto copy = patched_bundle(dir, "short", json::object());
-  std::filesystem::copy_file(std::filesystem::path(MTFCDD_FUZZ_CORPUS) / "onnx/dims_beyond_raw_data.onnx", copy / "model.onnx",
-                             std::filesystem::copy_options::overwrite_existing);
+  const auto copy = bundle_with_onnx(dir, "dims_beyond_raw_data.onnx");
   EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); })
                 .find("tensor 'w' holds 81 values where its dims [ 3 12 3 3 ] need 324"),
             std::string::npos);
@@ -298,6 +351,104 @@ TEST_F(DetectorTest, RefusesAModelDeclaringAnotherInputSize) {
   EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); })
                 .find("it declares input 'image' as [ ? 3 64 64 ], the manifest says [ 1 3 32 32 ]"),
             std::string::npos);
+}
+
+// declared_input_65_wide_varint_name.onnx follows its input's name with a varint field 1, which
+// protobuf skips: OpenCV sees "image" declared 65 high. Our reader took the varint for the name,
+// found no input "image" and checked nothing; fields of the wrong wire type are skipped now.
+TEST_F(DetectorTest, RefusesADeclaredInputShapeBehindAFieldOfAnotherWireType) {
+  test::TempDir dir;
+  const auto copy = bundle_with_onnx(dir, "declared_input_65_wide_varint_name.onnx");
+  EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); })
+                .find("it declares input 'image' as [ 1 3 64 65 ], the manifest says [ 1 3 64 64 ]"),
+            std::string::npos);
+}
+
+// conv_group_0.onnx: a Conv with group 0, which OpenCV's importer divides by (SIGFPE).
+TEST_F(DetectorTest, RefusesAConvolutionWithGroupZero) {
+  test::TempDir dir;
+  const auto copy = bundle_with_onnx(dir, "conv_group_0.onnx");
+  EXPECT_NE(message_of([&] { Detector d({{"model", copy.string()}}, ""); })
+                .find("model.onnx: node 0 (Conv) has group 0, not an integer >= 1"),
+            std::string::npos);
+}
+
+// slice_batch.onnx returns the first frame's maps only: it passes loading (batch 1) and the
+// first call; a batch of 2, or one frame with its flipped views, is an error naming the shapes
+// where process() used to read past the maps.
+TEST_F(DetectorTest, RefusesMapsOfAnotherBatchAtEveryCall) {
+  test::TempDir dir;
+  Detector d({{"model", bundle_with_onnx(dir, "slice_batch.onnx").string()}}, "");
+  EXPECT_EQ(d.process({{gradient(64, 64), ""}}).size(), 1u);
+  EXPECT_NE(message_of([&] { d.process({{gradient(64, 64), ""}, {gradient(32, 32), ""}}); })
+                .find("on 2 frame(s): output 'anomaly_maps' is [ 1 3 8 8 ], the manifest says float32 [ 2 3 8 8 ]"),
+            std::string::npos);
+  const auto flips = bundle_with_onnx(dir, "slice_batch.onnx", {{"format_version", 3}, {"flip_average", "h"}});
+  Detector flipped({{"model", flips.string()}}, "");
+  EXPECT_NE(message_of([&] { flipped.process({{gradient(64, 64), ""}}); })
+                .find("on 1 frame(s) in 2 views each (flip_average): output 'anomaly_maps' is [ 1 3 8 8 ], "
+                      "the manifest says float32 [ 2 3 8 8 ]"),
+            std::string::npos);
+}
+
+// Every model.json key is known: a typo is refused naming it, not ignored.
+TEST_F(DetectorTest, ManifestRefusesUnknownKeysNamingThem) {
+  test::TempDir dir;
+  int n = 0;
+  const auto message = [&](const json& patch) {
+    const auto copy = patched_bundle(dir, "k" + std::to_string(n++), patch);
+    return message_of([&] { Detector d({{"model", copy.string()}}, ""); });
+  };
+  const json type = {{"name", "scratch"}, {"image_threshold", 1}, {"pixel_threshold", 1}, {"smoothng", 2}};
+  for (const auto& [patch, key] : std::vector<std::pair<json, std::string>>{
+           {{{"flip_averge", "h"}}, "model.json: flip_averge: unknown key"},
+           {{{"input", {{"widht", 64}}}}, "model.json: input.widht: unknown key"},
+           {{{"types", {type}}}, "model.json: types[0].smoothng: unknown key"},
+           {{{"outputs", {{"anomaly_map", "x"}}}}, "model.json: outputs.anomaly_map: unknown key"},
+           {{{"heatmap", {{"hieght", 8}}}}, "model.json: heatmap.hieght: unknown key"},
+           {{{"receptive_field", {{"strid", 8}}}}, "model.json: receptive_field.strid: unknown key"}})
+    EXPECT_NE(message(patch).find(key), std::string::npos) << patch;
+}
+
+// A file that cannot be read is named with the system's reason; "." and ".." are no model file.
+TEST_F(DetectorTest, UnreadableFilesNameTheCause) {
+  test::TempDir dir;
+  const auto load = [](const std::filesystem::path& b) {
+    return message_of([&] { Detector d({{"model", b.string()}}, ""); });
+  };
+  const std::string none = dir.file("none");
+  EXPECT_NE(load(none).find("cannot open bundle manifest " + none + "/model.json: No such file"), std::string::npos);
+  const auto gone = patched_bundle(dir, "gone", json::object());
+  std::filesystem::remove(gone / "model.onnx");
+  EXPECT_NE(load(gone).find("cannot load ONNX model " + (gone / "model.onnx").string() + ": No such file"),
+            std::string::npos);
+  const auto folder = patched_bundle(dir, "folder", {{"model", "sub"}});
+  std::filesystem::create_directory(folder / "sub");
+  EXPECT_NE(load(folder).find("cannot load ONNX model " + (folder / "sub").string() + ": Is a directory"),
+            std::string::npos);
+  for (const char* name : {".", ".."})
+    EXPECT_NE(load(patched_bundle(dir, "folder", {{"model", name}})).find("model: must be a file name inside"),
+              std::string::npos)
+        << name;
+}
+
+// OpenCV has one thread pool per process: the first detector that sizes it decides, and later
+// ones (another count, or oneDNN's 1) leave it, since resizing it could race with another
+// handle's call. describe() reports the pool a handle on OpenCV's convolutions runs on.
+// The pool is sized by the first detector of a process, so the check runs in a fresh one: the
+// "threadsafe" death-test style runs the statement in a re-executed copy of this program.
+TEST_F(DetectorTest, OpenCvPoolIsSizedOnceForTheProcess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        Detector first(config({{"conv", "opencv"}, {"threads", 2}}), "");
+        const int pool = cv::getNumThreads();
+        Detector second(config({{"conv", "opencv"}, {"threads", 3}}), "");
+        Detector third(config(), "");  // oneDNN's convolutions, where the build has them
+        const bool kept = pool == 2 && cv::getNumThreads() == pool && second.describe().at("threads") == pool;
+        std::exit(kept ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST_F(DetectorTest, BadConfigurationsNameTheCause) {

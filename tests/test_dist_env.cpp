@@ -71,3 +71,18 @@ TEST(DistEnv, LauncherEnvironment) {
   EXPECT_EQ(m.at("RANK"), "1");
   EXPECT_EQ(m.at("LOCAL_RANK"), "1");
 }
+
+// With several ranks a bare "cuda" is the rank's own GPU on its machine (LOCAL_RANK), so that the
+// ranks of one machine do not all train on GPU 0; anything else stays as given.
+TEST(DistEnv, BareCudaIsTheLocalRanksGpu) {
+  const DistConfig two = dist_config(env_of({{"WORLD_SIZE", "4"}, {"RANK", "3"}, {"LOCAL_RANK", "1"}}), {});
+  EXPECT_EQ(rank_device("cuda", two), "cuda:1");
+  EXPECT_EQ(rank_device("cuda:0", two), "cuda:0");
+  EXPECT_EQ(rank_device("cpu", two), "cpu");
+  DistFlags f;
+  f.local_rank = 2;
+  EXPECT_EQ(rank_device("cuda", dist_config(env_of({{"WORLD_SIZE", "4"}, {"RANK", "3"}}), f)), "cuda:2");
+  // Without LOCAL_RANK, the rank (one machine); one process keeps "cuda" as given.
+  EXPECT_EQ(rank_device("cuda", dist_config(env_of({{"WORLD_SIZE", "2"}, {"RANK", "1"}}), {})), "cuda:1");
+  EXPECT_EQ(rank_device("cuda", dist_config(env_of({}), {})), "cuda");
+}

@@ -685,3 +685,24 @@ TEST(Evaluate, JsonNullForNaN) {
   EXPECT_EQ(k.dump().find("NaN"), std::string::npos);
   EXPECT_EQ(k.dump().find("nan"), std::string::npos);
 }
+
+// Masks saved as 0/255 (anti-aliased edges included) mark the pixels above 127; masks saved as
+// labels (0/1, or any largest value up to 127) mark their non-zero pixels instead of nothing.
+TEST(Evaluate, DefectPixelsOfBinaryAndLabelMasks) {
+  const auto marked = [](const cv::Mat& m) { return cv::countNonZero(defect_pixels(m)); };
+  const cv::Mat labels = (cv::Mat_<uint8_t>(2, 3) << 0, 1, 1, 0, 0, 1);
+  EXPECT_EQ(marked(labels), 3);
+  const cv::Mat smoothed = (cv::Mat_<uint8_t>(2, 3) << 0, 40, 128, 255, 127, 0);  // edges of a 0/255 mask
+  EXPECT_EQ(marked(smoothed), 2);
+  EXPECT_EQ(marked(cv::Mat::zeros(2, 3, CV_8U)), 0);
+  const cv::Mat out = defect_pixels(labels);
+  EXPECT_EQ(out.type(), CV_8U);
+  EXPECT_EQ(out.at<uint8_t>(0, 1), 255);
+  EXPECT_EQ(out.at<uint8_t>(0, 0), 0);
+
+  TempDir dir;
+  ASSERT_TRUE(cv::imwrite(dir.file("labels.png"), labels));
+  EXPECT_EQ(cv::countNonZero(read_defect_mask(dir.file("labels.png"))), 3);
+  EXPECT_NE(test::message_of([&] { read_defect_mask(dir.file("none.png")); }).find("cannot read mask " + dir.file("none.png")),
+            std::string::npos);
+}

@@ -175,6 +175,28 @@ void expect_meta_equals(const GstVisionResultMeta& m, const VpFrameResult& f) {
 
 const GstVisionResultMeta* meta_of(GstBuffer* b) { return b ? gst_buffer_get_vision_result_meta(b) : nullptr; }
 
+// What leaves a pad, in order: "buffer", or the event's type name ("segment", "gap", ...).
+struct Outflow {
+  std::vector<std::string> seen;
+  static GstPadProbeReturn record(GstPad*, GstPadProbeInfo* info, gpointer self) {
+    auto& seen = static_cast<Outflow*>(self)->seen;
+    if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER)
+      seen.push_back("buffer");
+    else
+      seen.push_back(GST_EVENT_TYPE_NAME(GST_PAD_PROBE_INFO_EVENT(info)));
+    return GST_PAD_PROBE_OK;
+  }
+};
+
+// The element's `settings` property as it reads back ("<NULL>" for none).
+std::string settings_of(GstElement* e) {
+  gchar* s = nullptr;
+  g_object_get(e, "settings", &s, nullptr);
+  const std::string out = s ? s : "<NULL>";
+  g_free(s);
+  return out;
+}
+
 }  // namespace
 
 TEST(GstVisionPlugin, AcceptsTheFiveFormatsOnly) {
@@ -460,6 +482,70 @@ TEST(GstVisionPlugin, SettingsChangeThresholdsAndRoutingWhilePlaying) {
   EXPECT_EQ(action_now(), "ok");
   g_object_set(h.element, "category", "wood", nullptr);
   EXPECT_EQ(action_now(), "look");
+}
+
+// Batch 4 holds buffers; a serialized event (custom, segment, gap) must not overtake them.
+TEST(GstVisionPlugin, SerializedEventsLeaveAfterTheBuffersHeldBeforeThem) {
+  Harness h;
+  g_object_set(h.element, "batch", 4u, nullptr);
+  const cv::Mat normal = image_with("_normal");
+  h.caps(normal, "BGR");
+  Outflow flow;
+  GstPad* src = gst_element_get_static_pad(h.element, "src");
+  gst_pad_add_probe(src, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+                    Outflow::record, &flow, nullptr);
+  ASSERT_EQ(h.push(normal, "BGR"), GST_FLOW_OK);
+  ASSERT_EQ(h.push(normal, "BGR"), GST_FLOW_OK);
+  EXPECT_EQ(gst_harness_buffers_received(h.h), 0u);  // held for the batch
+  gst_harness_push_event(h.h, gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new_empty("marker")));
+  ASSERT_EQ(h.push(normal, "BGR"), GST_FLOW_OK);
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  gst_harness_push_event(h.h, gst_event_new_segment(&segment));
+  ASSERT_EQ(h.push(normal, "BGR"), GST_FLOW_OK);
+  gst_harness_push_event(h.h, gst_event_new_gap(0, GST_SECOND));
+  EXPECT_EQ(flow.seen, (std::vector<std::string>{"buffer", "buffer", "custom-downstream", "buffer", "segment",
+                                                 "buffer", "gap"}));
+  EXPECT_EQ(gst_harness_buffers_received(h.h), 4u);
+  gst_object_unref(src);
+}
+
+TEST(GstVisionPlugin, ARejectedSettingReadsBackTheSettingsInForce) {
+  Harness h;
+  const cv::Mat normal = image_with("_normal");
+  h.caps(normal, "BGR");
+  const std::string accepted = R"({"thresholds": {"pit": {"image": 0}}})";
+  const std::string rejected = R"({"thresholds": {"no_such_type": {"image": 0}}})";
+  g_object_set(h.element, "settings", accepted.c_str(), nullptr);
+  ASSERT_EQ(h.push(normal, "BGR"), GST_FLOW_OK);
+  EXPECT_EQ(settings_of(h.element), accepted);
+  g_object_set(h.element, "settings", rejected.c_str(), nullptr);
+  EXPECT_EQ(settings_of(h.element), rejected);  // not applied yet: reads back as set
+  ASSERT_EQ(h.push(normal, "BGR"), GST_FLOW_OK);
+  EXPECT_EQ(settings_of(h.element), accepted);
+  GstBuffer* out = gst_harness_pull(h.h);
+  gst_buffer_unref(out);
+  out = gst_harness_pull(h.h);
+  ASSERT_NE(meta_of(out), nullptr);
+  EXPECT_STREQ(meta_of(out)->action, "manual_check");  // the accepted settings are still in force
+  gst_buffer_unref(out);
+  std::vector<GstMessage*> warnings = h.pop(GST_MESSAGE_WARNING);
+  EXPECT_EQ(warnings.size(), 1u);
+  free_messages(warnings);
+}
+
+TEST(GstVisionPlugin, SettingsRejectedAtStartFailTheChangeToPausedLabelledSettings) {
+  Element e;
+  g_object_set(e.element, "settings", R"({"thresholds": {"no_such_type": {"image": 0}}})", nullptr);
+  EXPECT_EQ(gst_element_set_state(e.element, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  std::vector<GstMessage*> errors = e.pop(GST_MESSAGE_ERROR);
+  ASSERT_EQ(errors.size(), 1u);
+  const std::string text = message_text(errors[0]);
+  EXPECT_EQ(text.rfind("settings: ", 0), 0u) << text;
+  EXPECT_NE(text.find("no_such_type"), std::string::npos) << text;
+  free_messages(errors);
+  gst_element_set_state(e.element, GST_STATE_NULL);
+  gst_object_unref(e.element);
 }
 
 TEST(GstVisionPlugin, MetaSurvivesABufferCopy) {

@@ -12,8 +12,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
 #include <thread>
 
 #include "pipeline.hpp"
@@ -72,7 +76,68 @@ std::vector<json> read_lines(const fs::path& p) {
   return out;
 }
 
-int run(const std::string& args) { return WEXITSTATUS(std::system((std::string(MTFCDD_HOST_PATH) + " " + args + " >/dev/null 2>&1").c_str())); }
+std::string contents(const fs::path& p) {
+  std::ifstream f(p);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// Runs vision-host to the end; its exit status, and what it printed (stdout and stderr) in `output`.
+int run(const std::string& args, std::string* output = nullptr) {
+  const fs::path log = fs::temp_directory_path() / ("mtfcdd_host_run_" + std::to_string(::getpid()) + ".log");
+  const int status = std::system((std::string(MTFCDD_HOST_PATH) + " " + args + " >" + log.string() + " 2>&1").c_str());
+  if (output) *output = contents(log);
+  fs::remove(log);
+  return WEXITSTATUS(status);
+}
+
+// Starts vision-host with `args`, its stdout and stderr going to `log`; returns its pid.
+pid_t spawn_host(const std::vector<std::string>& args, const fs::path& log) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ::dup2(log_fd, 1);
+  ::dup2(log_fd, 2);
+  std::vector<char*> argv{const_cast<char*>(MTFCDD_HOST_PATH)};
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ::execv(MTFCDD_HOST_PATH, argv.data());
+  ::_exit(127);
+}
+
+// Polls `done` every 5 ms for up to `seconds`; whether it came true.
+bool wait_until(const std::function<bool()>& done, double seconds) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// The exit status of `pid` within `seconds`, or -1 after killing it when it takes longer.
+int exit_status_within(pid_t pid, double seconds) {
+  int status = 0;
+  if (wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, seconds))
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return -1;
+}
+
+size_t line_count(const fs::path& p) {
+  std::ifstream f(p);
+  return std::count(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>(), '\n');
+}
+
+// `n` small PNGs, img0000.png ..., in `dir`.
+void write_images(const fs::path& dir, int n) {
+  fs::create_directories(dir);
+  for (int i = 0; i < n; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "img%04d.png", i);
+    cv::imwrite((dir / name).string(), cv::Mat(48, 64, CV_8UC3, cv::Scalar(i % 256, 90, 200)));
+  }
+}
 
 class HostTest : public ::testing::Test {
  protected:
@@ -109,6 +174,10 @@ TEST_F(HostTest, PipelineParsingNamesEachBadEntry) {
   j = good;
   std::swap(j["stages"][0], j["stages"][1]);
   EXPECT_NE(msg(j).find("must be the last stage"), std::string::npos);
+  j = good;
+  j["stages"].push_back(j["stages"][1]);  // two plugin stages: named as such, not as out of order
+  EXPECT_NE(msg(j).find("stages: a pipeline has one plugin stage, found stages[1], stages[2]"), std::string::npos)
+      << msg(j);
   j = good;
   j["stages"][1]["path"] = "missing.so";
   EXPECT_NE(msg(j).find("missing.so: no such file"), std::string::npos);
@@ -227,40 +296,24 @@ TEST_F(HostTest, FolderRunWithACorruptImageReportsEveryInputAndThreadsAgree) {
 TEST_F(HostTest, KilledHostLeavesACompleteReportAndWholeFiles) {
   TempDir d("kill");
   const auto in = d.path / "in";
-  fs::create_directories(in);
   constexpr int kImages = 600;
-  for (int i = 0; i < kImages; ++i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "img%04d.png", i);
-    cv::imwrite((in / name).string(), cv::Mat(48, 64, CV_8UC3, cv::Scalar(i % 256, 90, 200)));
-  }
+  write_images(in, kImages);
   json pipe = good_pipeline(d.path / "events.jsonl");
   pipe["actions"]["check"].push_back({{"sink", "copy"}, {"dir", (d.path / "copies").string()}});
   pipe["actions"]["check"].push_back({{"sink", "overlay"}, {"dir", (d.path / "overlays").string()}});
   const auto pipe_path = write_pipeline(d.path, pipe);
   const auto report = d.path / "report.jsonl";
-  const pid_t pid = ::fork();
+  const pid_t pid = spawn_host({"run", "--pipeline", pipe_path.string(), "--threads", "2", "--report", report.string(),
+                                in.string()},
+                               d.path / "host.log");
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const int log_fd = ::open((d.path / "host.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(log_fd, 1);
-    ::dup2(log_fd, 2);
-    ::execl(MTFCDD_HOST_PATH, MTFCDD_HOST_PATH, "run", "--pipeline", pipe_path.c_str(), "--threads", "2", "--report",
-            report.c_str(), in.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
   // Kill it once some lines are out, mid-write as likely as not.
-  const auto lines_now = [&] {
-    std::ifstream f(report);
-    return std::count(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>(), '\n');
-  };
-  for (int i = 0; i < 3000 && lines_now() < 20; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  wait_until([&] { return line_count(report) >= 20; }, 15);
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  std::ifstream log(d.path / "host.log");
   ASSERT_TRUE(WIFSIGNALED(status)) << "the host exited (" << WEXITSTATUS(status) << ") before it was killed:\n"
-                                   << std::string(std::istreambuf_iterator<char>(log), {}).substr(0, 4000);
+                                   << contents(d.path / "host.log").substr(0, 4000);
   const auto lines = read_lines(report);  // throws on a partial line
   ASSERT_GE(lines.size(), 20u);
   ASSERT_LT(lines.size(), size_t(kImages));
@@ -324,4 +377,214 @@ TEST(HostSummary, PercentilesAndCounts) {
   const std::string t = s.table(1.0);
   EXPECT_NE(t.find("| pit | 1 |"), std::string::npos);
   EXPECT_NE(t.find("| scrap | 1 |"), std::string::npos);
+}
+
+// ---- delivery failures, sources, stopping --------------------------------------------------------
+
+TEST(HostSummary, CountsAndNamesSinkAndOverlayFailures) {
+  const json line = {{"input", "a.png"},
+                     {"ok", true},
+                     {"action", "scrap"},
+                     {"types", json::array()},
+                     {"overlay_error", "disk full"},
+                     {"sinks",
+                      {{{"sink", "print"}, {"ok", true}, {"message", ""}},
+                       {{"sink", "run"}, {"ok", false}, {"message", "'/bin/false' exited 1"}}}}};
+  EXPECT_EQ(delivery_failures(line),
+            (std::vector<std::string>{"overlay of a.png failed: disk full",
+                                      "sink 'run' of action 'scrap' failed for a.png: '/bin/false' exited 1"}));
+  Summary s;
+  s.add(line);
+  EXPECT_EQ(s.failed(), 0u);
+  EXPECT_EQ(s.sink_failures(), 1u);
+  EXPECT_EQ(s.overlay_failures(), 1u);
+  EXPECT_NE(s.table(1).find("1 sink failures, 1 overlay failures"), std::string::npos) << s.table(1);
+}
+
+TEST_F(HostTest, SinkFailuresAreNamedOnStderrAndTheExitCodeIs3) {
+  TempDir d("sinkfail");
+  write_images(d.path / "in", 2);
+  json pipe = good_pipeline(d.path / "events.jsonl");
+  pipe["actions"]["check"].push_back({{"sink", "run"}, {"program", "/bin/false"}});
+  const auto pipe_path = write_pipeline(d.path, pipe);
+  std::string out;
+  EXPECT_EQ(run("run --pipeline " + pipe_path.string() + " " + (d.path / "in").string(), &out), 3) << out;
+  for (const char* name : {"img0000.png", "img0001.png"})
+    EXPECT_NE(out.find("vision-host: sink 'run' of action 'check' failed for " + (d.path / "in" / name).string() +
+                       ": '/bin/false' exited 1"),
+              std::string::npos)
+        << out;
+  EXPECT_NE(out.find("2 sink failures"), std::string::npos) << out;
+}
+
+// Writing the overlay fails (its folder is a file): the frame is still inspected and its sinks run.
+TEST_F(HostTest, AFailedOverlayIsRecordedAndTheSinksStillRun) {
+  TempDir d("overlayfail");
+  const Pipeline p = load_pipeline(write_pipeline(d.path, good_pipeline(d.path / "events.jsonl")).string());
+  std::ofstream(d.path / "file") << "x";
+  Inspector ins(p);
+  const Inspection r = ins.inspect("frame", cv::Mat(40, 60, CV_8UC3, cv::Scalar(90, 90, 90)), (d.path / "file" / "ov").string());
+  ASSERT_TRUE(r.ok) << r.line.dump();
+  EXPECT_NE(r.line.at("overlay_error").get<std::string>().find("file"), std::string::npos) << r.line.dump();
+  EXPECT_FALSE(r.line.contains("overlay"));
+  ASSERT_EQ(r.line.at("sinks").size(), 1u);
+  EXPECT_TRUE(r.line.at("sinks")[0].at("ok"));
+  EXPECT_EQ(read_lines(d.path / "events.jsonl").size(), 1u);
+}
+
+// dir1/a.png and dir2/a.png, inspected at once by two workers, get an overlay each.
+TEST_F(HostTest, OverlaysOfInputsWithTheSameNameNeverOverwriteEachOther) {
+  TempDir d("samename");
+  for (const char* dir : {"d1", "d2"}) {
+    fs::create_directories(d.path / dir);
+    cv::imwrite((d.path / dir / "a.png").string(), cv::Mat(40, 60, CV_8UC3, cv::Scalar(90, 90, 90)));
+  }
+  const auto pipe = write_pipeline(d.path, good_pipeline(d.path / "events.jsonl"));
+  const auto report = d.path / "r.jsonl";
+  ASSERT_EQ(run("run --threads 2 --pipeline " + pipe.string() + " --report " + report.string() + " --overlays " +
+                (d.path / "ov").string() + " " + (d.path / "d1").string() + " " + (d.path / "d2").string()),
+            0);
+  const auto lines = read_lines(report);
+  ASSERT_EQ(lines.size(), 2u);
+  const std::string a = lines[0].at("overlay"), b = lines[1].at("overlay");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(std::set<std::string>({fs::path(a).filename().string(), fs::path(b).filename().string()}),
+            (std::set<std::string>{"a.png", "a_1.png"}));
+  for (const auto& f : {a, b}) EXPECT_FALSE(cv::imread(f).empty()) << f;
+}
+
+TEST(HostSources, ArgumentsThatNameNothingFailOnTheirOwnLine) {
+  TempDir d("nothing");
+  fs::create_directories(d.path / "empty");
+  std::istringstream no_paths("\n\n");
+  const auto s = expand_inputs({(d.path / "empty").string(), (d.path / "*.pgn").string(), "-", "99999999999"}, no_paths);
+  ASSERT_EQ(s.size(), 4u);
+  EXPECT_EQ(s[0].error, "folder " + (d.path / "empty").string() + " holds no image files (.png, .jpg, .bmp, .tif, ...)");
+  EXPECT_EQ(s[1].error, "no files match " + (d.path / "*.pgn").string());
+  EXPECT_EQ(s[1].name, (d.path / "*.pgn").string());
+  EXPECT_EQ(s[2].error, "standard input ('-') listed no paths");
+  EXPECT_EQ(s[3].error, "camera index out of range: 99999999999 (at most 2147483647)");
+  std::istringstream none;
+  EXPECT_EQ(message_of([&] { expand_inputs({}, none); }), "no inputs given");
+}
+
+TEST_F(HostTest, AGlobMatchingNothingFailsTheRun) {
+  TempDir d("typo");
+  const auto pipe = write_pipeline(d.path, good_pipeline(d.path / "events.jsonl"));
+  const std::string pattern = (d.path / "imgs" / "*.pgn").string();
+  EXPECT_EQ(run("run --pipeline " + pipe.string() + " --report " + (d.path / "r.jsonl").string() + " '" + pattern + "'"),
+            1);
+  const auto lines = read_lines(d.path / "r.jsonl");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].at("input"), pattern);
+  EXPECT_EQ(lines[0].at("error"), "no files match " + pattern);
+}
+
+TEST_F(HostTest, AnUnwritableReportStopsTheRun) {
+  TempDir d("full");
+  write_images(d.path / "in", 3);
+  const auto pipe = write_pipeline(d.path, good_pipeline(d.path / "events.jsonl"));
+  std::string out;
+  EXPECT_EQ(run("run --pipeline " + pipe.string() + " --report /dev/full " + (d.path / "in").string(), &out), 2);
+  EXPECT_NE(out.find("vision-host run: cannot write report /dev/full: No space left on device"), std::string::npos)
+      << out;
+}
+
+TEST_F(HostTest, ActionsThePluginNeverRoutesToAreRefused) {
+  TempDir d("unknown_action");
+  json j = good_pipeline(d.path / "events.jsonl");
+  j["actions"]["chek"] = j["actions"]["check"];
+  const auto pipe = write_pipeline(d.path, j);
+  const Pipeline p = load_pipeline(pipe.string());
+  Inspector ins(p);
+  EXPECT_EQ(message_of([&] { ins.check_actions(); }),
+            pipe.string() + ": actions.chek: the plugin's routing has no action 'chek', so these sinks would never "
+                            "run (its actions: check, pass)");
+  std::string out;
+  EXPECT_EQ(run("run --pipeline " + pipe.string() + " " + (d.path / "none.png").string(), &out), 2);
+  EXPECT_NE(out.find("actions.chek"), std::string::npos) << out;
+}
+
+// Every input of an interrupted run is either on the report or counted as not inspected.
+TEST_F(HostTest, InterruptedRunCountsEveryInputNotInspected) {
+  TempDir d("interrupt");
+  constexpr size_t kImages = 400;
+  write_images(d.path / "in", kImages);
+  const auto pipe = write_pipeline(d.path, good_pipeline(d.path / "events.jsonl"));
+  const auto report = d.path / "r.jsonl", log = d.path / "host.log";
+  const pid_t pid = spawn_host({"run", "--pipeline", pipe.string(), "--report", report.string(),
+                                (d.path / "in").string()}, log);
+  ASSERT_TRUE(wait_until([&] { return line_count(report) >= 10; }, 30)) << contents(log);
+  ::kill(pid, SIGINT);
+  ASSERT_EQ(exit_status_within(pid, 30), 130) << contents(log);
+  const std::string out = contents(log);
+  const size_t at = out.find("interrupted: ");
+  ASSERT_NE(at, std::string::npos) << out;
+  const size_t not_inspected = std::stoul(out.substr(at + 13));
+  EXPECT_EQ(read_lines(report).size() + not_inspected, kImages) << out;
+}
+
+// A run sink's program, hung, is killed (process group and all) by the first Ctrl-C.
+TEST_F(HostTest, CtrlCKillsTheRunSinksPrograms) {
+  TempDir d("ctrlc_run");
+  write_images(d.path / "in", 1);
+  const auto pid_file = d.path / "sleep.pid";
+  json j = good_pipeline(d.path / "events.jsonl");
+  j["actions"]["check"] = {{{"sink", "run"}, {"program", "/bin/sh"}, {"timeout_s", 600},
+                            {"args", {"-c", "echo $$ > " + pid_file.string() + ".tmp && mv " + pid_file.string() +
+                                                ".tmp " + pid_file.string() + " && exec sleep 600"}}}};
+  const auto log = d.path / "host.log";
+  const pid_t pid = spawn_host({"run", "--pipeline", write_pipeline(d.path, j).string(), (d.path / "in").string()}, log);
+  ASSERT_TRUE(wait_until([&] { return fs::exists(pid_file); }, 30)) << contents(log);
+  const pid_t sleeper = std::stoi(contents(pid_file));
+  ::kill(pid, SIGINT);
+  EXPECT_EQ(exit_status_within(pid, 10), 130) << contents(log);
+  EXPECT_NE(contents(log).find("killed: the host is stopping"), std::string::npos) << contents(log);
+  EXPECT_EQ(::kill(sleeper, 0), -1);  // gone (and reaped)
+}
+
+// A worker hung reading a FIFO: the first Ctrl-C waits for it, the second exits at once.
+TEST_F(HostTest, ASecondCtrlCExitsAtOnce) {
+  TempDir d("ctrlc_twice");
+  const auto fifo = d.path / "hang.png";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto log = d.path / "host.log";
+  const pid_t pid = spawn_host(
+      {"run", "--pipeline", write_pipeline(d.path, good_pipeline(d.path / "e.jsonl")).string(), fifo.string()}, log);
+  int writer = -1;  // opens once the host's worker has the FIFO open for reading
+  ASSERT_TRUE(wait_until([&] { return (writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK)) >= 0; }, 30))
+      << contents(log);
+  ::kill(pid, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int status = 0;
+  EXPECT_EQ(::waitpid(pid, &status, WNOHANG), 0) << "the first Ctrl-C should wait for the hung read";
+  ::kill(pid, SIGINT);
+  EXPECT_EQ(exit_status_within(pid, 5), 130) << contents(log);
+  ::close(writer);
+}
+
+// A NULL string or malformed JSON in a plugin's result is named, not undefined behaviour.
+TEST(PluginResults, NullOrMalformedStringsAreNamed) {
+  VpTypeResult type{};
+  type.struct_size = sizeof type;
+  type.name = "pit";
+  VpFrameResult f{};
+  f.struct_size = sizeof f;
+  f.types = &type;
+  f.type_count = 1;
+  f.action = "pass";
+  f.action_params = "{}";
+  f.matches = "[]";
+  EXPECT_EQ(report_fields(f).at("types")[0].at("name"), "pit");
+  f.action = nullptr;
+  EXPECT_EQ(message_of([&] { report_fields(f); }), "plugin result: action is NULL");
+  f.action = "pass";
+  f.action_params = "{\"station\": ";
+  EXPECT_EQ(message_of([&] { report_fields(f); }).rfind("plugin result: action_params: ", 0), 0u);
+  f.action_params = "{}";
+  f.matches = nullptr;
+  EXPECT_EQ(message_of([&] { report_fields(f); }), "plugin result: matches is NULL");
+  f.matches = "[]";
+  type.name = nullptr;
+  EXPECT_EQ(message_of([&] { report_fields(f); }), "plugin result: types[0].name is NULL");
 }

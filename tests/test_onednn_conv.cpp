@@ -14,6 +14,9 @@
 #include "detector.hpp"
 #include <mtfcdd/dnn_model.hpp>
 #include "onednn_conv.hpp"
+#ifdef MTFCDD_WITH_ONEDNN
+#include "onednn_layers.hpp"
+#endif
 #include "test_util.hpp"
 
 using namespace mtfcdd;
@@ -200,6 +203,53 @@ TEST_F(OneDnnConvTest, ConsecutiveConvolutionsKeepTheBlockedLayout) {
     EXPECT_EQ(convs[i].input, i > 0);
     EXPECT_EQ(convs[i].output, i + 1 < convs.size());
   }
+}
+
+// A convolution packs its weights once per layout its primitives chose (int8 ones scaled) and
+// shares them between its plans. int8 packed a copy per plan, that is per batch size run; its
+// layouts do not depend on the batch (float32's may: oneDNN picks other kernels for some).
+TEST_F(OneDnnConvTest, Int8WeightsArePackedOnceNotPerBatchSize) {
+  if (!have_int8()) GTEST_SKIP() << "no AVX512_VNNI";
+  BundleManifest m = read_manifest(fixture_bundle());
+  m.int8_ranges = DnnModel(fixture_bundle()).calibrate_int8({random_blob(2, m)});
+  m.precision = Precision::Int8;
+  cv::dnn::Net net = read_onnx_with_onednn(read_onnx_file(fixture_bundle() + "/model.onnx"), m);
+  const auto run = [&](int n) {
+    net.setInput(random_blob(n, m), m.input_name);
+    net.forward(m.maps_output);
+  };
+  run(1);
+  const size_t copies = packed_weight_copies(net);
+  EXPECT_GE(copies, m.int8_ranges.size());
+  for (int n : {2, 3, 5, 8, 16}) run(n);
+  EXPECT_EQ(packed_weight_copies(net), copies);
+}
+
+// OpenCV takes a ReLU fused into the oneDNN sum back (setActivation of none) when it sets the
+// network up again: the plan made with the ReLU must not run after that.
+TEST(OneDnnSum, ReluTakenBackIsNoLongerApplied) {
+  cv::dnn::LayerParams params;
+  params.name = "sum";
+  params.type = "Eltwise";
+  const cv::Ptr<cv::dnn::Layer> sum = onednn::create_sum_layer(params);
+  ASSERT_EQ(sum->type, onednn::kSumType);
+  cv::dnn::LayerParams relu_params;
+  relu_params.name = "relu";
+  relu_params.type = "ReLU";
+  const cv::Ptr<cv::dnn::ActivationLayer> relu = cv::dnn::ReLULayer::create(relu_params);
+  const auto run = [&] {  // -1 + -2
+    const std::vector<int> shape{1, 1, 2, 2};
+    std::vector<cv::Mat> in{cv::Mat(shape, CV_32F, cv::Scalar(-1)), cv::Mat(shape, CV_32F, cv::Scalar(-2))};
+    std::vector<cv::Mat> out{cv::Mat(shape, CV_32F)}, internals;
+    sum->forward(in, out, internals);
+    return out[0].ptr<float>()[3];
+  };
+  ASSERT_TRUE(sum->setActivation(relu));
+  EXPECT_EQ(run(), 0.f);
+  sum->setActivation(cv::Ptr<cv::dnn::ActivationLayer>());
+  EXPECT_EQ(run(), -3.f);
+  ASSERT_TRUE(sum->setActivation(relu));
+  EXPECT_EQ(run(), 0.f);
 }
 #endif
 

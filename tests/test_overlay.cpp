@@ -196,3 +196,32 @@ TEST(Overlay, InFrameLegendShrinksToFitSmallFramesAndListsDrawnTypesOnly) {
   EXPECT_LE(legend_rows(defect), 48);
   EXPECT_EQ(clean.at<cv::Vec3b>(90, 90), base.at<cv::Vec3b>(90, 90));
 }
+
+// The host and the GStreamer element draw the frame-sized map when the plugin made one.
+TEST(Overlay, TypesFromAResultPreferTheFrameSizedHeatmap) {
+  const std::vector<float> model(4 * 3, 1.0f), full(40 * 30, 2.0f);
+  VpTypeResult t[3]{};
+  for (auto& x : t) {
+    x.struct_size = sizeof(VpTypeResult);
+    x.name = "pit";
+    x.decision = 1;
+    x.pixel_threshold = 0.5;
+  }
+  t[0].heatmap = {4, 3, model.data()};
+  t[0].heatmap_full = {40, 30, full.data()};
+  t[1].heatmap = {4, 3, model.data()};
+  t[2].name = nullptr;
+  VpFrameResult f{};
+  f.struct_size = sizeof f;
+  f.types = t;
+  f.type_count = 3;
+  const std::vector<OverlayType> types = overlay_types(f);
+  ASSERT_EQ(types.size(), 3u);
+  EXPECT_EQ(types[0].heatmap.size(), cv::Size(40, 30));
+  EXPECT_EQ(types[0].heatmap.at<float>(0, 0), 2.0f);
+  EXPECT_EQ(types[1].heatmap.size(), cv::Size(4, 3));
+  EXPECT_TRUE(types[2].heatmap.empty());
+  EXPECT_EQ(types[2].name, "");
+  EXPECT_TRUE(types[0].decision);
+  EXPECT_FLOAT_EQ(types[0].pixel_threshold, 0.5f);
+}

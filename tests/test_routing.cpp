@@ -361,6 +361,32 @@ TEST(RoutingErrors, ExtendsCycle) {
   EXPECT_NE(msg3.find("inheritance cycle c -> b -> d -> c"), std::string::npos) << msg3;
 }
 
+// "extends" is resolved without recursion (a chain of 50,000 actions overflowed the stack) and
+// at most 64 links deep, whichever end of a chain comes first in name order.
+TEST(RoutingErrors, ExtendsChainsAreCappedNotRecursed) {
+  const auto chain = [](int links, bool root_first) {
+    json cfg = {{"actions", json::object()}, {"default", "a00000"}};
+    const auto name = [&](int i) {
+      const std::string n = std::to_string(root_first ? i : links - i);
+      return "a" + std::string(5 - n.size(), '0') + n;  // name order is chain order
+    };
+    cfg["actions"][name(0)] = {{"p0", 0}};
+    for (int i = 1; i <= links; ++i) cfg["actions"][name(i)] = {{"extends", name(i - 1)}, {"p" + std::to_string(i), i}};
+    return cfg;
+  };
+  for (bool root_first : {true, false}) {
+    SCOPED_TRACE(root_first ? "root first" : "leaf first");
+    const Router r(chain(64, root_first), kTypes);
+    const json leaf = r.describe().at("actions").at(root_first ? "a00064" : "a00000");
+    EXPECT_EQ(leaf.size(), 65u);  // its own key and its 64 ancestors'
+    EXPECT_EQ(leaf.at("p0"), 0);
+    for (int links : {65, 50000})
+      EXPECT_NE(error_of(chain(links, root_first)).find("extends: more than 64 links up to its root action"),
+                std::string::npos)
+          << links;
+  }
+}
+
 TEST(RoutingErrors, ExtendsSelf) {
   const auto msg = error_of(with(example(), "/actions/scrap/extends"_json_pointer, "scrap"));
   EXPECT_NE(msg.find("routing.actions.scrap.extends"), std::string::npos) << msg;

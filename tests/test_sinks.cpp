@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -352,6 +353,27 @@ TEST_F(SinksTest, RunKillsOnTimeout) {
   EXPECT_NE(out[0].message.find("timed out after 1 s"), std::string::npos) << out[0].message;
   EXPECT_GE(took, 0.9);
   EXPECT_LT(took, 4.0);  // ~1 s (sleep would take 5 s); slack for a loaded CI machine
+}
+
+// Ctrl-C: a running program is killed at once, and no new one starts.
+TEST_F(SinksTest, RunIsKilledOnceTheHostStops) {
+  ActionSinks s = sinks({{{"sink", "run"}, {"program", "/bin/sleep"}, {"args", {"30"}}, {"timeout_s", 60}}});
+  std::atomic<bool> stop{false};
+  s.stop_when(&stop);
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop = true;
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto out = s.dispatch(event(input.string()));
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stopper.join();
+  EXPECT_FALSE(out[0].ok);
+  EXPECT_EQ(out[0].message, "'/bin/sleep' killed: the host is stopping");
+  EXPECT_LT(took, 5.0);  // ~0.2 s; sleep would take 30 s
+  const auto after = s.dispatch(event(input.string()));
+  EXPECT_FALSE(after[0].ok);
+  EXPECT_EQ(after[0].message, "'/bin/sleep' not run: the host is stopping");
 }
 
 TEST_F(SinksTest, RunExpandsArguments) {

@@ -6,10 +6,12 @@
 
 #include <mtfcdd/bundle.hpp>
 #include <mtfcdd/dnn_model.hpp>
+#include "ensemble.hpp"
 #include "evaluate.hpp"
 #include "export.hpp"
 #include "sampler.hpp"
 #include "toy_data.hpp"
+#include "train_step.hpp"
 #include "trainer.hpp"
 #include "test_util.hpp"
 #include "weight_average.hpp"
@@ -381,7 +383,89 @@ TEST(Training, TimeBudgetCutResumesInsideTheEpoch) {
   EXPECT_EQ(resumed[0].at("iterations").get<int>() + resumed[1].at("iterations").get<int>(),
             whole[0].at("iterations").get<int>());
   EXPECT_NEAR(last_val_loss(root / "cut"), last_val_loss(root / "straight"), 1e-5 * last_val_loss(root / "straight"));
+
+  // A step budget spent on the epoch's last batch ends that epoch as any other (not partial), and
+  // --resume trains the next one as the uninterrupted run did: no batch drawn past the epoch's end.
+  torch::manual_seed(3);
+  TrainConfig at_end = resumable_config(root, "at_end", 2);
+  at_end.max_steps = whole[0].at("iterations").get<int>();
+  ASSERT_EQ(run_training(at_end), 0);
+  ASSERT_EQ(history_of(root / "at_end").size(), 1u);
+  EXPECT_FALSE(history_of(root / "at_end")[0].value("partial", false));
+  EXPECT_EQ(read_manifest((root / "at_end" / "bundle").string()).provenance.at("epochs_completed"), 1);
+  TrainConfig rest = resumable_config(root, "at_end", 2);
+  rest.resume = true;
+  ASSERT_EQ(run_training(rest), 0);
+  const auto ended = history_of(root / "at_end");
+  ASSERT_EQ(ended.size(), 2u);
+  EXPECT_EQ(ended[1].at("iterations"), whole[1].at("iterations"));
+  EXPECT_NEAR(last_val_loss(root / "at_end"), last_val_loss(root / "straight"), 1e-5 * last_val_loss(root / "straight"));
   fs::remove_all(root);
+}
+
+// --resume of a run that has taken its --max-steps takes no step beyond them: it bundles again.
+TEST(Training, ResumeAtTheStepBudgetTakesNoStep) {
+  const auto root = fs::temp_directory_path() / ("mtfcdd_steps_" + std::to_string(::getpid()));
+  write_toy_dataset((root / "data").string(), 2, 48, {48, 16, 16}, 7);
+  TrainConfig cfg = resumable_config(root, "run", 2);
+  cfg.max_steps = 2;
+  ASSERT_EQ(run_training(cfg), 0);
+  TrainConfig again = cfg;
+  again.resume = true;
+  ASSERT_EQ(run_training(again), 0);
+  EXPECT_EQ(history_of(root / "run").size(), 1u);
+  EXPECT_EQ(read_manifest((root / "run" / "bundle").string()).provenance.at("iterations"), 2);
+  fs::remove_all(root);
+}
+
+namespace {
+
+// A Collective of two processes whose other one asks to stop as `peer` says: the step's last
+// two summed slots are the interrupt and budget flags, in that order.
+struct PeerAsking final : Collective {
+  StopFlags peer;
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  void allreduce_sum(torch::Tensor& t) override {
+    t = t * 2;  // the peer's gradients and loss: the same as ours
+    t[-2] = t[-2] / 2 + (peer.interrupted ? 1 : 0);
+    t[-1] = t[-1] / 2 + (peer.out_of_budget ? 1 : 0);
+  }
+  void broadcast(std::vector<torch::Tensor>&, int) override {}
+};
+
+}  // namespace
+
+// Ctrl-C on one rank stops every rank as interrupted (checkpoint, exit 130), also when another
+// rank ran out of budget at the same step: the flags are summed in separate slots, so the reason
+// is the same everywhere.
+TEST(Training, OneRanksCtrlCStopsEveryRankAsInterrupted) {
+  EXPECT_TRUE(agreed_stop(1, 0).interrupted);
+  EXPECT_TRUE(agreed_stop(1, 1).interrupted);
+  EXPECT_FALSE(agreed_stop(1, 1).out_of_budget);
+  EXPECT_TRUE(agreed_stop(0, 2).out_of_budget);
+  EXPECT_FALSE(agreed_stop(0, 0).any());
+
+  ModelConfig mc;
+  mc.preset = "small";
+  mc.input_size = 32;
+  mc.head_channels = 8;
+  mc.types = 2;
+  FcddModel model(mc);
+  torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-3));
+  PeerAsking peer;
+  const auto step = [&](StopFlags mine, StopFlags theirs) {
+    peer.peer = theirs;
+    return train_step(*model, opt, torch::rand({2, 3, 32, 32}), torch::tensor({{1.f, 0.f}, {0.f, 0.f}}), 4, 1e-3, mine,
+                      {false, &peer})
+        .stop;
+  };
+  const StopFlags ctrl_c{true, false}, budget{false, true};
+  EXPECT_TRUE(step({}, ctrl_c).interrupted);
+  EXPECT_TRUE(step(budget, ctrl_c).interrupted);
+  EXPECT_FALSE(step(budget, ctrl_c).out_of_budget);
+  EXPECT_TRUE(step({}, budget).out_of_budget);
+  EXPECT_FALSE(step({}, {}).any());
 }
 
 // bfloat16 forward passes still train the network; weights, validation and the exported model
@@ -439,4 +523,83 @@ TEST(Training, CosineScheduleAnnealsByIterationAndResumesOnItsCurve) {
   EXPECT_NEAR(last_val_loss(root / "cut"), last_val_loss(root / "straight"), 1e-5 * last_val_loss(root / "straight"));
   EXPECT_EQ(read_manifest((root / "straight" / "bundle").string()).provenance.at("lr_schedule"), "cosine");
   fs::remove_all(root);
+}
+
+// Runs whose types have the same count but other names or order are refused, naming both lists:
+// on --resume, on --init and in an ensemble.
+TEST(Training, TypesInAnotherOrderAreRefusedNamingBothLists) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("data"), 2, 48, {48, 16, 16}, 7);
+  const auto tiny = [&](const std::string& out, std::vector<std::string> types) {
+    TrainConfig cfg = resumable_config(dir.file(""), out, 1);
+    cfg.max_steps = 1;
+    cfg.load.types = std::move(types);
+    return cfg;
+  };
+  const std::string p3 = toy_type_name(0), p5 = toy_type_name(1);
+  ASSERT_EQ(run_training(tiny("ab", {})), 0);
+  ASSERT_EQ(run_training(tiny("ba", {p5, p3})), 0);
+  const std::string ab = "\"type_names\":[\"" + p3 + "\",\"" + p5 + "\"]", ba = "\"type_names\":[\"" + p5 + "\",\"" + p3 + "\"]";
+
+  TrainConfig resumed = tiny("ab", {p5, p3});
+  resumed.resume = true;
+  resumed.max_steps = 0;
+  const std::string on_resume = test::message_of([&] { run_training(resumed); });
+  EXPECT_NE(on_resume.find(ab), std::string::npos) << on_resume;
+  EXPECT_NE(on_resume.find(ba), std::string::npos) << on_resume;
+
+  TrainConfig init = tiny("init", {p5, p3});
+  init.init = dir.file("ab");
+  const std::string on_init = test::message_of([&] { run_training(init); });
+  EXPECT_NE(on_init.find(ab), std::string::npos) << on_init;
+  EXPECT_NE(on_init.find(ba), std::string::npos) << on_init;
+
+  EnsembleOptions e;
+  e.runs = {dir.file("ab"), dir.file("ba")};
+  e.data = dir.file("data");
+  e.out = dir.file("joined");
+  const std::string joined = test::message_of([&] { make_ensemble(e, {}); });
+  EXPECT_NE(joined.find("[" + p5 + ", " + p3 + "], " + dir.file("ab") + " [" + p3 + ", " + p5 + "]"), std::string::npos)
+      << joined;
+  EXPECT_FALSE(fs::exists(e.out));
+}
+
+// --select auroc ranks val defect images against normal ones: a val split without normal images
+// is refused at the start, naming the cause, instead of keeping epoch 1 on NaN figures.
+TEST(Training, SelectAurocWithoutNormalValImagesIsRefused) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("data"), 2, 48, {48, 16, 16}, 7);
+  std::ifstream in(dir.file("data/manifest.csv"));
+  std::string kept;
+  for (std::string line; std::getline(in, line);)
+    if (line.find(",val,,") == std::string::npos) kept += line + "\n";  // val rows without types: the normal ones
+  in.close();
+  std::ofstream(dir.file("data/manifest.csv")) << kept;
+  TrainConfig cfg = resumable_config(dir.file(""), "run", 1);
+  cfg.select = Select::Auroc;
+  const std::string why = test::message_of([&] { run_training(cfg); });
+  EXPECT_NE(why.find("--select auroc ranks val defect images against normal ones"), std::string::npos) << why;
+  EXPECT_NE(why.find("val split has no normal images"), std::string::npos) << why;
+}
+
+// The ranks' fingerprint leaves out where the dataset lies, also when --data is relative: the same
+// data at two places (two machines' folders) gives the same fingerprint.
+TEST(Training, FingerprintIsTheSameForTheSameDataElsewhere) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("a/data"), 2, 48, {8, 4, 0}, 7);
+  fs::create_directories(dir.file("b"));
+  fs::copy(dir.file("a/data"), dir.file("b/copy"), fs::copy_options::recursive);
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir.file(""));
+  const auto fingerprint = [](const std::string& data) {
+    TrainConfig cfg;
+    cfg.data = data;
+    return run_fingerprint(load_dataset(data), cfg);
+  };
+  const std::string a = fingerprint("a/data"), b = fingerprint("b/copy"), absolute = fingerprint(dir.file("b/copy"));
+  const std::string json = fingerprint("b/copy/dataset.json");
+  fs::current_path(cwd);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a, absolute);
+  EXPECT_EQ(a, json);
 }

@@ -3,9 +3,9 @@
 // posts a `vision-result` element message, and can draw the per-type heatmaps into the frame.
 //
 // Frames are inspected `batch` at a time: the base class's submit_input_buffer/generate_output
-// pair lets the element hold buffers until a batch is full (or the stream drains at EOS or a caps
-// change), run one process() call, then hand the buffers on one by one through the usual
-// in-place path (transform_frame_ip), which attaches the results.
+// pair lets the element hold buffers until a batch is full (or a serialized event such as EOS, a
+// caps change or a segment drains the stream), run one process() call, then hand the buffers on
+// one by one through the usual in-place path (transform_frame_ip), which attaches the results.
 #include <gst/video/gstvideofilter.h>
 #include <gst/video/video.h>
 
@@ -38,6 +38,7 @@ struct Props {
   bool overlay = false, drop_default = false;
   guint batch = 1;
   bool settings_changed = false;  // `settings` set since the streaming thread last applied it
+  std::string settings_in_force;  // the last `settings` the detector accepted since start
   std::string describe;           // the detector's describe() JSON, refreshed when it changes
 };
 
@@ -144,8 +145,51 @@ void apply_settings(GstVisionPlugin* self) {
   GST_OBJECT_UNLOCK(self);
   if (!changed || settings.empty()) return;
   self->run->detector->reconfigure(settings);
+  GST_OBJECT_LOCK(self);
+  self->props->settings_in_force = settings;
+  GST_OBJECT_UNLOCK(self);
   refresh_description(self);
   GST_INFO_OBJECT(self, "reconfigured with %s", settings.c_str());
+}
+
+// After a rejection while playing, `settings` reads back the settings still in force, unless the
+// application has set newer ones meanwhile.
+void keep_settings_in_force(GstVisionPlugin* self) {
+  GST_OBJECT_LOCK(self);
+  if (!self->props->settings_changed) self->props->settings = self->props->settings_in_force;
+  GST_OBJECT_UNLOCK(self);
+}
+
+// The detector from the plugin and the `config` file; throws naming the cause.
+std::unique_ptr<vp::Detector> make_detector(const LoadedPlugin& plugin, const std::string& config) {
+  std::string json = "{}", base_dir;
+  if (!config.empty()) {
+    json = read_text_file(config);
+    base_dir = std::filesystem::absolute(config).parent_path().string();
+  }
+  return std::make_unique<vp::Detector>(plugin.api(), json, base_dir);
+}
+
+// Starts from the config, then applies the settings on top; a failure is labelled with its source.
+gboolean start_detector(GstVisionPlugin* self, const Props& p, std::unique_ptr<Running> run) {
+  std::string source = "config " + (p.config.empty() ? std::string("(none)") : p.config);
+  try {
+    run->detector = make_detector(*run->plugin, p.config);
+    self->run = run.release();
+    GST_OBJECT_LOCK(self);
+    self->props->settings_changed = true;
+    self->props->settings_in_force.clear();
+    GST_OBJECT_UNLOCK(self);
+    refresh_description(self);
+    source = "settings";
+    apply_settings(self);
+  } catch (const std::exception& e) {
+    delete self->run;
+    self->run = nullptr;
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s: %s", source.c_str(), e.what()), (nullptr));
+    return FALSE;
+  }
+  return TRUE;
 }
 
 gboolean vision_start(GstBaseTransform* bt) {
@@ -163,27 +207,7 @@ gboolean vision_start(GstBaseTransform* bt) {
     GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, ("%s", e.what()), (nullptr));
     return FALSE;
   }
-  try {
-    std::string json = "{}", base_dir;
-    if (!p.config.empty()) {
-      json = read_text_file(p.config);
-      base_dir = std::filesystem::absolute(p.config).parent_path().string();
-    }
-    run->detector = std::make_unique<vp::Detector>(run->plugin->api(), json, base_dir);
-    self->run = run.release();
-    GST_OBJECT_LOCK(self);
-    self->props->settings_changed = true;  // start from the config, then the settings on top
-    GST_OBJECT_UNLOCK(self);
-    refresh_description(self);
-    apply_settings(self);
-  } catch (const std::exception& e) {
-    delete self->run;
-    self->run = nullptr;
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                      ("config %s: %s", p.config.empty() ? "(none)" : p.config.c_str(), e.what()), (nullptr));
-    return FALSE;
-  }
-  return TRUE;
+  return start_detector(self, p, std::move(run));
 }
 
 gboolean vision_stop(GstBaseTransform* bt) {
@@ -239,6 +263,7 @@ void inspect_pending(GstVisionPlugin* self) {
   try {
     apply_settings(self);
   } catch (const std::exception& e) {  // the detector keeps its previous settings
+    keep_settings_in_force(self);
     GST_ELEMENT_WARNING(self, LIBRARY, SETTINGS, ("settings rejected, previous ones kept: %s", e.what()), (nullptr));
   }
   std::shared_ptr<vp::Result> result;
@@ -315,23 +340,20 @@ GstFlowReturn drain(GstVisionPlugin* self) {
   return ret;
 }
 
+// Held buffers go out before any serialized event (EOS, CAPS: they were mapped with the old caps;
+// SEGMENT, GAP, TAG, custom ones), so that the event keeps its place in the stream. FLUSH_STOP
+// throws them away instead.
 gboolean vision_sink_event(GstBaseTransform* bt, GstEvent* event) {
   auto* self = GST_VISION_PLUGIN(bt);
-  switch (GST_EVENT_TYPE(event)) {
-    case GST_EVENT_EOS:
-    case GST_EVENT_CAPS:  // held frames were mapped with the old caps
-      drain(self);
-      break;
-    case GST_EVENT_FLUSH_STOP:
-      if (self->run) {
-        for (GstBuffer* b : self->run->pending) gst_buffer_unref(b);
-        self->run->pending.clear();
-        for (Inspected& i : self->run->ready) gst_buffer_unref(i.buffer);
-        self->run->ready.clear();
-      }
-      break;
-    default:
-      break;
+  if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP) {
+    if (self->run) {
+      for (GstBuffer* b : self->run->pending) gst_buffer_unref(b);
+      self->run->pending.clear();
+      for (Inspected& i : self->run->ready) gst_buffer_unref(i.buffer);
+      self->run->ready.clear();
+    }
+  } else if (GST_EVENT_IS_SERIALIZED(event)) {
+    drain(self);
   }
   return parent_transform_class()->sink_event(bt, event);
 }
@@ -353,18 +375,9 @@ gboolean vision_query(GstBaseTransform* bt, GstPadDirection direction, GstQuery*
   return TRUE;
 }
 
-OverlayType overlay_type(const VpTypeResult& t) {
-  // The frame-sized map when the plugin made one, else the model's; OpenCV resizes it to the frame.
-  const VpHeatmap& h = t.heatmap_full.data ? t.heatmap_full : t.heatmap;
-  cv::Mat map;
-  if (h.data) map = cv::Mat(h.height, h.width, CV_32F, const_cast<float*>(h.data));
-  return {t.name ? t.name : "", t.score, t.probability, t.decision != 0, map, static_cast<float>(t.pixel_threshold)};
-}
-
 // Draws the overlay into the mapped frame, through a BGR copy for the formats OpenCV does not draw on.
 void draw_overlay(GstVideoFrame* frame, const VpFrameResult& f) {
-  std::vector<OverlayType> types;
-  for (uint32_t k = 0; k < f.type_count; ++k) types.push_back(overlay_type(vp::type_at(f, k)));
+  const std::vector<OverlayType> types = mtfcdd::host::overlay_types(f);
   const GstVideoFormat format = GST_VIDEO_FRAME_FORMAT(frame);
   const int channels = GST_VIDEO_FRAME_COMP_PSTRIDE(frame, 0);  // bytes per pixel of these packed formats
   cv::Mat pixels(GST_VIDEO_FRAME_HEIGHT(frame), GST_VIDEO_FRAME_WIDTH(frame), CV_8UC(channels),
@@ -504,7 +517,7 @@ void install_properties(GObjectClass* oc) {
       g_param_spec_string("settings", "Settings",
                           "JSON object of settings applied over the config through the plugin's reconfigure "
                           "(thresholds, heatmaps, routing); may change while playing, a rejected one is reported "
-                          "and the previous settings stay",
+                          "and the previous settings stay in force and read back",
                           nullptr, kWhilePlaying));
   g_object_class_install_property(
       oc, PROP_DESCRIBE,

@@ -7,6 +7,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "vision_plugin.hpp"
+
 namespace mtfcdd::host {
 namespace {
 
@@ -189,6 +191,19 @@ void draw_legend(cv::Mat& legend, const Metrics& m, const Columns& c, const Lege
 }
 
 }  // namespace
+
+std::vector<OverlayType> overlay_types(const VpFrameResult& f) {
+  std::vector<OverlayType> out;
+  for (uint32_t k = 0; k < f.type_count; ++k) {
+    const VpTypeResult& t = vp::type_at(f, k);
+    const VpHeatmap& h = t.heatmap_full.data ? t.heatmap_full : t.heatmap;
+    cv::Mat map;  // OpenCV resizes either to the frame
+    if (h.data) map = cv::Mat(h.height, h.width, CV_32F, const_cast<float*>(h.data));
+    out.push_back({t.name ? t.name : "", t.score, t.probability, t.decision != 0, map,
+                   static_cast<float>(t.pixel_threshold)});
+  }
+  return out;
+}
 
 cv::Scalar type_colour(size_t index) {
   // Saturated hues that stay visible over gray industrial frames and differ from their neighbours in the list.

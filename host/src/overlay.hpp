@@ -7,6 +7,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "vision_plugin.h"
+
 namespace mtfcdd::host {
 
 struct OverlayType {
@@ -16,6 +18,11 @@ struct OverlayType {
   cv::Mat heatmap;            // CV_32F (other single-channel depths are converted), any size; upsampled bilinearly
   float pixel_threshold = 0;  // contour level on the heatmap values
 };
+
+// The overlay types of a plugin's frame result, in its order: each type's frame-sized map
+// (heatmap_full) when the plugin made one, else the model's (heatmap), else none. The maps point
+// into the result's memory: draw them while it lives. A NULL name becomes "".
+std::vector<OverlayType> overlay_types(const VpFrameResult& f);
 
 // Where render_overlay puts things; useful to map canvas clicks back to frame pixels.
 struct OverlayLayout {

@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <fstream>
 #include <mtfcdd/json_input.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include "overlay.hpp"
 
@@ -55,49 +54,33 @@ void read_plugin_stage(const JsonReader<>& s, Pipeline& p) {
   }
 }
 
-// The report line's part that comes from the plugin's result: decision, action, matches, types
-// with their regions, timings.
-json result_json(const VpFrameResult& f) {
-  json types = json::array();
-  for (uint32_t k = 0; k < f.type_count; ++k) {
-    const VpTypeResult& t = vp::type_at(f, k);
-    json regions = json::array();
-    for (uint32_t r = 0; r < t.region_count; ++r) {
-      const VpRegion& g = t.regions[r];
-      regions.push_back({{"x", g.x}, {"y", g.y}, {"width", g.width}, {"height", g.height}, {"area", g.area},
-                         {"peak", g.peak}, {"mean", g.mean}});
-    }
-    types.push_back({{"name", t.name}, {"score", t.score}, {"probability", t.probability},
-                     {"threshold", t.threshold}, {"decision", t.decision != 0}, {"regions", regions}});
-  }
-  return {{"ok", true},
-          {"decision", f.decision != 0},
-          {"action", f.action},
-          {"params", json::parse(f.action_params)},
-          {"matches", json::parse(f.matches)},
-          {"types", types},
-          {"timings_ms", {{"preprocess", f.preprocess_ms}, {"inference", f.inference_ms}, {"postprocess", f.postprocess_ms}}}};
+// A string the plugin's result must hold (the ABI allows no NULL there).
+const char* required(const char* s, const std::string& what) {
+  if (!s) throw std::runtime_error("plugin result: " + what + " is NULL");
+  return s;
 }
 
-// Every type gets a legend row and its own colour, with or without a heatmap.
-std::vector<OverlayType> overlay_types(const VpFrameResult& f) {
-  std::vector<OverlayType> ov;
-  for (uint32_t k = 0; k < f.type_count; ++k) {
-    const VpTypeResult& t = vp::type_at(f, k);
-    ov.push_back({t.name, t.score, t.probability, t.decision != 0,
-                  t.heatmap.data ? cv::Mat(t.heatmap.height, t.heatmap.width, CV_32F,
-                                           const_cast<float*>(t.heatmap.data)).clone()
-                                 : cv::Mat(),
-                  static_cast<float>(t.pixel_threshold)});
+json parsed(const char* s, const std::string& what) {
+  const std::string_view text = required(s, what);
+  try {
+    return parse_json(text);
+  } catch (const std::exception& e) {  // malformed, or nested too deep
+    throw std::runtime_error("plugin result: " + what + ": " + e.what());
   }
-  return ov;
 }
 
-std::string write_overlay(const cv::Mat& overlay, const std::string& name, const std::string& dir) {
-  fs::create_directories(dir);
-  const std::string file = (fs::path(dir) / png_name(name, fs::is_regular_file(name))).string();
-  if (!cv::imwrite(file, overlay)) throw std::runtime_error("cannot write overlay " + file);
-  return file;
+// The overlay for --overlays and the overlay sinks. A failure here is the line's "overlay_error",
+// not the frame's: the sinks still run (an overlay sink then finds no overlay).
+void add_overlay(Inspection& out, const cv::Mat& frame, const VpFrameResult& f, const std::string& name,
+                 const std::string& dir) {
+  try {
+    out.overlay = render_overlay(frame, overlay_types(f), f.action);
+    std::error_code ec;
+    if (!dir.empty())
+      out.line["overlay"] = write_png(dir, png_name(name, fs::is_regular_file(name, ec)), out.overlay).string();
+  } catch (const std::exception& e) {
+    out.line["overlay_error"] = e.what();
+  }
 }
 
 // The action's event for the sinks: the routed action, its parameters, the types and the
@@ -118,7 +101,46 @@ ActionEvent action_event(const VpFrameResult& f, const json& line) {
   return ev;
 }
 
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+bool is_plugin_stage(const json& s) { return s.is_object() && s.contains("type") && s.at("type") == "plugin"; }
+
+// Checked before the order of stages, so that two plugin stages are named as such.
+void check_one_plugin_stage(const JsonReader<>& r, const json& stages) {
+  std::vector<std::string> found;
+  for (size_t i = 0; i < stages.size(); ++i)
+    if (is_plugin_stage(stages[i])) found.push_back("stages[" + std::to_string(i) + "]");
+  if (found.size() > 1) r.fail("stages", "a pipeline has one plugin stage, found " + joined(found));
+}
+
 }  // namespace
+
+json report_fields(const VpFrameResult& f) {
+  json types = json::array();
+  for (uint32_t k = 0; k < f.type_count; ++k) {
+    const VpTypeResult& t = vp::type_at(f, k);
+    json regions = json::array();
+    for (uint32_t r = 0; r < t.region_count; ++r) {
+      const VpRegion& g = t.regions[r];
+      regions.push_back({{"x", g.x}, {"y", g.y}, {"width", g.width}, {"height", g.height}, {"area", g.area},
+                         {"peak", g.peak}, {"mean", g.mean}});
+    }
+    types.push_back({{"name", required(t.name, "types[" + std::to_string(k) + "].name")}, {"score", t.score},
+                     {"probability", t.probability}, {"threshold", t.threshold}, {"decision", t.decision != 0},
+                     {"regions", regions}});
+  }
+  return {{"ok", true},
+          {"decision", f.decision != 0},
+          {"action", required(f.action, "action")},
+          {"params", parsed(f.action_params, "action_params")},
+          {"matches", parsed(f.matches, "matches")},
+          {"types", types},
+          {"timings_ms", {{"preprocess", f.preprocess_ms}, {"inference", f.inference_ms}, {"postprocess", f.postprocess_ms}}}};
+}
 
 Pipeline load_pipeline(const std::string& path) {
   const json j = read_json(path);
@@ -129,11 +151,11 @@ Pipeline load_pipeline(const std::string& path) {
   r.only({"stages", "actions"});
   const json& stages = r.at("stages");
   if (!stages.is_array()) r.fail("stages", "must be an array, got " + excerpt(stages));
+  check_one_plugin_stage(r, stages);
   for (size_t i = 0; i < stages.size(); ++i) {
     const std::string where = "stages[" + std::to_string(i) + "]";
     const json& s = stages[i];
-    if (s.is_object() && s.contains("type") && s.at("type") == "plugin") {
-      if (p.plugin) r.fail(where, "a pipeline has one plugin stage");
+    if (is_plugin_stage(s)) {
       if (i + 1 != stages.size()) r.fail(where, "the plugin stage must be the last stage");
       read_plugin_stage(r.child_at("stages", i), p);
       continue;
@@ -155,6 +177,18 @@ Pipeline load_pipeline(const std::string& path) {
 
 Inspector::Inspector(const Pipeline& p) : p_(p), detector_(p.plugin->api(), p.plugin_config, p.base_dir) {}
 
+void Inspector::check_actions() {
+  const json d = json::parse(detector_.describe(), nullptr, false);
+  const json::json_pointer at("/routing/actions");
+  if (!d.is_object() || !d.contains(at) || !d.at(at).is_object()) return;  // a plugin without routing
+  std::vector<std::string> known;
+  for (const auto& [name, params] : d.at(at).items()) known.push_back(name);
+  for (const std::string& a : p_.sinks.actions())
+    if (!d.at(at).contains(a))
+      throw std::runtime_error(p_.path + ": actions." + a + ": the plugin's routing has no action '" + a +
+                               "', so these sinks would never run (its actions: " + joined(known) + ")");
+}
+
 Inspection Inspector::inspect(const std::string& name, const cv::Mat& image, const std::string& overlay_dir) {
   Inspection out;
   out.line = {{"input", name}};
@@ -165,11 +199,8 @@ Inspection Inspector::inspect(const std::string& name, const cv::Mat& image, con
     const VpImage im = to_vp(frame);
     const vp::Result res = detector_.process(&im, 1);
     const VpFrameResult& f = res[0];
-    out.line.update(result_json(f));
-    if (!overlay_dir.empty() || p_.sinks.wants_overlay(f.action)) {
-      out.overlay = render_overlay(frame, overlay_types(f), f.action);
-      if (!overlay_dir.empty()) out.line["overlay"] = write_overlay(out.overlay, name, overlay_dir);
-    }
+    out.line.update(report_fields(f));
+    if (!overlay_dir.empty() || p_.sinks.wants_overlay(f.action)) add_overlay(out, frame, f, name, overlay_dir);
     ActionEvent ev = action_event(f, out.line);
     ev.input = name;
     ev.image = &image;

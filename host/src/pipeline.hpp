@@ -28,7 +28,13 @@ struct Pipeline {
 // no or several plugin stages, a plugin stage that is not last, a plugin that fails to load.
 Pipeline load_pipeline(const std::string& path);
 
-// One input's outcome: the JSONL report line, and the overlay when one was rendered.
+// The report line's part that comes from a plugin's frame result: ok, decision, action, params,
+// matches, types with their regions, timings. Throws "plugin result: ..." on a NULL string or
+// malformed JSON where the ABI promises one.
+nlohmann::json report_fields(const VpFrameResult& f);
+
+// One input's outcome: the JSONL report line, and the overlay when one was rendered. A line whose
+// overlay failed holds "overlay_error"; its sinks still ran.
 struct Inspection {
   nlohmann::json line;
   cv::Mat overlay;
@@ -39,6 +45,10 @@ class Inspector {
  public:
   // Creates this worker's detector handle; throws vp::Error naming the cause.
   explicit Inspector(const Pipeline& p);
+  // Throws naming the pipeline, the action and the plugin's actions when the pipeline's "actions"
+  // name one the plugin's routing (describe()'s routing.actions) lacks: its sinks would never
+  // run. Checks nothing when the plugin describes no routing actions.
+  void check_actions();
   // Never throws: a failure becomes {"ok": false, "error": ...} on the line.
   Inspection inspect(const std::string& name, const cv::Mat& image, const std::string& overlay_dir);
 

@@ -189,14 +189,6 @@ std::error_code write_new_file(const fs::path& path, const std::vector<uchar>& b
   return {};
 }
 
-fs::path write_png(const fs::path& dir, const std::string& name, const cv::Mat& image) {
-  std::vector<uchar> png;
-  if (image.empty() || !cv::imencode(".png", image, png)) throw std::runtime_error("cannot encode the frame as PNG");
-  return create_unique(dir, name, [&](const fs::path& p) {
-    return publish_new(p, [&](const fs::path& tmp) { return write_new_file(tmp, png); });
-  });
-}
-
 // One lock per file would grow without bound with templated paths; a fixed set of stripes keyed by
 // the path's hash still serialises every writer of the same file.
 std::mutex& file_mutex(const fs::path& path) {
@@ -216,77 +208,169 @@ std::string utc_now_iso() {
   return buf;
 }
 
+}  // namespace
+
+fs::path write_png(const fs::path& dir, const std::string& name, const cv::Mat& image) {
+  std::vector<uchar> png;
+  if (image.empty() || !cv::imencode(".png", image, png)) throw std::runtime_error("cannot encode the frame as PNG");
+  return create_unique(dir, name, [&](const fs::path& p) {
+    return publish_new(p, [&](const fs::path& tmp) { return write_new_file(tmp, png); });
+  });
+}
+
+namespace {
+
+// ---- sinks --------------------------------------------------------------------------------------
+
+SinkOutcome print_event(const ActionEvent& e) {
+  std::string line = e.input + " -> " + e.action + ": ";
+  line += e.type.empty() ? "clean" : e.type + " z=" + format_g(e.score) + " p=" + format_g(e.probability);
+  static std::mutex stdout_mutex;  // whole lines from concurrent workers
+  std::lock_guard<std::mutex> lock(stdout_mutex);
+  std::cout << line << std::endl;
+  return {};
+}
+
+SinkOutcome append_jsonl(const fs::path& path, const ActionEvent& e) {
+  const json record = {{"time", utc_now_iso()}, {"input", e.input},   {"action", e.action},
+                       {"params", e.params},    {"type", e.type},     {"score", e.score},
+                       {"probability", e.probability},                {"types", e.types}};
+  const std::string line = record.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  if (path.has_parent_path()) fs::create_directories(path.parent_path());
+  std::lock_guard<std::mutex> lock(file_mutex(path));
+  std::ofstream out(path, std::ios::app | std::ios::binary);
+  if (!out) return {"", false, "cannot open " + quoted(path.string()) + " for appending"};
+  out << line << std::flush;
+  if (!out) return {"", false, "cannot write to " + quoted(path.string())};
+  return {"", true, "appended to " + path.string()};
+}
+
+// Copies (or links) the input file into `dir`; an input that is no file has its frame written.
+SinkOutcome copy_input(const fs::path& dir, const ActionEvent& e, bool link) {
+  std::error_code ec;
+  if (!fs::is_regular_file(e.input, ec)) {
+    if (!e.image || e.image->empty())
+      return {"", false, "input " + quoted(e.input) + " is not a file and no frame was kept to write"};
+    return {"", true, "wrote " + write_png(dir, png_name(e.input, false), *e.image).string()};
+  }
+  const fs::path src = fs::absolute(e.input);  // absolute, so the link works from its folder
+  const fs::path made = create_unique(dir, src.filename().string(), [&](const fs::path& target) {
+    std::error_code err;
+    if (link) {
+      fs::create_symlink(src, target, err);
+      return err;
+    }
+    return publish_new(target, [&](const fs::path& tmp) {
+      fs::copy_file(src, tmp, fs::copy_options::none, err);
+      return err;
+    });
+  });
+  return {"", true, (link ? "linked to " : "copied to ") + made.string()};
+}
+
+SinkOutcome write_event_overlay(const fs::path& dir, const ActionEvent& e) {
+  std::error_code ec;
+  const bool is_file = fs::is_regular_file(e.input, ec);
+  return {"", true, "wrote " + write_png(dir, png_name(e.input, is_file), *e.overlay).string()};
+}
+
 // ---- run ----------------------------------------------------------------------------------------
 
-SinkOutcome run_program(const std::string& program, const std::vector<std::string>& args, double timeout_s) {
-  const std::string name = quoted(program);
+int reap(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+// The child's side of fork(): only async-signal-safe calls here, the host is multithreaded. A failed
+// exec reports its errno through `report`.
+[[noreturn]] void exec_child(char* const* argv, int report) {
+  ::setpgid(0, 0);  // its own group, so a timeout kills what it spawned too
+  sigset_t no_signals;
+  sigemptyset(&no_signals);
+  ::sigprocmask(SIG_SETMASK, &no_signals, nullptr);
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // the dup2 copy stays open
+  if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);  // the host may be reading frames from stdin
+  ::execvp(argv[0], argv);
+  const int err = errno;
+  (void)!::write(report, &err, sizeof err);
+  ::_exit(127);
+}
+
+// The errno a failed exec wrote to the pipe, or 0 once a successful exec closed it. Closes `fd`.
+int read_exec_errno(int fd) {
+  int err = 0;
+  ssize_t n;
+  while ((n = ::read(fd, &err, sizeof err)) < 0 && errno == EINTR) {
+  }
+  ::close(fd);
+  return n == static_cast<ssize_t>(sizeof err) ? err : 0;
+}
+
+// Starts the program in its own process group: its pid, or -1 and why it could not run.
+std::pair<pid_t, std::string> start_program(const std::string& program, const std::vector<std::string>& args) {
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(program.c_str()));
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-
   // The child reports a failed exec through this pipe; a successful exec closes it (O_CLOEXEC).
   int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) return {"", false, std::string("pipe: ") + std::strerror(errno)};
-  sigset_t no_signals;
-  sigemptyset(&no_signals);
-
+  if (::pipe2(report, O_CLOEXEC) != 0) return {-1, std::string("pipe: ") + std::strerror(errno)};
   const pid_t pid = ::fork();
   if (pid < 0) {
     const int err = errno;
     ::close(report[0]);
     ::close(report[1]);
-    return {"", false, std::string("fork: ") + std::strerror(err)};
+    return {-1, std::string("fork: ") + std::strerror(err)};
   }
-  if (pid == 0) {
-    // Only async-signal-safe calls here: the host is multithreaded.
-    ::setpgid(0, 0);  // its own group, so a timeout kills what it spawned too
-    ::sigprocmask(SIG_SETMASK, &no_signals, nullptr);
-    const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // the dup2 copy stays open
-    if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);  // the host may be reading frames from stdin
-    ::execvp(argv[0], argv.data());
-    const int err = errno;
-    (void)!::write(report[1], &err, sizeof err);
-    ::_exit(127);
-  }
+  if (pid == 0) exec_child(argv.data(), report[1]);
   ::setpgid(pid, pid);  // also here, so kill(-pid) works even if the child has not run yet
   ::close(report[1]);
-  int exec_errno = 0;
-  ssize_t n;
-  while ((n = ::read(report[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
-  }
-  ::close(report[0]);
-  int status = 0;
-  if (n == static_cast<ssize_t>(sizeof exec_errno)) {
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return {"", false, "cannot run " + name + ": " + std::strerror(exec_errno)};
-  }
+  const int exec_errno = read_exec_errno(report[0]);
+  if (exec_errno == 0) return {pid, ""};
+  reap(pid);
+  return {-1, "cannot run " + quoted(program) + ": " + std::strerror(exec_errno)};
+}
 
-  // Poll with a growing sleep: short programs finish promptly, long ones cost few wake-ups.
+std::string exit_message(const std::string& name, int status) {
+  if (WIFEXITED(status)) return name + " exited " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return name + " killed by signal " + std::to_string(WTERMSIG(status));
+  return name + " ended with status " + std::to_string(status);
+}
+
+// Waits for the program; kills its process group after `timeout_s` or once *stop is set.
+SinkOutcome wait_program(pid_t pid, const std::string& name, double timeout_s, const std::atomic<bool>* stop) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                                 std::chrono::duration<double>(timeout_s));
+  // Poll with a growing sleep: short programs finish promptly, long ones cost few wake-ups.
   auto nap = std::chrono::milliseconds(1);
+  int status = 0;
   for (;;) {
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
     if (r == pid) break;
     if (r < 0 && errno != EINTR) return {"", false, std::string("waitpid: ") + std::strerror(errno)};
     const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) {
+    const bool stopping = stop && *stop;
+    if (now >= deadline || stopping) {
       ::kill(-pid, SIGKILL);
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      return {"", false, name + " timed out after " + format_g(timeout_s) + " s (killed)"};
+      reap(pid);
+      return {"", false, name + (stopping ? " killed: the host is stopping"
+                                          : " timed out after " + format_g(timeout_s) + " s (killed)")};
     }
     std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(nap, deadline - now));
     nap = std::min(nap * 2, std::chrono::milliseconds(50));
   }
-  if (WIFEXITED(status)) {
-    const int code = WEXITSTATUS(status);
-    return {"", code == 0, name + " exited " + std::to_string(code)};
-  }
-  if (WIFSIGNALED(status)) return {"", false, name + " killed by signal " + std::to_string(WTERMSIG(status))};
-  return {"", false, name + " ended with status " + std::to_string(status)};
+  return {"", WIFEXITED(status) && WEXITSTATUS(status) == 0, exit_message(name, status)};
+}
+
+SinkOutcome run_program(const std::string& program, const std::vector<std::string>& args, double timeout_s,
+                        const std::atomic<bool>* stop) {
+  const std::string name = quoted(program);
+  if (stop && *stop) return {"", false, name + " not run: the host is stopping"};
+  const auto [pid, error] = start_program(program, args);
+  if (pid < 0) return {"", false, error};
+  return wait_program(pid, name, timeout_s, stop);
 }
 
 const char* kind_name(int kind) {
@@ -308,7 +392,7 @@ ActionSinks::ActionSinks(const json& actions, const std::string& base_dir) : bas
   if (!actions.is_object()) fail("actions", "must be an object mapping action names to lists of sinks");
   for (auto it = actions.begin(); it != actions.end(); ++it) {
     const std::string where = "actions." + it.key();
-    if (!it->is_array()) fail(where, "must be an array of sinks, got " + it->dump());
+    if (!it->is_array()) fail(where, "must be an array of sinks, got " + excerpt(*it));
     std::vector<Sink>& sinks = sinks_[it.key()];
     for (size_t i = 0; i < it->size(); ++i) sinks.push_back(parse_sink((*it)[i], where + "[" + std::to_string(i) + "]"));
   }
@@ -379,68 +463,22 @@ std::vector<SinkOutcome> ActionSinks::dispatch(const ActionEvent& event) const {
 }
 
 SinkOutcome ActionSinks::run_sink(const Sink& s, const ActionEvent& e) const {
+  const auto dir = [&] { return resolve(expand(s.target, &e, true)); };
   switch (s.kind) {
-    case Kind::kPrint: {
-      std::string line = e.input + " -> " + e.action + ": ";
-      line += e.type.empty() ? "clean" : e.type + " z=" + format_g(e.score) + " p=" + format_g(e.probability);
-      static std::mutex stdout_mutex;  // whole lines from concurrent workers
-      std::lock_guard<std::mutex> lock(stdout_mutex);
-      std::cout << line << std::endl;
-      return {};
-    }
-    case Kind::kJsonl: {
-      const fs::path path = resolve(expand(s.target, &e, true));
-      const json record = {{"time", utc_now_iso()}, {"input", e.input},   {"action", e.action},
-                           {"params", e.params},    {"type", e.type},     {"score", e.score},
-                           {"probability", e.probability},                {"types", e.types}};
-      const std::string line = record.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-      if (path.has_parent_path()) fs::create_directories(path.parent_path());
-      std::lock_guard<std::mutex> lock(file_mutex(path));
-      std::ofstream out(path, std::ios::app | std::ios::binary);
-      if (!out) return {"", false, "cannot open " + quoted(path.string()) + " for appending"};
-      out << line << std::flush;
-      if (!out) return {"", false, "cannot write to " + quoted(path.string())};
-      return {"", true, "appended to " + path.string()};
-    }
-    case Kind::kCopy:
-    case Kind::kLink: {
-      const fs::path dir = resolve(expand(s.target, &e, true));
-      std::error_code ec;
-      if (fs::is_regular_file(e.input, ec)) {
-        const fs::path src = fs::absolute(e.input);  // absolute, so the link works from its folder
-        const bool link = s.kind == Kind::kLink;
-        const fs::path made = create_unique(dir, src.filename().string(), [&](const fs::path& target) {
-          std::error_code err;
-          if (link)
-            fs::create_symlink(src, target, err);
-          else
-            err = publish_new(target, [&](const fs::path& tmp) {
-              std::error_code e;
-              fs::copy_file(src, tmp, fs::copy_options::none, e);
-              return e;
-            });
-          return err;
-        });
-        return {"", true, (link ? "linked to " : "copied to ") + made.string()};
-      }
-      if (!e.image || e.image->empty())
-        return {"", false, "input " + quoted(e.input) + " is not a file and no frame was kept to write"};
-      return {"", true, "wrote " + write_png(dir, png_name(e.input, false), *e.image).string()};
-    }
-    case Kind::kOverlay: {
+    case Kind::kPrint: return print_event(e);
+    case Kind::kJsonl: return append_jsonl(dir(), e);
+    case Kind::kCopy: return copy_input(dir(), e, false);
+    case Kind::kLink: return copy_input(dir(), e, true);
+    case Kind::kOverlay:
       if (!e.overlay || e.overlay->empty()) return {"", true, "no overlay"};
-      const fs::path dir = resolve(expand(s.target, &e, true));
-      std::error_code ec;
-      const bool is_file = fs::is_regular_file(e.input, ec);
-      return {"", true, "wrote " + write_png(dir, png_name(e.input, is_file), *e.overlay).string()};
-    }
+      return write_event_overlay(dir(), e);
     case Kind::kRun: {
       std::string program = expand(s.program, &e);
       // A relative path is the config's; a bare name is looked up in PATH by execvp.
       if (program.find('/') != std::string::npos) program = resolve(program).string();
       std::vector<std::string> args;
       for (const auto& a : s.args) args.push_back(expand(a, &e));
-      return run_program(program, args, s.timeout_s);
+      return run_program(program, args, s.timeout_s, stop_);
     }
   }
   return {"", false, "unknown sink"};

@@ -17,7 +17,8 @@
 //            as a PNG of the frame, named from the input with unsafe characters replaced.
 // - link:    like copy, but a symlink to the input file (a PNG where the input is no file).
 // - run:     runs `program` with `args` (no shell), killing its process group after `timeout_s`
-//            (default 10). Its stdin is /dev/null; stdout and stderr are the host's.
+//            (default 10), or at once when the host is stopping (see stop_when). Its stdin is
+//            /dev/null; stdout and stderr are the host's.
 // - overlay: writes the event's overlay image, when one was rendered, as a PNG into `dir`.
 //
 // copy, link and overlay never overwrite: a taken name gets a numeric suffix (a.png, a_1.png, ...).
@@ -34,6 +35,7 @@
 // they are.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -51,7 +53,8 @@ struct ActionEvent {
   std::string type;                  // the decisive defect type ("" for a clean frame)
   double score = 0;                  // the decisive type's score z (0 when clean)
   double probability = 0;
-  nlohmann::json types;              // every type's {name, score, probability, decision} (array)
+  nlohmann::json types;              // every type's report entry: {name, score, probability, threshold,
+                                     // decision, regions} (array)
   const cv::Mat* image = nullptr;    // the frame as read (BGR or gray); may be null
   const cv::Mat* overlay = nullptr;  // the rendered overlay when one was made, else null
 };
@@ -78,6 +81,9 @@ class ActionSinks {
   std::vector<std::string> actions() const;  // configured action names, sorted
   // Whether `action` has an overlay sink, so the caller renders an overlay only when one is used.
   bool wants_overlay(const std::string& action) const;
+  // Once *stop is set (Ctrl-C), run sinks kill their program's process group instead of waiting for
+  // it, and start no new one; both are failed outcomes. `stop` must outlive every dispatch.
+  void stop_when(const std::atomic<bool>* stop) { stop_ = stop; }
 
  private:
   enum class Kind { kPrint, kJsonl, kCopy, kLink, kRun, kOverlay };
@@ -95,11 +101,17 @@ class ActionSinks {
 
   std::filesystem::path base_dir_;
   std::map<std::string, std::vector<Sink>> sinks_;  // by action name
+  const std::atomic<bool>* stop_ = nullptr;
 };
 
 // Expands the placeholders above in `tmpl`. Throws std::runtime_error on an unknown placeholder, an
 // unterminated '{', or a {param:KEY} that e.params lacks.
 std::string expand_template(const std::string& tmpl, const ActionEvent& e);
+
+// Writes `image` as a PNG named `name` into `dir` (created when missing), or as stem_N.png when that
+// name is taken: it never overwrites, not even a file another thread writes at the same moment, and
+// the file appears whole. Returns the path written; throws naming the cause.
+std::filesystem::path write_png(const std::filesystem::path& dir, const std::string& name, const cv::Mat& image);
 
 // The PNG name for a frame of `input`: its file name (without extension when the input is a file),
 // with characters unsafe in file names replaced ("camera:0#17" -> "camera_0_17.png").

@@ -16,12 +16,26 @@ double percentile(std::vector<double> v, double q) {
   return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
+std::vector<std::string> delivery_failures(const nlohmann::json& line) {
+  std::vector<std::string> out;
+  const std::string input = line.value("input", std::string("?")), action = line.value("action", std::string("?"));
+  if (line.contains("overlay_error"))
+    out.push_back("overlay of " + input + " failed: " + line.at("overlay_error").get<std::string>());
+  for (const auto& s : line.value("sinks", nlohmann::json::array()))
+    if (!s.value("ok", true))
+      out.push_back("sink '" + s.value("sink", std::string("?")) + "' of action '" + action + "' failed for " + input +
+                    ": " + s.value("message", std::string()));
+  return out;
+}
+
 void Summary::add(const nlohmann::json& line) {
   ++inputs_;
   if (!line.value("ok", false)) {
     ++failed_;
     return;
   }
+  overlay_failures_ += line.contains("overlay_error");
+  for (const auto& s : line.value("sinks", nlohmann::json::array())) sink_failures_ += !s.value("ok", true);
   latencies_.push_back(line.value("latency_ms", 0.0));
   if (line.value("decision", false)) ++defective_;
   ++per_action_[line.value("action", std::string("?"))];
@@ -35,6 +49,11 @@ std::string Summary::table(double wall_seconds) const {
   std::snprintf(buf, sizeof buf, "inputs %zu: %zu inspected (%zu defective), %zu failed\n", inputs_,
                 inputs_ - failed_, defective_, failed_);
   out += buf;
+  if (sink_failures_ || overlay_failures_) {
+    std::snprintf(buf, sizeof buf, "%zu sink failures, %zu overlay failures (each named on stderr)\n", sink_failures_,
+                  overlay_failures_);
+    out += buf;
+  }
   out += "\n| defect type | images |\n|---|---:|\n";
   for (const auto& [t, n] : per_type_) out += "| " + t + " | " + std::to_string(n) + " |\n";
   if (per_type_.empty()) out += "| (none) | 0 |\n";

@@ -1,6 +1,8 @@
 #include "dataset.hpp"
 
 #include "image_header.hpp"
+#include "util_files.hpp"
+#include "util_text.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -11,7 +13,6 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -27,17 +28,8 @@ struct RecordError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::string read_text(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) throw std::runtime_error(p.string() + ": cannot open file");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw std::runtime_error(p.string() + ": cannot read file");
-  return ss.str();
-}
-
 json parse_json(const fs::path& p) {
-  const std::string text = read_text(p);
+  const std::string text = read_file(p.string());
   try {
     return mtfcdd::parse_json(std::string_view(text));  // with a nesting limit
   } catch (const json::exception& e) {
@@ -66,12 +58,6 @@ std::vector<std::string> split_list(const std::string& s, char sep) {
     start = end + 1;
   }
   return out;
-}
-
-std::string join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string r;
-  for (size_t i = 0; i < v.size(); ++i) r += (i ? sep : "") + v[i];
-  return r;
 }
 
 std::string squote(const std::string& s) { return "'" + s + "'"; }
@@ -308,7 +294,7 @@ void load_manifest(const fs::path& json_path, const LoadOptions& opt, Dataset& d
   const fs::path csv_path = read_dataset_json(json_path, ds);
   const std::string cfile = csv_path.string();
   if (!fs::exists(csv_path)) throw std::runtime_error(json_path.string() + ": manifest " + squote(cfile) + " not found");
-  const std::vector<CsvRecord> rows = parse_csv(read_text(csv_path), cfile);
+  const std::vector<CsvRecord> rows = parse_csv(read_file(cfile), cfile);
   if (rows.empty()) throw std::runtime_error(cfile + ":1: empty manifest (a header row is required)");
   const ManifestColumns columns = read_header(rows[0], cfile);
   const fs::path dir = absolute_dir(json_path).parent_path();
@@ -348,75 +334,94 @@ uint64_t fmix64(uint64_t k) {
   return k;
 }
 
-void load_realiad_file(const fs::path& file, const LoadOptions& opt, Dataset& ds, Collector& collect) {
-  const std::string jfile = file.string();
-  const json j = parse_json(file);
+// What a Real-IAD file says about all its records: where their paths hang from, their default
+// category, the normal class's name and whether the file has its own val split.
+struct RealiadFile {
+  std::string name;  // the file, for messages
+  fs::path base;
+  std::string category, normal_class = "OK";
+  bool has_val = false;
+};
+
+// `key` of meta: a string, or "" when absent or null.
+std::string meta_string(const json& meta, const char* key, const std::string& jfile) {
+  if (!meta.contains(key) || meta[key].is_null()) return "";
+  if (!meta[key].is_string()) throw std::runtime_error(jfile + ": meta." + key + " must be a string");
+  return meta[key].get<std::string>();
+}
+
+RealiadFile read_realiad_header(const json& j, const fs::path& file, const LoadOptions& opt) {
+  RealiadFile f;
+  f.name = file.string();
   if (!j.is_object() || !(j.contains("train") || j.contains("test")))
-    throw std::runtime_error(jfile + ": not a Real-IAD JSON (an object with \"train\" and/or \"test\" arrays)");
-
-  std::string prefix, normal_class = "OK";
+    throw std::runtime_error(f.name + ": not a Real-IAD JSON (an object with \"train\" and/or \"test\" arrays)");
+  std::string prefix;
   if (j.contains("meta")) {
-    const json& m = j["meta"];
-    if (!m.is_object()) throw std::runtime_error(jfile + ": \"meta\" must be an object");
-    if (m.contains("prefix") && !m["prefix"].is_null()) {
-      if (!m["prefix"].is_string()) throw std::runtime_error(jfile + ": meta.prefix must be a string");
-      prefix = m["prefix"].get<std::string>();
-    }
-    if (m.contains("normal_class") && !m["normal_class"].is_null()) {
-      if (!m["normal_class"].is_string()) throw std::runtime_error(jfile + ": meta.normal_class must be a string");
-      normal_class = m["normal_class"].get<std::string>();
-    }
+    if (!j["meta"].is_object()) throw std::runtime_error(f.name + ": \"meta\" must be an object");
+    prefix = meta_string(j["meta"], "prefix", f.name);
+    const std::string normal = meta_string(j["meta"], "normal_class", f.name);
+    if (!normal.empty()) f.normal_class = normal;
   }
-  fs::path base = opt.image_root.empty() ? absolute_dir(file).parent_path() : absolute_dir(opt.image_root);
-  if (!prefix.empty()) base = (base / prefix).lexically_normal();
-  const std::string default_category = prefix.empty() ? file.stem().string() : fs::path(prefix).filename().string();
-  const bool has_val = j.contains("val");
+  f.base = opt.image_root.empty() ? absolute_dir(file).parent_path() : absolute_dir(opt.image_root);
+  if (!prefix.empty()) f.base = (f.base / prefix).lexically_normal();
+  f.category = prefix.empty() ? file.stem().string() : fs::path(prefix).filename().string();
+  f.has_val = j.contains("val");
+  return f;
+}
 
+// The Real-IAD type index of anomaly class `cls` (its code or its name) in ds.types.
+int realiad_type(const std::string& cls, const RealiadFile& f, const Dataset& ds) {
+  for (const auto& [code, type] : realiad_codes())
+    if (code == cls || type.name == cls) return type_index(ds.types, type.name);
   std::vector<std::string> codes;
   for (const auto& c : realiad_codes()) codes.push_back(c.first);
+  throw RecordError("unknown anomaly_class " + squote(cls) + " (expected " + f.normal_class + " or one of " +
+                    join(codes, ", ") + ")");
+}
 
+// One record of split `key` into s; throws RecordError naming what is wrong with it.
+void read_realiad_record(const json& rec, const char* key, const RealiadFile& f, const Dataset& ds, Sample& s) {
+  if (!rec.is_object()) throw RecordError("record is not a JSON object");
+  const auto get_string = [&](const char* field, bool required) -> std::string {
+    if (!rec.contains(field) || rec[field].is_null()) {
+      if (required) throw RecordError(std::string("missing \"") + field + "\"");
+      return "";
+    }
+    if (!rec[field].is_string()) throw RecordError(std::string("\"") + field + "\" must be a string");
+    return rec[field].get<std::string>();
+  };
+  const std::string image_path = trim(get_string("image_path", true));
+  if (image_path.empty()) throw RecordError("empty image_path");
+  s.category = get_string("category", false);
+  if (s.category.empty()) s.category = f.category;
+  const std::string cls = trim(get_string("anomaly_class", true));
+  const std::string mask_path = trim(get_string("mask_path", false));
+  s.image = resolve(f.base, image_path);
+  if (cls != f.normal_class) {
+    const int k = realiad_type(cls, f, ds);
+    s.types.push_back(k);
+    if (!mask_path.empty()) s.masks[k] = resolve(f.base, mask_path);
+  } else if (!mask_path.empty()) {
+    throw RecordError("mask for a type the image does not have: mask_path " + squote(mask_path) + " on a normal (" +
+                      f.normal_class + ") record");
+  }
+  s.split = key;
+  if (s.split == "train" && !f.has_val && realiad_holdout(s.category, image_path)) s.split = "val";
+  s.group = realiad_group(s.category, image_path);
+}
+
+void load_realiad_file(const fs::path& file, const LoadOptions& opt, Dataset& ds, Collector& collect) {
+  const json j = parse_json(file);
+  const RealiadFile f = read_realiad_header(j, file, opt);
   for (const char* key : {"train", "val", "test"}) {
     if (!j.contains(key)) continue;
     const json& arr = j[key];
-    if (!arr.is_array()) throw std::runtime_error(jfile + ": \"" + key + "\" must be an array of records");
+    if (!arr.is_array()) throw std::runtime_error(f.name + ": \"" + key + "\" must be an array of records");
     for (size_t i = 0; i < arr.size(); ++i) {
-      const json& rec = arr[i];
       Sample s;
-      s.origin = jfile + ":" + key + "[" + std::to_string(i) + "]";
+      s.origin = f.name + ":" + key + "[" + std::to_string(i) + "]";
       try {
-        if (!rec.is_object()) throw RecordError("record is not a JSON object");
-        auto get_string = [&](const char* f, bool required) -> std::string {
-          if (!rec.contains(f) || rec[f].is_null()) {
-            if (required) throw RecordError(std::string("missing \"") + f + "\"");
-            return "";
-          }
-          if (!rec[f].is_string()) throw RecordError(std::string("\"") + f + "\" must be a string");
-          return rec[f].get<std::string>();
-        };
-        const std::string image_path = trim(get_string("image_path", true));
-        if (image_path.empty()) throw RecordError("empty image_path");
-        s.category = get_string("category", false);
-        if (s.category.empty()) s.category = default_category;
-        const std::string cls = trim(get_string("anomaly_class", true));
-        const std::string mask_path = trim(get_string("mask_path", false));
-        s.image = resolve(base, image_path);
-        if (cls != normal_class) {
-          int k = -1;
-          for (size_t c = 0; c < realiad_codes().size(); ++c)
-            if (realiad_codes()[c].first == cls || realiad_codes()[c].second.name == cls) k = static_cast<int>(c);
-          if (k < 0)
-            throw RecordError("unknown anomaly_class " + squote(cls) + " (expected " + normal_class + " or one of " +
-                              join(codes, ", ") + ")");
-          k = type_index(ds.types, realiad_codes()[k].second.name);
-          s.types.push_back(k);
-          if (!mask_path.empty()) s.masks[k] = resolve(base, mask_path);
-        } else if (!mask_path.empty()) {
-          throw RecordError("mask for a type the image does not have: mask_path " + squote(mask_path) +
-                            " on a normal (" + normal_class + ") record");
-        }
-        s.split = key;
-        if (s.split == "train" && !has_val && realiad_holdout(s.category, image_path)) s.split = "val";
-        s.group = realiad_group(s.category, image_path);
+        read_realiad_record(arr[i], key, f, ds, s);
       } catch (const RecordError& e) {
         collect.bad(s.origin, e.what());
         continue;

@@ -173,62 +173,93 @@ std::vector<uint64_t> BalancedSampler::state() const {
   return s;
 }
 
-void BalancedSampler::restore(const std::vector<uint64_t>& s) {
-  auto fail = [](const char* why) {
+namespace {
+
+// Reads a state() vector in order; every failure is restore()'s std::invalid_argument.
+class StateReader {
+ public:
+  explicit StateReader(const std::vector<uint64_t>& s) : s_(s) {}
+  [[noreturn]] static void fail(const char* why) {
     throw std::invalid_argument(std::string("BalancedSampler::restore: ") + why);
-  };
-  size_t at = 0;
-  auto take = [&]() -> uint64_t {
-    if (at >= s.size()) fail("state is truncated");
-    return s[at++];
-  };
-  if (take() != kStateMagic) fail("not a sampler state");
-  if (take() != kStateVersion) fail("unsupported state version");
-  if (take() != fingerprint_ || take() != pools_.size() || take() != images_.size())
-    fail("state belongs to different pools");
-  const uint64_t last = take();
-  if (last > pools_.size() || (last > 0 && pools_[last - 1].empty())) fail("bad last class");
-  const uint64_t draws = take();
+  }
+  uint64_t take() {
+    if (at_ >= s_.size()) fail("state is truncated");
+    return s_[at_++];
+  }
+  size_t left() const { return s_.size() - at_; }
+  // The generator: its word count, then its words (as operator<< wrote them).
+  std::mt19937_64 generator() {
+    const uint64_t n = take();
+    if (n > left()) fail("state is truncated");
+    std::ostringstream os;
+    for (uint64_t i = 0; i < n; ++i) os << take() << ' ';
+    std::istringstream is(os.str());
+    std::mt19937_64 rng;
+    if (!(is >> rng)) fail("bad generator state");
+    return rng;
+  }
 
-  const uint64_t nrng = take();
-  if (nrng > s.size() - at) fail("state is truncated");
-  std::ostringstream os;
-  for (uint64_t i = 0; i < nrng; ++i) os << s[at++] << ' ';
-  std::istringstream is(os.str());
-  std::mt19937_64 rng;
-  if (!(is >> rng)) fail("bad generator state");
+ private:
+  const std::vector<uint64_t>& s_;
+  size_t at_ = 0;
+};
 
-  std::vector<std::vector<int>> order = order_;
-  std::vector<size_t> pos(pools_.size());
+// Each pool's position and pass order (dense ids), checked to be a permutation of the pool.
+void read_orders(StateReader& r, const std::vector<std::vector<int>>& pools, size_t images,
+                 std::vector<std::vector<int>>& order, std::vector<size_t>& pos) {
   std::vector<int> sorted_a, sorted_b;
-  for (size_t c = 0; c < pools_.size(); ++c) {
-    const uint64_t p = take();
-    if (p > pools_[c].size()) fail("bad pool position");
+  for (size_t c = 0; c < pools.size(); ++c) {
+    const uint64_t p = r.take();
+    if (p > pools[c].size()) StateReader::fail("bad pool position");
     pos[c] = static_cast<size_t>(p);
     for (int& id : order[c]) {
-      const uint64_t v = take();
-      if (v >= images_.size()) fail("bad image id");
+      const uint64_t v = r.take();
+      if (v >= images) StateReader::fail("bad image id");
       id = static_cast<int>(v);
     }
     sorted_a = order[c];
-    sorted_b = pools_[c];
+    sorted_b = pools[c];
     std::sort(sorted_a.begin(), sorted_a.end());
     std::sort(sorted_b.begin(), sorted_b.end());
-    if (sorted_a != sorted_b) fail("pool order is not a permutation of the pool");
+    if (sorted_a != sorted_b) StateReader::fail("pool order is not a permutation of the pool");
   }
-  const size_t nwords = (images_.size() + 63) / 64;
-  if (s.size() - at != nwords) fail("bad seen bitmap size");
-  std::vector<uint32_t> stamp(images_.size(), 0);
-  size_t unseen = images_.size();
-  for (size_t i = 0; i < images_.size(); ++i)
-    if ((s[at + i / 64] >> (i % 64)) & 1u) {
+}
+
+// The seen-this-epoch bitmap, the rest of the state, as stamps (1 = seen); returns the unseen count.
+size_t read_seen(StateReader& r, size_t images, std::vector<uint32_t>& stamp) {
+  const size_t nwords = (images + 63) / 64;
+  if (r.left() != nwords) StateReader::fail("bad seen bitmap size");
+  std::vector<uint64_t> words(nwords);
+  for (auto& w : words) w = r.take();
+  if (nwords > 0 && images % 64 != 0 && (words.back() >> (images % 64)) != 0) StateReader::fail("bad seen bitmap");
+  stamp.assign(images, 0);
+  size_t unseen = images;
+  for (size_t i = 0; i < images; ++i)
+    if ((words[i / 64] >> (i % 64)) & 1u) {
       stamp[i] = 1;
       --unseen;
     }
-  if (nwords > 0 && images_.size() % 64 != 0 && (s.back() >> (images_.size() % 64)) != 0)
-    fail("bad seen bitmap");
+  return unseen;
+}
 
-  // Commit.
+}  // namespace
+
+void BalancedSampler::restore(const std::vector<uint64_t>& s) {
+  StateReader r(s);
+  if (r.take() != kStateMagic) StateReader::fail("not a sampler state");
+  if (r.take() != kStateVersion) StateReader::fail("unsupported state version");
+  if (r.take() != fingerprint_ || r.take() != pools_.size() || r.take() != images_.size())
+    StateReader::fail("state belongs to different pools");
+  const uint64_t last = r.take();
+  if (last > pools_.size() || (last > 0 && pools_[last - 1].empty())) StateReader::fail("bad last class");
+  const uint64_t draws = r.take();
+  const std::mt19937_64 rng = r.generator();
+  std::vector<std::vector<int>> order = order_;
+  std::vector<size_t> pos(pools_.size());
+  read_orders(r, pools_, images_.size(), order, pos);
+  std::vector<uint32_t> stamp;
+  const size_t unseen = read_seen(r, images_.size(), stamp);
+  // Commit: nothing above changed *this.
   rng_ = rng;
   order_ = std::move(order);
   pos_ = std::move(pos);

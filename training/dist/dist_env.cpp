@@ -76,6 +76,10 @@ DistConfig dist_config(const std::function<const char*(const char*)>& env, const
   return c;
 }
 
+std::string rank_device(const std::string& spec, const DistConfig& c) {
+  return spec == "cuda" && c.distributed() ? "cuda:" + std::to_string(c.local_rank) : spec;
+}
+
 std::pair<size_t, size_t> shard_range(size_t n, int rank, int world_size) {
   const size_t w = static_cast<size_t>(world_size), r = static_cast<size_t>(rank);
   return {n * r / w, n * (r + 1) / w};

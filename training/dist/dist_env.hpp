@@ -35,6 +35,11 @@ struct DistFlags {
 // missing when another says the run is distributed.
 DistConfig dist_config(const std::function<const char*(const char*)>& env, const DistFlags& flags);
 
+// The device this rank computes on: with several ranks a bare "cuda" is this machine's GPU number
+// local_rank (torchrun's one GPU per local rank: without it every rank of a machine would share
+// GPU 0); "cpu", "cuda:N", and anything in a run of one process, as given.
+std::string rank_device(const std::string& spec, const DistConfig& c);
+
 // Rank `rank`'s part of n items, [first, last): contiguous, sizes differing by at most one, in
 // rank order, so that the shards put together are the items in order.
 std::pair<size_t, size_t> shard_range(size_t n, int rank, int world_size);

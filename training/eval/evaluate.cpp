@@ -17,6 +17,8 @@
 #include <mtfcdd/dnn_model.hpp>
 #include "metrics.hpp"
 #include "progress.hpp"
+#include "util_numeric.hpp"
+#include "util_text.hpp"
 #include <mtfcdd/preprocess.hpp>
 
 namespace mtfcdd {
@@ -28,12 +30,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // it they keep every k-th pixel of the pooled set (k = ceil(total / kMaxPixels), counted over
 // the images in order, row-major within each), which is deterministic and keeps memory bounded.
 constexpr size_t kMaxPixels = 4'000'000;
-
-std::string join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
-}
 
 bool has_type(const Sample& s, int k) {
   return std::find(s.types.begin(), s.types.end(), k) != s.types.end();
@@ -86,13 +82,10 @@ cv::Mat placed_map(const ImageScores& s, size_t k, const Upsampler& up) {
   return s.placed.empty() || s.placed.size() == full.size() ? full : full(s.placed).clone();
 }
 
-// A mask file as CV_8U 255 = defect (value > 127), 0 = normal, at the size of the image's placed map.
+// A mask file's defect pixels at the size of the image's placed map.
 cv::Mat read_mask(const std::string& path, cv::Size size) {
-  const cv::Mat gray = cv::imread(path, cv::IMREAD_GRAYSCALE);
-  if (gray.empty()) throw std::runtime_error("cannot read mask " + path);
-  const cv::Mat defect = gray > 127;
   cv::Mat out;
-  cv::resize(defect, out, size, 0, 0, cv::INTER_NEAREST);
+  cv::resize(read_defect_mask(path), out, size, 0, 0, cv::INTER_NEAREST);
   return out;
 }
 
@@ -200,20 +193,6 @@ BinaryMetrics mean_binary(const std::vector<TypeReport>& types, BinaryMetrics Ty
   return b;
 }
 
-// Linear interpolation between order statistics (numpy's default "linear" method).
-double quantile_of(std::vector<double> v, double q) {
-  if (v.empty()) return kNaN;
-  q = std::min(1.0, std::max(0.0, q));
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(pos));
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  std::nth_element(v.begin(), v.begin() + lo, v.end());
-  const double a = v[lo];
-  double b = a;
-  if (hi != lo) b = *std::min_element(v.begin() + lo + 1, v.end());  // the next order statistic
-  return a + (b - a) * (pos - static_cast<double>(lo));
-}
-
 std::string fmt_g(double x) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.9g", x);
@@ -283,6 +262,18 @@ nlohmann::json type_json(const TypeReport& t) {
 }
 
 }  // namespace
+
+cv::Mat defect_pixels(const cv::Mat& gray) {
+  double top = 0;
+  cv::minMaxLoc(gray, nullptr, &top);
+  return top > 127 ? gray > 127 : gray > 0;
+}
+
+cv::Mat read_defect_mask(const std::string& path) {
+  const cv::Mat gray = cv::imread(path, cv::IMREAD_GRAYSCALE);
+  if (gray.empty()) throw std::runtime_error("cannot read mask " + path);
+  return defect_pixels(gray);
+}
 
 // ------------------------------------------------------------------------ running the model
 
@@ -731,7 +722,7 @@ Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std
     } else if (!normals.empty()) {
       std::vector<double> zn;
       for (const ImageScores* s : normals) zn.push_back(s->z[k]);
-      c.image.push_back(quantile_of(zn, quantile));
+      c.image.push_back(mtfcdd::quantile(zn, quantile));
       c.notes.push_back("type '" + name + "': " +
                         (pos == 0 ? "no image of this type" : "no image without this type") +
                         " in the split; image threshold = the " + fmt_g(quantile) +
@@ -764,7 +755,7 @@ Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std
     }
     if (!normals.empty()) {
       const PooledPixels normal = pooled_pixels(normals, k, up);
-      const double floor = quantile_of(normal.px, pixel_quantile);
+      const double floor = mtfcdd::quantile(normal.px, pixel_quantile);
       const std::string what = "the " + fmt_g(pixel_quantile) + " quantile of the upsampled maps of " +
                                std::to_string(normals.size()) + " normal images";
       if (!std::isfinite(t))

@@ -101,9 +101,17 @@ struct EvalReport {
   size_t images = 0, normal = 0;
 };
 
+// A mask image's defect pixels as CV_8U 255 (the rest 0). A mask whose largest value is above 127
+// (0/255, anti-aliased edges included) marks the pixels above 127; one saved as labels (0/1, any
+// largest value up to 127) marks its non-zero pixels, which "> 127" would lose entirely.
+cv::Mat defect_pixels(const cv::Mat& gray);
+
+// The mask file's defect_pixels (read IMREAD_GRAYSCALE); std::runtime_error "cannot read mask PATH".
+cv::Mat read_defect_mask(const std::string& path);
+
 // Pure given the scores (reads only the mask files). type_names: channel order, one per entry of
 // z / max_pixel / maps. Pixel metrics upsample each map with `up` to up.input
-// and read masks (IMREAD_GRAYSCALE, defect = value > 127, resized with INTER_NEAREST), one type at
+// and read masks (read_defect_mask, resized with INTER_NEAREST), one type at
 // a time. pixel_metrics = false skips them (NaN; maps may then be empty). fpr_limit: AUPRO's.
 // pixel_thresholds (per type, on those upsampled maps; empty: none): the pixel F1 at each.
 // Throws std::invalid_argument on inconsistent scores, std::runtime_error on an unreadable mask.

@@ -82,12 +82,10 @@ double colour_scale(const std::vector<ImageScores>& scores, const std::vector<si
   return scale > 0 ? scale : 1.0;
 }
 
-// The outline of the mask's defect pixels (value > 127) at the cell size.
+// The outline of the mask's defect pixels (defect_pixels) at the cell size.
 std::vector<std::vector<cv::Point>> mask_contours(const std::string& path) {
-  const cv::Mat gray = cv::imread(path, cv::IMREAD_GRAYSCALE);
-  if (gray.empty()) throw std::runtime_error("heatmap_figure: cannot read mask " + path);
   cv::Mat defect;
-  cv::resize(gray > 127, defect, cv::Size(L::kCell, L::kCell), 0, 0, cv::INTER_NEAREST);
+  cv::resize(read_defect_mask(path), defect, cv::Size(L::kCell, L::kCell), 0, 0, cv::INTER_NEAREST);
   std::vector<std::vector<cv::Point>> contours;
   cv::findContours(defect, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
   return contours;

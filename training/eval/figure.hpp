@@ -28,7 +28,7 @@ struct FigureLayout {
 // it; default bilinear), divided by one scale shared by the whole
 // figure (the 99th percentile of the shown rows' map values, so a type that does not fire stays
 // dark), colour-mapped with INFERNO and blended over the grayscale image, its z_k written in the
-// corner and the outline of the image's mask for that type (value > 127) drawn in white.
+// corner and the outline of the image's mask for that type (defect_pixels) drawn in white.
 // Returns a CV_8UC3 BGR image. Throws std::invalid_argument when scores is empty, when
 // rows_per_type < 1, or when an entry's z or maps does not have one entry per type;
 // std::runtime_error naming the file of an unreadable image or mask.

@@ -9,6 +9,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <stdexcept>
 
+#include "util_numeric.hpp"
+
 namespace mtfcdd {
 namespace fs = std::filesystem;
 namespace {
@@ -27,13 +29,16 @@ std::vector<cv::Mat> read_blobs(const std::vector<std::string>& images, const Bu
   return blobs;
 }
 
+// Over all the blobs' maps (float32, as the networks give them).
 double relative_l2(const std::vector<cv::Mat>& a, const std::vector<cv::Mat>& b) {
-  double num = 0, den = 0;
+  RelativeL2 r;
   for (size_t i = 0; i < a.size(); ++i) {
-    num += std::pow(cv::norm(a[i], b[i], cv::NORM_L2), 2);
-    den += std::pow(cv::norm(b[i], cv::NORM_L2), 2);
+    const cv::Mat x = a[i].isContinuous() ? a[i] : a[i].clone(), y = b[i].isContinuous() ? b[i] : b[i].clone();
+    if (x.type() != CV_32F || y.type() != CV_32F || x.total() != y.total())
+      throw std::logic_error("relative_l2: maps of another type or size than the reference's");
+    r.add(x.ptr<float>(), y.ptr<float>(), x.total());
   }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  return r.value();
 }
 
 // Every convolution in `reduced` keeps the reduced precision when the maps stay within

@@ -104,7 +104,7 @@ int run(const Options& o) {
     }
     auto x = mtfcdd::to_device(images, device);  // copied each step, as the trainer's batches
     if (o.channels_last) x = mtfcdd::channels_last(x);
-    mtfcdd::train_step(*model, opt, x, mtfcdd::to_device(labels, device), o.batch, 1e-4, false, so);
+    mtfcdd::train_step(*model, opt, x, mtfcdd::to_device(labels, device), o.batch, 1e-4, {}, so);
   }
   sync(device);
   const double sec = std::chrono::duration<double>(Clock::now() - t0).count();

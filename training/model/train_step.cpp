@@ -90,7 +90,7 @@ void sum_over_processes(std::vector<torch::Tensor>& params, torch::Tensor& loss_
 }  // namespace
 
 StepOutcome train_step(FcddModelImpl& model, torch::optim::Adam& opt, const torch::Tensor& images,
-                       const torch::Tensor& labels, int64_t global_batch, double lr, bool stop,
+                       const torch::Tensor& labels, int64_t global_batch, double lr, const StopFlags& stop,
                        const StepOptions& o) {
   const int64_t members = model.config().members;
   torch::Tensor phi;
@@ -105,14 +105,20 @@ StepOutcome train_step(FcddModelImpl& model, torch::optim::Adam& opt, const torc
   const auto loss = fcdd_loss(z, labels.repeat({1, members})) * share;
   opt.zero_grad();
   loss.backward();  // synced BN layers sum their statistics' gradients here too
-  auto loss_and_stop = torch::stack({loss.detach().to(torch::kFloat).cpu(), torch::tensor(stop ? 1.f : 0.f)});
+  auto loss_and_stop = torch::stack({loss.detach().to(torch::kFloat).cpu(), torch::tensor(stop.interrupted ? 1.f : 0.f),
+                                     torch::tensor(stop.out_of_budget ? 1.f : 0.f)});
   if (o.collective != nullptr && o.collective->size() > 1) {
     auto params = trainable_parameters(model);
     sum_over_processes(params, loss_and_stop, *o.collective);
   }
   for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
   opt.step();
-  return {loss_and_stop[0].item<double>(), loss_and_stop[1].item<float>() > 0};
+  return {loss_and_stop[0].item<double>(), agreed_stop(loss_and_stop[1].item<double>(), loss_and_stop[2].item<double>())};
+}
+
+StopFlags agreed_stop(double interrupted_sum, double out_of_budget_sum) {
+  const bool interrupted = interrupted_sum > 0;
+  return {interrupted, !interrupted && out_of_budget_sum > 0};
 }
 
 }  // namespace mtfcdd

@@ -40,18 +40,31 @@ struct StepOptions {
   Collective* collective = nullptr;  // several processes: gradients and BN statistics summed
 };
 
+// Why training stops after a step: Ctrl-C, or a time or step budget spent.
+struct StopFlags {
+  bool interrupted = false;
+  bool out_of_budget = false;
+  bool any() const { return interrupted || out_of_budget; }
+};
+
+// What every process concludes from the flags summed over the processes (how many raised each):
+// one rank's Ctrl-C makes every rank stop as interrupted, also when another ran out of budget at
+// the same step; else any rank's spent budget stops all as out of budget.
+StopFlags agreed_stop(double interrupted_sum, double out_of_budget_sum);
+
 struct StepOutcome {
-  double loss = 0;    // the global batch's mean loss (the same on every process)
-  bool stop = false;  // some process asked to stop: every process stops after this same step
+  double loss = 0;  // the global batch's mean loss (the same on every process)
+  StopFlags stop;   // agreed_stop over the processes: every process stops after this same step
 };
 
 // images [n, 3, H, W] and labels [n, M] (multi-hot) on the model's device are this process's
 // shard of a global batch of `global_batch` images. The loss is scaled by n / global_batch, so
 // that its gradients summed over the processes are the gradients of the global batch's mean
-// loss: N processes with B/N images take the step one process takes with B. `stop` travels in the
-// same allreduce as the gradients (no extra round trip).
+// loss: N processes with B/N images take the step one process takes with B. `stop`, this
+// process's request, travels in the same allreduce as the gradients (no extra round trip), each
+// flag in its own slot.
 StepOutcome train_step(FcddModelImpl& model, torch::optim::Adam& opt, const torch::Tensor& images,
-                       const torch::Tensor& labels, int64_t global_batch, double lr, bool stop,
+                       const torch::Tensor& labels, int64_t global_batch, double lr, const StopFlags& stop,
                        const StepOptions& o);
 
 // The parameters the optimizer trains (requires_grad), in module order.

@@ -10,6 +10,8 @@
 #include "bundle_calibration.hpp"
 #include "export.hpp"
 #include "trainer.hpp"
+#include "util_files.hpp"
+#include "util_text.hpp"
 
 namespace mtfcdd {
 
@@ -91,6 +93,10 @@ JoinedRuns read_runs(const std::vector<std::string>& runs) {
       throw std::runtime_error(r.string() + ": no best.pt or bundle/ (an unfinished run: finish it or --resume it first)");
     const BundleManifest man = read_manifest((r / "bundle").string());
     if (i == 0) j.first = man;
+    const auto names = type_names_of(man.types), first = type_names_of(j.first.types);
+    if (names != first)  // a count alone would join one run's channel k with another's type
+      throw std::invalid_argument(r.string() + " maps the types [" + join(names, ", ") + "], " + runs[0] + " [" +
+                                  join(first, ", ") + "]: the runs must map the same types in the same order");
     j.resize = n.resize;
     j.names.push_back(r.string());
     j.configs.push_back(n.model);
@@ -188,18 +194,10 @@ std::optional<int64_t> side_in_px(const std::string& s) {
   return v;
 }
 
-// Removes the folders of `paths` when it goes out of scope: trial bundles never outlive a choice.
-struct TrialFolders {
-  std::vector<std::string> paths;
-  ~TrialFolders() {
-    for (const auto& p : paths) fs::remove_all(p);
-  }
-};
-
 // The bundle of all the runs at each of `sizes` (px), each calibrated in `o.out`.sizeN (a folder
 // of `trials`), and their validation reports.
 std::vector<EvalReport> bundles_at_sides(const JoinedRuns& j, const std::vector<int64_t>& sizes, const EnsembleOptions& o,
-                                         const LoadOptions& d, TrialFolders& trials) {
+                                         const LoadOptions& d, RemovedFolders& trials) {
   std::vector<EvalReport> reports;
   for (size_t i = 0; i < sizes.size(); ++i) {
     std::printf("bundle size %lld px (%zu of %zu):\n", static_cast<long long>(sizes[i]), i + 1, sizes.size());
@@ -221,7 +219,7 @@ BestSide bundle_at_best_side(const JoinedRuns& j, const EnsembleOptions& o, cons
                              const std::string& keep_as) {
   const int64_t trained = j.trained_size();
   const auto sizes = bundle_sizes(trained);
-  TrialFolders trials;
+  RemovedFolders trials;
   const std::vector<EvalReport> reports = bundles_at_sides(j, sizes, o, d, trials);
   std::string said;
   size_t best = 0;
@@ -280,7 +278,7 @@ void bundle_per_type(const JoinedRuns& j, double scale, EnsembleOptions o, const
   const unsigned all = (1u << j.names.size()) - 1;
   std::vector<unsigned> sets{all};
   for (unsigned s = 1; s < all; ++s) sets.push_back(s);
-  TrialFolders trials;
+  RemovedFolders trials;
   std::vector<EvalReport> reports;
   for (size_t i = 0; i < sets.size(); ++i) {
     trials.paths.push_back(per_type_trial(o.out, sets[i]));
@@ -353,7 +351,7 @@ void bundle_at_type_sides(const JoinedRuns& j, const std::vector<int64_t>& side_
 // trades one for the other (docs/results.md).
 void bundle_each_type_at_its_side(const JoinedRuns& j, const EnsembleOptions& o, const LoadOptions& d) {
   const auto sizes = per_type_bundle_sizes(j.trained_size());
-  TrialFolders trials;
+  RemovedFolders trials;
   const std::vector<EvalReport> reports = bundles_at_sides(j, sizes, o, d, trials);
   std::vector<std::string> labels;
   std::vector<size_t> smaller_first;

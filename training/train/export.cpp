@@ -1,5 +1,6 @@
 #include "export.hpp"
 
+#include <cmath>
 #include <ctime>
 #include <filesystem>
 
@@ -7,14 +8,20 @@
 #include <mtfcdd/flip_average.hpp>
 #include "fcdd_math.hpp"
 #include "onnx_writer.hpp"
+#include "util_numeric.hpp"
 
 namespace mtfcdd {
 namespace fs = std::filesystem;
 
 double relative_l2(const torch::Tensor& a, const torch::Tensor& b) {
-  const double num = (a.to(torch::kDouble) - b.to(torch::kDouble)).norm().item<double>();
-  const double den = b.to(torch::kDouble).norm().item<double>();
-  return den == 0 ? num : num / den;
+  if (a.numel() != b.numel())
+    throw std::invalid_argument("relative_l2 of " + std::to_string(a.numel()) + " and " + std::to_string(b.numel()) +
+                                " values");
+  const auto x = a.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  const auto y = b.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  RelativeL2 r;
+  r.add(x.data_ptr<float>(), y.data_ptr<float>(), static_cast<size_t>(x.numel()));
+  return r.value();
 }
 
 namespace {
@@ -92,6 +99,59 @@ nlohmann::json network_description(const ModelConfig& m) {
   return j;
 }
 
+namespace {
+
+// The manifest an export request writes, before its check.
+BundleManifest requested_manifest(const FcddModelImpl& model, const ExportRequest& req) {
+  BundleManifest m = manifest_for(model, req.types);
+  m.calibrated = req.calibrated;
+  m.resize = req.resize;
+  m.upsampling = upsampler_of(m, req.upsampling).mode;  // throws without a field
+  m.provenance = req.provenance;
+  m.provenance["created"] = utc_now();
+  return m;
+}
+
+// Writes the bundle of res.manifest and checks it as OpenCV DNN runs it against LibTorch
+// (relative L2 of maps and scores), in float32 and then in the precision asked for; flip
+// averaging is written last, the check being of single views.
+void write_checked(FcddModelImpl& model, const ExportRequest& req, ExportResult& res) {
+  const fs::path onnx_path = fs::path(req.out_dir) / res.manifest.model_file;
+  write_onnx(model.to_graph(), onnx_path.string(), "mtfcdd-train");
+  write_manifest(res.manifest, req.out_dir);
+  res.onnx_bytes = static_cast<int64_t>(fs::file_size(onnx_path));
+  const auto inputs = req.check_inputs.defined() ? req.check_inputs : generated_inputs(model.config().input_size);
+  const auto ref_maps = model.maps(inputs);
+  const auto ref_scores = anomaly_scores(ref_maps);
+  const auto check = [&](double limit, const std::string& what) {
+    DnnModel dnn(req.out_dir);
+    const auto maps = tensor_from_blob(dnn.forward(blob_from_tensor(inputs)));
+    const double m = relative_l2(maps, ref_maps), s = relative_l2(anomaly_scores(maps), ref_scores);
+    if (!(m <= limit) || !(s <= limit))
+      throw std::runtime_error("export check failed: OpenCV DNN" + what + " differs from LibTorch by relative L2 " +
+                               std::to_string(m) + " (maps) and " + std::to_string(s) + " (scores), limit " +
+                               std::to_string(limit));
+    return std::pair{m, s};
+  };
+  std::tie(res.maps_rel_l2, res.scores_rel_l2) = check(kExportTolerance, "");
+  if (req.precision != Precision::Float32) {
+    res.manifest.precision = req.precision;
+    write_manifest(res.manifest, req.out_dir);
+    std::tie(res.bf16_maps_rel_l2, res.bf16_scores_rel_l2) =
+        check(kExportBf16Tolerance, std::string(" in ") + name_of(req.precision));
+  }
+  if (req.flip_average != FlipAverage::None) {
+    res.manifest.flip_average = req.flip_average;
+    write_manifest(res.manifest, req.out_dir);
+  }
+}
+
+}  // namespace
+
+DefectType uncalibrated_type(const std::string& name, const std::string& display) {
+  return {name, display, std::log(2.0), std::log(2.0)};  // z = ln 2 is p = 1 - exp(-z) = 0.5
+}
+
 ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
   if (static_cast<int64_t>(req.types.size()) != model.config().types)
     throw std::runtime_error("export: " + std::to_string(req.types.size()) + " type names for a model with " +
@@ -102,52 +162,14 @@ ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req) {
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
-
   ExportResult res;
-  res.manifest = manifest_for(model, req.types);
-  res.manifest.calibrated = req.calibrated;
-  res.manifest.resize = req.resize;
-  res.manifest.upsampling = upsampler_of(res.manifest, req.upsampling).mode;  // throws without a field
-  res.manifest.provenance = req.provenance;
-  res.manifest.provenance["created"] = utc_now();
-
+  res.manifest = requested_manifest(model, req);
   fs::create_directories(req.out_dir);
-  const fs::path onnx_path = fs::path(req.out_dir) / res.manifest.model_file;
-  const fs::path json_path = fs::path(req.out_dir) / "model.json";
   try {
-    write_onnx(model.to_graph(), onnx_path.string(), "mtfcdd-train");
-    write_manifest(res.manifest, req.out_dir);
-    res.onnx_bytes = static_cast<int64_t>(fs::file_size(onnx_path));
-
-    const auto inputs = req.check_inputs.defined() ? req.check_inputs
-                                                   : generated_inputs(model.config().input_size);
-    const auto ref_maps = model.maps(inputs);
-    const auto ref_scores = anomaly_scores(ref_maps);
-    // The bundle as OpenCV DNN runs it against LibTorch: relative L2 of maps and scores.
-    const auto check = [&](double limit, const std::string& what) {
-      DnnModel dnn(req.out_dir);
-      const auto maps = tensor_from_blob(dnn.forward(blob_from_tensor(inputs)));
-      const double m = relative_l2(maps, ref_maps), s = relative_l2(anomaly_scores(maps), ref_scores);
-      if (!(m <= limit) || !(s <= limit))
-        throw std::runtime_error("export check failed: OpenCV DNN" + what + " differs from LibTorch by relative L2 " +
-                                 std::to_string(m) + " (maps) and " + std::to_string(s) + " (scores), limit " +
-                                 std::to_string(limit));
-      return std::pair{m, s};
-    };
-    std::tie(res.maps_rel_l2, res.scores_rel_l2) = check(kExportTolerance, "");
-    if (req.precision != Precision::Float32) {
-      res.manifest.precision = req.precision;
-      write_manifest(res.manifest, req.out_dir);
-      std::tie(res.bf16_maps_rel_l2, res.bf16_scores_rel_l2) =
-          check(kExportBf16Tolerance, std::string(" in ") + name_of(req.precision));
-    }
-    if (req.flip_average != FlipAverage::None) {
-      res.manifest.flip_average = req.flip_average;
-      write_manifest(res.manifest, req.out_dir);
-    }
+    write_checked(model, req, res);
   } catch (...) {
-    fs::remove(onnx_path);
-    fs::remove(json_path);
+    fs::remove(fs::path(req.out_dir) / res.manifest.model_file);
+    fs::remove(fs::path(req.out_dir) / "model.json");
     model.train(was_training);
     throw;
   }

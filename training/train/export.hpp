@@ -50,6 +50,9 @@ struct ExportResult {
 // receptive field (left out when the two axes differ: the receptive upsampling is square).
 BundleManifest manifest_for(const FcddModelImpl& model, const std::vector<DefectType>& types);
 
+// A type as a bundle holds it until calibrated: both thresholds at p = 0.5 (z = ln 2), no smoothing.
+DefectType uncalibrated_type(const std::string& name, const std::string& display);
+
 // Throws std::runtime_error (and leaves no bundle behind) when the check fails.
 ExportResult export_bundle(FcddModelImpl& model, const ExportRequest& req);
 // Prints where the bundle was written and its export check's figures.
@@ -59,7 +62,8 @@ void print_export(const ExportResult& r, const std::string& dir);
 torch::Tensor tensor_from_blob(const cv::Mat& blob);
 cv::Mat blob_from_tensor(const torch::Tensor& t);
 
-// Relative L2 error ||a - b|| / ||b|| (0 when both are zero).
+// Relative L2 error ||a - b|| / ||b|| (util_numeric.hpp's RelativeL2, in double, of their float32 values); throws
+// std::invalid_argument when their sizes differ.
 double relative_l2(const torch::Tensor& a, const torch::Tensor& b);
 
 }  // namespace mtfcdd

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <functional>
 #include <iostream>
 #include <opencv2/imgcodecs.hpp>
 #include <thread>
@@ -29,6 +29,7 @@
 #include "sampler.hpp"
 #include "toy_data.hpp"
 #include "trainer.hpp"
+#include "util_files.hpp"
 #include "weights.hpp"
 
 namespace mtfcdd {
@@ -97,9 +98,9 @@ struct DataOptions {
 
 std::vector<DefectType> named_types(const std::vector<std::string>& names, int64_t m) {
   std::vector<DefectType> out;
-  for (const auto& n : names) out.push_back({n, n, std::log(2.0), std::log(2.0)});  // p = 0.5 until calibrated
+  for (const auto& n : names) out.push_back(uncalibrated_type(n, n));
   for (int64_t k = static_cast<int64_t>(out.size()); k < m; ++k)
-    out.push_back({"type" + std::to_string(k), "type" + std::to_string(k), std::log(2.0), std::log(2.0)});
+    out.push_back(uncalibrated_type("type" + std::to_string(k), "type" + std::to_string(k)));
   return out;
 }
 
@@ -408,8 +409,8 @@ int cmd_eval(const EvalOptions& o, const DataOptions& d) {
   std::cout << text;
   std::printf("\n%zu images evaluated in %.1f s (%.1f ms/image including decoding and metrics)\n", scores.size(), secs,
               1000 * secs / scores.size());
-  if (!o.report.empty()) std::ofstream(o.report) << text;
-  if (!o.json.empty()) std::ofstream(o.json) << report_json(report).dump(2) << "\n";
+  if (!o.report.empty()) write_file(o.report, text);
+  if (!o.json.empty()) write_file(o.json, report_json(report).dump(2) + "\n");
   if (!o.csv.empty()) write_scores_csv(scores, names, o.csv);
   if (!o.figure.empty()) {
     const cv::Mat fig = heatmap_figure(scores, names, o.figure_rows, up);
@@ -448,6 +449,138 @@ int cmd_epochs(const std::string& path, const DataOptions& d, int batch, int tri
   return 0;
 }
 
+// Every subcommand's options, as parsing fills them.
+struct AllOptions {
+  NetOptions net;
+  TypeCount tc;
+  DataOptions data;
+  ExportOptions ex;
+  TrainOptions tr;
+  EvalOptions ev;
+  CalibrateOptions ca;
+  EnsembleArgs en;
+  QuantizeOptions qu;
+  ToyOptions toy;
+  std::string epochs_data;
+  int epochs_batch = 32, trials = 10000;
+};
+
+CLI::App* add_info(CLI::App& app, AllOptions& o) {
+  auto* c = app.add_subcommand("info", "parameter counts and FLOPs per image");
+  o.net.add(c);
+  o.tc.add(c);
+  return c;
+}
+
+CLI::App* add_export(CLI::App& app, AllOptions& o) {
+  auto* c = app.add_subcommand("export", "write a verified bundle (model.onnx + model.json) of an untrained head");
+  o.net.add(c);
+  o.tc.add(c);
+  c->add_option("--out", o.ex.out, "bundle folder")->required();
+  c->add_option("--weights", o.ex.weights, "backbone .safetensors");
+  c->add_option("--seed", o.ex.seed, "initialisation seed");
+  cli::add_choice(c, "--resize", o.ex.req.resize, "how images become the input");
+  cli::add_choice(c, "--flip-average", o.ex.req.flip_average, "average each image's maps over its mirror images");
+  cli::add_choice(c, "--upsampling", o.ex.req.upsampling, "how the bundle brings maps to input resolution");
+  cli::add_choice(c, "--precision", o.ex.req.precision,
+                  "bf16: convolutions in bfloat16, checked against LibTorch within 1e-2, needs AVX512_BF16 (int8: see quantize)");
+  return c;
+}
+
+CLI::App* add_train(CLI::App& app, AllOptions& o) {
+  auto* c = app.add_subcommand("train", "balanced-epoch training, on one process or data parallel over several");
+  o.net.add(c);
+  o.data.add(c);
+  add_train_options(c, o.tr);
+  return c;
+}
+
+CLI::App* add_eval(CLI::App& app, AllOptions& o) {
+  EvalOptions& ev = o.ev;
+  auto* c = app.add_subcommand("eval", "per-type image and pixel metrics through OpenCV DNN (the deployed path)");
+  o.data.add(c);
+  c->add_option("--model", ev.model, "bundle folder")->required();
+  c->add_option("--data", ev.data, "dataset")->required();
+  c->add_option("--split", ev.split, "split to evaluate")->check(CLI::IsMember({"train", "val", "test"}));
+  c->add_option("--batch", ev.batch, "images per forward")->check(CLI::Range(1, 1024));
+  c->add_option("--report", ev.report, "also write the tables as Markdown");
+  c->add_option("--json", ev.json, "also write every number as JSON");
+  c->add_option("--scores-out", ev.csv, "per-image scores as CSV");
+  c->add_flag("--no-pixel", ev.no_pixel, "skip pixel metrics");
+  c->add_option("--upsampling", ev.upsampling, "override the bundle's upsampling")
+      ->check(CLI::IsMember(cli::names_of<Upsampling>()));
+  c->add_flag("--no-smoothing", ev.no_smoothing, "evaluate the maps without the bundle's per-type smoothing");
+  c->add_option("--figure", ev.figure, "draw each type's heatmaps on its highest-scoring images (PNG/JPEG)");
+  c->add_option("--figure-rows", ev.figure_rows, "images per type in the figure")->check(CLI::Range(1, 64));
+  return c;
+}
+
+CLI::App* add_calibrate(CLI::App& app, AllOptions& o) {
+  auto* c = app.add_subcommand("calibrate", "a copy of a bundle with upsampling, smoothing and thresholds chosen on a split");
+  o.data.add(c);
+  c->add_option("--model", o.ca.model, "bundle folder")->required();
+  c->add_option("--data", o.ca.data, "dataset")->required();
+  c->add_option("--split", o.ca.split, "the split to calibrate on")->check(CLI::IsMember({"train", "val", "test"}));
+  c->add_option("--out", o.ca.out, "new bundle folder")->required();
+  add_calibration_choices(c, o.ca.c);
+  return c;
+}
+
+CLI::App* add_ensemble(CLI::App& app, AllOptions& o) {
+  EnsembleArgs& en = o.en;
+  auto* c = app.add_subcommand("ensemble", "one bundle from the best epochs of one or more runs (same backbone and types)");
+  o.data.add(c);
+  c->add_option("--runs", en.runs, "run folders of mtfcdd-train train, comma-separated")->required();
+  c->add_option("--bundle-size", en.o.bundle_size,
+                "the bundle's input side: trained, a side in px, auto (1 to 1.5x the trained, by validation AUPRO), "
+                "or per-type (each type at its own of 1 to 2x the trained, by validation)");
+  c->add_option("--data", en.o.data, "the dataset the runs trained on (its val split calibrates)")->required();
+  c->add_option("--out", en.o.out, "new bundle folder")->required();
+  c->add_option("--type-sides", en.type_sides,
+                "each type's input side in px, e.g. fray=480,uneven=240 (every type; what --bundle-size per-type chooses)");
+  c->add_flag("--per-type", en.o.per_type, "each type's maps from the set of the runs (2 to 4) that maps it best on validation");
+  add_calibration_choices(c, en.o.c);
+  return c;
+}
+
+CLI::App* add_quantize(CLI::App& app, AllOptions& o) {
+  QuantizeOptions& qu = o.qu;
+  auto* c = app.add_subcommand("quantize", "an int8 or bf16 bundle of a float32 one, checked on images");
+  o.data.add(c);
+  c->add_option("--model", qu.model, "float32 bundle folder")->required();
+  c->add_option("--data", qu.data, "dataset of the calibration images")->required();
+  c->add_option("--split", qu.split, "their split")->check(CLI::IsMember({"train", "val", "test"}));
+  c->add_option("--images", qu.images, "how many, evenly spaced over the split")->check(CLI::Range(1, 100000));
+  c->add_option("--out", qu.out, "new bundle folder")->required();
+  cli::add_choice(c, "--precision", qu.precision, "int8 (needs AVX512_VNNI) or bf16 (AVX512_BF16)",
+                  {Precision::BF16, Precision::Int8});
+  c->add_option("--max-rel-l2", qu.max_rel_l2, "keep convolutions in float32 until the maps are this close to float32's (relative L2)")
+      ->check(CLI::Range(0.0, 10.0));
+  return c;
+}
+
+CLI::App* add_epochs(CLI::App& app, AllOptions& o) {
+  auto* c = app.add_subcommand("epochs", "the balanced epoch's length (Monte Carlo, and the coupon-collector integral)");
+  o.data.add(c);
+  c->add_option("--data", o.epochs_data, "dataset")->required();
+  c->add_option("--batch", o.epochs_batch, "batch")->check(CLI::Range(1, 65536));
+  c->add_option("--trials", o.trials, "Monte Carlo trials")->check(CLI::Range(1, 10000000));
+  return c;
+}
+
+CLI::App* add_toy_data(CLI::App& app, AllOptions& o) {
+  ToyOptions& toy = o.toy;
+  auto* c = app.add_subcommand("toy-data", "write a generated dataset (stripe defects, one period per type)");
+  c->add_option("--out", toy.out, "dataset folder")->required();
+  c->add_option("--type-count", toy.types, "number of defect types")->check(CLI::Range(1, 8));
+  c->add_option("--size", toy.size, "image side")->check(CLI::Range(32, 4096));
+  c->add_option("--train", toy.train, "train images")->check(CLI::Range(1, 1000000));
+  c->add_option("--val", toy.val, "val images")->check(CLI::Range(0, 1000000));
+  c->add_option("--test", toy.test, "test images")->check(CLI::Range(0, 1000000));
+  c->add_option("--seed", toy.seed, "seed");
+  return c;
+}
+
 }  // namespace
 }  // namespace mtfcdd
 
@@ -459,118 +592,24 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later flag wins, as in scripts
   app.set_version_flag("--version", "mtfcdd-train " MTFCDD_VERSION);
-  NetOptions net;
-  TypeCount tc;
-  DataOptions data;
-
-  auto* info = app.add_subcommand("info", "parameter counts and FLOPs per image");
-  net.add(info);
-  tc.add(info);
-
-  ExportOptions ex;
-  auto* exp = app.add_subcommand("export", "write a verified bundle (model.onnx + model.json) of an untrained head");
-  net.add(exp);
-  tc.add(exp);
-  exp->add_option("--out", ex.out, "bundle folder")->required();
-  exp->add_option("--weights", ex.weights, "backbone .safetensors");
-  exp->add_option("--seed", ex.seed, "initialisation seed");
-  cli::add_choice(exp, "--resize", ex.req.resize, "how images become the input");
-  cli::add_choice(exp, "--flip-average", ex.req.flip_average, "average each image's maps over its mirror images");
-  cli::add_choice(exp, "--upsampling", ex.req.upsampling, "how the bundle brings maps to input resolution");
-  cli::add_choice(exp, "--precision", ex.req.precision,
-                  "bf16: convolutions in bfloat16, checked against LibTorch within 1e-2, needs AVX512_BF16 (int8: see quantize)");
-
-  TrainOptions tr;
-  auto* train = app.add_subcommand("train", "balanced-epoch training, on one process or data parallel over several");
-  net.add(train);
-  data.add(train);
-  add_train_options(train, tr);
-
-  EvalOptions ev;
-  auto* eval = app.add_subcommand("eval", "per-type image and pixel metrics through OpenCV DNN (the deployed path)");
-  data.add(eval);
-  eval->add_option("--model", ev.model, "bundle folder")->required();
-  eval->add_option("--data", ev.data, "dataset")->required();
-  eval->add_option("--split", ev.split, "split to evaluate")->check(CLI::IsMember({"train", "val", "test"}));
-  eval->add_option("--batch", ev.batch, "images per forward")->check(CLI::Range(1, 1024));
-  eval->add_option("--report", ev.report, "also write the tables as Markdown");
-  eval->add_option("--json", ev.json, "also write every number as JSON");
-  eval->add_option("--scores-out", ev.csv, "per-image scores as CSV");
-  eval->add_flag("--no-pixel", ev.no_pixel, "skip pixel metrics");
-  eval->add_option("--upsampling", ev.upsampling, "override the bundle's upsampling")
-      ->check(CLI::IsMember(cli::names_of<Upsampling>()));
-  eval->add_flag("--no-smoothing", ev.no_smoothing, "evaluate the maps without the bundle's per-type smoothing");
-  eval->add_option("--figure", ev.figure, "draw each type's heatmaps on its highest-scoring images (PNG/JPEG)");
-  eval->add_option("--figure-rows", ev.figure_rows, "images per type in the figure")->check(CLI::Range(1, 64));
-
-  CalibrateOptions ca;
-  auto* cal = app.add_subcommand("calibrate", "a copy of a bundle with upsampling, smoothing and thresholds chosen on a split");
-  data.add(cal);
-  cal->add_option("--model", ca.model, "bundle folder")->required();
-  cal->add_option("--data", ca.data, "dataset")->required();
-  cal->add_option("--split", ca.split, "the split to calibrate on")->check(CLI::IsMember({"train", "val", "test"}));
-  cal->add_option("--out", ca.out, "new bundle folder")->required();
-  add_calibration_choices(cal, ca.c);
-
-  EnsembleArgs en;
-  auto* ens = app.add_subcommand("ensemble", "one bundle from the best epochs of one or more runs (same backbone and types)");
-  data.add(ens);
-  ens->add_option("--runs", en.runs, "run folders of mtfcdd-train train, comma-separated")->required();
-  ens->add_option("--bundle-size", en.o.bundle_size,
-                  "the bundle's input side: trained, a side in px, auto (1 to 1.5x the trained, by validation AUPRO), "
-                  "or per-type (each type at its own of 1 to 2x the trained, by validation)");
-  ens->add_option("--data", en.o.data, "the dataset the runs trained on (its val split calibrates)")->required();
-  ens->add_option("--out", en.o.out, "new bundle folder")->required();
-  ens->add_option("--type-sides", en.type_sides,
-                  "each type's input side in px, e.g. fray=480,uneven=240 (every type; what --bundle-size per-type chooses)");
-  ens->add_flag("--per-type", en.o.per_type,
-                "each type's maps from the set of the runs (2 to 4) that maps it best on validation");
-  add_calibration_choices(ens, en.o.c);
-
-  QuantizeOptions qu;
-  auto* quant = app.add_subcommand("quantize", "an int8 or bf16 bundle of a float32 one, checked on images");
-  data.add(quant);
-  quant->add_option("--model", qu.model, "float32 bundle folder")->required();
-  quant->add_option("--data", qu.data, "dataset of the calibration images")->required();
-  quant->add_option("--split", qu.split, "their split")->check(CLI::IsMember({"train", "val", "test"}));
-  quant->add_option("--images", qu.images, "how many, evenly spaced over the split")->check(CLI::Range(1, 100000));
-  quant->add_option("--out", qu.out, "new bundle folder")->required();
-  cli::add_choice(quant, "--precision", qu.precision, "int8 (needs AVX512_VNNI) or bf16 (AVX512_BF16)",
-                  {Precision::BF16, Precision::Int8});
-  quant->add_option("--max-rel-l2", qu.max_rel_l2, "keep convolutions in float32 until the maps are this close to float32's (relative L2)")
-      ->check(CLI::Range(0.0, 10.0));
-
-  std::string epochs_data;
-  int epochs_batch = 32, trials = 10000;
-  auto* epochs = app.add_subcommand("epochs", "the balanced epoch's length (Monte Carlo, and the coupon-collector integral)");
-  data.add(epochs);
-  epochs->add_option("--data", epochs_data, "dataset")->required();
-  epochs->add_option("--batch", epochs_batch, "batch")->check(CLI::Range(1, 65536));
-  epochs->add_option("--trials", trials, "Monte Carlo trials")->check(CLI::Range(1, 10000000));
-
-  ToyOptions toy;
-  auto* toyc = app.add_subcommand("toy-data", "write a generated dataset (stripe defects, one period per type)");
-  toyc->add_option("--out", toy.out, "dataset folder")->required();
-  toyc->add_option("--type-count", toy.types, "number of defect types")->check(CLI::Range(1, 8));
-  toyc->add_option("--size", toy.size, "image side")->check(CLI::Range(32, 4096));
-  toyc->add_option("--train", toy.train, "train images")->check(CLI::Range(1, 1000000));
-  toyc->add_option("--val", toy.val, "val images")->check(CLI::Range(0, 1000000));
-  toyc->add_option("--test", toy.test, "test images")->check(CLI::Range(0, 1000000));
-  toyc->add_option("--seed", toy.seed, "seed");
-
+  AllOptions o;
+  const std::vector<std::pair<CLI::App*, std::function<int()>>> commands = {
+      {add_info(app, o), [&] { return cmd_info(o.net, o.tc); }},
+      {add_export(app, o), [&] { return cmd_export(o.net, o.tc, o.ex); }},
+      {add_train(app, o), [&] { return cmd_train(o.tr, o.data, o.net, argc, argv); }},
+      {add_eval(app, o), [&] { return cmd_eval(o.ev, o.data); }},
+      {add_calibrate(app, o), [&] { return cmd_calibrate(o.ca, o.data); }},
+      {add_ensemble(app, o), [&] { return cmd_ensemble(o.en, o.data); }},
+      {add_quantize(app, o), [&] { return cmd_quantize(o.qu, o.data); }},
+      {add_epochs(app, o), [&] { return cmd_epochs(o.epochs_data, o.data, o.epochs_batch, o.trials); }},
+      {add_toy_data(app, o), [&] { return cmd_toy_data(o.toy); }}};
   if (const auto code = cli::parse(app, argc, argv)) return *code;
   keep_freed_memory_in_heap();
   const std::string cmd = app.get_subcommands().front()->get_name();
   try {
-    if (info->parsed()) return cmd_info(net, tc);
-    if (exp->parsed()) return cmd_export(net, tc, ex);
-    if (train->parsed()) return cmd_train(tr, data, net, argc, argv);
-    if (eval->parsed()) return cmd_eval(ev, data);
-    if (cal->parsed()) return cmd_calibrate(ca, data);
-    if (ens->parsed()) return cmd_ensemble(en, data);
-    if (quant->parsed()) return cmd_quantize(qu, data);
-    if (epochs->parsed()) return cmd_epochs(epochs_data, data, epochs_batch, trials);
-    return cmd_toy_data(toy);
+    for (const auto& [sub, run] : commands)
+      if (sub->parsed()) return run();
+    return 2;  // require_subcommand(1) lets none through
   } catch (const std::invalid_argument& e) {
     std::cerr << "mtfcdd-train " << cmd << ": " << e.what() << "\n";
     return 2;

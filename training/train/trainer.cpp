@@ -11,6 +11,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -30,6 +31,7 @@
 #include "metrics.hpp"
 #include "safetensors.hpp"
 #include "sampler.hpp"
+#include "util_files.hpp"
 #include "weight_average.hpp"
 #include "weights.hpp"
 
@@ -48,14 +50,6 @@ torch::Tensor labels_tensor(const Batch& b, int64_t m) {
       .clone();
 }
 
-// This process's resident set (VmRSS), 0 where /proc does not say.
-double resident_mib() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024;
-  return 0;
-}
-
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 struct RunState {
@@ -68,11 +62,32 @@ struct RunState {
   uint64_t batches = 0;  // the loader's batch count, which seeds augmentation
 };
 
-// What a checkpoint must agree on to be resumed: the network and the input it was trained on.
-nlohmann::json checkpoint_identity(const ModelConfig& m, Resize resize) {
+// What a checkpoint must agree on to be resumed: the network, its types' names in channel order
+// (none for a checkpoint written before they were recorded) and the input it was trained on.
+nlohmann::json checkpoint_identity(const ModelConfig& m, Resize resize, const std::vector<std::string>& names) {
   nlohmann::json id = network_description(m);
   id.update({{"types", m.types}, {"input_size", m.input_size}, {"resize", name_of(resize)}});
+  if (!names.empty()) id["type_names"] = names;
   return id;
+}
+
+// Whether a network trained as `trained` may go on as `asked`: the same identity, where a
+// checkpoint that predates the recorded type names is matched on their count alone.
+bool same_network(const nlohmann::json& trained, nlohmann::json asked) {
+  if (!trained.contains("type_names")) asked.erase("type_names");
+  return trained == asked;
+}
+
+// Writes `path` as `write(tmp)` and a rename: a crash or a full disk mid-write leaves the file
+// that was there whole, never a truncated one.
+void write_then_rename(const std::string& path, const std::function<void(const std::string&)>& write) {
+  const std::string tmp = path + ".tmp";
+  write(tmp);
+  fs::rename(tmp, path);
+}
+
+void save_network(FcddModel& model, const std::string& path) {
+  write_then_rename(path, [&](const std::string& tmp) { torch::save(model, tmp); });
 }
 
 void save_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim::Adam& opt, WeightAverage* avg,
@@ -93,15 +108,7 @@ void save_checkpoint(const std::string& path, FcddModelImpl& model, torch::optim
                                {"best_epoch", st.best_epoch}, {"batches", st.batches},
                                {"model", identity}};
   ar.write("meta", c10::IValue(meta.dump()));
-  const std::string tmp = path + ".tmp";
-  ar.save_to(tmp);
-  fs::rename(tmp, path);
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  write_then_rename(path, [&](const std::string& tmp) { ar.save_to(tmp); });
 }
 
 // `bytes`: a checkpoint's file, read by rank 0 and handed to the others through the store, so
@@ -114,7 +121,7 @@ RunState load_checkpoint(const std::string& bytes, const std::string& path, Fcdd
   c10::IValue meta_v;
   ar.read("meta", meta_v);
   const auto meta = nlohmann::json::parse(meta_v.toStringRef());
-  if (meta.at("model") != identity)
+  if (!same_network(meta.at("model"), identity))
     throw std::runtime_error("--resume: the checkpoint " + path + " was trained as " + meta.at("model").dump() +
                              ", this run asks for " + identity.dump());
   ar.read("model", model_ar);
@@ -199,10 +206,10 @@ Validation validate(FcddModelImpl& model, BatchLoader& loader, const Dataset& da
   // Number the next batches as one process would have (it needs ceil(n / batch) for all of val),
   // so that augmentation after validation does not depend on the number of ranks.
   loader.continue_numbering(numbered + (val.size() + batch - 1) / batch);
-  if (c && c->size() > 1) {
-    auto f = table.to(device, torch::kFloat);  // NCCL and Gloo both sum float32
-    c->allreduce_sum(f);
-    table = f.to(torch::kCPU, torch::kDouble);
+  if (c && c->size() > 1) {  // summed in float64, as kept: float32 would round the scores
+    auto t = table.to(device);
+    c->allreduce_sum(t);
+    table = t.to(torch::kCPU);
   }
   const auto z = table.slice(0, 0, static_cast<int64_t>(val.size()) * m).view({-1, m});
   return {table[-1].item<double>() / val.size(), mean_auroc(z, data, val)};
@@ -266,9 +273,9 @@ void load_init(FcddModel& model, const std::string& run_dir, const nlohmann::jso
   } catch (const std::runtime_error& e) {
     throw std::runtime_error(std::string("--init: ") + e.what());
   }
-  const nlohmann::json trained = checkpoint_identity(from.model, from.resize);
+  const nlohmann::json trained = checkpoint_identity(from.model, from.resize, from.type_names);
   from.model.input_size = identity.at("input_size");
-  if (checkpoint_identity(from.model, from.resize) != identity)
+  if (!same_network(checkpoint_identity(from.model, from.resize, from.type_names), identity))
     throw std::runtime_error("--init: " + run_dir + " was trained as " + trained.dump() + ", this run asks for " +
                              identity.dump() + " (only --input-size may differ)");
   const std::string best = (fs::path(run_dir) / "best.pt").string();
@@ -280,15 +287,32 @@ void load_init(FcddModel& model, const std::string& run_dir, const nlohmann::jso
   }
 }
 
-// What every rank must agree on before training together: the data (each sample's image path
-// below the dataset folder, split and types; the folder itself may differ between machines) and
-// the run's settings that shape the steps.
+// The absolute folders, each ending in '/', that the dataset's relative image paths may have been
+// joined to: --image-root (Real-IAD), and the dataset's folder (--data itself, or the folder of
+// the file it names).
+std::vector<std::string> dataset_roots(const TrainConfig& cfg) {
+  std::vector<std::string> roots;
+  if (!cfg.load.image_root.empty()) roots.push_back((fs::absolute(cfg.load.image_root) / "").lexically_normal().string());
+  const fs::path data = fs::absolute(cfg.data).lexically_normal();
+  roots.push_back(((fs::is_directory(data) ? data / "" : data).parent_path() / "").string());
+  return roots;
+}
+
+// `image` below the first of `roots` it lies in; as it is when in none.
+std::string below_root(const std::string& image, const std::vector<std::string>& roots) {
+  for (const auto& r : roots)
+    if (image.rfind(r, 0) == 0) return image.substr(r.size());
+  return image;
+}
+
+}  // namespace
+
 std::string run_fingerprint(const Dataset& d, const TrainConfig& cfg) {
   std::string text;
-  const std::string root = fs::path(cfg.data).parent_path().string();
+  const std::vector<std::string> roots = dataset_roots(cfg);
   for (const auto& t : d.types) text += t.name + ";";
   for (const auto& s : d.samples) {
-    text += (s.image.rfind(root, 0) == 0 ? s.image.substr(root.size()) : s.image) + "," + s.split + ",";
+    text += below_root(s.image, roots) + "," + s.split + ",";
     for (int t : s.types) text += std::to_string(t) + " ";
     text += "\n";
   }
@@ -297,6 +321,8 @@ std::string run_fingerprint(const Dataset& d, const TrainConfig& cfg) {
   return std::string(hex) + " (" + std::to_string(d.samples.size()) + " images; batch " + std::to_string(cfg.batch) +
          ", seed " + std::to_string(cfg.seed) + ", epochs " + std::to_string(cfg.epochs) + ")";
 }
+
+namespace {
 
 // Refuses, on every rank, a run whose ranks see different data or settings, naming both.
 void agree_with_rank0(C10dGroup& g, const std::string& mine) {
@@ -347,7 +373,7 @@ nlohmann::json provenance(const ModelConfig& mc, const TrainConfig& cfg, const s
 std::string pack_bundle(const std::string& dir) {
   std::string out;
   for (const char* name : {"model.json", "model.onnx"}) {
-    const std::string bytes = read_bytes((fs::path(dir) / name).string());
+    const std::string bytes = read_file((fs::path(dir) / name).string());
     out += std::string(name) + "\n" + std::to_string(bytes.size()) + "\n" + bytes;
   }
   return out;
@@ -359,8 +385,9 @@ void unpack_bundle(const std::string& packed, const std::string& dir) {
   std::string name, size;
   while (std::getline(in, name) && std::getline(in, size)) {
     std::string bytes(std::stoull(size), '\0');
-    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    std::ofstream((fs::path(dir) / name).string(), std::ios::binary).write(bytes.data(), in.gcount());
+    if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size())))
+      throw std::runtime_error("the bundle rank 0 sent ends inside " + name);
+    write_file((fs::path(dir) / name).string(), bytes);
   }
 }
 
@@ -371,8 +398,10 @@ void unpack_bundle(const std::string& packed, const std::string& dir) {
 void calibrate_bundle(const std::string& bundle_dir, const Dataset& data, C10dGroup* g, const CalibrationPlan& plan) {
   const int rank = g ? g->rank() : 0, world = g ? g->size() : 1;
   std::string dir = bundle_dir;
+  RemovedFolders copy;  // the private copy goes also when scoring or the store fails
   if (rank != 0) {
     dir = (fs::temp_directory_path() / ("mtfcdd-rank" + std::to_string(rank) + "-" + std::to_string(::getpid()))).string();
+    copy.paths.push_back(dir);
     unpack_bundle(g->fetch("bundle", 0), dir);
   }
   DnnModel dnn(dir);
@@ -381,7 +410,6 @@ void calibrate_bundle(const std::string& bundle_dir, const Dataset& data, C10dGr
   auto scores = score_samples(dnn, data, {val.begin() + first, val.begin() + last}, upsampler_of(dnn.manifest()));
   if (rank != 0) {
     g->put("scores/" + std::to_string(rank), encode_scores(scores, data));
-    fs::remove_all(dir);
     return;
   }
   for (int r = 1; r < world; ++r) {
@@ -424,15 +452,19 @@ RunNetwork run_network(const std::string& run_dir) {
     n.model.members = id.at("members");
     n.model.types = id.at("types");
     n.model.input_size = id.at("input_size");
+    n.type_names = id.value("type_names", std::vector<std::string>{});
   } catch (const c10::Error& e) {
     throw std::runtime_error(path + ": not a readable checkpoint: " + e.what_without_backtrace());
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": not a readable checkpoint: " + e.what());
   }
   const auto resize = parse_name<Resize>(id.value("resize", ""));
-  if (!resize || checkpoint_identity(n.model, *resize) != id)
+  if (!resize || checkpoint_identity(n.model, *resize, n.type_names) != id)
     throw std::runtime_error(path + ": a network this trainer does not know: " + id.dump());
   n.resize = *resize;
+  const fs::path bundle = fs::path(run_dir) / "bundle";  // an older checkpoint: its bundle names the types
+  if (n.type_names.empty() && fs::exists(bundle / "model.json"))
+    n.type_names = type_names_of(read_manifest(bundle.string()).types);
   return n;
 }
 
@@ -459,6 +491,49 @@ std::vector<std::vector<int>> class_pools(const Dataset& data, const std::string
 
 namespace {
 
+// One epoch's global batches drawn ahead of training (a window of 3) while the network trains:
+// every rank draws the same global batches (same sampler, same seed) and loads its shard of each.
+// The sampler state after each batch travels with it, so that a checkpoint resumes at exactly the
+// next batch.
+class BatchesAhead {
+ public:
+  BatchesAhead(BalancedSampler& sampler, BatchLoader& loader, int batch, int rank, int world)
+      : sampler_(sampler), loader_(loader), batch_(batch), rank_(rank), world_(world) {
+    fill();
+  }
+  // No batch left: the epoch's last one has been taken.
+  bool done() const { return loader_.pending() == 0; }
+  // The next batch; `state` becomes the sampler's state after it.
+  Batch next(std::vector<uint64_t>& state) {
+    Batch b = loader_.next();
+    state = std::move(states_.front());
+    states_.pop_front();
+    fill();
+    return b;
+  }
+  // Leaving the epoch early: the workers finish the batches drawn ahead, which --resume draws again.
+  void drain() {
+    while (loader_.pending() > 0) loader_.next();
+  }
+
+ private:
+  void fill() {
+    while (!drawn_all_ && loader_.pending() < 3) {
+      const auto global = sampler_.next_batch(batch_);
+      const auto [first, last] = shard_range(global.size(), rank_, world_);
+      loader_.submit({global.begin() + first, global.begin() + last}, true, first);
+      states_.push_back(sampler_.state());
+      drawn_all_ = sampler_.epoch_complete();
+    }
+  }
+
+  BalancedSampler& sampler_;
+  BatchLoader& loader_;
+  const int batch_, rank_, world_;
+  std::deque<std::vector<uint64_t>> states_;
+  bool drawn_all_ = false;
+};
+
 // One training run, split into its phases; every rank runs the same phases in the same order.
 class Run {
  public:
@@ -472,7 +547,8 @@ class Run {
   struct EpochEnd {
     size_t iters = 0;
     double loss = 0, data_wait = 0;
-    bool interrupted = false, out_of_time = false;
+    StopFlags stop;        // why training stops after this epoch, if it does
+    bool partial = false;  // the stop came before the epoch's last batch
   };
   // setup's phases, in order.
   void load_data();
@@ -480,7 +556,12 @@ class Run {
   void build_sampling();
   void resume();
   EpochEnd train_epoch();
+  StopFlags stop_request() const;
+  StepOutcome step(const Batch& b);
   void end_epoch(const EpochEnd& e, double seconds);
+  void log_epoch(const EpochEnd& e, const Validation& v, double seconds, bool best);
+  bool steps_spent() const;
+  int leave_interrupted(bool partial);
   void keep_last_as_best();
   Collective* collective() { return group_.get(); }
   // The step's: the group, a SingleProcess with --global-bn, else none (the layers' own BatchNorm).
@@ -552,8 +633,12 @@ void Run::load_data() {
   train_ = indices_of(data_, "train");
   val_ = indices_of(data_, "val");
   if (train_.empty()) throw std::runtime_error(cfg_.data + ": no training images");
-  if (cfg_.select == Select::Auroc && std::none_of(val_.begin(), val_.end(), [&](int i) { return !data_.samples[i].types.empty(); }))
-    throw std::invalid_argument("--select auroc needs defect images in the val split; " + cfg_.data + " has none");
+  const auto val_has = [&](bool defect) {
+    return std::any_of(val_.begin(), val_.end(), [&](int i) { return data_.samples[i].types.empty() != defect; });
+  };
+  if (cfg_.select == Select::Auroc && !(val_has(true) && val_has(false)))  // else every epoch's AUROC is NaN
+    throw std::invalid_argument(std::string("--select auroc ranks val defect images against normal ones; ") +
+                                cfg_.data + "'s val split has no " + (val_has(true) ? "normal" : "defect") + " images");
   if (cfg_.bundled_again && val_.empty())
     throw std::invalid_argument("--bundle-size calibrates the bundle on the val split; " + cfg_.data + " has none");
   m_ = static_cast<int64_t>(data_.types.size());
@@ -568,7 +653,7 @@ void Run::build_model() {
   mc_ = model_->config();
   weights_ = setup_backbone(*model_, cfg_.weights, lead_ && !cfg_.head_only);
   if (cfg_.head_only) model_->set_backbone_frozen(true);
-  identity_ = checkpoint_identity(mc_, cfg_.resize);
+  identity_ = checkpoint_identity(mc_, cfg_.resize, type_names_of(data_.types));
   if (!cfg_.init.empty() && lead_) {  // the other ranks receive it with the starting point below
     load_init(model_, cfg_.init, identity_);
     std::printf("starting from %s/best.pt\n", cfg_.init.c_str());
@@ -588,7 +673,7 @@ void Run::build_sampling() {
     if (pools[k + 1].empty() && lead_) std::cerr << "warning: no training image of type '" << data_.types[k].name << "'\n";
   sampler_ = std::make_unique<BalancedSampler>(pools, cfg_.seed);
   expected_iters_ = balanced_epoch_length(pools, 200, cfg_.seed).mean_draws / cfg_.batch;
-  for (const auto& t : data_.types) types_.push_back({t.name, t.display, std::log(2.0), std::log(2.0)});
+  for (const auto& t : data_.types) types_.push_back(uncalibrated_type(t.name, t.display));
   input_ = manifest_for(*model_, types_);
   input_.resize = cfg_.resize;
   loader_ = std::make_unique<BatchLoader>(data_, input_, cfg_.aug, cfg_.workers, cfg_.seed);
@@ -598,7 +683,7 @@ void Run::build_sampling() {
 // sampler and the loader's numbering.
 void Run::resume() {
   if (lead_ && !fs::exists(ckpt_)) throw std::runtime_error("--resume: no checkpoint at " + ckpt_);
-  std::string bytes = lead_ ? read_bytes(ckpt_) : "";
+  std::string bytes = lead_ ? read_file(ckpt_) : "";
   if (group_) {
     if (lead_) group_->put("checkpoint", bytes);
     else bytes = group_->fetch("checkpoint", 0);
@@ -614,61 +699,30 @@ void Run::resume() {
 Run::EpochEnd Run::train_epoch() {
   if (!st_.in_epoch) sampler_->begin_epoch();
   st_.in_epoch = true;
-  const double planned_iters = expected_iters_ * cfg_.epochs;
-  const int rank = cfg_.dist.rank, world = cfg_.dist.world_size;
-  // Every rank draws the same global batches (same sampler, same seed) and loads its shard of
-  // each. Batches are drawn ahead (a window of 3) while the network trains; the sampler state
-  // after each batch travels with it so a checkpoint resumes at exactly the next batch.
-  std::deque<std::vector<uint64_t>> states;
-  bool drawn_all = false;
-  const auto fill = [&] {
-    while (!drawn_all && loader_->pending() < 3) {
-      const auto global = sampler_->next_batch(cfg_.batch);
-      const auto [first, last] = shard_range(global.size(), rank, world);
-      loader_->submit({global.begin() + first, global.begin() + last}, true, first);
-      states.push_back(sampler_->state());
-      drawn_all = sampler_->epoch_complete();
-    }
-  };
-  // Leaving an epoch early (Ctrl-C, time budget): the batches drawn ahead are drawn again after
-  // --resume, so the checkpoint keeps the count before them; the workers finish before saving.
-  const auto stop_mid_epoch = [&] {
-    st_.batches = loader_->taken();
-    while (loader_->pending() > 0) loader_->next();
-  };
   ProgressLine progress("epoch " + std::to_string(st_.epoch + 1) + "/" + std::to_string(cfg_.epochs), "it", true);
   EpochEnd e;
-  const StepOptions so{cfg_.bf16, step_collective()};
-  fill();
-  while (loader_->pending() > 0) {
+  BatchesAhead ahead(*sampler_, *loader_, cfg_.batch, cfg_.dist.rank, cfg_.dist.world_size);
+  while (!ahead.done()) {
     const auto t_wait = Clock::now();
-    const Batch b = loader_->next();
+    const Batch b = ahead.next(st_.sampler);
     e.data_wait += seconds_since(t_wait);
-    st_.sampler = states.front();
-    states.pop_front();
-    fill();
-    lr_now_ = scheduled_lr(cfg_.lr_schedule, cfg_.lr, static_cast<double>(st_.iteration), planned_iters);
-    const bool out_of_budget = (cfg_.max_minutes > 0 && seconds_since(t_start_) > cfg_.max_minutes * 60) ||
-                               (cfg_.max_steps > 0 && st_.iteration + 1 >= cfg_.max_steps);
-    const StepOutcome out = train_step(*model_, *opt_, channels_last(to_device(tensor_from_blob(b.blob), device_)),
-                                       to_device(labels_tensor(b, m_), device_), cfg_.batch, lr_now_,
-                                       g_interrupted || out_of_budget, so);
-    if (average_) average_->update(*model_);
-    ++st_.iteration;
+    const StepOutcome out = step(b);
     ++e.iters;
-    if (!std::isfinite(out.loss))
-      throw std::runtime_error("the loss became " + std::to_string(out.loss) + " at iteration " +
-                               std::to_string(st_.iteration) + "; lower --lr");
     e.loss = e.iters == 1 ? out.loss : 0.95 * e.loss + 0.05 * out.loss;
     if (lead_) {
       char loss[32];
       std::snprintf(loss, sizeof loss, "loss %.4f", e.loss);
       progress.update(static_cast<double>(e.iters), expected_iters_, loss);
     }
-    if (out.stop) {  // some rank was interrupted or out of budget: all leave after this same step
-      e.interrupted = g_interrupted;
-      e.out_of_time = !e.interrupted;
-      stop_mid_epoch();
+    if (out.stop.any()) {  // every rank leaves after this same step, for the same reason
+      e.stop = out.stop;
+      // On the epoch's last batch the epoch ends as any other: a partial one there would resume
+      // past its end, drawing a batch the uninterrupted run never drew.
+      e.partial = !ahead.done();
+      if (e.partial) {
+        st_.batches = loader_->taken();  // the count before the batches drawn ahead
+        ahead.drain();
+      }
       break;
     }
   }
@@ -676,75 +730,118 @@ Run::EpochEnd Run::train_epoch() {
   return e;
 }
 
+// This rank's reason to stop after the next step: Ctrl-C, the time budget spent, or the step
+// budget reached by that step.
+StopFlags Run::stop_request() const {
+  const bool out_of_time = cfg_.max_minutes > 0 && seconds_since(t_start_) > cfg_.max_minutes * 60;
+  const bool last_step = cfg_.max_steps > 0 && st_.iteration + 1 >= cfg_.max_steps;
+  return {g_interrupted, out_of_time || last_step};
+}
+
+// One step on the batch at the scheduled rate, and the weight average after it.
+StepOutcome Run::step(const Batch& b) {
+  lr_now_ = scheduled_lr(cfg_.lr_schedule, cfg_.lr, static_cast<double>(st_.iteration), expected_iters_ * cfg_.epochs);
+  const StepOutcome out = train_step(*model_, *opt_, channels_last(to_device(tensor_from_blob(b.blob), device_)),
+                                     to_device(labels_tensor(b, m_), device_), cfg_.batch, lr_now_, stop_request(),
+                                     {cfg_.bf16, step_collective()});
+  if (average_) average_->update(*model_);
+  ++st_.iteration;
+  if (!std::isfinite(out.loss))
+    throw std::runtime_error("the loss became " + std::to_string(out.loss) + " at iteration " +
+                             std::to_string(st_.iteration) + "; lower --lr");
+  return out;
+}
+
 void Run::end_epoch(const EpochEnd& e, double seconds) {
-  // An epoch cut short by the time budget is validated like any other, and a later --resume
-  // finishes it, as after Ctrl-C.
-  st_.in_epoch = e.out_of_time;
-  if (!e.out_of_time) st_.sampler = sampler_->state();
+  // An epoch cut short by the time or step budget is validated like any other, and a later
+  // --resume finishes it, as after Ctrl-C.
+  st_.in_epoch = e.partial;
+  if (!e.partial) st_.sampler = sampler_->state();
   WeightAverage* avg = average_ ? &*average_ : nullptr;
   if (avg) avg->swap(*model_);  // validate and keep the average; train on with the last weights
   const Validation v = val_.empty() ? Validation{e.loss}
                                     : validate(*model_, *loader_, data_, val_, cfg_.batch, device_, collective());
   // Lower is better for both figures: the AUROC enters negated. Every rank computes the same.
   const double figure = cfg_.select == Select::Auroc ? -v.auroc : v.loss;
+  if (std::isnan(figure) && lead_) std::cerr << "warning: epoch " << st_.epoch + 1 << "'s validation figure is NaN\n";
   const bool improved = cfg_.select == Select::Last || st_.best_epoch < 0 || figure < st_.best_val;
   if (improved) {
-    st_.best_val = figure;
+    // NaN never beats a number; kept as +inf (what the checkpoint's JSON null reads back as), any
+    // later figure beats it, resumed or not.
+    st_.best_val = std::isnan(figure) ? std::numeric_limits<double>::infinity() : figure;
     st_.best_epoch = st_.epoch + 1;
-    if (lead_) torch::save(model_, best_);
+    if (lead_) save_network(model_, best_);
   }
   if (cfg_.snapshots > 1 && lead_) {
     fs::create_directories(fs::path(cfg_.out) / "snapshots");
-    torch::save(model_, snapshot_path(cfg_.out, st_.epoch + 1));
+    save_network(model_, snapshot_path(cfg_.out, st_.epoch + 1));
   }
   if (avg) avg->swap(*model_);
-  if (!e.out_of_time) st_.batches = loader_->taken();  // validation draws batches too; a cut kept the count before it
+  if (!e.partial) st_.batches = loader_->taken();  // validation draws batches too; a cut kept the count before it
   if (!lead_) return;
   save_checkpoint(ckpt_, *model_, *opt_, avg, st_, identity_);
+  log_epoch(e, v, seconds, improved && cfg_.select != Select::Last);
+}
+
+// Rank 0's history.jsonl line and printed line of the epoch just ended.
+void Run::log_epoch(const EpochEnd& e, const Validation& v, double seconds, bool best) {
   const double wait_share = seconds > 0 ? e.data_wait / seconds : 0;
   nlohmann::json line = {{"epoch", st_.epoch + 1}, {"iterations", e.iters}, {"train_loss", e.loss}, {"lr", lr_now_},
                          {"val_loss", v.loss}, {"val_auroc", std::isnan(v.auroc) ? nlohmann::json() : nlohmann::json(v.auroc)},
                          {"seconds", seconds}, {"data_wait_share", wait_share}, {"ranks", cfg_.dist.world_size}};
-  if (e.out_of_time) line["partial"] = true;
+  if (e.partial) line["partial"] = true;
   history_ << line.dump() << std::endl;
   std::printf("epoch %d: %zu iterations, train loss %.4f, %s loss %.4f, val AUROC %.4f%s, %.0f s (%.0f%% waiting for data)%s\n",
-              st_.epoch + 1, e.iters, e.loss, val_.empty() ? "train" : "val", v.loss, v.auroc,
-              improved && cfg_.select != Select::Last ? " (best)" : "",
-              seconds, 100 * wait_share, e.out_of_time ? " (stopped early: time or step budget)" : "");
+              st_.epoch + 1, e.iters, e.loss, val_.empty() ? "train" : "val", v.loss, v.auroc, best ? " (best)" : "",
+              seconds, 100 * wait_share, e.partial ? " (stopped early: time or step budget)" : "");
   std::fflush(stdout);
 }
 
+// --resume of a run that has taken its --max-steps already: no step beyond them.
+bool Run::steps_spent() const { return cfg_.max_steps > 0 && st_.iteration >= cfg_.max_steps; }
+
 int Run::train() {
+  if (steps_spent()) {
+    if (lead_) std::cerr << "--max-steps " << cfg_.max_steps << ": the run has taken " << st_.iteration << " steps already\n";
+    if (st_.in_epoch) ++st_.epoch;  // the cut epoch counts as run, as when the budget cut it
+    return 0;
+  }
   g_interrupted = false;
   auto* previous = std::signal(SIGINT, on_sigint);
   model_->train();
+  int code = 0;
   for (; st_.epoch < cfg_.epochs; ++st_.epoch) {
     const auto t_epoch = Clock::now();
     const EpochEnd e = train_epoch();
-    if (e.interrupted) {
-      if (lead_) {
-        save_checkpoint(ckpt_, *model_, *opt_, average_ ? &*average_ : nullptr, st_, identity_);
-        std::cerr << "interrupted: checkpoint written to " << ckpt_ << "; continue with --resume\n";
-      }
-      std::signal(SIGINT, previous);
-      if (group_) group_->finish();
-      return 130;
+    if (!(e.stop.interrupted && e.partial)) end_epoch(e, seconds_since(t_epoch));  // Ctrl-C mid-epoch: no validation
+    if (e.stop.interrupted) {
+      code = leave_interrupted(e.partial);
+      break;
     }
-    end_epoch(e, seconds_since(t_epoch));
-    if (e.out_of_time) {
+    if (e.stop.out_of_budget) {
       ++st_.epoch;  // the cut epoch counts as run, for the snapshots
       break;
     }
   }
   std::signal(SIGINT, previous);
-  return 0;
+  return code;
+}
+
+// After Ctrl-C: the checkpoint (end_epoch wrote it when the epoch ended with the stop), and 130.
+int Run::leave_interrupted(bool partial) {
+  if (lead_) {
+    if (partial) save_checkpoint(ckpt_, *model_, *opt_, average_ ? &*average_ : nullptr, st_, identity_);
+    std::cerr << "interrupted: checkpoint written to " << ckpt_ << "; continue with --resume\n";
+  }
+  if (group_) group_->finish();
+  return 130;
 }
 
 // --select last: the network trained last (its weight average with --ema) becomes best.pt, also
 // when a run selected otherwise is resumed with it, so that `ensemble` takes the same network.
 void Run::keep_last_as_best() {
   if (average_) average_->swap(*model_);
-  torch::save(model_, best_);
+  save_network(model_, best_);
   st_.best_epoch = st_.epoch;
 }
 
@@ -804,7 +901,7 @@ void Run::finish() {
 
 int run_training(const TrainConfig& cfg) {
   check_config(cfg);
-  const torch::Device device = parse_device(cfg.device);  // before any work
+  const torch::Device device = parse_device(rank_device(cfg.device, cfg.dist));  // before any work
   Run run(cfg, device);
   run.setup();
   const int code = run.train();

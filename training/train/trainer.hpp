@@ -84,7 +84,9 @@ struct TrainConfig {
   // This process's place in a data-parallel run (one process when world_size is 1): every rank
   // draws the same global batch of `batch` images and trains on its shard of it.
   DistConfig dist;
-  int64_t max_steps = 0;  // stop (as the time budget does) after this many iterations in all; 0 = no limit
+  // Stop (as the time budget does) after this many iterations in all; a --resume that has taken
+  // them takes none. 0 = no limit.
+  int64_t max_steps = 0;
 };
 
 // The epochs a snapshot ensemble of `snapshots` takes from a run of `epochs`, evenly spaced over
@@ -102,8 +104,25 @@ FcddModel ensemble_of(const std::vector<ModelConfig>& configs, const std::vector
 struct RunNetwork {
   ModelConfig model;
   Resize resize = Resize::Stretch;
+  // Its types' names in channel order: the checkpoint's, else (written before they were
+  // recorded) its bundle's; empty when neither says.
+  std::vector<std::string> type_names;
 };
 RunNetwork run_network(const std::string& run_dir);
+
+// The names of `types` (a dataset's or a bundle's), in channel order.
+template <class Type>
+std::vector<std::string> type_names_of(const std::vector<Type>& types) {
+  std::vector<std::string> out;
+  for (const auto& t : types) out.push_back(t.name);
+  return out;
+}
+
+// What every rank must agree on before training together, as text naming a hash: the data (each
+// sample's image path below the dataset's folder or --image-root, split and types; the folder
+// itself may differ between machines, and --data may be relative) and the run's settings that
+// shape the steps.
+std::string run_fingerprint(const Dataset& d, const TrainConfig& cfg);
 
 // The balanced sampler's pools over one split: pool 0 the normal images, pool k + 1 the images
 // of type k (an image with several types is in each of their pools); indices into data.samples.

@@ -7,6 +7,8 @@
 #include <mtfcdd/json_input.hpp>
 #include <stdexcept>
 
+#include "read_file.hpp"
+
 namespace mtfcdd {
 namespace {
 
@@ -17,6 +19,7 @@ constexpr int kMaxSide = 16384;
 constexpr double kMaxSmoothing = 64;  // map cells; more would blur any map flat
 
 DefectType read_type(const Reader& r) {
+  r.only({"name", "display", "image_threshold", "pixel_threshold", "smoothing"});
   DefectType t;
   t.name = r.text("name");
   if (t.name.empty()) r.fail("name", "is empty");
@@ -42,6 +45,7 @@ std::vector<DefectType> read_types(const Reader& r) {
 }
 
 void read_input(const Reader& in, BundleManifest& m) {
+  in.only({"name", "width", "height", "layout", "channel_order", "resize", "mean", "std"});
   m.input_name = in.text("name");
   m.input_width = static_cast<int>(in.integer("width", 1, kMaxSide));
   m.input_height = static_cast<int>(in.integer("height", 1, kMaxSide));
@@ -99,6 +103,7 @@ std::set<std::string> read_layer_names(const Reader& r, const std::string& key) 
 }
 
 ReceptiveField read_receptive_field(const Reader& r) {
+  r.only({"size", "stride", "offset"});
   ReceptiveField f;
   f.size = static_cast<int>(r.integer("size", 1, kMaxSide));
   f.stride = static_cast<int>(r.integer("stride", 1, kMaxSide));
@@ -117,6 +122,9 @@ int needed_format(const BundleManifest& m) {
 
 BundleManifest manifest_from_json(const json& j, const std::string& source) {
   const Reader r(j, source);
+  // Every key any format version has had: a typo is refused rather than silently ignored.
+  r.only({"format", "format_version", "model", "types", "input", "flip_average", "precision", "int8_input_ranges",
+          "float32_convolutions", "upsampling", "outputs", "heatmap", "receptive_field", "calibrated", "provenance"});
   BundleManifest m;
   if (r.text("format") != "mtfcdd-bundle") r.fail("format", "is not \"mtfcdd-bundle\"");
   if (!integer_in(r.at("format_version"), 1, kBundleFormatVersion))  // a newer one this build would misread
@@ -124,8 +132,9 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
                                  std::to_string(kBundleFormatVersion) + ")");
   m.format_version = r.at("format_version").get<int>();
   m.model_file = r.text("model");
-  if (m.model_file.empty() || m.model_file.find('/') != std::string::npos)
-    r.fail("model", "must be a file name inside the bundle");
+  const std::string& file = m.model_file;
+  if (file.empty() || file == "." || file == ".." || file.find('/') != std::string::npos)
+    r.fail("model", "must be a file name inside the bundle, got " + excerpt(r.at("model")));
   m.types = read_types(r);
   read_input(r.child("input"), m);
   m.flip_average = r.choice("flip_average", FlipAverage::None);
@@ -138,10 +147,12 @@ BundleManifest manifest_from_json(const json& j, const std::string& source) {
     if (f.used && m.format_version < f.version)
       r.fail("format_version", f.what + " needs format_version " + std::to_string(f.version));
   const Reader out = r.child("outputs");
-  m.maps_output = out.text("anomaly_maps");
   // Bundles of older trainers also name a "scores" output (z per type); z is taken from the
   // maps after flip averaging, so that output is neither run nor required.
+  out.only({"anomaly_maps", "scores"});
+  m.maps_output = out.text("anomaly_maps");
   const Reader hm = r.child("heatmap");
+  hm.only({"width", "height"});
   m.heatmap_width = static_cast<int>(hm.integer("width", 1, kMaxSide));
   m.heatmap_height = static_cast<int>(hm.integer("height", 1, kMaxSide));
   if (r.has("receptive_field")) m.receptive_field = read_receptive_field(r.child("receptive_field"));
@@ -203,11 +214,10 @@ Upsampler upsampler_of(const BundleManifest& m, std::optional<Upsampling> mode) 
 
 BundleManifest read_manifest(const std::string& bundle_dir) {
   const std::string path = bundle_dir + "/model.json";
-  std::ifstream f(path);
-  if (!f) throw std::runtime_error("cannot open bundle manifest " + path);
+  const std::string text = read_file(path, "cannot open bundle manifest");
   json j;
   try {
-    j = parse_json(f);
+    j = parse_json(text);
   } catch (const json::exception& e) {
     throw std::runtime_error(path + ": not valid JSON: " + e.what());
   } catch (const JsonTooDeep& e) {

@@ -1,5 +1,6 @@
-// The C ABI of vision_plugin.h around mtfcdd::Detector. Every entry point catches everything:
-// no C++ exception crosses the boundary.
+// The C ABI of vision_plugin.h around mtfcdd::Detector. Every entry point is noexcept and
+// catches everything: no C++ exception crosses the boundary, not even one raised while an error
+// is being reported.
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "detector.hpp"
@@ -27,9 +29,28 @@ thread_local std::string t_error;  // last failure of a call without a usable ha
 constexpr uint32_t kMaxStructSize = 4096;  // a larger struct_size is garbage, not a future version
 constexpr size_t kMaxMessage = 1024;       // values inside are echoed shorter still (excerpt())
 
-VpStatus fail(VpDetector* d, VpStatus status, const std::string& msg) {
-  t_error = mtfcdd::excerpt(msg, kMaxMessage - 3);  // with "...", at most kMaxMessage
-  if (d) d->error = t_error;
+// The message when storing the real one fails (out of memory): it fits the in-place storage
+// every std::string has (15 bytes or more), so storing it allocates nothing.
+constexpr std::string_view kNoMemory = "out of memory";
+
+// `to` = kNoMemory, without allocating: an assignment within the capacity reallocates nothing.
+void store_no_memory(std::string& to) noexcept {
+  to.clear();
+  if (to.capacity() >= kNoMemory.size()) to.append(kNoMemory);
+}
+
+// Records the message `what` + `detail` (cut to kMaxMessage) and returns `status`. The parts are
+// views, so that a catch handler passes e.what() on without allocating.
+VpStatus fail(VpDetector* d, VpStatus status, std::string_view what, std::string_view detail = {}) noexcept {
+  try {
+    std::string msg(what);
+    msg += detail;
+    t_error = mtfcdd::excerpt(msg, kMaxMessage - 3);  // with "...", at most kMaxMessage
+    if (d) d->error = t_error;
+  } catch (...) {
+    store_no_memory(t_error);
+    if (d) store_no_memory(d->error);
+  }
   return status;
 }
 
@@ -47,25 +68,31 @@ nlohmann::json parse_config(const char* text) {
 // std::runtime_error that is not one of the specific kinds (model errors at create, runtime
 // errors at process).
 template <typename F>
-VpStatus guarded(VpDetector* d, VpStatus fallback, F&& f) {
+VpStatus guarded(VpDetector* d, VpStatus fallback, F&& f) noexcept {
   try {
     f();
     return VP_OK;
   } catch (const ConfigError& e) {
     return fail(d, VP_ERR_CONFIG, e.what());
   } catch (const nlohmann::json::exception& e) {  // a value of the wrong type read without a check
-    return fail(d, VP_ERR_CONFIG, std::string("config: ") + e.what());
+    return fail(d, VP_ERR_CONFIG, "config: ", e.what());
   } catch (const mtfcdd::BackendError& e) {
     return fail(d, VP_ERR_BACKEND, e.what());
   } catch (const std::invalid_argument& e) {
     return fail(d, VP_ERR_INVALID_ARGUMENT, e.what());
   } catch (const std::bad_alloc&) {
-    return fail(d, VP_ERR_INTERNAL, "out of memory");
+    return fail(d, VP_ERR_INTERNAL, kNoMemory);
   } catch (const std::exception& e) {
     return fail(d, fallback, e.what());
   } catch (...) {
     return fail(d, VP_ERR_INTERNAL, "unknown error");
   }
+}
+
+// Text of JSON that may quote a path from the host (base_dir), which need not be UTF-8: invalid
+// bytes become U+FFFD rather than a type_error.316.
+std::string json_text(const nlohmann::json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 int bytes_per_pixel(int32_t format) {
@@ -168,9 +195,9 @@ VpResult* make_result(std::vector<mtfcdd::FrameOutput>&& outputs) {
       matches.push_back({{"rule", mt.rule}, {"action", mt.action}, {"type", mt.type}, {"priority", mt.priority}});
     store->strings.push_back(fo.routing.action);
     const char* action = store->strings.back().c_str();
-    store->strings.push_back(fo.routing.params.dump());
+    store->strings.push_back(json_text(fo.routing.params));
     const char* params = store->strings.back().c_str();
-    store->strings.push_back(matches.dump());
+    store->strings.push_back(json_text(matches));
     const char* match_json = store->strings.back().c_str();
     VpFrameResult& fr = store->frames[i];
     fr = {};
@@ -191,13 +218,13 @@ VpResult* make_result(std::vector<mtfcdd::FrameOutput>&& outputs) {
   return &owned->pub;
 }
 
-const VpPluginInfo* get_info() {
+const VpPluginInfo* get_info() noexcept {
   static const VpPluginInfo info = {sizeof(VpPluginInfo), VP_ABI_VERSION, 8, "mtfcdd", MTFCDD_VERSION,
                                     "MultiTypeFCDD: one anomaly heatmap per defect type (OpenCV DNN)"};
   return &info;
 }
 
-VpStatus create(const char* config_json, const char* base_dir, VpDetector** out) {
+VpStatus create(const char* config_json, const char* base_dir, VpDetector** out) noexcept {
   if (!out) return fail(nullptr, VP_ERR_INVALID_ARGUMENT, "create: out is NULL");
   *out = nullptr;
   if (!config_json) return fail(nullptr, VP_ERR_INVALID_ARGUMENT, "create: config_json is NULL");
@@ -208,37 +235,37 @@ VpStatus create(const char* config_json, const char* base_dir, VpDetector** out)
   });
 }
 
-void destroy(VpDetector* d) { delete d; }
+void destroy(VpDetector* d) noexcept { delete d; }
 
-const char* last_error(const VpDetector* d) { return d ? d->error.c_str() : t_error.c_str(); }
+const char* last_error(const VpDetector* d) noexcept { return d ? d->error.c_str() : t_error.c_str(); }
 
-VpStatus describe(VpDetector* d, const char** json_out) {
+VpStatus describe(VpDetector* d, const char** json_out) noexcept {
   if (json_out) *json_out = nullptr;
   if (!d || !json_out) return fail(d, VP_ERR_INVALID_ARGUMENT, "describe: detector or json_out is NULL");
   return guarded(d, VP_ERR_INTERNAL, [&] {
-    d->description = d->detector->describe().dump(2);
+    d->description = json_text(d->detector->describe(), 2);
     *json_out = d->description.c_str();
   });
 }
 
-VpStatus reconfigure(VpDetector* d, const char* config_json) {
+VpStatus reconfigure(VpDetector* d, const char* config_json) noexcept {
   if (!d || !config_json) return fail(d, VP_ERR_INVALID_ARGUMENT, "reconfigure: detector or config_json is NULL");
   return guarded(d, VP_ERR_CONFIG, [&] { d->detector->reconfigure(parse_config(config_json)); });
 }
 
-VpStatus process(VpDetector* d, const VpImage* images, uint32_t count, VpResult** out) {
+VpStatus process(VpDetector* d, const VpImage* images, uint32_t count, VpResult** out) noexcept {
   if (out) *out = nullptr;
   if (!d || !images || !out) return fail(d, VP_ERR_INVALID_ARGUMENT, "process: detector, images or out is NULL");
-  if (count < 1 || count > VP_MAX_BATCH)
-    return fail(d, VP_ERR_INVALID_ARGUMENT, "process: count must be 1.." + std::to_string(VP_MAX_BATCH));
   return guarded(d, VP_ERR_RUNTIME, [&] {
+    if (count < 1 || count > VP_MAX_BATCH)
+      throw std::invalid_argument("process: count must be 1.." + std::to_string(VP_MAX_BATCH));
     std::vector<mtfcdd::Frame> frames;
     for (uint32_t i = 0; i < count; ++i) frames.push_back(to_frame(image_at(images, i), i));
     *out = make_result(d->detector->process(frames));
   });
 }
 
-void release_result(VpResult* r) {
+void release_result(VpResult* r) noexcept {
   if (!r) return;
   auto* owned = reinterpret_cast<OwnedResult*>(r);
   delete owned->store;

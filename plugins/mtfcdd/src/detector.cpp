@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 #include <mtfcdd/json_input.hpp>
 #include <opencv2/core/utility.hpp>
 
@@ -58,7 +59,6 @@ DetectorSettings apply_settings(const Reader& cfg, DetectorSettings s, const Bun
     } catch (const std::exception& e) {
       throw ConfigError(std::string("config: ") + e.what());
     }
-    s.routing = cfg.at("routing");
   }
   return s;
 }
@@ -71,9 +71,6 @@ std::string model_dir(const Reader& cfg, const std::string& base_dir) {
   return (p.is_absolute() || base_dir.empty() ? p : std::filesystem::path(base_dir) / p).string();
 }
 
-// 0 = one per core. Far more threads than cores only costs; 100,000 overflowed libgomp's stack.
-int threads_setting(const Reader& cfg) { return static_cast<int>(cfg.integer("threads", 0, kMaxThreads, 0)); }
-
 DnnOptions dnn_options(const Reader& cfg) {
   cfg.only(kSettingsKeys, {"model", "backend", "fallback", "threads", "conv"});
   DnnOptions o;
@@ -84,16 +81,26 @@ DnnOptions dnn_options(const Reader& cfg) {
     o.fallback_cpu = f == "cpu";
   }
   o.conv = cfg.choice("conv", o.conv);
-  o.threads = threads_setting(cfg);
+  // 0: the default (OpenMP's for oneDNN, OpenCV's pool otherwise). Far more threads than cores
+  // only costs; 100,000 overflowed libgomp's stack.
+  o.threads = static_cast<int>(cfg.integer("threads", 0, kMaxThreads, 0));
   return o;
+}
+
+// OpenCV has one thread pool per process, and resizing it while another handle's parallel_for_
+// runs is a race: the first detector that asks for a size (> 0) sets it, later ones leave it.
+void size_opencv_pool_once(int threads) {
+  if (threads < 1) return;
+  static std::once_flag once;
+  std::call_once(once, [threads] { cv::setNumThreads(threads); });
 }
 
 }  // namespace
 
-Detector::Detector(const json& json_config, const std::string& base_dir)
-    : model_(model_dir(Reader(json_config, "config"), base_dir), dnn_options(Reader(json_config, "config"))),
-      bundle_dir_(model_dir(Reader(json_config, "config"), base_dir)) {
-  const Reader config(json_config, "config");
+Detector::Detector(const json& config, const std::string& base_dir) : Detector(base_dir, Reader(config, "config")) {}
+
+Detector::Detector(const std::string& base_dir, const Reader& config)
+    : model_(model_dir(config, base_dir), dnn_options(config)) {
   DetectorSettings s;
   s.upsampling = model_.manifest().upsampling;
   for (const auto& t : model_.manifest().types) {
@@ -102,12 +109,11 @@ Detector::Detector(const json& json_config, const std::string& base_dir)
   }
   s.router = std::make_shared<const Router>();
   settings_ = apply_settings(config, s, model_.manifest());
-  // Process-wide (OpenCV has one pool), so only once all is valid. A network on oneDNN runs on
-  // OpenMP's threads: OpenCV's pool (TBB) then keeps only the calling thread, for the small rest
-  // of a call (pre- and post-processing, the maps' last layers), since its waiting workers took
-  // turns on the cores with OpenMP's and halved the convolutions' speed (docs/performance.md).
-  if (model_.conv_in_use() == Conv::OneDnn) cv::setNumThreads(1);
-  else if (const int threads = threads_setting(config); threads > 0) cv::setNumThreads(threads);
+  // Only once all is valid. A network on oneDNN runs on OpenMP's threads: OpenCV's pool (TBB)
+  // then keeps only the calling thread, for the small rest of a call (pre- and post-processing,
+  // the maps' last layers), since its waiting workers took turns on the cores with OpenMP's and
+  // halved the convolutions' speed (docs/performance.md).
+  size_opencv_pool_once(model_.conv_in_use() == Conv::OneDnn ? 1 : model_.options().threads);
 }
 
 void Detector::reconfigure(const json& config) {
@@ -127,7 +133,7 @@ json Detector::describe() const {
                      {"pixel_threshold", settings_.pixel_thresholds[k]},
                      {"smoothing", m.types[k].smoothing}});
   return {{"plugin", "mtfcdd"},
-          {"model", bundle_dir_},
+          {"model", model_.bundle_dir()},
           {"types", types},
           {"input", {{"width", m.input_width}, {"height", m.input_height}, {"channel_order", name_of(m.channel_order)},
                      {"resize", name_of(m.resize)}}},
@@ -146,6 +152,40 @@ json Detector::describe() const {
           {"versions", {{"opencv", CV_VERSION}, {"bundle_format", m.format_version}}}};
 }
 
+// Type k's outcome from its map at model resolution, for a frame of size `frame`.
+TypeOutput Detector::type_output(const cv::Mat& map, size_t k, const cv::Size& frame, const Upsampler& up) const {
+  const auto& m = model_.manifest();
+  TypeOutput t;
+  t.name = m.types[k].name;
+  t.score = static_cast<float>(cv::mean(map)[0]);
+  t.probability = static_cast<float>(-std::expm1(-static_cast<double>(t.score)));
+  t.threshold = static_cast<float>(settings_.image_thresholds[k]);
+  t.pixel_threshold = settings_.pixel_thresholds[k];
+  t.decision = t.score >= t.threshold;
+  // A "fit" input holds the frame in part of it, mirrored around: the maps returned show that part only.
+  const bool fit = m.resize == Resize::Fit;
+  // Heatmaps, regions and pixel thresholds all see the type's smoothed map; z does not.
+  const cv::Mat shown = up.smooth(map, k);
+  cv::Mat at_input;
+  if (fit && (settings_.heatmap || t.decision || settings_.heatmap_full)) at_input = up.scale(shown, up.input);
+  if (settings_.heatmap && !fit) {
+    t.heatmap = shown.clone();
+  } else if (settings_.heatmap) {
+    // At the map's own resolution: the placed part's share of the map's cells.
+    const cv::Rect at = input_placement(frame, m);
+    const cv::Size cells(std::max(1, static_cast<int>(std::lround(at.width * double(map.cols) / m.input_width))),
+                         std::max(1, static_cast<int>(std::lround(at.height * double(map.rows) / m.input_height))));
+    t.heatmap = input_to_image(at_input, frame, m, cells);
+  }
+  // Regions are found at frame resolution, so their boxes and areas are in frame pixels.
+  if (t.decision || settings_.heatmap_full) {
+    const cv::Mat full = fit ? input_to_image(at_input, frame, m) : up.scale(shown, frame);
+    if (t.decision) t.regions = find_regions(full, static_cast<float>(t.pixel_threshold), settings_.min_region_area);
+    if (settings_.heatmap_full) t.heatmap_full = full;
+  }
+  return t;
+}
+
 std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
   const auto t0 = Clock::now();
   std::vector<cv::Mat> images;
@@ -153,51 +193,19 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
   const cv::Mat blob = make_blob(images, model_.manifest());
   const double pre = ms_since(t0);
   const auto t1 = Clock::now();
-  const cv::Mat maps = model_.forward(blob);
+  const cv::Mat maps = model_.forward(blob);  // [n, types, u, v], as forward() checks
   const double inf = ms_since(t1);
 
-  const auto& m = model_.manifest();
-  const int n = static_cast<int>(frames.size()), types = static_cast<int>(m.types.size());
-  const int u = maps.size[2], v = maps.size[3];
-  // A "fit" input holds the frame in part of it, mirrored around: the maps returned show that part only.
-  const bool fit = m.resize == Resize::Fit;
-  const Upsampler up = upsampler_of(m, settings_.upsampling);
+  const int n = static_cast<int>(frames.size()), types = static_cast<int>(model_.manifest().types.size());
+  const Upsampler up = upsampler_of(model_.manifest(), settings_.upsampling);
   std::vector<FrameOutput> out(n);
   for (int i = 0; i < n; ++i) {
     const auto t2 = Clock::now();
-    const cv::Size frame = frames[i].image.size();
     FrameOutput& fo = out[i];
     std::vector<TypeOutcome> outcomes;
     for (int k = 0; k < types; ++k) {
-      const cv::Mat map(u, v, CV_32F, const_cast<float*>(maps.ptr<float>(i, k)));
-      TypeOutput t;
-      t.name = m.types[k].name;
-      t.score = static_cast<float>(cv::mean(map)[0]);
-      t.probability = static_cast<float>(-std::expm1(-static_cast<double>(t.score)));
-      t.threshold = static_cast<float>(settings_.image_thresholds[k]);
-      t.pixel_threshold = settings_.pixel_thresholds[k];
-      t.decision = t.score >= t.threshold;
-      // Heatmaps, regions and pixel thresholds all see the type's smoothed map; z does not.
-      const cv::Mat shown = up.smooth(map, static_cast<size_t>(k));
-      cv::Mat at_input;
-      if (fit && (settings_.heatmap || t.decision || settings_.heatmap_full))
-        at_input = up.scale(shown, up.input);
-      if (settings_.heatmap && !fit) {
-        t.heatmap = shown.clone();
-      } else if (settings_.heatmap) {
-        // At the map's own resolution: the placed part's share of the map's cells.
-        const cv::Rect at = input_placement(frame, m);
-        const cv::Size cells(std::max(1, static_cast<int>(std::lround(at.width * double(v) / m.input_width))),
-                             std::max(1, static_cast<int>(std::lround(at.height * double(u) / m.input_height))));
-        t.heatmap = input_to_image(at_input, frame, m, cells);
-      }
-      // Regions are found at frame resolution, so their boxes and areas are in frame pixels.
-      if (t.decision || settings_.heatmap_full) {
-        const cv::Mat full = fit ? input_to_image(at_input, frame, m) : up.scale(shown, frame);
-        if (t.decision)
-          t.regions = find_regions(full, static_cast<float>(t.pixel_threshold), settings_.min_region_area);
-        if (settings_.heatmap_full) t.heatmap_full = full;
-      }
+      const cv::Mat map(maps.size[2], maps.size[3], CV_32F, const_cast<float*>(maps.ptr<float>(i, k)));
+      TypeOutput t = type_output(map, static_cast<size_t>(k), frames[i].image.size(), up);
       fo.decision = fo.decision || t.decision;
       outcomes.push_back({t.name, t.decision, t.probability, t.regions.empty() ? 0 : t.regions.front().area});
       fo.types.push_back(std::move(t));

@@ -2,7 +2,6 @@
 // routed action out. The C ABI (c_api.cpp) is a thin shell around this class.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
@@ -23,7 +22,6 @@ struct DetectorSettings {
   Upsampling upsampling = Upsampling::Bilinear;  // the bundle's unless the config says otherwise
   int64_t min_region_area = 1;
   std::shared_ptr<const Router> router;
-  nlohmann::json routing = nlohmann::json::object();
 };
 
 struct TypeOutput {
@@ -52,10 +50,12 @@ constexpr int kMaxThreads = 256;
 
 class Detector {
  public:
-  // config: {"model": DIR, "backend": "cpu"|"cuda"|"cuda_fp16"|"auto", "fallback": "cpu",
+  // config: {"model": DIR, "backend": "cpu"|"cuda"|"cuda_fp16"|"auto", "fallback": "cpu"|"none",
   //          "conv": "auto"|"onednn"|"opencv", "threads": N, + the settings keys}; relative
   //          paths resolve against base_dir.
-  // Throws ConfigError / std::runtime_error naming the cause.
+  // Throws ConfigError / std::runtime_error naming the cause. OpenCV has one thread pool per
+  // process: the first detector that asks for a size sets it (1 on oneDNN, else `threads` when
+  // given), later ones leave it as it is (docs/plugin-abi.md).
   Detector(const nlohmann::json& config, const std::string& base_dir);
 
   std::vector<FrameOutput> process(const std::vector<Frame>& frames);
@@ -64,9 +64,13 @@ class Detector {
   nlohmann::json describe() const;
 
  private:
+  // The config read once. base_dir first: a braced config ({{"model", ...}, ...}) would also
+  // convert to a reader, and the public constructor would be ambiguous.
+  Detector(const std::string& base_dir, const JsonReader<ConfigError>& config);
+  TypeOutput type_output(const cv::Mat& map, size_t k, const cv::Size& frame, const Upsampler& up) const;
+
   DnnModel model_;
   DetectorSettings settings_;
-  std::string bundle_dir_;
 };
 
 }  // namespace mtfcdd

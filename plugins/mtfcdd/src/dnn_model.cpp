@@ -106,7 +106,7 @@ void check_model_bytes(const OnnxFile& onnx, const BundleManifest& m) {
 
 int DnnModel::threads_in_use() const {
 #ifdef MTFCDD_WITH_ONEDNN
-  if (conv_ == Conv::OneDnn) return onednn_threads(threads_);
+  if (conv_ == Conv::OneDnn) return onednn_threads(options_.threads);
 #endif
   return cv::getNumThreads();
 }
@@ -136,7 +136,10 @@ bool have_bf16() {
 }
 
 DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
-    : manifest_(read_manifest(bundle_dir)), views_(flip_views(manifest_.flip_average)), threads_(opts.threads) {
+    : bundle_dir_(bundle_dir),
+      options_(opts),
+      manifest_(read_manifest(bundle_dir)),
+      views_(flip_views(manifest_.flip_average)) {
   const std::string path = bundle_dir + "/" + manifest_.model_file;
   backend_ = choose_backend(opts);
   conv_ = choose_conv(opts, backend_);
@@ -166,16 +169,22 @@ DnnModel::DnnModel(const std::string& bundle_dir, const DnnOptions& opts)
   }
   if (!cv::checkRange(maps, true, nullptr, -1e30, 1e30))
     throw std::runtime_error(path + " is broken: the network produced NaN or infinite values on a blank frame");
-  const int m = static_cast<int>(manifest_.types.size());
-  if (maps.dims != 4 || maps.size[1] != m || maps.size[2] != manifest_.heatmap_height ||
-      maps.size[3] != manifest_.heatmap_width) {
-    std::string got;
-    for (int i = 0; i < maps.dims; ++i) got += (i ? "x" : "") + std::to_string(maps.size[i]);
-    throw std::runtime_error(path + " does not match its manifest: output '" + excerpt(manifest_.maps_output) +
-                             "' is " + got + ", the manifest says 1x" + std::to_string(m) + "x" +
-                             std::to_string(manifest_.heatmap_height) + "x" +
-                             std::to_string(manifest_.heatmap_width));
-  }
+  if (const std::string problem = maps_problem(maps, 1); !problem.empty())
+    throw std::runtime_error(path + " does not match its manifest: " + problem);
+}
+
+// What differs between `maps` and what process() reads, continuous float32 [batch, M,
+// heatmap_height, heatmap_width]; "" when nothing.
+std::string DnnModel::maps_problem(const cv::Mat& maps, int batch) const {
+  const cv::dnn::MatShape want{batch, static_cast<int>(manifest_.types.size()), manifest_.heatmap_height,
+                               manifest_.heatmap_width};
+  const cv::dnn::MatShape got = cv::dnn::shape(maps);
+  if (got == want && maps.type() == CV_32F && maps.isContinuous()) return "";
+  const std::string kind = maps.type() != CV_32F ? cv::typeToString(maps.type()) + " "
+                           : maps.isContinuous() ? ""
+                                                 : "non-continuous ";
+  return "output '" + excerpt(manifest_.maps_output) + "' is " + kind + cv::dnn::toString(got) +
+         ", the manifest says float32 " + cv::dnn::toString(want);
 }
 
 // OpenCV's shape inference, before anything runs: OpenCV 4.6's layers can read out of bounds on
@@ -211,7 +220,15 @@ cv::Mat DnnModel::forward(const cv::Mat& blob) {
   } catch (const cv::Exception& e) {
     throw std::runtime_error(std::string("OpenCV DNN failed: ") + e.what());
   }
-  if (views_.size() > 1) out = average_views(out, views_);
+  // Checked at every call: the load-time checks ran a batch of 1, and process() reads every
+  // frame's maps. With flips the network's batch is the frames' times the views.
+  const int frames = blob.size[0], views = static_cast<int>(views_.size());
+  if (const std::string problem = maps_problem(out, frames * views); !problem.empty()) {
+    const std::string each = views > 1 ? " in " + std::to_string(views) + " views each (flip_average)" : "";
+    throw std::runtime_error("the network does not match its manifest on " + std::to_string(frames) + " frame(s)" +
+                             each + ": " + problem);
+  }
+  if (views > 1) out = average_views(out, views_);
   if (!cv::checkRange(out, true, nullptr, -1e30, 1e30))
     throw std::runtime_error("the network produced NaN or infinite values");
   return out;

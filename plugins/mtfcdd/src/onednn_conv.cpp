@@ -72,6 +72,7 @@ class OneDnnConvLayer final : public BlockedLayer {
     if (on) recorded_ = {std::numeric_limits<float>::max(), std::numeric_limits<float>::lowest()};
   }
   Int8Range recorded() const { return recorded_; }
+  size_t packed_weights() const { return weights_.size(); }
 
   // Nothing is left to OpenCV's convolution, whose finalize would pack a copy of the weights.
   void finalize(cv::InputArrayOfArrays, cv::OutputArrayOfArrays) override {}
@@ -154,6 +155,10 @@ class OneDnnConvLayer final : public BlockedLayer {
   // The batch is dynamic, and oneDNN splits the work for a thread count when it creates the
   // primitive: a plan per (input shape, threads, fused activations).
   using PlanKey = std::tuple<std::vector<int>, int, std::vector<PostOp>>;
+  struct PackedWeights {
+    memory weights;
+    std::vector<float> scales;  // int8's per output channel; empty for float32 and bf16
+  };
 
   void layouts_changed() override { plans_.clear(); }
 
@@ -195,7 +200,7 @@ class OneDnnConvLayer final : public BlockedLayer {
     dnnl::primitive_attr quantize;
     quantize.set_output_scales(0, {src_scale});
     p.to_src = dnnl::reorder(dnnl::reorder::primitive_desc(eng, p.plain_src, eng, p.src, quantize));
-    p.weights = int8_weights(pd.weights_desc(), w_scales);
+    p.weights = weights_in(pd.weights_desc(), w_scales);
     if (blobs.size() > 1) {
       // oneDNN 2.x scales the sum and the bias together: the bias goes in the sums' units.
       p.bias = memory(bias_desc, eng);
@@ -253,17 +258,6 @@ class OneDnnConvLayer final : public BlockedLayer {
       out[o] = m > 0 ? static_cast<float>(127 / m) : 1.f;
     }
     return out;
-  }
-
-  memory int8_weights(const memory::desc& layout, const std::vector<float>& scales) {
-    const dnnl::engine& eng = cpu_engine();
-    memory plain({weight_dims(), kF32, groups_ == 1 ? Tag::oihw : Tag::goihw}, eng, blobs[0].data);
-    memory packed(layout, eng);
-    dnnl::primitive_attr attr;
-    attr.set_output_scales(groups_ == 1 ? 1 << 0 : (1 << 0) | (1 << 1), scales);  // the output channels
-    dnnl::reorder(dnnl::reorder::primitive_desc(eng, plain.get_desc(), eng, layout, attr)).execute(stream_, plain, packed);
-    stream_.wait();
-    return packed;
   }
 
   // `dt`: the type of the convolution's input and weights; sums and output are float32.
@@ -331,16 +325,20 @@ class OneDnnConvLayer final : public BlockedLayer {
     return {groups_, w.size[0] / groups_, w.size[1], w.size[2], w.size[3]};
   }
 
-  // The weights in the layout a primitive chose, reordered once per layout.
-  memory weights_in(const memory::desc& layout) {
-    for (const memory& w : weights_)
-      if (w.get_desc() == layout) return w;
+  // The weights in the layout a primitive chose (its data type included), int8 ones multiplied
+  // by their output channel's scale: made once per layout and scales and shared by every plan
+  // (an input shape, a thread count) that chose them.
+  memory weights_in(const memory::desc& layout, const std::vector<float>& scales = {}) {
+    for (const PackedWeights& w : weights_)
+      if (w.weights.get_desc() == layout && w.scales == scales) return w.weights;
     const dnnl::engine& eng = cpu_engine();
     memory plain({weight_dims(), kF32, groups_ == 1 ? Tag::oihw : Tag::goihw}, eng, blobs[0].data);
     memory packed(layout, eng);
-    dnnl::reorder(plain, packed).execute(stream_, plain, packed);
+    dnnl::primitive_attr attr;
+    if (!scales.empty()) attr.set_output_scales(groups_ == 1 ? 1 << 0 : (1 << 0) | (1 << 1), scales);  // [g,] O
+    dnnl::reorder(dnnl::reorder::primitive_desc(eng, plain.get_desc(), eng, layout, attr)).execute(stream_, plain, packed);
     stream_.wait();
-    weights_.push_back(packed);
+    weights_.push_back({packed, scales});
     return packed;
   }
 
@@ -353,7 +351,7 @@ class OneDnnConvLayer final : public BlockedLayer {
   std::optional<Padded> padded_;
   dnnl::stream stream_{cpu_engine()};
   memory bias_;  // on blobs[1]'s data; empty without a bias
-  std::vector<memory> weights_;
+  std::vector<PackedWeights> weights_;
   std::map<PlanKey, Plan> plans_;
 };
 
@@ -612,6 +610,13 @@ std::map<std::string, Int8Range> recorded_input_ranges(cv::dnn::Net& net) {
   for (const auto& name : net.getLayerNames())
     if (const auto conv = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnConvLayer>()) out[name] = conv->recorded();
   return out;
+}
+
+size_t packed_weight_copies(cv::dnn::Net& net) {
+  size_t n = 0;
+  for (const auto& name : net.getLayerNames())
+    if (const auto conv = net.getLayer(net.getLayerId(name)).dynamicCast<OneDnnConvLayer>()) n += conv->packed_weights();
+  return n;
 }
 
 std::vector<BlockedLayout> blocked_layouts(cv::dnn::Net& net) {

@@ -72,6 +72,10 @@ float int8_input_scale(const Int8Range& r);
 void record_input_ranges(cv::dnn::Net& net, bool on);
 std::map<std::string, Int8Range> recorded_input_ranges(cv::dnn::Net& net);
 
+// The copies of the weights a net's oneDNN convolutions hold in their primitives' layouts, all
+// together: one per layout (and int8 scales) chosen, however many input shapes have run.
+size_t packed_weight_copies(cv::dnn::Net& net);
+
 // Where a net from read_onnx_with_onednn keeps the blocked layout: per oneDNN convolution or
 // pooling (by layer name), whether its input and its output blob hold it.
 struct BlockedLayout {

@@ -160,9 +160,4 @@ cv::Ptr<cv::dnn::Layer> create_sum_layer(cv::dnn::LayerParams& params);
 extern const char* const kPoolingType;  // the layer type of the oneDNN pooling
 extern const char* const kSumType;      // and of the oneDNN sum
 
-// The padding after the input with which oneDNN's window of `kernel`, `stride` and `pad_begin`
-// gives `out` outputs from `in` inputs, as OpenCV computed them (floor or ceil mode): oneDNN
-// wants (in + pad_begin + pad_end - kernel) / stride + 1 == out.
-long pad_end_for(long in, long out, long kernel, long stride, long pad_begin);
-
 }  // namespace mtfcdd::onednn

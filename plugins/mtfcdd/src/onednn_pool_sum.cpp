@@ -13,12 +13,15 @@ namespace mtfcdd::onednn {
 const char* const kPoolingType = "OneDnnPooling";
 const char* const kSumType = "OneDnnSum";
 
+namespace {
+
+// The padding after the input with which oneDNN's window of `kernel`, `stride` and `pad_begin`
+// gives `out` outputs from `in` inputs, as OpenCV computed them (floor or ceil mode): oneDNN
+// wants (in + pad_begin + pad_end - kernel) / stride + 1 == out.
 long pad_end_for(long in, long out, long kernel, long stride, long pad_begin) {
   // Floor mode can leave up to stride - 1 inputs out; oneDNN's floor division does the same.
   return std::max(0L, (out - 1) * stride + kernel - in - pad_begin);
 }
-
-namespace {
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -121,7 +124,6 @@ class OneDnnSumLayer final : public OneDnnLayer {
       return false;
     }
     relu_slope_ = relu->negativeSlope;
-    plans_.clear();
     return true;
   }
 
@@ -154,10 +156,12 @@ class OneDnnSumLayer final : public OneDnnLayer {
     dnnl::binary add;
     memory::desc scratchpad;
   };
-  using PlanKey = std::tuple<memory::dim, int>;  // elements, threads
+  // Elements, threads, the fused ReLU's slope: OpenCV takes the ReLU back (setActivation of
+  // none) when it sets the network up again, and a plan made with it must not run then.
+  using PlanKey = std::tuple<memory::dim, int, std::optional<float>>;
 
   const Plan& plan_for(const memory::desc& flat, int threads) {
-    PlanKey key{flat.dims()[0], threads};
+    PlanKey key{flat.dims()[0], threads, relu_slope_};
     auto it = plans_.find(key);
     if (it == plans_.end()) {
       dnnl::post_ops ops;

@@ -1,10 +1,11 @@
 #include <mtfcdd/onnx_wire.hpp>
 
 #include <mtfcdd/json_input.hpp>
-#include <fstream>
-#include <iterator>
+#include <optional>
 #include <set>
 #include <stdexcept>
+
+#include "read_file.hpp"
 
 namespace mtfcdd {
 namespace {
@@ -14,7 +15,11 @@ namespace {
 struct ProtoField {
   uint64_t number = 0, wire = 0, value = 0;
   std::string_view bytes;
+  // Protobuf's parser keeps a field of the wrong wire type as an unknown field, so a reader that
+  // took it as the field would check something OpenCV's importer never sees.
+  bool is(uint64_t n, uint64_t w) const { return number == n && wire == w; }
 };
+constexpr uint64_t kVarint = 0, kLen = 2;  // the wire types of integers and of strings and messages
 
 // Reads a varint at `at`, moving it on; throws past the end or after 10 bytes.
 uint64_t read_varint(std::string_view m, size_t& at) {
@@ -54,14 +59,15 @@ void for_each_field(std::string_view m, F&& f) {
 // messages merge as protobuf merges them.
 void append_declared_dims(std::string_view type, std::vector<int64_t>& dims) {
   for_each_field(type, [&](const ProtoField& tensor) {
-    if (tensor.number != 1) return;
+    if (!tensor.is(1, kLen)) return;
     for_each_field(tensor.bytes, [&](const ProtoField& shape) {
-      if (shape.number != 2) return;
+      if (!shape.is(2, kLen)) return;
       for_each_field(shape.bytes, [&](const ProtoField& dim) {
-        if (dim.number != 1) return;
+        if (!dim.is(1, kLen)) return;
         int64_t d = -1;
         for_each_field(dim.bytes, [&](const ProtoField& v) {
-          if (v.number == 1 || v.number == 2) d = v.number == 1 ? static_cast<int64_t>(v.value) : -1;
+          if (v.is(1, kVarint)) d = static_cast<int64_t>(v.value);
+          if (v.is(2, kLen)) d = -1;
         });
         dims.push_back(d);
       });
@@ -138,9 +144,9 @@ std::string tensor_problem(std::string_view tensor) {
   std::string_view name, raw;
   for_each_field(tensor, [&](const ProtoField& f) {
     if (f.number == 1) for_each_varint(f, [&](uint64_t d) { dims.push_back(static_cast<int64_t>(d)); });
-    if (f.number == 2 && f.wire == 0) data_type = static_cast<int64_t>(f.value);
-    if (f.number == 8 && f.wire == 2) name = f.bytes;
-    if (f.number == 9 && f.wire == 2) raw = f.bytes;
+    if (f.is(2, kVarint)) data_type = static_cast<int64_t>(f.value);
+    if (f.is(8, kLen)) name = f.bytes;
+    if (f.is(9, kLen)) raw = f.bytes;
   });
   Typed t{};
   if (!typed_of(data_type, t)) return "";
@@ -159,72 +165,95 @@ std::string tensor_problem(std::string_view tensor) {
   return what + "holds " + std::to_string(held) + (exact ? "" : " and a part") + " values" + need;
 }
 
+// The last string field `number` of `message`: protobuf keeps the last of a singular field.
+std::string_view last_string(std::string_view message, uint64_t number) {
+  std::string_view out;
+  for_each_field(message, [&](const ProtoField& f) {
+    if (f.is(number, kLen)) out = f.bytes;
+  });
+  return out;
+}
+
+// An attribute "group" (Conv's) that is not an integer >= 1, described; else "". OpenCV divides
+// by it: a group of 0 raised SIGFPE inside readNetFromONNX. AttributeProto: name (1), i (3);
+// without i, OpenCV would read the value from another field (a float, a string).
+std::string group_problem(std::string_view attribute) {
+  if (last_string(attribute, 1) != "group") return "";
+  std::optional<int64_t> i;
+  for_each_field(attribute, [&](const ProtoField& f) {
+    if (f.is(3, kVarint)) i = static_cast<int64_t>(f.value);
+  });
+  if (i && *i >= 1) return "";
+  return "has group " + (i ? std::to_string(*i) : std::string("without an integer value")) + ", not an integer >= 1";
+}
+
+// What makes node `index` unreadable, described: a problem of its tensors or of its group, or an
+// input that nothing in `defined` defines; else "", and its outputs join `defined`. NodeProto:
+// input (1), output (2), op_type (4), attribute (5) > t (5) | tensors (10).
+std::string node_problem(std::string_view node, int index, std::set<std::string_view>& defined) {
+  std::vector<std::string_view> inputs, outputs;
+  std::string tensors, group;
+  for_each_field(node, [&](const ProtoField& f) {
+    if (f.is(1, kLen)) inputs.push_back(f.bytes);
+    if (f.is(2, kLen)) outputs.push_back(f.bytes);
+    if (!f.is(5, kLen)) return;
+    for_each_field(f.bytes, [&](const ProtoField& a) {
+      if ((a.is(5, kLen) || a.is(10, kLen)) && tensors.empty()) tensors = tensor_problem(a.bytes);
+    });
+    if (group.empty()) group = group_problem(f.bytes);
+  });
+  if (!tensors.empty()) return tensors;
+  const std::string which = "node " + std::to_string(index) + " (" + excerpt(std::string(last_string(node, 4))) + ")";
+  if (!group.empty()) return which + " " + group;
+  for (std::string_view in : inputs)
+    if (!in.empty() && !defined.count(in))
+      return which + " reads '" + excerpt(std::string(in)) +
+             "', which no graph input, initializer or earlier node defines";
+  defined.insert(outputs.begin(), outputs.end());
+  return "";
+}
+
 }  // namespace
 
-OnnxFile read_onnx_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw std::runtime_error("cannot load ONNX model " + path + ": cannot open the file");
-  return {path, std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>())};
-}
+OnnxFile read_onnx_file(const std::string& path) { return {path, read_file(path, "cannot load ONNX model")}; }
 
 std::vector<int64_t> onnx_declared_input_shape(std::string_view onnx, std::string_view name) {
   // ModelProto > graph (7) > input (11) > ValueInfoProto { name (1), type (2) }; the last input
   // of that name counts.
   std::vector<int64_t> dims;
   for_each_field(onnx, [&](const ProtoField& graph) {
-    if (graph.number != 7) return;
+    if (!graph.is(7, kLen)) return;
     for_each_field(graph.bytes, [&](const ProtoField& input) {
-      if (input.number != 11) return;
-      std::string_view input_name;
-      std::vector<int64_t> input_dims;
+      if (!input.is(11, kLen)) return;
+      if (last_string(input.bytes, 1) != name) return;
+      dims.clear();
       for_each_field(input.bytes, [&](const ProtoField& v) {
-        if (v.number == 1) input_name = v.bytes;
-        if (v.number == 2) append_declared_dims(v.bytes, input_dims);
+        if (v.is(2, kLen)) append_declared_dims(v.bytes, dims);
       });
-      if (input_name == name) dims = input_dims;
     });
   });
   return dims;
 }
 
 std::string onnx_model_problem(std::string_view onnx) {
-  // ModelProto > graph (7) > input (11) > name (1) | initializer (5) > name (8) | node (1) >
-  // input (1), output (2), op_type (4), attribute (5) > t (5) | tensors (10).
+  // ModelProto > graph (7) > input (11) > name (1) | initializer (5) > name (8) | node (1).
   std::string problem;
   const auto found = [&](std::string p) {
     if (problem.empty()) problem = std::move(p);
   };
   for_each_field(onnx, [&](const ProtoField& graph) {
-    if (graph.number != 7) return;
+    if (!graph.is(7, kLen)) return;
     // Graph inputs and initializers may come after the nodes in the file: a first pass takes them.
     std::set<std::string_view> defined;  // graph inputs, initializers, earlier nodes' outputs
     for_each_field(graph.bytes, [&](const ProtoField& g) {
-      if (g.number == 11 || g.number == 5)
-        for_each_field(g.bytes, [&](const ProtoField& f) {
-          if (f.number == (g.number == 11 ? 1u : 8u) && f.wire == 2) defined.insert(f.bytes);
-        });
-      if (g.number == 5) found(tensor_problem(g.bytes));
+      if (g.is(11, kLen)) defined.insert(last_string(g.bytes, 1));
+      if (!g.is(5, kLen)) return;
+      defined.insert(last_string(g.bytes, 8));
+      found(tensor_problem(g.bytes));
     });
     int index = 0;
     for_each_field(graph.bytes, [&](const ProtoField& g) {
-      if (g.number != 1) return;
-      std::vector<std::string_view> inputs, outputs;
-      std::string_view op;
-      for_each_field(g.bytes, [&](const ProtoField& node) {
-        if (node.number == 1 && node.wire == 2) inputs.push_back(node.bytes);
-        if (node.number == 2 && node.wire == 2) outputs.push_back(node.bytes);
-        if (node.number == 4 && node.wire == 2) op = node.bytes;
-        if (node.number == 5)
-          for_each_field(node.bytes, [&](const ProtoField& a) {
-            if (a.number == 5 || a.number == 10) found(tensor_problem(a.bytes));
-          });
-      });
-      for (std::string_view in : inputs)
-        if (!in.empty() && !defined.count(in))
-          found("node " + std::to_string(index) + " (" + excerpt(std::string(op)) + ") reads '" + excerpt(std::string(in)) +
-                "', which no graph input, initializer or earlier node defines");
-      defined.insert(outputs.begin(), outputs.end());
-      ++index;
+      if (g.is(1, kLen)) found(node_problem(g.bytes, index++, defined));
     });
   });
   return problem;

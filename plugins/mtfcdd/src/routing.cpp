@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <initializer_list>
 #include <limits>
 #include <map>
+#include <set>
 #include <mtfcdd/json_input.hpp>
 #include <stdexcept>
 
@@ -45,8 +45,29 @@ std::map<std::string, int> count_names(const std::vector<std::string>& names) {
   return out;
 }
 
+// The most "extends" links from an action to its root: each link copies its parent's parameters,
+// so a long chain of actions with a key each would be quadratic in memory; real ones have a few.
+constexpr size_t kMaxExtends = 64;
+
+// `name`, its parent, ... up to an action already in `resolved` or a root; an error on a cycle.
+std::vector<std::string> unresolved_chain(const Reader& actions, const std::string& name,
+                                          const std::map<std::string, json>& resolved) {
+  std::vector<std::string> chain{name};
+  std::set<std::string> on_chain{name};
+  while (!resolved.count(chain.back()) && actions.json().at(chain.back()).contains("extends")) {
+    const std::string parent = actions.json().at(chain.back()).at("extends").get<std::string>();
+    if (!on_chain.insert(parent).second) {
+      std::string cycle;
+      for (auto it = std::find(chain.begin(), chain.end(), parent); it != chain.end(); ++it) cycle += *it + " -> ";
+      actions.child(parent).fail("extends", "inheritance cycle " + cycle + parent);
+    }
+    chain.push_back(parent);
+  }
+  return chain;
+}
+
 // Each action's parameters with "extends" resolved (a child key replaces the parent's whole value),
-// by name. Unknown parents and cycles are errors.
+// by name. Unknown parents, cycles and chains of more than kMaxExtends links are errors.
 std::map<std::string, json> resolve_actions(const Reader& actions) {
   for (auto it = actions.json().begin(); it != actions.json().end(); ++it) {
     if (it.key().empty()) actions.fail("", "action names must be non-empty");
@@ -55,26 +76,23 @@ std::map<std::string, json> resolve_actions(const Reader& actions) {
       a.fail("extends", "unknown action " + in_quotes(a.text("extends")));
   }
   std::map<std::string, json> resolved;
-  std::vector<std::string> chain;  // the actions being resolved, to detect cycles
-  std::function<const json&(const std::string&)> resolve = [&](const std::string& name) -> const json& {
-    if (auto it = resolved.find(name); it != resolved.end()) return it->second;
-    if (auto it = std::find(chain.begin(), chain.end(), name); it != chain.end()) {
-      std::string cycle;
-      for (; it != chain.end(); ++it) cycle += *it + " -> ";
-      actions.child(name).fail("extends", "inheritance cycle " + cycle + name);
+  std::map<std::string, size_t> links;  // from each resolved action to its root
+  for (auto it = actions.json().begin(); it != actions.json().end(); ++it) {
+    const std::vector<std::string> chain = unresolved_chain(actions, it.key(), resolved);
+    for (auto c = chain.rbegin(); c != chain.rend(); ++c) {  // root first: each parent is resolved
+      if (resolved.count(*c)) continue;
+      const json& raw = actions.json().at(*c);
+      const std::string* parent = raw.contains("extends") ? &raw.at("extends").get_ref<const std::string&>() : nullptr;
+      const size_t depth = parent ? links.at(*parent) + 1 : 0;
+      if (depth > kMaxExtends)
+        actions.child(*c).fail("extends", "more than " + std::to_string(kMaxExtends) + " links up to its root action");
+      links[*c] = depth;
+      json params = parent ? resolved.at(*parent) : json::object();
+      for (auto kv = raw.begin(); kv != raw.end(); ++kv)
+        if (kv.key() != "extends") params[kv.key()] = *kv;
+      resolved.emplace(*c, std::move(params));
     }
-    const json& raw = actions.json().at(name);
-    json params = json::object();
-    if (raw.contains("extends")) {
-      chain.push_back(name);
-      params = resolve(raw.at("extends").get<std::string>());
-      chain.pop_back();
-    }
-    for (auto it = raw.begin(); it != raw.end(); ++it)
-      if (it.key() != "extends") params[it.key()] = *it;
-    return resolved.emplace(name, std::move(params)).first->second;
-  };
-  for (auto it = actions.json().begin(); it != actions.json().end(); ++it) resolve(it.key());
+  }
   return resolved;
 }
 

@@ -10,7 +10,7 @@
 //   }
 //
 // - actions: named, with free parameters; "extends" inherits another action's parameters (child keys
-//   override, resolved transitively, "extends" itself dropped).
+//   override, resolved transitively over at most 64 links, "extends" itself dropped).
 // - rules: a rule matches a type when the type's decision is true and every condition holds. The
 //   matched rule with the highest priority decides the action; priorities and names are unique.
 // - default: the action for a clean frame (no type decided defective).

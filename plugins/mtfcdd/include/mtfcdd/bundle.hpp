@@ -69,7 +69,7 @@ struct DefectType {
 };
 
 struct BundleManifest {
-  int format_version = 1;  // as read; writing picks 1, 2 or 3 by what the bundle needs
+  int format_version = 1;  // as read; writing picks the oldest that holds what the bundle uses
   std::string model_file = "model.onnx";
   std::vector<DefectType> types;  // channel order
   int input_width = 0, input_height = 0;

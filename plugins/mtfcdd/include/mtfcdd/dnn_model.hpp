@@ -64,6 +64,9 @@ class DnnModel {
   DnnModel(const std::string& bundle_dir, const DnnOptions& opts = {});
 
   const BundleManifest& manifest() const { return manifest_; }
+  const std::string& bundle_dir() const { return bundle_dir_; }
+  // As given; the *_in_use() below say what they resolved to.
+  const DnnOptions& options() const { return options_; }
   // Never Auto: what the options resolved to here.
   Backend backend_in_use() const { return backend_; }
   // OneDnn or OpenCv on the CPU backend; OpenCv on CUDA.
@@ -71,9 +74,10 @@ class DnnModel {
   // The threads a forward runs on: oneDNN's (DnnOptions::threads resolved) or OpenCV's pool.
   int threads_in_use() const;
 
-  // blob: float32 [N, 3, H, W] as made by make_blob(). Returns the maps [N, M, u, v], averaged
-  // over the manifest's flips (one network call of N times the views); throws if the network
-  // produced a NaN or an infinity.
+  // blob: float32 [N, 3, H, W] as made by make_blob(). Returns the maps [N, M, u, v] (continuous
+  // float32), averaged over the manifest's flips (one network call of N times the views); throws
+  // std::runtime_error if the network's output has another shape (a network can slice its batch
+  // and still pass the load-time checks of batch 1) or holds a NaN or an infinity.
   cv::Mat forward(const cv::Mat& blob);
 
   // Each layer's time in the last forward(), in the network's order: where a forward's time goes.
@@ -87,13 +91,15 @@ class DnnModel {
 
  private:
   void check_output_shapes(const std::string& path) const;
+  std::string maps_problem(const cv::Mat& maps, int batch) const;
 
+  std::string bundle_dir_;
+  DnnOptions options_;
   BundleManifest manifest_;
   std::vector<int> views_;  // flip_views(manifest_.flip_average), fixed at load
   cv::dnn::Net net_;
   Backend backend_ = Backend::Cpu;
   Conv conv_ = Conv::OpenCv;
-  int threads_ = 0;  // DnnOptions::threads
 };
 
 }  // namespace mtfcdd

@@ -1,7 +1,6 @@
 // The spelling of each mode (model.json, detector configs, command lines), declared once per enum
 // next to it as a specialization of Names<E>; everything else goes through the enum.
 //   template <> struct Names<Resize> {
-//     static constexpr const char* what = "resize";
 //     static constexpr std::pair<Resize, const char*> table[] = {{Resize::Stretch, "stretch"}, ...};
 //   };
 #pragma once

@@ -14,7 +14,8 @@ namespace mtfcdd {
 struct OnnxFile {
   std::string path, bytes;
 };
-// Throws std::runtime_error ("cannot load ONNX model PATH: ...") when the file cannot be read.
+// Throws std::runtime_error ("cannot load ONNX model PATH: " and the system's reason) when the
+// file cannot be read.
 OnnxFile read_onnx_file(const std::string& path);
 
 // The shape model.onnx declares for its graph input `name`, read from the protobuf bytes: one entry
@@ -29,6 +30,9 @@ std::vector<int64_t> onnx_declared_input_shape(std::string_view onnx, std::strin
 //   copies dims' worth of values whatever the field holds (fuzzing: a heap over-read).
 // - A node input that no graph input, initializer or earlier node's output defines (fuzzing: a
 //   null dereference in the importer).
+// - A "group" attribute (Conv's) that is not an integer >= 1 (group 0: SIGFPE in the importer).
+// Both readers here take a field only in the wire type protobuf parses it in: protobuf keeps one
+// of another wire type as an unknown field, unseen by OpenCV, which must not be what is checked.
 // Throws std::runtime_error on bytes that are not protobuf wire format.
 std::string onnx_model_problem(std::string_view onnx);
 
