@@ -25,6 +25,8 @@ using mtfcdd::Dataset;
 using mtfcdd::load_dataset;
 using mtfcdd::LoadOptions;
 using mtfcdd::Sample;
+using mtfcdd::type_counts;
+using mtfcdd::TypeCount;
 
 namespace {
 
@@ -583,6 +585,36 @@ TEST_F(DatasetTest, RealIadFolderMerges) {
   EXPECT_HAS(message_of([&] { load_dataset((dir_ / "realiad_jsons_fuiad_0.1").string(), opt); }), "notes.json");
 }
 
+TEST(TypeCounts, CountEachPartOnceAndEachImageWithoutAGroupAsOne) {
+  Dataset d;
+  d.types = {{"a", "A"}, {"b", "B"}};
+  const auto add = [&](const char* split, std::vector<int> types, const char* group, const char* image) {
+    Sample s;
+    s.split = split;
+    s.types = std::move(types);
+    s.group = group;
+    s.image = image;
+    d.samples.push_back(s);
+  };
+  add("val", {0}, "t1", "1.png");
+  add("val", {0}, "t1", "2.png");
+  add("val", {0, 1}, "t2", "3.png");
+  add("val", {1}, "", "4.png");
+  add("val", {1}, "", "5.png");
+  add("val", {}, "t9", "6.png");  // normal: counts for no type
+  add("train", {0}, "t3", "7.png");
+  const std::vector<TypeCount> val = type_counts(d, "val");
+  ASSERT_EQ(val.size(), 2u);
+  EXPECT_EQ(val[0].images, 3u);
+  EXPECT_EQ(val[0].parts, 2u);  // t1 twice, t2
+  EXPECT_EQ(val[1].images, 3u);
+  EXPECT_EQ(val[1].parts, 3u);  // t2, and 4.png and 5.png on their own
+  const std::vector<TypeCount> train = type_counts(d, "train");
+  EXPECT_EQ(train[0].parts, 1u);
+  EXPECT_EQ(train[1].images, 0u);
+  EXPECT_EQ(train[1].parts, 0u);
+}
+
 // ------------------------------------------------------------------ the real data
 
 TEST(DatasetMagneticTile, SplitCountsMatchReadme) {
@@ -613,6 +645,10 @@ TEST(DatasetMagneticTile, SplitCountsMatchReadme) {
     }
     EXPECT_EQ(got, want) << split;
   }
+  // The tiles behind each type's images (docs/localization-runs.md): [blowhole .. uneven].
+  const std::vector<size_t> test_tiles = {4, 3, 2, 2, 4};
+  const std::vector<TypeCount> counts = type_counts(ds, "test");
+  for (size_t k = 0; k < names.size(); ++k) EXPECT_EQ(counts[k].parts, test_tiles[k]) << names[k];
   // No tile (group) spans two splits.
   std::map<std::string, std::string> group_split;
   for (const Sample& s : ds.samples) {

@@ -611,6 +611,19 @@ std::vector<const Sample*> Dataset::split(const std::string& s) const {
   return out;
 }
 
+std::vector<TypeCount> type_counts(const Dataset& d, const std::string& split) {
+  std::vector<TypeCount> out(d.types.size());
+  std::vector<std::set<std::string>> groups(d.types.size());
+  for (const Sample* s : d.split(split))
+    for (int k : s->types) {
+      ++out[k].images;
+      // A sample without a group is its own part: its path, which no group equals.
+      groups[k].insert(s->group.empty() ? "\n" + s->image : s->group);
+    }
+  for (size_t k = 0; k < out.size(); ++k) out[k].parts = groups[k].size();
+  return out;
+}
+
 Dataset load_dataset(const std::string& path, const LoadOptions& opt) {
   const fs::path p(path);
   std::error_code ec;

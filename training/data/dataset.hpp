@@ -48,6 +48,15 @@ struct LoadOptions {
   std::string image_root;
 };
 
+// What a split's figures for one type rest on: its images of that type and the parts they show
+// (distinct `group`s; an image without a group is a part of its own). Magnetic Tile photographs
+// each tile six times, so its 12 `fray` images of `val` are 2 parts.
+struct TypeCount {
+  size_t images = 0, parts = 0;
+};
+// Per type, in type order.
+std::vector<TypeCount> type_counts(const Dataset& d, const std::string& split);
+
 // Detects the format: a folder with dataset.json, a dataset.json file (any JSON with a "manifest"
 // or "types" key), a Real-IAD .json file (with "train"/"test"), or a folder of Real-IAD *.json
 // files (merged). Throws std::runtime_error naming the file and the line / record.

@@ -238,6 +238,21 @@ std::vector<int> indices_of(const Dataset& d, const std::string& split) {
   return out;
 }
 
+// A type whose val images show few parts (Magnetic Tile's `fray`: two tiles) is ranked, mapped and
+// thresholded on those parts alone, and runs that differ only in their seed can then differ far on
+// it: said once, at the start, where a user can still add parts to val.
+void warn_about_few_val_parts(const Dataset& d) {
+  constexpr size_t kFewParts = 3;
+  const std::vector<TypeCount> counts = type_counts(d, "val");
+  for (size_t k = 0; k < counts.size(); ++k) {
+    if (counts[k].parts >= kFewParts) continue;
+    std::cerr << "warning: val shows " << counts[k].parts << (counts[k].parts == 1 ? " part" : " parts") << " of '"
+              << d.types[k].name << "' (" << counts[k].images << " images; parts told apart by the manifest's "
+              << "`group`): the epoch chosen and its map and thresholds rest on them, so runs differing only in "
+              << "--seed may differ far on it\n";
+  }
+}
+
 
 void check_config(const TrainConfig& cfg) {
   if (cfg.out.empty()) throw std::invalid_argument("--out is required");
@@ -639,6 +654,7 @@ void Run::load_data() {
   if (cfg_.select == Select::Auroc && !(val_has(true) && val_has(false)))  // else every epoch's AUROC is NaN
     throw std::invalid_argument(std::string("--select auroc ranks val defect images against normal ones; ") +
                                 cfg_.data + "'s val split has no " + (val_has(true) ? "normal" : "defect") + " images");
+  if (lead_ && !val_.empty()) warn_about_few_val_parts(data_);
   if (cfg_.bundled_again && val_.empty())
     throw std::invalid_argument("--bundle-size calibrates the bundle on the val split; " + cfg_.data + " has none");
   m_ = static_cast<int64_t>(data_.types.size());
