@@ -24,6 +24,7 @@
 #include "quantize.hpp"
 #include "stats.hpp"
 #include "torch_timing.hpp"
+#include "util_files.hpp"
 
 namespace mtfcdd::bench {
 
@@ -736,11 +737,11 @@ json training_json(const Options& o) {
   return training;
 }
 
+// Replaces the file only once the whole report is written: a committed results.json never ends
+// up truncated.
 void write_json(const json& report, const std::string& path) {
   if (path.empty()) return;
-  std::ofstream out(path);
-  out << report.dump(2) << "\n";
-  if (!out) throw std::runtime_error("cannot write " + path);
+  write_then_rename(path, [&](const std::string& tmp) { write_file(tmp, report.dump(2) + "\n"); });
   std::printf("results written to %s\n", path.c_str());
 }
 

@@ -10,13 +10,15 @@
 #   scripts/fuzz.sh SECONDS [HARNESS...]     e.g. scripts/fuzz.sh 600 fuzz_manifest
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 secs=${1:?usage: scripts/fuzz.sh SECONDS [HARNESS...]}
 shift
 BUILD_DIR=${BUILD_DIR:-build-asan}
 if ! grep -q '^MTFCDD_FUZZ:BOOL=ON' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
-  BUILD_DIR=$BUILD_DIR scripts/build.sh -DMTFCDD_WITH_TRAINER=OFF -DMTFCDD_SANITIZE=ON -DMTFCDD_FUZZ=ON >/dev/null
+  logged "$BUILD_DIR/build.log" env BUILD_DIR="$BUILD_DIR" scripts/build.sh -DMTFCDD_WITH_TRAINER=OFF \
+    -DMTFCDD_SANITIZE=ON -DMTFCDD_FUZZ=ON
 else
-  cmake --build "$BUILD_DIR" -j "$(nproc)" >/dev/null
+  logged "$BUILD_DIR/build.log" cmake --build "$BUILD_DIR" -j "$(nproc)"
 fi
 # The plugin harnesses run a whole network per input: the trainer's smallest bundle (32x32 input,
 # 3 types) has the same layers, outputs and frame paths as the 64x64 test bundle at half the cost.
@@ -28,7 +30,8 @@ if [ -z "${MTFCDD_FUZZ_BUNDLE:-}" ] && [ ! -f "$BUILD_DIR/fuzz-bundle/model.json
 fi
 for b in fuzz-bundle test-bundle; do
   if [ -z "${MTFCDD_FUZZ_BUNDLE:-}" ] && [ -f "$BUILD_DIR/$b/model.json" ]; then
-    export MTFCDD_FUZZ_BUNDLE=$PWD/$BUILD_DIR/$b
+    dir=$BUILD_DIR; [[ $dir == /* ]] || dir=$PWD/$dir  # BUILD_DIR may be absolute
+    export MTFCDD_FUZZ_BUNDLE=$dir/$b
   fi
 done
 # Idle OpenMP workers spin between the network's many tiny parallel regions; on a shared machine

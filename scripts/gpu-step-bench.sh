@@ -3,19 +3,27 @@
 # step on its GPU, beside two peers measured in the same run: PyTorch eager on the same irv2
 # network (bench/step_peer.py) and the same binary on the machine's CPUs; whole-network steps also
 # with --global-bn (BatchNorm as a multi-process run normalises).
-#   scripts/gpu-step-bench.sh [LOG]      (needs python3 with a CUDA torch, timm, cmake, a C++17 compiler)
+#   scripts/gpu-step-bench.sh [LOG]      (needs python3 with a CUDA torch, timm, cmake, Ninja,
+#                                        a C++17 compiler)
+# TORCH_CUDA_ARCH_LIST (e.g. "8.0;9.0") sets the GPU architectures compiled for; by default the
+# GPU's own (torch.cuda.get_device_capability()), else 9.0.
 set -uo pipefail
 log=${1:-/tmp/gpu-step-bench.log}
+[[ $log == /* ]] || log=$PWD/$log
+cd "$(dirname "$0")/.." || exit 1
 exec > >(tee "$log") 2>&1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 torch_root=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))') || exit 1
 python3 -c 'import torch; print("python torch", torch.__version__, "cuda", torch.version.cuda, "gpu", torch.cuda.is_available())'
+arch=${TORCH_CUDA_ARCH_LIST:-$(python3 -c 'import torch; print(".".join(map(str, torch.cuda.get_device_capability())))' 2>/dev/null)}
+arch=${arch:-9.0}
+echo "TORCH_CUDA_ARCH_LIST=$arch"
 
 build=/tmp/build-cuda
 bench=$build/mtfcdd-step-bench
 start=$(date +%s)
 if ! cmake -S training/model -B $build -G Ninja -DTorch_DIR="$torch_root/share/cmake/Torch" \
-      -DTORCH_CUDA_ARCH_LIST=9.0 >$build.cmake.log 2>&1 || ! cmake --build $build >>$build.cmake.log 2>&1; then
+      -DTORCH_CUDA_ARCH_LIST="$arch" >$build.cmake.log 2>&1 || ! cmake --build $build >>$build.cmake.log 2>&1; then
   grep -m 20 -B 2 -A 8 "error" $build.cmake.log || tail -40 $build.cmake.log
   exit 1
 fi

@@ -7,11 +7,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 distinct=${1:-10000}
+# Only train records repeat (copy 0 alone keeps the val ones): under 2 images there are none.
+if ! [[ $distinct =~ ^[0-9]+$ ]] || [ $((10#$distinct)) -lt 2 ]; then
+  echo "scale-data: DISTINCT_IMAGES must be a whole number of at least 2 (got '$distinct')" >&2
+  exit 1
+fi
+train=$((10#$distinct * 9 / 10)) val=$((10#$distinct / 10))
 work=build/scale-data
 mkdir -p "$work"
-if [ ! -f "$work/images/manifest.csv" ]; then
-  build/bin/mtfcdd-synth --out "$work/images" --size 256 --train $((distinct * 9 / 10)) \
-    --val $((distinct / 10)) --test 0 >/dev/null
+# The images of an earlier run are reused only when their manifest holds as many as asked for.
+have=$(awk -F, 'NR > 1 { n[$2]++ } END { print n["train"] + 0, n["val"] + 0 }' \
+  "$work/images/manifest.csv" 2>/dev/null || true)
+if [ "$have" != "$train $val" ]; then
+  rm -rf "$work/images"
+  build/bin/mtfcdd-synth --out "$work/images" --size 256 --train "$train" --val "$val" --test 0 >/dev/null
 fi
 echo "| records | read and checked | resident memory then | peak of a one-step run (with validation and calibration) |"
 echo "|---:|---:|---:|---:|"
@@ -25,6 +34,8 @@ for n in 10000 50000 150000; do
 import os, sys
 src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 rows = open(os.path.join(src, "manifest.csv")).read().splitlines()
+if not any(r.split(",")[1] != "val" for r in rows[1:]):
+    sys.exit("scale-data: %s has no train records to repeat" % src)
 out, k = [rows[0]], 0
 while len(out) - 1 < n:
     os.symlink(os.path.abspath(os.path.join(src, "img")), os.path.join(dst, "img%d" % k))

@@ -6,10 +6,11 @@
 #   scripts/soak.sh MINUTES [THREADS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 minutes=${1:?usage: scripts/soak.sh MINUTES [THREADS]}
 threads=${2:-2}
 BUILD_DIR=${BUILD_DIR:-build}
-cmake --build "$BUILD_DIR" --target vp_soak mtfcdd >/dev/null
+logged "$BUILD_DIR/soak-build.log" cmake --build "$BUILD_DIR" --target vp_soak mtfcdd
 bundle=$BUILD_DIR/test-bundle
 [ -f "$bundle/model.json" ] || bundle=samples/model
 log=$BUILD_DIR/soak-$(date -u +%Y%m%dT%H%M%S).jsonl

@@ -4,11 +4,12 @@
 # briefly; then the threaded tests under ThreadSanitizer (build-tsan/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 scripts/setup.sh
 scripts/build.sh
 ctest --test-dir build --output-on-failure -j "$(nproc)"
-BUILD_DIR=build-asan scripts/build.sh -DMTFCDD_WITH_TRAINER=OFF -DMTFCDD_SANITIZE=ON -DMTFCDD_FUZZ=ON \
-  -DMTFCDD_TRAINER="$PWD/build/bin/mtfcdd-train" >/dev/null
+logged build-asan/build.log env BUILD_DIR=build-asan scripts/build.sh -DMTFCDD_WITH_TRAINER=OFF \
+  -DMTFCDD_SANITIZE=ON -DMTFCDD_FUZZ=ON -DMTFCDD_TRAINER="$PWD/build/bin/mtfcdd-train"
 ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
 # Every libFuzzer harness over its seed corpus plus 5 seconds (docs/reliability.md), from the seeds
 # alone: what long runs found in build-asan/fuzz-corpus would make this run longer each time.

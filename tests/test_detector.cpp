@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -107,21 +108,29 @@ TEST_F(DetectorTest, FourThreadsEachWithADetectorAgree) {
   const std::vector<Frame> frames = {{gradient(120, 90), "disc"}, {gradient(64, 64), ""}};
   const json cfg = config({{"heatmaps", {{"full", true}}}, {"thresholds", {{"pit", {{"image", 0.0}}}}}});
   const auto alone = Detector(cfg, "").process(frames);
-  std::vector<std::vector<FrameOutput>> outs(4);
+  // Each thread's outputs, and for the odd ones those after raising pit's threshold out of reach.
+  std::vector<std::vector<FrameOutput>> outs(4), raised(4);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       Detector d(cfg, "");
       for (int i = 0; i < 5; ++i) outs[t] = d.process(frames);
-      if (t % 2) d.reconfigure({{"thresholds", {{"pit", {{"image", 1e6}}}}}});
+      if (t % 2 == 0) return;
+      d.reconfigure({{"thresholds", {{"pit", {{"image", 1e6}}}}}});
+      raised[t] = d.process(frames);
     });
   for (auto& th : threads) th.join();
-  for (const auto& o : outs)
-    for (size_t f = 0; f < frames.size(); ++f)
+  for (int t = 0; t < 4; ++t)
+    for (size_t f = 0; f < frames.size(); ++f) {
+      EXPECT_TRUE(alone[f].types[1].decision);  // threshold 0
       for (size_t k = 0; k < 3; ++k) {
-        EXPECT_EQ(o[f].types[k].score, alone[f].types[k].score);
-        EXPECT_EQ(o[f].types[k].regions.size(), alone[f].types[k].regions.size());
+        EXPECT_EQ(outs[t][f].types[k].score, alone[f].types[k].score);
+        EXPECT_EQ(outs[t][f].types[k].regions.size(), alone[f].types[k].regions.size());
       }
+      if (t % 2 == 0) continue;
+      EXPECT_EQ(raised[t][f].types[1].score, alone[f].types[1].score);
+      EXPECT_FALSE(raised[t][f].types[1].decision) << "thread " << t << ", frame " << f;
+    }
 }
 
 TEST_F(DetectorTest, ReconfigureChangesThresholdsOrNothing) {
@@ -172,7 +181,14 @@ TEST_F(DetectorTest, ManifestScoresOutputIsOptional) {
   int n = 0;
   for (const json& scores : {json("nope"), json("scores"), json(nullptr)}) {
     const auto copy = patched_bundle(dir, "s" + std::to_string(n++), {{"outputs", {{"scores", scores}}}});
-    EXPECT_NO_THROW(Detector d({{"model", copy.string()}}, "")) << scores;
+    Detector d({{"model", copy.string()}}, "");
+    const auto out = d.process({{gradient(64, 48), ""}});
+    ASSERT_EQ(out.size(), 1u) << scores;
+    ASSERT_EQ(out[0].types.size(), 3u) << scores;
+    EXPECT_EQ(out[0].types[0].name, "scratch") << scores;
+    EXPECT_EQ(out[0].types[1].name, "pit") << scores;
+    EXPECT_EQ(out[0].types[2].name, "stain") << scores;
+    EXPECT_TRUE(std::isfinite(out[0].types[0].score)) << scores;
   }
 }
 

@@ -1,5 +1,11 @@
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <cerrno>
 #include <map>
 
 #include "dist_env.hpp"
@@ -14,6 +20,29 @@ std::function<const char*(const char*)> env_of(const std::map<std::string, std::
     return it == m.end() ? nullptr : it->second.c_str();
   };
 }
+// Binds a plain socket (no SO_REUSEADDR, as any other program's) to 127.0.0.1:`port`; its errno, 0
+// when it could.
+int bind_error(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  const int error = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 ? 0 : errno;
+  ::close(fd);
+  return error;
+}
+
+c10d::TCPStoreOptions store_options(int port, bool server) {
+  c10d::TCPStoreOptions o;
+  o.port = static_cast<uint16_t>(port);
+  o.isServer = server;
+  o.numWorkers = 2;
+  o.waitWorkers = false;
+  o.timeout = std::chrono::seconds(30);
+  return o;
+}
+
 }  // namespace
 
 TEST(DistEnv, NoVariablesIsOneProcess) {
@@ -85,4 +114,20 @@ TEST(DistEnv, BareCudaIsTheLocalRanksGpu) {
   // Without LOCAL_RANK, the rank (one machine); one process keeps "cuda" as given.
   EXPECT_EQ(rank_device("cuda", dist_config(env_of({{"WORLD_SIZE", "2"}, {"RANK", "1"}}), {})), "cuda:1");
   EXPECT_EQ(rank_device("cuda", dist_config(env_of({}), {})), "cuda");
+}
+
+// A --nproc run's port is held from the moment it is chosen: no other program can bind it, yet
+// rank 0's store listens on it and the other ranks reach it.
+TEST(DistEnv, AReservedPortIsRefusedToOthersButServesTheStore) {
+  const ReservedPort reserved;
+  const int port = reserved.port();
+  ASSERT_GT(port, 0);
+  EXPECT_EQ(bind_error(port), EADDRINUSE);
+  c10d::TCPStore rank0("127.0.0.1", store_options(port, true));
+  c10d::TCPStore rank1("127.0.0.1", store_options(port, false));
+  rank0.set("from rank 0", std::vector<uint8_t>{4, 2});
+  EXPECT_EQ(rank1.get("from rank 0"), (std::vector<uint8_t>{4, 2}));
+  EXPECT_EQ(bind_error(port), EADDRINUSE);
+  const ReservedPort other;
+  EXPECT_NE(other.port(), port);
 }

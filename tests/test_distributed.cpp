@@ -31,49 +31,42 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// A trainer process with its output in files.
+// What a trainer process wrote to LOG.out and LOG.err.
+std::string log_text(const std::string& log) {
+  std::ifstream o(log + ".out"), e(log + ".err");
+  return std::string(std::istreambuf_iterator<char>(o), {}) + std::string(std::istreambuf_iterator<char>(e), {});
+}
+
+// A trainer process with its output in LOG.out and LOG.err, killed if the test ends before it.
 struct Proc {
-  pid_t pid = -1;
-  std::string out, err;
-  std::string text() const {
-    std::ifstream o(out), e(err);
-    return std::string(std::istreambuf_iterator<char>(o), {}) + std::string(std::istreambuf_iterator<char>(e), {});
-  }
+  test::Child child;
+  std::string log;
+  pid_t pid() const { return child.pid(); }
+  std::string text() const { return log_text(log); }
 };
 
 Proc spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env, const std::string& log) {
-  Proc p{-1, log + ".out", log + ".err"};
-  p.pid = ::fork();
-  if (p.pid == 0) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
     for (const char* k : {"MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE"}) ::unsetenv(k);
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    ::dup2(::open(p.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
-    ::dup2(::open(p.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
+    ::dup2(::open((log + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
+    ::dup2(::open((log + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
     std::vector<char*> argv{const_cast<char*>(MTFCDD_TRAINER)};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     ::execv(MTFCDD_TRAINER, argv.data());
     std::_Exit(127);
   }
-  return p;
+  return Proc{test::Child(pid), log};
 }
 
 // The exit code (128 + signal when killed), or -1 when it has not ended within `seconds` (then killed).
-int wait_for(const Proc& p, double seconds) {
-  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
-  int status = 0;
-  while (Clock::now() < end) {
-    if (::waitpid(p.pid, &status, WNOHANG) == p.pid)
-      return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ::kill(p.pid, SIGKILL);
-  ::waitpid(p.pid, &status, 0);
-  return -1;
-}
+int wait_for(Proc& p, double seconds) { return p.child.exit_code_within(seconds); }
 
 int run(const std::vector<std::string>& args, const std::string& log, const std::map<std::string, std::string>& env = {}) {
-  return wait_for(spawn(args, env, log), 300);
+  Proc p = spawn(args, env, log);
+  return wait_for(p, 300);
 }
 
 std::vector<std::string> toy_args(const std::string& data, const std::string& out) {
@@ -135,9 +128,9 @@ TEST(Distributed, TwoRanksMatchOneRankOfTheDoubleBatch) {
   // --global-bn: the one process normalises as the two do (its default, the layers' own fused
   // BatchNorm, agrees to float32 accumulation only, which Adam's first steps amplify).
   ASSERT_EQ(run(base("one") + std::vector<std::string>{"--global-bn"}, dir.file("one")), 0)
-      << Proc{-1, dir.file("one.out"), dir.file("one.err")}.text();
+      << log_text(dir.file("one"));
   ASSERT_EQ(run(base("two") + std::vector<std::string>{"--nproc", "2"}, dir.file("two")), 0)
-      << Proc{-1, dir.file("two.out"), dir.file("two.err")}.text();
+      << log_text(dir.file("two"));
   // best.pt holds the weights after the 5 steps (the only epoch), BN running statistics included.
   auto one = saved_model(dir.file("one/best.pt")), two = saved_model(dir.file("two/best.pt"));
   EXPECT_LT(max_relative_difference(one, two), 1e-5);
@@ -226,12 +219,12 @@ TEST(Distributed, ResumeWithTwoRanksContinuesTheOneRankRun) {
   const auto completed = [&] { return read_manifest(dir.file("two/bundle")).provenance.at("epochs_completed"); };
   EXPECT_EQ(completed(), 0);
   EXPECT_EQ(read_manifest(dir.file("two/bundle")).provenance.at("epochs_planned"), 1);
-  const std::string cut = Proc{-1, dir.file("a.out"), dir.file("a.err")}.text();
+  const std::string cut = log_text(dir.file("a"));
   EXPECT_NE(cut.find("after 0 complete epochs of the planned 1; --resume"), std::string::npos) << cut;
   ASSERT_EQ(run(base + std::vector<std::string>{"--resume", "--nproc", "2"}, dir.file("b")), 0)
-      << Proc{-1, dir.file("b.out"), dir.file("b.err")}.text();
+      << log_text(dir.file("b"));
   EXPECT_EQ(completed(), 1);
-  const std::string finished = Proc{-1, dir.file("b.out"), dir.file("b.err")}.text();
+  const std::string finished = log_text(dir.file("b"));
   EXPECT_EQ(finished.find("warning: the time or step budget"), std::string::npos) << finished;
   ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("one")) + std::vector<std::string>{"--batch", "8", "--global-bn"},
                 dir.file("c")),
@@ -246,13 +239,13 @@ TEST(Calibrate, ACopyWithFlipsAndThresholdsChosenOnTheSplit) {
   test::TempDir dir;
   write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
   ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("run")) + std::vector<std::string>{"--max-steps", "3"}, dir.file("t")), 0)
-      << Proc{-1, dir.file("t.out"), dir.file("t.err")}.text();
+      << log_text(dir.file("t"));
   const std::string bundle = dir.file("run/bundle");
   const BundleManifest before = read_manifest(bundle);
   const std::vector<std::string> args{"calibrate", "--model", bundle, "--data", dir.file("toy"), "--out", dir.file("hv"),
                                       "--flip-average", "hv"};
-  ASSERT_EQ(run(args, dir.file("c")), 0) << Proc{-1, dir.file("c.out"), dir.file("c.err")}.text();
-  const std::string said = Proc{-1, dir.file("c.out"), dir.file("c.err")}.text();
+  ASSERT_EQ(run(args, dir.file("c")), 0) << log_text(dir.file("c"));
+  const std::string said = log_text(dir.file("c"));
   EXPECT_NE(said.find("smoothing sigma in map cells by validation AUPRO"), std::string::npos) << said;
   const BundleManifest after = read_manifest(dir.file("hv"));
   EXPECT_EQ(after.flip_average, FlipAverage::HV);
@@ -261,7 +254,7 @@ TEST(Calibrate, ACopyWithFlipsAndThresholdsChosenOnTheSplit) {
   EXPECT_EQ(read_manifest(bundle).flip_average, FlipAverage::None);
   EXPECT_EQ(manifest_to_json(read_manifest(bundle)), manifest_to_json(before));
   EXPECT_EQ(run(args, dir.file("again")), 1);
-  const std::string refused = Proc{-1, dir.file("again.out"), dir.file("again.err")}.text();
+  const std::string refused = log_text(dir.file("again"));
   EXPECT_NE(refused.find("exists; give a new folder"), std::string::npos) << refused;
 }
 
@@ -276,7 +269,7 @@ TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
                 dir.file("b")), 0);
   const std::vector<std::string> args{"ensemble", "--runs", dir.file("a") + "," + dir.file("b"), "--data", dir.file("toy"),
                                       "--out", dir.file("ab")};
-  ASSERT_EQ(run(args, dir.file("ab")), 0) << Proc{-1, dir.file("ab.out"), dir.file("ab.err")}.text();
+  ASSERT_EQ(run(args, dir.file("ab")), 0) << log_text(dir.file("ab"));
   const BundleManifest man = read_manifest(dir.file("ab"));
   EXPECT_TRUE(man.calibrated);
   EXPECT_EQ(man.provenance.at("members"), 2);
@@ -288,7 +281,7 @@ TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
 
   const auto refused = [&](const std::vector<std::string>& a, const std::string& name) {
     EXPECT_NE(run(a, dir.file(name)), 0);
-    return Proc{-1, dir.file(name + ".out"), dir.file(name + ".err")}.text();
+    return log_text(dir.file(name));
   };
   EXPECT_NE(refused(args, "again").find("exists; give a new folder"), std::string::npos);
   EXPECT_NE(refused(args + std::vector<std::string>{"--bundle-size", "big"}, "big").find("--bundle-size big"), std::string::npos);
@@ -311,10 +304,10 @@ TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
   // provenance names.
   ASSERT_EQ(run(toy_args(dir.file("toy"), dir.file("c")) + steps +
                     std::vector<std::string>{"--input-size", "96", "--init", dir.file("a")},
-                dir.file("c")), 0) << Proc{-1, dir.file("c.out"), dir.file("c.err")}.text();
+                dir.file("c")), 0) << log_text(dir.file("c"));
   const std::vector<std::string> ac{"ensemble", "--runs", dir.file("a") + "," + dir.file("c"), "--data", dir.file("toy"),
                                     "--out", dir.file("ac")};
-  ASSERT_EQ(run(ac, dir.file("ac")), 0) << Proc{-1, dir.file("ac.out"), dir.file("ac.err")}.text();
+  ASSERT_EQ(run(ac, dir.file("ac")), 0) << log_text(dir.file("ac"));
   const BundleManifest two_sides = read_manifest(dir.file("ac"));
   EXPECT_EQ(two_sides.input_width, 96);
   EXPECT_EQ(two_sides.heatmap_width, 12);
@@ -331,8 +324,8 @@ TEST(Ensemble, RunsWithDifferentHeadsBecomeOneCalibratedBundle) {
   // other set with it.
   const std::vector<std::string> acp{"ensemble", "--runs", dir.file("a") + "," + dir.file("c"), "--data", dir.file("toy"),
                                      "--out", dir.file("acp"), "--per-type"};
-  ASSERT_EQ(run(acp, dir.file("acp")), 0) << Proc{-1, dir.file("acp.out"), dir.file("acp.err")}.text();
-  const std::string said = Proc{-1, dir.file("acp.out"), dir.file("acp.err")}.text();
+  ASSERT_EQ(run(acp, dir.file("acp")), 0) << log_text(dir.file("acp"));
+  const std::string said = log_text(dir.file("acp"));
   std::smatch chose;
   ASSERT_TRUE(std::regex_search(said, chose, std::regex("upsampling (\\S+): validation mean AUPRO bilinear"))) << said;
   EXPECT_EQ(chose.suffix().str().find("validation mean AUPRO bilinear"), std::string::npos) << said;
@@ -351,7 +344,7 @@ std::string per_type_over_two_runs(const test::TempDir& dir, const std::vector<s
   const std::vector<std::string> args{"ensemble", "--runs", dir.file("a") + "," + dir.file("b"), "--data", dir.file("toy"),
                                       "--out", dir.file("ab"), "--per-type"};
   const int rc = run(args + more, dir.file("ab"));
-  const std::string said = Proc{-1, dir.file("ab.out"), dir.file("ab.err")}.text();
+  const std::string said = log_text(dir.file("ab"));
   EXPECT_EQ(rc, 0) << said;
   return said;
 }
@@ -432,7 +425,7 @@ TEST(Ensemble, ARunBundledAtAnotherInputSide) {
   const auto bundle = [&](const std::string& size, const std::string& out) {
     const std::vector<std::string> args{"ensemble", "--runs", dir.file("a"), "--data", dir.file("toy"), "--out",
                                         dir.file(out), "--bundle-size", size};
-    EXPECT_EQ(run(args, dir.file(out)), 0) << Proc{-1, dir.file(out + ".out"), dir.file(out + ".err")}.text();
+    EXPECT_EQ(run(args, dir.file(out)), 0) << log_text(dir.file(out));
     return read_manifest(dir.file(out));
   };
   const BundleManifest at96 = bundle("96", "b96");
@@ -444,7 +437,7 @@ TEST(Ensemble, ARunBundledAtAnotherInputSide) {
   EXPECT_EQ(maps.size[3], 12);
 
   const BundleManifest chosen = bundle("auto", "auto");
-  const std::string said = Proc{-1, dir.file("auto.out"), dir.file("auto.err")}.text();
+  const std::string said = log_text(dir.file("auto"));
   const std::string auroc = R"( \(image AUROC [0-9.]+\))";
   const std::regex line("validation mean AUPRO: 64 px ([0-9.]+)" + auroc + ", 75 px ([0-9.]+)" + auroc +
                         ", 85 px ([0-9.]+)" + auroc + ", 96 px ([0-9.]+)" + auroc + ";");
@@ -466,7 +459,7 @@ TEST(Ensemble, TrainBundlesItsRunAtAnotherSide) {
   write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
   const auto base = toy_args(dir.file("toy"), dir.file("a")) + std::vector<std::string>{"--max-steps", "3"};
   ASSERT_EQ(run(base + std::vector<std::string>{"--bundle-size", "96"}, dir.file("a")), 0)
-      << Proc{-1, dir.file("a.out"), dir.file("a.err")}.text();
+      << log_text(dir.file("a"));
   const BundleManifest trained = read_manifest(dir.file("a/bundle"));
   EXPECT_EQ(trained.input_width, 96);
   EXPECT_EQ(trained.provenance.at("trained_input_size"), 64);
@@ -482,13 +475,13 @@ TEST(Ensemble, TrainBundlesItsRunAtAnotherSide) {
   EXPECT_EQ(run(toy_args(dir.file("toy"), dir.file("c")) + std::vector<std::string>{"--bundle-size", "96", "--snapshots", "2"},
                 dir.file("c")),
             2);
-  const std::string refused = Proc{-1, dir.file("c.out"), dir.file("c.err")}.text();
+  const std::string refused = log_text(dir.file("c"));
   EXPECT_NE(refused.find("--bundle-size makes the bundle from best.pt, not from --snapshots"), std::string::npos) << refused;
   EXPECT_FALSE(fs::exists(dir.file("c")));
   // Without a validation split to calibrate on, before any training.
   write_toy_dataset(dir.file("noval"), 2, 64, {40, 0, 0}, 5);
   EXPECT_EQ(run(toy_args(dir.file("noval"), dir.file("d")) + std::vector<std::string>{"--bundle-size", "96"}, dir.file("d")), 2);
-  const std::string no_val = Proc{-1, dir.file("d.out"), dir.file("d.err")}.text();
+  const std::string no_val = log_text(dir.file("d"));
   EXPECT_NE(no_val.find("--bundle-size calibrates the bundle on the val split"), std::string::npos) << no_val;
   EXPECT_FALSE(fs::exists(dir.file("d")));
 }
@@ -505,7 +498,7 @@ TEST(Ensemble, EachTypeAtItsOwnSide) {
   const auto ensemble = [&](const std::vector<std::string>& more, const std::string& out) {
     const std::vector<std::string> args{"ensemble", "--runs", dir.file("a"), "--data", dir.file("toy"), "--out", dir.file(out)};
     const int rc = run(args + more, dir.file(out));
-    return std::make_pair(rc, Proc{-1, dir.file(out + ".out"), dir.file(out + ".err")}.text());
+    return std::make_pair(rc, log_text(dir.file(out)));
   };
   namespace F = torch::nn::functional;
   const auto resized = [](const torch::Tensor& t, int64_t side) {
@@ -592,25 +585,28 @@ namespace {
 // to the dead peer's socket before it reads of the death, and SIGPIPE must not end it silently (it
 // did, under load, before the trainer ignored it). The other must end within the timeout, naming
 // the dead rank.
+// Waits (up to 120 s) for rank 0 to write run/checkpoint.pt in `dir`, which it does after its first epoch.
+bool first_checkpoint(const test::TempDir& dir) {
+  return test::wait_until([&] { return fs::exists(dir.file("run/checkpoint.pt")); }, 120);
+}
+
 void kill_one_rank(int killed, const std::string& named) {
   test::TempDir dir;
   write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
-  const int port = free_local_port();
+  const ReservedPort port;
   // A send in flight to the dead rank ends at the timeout, not at the death.
   const auto args = toy_args(dir.file("toy"), dir.file("run")) +
                     std::vector<std::string>{"--batch", "8", "--epochs", "10000", "--dist-timeout", "10"};
-  const Proc ranks[2] = {spawn(args, rank_env(0, 2, port), dir.file("r0")), spawn(args, rank_env(1, 2, port), dir.file("r1"))};
-  const Proc &dead = ranks[killed], &alive = ranks[1 - killed];
-  const auto deadline = Clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(dir.file("run/checkpoint.pt")) && Clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ASSERT_TRUE(fs::exists(dir.file("run/checkpoint.pt"))) << ranks[0].text();
-  EXPECT_TRUE(ignores_sigpipe(alive.pid));
-  ::kill(alive.pid, SIGSTOP);
-  ::kill(dead.pid, SIGKILL);
+  Proc ranks[2] = {spawn(args, rank_env(0, 2, port.port()), dir.file("r0")),
+                   spawn(args, rank_env(1, 2, port.port()), dir.file("r1"))};
+  Proc &dead = ranks[killed], &alive = ranks[1 - killed];
+  ASSERT_TRUE(first_checkpoint(dir)) << ranks[0].text();
+  EXPECT_TRUE(ignores_sigpipe(alive.pid()));
+  ::kill(alive.pid(), SIGSTOP);
+  ::kill(dead.pid(), SIGKILL);
   const auto t_kill = Clock::now();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  ::kill(alive.pid, SIGCONT);
+  ::kill(alive.pid(), SIGCONT);
   EXPECT_EQ(wait_for(dead, 10), 128 + SIGKILL);
   const int code = wait_for(alive, 60);
   EXPECT_EQ(code, 3);
@@ -636,9 +632,9 @@ TEST(Distributed, RanksWithDifferentDataAreRefusedNamingBothHashes) {
   test::TempDir dir;
   write_toy_dataset(dir.file("a"), 2, 64, {40, 12, 0}, 5);
   write_toy_dataset(dir.file("b"), 2, 64, {41, 12, 0}, 5);
-  const int port = free_local_port();
-  const Proc r0 = spawn(toy_args(dir.file("a"), dir.file("run")), rank_env(0, 2, port), dir.file("r0"));
-  const Proc r1 = spawn(toy_args(dir.file("b"), dir.file("run")), rank_env(1, 2, port), dir.file("r1"));
+  const ReservedPort port;
+  Proc r0 = spawn(toy_args(dir.file("a"), dir.file("run")), rank_env(0, 2, port.port()), dir.file("r0"));
+  Proc r1 = spawn(toy_args(dir.file("b"), dir.file("run")), rank_env(1, 2, port.port()), dir.file("r1"));
   EXPECT_EQ(wait_for(r1, 60), 1);
   EXPECT_NE(wait_for(r0, 60), 0);
   const std::string msg = r1.text();
@@ -650,10 +646,11 @@ TEST(Distributed, RanksWithDifferentDataAreRefusedNamingBothHashes) {
 TEST(Distributed, UnreachableMasterIsNamedWithinTheTimeout) {
   test::TempDir dir;
   write_toy_dataset(dir.file("toy"), 2, 64, {16, 4, 0}, 5);
-  const int port = free_local_port();  // nobody listens there
+  const ReservedPort reserved;  // nobody listens there
+  const int port = reserved.port();
   const auto t0 = Clock::now();
-  const Proc r1 = spawn(toy_args(dir.file("toy"), dir.file("run")) + std::vector<std::string>{"--dist-timeout", "3"},
-                        rank_env(1, 2, port), dir.file("r1"));
+  Proc r1 = spawn(toy_args(dir.file("toy"), dir.file("run")) + std::vector<std::string>{"--dist-timeout", "3"},
+                  rank_env(1, 2, port), dir.file("r1"));
   EXPECT_EQ(wait_for(r1, 60), 1);
   EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 30);
   EXPECT_NE(r1.text().find("cannot reach the master 127.0.0.1:" + std::to_string(port) + " (MASTER_ADDR:MASTER_PORT)"),
@@ -675,8 +672,8 @@ TEST(Distributed, APortInUseIsNamed) {
   ASSERT_EQ(::listen(fd, 1), 0);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   const int port = ntohs(a.sin_port);
-  const Proc r0 = spawn(toy_args(dir.file("toy"), dir.file("run")) + std::vector<std::string>{"--dist-timeout", "3"},
-                        rank_env(0, 2, port), dir.file("r0"));
+  Proc r0 = spawn(toy_args(dir.file("toy"), dir.file("run")) + std::vector<std::string>{"--dist-timeout", "3"},
+                  rank_env(0, 2, port), dir.file("r0"));
   EXPECT_EQ(wait_for(r0, 60), 1);
   ::close(fd);
   EXPECT_NE(r0.text().find("rank 0 cannot listen at the master 127.0.0.1:" + std::to_string(port)), std::string::npos)
@@ -687,10 +684,10 @@ TEST(Distributed, BadVariablesAreNamedAndNothingIsWritten) {
   test::TempDir dir;
   write_toy_dataset(dir.file("toy"), 2, 64, {16, 4, 0}, 5);
   const auto args = toy_args(dir.file("toy"), dir.file("run"));
-  const Proc a = spawn(args, {{"WORLD_SIZE", "2"}, {"RANK", "2"}}, dir.file("a"));
+  Proc a = spawn(args, {{"WORLD_SIZE", "2"}, {"RANK", "2"}}, dir.file("a"));
   EXPECT_EQ(wait_for(a, 60), 2);
   EXPECT_NE(a.text().find("RANK = 2 must be below WORLD_SIZE = 2"), std::string::npos) << a.text();
-  const Proc b = spawn(args, {{"WORLD_SIZE", "two"}, {"RANK", "0"}}, dir.file("b"));
+  Proc b = spawn(args, {{"WORLD_SIZE", "two"}, {"RANK", "0"}}, dir.file("b"));
   EXPECT_EQ(wait_for(b, 60), 2);
   EXPECT_NE(b.text().find("WORLD_SIZE must be an integer, not 'two'"), std::string::npos) << b.text();
   EXPECT_FALSE(fs::exists(dir.file("run")));
@@ -700,7 +697,7 @@ TEST(Distributed, CudaWithoutCudaIsAClearErrorBeforeAnyWork) {
   if (torch::cuda::is_available()) GTEST_SKIP() << "this LibTorch has CUDA and a GPU";
   test::TempDir dir;
   write_toy_dataset(dir.file("toy"), 2, 64, {16, 4, 0}, 5);
-  const Proc p = spawn(toy_args(dir.file("toy"), dir.file("run")) + std::vector<std::string>{"--device", "cuda"}, {}, dir.file("p"));
+  Proc p = spawn(toy_args(dir.file("toy"), dir.file("run")) + std::vector<std::string>{"--device", "cuda"}, {}, dir.file("p"));
   EXPECT_EQ(wait_for(p, 60), 1);
   EXPECT_NE(p.text().find("--device cuda: this LibTorch has no CUDA or sees no GPU"), std::string::npos) << p.text();
   EXPECT_FALSE(fs::exists(dir.file("run")));
@@ -710,18 +707,15 @@ TEST(Distributed, CudaWithoutCudaIsAClearErrorBeforeAnyWork) {
 TEST(Distributed, AHungRankEndsTheOtherAfterTheTimeout) {
   test::TempDir dir;
   write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
-  const int port = free_local_port();
+  const ReservedPort port;
   const auto args = toy_args(dir.file("toy"), dir.file("run")) +
                     std::vector<std::string>{"--batch", "8", "--epochs", "10000", "--dist-timeout", "5"};
-  const Proc r0 = spawn(args, rank_env(0, 2, port), dir.file("r0"));
-  const Proc r1 = spawn(args, rank_env(1, 2, port), dir.file("r1"));
-  const auto deadline = Clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(dir.file("run/checkpoint.pt")) && Clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ::kill(r1.pid, SIGSTOP);  // alive but silent: no collective, no heartbeat
+  Proc r0 = spawn(args, rank_env(0, 2, port.port()), dir.file("r0"));
+  Proc r1 = spawn(args, rank_env(1, 2, port.port()), dir.file("r1"));
+  ASSERT_TRUE(first_checkpoint(dir)) << r0.text();  // both ranks are training
+  ::kill(r1.pid(), SIGSTOP);  // alive but silent: no collective, no heartbeat
   const int code = wait_for(r0, 60);
-  ::kill(r1.pid, SIGKILL);
-  wait_for(r1, 10);
+  r1.child.kill();
   EXPECT_EQ(code, 3) << r0.text();
   EXPECT_NE(r0.text().find("rank 1 stopped (died or hung)"), std::string::npos) << r0.text();
 }

@@ -226,7 +226,7 @@ TEST(Export, Bf16IsCheckedInBf16AndWrittenWithVersionFour) {
   if (!have_bf16()) {
     EXPECT_NE(message_of([&] { export_bundle(*model, req); }).find("AVX512_BF16"), std::string::npos);
     EXPECT_FALSE(std::filesystem::exists(req.out_dir + "/model.json"));
-    return;
+    GTEST_SKIP() << "this CPU lacks AVX512_BF16: only the refusal was checked";
   }
   const ExportResult r = export_bundle(*model, req);
   EXPECT_LT(r.maps_rel_l2, kExportTolerance);

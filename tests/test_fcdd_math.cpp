@@ -63,8 +63,23 @@ TEST(Loss, FiniteValueAndGradientAtZero) {
   EXPECT_TRUE(torch::isfinite(z.grad()).all().item<bool>());
   // A normal image's gradient is (1/MN) whatever z is.
   EXPECT_FLOAT_EQ(z.grad()[1].item<float>(), 0.25f);
-  // A positive far from zero contributes ~0 loss and a tiny negative gradient.
-  EXPECT_LE(z.grad()[3].item<float>(), 0.0f);
+  // Positives below the clamp (z < 1e-6): a finite loss, no gradient through the clamp.
+  EXPECT_EQ(z.grad()[0].item<float>(), 0.0f);
+  EXPECT_EQ(z.grad()[2].item<float>(), 0.0f);
+  // A positive far from zero: d/dz -log(1 - e^-z) / MN = -1 / (MN (e^z - 1)) = -4.82e-23 at z = 50.
+  EXPECT_NEAR(z.grad()[3].item<float>() / (-1 / (4 * std::expm1(50.0))), 1.0, 1e-5);
+}
+
+// Between the two extremes, both branches of log1mexp: d/dz of the mean loss for a positive is
+// -1 / (MN (e^z - 1)), for a normal image 1 / MN.
+TEST(Loss, HandComputedGradients) {
+  auto z = torch::tensor({0.25, 2.0, 0.25, 2.0}, torch::dtype(torch::kDouble).requires_grad(true));
+  const auto y = torch::tensor({1.0, 1.0, 0.0, 0.0}, torch::kDouble);
+  fcdd_loss(z.view({2, 2}), y.view({2, 2})).backward();
+  EXPECT_NEAR(z.grad()[0].item<double>(), -1 / (4 * std::expm1(0.25)), 1e-12);  // -0.8802 (z <= log 2)
+  EXPECT_NEAR(z.grad()[1].item<double>(), -1 / (4 * std::expm1(2.0)), 1e-12);   // -0.0391 (z > log 2)
+  EXPECT_DOUBLE_EQ(z.grad()[2].item<double>(), 0.25);
+  EXPECT_DOUBLE_EQ(z.grad()[3].item<double>(), 0.25);
 }
 
 TEST(Loss, RejectsShapeMismatch) {

@@ -153,7 +153,12 @@ TEST(Overlay, HeatmapEdgeCases) {
   OverlayType flat = hot_block("flat", true);
   flat.heatmap.setTo(0);
   flat.pixel_threshold = 0;
-  EXPECT_NO_THROW(render_overlay(frame, {flat, OverlayType{}}, "reject"));  // all-zero and empty maps
+  // All-zero and empty maps: nothing to show, so the frame comes out as it went in, beside the legend.
+  const std::vector<OverlayType> nothing = {flat, OverlayType{}};
+  const cv::Mat plain = render_overlay(frame, nothing, "reject");
+  const OverlayLayout layout = overlay_layout(frame.size(), nothing, "reject");
+  ASSERT_EQ(plain.size(), layout.canvas);
+  EXPECT_EQ(cv::norm(plain(layout.frame), frame, cv::NORM_INF), 0);
 
   OverlayType bad = hot_block("bad_map", true);
   bad.heatmap = cv::Mat(4, 4, CV_32FC3);

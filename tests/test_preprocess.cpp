@@ -60,11 +60,15 @@ TEST(Preprocess, FitMirrorsTheImageIntoTheRestOfTheInput) {
   EXPECT_LE(hi, in_hi);
 }
 
+// By hand: a 6x2 image stretched to 2x1 is the mean of each 3x2 block (the aspect ratio lost).
 TEST(Preprocess, StretchIsTheAreaResizeOfTheWholeImage) {
-  const cv::Mat image = ramp(173, 91);
-  cv::Mat expected;
-  cv::resize(image, expected, {32, 24}, 0, 0, cv::INTER_AREA);
-  EXPECT_EQ(cv::norm(resize_to_input(image, input(32, 24, Resize::Stretch)), expected, cv::NORM_INF), 0);
+  const cv::Mat image = (cv::Mat_<uchar>(2, 6) << 0, 10, 20, 30, 40, 50,  //
+                         60, 70, 80, 90, 100, 110);
+  const cv::Mat expected = (cv::Mat_<uchar>(1, 2) << (0 + 10 + 20 + 60 + 70 + 80) / 6,  // 40
+                            (30 + 40 + 50 + 90 + 100 + 110) / 6);                         // 70
+  const cv::Mat out = resize_to_input(image, input(2, 1, Resize::Stretch));
+  ASSERT_EQ(out.size(), cv::Size(2, 1));
+  EXPECT_EQ(cv::norm(out, expected, cv::NORM_INF), 0) << out;
 }
 
 TEST(Preprocess, InputToImageBringsAMapBackOntoTheImage) {

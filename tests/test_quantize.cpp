@@ -43,7 +43,7 @@ TEST(Quantize, WritesAnInt8BundleWithinTheLimitOrNothing) {
   if (!have_int8()) {
     EXPECT_NE(message_of([&] { quantize_bundle(fixture_bundle(), blobs, dir.file("q")); }).find("AVX512_VNNI"),
               std::string::npos);
-    return;
+    GTEST_SKIP() << "this CPU lacks AVX512_VNNI: only the refusal was checked";
   }
   const QuantizeResult r = quantize_bundle(fixture_bundle(), blobs, dir.file("q"));
   EXPECT_EQ(r.images, 5u);
@@ -72,7 +72,7 @@ TEST(Quantize, Bf16KeepsTheMostSensitiveConvolutionsInFloat32) {
     EXPECT_NE(message_of([&] { quantize_bundle(fixture_bundle(), blobs, dir.file("b"), 1e-3, Precision::BF16); })
                   .find("AVX512_BF16"),
               std::string::npos);
-    return;
+    GTEST_SKIP() << "this CPU lacks AVX512_BF16: only the refusal was checked";
   }
   const QuantizeResult all = quantize_bundle(fixture_bundle(), blobs, dir.file("all"), 1.0, Precision::BF16);
   EXPECT_TRUE(all.float32_convolutions.empty());

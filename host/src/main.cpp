@@ -31,11 +31,13 @@ namespace fs = std::filesystem;
 std::atomic<bool> g_stop{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "g_stop is used in a signal handler");
 
-// The first Ctrl-C lets the inputs in flight finish (and kills run sinks' programs); a second one
-// exits at once, for a run hung in a read or in the plugin.
+// The first Ctrl-C lets the inputs in flight finish (and kills run sinks' programs), saying so on
+// stderr; a second one exits at once, for a run hung in a read or in the plugin.
 extern "C" void on_sigint(int) {
   if (g_stop) ::_exit(130);
   g_stop = true;
+  static const char kSaid[] = "vision-host: Ctrl-C: finishing the inputs in flight (Ctrl-C again exits at once)\n";
+  [[maybe_unused]] const ssize_t n = ::write(2, kSaid, sizeof kSaid - 1);  // async-signal-safe, unlike stdio
 }
 
 struct Job {

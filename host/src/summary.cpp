@@ -4,10 +4,17 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 namespace mtfcdd::host {
 
 double percentile(std::vector<double> v, double q) {
+  if (!(q >= 0 && q <= 1)) {  // NaN too
+    char got[32];
+    std::snprintf(got, sizeof got, "%g", q);
+    throw std::invalid_argument(std::string("percentile: q must be in 0..1, got ") + got);
+  }
   if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
   std::sort(v.begin(), v.end());
   const double pos = q * static_cast<double>(v.size() - 1);

@@ -9,7 +9,8 @@
 
 namespace mtfcdd::host {
 
-// Linear interpolation between order statistics (numpy's default); NaN for no values.
+// The q-quantile, q in 0..1: linear interpolation between order statistics (numpy's default);
+// NaN for no values. Throws std::invalid_argument for q outside 0..1 or NaN.
 double percentile(std::vector<double> values, double q);
 
 // What failed after an input was inspected, one message per failed sink and per failed overlay,

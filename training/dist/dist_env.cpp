@@ -93,19 +93,24 @@ std::vector<std::pair<std::string, std::string>> local_rank_env(int rank, int np
           {"LOCAL_RANK", std::to_string(rank)}};
 }
 
-int free_local_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error(std::string("socket(): ") + std::strerror(errno));
+ReservedPort::ReservedPort() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+  if (fd_ < 0) throw std::runtime_error(std::string("socket(): ") + std::strerror(errno));
+  const int on = 1;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = 0;
   socklen_t len = sizeof a;
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
-  ::close(fd);
-  if (!ok) throw std::runtime_error("no free TCP port on 127.0.0.1");
-  return ntohs(a.sin_port);
+  if (::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+      ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd_);
+    throw std::runtime_error("no free TCP port on 127.0.0.1: " + why);
+  }
+  port_ = ntohs(a.sin_port);
 }
+
+ReservedPort::~ReservedPort() { ::close(fd_); }
 
 }  // namespace mtfcdd

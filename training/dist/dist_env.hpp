@@ -47,8 +47,21 @@ std::pair<size_t, size_t> shard_range(size_t n, int rank, int world_size);
 // The environment a child of the one-machine launcher gets: rank r of n, the master on loopback.
 std::vector<std::pair<std::string, std::string>> local_rank_env(int rank, int nproc, int port);
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound, read, released), for --nproc runs
-// that name none.
-int free_local_port();
+// A TCP port on 127.0.0.1 for --nproc runs that name none, held until the object goes: bound with
+// SO_REUSEADDR and not listening, so that no other bind() or outgoing connection on this machine
+// is given it meanwhile, while rank 0's store (c10d's TCPStore also sets SO_REUSEADDR) can listen
+// on it. A port only looked up and released could be taken by another process before rank 0
+// listens. Throws std::runtime_error when no port can be bound.
+class ReservedPort {
+ public:
+  ReservedPort();
+  ~ReservedPort();
+  ReservedPort(const ReservedPort&) = delete;
+  ReservedPort& operator=(const ReservedPort&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1, port_ = 0;
+};
 
 }  // namespace mtfcdd

@@ -11,6 +11,7 @@
 #include <functional>
 #include <iostream>
 #include <opencv2/imgcodecs.hpp>
+#include <optional>
 #include <thread>
 
 #include "dataset.hpp"
@@ -344,7 +345,9 @@ int cmd_train(TrainOptions o, const DataOptions& d, const NetOptions& net, int a
   if (o.nproc > 0) {
     if (o.dist.world_size || o.dist.rank || std::getenv("WORLD_SIZE"))
       throw std::invalid_argument("--nproc launches its own ranks: give it without --world-size, --rank or WORLD_SIZE");
-    const int port = o.dist.master_port ? *o.dist.master_port : free_local_port();
+    std::optional<ReservedPort> reserved;  // held while the ranks run
+    if (!o.dist.master_port) reserved.emplace();
+    const int port = reserved ? reserved->port() : *o.dist.master_port;
     return launch_local(without_nproc(argc, argv), o.nproc, port, o.dist.timeout_seconds.value_or(60) + 30);
   }
   TrainConfig t = o.t;

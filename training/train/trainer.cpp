@@ -78,14 +78,6 @@ bool same_network(const nlohmann::json& trained, nlohmann::json asked) {
   return trained == asked;
 }
 
-// Writes `path` as `write(tmp)` and a rename: a crash or a full disk mid-write leaves the file
-// that was there whole, never a truncated one.
-void write_then_rename(const std::string& path, const std::function<void(const std::string&)>& write) {
-  const std::string tmp = path + ".tmp";
-  write(tmp);
-  fs::rename(tmp, path);
-}
-
 void save_network(FcddModel& model, const std::string& path) {
   write_then_rename(path, [&](const std::string& tmp) { torch::save(model, tmp); });
 }

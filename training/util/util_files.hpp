@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <stdexcept>
 #include <string>
@@ -28,6 +29,14 @@ inline void write_file(const std::string& path, const std::string& bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
   if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+// Writes `path` as `write(tmp)` and a rename: a crash or a full disk mid-write leaves the file
+// that was there whole, never a truncated one.
+inline void write_then_rename(const std::string& path, const std::function<void(const std::string&)>& write) {
+  const std::string tmp = path + ".tmp";
+  write(tmp);
+  std::filesystem::rename(tmp, path);
 }
 
 // This process's resident set (VmRSS) in MiB; 0 where /proc does not say (not Linux).
