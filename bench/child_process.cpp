@@ -28,6 +28,11 @@ ChildRun run_self(const std::vector<std::string>& args, const std::vector<std::s
   return run_child(std::filesystem::read_symlink("/proc/self/exe").string(), args, env);
 }
 
+std::vector<std::string> wait_policy_env(bool spin) {
+  if (spin) return {};
+  return {"OMP_WAIT_POLICY=passive"};
+}
+
 ChildRun run_child(const std::string& exe, const std::vector<std::string>& args, const std::vector<std::string>& env) {
   std::vector<std::string> all{exe};
   all.insert(all.end(), args.begin(), args.end());

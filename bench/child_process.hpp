@@ -1,5 +1,5 @@
 // Re-running this executable (or another program) in a child process, for measurements that must
-// not share the parent's address space (the plugin's latency and peak RSS, ONNX Runtime).
+// not share the parent's address space (the plugin's latency and peak RSS, LibTorch's latency, ONNX Runtime).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -25,5 +25,10 @@ nlohmann::json stdout_json(const ChildRun& run, const std::string& child);
 
 // run_child on /proc/self/exe.
 ChildRun run_self(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
+// The environment that makes a child's OpenMP threads (oneDNN's in the plugin, LibTorch's: both
+// GNU OpenMP) sleep as soon as they wait when `spin` is false; libgomp reads OMP_WAIT_POLICY once,
+// when it is loaded, so only a fresh process can change it.
+std::vector<std::string> wait_policy_env(bool spin);
 
 }  // namespace mtfcdd::bench

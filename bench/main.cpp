@@ -15,7 +15,6 @@
 #include <mtfcdd/bundle.hpp>
 #include "child_process.hpp"
 #include <mtfcdd/flip_average.hpp>
-#include <mtfcdd/preprocess.hpp>
 #include "fma_peak.hpp"
 #include "layer_profile.hpp"
 #include "mtfcdd/cli.hpp"
@@ -69,50 +68,19 @@ struct Options {
 
 constexpr int kMaxCount = 1'000'000;  // the upper bound of every count option
 
-void declare_options(CLI::App& app, Options& o) {
-  app.description(
-      "Per-image latency of the mtfcdd plugin (C ABI, OpenCV DNN), of ONNX Runtime (when installed:\n"
-      "scripts/setup-bench.sh) and of LibTorch on the same random weights, FLOPs, achieved GFLOP/s against\n"
-      "the machine's float32 FMA peak, the plugin's peak RSS, and training throughput. Training runs in the\n"
-      "trainer's channels-last layout, and again in NCHW as its peer.");
+// What is timed: the presets (or trained bundles) at each batch.
+void declare_models(CLI::App& app, Options& o) {
   o.presets = {"irv2", "small"};
   o.batches = {1, 8};
-  o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.plugin = MTFCDD_BENCH_PLUGIN;
   app.add_option("--presets", o.presets,
                  "presets, each at its default input size (irv2 299, mobilenet_v1 224, small 224)")
       ->delimiter(',')
       ->check(CLI::IsMember({"irv2", "mobilenet_v1", "small"}));
   app.add_option("--batches", o.batches, "images per call")->delimiter(',')->check(CLI::Range(1, kMaxCount));
-  app.add_option("--runs", o.runs, "timed calls per (preset, batch)")->check(CLI::Range(1, kMaxCount));
-  app.add_option("--warmup", o.warmup, "untimed calls before them")->check(CLI::Range(0, kMaxCount));
   app.add_option("--type-count", o.types, "number of defect types (output channels)")->check(CLI::Range(1, kMaxCount));
   app.add_option("--plugin", o.plugin, "the plugin .so (default: the one built with this bench)")
       ->check(CLI::ExistingFile);
-  app.add_option("--threads", o.threads, "threads for both sides (default: every core)")
-      ->check(CLI::Range(1, kMaxCount));
-  app.add_option("--json", o.json_path, "also write the results as JSON")->type_name("PATH");
-  app.add_option("--gemm-size", o.gemm_size, "side of the square GEMM that measures the peak")
-      ->check(CLI::Range(64, kMaxCount));
-  app.add_flag_callback("--no-train-throughput", [&o] { o.train = false; },
-                        "skip training throughput (small: full network; others: head only)");
-  app.add_option("--train-batch", o.train_batch, "images per training step")->check(CLI::Range(1, kMaxCount));
-  app.add_option("--train-steps", o.train_steps, "timed training steps")->check(CLI::Range(1, kMaxCount));
-  app.add_flag("--train-bf16", o.train_bf16, "training forward passes in bfloat16, as the trainer's --bf16");
-  cli::add_choice(&app, "--flip-average", o.flip_average,
-                  "also time each bundle averaging over those flips (model.json flip_average), against the same "
-                  "bundle without");
-  o.ort_dir = MTFCDD_BENCH_ORT_DIR;
-  app.add_option("--ort", o.ort_dir, "ONNX Runtime's install (default: build/ort, from scripts/setup-bench.sh)")
-      ->type_name("DIR");
-  app.add_option("--rounds", o.rounds, "plugin and ONNX Runtime children alternate this many times per row")
-      ->check(CLI::Range(1, kMaxCount));
-  app.add_flag_callback("--no-spin", [&o] { o.spin = false; },
-                        "threads sleep as soon as they wait, on both sides (OMP_WAIT_POLICY=passive for the plugin, "
-                        "allow_spinning 0 for ONNX Runtime): for busy cores");
-  app.add_flag("--bf16", o.bf16,
-               "also time each bundle in bf16 (as `mtfcdd-train quantize --precision bf16` makes it, checked on the "
-               "bench's random frames), alternating with the float32 plugin, and compare its maps");
   app.add_option("--bundle", o.bundles,
                  "time these trained bundles (comma-separated folders) instead of the presets: one view of the network's "
                  "maps through the plugin against ONNX Runtime on its model.onnx, and the bundle as configured when it "
@@ -120,19 +88,69 @@ void declare_options(CLI::App& app, Options& o) {
       ->delimiter(',')
       ->check(CLI::ExistingDirectory)
       ->type_name("DIR");
+  o.ort_dir = MTFCDD_BENCH_ORT_DIR;
+  app.add_option("--ort", o.ort_dir, "ONNX Runtime's install (default: build/ort, from scripts/setup-bench.sh)")
+      ->type_name("DIR");
   app.add_option("--ort-model", o.ort_model,
                  "with one --bundle: ONNX Runtime runs this file instead of the bundle's model.onnx, the same network "
                  "in the form it runs fastest (bench/ort_clip_graph.py writes MobileNet's ReLU6 as one Clip, which "
                  "OpenCV 4.6 cannot import); the maps are still compared")
       ->check(CLI::ExistingFile)
       ->type_name("FILE");
-  app.callback([&o] {
-    if (!o.ort_model.empty() && o.bundles.size() != 1)
-      throw CLI::ValidationError("--ort-model", "needs exactly one --bundle, the network it is a form of");
-  });
+}
+
+// How each is timed.
+void declare_timing(CLI::App& app, Options& o) {
+  o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  app.add_option("--runs", o.runs, "timed calls per (preset, batch), in each child")->check(CLI::Range(1, kMaxCount));
+  app.add_option("--warmup", o.warmup, "untimed calls before them")->check(CLI::Range(0, kMaxCount));
+  app.add_option("--threads", o.threads, "threads for the plugin, LibTorch and ONNX Runtime (default: every core)")
+      ->check(CLI::Range(1, kMaxCount));
+  app.add_option("--rounds", o.rounds,
+                 "the plugin's, LibTorch's and ONNX Runtime's children take turns this many times per row")
+      ->check(CLI::Range(1, kMaxCount));
+  app.add_flag_callback("--no-spin", [&o] { o.spin = false; },
+                        "threads sleep as soon as they wait, on every side (OMP_WAIT_POLICY=passive for the plugin and "
+                        "LibTorch, allow_spinning 0 for ONNX Runtime): for busy cores");
+  app.add_option("--gemm-size", o.gemm_size, "side of the square GEMM that measures the peak")
+      ->check(CLI::Range(64, kMaxCount));
+  app.add_option("--json", o.json_path, "also write the results as JSON")->type_name("PATH");
+}
+
+// Further configurations of each preset's bundle, timed in the same rounds, and training.
+void declare_extras(CLI::App& app, Options& o) {
+  app.add_flag("--bf16", o.bf16,
+               "also time each bundle in bf16 (as `mtfcdd-train quantize --precision bf16` makes it, checked on the "
+               "bench's random frames), alternating with the float32 plugin, and compare its maps");
   app.add_flag("--int8", o.int8,
                "also time each bundle quantized to int8 (input ranges calibrated on the bench's random frames), "
                "alternating with the float32 plugin, and compare its maps");
+  cli::add_choice(&app, "--flip-average", o.flip_average,
+                  "also time each bundle averaging over those flips (model.json flip_average), against the same "
+                  "bundle without");
+  app.add_flag_callback("--no-train-throughput", [&o] { o.train = false; },
+                        "skip training throughput (small: full network; others: head only)");
+  app.add_option("--train-batch", o.train_batch, "images per training step")->check(CLI::Range(1, kMaxCount));
+  app.add_option("--train-steps", o.train_steps, "timed training steps")->check(CLI::Range(1, kMaxCount));
+  app.add_flag("--train-bf16", o.train_bf16, "training forward passes in bfloat16, as the trainer's --bf16");
+}
+
+void declare_options(CLI::App& app, Options& o) {
+  app.description(
+      "Per-image latency of the mtfcdd plugin (C ABI, OpenCV DNN), of ONNX Runtime (when installed:\n"
+      "scripts/setup-bench.sh) and of LibTorch on the same random weights, FLOPs, achieved GFLOP/s against\n"
+      "the machine's float32 FMA peak, the plugin's peak RSS, and training throughput. Training runs in the\n"
+      "trainer's channels-last layout, and again in NCHW as its peer.");
+  declare_models(app, o);
+  declare_timing(app, o);
+  declare_extras(app, o);
+  app.callback([&o] {
+    if (!o.ort_model.empty() && o.bundles.size() != 1)
+      throw CLI::ValidationError("--ort-model", "needs exactly one --bundle, the network it is a form of");
+    if (!o.bundles.empty() && (o.bf16 || o.int8 || o.flip_average != FlipAverage::None))
+      throw CLI::ValidationError("--bundle", "cannot be combined with --bf16, --int8 or --flip-average, which time "
+                                             "copies of the presets; a bundle is timed as it is configured");
+  });
 }
 
 std::string cpu_model() {
@@ -165,14 +183,15 @@ int export_child_main(const ExportRequest& r) {
 // Child (the hidden reduce-only subcommand): the int8 or bf16 copy of a bundle as `mtfcdd-train
 // quantize` makes it, checked on the frames the plugin children time (a random-weight network has
 // no images of its own). In its own process for the reason above.
-int reduce_child_main(const std::string& bundle, const std::string& out, Precision precision) {
-  const BundleManifest m = read_manifest(bundle);
+struct ReduceRequest {
+  std::string bundle, out;
+  Precision precision = Precision::Int8;
+};
+
+int reduce_child_main(const ReduceRequest& r) {
+  const BundleManifest m = read_manifest(r.bundle);
   std::vector<std::vector<uint8_t>> pixels = random_frames(m.input_width, m.input_height, 8);
-  std::vector<cv::Mat> frames;
-  for (auto& p : pixels) frames.emplace_back(m.input_height, m.input_width, CV_8UC3, p.data());
-  const QuantizeResult r =
-      quantize_bundle(bundle, std::vector<cv::Mat>{make_blob(frames, m)}, out, kQuantizeTolerance, precision);
-  std::cout << json{{"maps_relative_l2", r.maps_rel_l2}}.dump() << std::endl;
+  quantize_bundle(r.bundle, std::vector<cv::Mat>{blob_of(pixels, m)}, r.out, kQuantizeTolerance, r.precision);
   return 0;
 }
 
@@ -185,85 +204,123 @@ std::string reduced_in_child(const std::string& bundle, Precision precision) {
 ModelFacts export_in_child(const std::string& preset, int types, const fs::path& dir) {
   const ChildRun run =
       run_self({"export-only", "--preset", preset, "--type-count", std::to_string(types), "--dir", dir.string()});
-  return json::parse(run.stdout_text).get<ModelFacts>();
+  return stdout_json(run, "export").get<ModelFacts>();
 }
+
+// A further configuration of the plugin, timed in every round after the default one: another
+// bundle (a bf16, int8 or flip-averaging copy, a trained bundle as configured) or another "conv".
+struct Arm {
+  std::string name;  // the prefix of its JSON keys
+  std::string bundle;
+  std::string conv;           // empty: the plugin's default
+  bool compare_maps = false;  // its first round writes its maps, compared with the default's
+};
 
 struct Entry {
   std::string preset;
   int batch = 1;
   ModelFacts facts;
-  PluginResult plugin;               // the plugin's default configuration
-  PluginResult opencv_conv;          // the same with "conv": "opencv", OpenCV DNN's own convolutions
-  PluginResult flips;                // the same bundle averaging over --flip-average's views
-  std::vector<double> libtorch_ms;  // per call
-  // ONNX Runtime, when installed: per call over all rounds; per round, the plugin's median over
-  // ONNX Runtime's; its maps against the plugin's on the same blob.
-  std::vector<double> ort_ms, round_ratios;
-  double ort_maps_relative_l2 = 0;
-  std::string ort_version;
-  // --bf16, --int8: the same bundle in that precision, alternating with the float32 plugin; per
-  // round, its median over the float32 one; its maps against the float32 plugin's.
-  struct Reduced {
+  PluginResult plugin;  // the plugin's default configuration
+  // Each Arm, by name: its calls over all rounds; per round, its median over the default's; its
+  // maps against the default's.
+  struct ArmResult {
     PluginResult result;
     std::vector<double> round_ratios;
     double maps_relative_l2 = 0;
   };
-  std::map<Precision, Reduced> reduced;
+  std::map<std::string, ArmResult> arms;
+  // LibTorch (presets only) and ONNX Runtime (when installed): per call over all rounds; per
+  // round, the plugin's median over theirs.
+  std::vector<double> libtorch_ms, libtorch_round_ratios, ort_ms, ort_round_ratios;
+  double ort_maps_relative_l2 = 0;  // ONNX Runtime's maps against the plugin's on the same blob
+  std::string ort_version;
 };
 
-// Adds a further child's samples of the same configuration.
+// Adds a further child's samples of the same configuration (the first child's: all of it).
 void append(PluginResult& to, const PluginResult& from) {
+  if (to.call_ms.empty()) {
+    to = from;
+    return;
+  }
   for (auto [a, b] : {std::pair{&to.call_ms, &from.call_ms}, {&to.pre_ms, &from.pre_ms}, {&to.net_ms, &from.net_ms},
                       {&to.post_ms, &from.post_ms}})
     a->insert(a->end(), b->begin(), b->end());
   to.peak_rss_mb = std::max(to.peak_rss_mb, from.peak_rss_mb);
 }
 
-// The plugin's default configuration, ONNX Runtime and the plugin on each reduced-precision copy
-// in `variants`, alternating o.rounds times so that a change in the load on the shared cores falls
-// on all; each round's ratio shows the spread. The first plugin child writes its input blob and
-// maps into `work`; ONNX Runtime runs on that blob and its maps, and the copies' on the same
-// frames, are checked against the plugin's.
-void time_plugin_and_ort(const Options& o, const ModelFacts& facts, bool with_ort,
-                         const std::map<Precision, std::string>& variants, const fs::path& work, Entry& e) {
+// A peer's calls of one round (LibTorch's, ONNX Runtime's) added to `all`, and the plugin's median
+// over theirs to `ratios`.
+void add_round(std::vector<double>& all, std::vector<double>& ratios, const std::vector<double>& ms,
+               const PluginResult& plugin) {
+  all.insert(all.end(), ms.begin(), ms.end());
+  ratios.push_back(median(plugin.call_ms) / median(ms));
+}
+
+// One round of `arm` after the default's `plugin`; `dump` (first round only) holds the default's maps.
+void time_arm(const Options& o, const Arm& arm, const PluginResult& plugin, const fs::path& dump,
+              const std::string& label, Entry& e) {
+  Entry::ArmResult& a = e.arms[arm.name];
+  if (arm.conv == plugin.conv) {  // the default already is that conv (a plugin built without oneDNN)
+    append(a.result, plugin);
+    return;
+  }
+  std::cerr << "plugin " << arm.name << " " << label << "\n";
+  const bool dumps = arm.compare_maps && !dump.empty();
+  if (dumps) fs::create_directories(dump / arm.name);
+  const PluginResult run = run_plugin_child({o.plugin, arm.bundle, e.batch, o.runs, o.warmup, o.threads, arm.conv,
+                                             dumps ? (dump / arm.name).string() : "", o.spin});
+  append(a.result, run);
+  a.round_ratios.push_back(median(run.call_ms) / median(plugin.call_ms));
+  if (dumps)
+    a.maps_relative_l2 =
+        relative_l2(read_floats((dump / arm.name / "maps.f32").string()), read_floats((dump / "maps.f32").string()));
+}
+
+// ONNX Runtime on the blob the first plugin child writes into `work`, its maps beside it.
+OrtRequest ort_request(const Options& o, const ModelFacts& facts, int batch, const fs::path& work) {
   const BundleManifest m = read_manifest(facts.bundle_dir);
-  const std::string ort_model = o.ort_model.empty() ? (fs::path(facts.bundle_dir) / m.model_file).string() : o.ort_model;
+  const std::string model = o.ort_model.empty() ? (fs::path(facts.bundle_dir) / m.model_file).string() : o.ort_model;
+  return {o.ort_dir, model, m.input_name, m.maps_output, (work / "blob.f32").string(),
+          {batch, 3, m.input_height, m.input_width}, o.threads, o.runs, o.warmup, (work / "ort_maps.f32").string(),
+          o.spin};
+}
+
+// Row `name` at `batch`: the plugin's default configuration, each of `arms`, LibTorch (when the
+// facts have its weights) and ONNX Runtime, taking turns o.rounds times so that a change in the
+// load on the shared cores falls on all; each round's ratio shows the spread. The first plugin
+// child writes its input blob and maps into `work`; ONNX Runtime runs on that blob, and its maps
+// are checked against the plugin's.
+Entry time_in_rounds(const Options& o, const std::string& name, int batch, const ModelFacts& facts, bool with_ort,
+                     const std::vector<Arm>& arms, const fs::path& work) {
+  Entry e;
+  e.preset = name;
+  e.batch = batch;
+  e.facts = facts;
   fs::create_directories(work);
-  for (const auto& [precision, bundle] : variants) fs::create_directories(work / name_of(precision));
+  const OrtRequest ort = ort_request(o, facts, e.batch, work);
   for (int round = 0; round < o.rounds; ++round) {
-    std::cerr << "plugin " << e.preset << " batch " << e.batch << " round " << round + 1 << "/" << o.rounds << ": "
-              << o.warmup << " + " << o.runs << " calls\n";
-    PluginRequest request{o.plugin, facts.bundle_dir, e.batch, o.runs, o.warmup, o.threads, "",
-                          round == 0 ? work.string() : "", o.spin};
-    const PluginResult plugin = run_plugin_child(request);
-    if (round == 0) e.plugin = plugin; else append(e.plugin, plugin);
-    for (const auto& [precision, bundle] : variants) {
-      const std::string name = name_of(precision);
-      std::cerr << "plugin " << e.preset << " batch " << e.batch << " " << name << " round " << round + 1 << "\n";
-      request.bundle = bundle;
-      request.dump_dir = round == 0 ? (work / name).string() : "";
-      const PluginResult run = run_plugin_child(request);
-      Entry::Reduced& v = e.reduced[precision];
-      if (round == 0) v.result = run; else append(v.result, run);
-      v.round_ratios.push_back(median(run.call_ms) / median(plugin.call_ms));
-      if (round == 0)
-        v.maps_relative_l2 = relative_l2(read_floats((work / name / "maps.f32").string()),
-                                         read_floats((work / "maps.f32").string()));
+    const std::string label = e.preset + " batch " + std::to_string(e.batch) + " round " + std::to_string(round + 1) +
+                              "/" + std::to_string(o.rounds);
+    const fs::path dump = round == 0 ? work : fs::path();
+    std::cerr << "plugin " << label << ": " << o.warmup << " + " << o.runs << " calls\n";
+    const PluginResult plugin = run_plugin_child(
+        {o.plugin, facts.bundle_dir, e.batch, o.runs, o.warmup, o.threads, "", dump.string(), o.spin});
+    append(e.plugin, plugin);
+    for (const Arm& arm : arms) time_arm(o, arm, plugin, dump, label, e);
+    if (!facts.weights_path.empty()) {
+      std::cerr << "LibTorch " << label << "\n";
+      const LibtorchRequest request{e.preset, facts.weights_path, o.types, e.batch, o.runs, o.warmup, o.threads, o.spin};
+      add_round(e.libtorch_ms, e.libtorch_round_ratios, run_libtorch_child(request), plugin);
     }
     if (!with_ort) continue;
-    std::cerr << "ONNX Runtime " << e.preset << " batch " << e.batch << " round " << round + 1 << "/" << o.rounds
-              << "\n";
-    const OrtResult ort = run_ort_child({o.ort_dir, ort_model, m.input_name,
-                                         m.maps_output, (work / "blob.f32").string(),
-                                         {e.batch, 3, m.input_height, m.input_width}, o.threads, o.runs, o.warmup,
-                                         (work / "ort_maps.f32").string(), o.spin});
-    e.ort_ms.insert(e.ort_ms.end(), ort.call_ms.begin(), ort.call_ms.end());
-    e.round_ratios.push_back(median(plugin.call_ms) / median(ort.call_ms));
-    e.ort_version = ort.version;
-    if (round == 0)
-      e.ort_maps_relative_l2 = relative_l2(read_floats((work / "maps.f32").string()),
-                                           read_floats((work / "ort_maps.f32").string()));
+    std::cerr << "ONNX Runtime " << label << "\n";
+    const OrtResult r = run_ort_child(ort);
+    add_round(e.ort_ms, e.ort_round_ratios, r.call_ms, plugin);
+    e.ort_version = r.version;
+    if (round == 0) e.ort_maps_relative_l2 = relative_l2(read_floats((work / "maps.f32").string()),
+                                                         read_floats(ort.maps_out));
   }
+  return e;
 }
 
 // Per-image milliseconds: the call's time shared by the batch.
@@ -272,40 +329,54 @@ std::vector<double> per_image(std::vector<double> ms, int batch) {
   return ms;
 }
 
-json entry_json(const Entry& e, double peak_gflops) {
-  const double gflop = e.facts.flops_per_image / 1e9;
-  const auto plugin = per_image(e.plugin.call_ms, e.batch), torch = per_image(e.libtorch_ms, e.batch);
-  const auto opencv_conv = per_image(e.opencv_conv.call_ms, e.batch);
-  const double plugin_gflops = gflop / (median(plugin) / 1e3), torch_gflops = gflop / (median(torch) / 1e3);
-  return {{"preset", e.preset},
-          {"input_size", e.facts.input_size},
-          {"batch", e.batch},
-          {"plugin_ms_median", median(plugin)},
+// The plugin's default configuration: per image, and the parts the plugin times itself.
+json plugin_json(const Entry& e) {
+  const auto plugin = per_image(e.plugin.call_ms, e.batch);
+  return {{"plugin_ms_median", median(plugin)},
           {"plugin_ms_p95", p95(plugin)},
           {"plugin_preprocess_ms_median", median(per_image(e.plugin.pre_ms, e.batch))},
           {"plugin_network_ms_median", median(per_image(e.plugin.net_ms, e.batch))},
           {"plugin_postprocess_ms_median", median(per_image(e.plugin.post_ms, e.batch))},
-          {"libtorch_ms_median", median(torch)},
-          {"libtorch_ms_p95", p95(torch)},
-          {"gflop_per_image", gflop},
-          {"plugin_gflops", plugin_gflops},
-          {"libtorch_gflops", torch_gflops},
-          {"peak_gflops", peak_gflops},
-          {"plugin_over_libtorch_ratio", median(plugin) / median(torch)},
-          {"plugin_fraction_of_peak", plugin_gflops / peak_gflops},
-          {"libtorch_fraction_of_peak", torch_gflops / peak_gflops},
-          {"params", e.facts.params},
-          {"model_bytes", e.facts.model_bytes},
-          {"plugin_peak_rss_mb", e.plugin.peak_rss_mb},
-          {"plugin_baseline_rss_mb", e.plugin.baseline_rss_mb},
-          {"plugin_backend", e.plugin.backend},
-          {"plugin_threads", e.plugin.threads},
           {"plugin_conv", e.plugin.conv},
-          {"opencv_conv_ms_median", median(opencv_conv)},
-          {"opencv_conv_ms_p95", p95(opencv_conv)},
-          {"opencv_conv_network_ms_median", median(per_image(e.opencv_conv.net_ms, e.batch))},
-          {"opencv_conv_over_libtorch_ratio", median(opencv_conv) / median(torch)},
-          {"opencv_conv_fraction_of_peak", gflop / (median(opencv_conv) / 1e3) / peak_gflops}};
+          {"plugin_peak_rss_mb", e.plugin.peak_rss_mb}};
+}
+
+// An arm's calls per image.
+std::vector<double> arm_ms(const Entry& e, const std::string& name) {
+  return per_image(e.arms.at(name).result.call_ms, e.batch);
+}
+
+json entry_json(const Entry& e, double peak_gflops) {
+  const double gflop = e.facts.flops_per_image / 1e9;
+  const auto plugin = per_image(e.plugin.call_ms, e.batch), torch = per_image(e.libtorch_ms, e.batch);
+  const PluginResult& opencv_conv_calls = e.arms.at("opencv_conv").result;
+  const auto opencv_conv = per_image(opencv_conv_calls.call_ms, e.batch);
+  const double plugin_gflops = gflop / (median(plugin) / 1e3), torch_gflops = gflop / (median(torch) / 1e3);
+  json r = {{"preset", e.preset},
+            {"input_size", e.facts.input_size},
+            {"batch", e.batch},
+            {"libtorch_ms_median", median(torch)},
+            {"libtorch_ms_p95", p95(torch)},
+            {"gflop_per_image", gflop},
+            {"plugin_gflops", plugin_gflops},
+            {"libtorch_gflops", torch_gflops},
+            {"peak_gflops", peak_gflops},
+            {"plugin_over_libtorch_ratio", median(plugin) / median(torch)},
+            {"plugin_over_libtorch_ratio_rounds", e.libtorch_round_ratios},
+            {"plugin_fraction_of_peak", plugin_gflops / peak_gflops},
+            {"libtorch_fraction_of_peak", torch_gflops / peak_gflops},
+            {"params", e.facts.params},
+            {"model_bytes", e.facts.model_bytes},
+            {"plugin_baseline_rss_mb", e.plugin.baseline_rss_mb},
+            {"plugin_backend", e.plugin.backend},
+            {"plugin_threads", e.plugin.threads},
+            {"opencv_conv_ms_median", median(opencv_conv)},
+            {"opencv_conv_ms_p95", p95(opencv_conv)},
+            {"opencv_conv_network_ms_median", median(per_image(opencv_conv_calls.net_ms, e.batch))},
+            {"opencv_conv_over_libtorch_ratio", median(opencv_conv) / median(torch)},
+            {"opencv_conv_fraction_of_peak", gflop / (median(opencv_conv) / 1e3) / peak_gflops}};
+  r.update(plugin_json(e));
+  return r;
 }
 
 // The plugin's maps and ONNX Runtime's on the same blob agree within this relative L2 distance.
@@ -320,7 +391,7 @@ void add_ort(json& r, const Entry& e, double peak_gflops) {
   r["ort_gflops"] = gflop / (median(ort) / 1e3);
   r["ort_fraction_of_peak"] = gflop / (median(ort) / 1e3) / peak_gflops;
   r["plugin_over_ort_ratio"] = median(plugin) / median(ort);
-  r["plugin_over_ort_ratio_rounds"] = e.round_ratios;
+  r["plugin_over_ort_ratio_rounds"] = e.ort_round_ratios;
   r["ort_maps_relative_l2"] = e.ort_maps_relative_l2;
   r["ort_maps_match"] = e.ort_maps_relative_l2 <= kMapsTolerance;
 }
@@ -330,9 +401,11 @@ void add_ort(json& r, const Entry& e, double peak_gflops) {
 // how much sooner it is done, not a bf16 or int8 peak.
 void add_reduced(json& r, const Entry& e, double peak_gflops) {
   const auto plugin = per_image(e.plugin.call_ms, e.batch);
-  for (const auto& [precision, v] : e.reduced) {
+  for (Precision precision : {Precision::BF16, Precision::Int8}) {
     const std::string n = name_of(precision);
-    const auto ms = per_image(v.result.call_ms, e.batch);
+    if (!e.arms.count(n)) continue;
+    const Entry::ArmResult& v = e.arms.at(n);
+    const auto ms = arm_ms(e, n);
     r[n + "_ms_median"] = median(ms);
     r[n + "_ms_p95"] = p95(ms);
     r[n + "_fraction_of_peak"] = e.facts.flops_per_image / 1e9 / (median(ms) / 1e3) / peak_gflops;
@@ -372,7 +445,7 @@ std::string two_decimals(const json& values) {
 
 void print_machine(const json& report) {
   const json& m = report.at("machine");
-  std::printf("machine: %s, %d cores; %d threads on both sides; OpenCV %s, LibTorch %s; load average at start %.2f\n",
+  std::printf("machine: %s, %d cores; %d threads on every side; OpenCV %s, LibTorch %s; load average at start %.2f\n",
               m.at("cpu_model").get<std::string>().c_str(), m.at("cores").get<int>(), m.at("threads").get<int>(),
               m.at("opencv_version").get<std::string>().c_str(), m.at("libtorch_version").get<std::string>().c_str(),
               m.at("load_average_at_start")[0].get<double>());
@@ -418,17 +491,19 @@ void print_ort_table(const json& report) {
 void print_plugin_tables(const json& report) {
   std::printf(
       "| preset | input | batch | GFLOP/img | plugin ms/img p50 | p95 | LibTorch ms/img p50 | p95 | plugin/LibTorch "
-      "| plugin GFLOP/s | LibTorch GFLOP/s | plugin %% peak | LibTorch %% peak | plugin conv "
+      "| per round | plugin GFLOP/s | LibTorch GFLOP/s | plugin %% peak | LibTorch %% peak | plugin conv "
       "| OpenCV conv ms/img p50 | OpenCV conv/LibTorch |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|\n");
   for (const auto& r : report.at("results"))
     std::printf(
-        "| %s | %d | %d | %.3f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f | %s | %.2f | %.2f |\n",
+        "| %s | %d | %d | %.3f | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %.1f | %.1f | %.1f | %.1f | %s | %.2f "
+        "| %.2f |\n",
                 r.at("preset").get<std::string>().c_str(), r.at("input_size").get<int>(), r.at("batch").get<int>(),
                 r.at("gflop_per_image").get<double>(), r.at("plugin_ms_median").get<double>(),
                 r.at("plugin_ms_p95").get<double>(), r.at("libtorch_ms_median").get<double>(),
                 r.at("libtorch_ms_p95").get<double>(), r.at("plugin_over_libtorch_ratio").get<double>(),
-                r.at("plugin_gflops").get<double>(), r.at("libtorch_gflops").get<double>(),
+                two_decimals(r.at("plugin_over_libtorch_ratio_rounds")).c_str(), r.at("plugin_gflops").get<double>(),
+                r.at("libtorch_gflops").get<double>(),
                 100 * r.at("plugin_fraction_of_peak").get<double>(),
                 100 * r.at("libtorch_fraction_of_peak").get<double>(), r.at("plugin_conv").get<std::string>().c_str(),
                 r.at("opencv_conv_ms_median").get<double>(), r.at("opencv_conv_over_libtorch_ratio").get<double>());
@@ -495,11 +570,12 @@ void print_report(const json& report) {
   print_plugin_tables(report);
   print_optional_tables(report);
   const json& s = report.at("settings");
-  std::printf("\n%d timed calls after %d warm-up calls per row, plugin and ONNX Runtime alternating %d times; "
-              "ms/img = call time / batch; waiting threads %s.\n",
+  std::printf("\n%d timed calls after %d warm-up calls per child; per row, each plugin configuration, LibTorch and "
+              "ONNX Runtime take turns in %d rounds, each in its own child process; ms/img = call time / batch; "
+              "waiting threads %s.\n",
               s.at("runs").get<int>(), s.at("warmup").get<int>(), s.at("rounds").get<int>(),
               s.at("spin").get<bool>() ? "spin first (the libraries' defaults)" : "sleep (--no-spin)");
-  std::printf("plugin: %s; measured in a child process.\n", s.at("plugin_includes").get<std::string>().c_str());
+  std::printf("plugin: %s.\n", s.at("plugin_includes").get<std::string>().c_str());
   std::printf("LibTorch: %s.\n", s.at("libtorch_includes").get<std::string>().c_str());
   std::printf("GFLOP/img, GFLOP/s and %% peak count every convolution's direct products; the plugin runs 3x3 "
               "stride-1 convolutions with Winograd's F(4x4, 3x3), which needs fewer, so its %% peak can pass 100.\n");
@@ -527,45 +603,28 @@ json report_header(const Options& o) {
                    {"libtorch_includes", kLibtorchIncludes}}}};
 }
 
-// Every (preset, batch): the plugin (default conv, OpenCV's conv, flip average, bf16), ONNX Runtime
-// and LibTorch on the same model. Bundles live in `tmp`.
+// The further configurations each of a preset's rows times: OpenCV DNN's own convolutions beside
+// the default (oneDNN's, when the plugin has them), and the copies the options ask for.
+std::vector<Arm> preset_arms(const Options& o, const ModelFacts& facts) {
+  std::vector<Arm> arms{{"opencv_conv", facts.bundle_dir, "opencv", false}};
+  if (o.flip_average != FlipAverage::None)
+    arms.push_back({"flip_average", flip_average_bundle(facts.bundle_dir, o.flip_average), "", false});
+  for (auto [asked, precision] : {std::pair{o.bf16, Precision::BF16}, {o.int8, Precision::Int8}})
+    if (asked) arms.push_back({name_of(precision), reduced_in_child(facts.bundle_dir, precision), "", true});
+  return arms;
+}
+
+// Every (preset, batch): the plugin (default conv, OpenCV's conv, flip average, bf16, int8),
+// LibTorch and ONNX Runtime on the same model, in rounds. Bundles live in `tmp`.
 std::vector<Entry> time_inference(const Options& o, bool with_ort, const TempDir& tmp) {
   std::vector<Entry> entries;
-  // Plugin children first, while this process is still small (see export_child_main).
   for (const auto& preset : o.presets) {
     std::cerr << "exporting " << preset << " (" << o.types << " types, random weights)\n";
     const ModelFacts facts = export_in_child(preset, o.types, tmp.path() / preset);
-    std::map<Precision, std::string> variants;
-    if (o.bf16) variants[Precision::BF16] = reduced_in_child(facts.bundle_dir, Precision::BF16);
-    if (o.int8) variants[Precision::Int8] = reduced_in_child(facts.bundle_dir, Precision::Int8);
-    for (int batch : o.batches) {
-      Entry e;
-      e.preset = preset;
-      e.batch = batch;
-      e.facts = facts;
-      time_plugin_and_ort(o, facts, with_ort, variants, tmp.path() / (preset + "-batch" + std::to_string(batch)), e);
-      // OpenCV DNN's own convolutions beside the default (oneDNN's, when the plugin has them).
-      const PluginRequest request{o.plugin, facts.bundle_dir, batch, o.runs, o.warmup, o.threads, "opencv", "", o.spin};
-      if (e.plugin.conv == request.conv) {
-        e.opencv_conv = e.plugin;
-      } else {
-        std::cerr << "plugin " << preset << " batch " << batch << ", conv opencv: " << o.warmup << " + " << o.runs
-                  << " calls\n";
-        e.opencv_conv = run_plugin_child(request);
-      }
-      if (o.flip_average != FlipAverage::None) {
-        std::cerr << "plugin " << preset << " batch " << batch << ", flip average " << name_of(o.flip_average) << ": "
-                  << o.warmup << " + " << o.runs << " calls\n";
-        e.flips = run_plugin_child({o.plugin, flip_average_bundle(facts.bundle_dir, o.flip_average), batch, o.runs,
-                                    o.warmup, o.threads, "", "", o.spin});
-      }
-      entries.push_back(std::move(e));
-    }
-  }
-  set_threads(o.threads);
-  for (auto& e : entries) {
-    std::cerr << "LibTorch " << e.preset << " batch " << e.batch << "\n";
-    e.libtorch_ms = time_libtorch(e.preset, o.types, e.facts.weights_path, e.batch, o.runs, o.warmup);
+    const std::vector<Arm> arms = preset_arms(o, facts);
+    for (int batch : o.batches)
+      entries.push_back(time_in_rounds(o, preset, batch, facts, with_ort, arms,
+                                       tmp.path() / (preset + "-batch" + std::to_string(batch))));
   }
   return entries;
 }
@@ -599,11 +658,12 @@ json results_json(const Options& o, const std::vector<Entry>& entries, bool with
     json r = entry_json(e, peak_gflops);
     if (with_ort) add_ort(r, e, peak_gflops);
     if (o.flip_average != FlipAverage::None) {
-      const auto flips = per_image(e.flips.call_ms, e.batch), plugin = per_image(e.plugin.call_ms, e.batch);
+      const auto flips = arm_ms(e, "flip_average"), plugin = per_image(e.plugin.call_ms, e.batch);
       r["flip_average"] = name_of(o.flip_average);
       r["flip_average_ms_median"] = median(flips);
       r["flip_average_ms_p95"] = p95(flips);
       r["flip_average_over_plugin_ratio"] = median(flips) / median(plugin);
+      r["flip_average_over_plugin_ratio_rounds"] = e.arms.at("flip_average").round_ratios;
     }
     add_reduced(r, e, peak_gflops);
     results.push_back(r);
@@ -624,58 +684,57 @@ ModelFacts copied_bundle(const fs::path& bundle, const BundleManifest& m, const 
   return f;
 }
 
+// A trained bundle's row: which bundle, the plugin's figures, ONNX Runtime's and the bundle's as
+// configured, when they were timed.
+json bundle_row(const Options& o, bool with_ort, const std::string& bundle, const BundleManifest& m, const Entry& e) {
+  json r = {{"bundle", bundle}, {"name", e.preset}, {"input_size", e.facts.input_size},
+            {"precision", name_of(m.precision)}, {"flip_average", name_of(m.flip_average)}, {"batch", e.batch}};
+  r.update(plugin_json(e));
+  if (with_ort) {
+    add_ort(r, e, 0);
+    for (const char* unknown : {"ort_gflops", "ort_fraction_of_peak"}) r.erase(unknown);  // no FLOP count here
+    if (m.precision != Precision::Float32) r.erase("ort_maps_match");  // ONNX Runtime runs the float32 graph
+    r["ort_version"] = e.ort_version;
+    if (!o.ort_model.empty()) r["ort_model"] = o.ort_model;
+  }
+  if (e.arms.count("as_configured")) {
+    const auto ms = arm_ms(e, "as_configured");
+    r["as_configured_ms_median"] = median(ms);
+    r["as_configured_ms_p95"] = p95(ms);
+  }
+  return r;
+}
+
+// One view with the network's own maps, which ONNX Runtime gives and the maps are compared with:
+// no flips, no smoothing, and "stretch" (on frames at the input size it makes fit's blob, but
+// returns the maps as they are, not brought to the part's cells through the input).
+ModelFacts one_view_of(const ModelFacts& facts) {
+  ModelFacts one_view = facts;
+  one_view.bundle_dir = bundle_variant(facts.bundle_dir, "-one-view", [](BundleManifest& v) {
+    v.flip_average = FlipAverage::None;
+    v.resize = Resize::Stretch;
+    for (auto& t : v.types) t.smoothing = 0;
+  });
+  return one_view;
+}
+
 // Each --bundle at each batch: one view of the network's maps through the plugin and ONNX Runtime
-// alternating, as for the presets, and the bundle as configured when it averages flips, smooths or fits.
+// in rounds, as for the presets, with the bundle as configured in the same rounds when it averages
+// flips, smooths or fits.
 json time_bundles(const Options& o, bool with_ort, const TempDir& tmp) {
   json rows = json::array();
   for (size_t i = 0; i < o.bundles.size(); ++i) {
     const std::string name = fs::path(o.bundles[i] + "/.").lexically_normal().parent_path().filename().string();
     const BundleManifest m = read_manifest(o.bundles[i]);  // names the user's folder when it is no bundle
-    const ModelFacts facts = copied_bundle(o.bundles[i], m, tmp.path() / ("bundle" + std::to_string(i)) / "as-configured");
-    // One view with the network's own maps, which ONNX Runtime gives and the maps are compared with:
-    // no flips, no smoothing, and "stretch" (on frames at the input size it makes fit's blob, but
-    // returns the maps as they are, not brought to the part's cells through the input).
-    ModelFacts one_view = facts;
-    one_view.bundle_dir = bundle_variant(facts.bundle_dir, "-one-view", [](BundleManifest& v) {
-      v.flip_average = FlipAverage::None;
-      v.resize = Resize::Stretch;
-      for (auto& t : v.types) t.smoothing = 0;
-    });
-    const bool configured_differs =
-        m.flip_average != FlipAverage::None || m.resize != Resize::Stretch ||
-        std::any_of(m.types.begin(), m.types.end(), [](const DefectType& t) { return t.smoothing > 0; });
-    for (int batch : o.batches) {
-      Entry e;
-      e.preset = name;
-      e.batch = batch;
-      e.facts = one_view;
-      time_plugin_and_ort(o, one_view, with_ort, {}, tmp.path() / ("bundle" + std::to_string(i)) / std::to_string(batch), e);
-      const auto plugin = per_image(e.plugin.call_ms, batch);
-      json r = {{"bundle", o.bundles[i]}, {"name", name}, {"input_size", facts.input_size},
-                {"precision", name_of(m.precision)}, {"flip_average", name_of(m.flip_average)}, {"batch", batch},
-                {"plugin_ms_median", median(plugin)}, {"plugin_ms_p95", p95(plugin)},
-                {"plugin_preprocess_ms_median", median(per_image(e.plugin.pre_ms, batch))},
-                {"plugin_network_ms_median", median(per_image(e.plugin.net_ms, batch))},
-                {"plugin_postprocess_ms_median", median(per_image(e.plugin.post_ms, batch))},
-                {"plugin_conv", e.plugin.conv}, {"plugin_peak_rss_mb", e.plugin.peak_rss_mb}};
-      if (with_ort) {
-        add_ort(r, e, 0);
-        for (const char* unknown : {"ort_gflops", "ort_fraction_of_peak"}) r.erase(unknown);  // no FLOP count here
-        if (m.precision != Precision::Float32) r.erase("ort_maps_match");  // ONNX Runtime runs the float32 graph
-        r["ort_version"] = e.ort_version;
-        if (!o.ort_model.empty()) r["ort_model"] = o.ort_model;
-      }
-      if (configured_differs) {
-        std::cerr << "plugin " << name << " batch " << batch << ", as configured: " << o.warmup << " + " << o.runs
-                  << " calls\n";
-        const PluginResult as_configured =
-            run_plugin_child({o.plugin, facts.bundle_dir, batch, o.runs, o.warmup, o.threads, "", "", o.spin});
-        const auto ms = per_image(as_configured.call_ms, batch);
-        r["as_configured_ms_median"] = median(ms);
-        r["as_configured_ms_p95"] = p95(ms);
-      }
-      rows.push_back(r);
-    }
+    const fs::path dir = tmp.path() / ("bundle" + std::to_string(i));
+    const ModelFacts facts = copied_bundle(o.bundles[i], m, dir / "as-configured"), one_view = one_view_of(facts);
+    std::vector<Arm> arms;
+    if (m.flip_average != FlipAverage::None || m.resize != Resize::Stretch ||
+        std::any_of(m.types.begin(), m.types.end(), [](const DefectType& t) { return t.smoothing > 0; }))
+      arms.push_back({"as_configured", facts.bundle_dir, "", false});
+    for (int batch : o.batches)
+      rows.push_back(bundle_row(o, with_ort, o.bundles[i], m,
+                                time_in_rounds(o, name, batch, one_view, with_ort, arms, dir / std::to_string(batch))));
   }
   return rows;
 }
@@ -764,6 +823,7 @@ int run(const Options& o) {
   const TempDir tmp;
   if (!o.bundles.empty()) return run_bundles(o, with_ort, tmp, report);
   const std::vector<Entry> entries = time_inference(o, with_ort, tmp);
+  set_threads(o.threads);  // the peak's kernels and training run in this process
   report["peak"] = peak_json(o);
   report["ort"] = {{"installed", with_ort}, {"dir", o.ort_dir}};
   if (!with_ort) report["ort"]["hint"] = kOrtInstallHint;
@@ -776,6 +836,65 @@ int run(const Options& o) {
   return 0;
 }
 
+// The children the bench spawns of itself (hidden: group ""), each measuring in its own process.
+CLI::App* declare_plugin_child(CLI::App& app, PluginRequest& r) {
+  CLI::App* cmd = app.add_subcommand("plugin-only", "time the plugin on a bundle; print JSON")->group("");
+  cmd->add_option("--plugin", r.plugin, "the plugin .so")->required();
+  cmd->add_option("--bundle", r.bundle, "the model bundle folder")->required();
+  cmd->add_option("--batch", r.batch, "images per call");
+  cmd->add_option("--runs", r.runs, "timed calls");
+  cmd->add_option("--warmup", r.warmup, "untimed calls before them");
+  cmd->add_option("--threads", r.threads, "the detector's threads");
+  cmd->add_option("--conv", r.conv, "the detector's \"conv\" (default: its own)");
+  cmd->add_option("--dump", r.dump_dir,
+                  "write the input blob (blob.f32) and the last call's maps (maps.f32) here, raw float32");
+  return cmd;
+}
+
+CLI::App* declare_libtorch_child(CLI::App& app, LibtorchRequest& r) {
+  CLI::App* cmd =
+      app.add_subcommand("libtorch-only", "time LibTorch on a preset's saved weights; print JSON")->group("");
+  cmd->add_option("--preset", r.preset, "the preset")->required();
+  cmd->add_option("--weights", r.weights_path, "the weights export-only saved")->required();
+  cmd->add_option("--type-count", r.types, "number of defect types");
+  cmd->add_option("--batch", r.batch, "images per forward");
+  cmd->add_option("--runs", r.runs, "timed forwards");
+  cmd->add_option("--warmup", r.warmup, "untimed forwards before them");
+  cmd->add_option("--threads", r.threads, "LibTorch's threads");
+  return cmd;
+}
+
+CLI::App* declare_export_child(CLI::App& app, ExportRequest& r) {
+  CLI::App* cmd = app.add_subcommand("export-only", "export a random-weight bundle; print its facts")->group("");
+  cmd->add_option("--preset", r.preset, "the preset")->required();
+  cmd->add_option("--dir", r.dir, "the bundle folder")->required();
+  cmd->add_option("--type-count", r.types, "number of defect types");
+  return cmd;
+}
+
+CLI::App* declare_reduce_child(CLI::App& app, ReduceRequest& r) {
+  CLI::App* cmd = app.add_subcommand("reduce-only", "the int8 or bf16 copy of a bundle")->group("");
+  cmd->add_option("--bundle", r.bundle, "the float32 bundle")->required();
+  cmd->add_option("--out", r.out, "the new bundle")->required();
+  cli::add_choice(cmd, "--precision", r.precision, "int8 or bf16", {Precision::BF16, Precision::Int8});
+  return cmd;
+}
+
+CLI::App* declare_layers(CLI::App& app, LayerProfileRequest& r, int threads) {
+  CLI::App* cmd =
+      app.add_subcommand("layers", "where a bundle's forward spends its time: OpenCV DNN's per-layer profile of the "
+                                   "plugin's engine, summed per layer type");
+  cmd->add_option("--bundle", r.bundle, "the bundle folder")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--batch", r.batch, "images per forward")->check(CLI::Range(1, 1024));
+  cmd->add_option("--runs", r.runs, "timed forwards")->check(CLI::Range(1, 100000));
+  cmd->add_option("--warmup", r.warmup, "untimed forwards before them")->check(CLI::Range(0, 100000));
+  r.threads = threads;
+  cmd->add_option("--threads", r.threads, "threads (default: every core)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--top", r.top, "slowest layers listed")->check(CLI::Range(0, 100000));
+  cli::add_choice(cmd, "--conv", r.conv, "the engine's convolutions");
+  return cmd;
+}
+
 }  // namespace
 }  // namespace mtfcdd::bench
 
@@ -785,47 +904,22 @@ int main(int argc, char** argv) {
   mtfcdd::cli::configure(app);
   Options options;
   declare_options(app, options);
-  // The children the bench spawns of itself (hidden: group ""), each measuring in its own process.
   PluginRequest plugin_child;
-  CLI::App* plugin_cmd = app.add_subcommand("plugin-only", "time the plugin on a bundle; print JSON")->group("");
-  plugin_cmd->add_option("--plugin", plugin_child.plugin, "the plugin .so")->required();
-  plugin_cmd->add_option("--bundle", plugin_child.bundle, "the model bundle folder")->required();
-  plugin_cmd->add_option("--batch", plugin_child.batch, "images per call");
-  plugin_cmd->add_option("--runs", plugin_child.runs, "timed calls");
-  plugin_cmd->add_option("--warmup", plugin_child.warmup, "untimed calls before them");
-  plugin_cmd->add_option("--threads", plugin_child.threads, "the detector's threads");
-  plugin_cmd->add_option("--conv", plugin_child.conv, "the detector's \"conv\" (default: its own)");
-  plugin_cmd->add_option("--dump", plugin_child.dump_dir,
-                         "write the input blob (blob.f32) and the last call's maps (maps.f32) here, raw float32");
+  LibtorchRequest libtorch_child;
   ExportRequest export_child;
-  CLI::App* export_cmd = app.add_subcommand("export-only", "export a random-weight bundle; print its facts")->group("");
-  export_cmd->add_option("--preset", export_child.preset, "the preset")->required();
-  export_cmd->add_option("--dir", export_child.dir, "the bundle folder")->required();
-  export_cmd->add_option("--type-count", export_child.types, "number of defect types");
-  std::string reduce_bundle, reduce_out;
-  mtfcdd::Precision reduce_precision = mtfcdd::Precision::Int8;
-  CLI::App* reduce_cmd = app.add_subcommand("reduce-only", "the int8 or bf16 copy of a bundle")->group("");
-  reduce_cmd->add_option("--bundle", reduce_bundle, "the float32 bundle")->required();
-  reduce_cmd->add_option("--out", reduce_out, "the new bundle")->required();
-  mtfcdd::cli::add_choice(reduce_cmd, "--precision", reduce_precision, "int8 or bf16",
-                          {mtfcdd::Precision::BF16, mtfcdd::Precision::Int8});
+  ReduceRequest reduce_child;
   LayerProfileRequest layers;
-  CLI::App* layers_cmd =
-      app.add_subcommand("layers", "where a bundle's forward spends its time: OpenCV DNN's per-layer profile of the "
-                                   "plugin's engine, summed per layer type");
-  layers_cmd->add_option("--bundle", layers.bundle, "the bundle folder")->required()->check(CLI::ExistingDirectory);
-  layers_cmd->add_option("--batch", layers.batch, "images per forward")->check(CLI::Range(1, 1024));
-  layers_cmd->add_option("--runs", layers.runs, "timed forwards")->check(CLI::Range(1, 100000));
-  layers_cmd->add_option("--warmup", layers.warmup, "untimed forwards before them")->check(CLI::Range(0, 100000));
-  layers.threads = options.threads;
-  layers_cmd->add_option("--threads", layers.threads, "threads (default: every core)")->check(CLI::Range(1, 1024));
-  layers_cmd->add_option("--top", layers.top, "slowest layers listed")->check(CLI::Range(0, 100000));
-  mtfcdd::cli::add_choice(layers_cmd, "--conv", layers.conv, "the engine's convolutions");
+  CLI::App* plugin_cmd = declare_plugin_child(app, plugin_child);
+  CLI::App* libtorch_cmd = declare_libtorch_child(app, libtorch_child);
+  CLI::App* export_cmd = declare_export_child(app, export_child);
+  CLI::App* reduce_cmd = declare_reduce_child(app, reduce_child);
+  CLI::App* layers_cmd = declare_layers(app, layers, options.threads);
   if (const auto exit_code = mtfcdd::cli::parse(app, argc, argv)) return *exit_code;
   try {
-    if (reduce_cmd->parsed()) return reduce_child_main(reduce_bundle, reduce_out, reduce_precision);
     if (plugin_cmd->parsed()) return plugin_child_main(plugin_child);
+    if (libtorch_cmd->parsed()) return libtorch_child_main(libtorch_child);
     if (export_cmd->parsed()) return export_child_main(export_child);
+    if (reduce_cmd->parsed()) return reduce_child_main(reduce_child);
     if (layers_cmd->parsed()) return layer_profile_main(layers);
     return run(options);
   } catch (const std::exception& e) {

@@ -31,12 +31,10 @@ void check(const VpApi* api, VpDetector* d, VpStatus s, const std::string& what)
     throw std::runtime_error("plugin " + what + " failed (status " + std::to_string(s) + "): " + api->last_error(d));
 }
 
-// The blob the plugin makes of `frames` and the model-resolution maps of `res`, for ONNX Runtime.
-void dump(const std::string& dir, const std::string& bundle, std::vector<std::vector<uint8_t>>& pixels, int w, int h,
+// The blob the plugin makes of `pixels` and the model-resolution maps of `res`, for ONNX Runtime.
+void dump(const std::string& dir, const std::string& bundle, std::vector<std::vector<uint8_t>>& pixels,
           const VpResult& res) {
-  std::vector<cv::Mat> frames;
-  for (auto& p : pixels) frames.emplace_back(h, w, CV_8UC3, p.data());
-  const cv::Mat blob = make_blob(frames, read_manifest(bundle));
+  const cv::Mat blob = blob_of(pixels, read_manifest(bundle));
   write_floats(dir + "/blob.f32", blob.ptr<float>(), blob.total());
   std::vector<float> maps;
   for (uint32_t f = 0; f < res.frame_count; ++f) {
@@ -88,7 +86,7 @@ json measure(const PluginRequest& r) {
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     check(api, det.get(), s, "process");
     const std::unique_ptr<VpResult, void (*)(VpResult*)> result(res, api->release_result);
-    if (!r.dump_dir.empty() && i + 1 == r.warmup + r.runs) dump(r.dump_dir, r.bundle, pixels, w, h, *res);
+    if (!r.dump_dir.empty() && i + 1 == r.warmup + r.runs) dump(r.dump_dir, r.bundle, pixels, *res);
     if (i < r.warmup) continue;
     double p = 0, n = 0, q = 0;
     for (uint32_t f = 0; f < res->frame_count; ++f) {
@@ -106,8 +104,6 @@ json measure(const PluginRequest& r) {
           {"pre_ms", pre},
           {"net_ms", net},
           {"post_ms", post},
-          {"input_width", w},
-          {"input_height", h},
           {"backend", info.at("backend")},
           {"conv", info.value("conv", "opencv")},  // a plugin older than the key has OpenCV's only
           {"threads", info.at("threads")},
@@ -126,6 +122,12 @@ std::vector<std::vector<uint8_t>> random_frames(int w, int h, int count) {
   return pixels;
 }
 
+cv::Mat blob_of(std::vector<std::vector<uint8_t>>& pixels, const BundleManifest& m) {
+  std::vector<cv::Mat> frames;
+  for (auto& p : pixels) frames.emplace_back(m.input_height, m.input_width, CV_8UC3, p.data());
+  return make_blob(frames, m);
+}
+
 const char* const kPluginIncludes =
     "one process() call through the C ABI: preprocessing (frames already at the input size: channel "
     "reorder, normalisation), the OpenCV DNN forward (convolutions as the plugin's \"conv\" says), "
@@ -138,17 +140,13 @@ PluginResult run_plugin_child(const PluginRequest& r) {
                                    std::to_string(r.warmup), "--threads", std::to_string(r.threads)};
   if (!r.conv.empty()) args.insert(args.end(), {"--conv", r.conv});
   if (!r.dump_dir.empty()) args.insert(args.end(), {"--dump", r.dump_dir});
-  std::vector<std::string> env;
-  if (!r.spin) env.push_back("OMP_WAIT_POLICY=passive");  // oneDNN's threads are GNU OpenMP's
-  const ChildRun run = run_self(args, env);
+  const ChildRun run = run_self(args, wait_policy_env(r.spin));
   const json j = stdout_json(run, "plugin");
   PluginResult out;
   out.call_ms = j.at("call_ms").get<std::vector<double>>();
   out.pre_ms = j.at("pre_ms").get<std::vector<double>>();
   out.net_ms = j.at("net_ms").get<std::vector<double>>();
   out.post_ms = j.at("post_ms").get<std::vector<double>>();
-  out.input_width = j.at("input_width");
-  out.input_height = j.at("input_height");
   out.threads = j.at("threads");
   out.backend = j.at("backend");
   out.conv = j.at("conv");

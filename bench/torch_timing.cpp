@@ -6,9 +6,12 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
 
+#include "child_process.hpp"
 #include "train_step.hpp"
 #include "export.hpp"
 #include "fcdd_math.hpp"
@@ -81,22 +84,32 @@ ModelFacts export_model(const std::string& preset, int64_t types, const std::str
   return f;
 }
 
-std::vector<double> time_libtorch(const std::string& preset, int64_t types, const std::string& weights_path, int batch,
-                                  int runs, int warmup) {
-  FcddModel model = make_model(preset, types);
-  torch::load(model, weights_path);
+std::vector<double> run_libtorch_child(const LibtorchRequest& r) {
+  const ChildRun run = run_self({"libtorch-only", "--preset", r.preset, "--weights", r.weights_path, "--type-count",
+                                 std::to_string(r.types), "--batch", std::to_string(r.batch), "--runs",
+                                 std::to_string(r.runs), "--warmup", std::to_string(r.warmup), "--threads",
+                                 std::to_string(r.threads)},
+                                wait_policy_env(r.spin));
+  return stdout_json(run, "LibTorch").at("call_ms").get<std::vector<double>>();
+}
+
+int libtorch_child_main(const LibtorchRequest& r) {
+  set_threads(r.threads);
+  FcddModel model = make_model(r.preset, r.types);
+  torch::load(model, r.weights_path);
   model->eval();
   torch::InferenceMode guard;
-  const torch::Tensor x = input_batch(*model, batch);
+  const torch::Tensor x = input_batch(*model, r.batch);
   std::vector<double> ms;
-  for (int i = 0; i < warmup + runs; ++i) {
+  for (int i = 0; i < r.warmup + r.runs; ++i) {
     const auto t0 = Clock::now();
     const auto maps = model->maps(x);
     probabilities(anomaly_scores(maps));
     const double t = ms_since(t0);
-    if (i >= warmup) ms.push_back(t);
+    if (i >= r.warmup) ms.push_back(t);
   }
-  return ms;
+  std::cout << nlohmann::json{{"call_ms", ms}}.dump() << std::endl;
+  return 0;
 }
 
 GemmPeak gemm_peak(int n, int repeats) {

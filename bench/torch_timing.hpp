@@ -1,5 +1,5 @@
-// The LibTorch side of the benchmark: bundle export, eval timing of the same weights, the
-// machine's GEMM peak and training throughput. The only bench file that includes torch; this
+// The LibTorch side of the benchmark: bundle export, eval timing of the same weights (in a child
+// process), the machine's GEMM peak and training throughput. The only bench file that includes torch; this
 // header stays torch-free.
 #pragma once
 
@@ -21,10 +21,22 @@ struct ModelFacts {
 // weights to dir/weights.pt (so LibTorch can time exactly what the plugin runs).
 ModelFacts export_model(const std::string& preset, int64_t types, const std::string& dir);
 
-// Wall time (ms) of each of `runs` calls after `warmup`: eval-mode forward plus the FCDD maps,
-// scores and probabilities, under InferenceMode, on a [batch, 3, S, S] input.
-std::vector<double> time_libtorch(const std::string& preset, int64_t types, const std::string& weights_path, int batch,
-                                  int runs, int warmup);
+// LibTorch's timing of `preset` on the weights export_model saved. It runs in a child process (the
+// hidden libtorch-only subcommand), as the plugin's does, so that it gets the same environment
+// (spin) and takes its turn in the same rounds.
+struct LibtorchRequest {
+  std::string preset, weights_path;
+  int types = 8, batch = 1, runs = 50, warmup = 5, threads = 1;
+  bool spin = true;  // false: OpenMP's waiting threads sleep at once, as PluginRequest::spin
+};
+
+// Parent: wall time (ms) of each of `runs` calls after `warmup`, measured in a child: eval-mode
+// forward plus the FCDD maps, scores and probabilities, under InferenceMode, on a
+// [batch, 3, S, S] input.
+std::vector<double> run_libtorch_child(const LibtorchRequest& r);
+
+// Child (the hidden libtorch-only subcommand): measures, prints JSON to stdout.
+int libtorch_child_main(const LibtorchRequest& r);
 
 extern const char* const kLibtorchIncludes;
 
