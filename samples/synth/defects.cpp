@@ -97,7 +97,8 @@ Stroke paint_deformation(const Scene& s, cv::Point2f c, float r, Rng& rng) {
     const cv::Point2f slope = f.direction(cv::Point2f(p.x / (a * a), p.y / (b * b)) * (-4 * (1 - q2) * height));
     shade(y, x) = std::max(0.2f, 1 - strength * dot(slope, s.light));
     st.alpha(y, x) = 1;
-    st.footprint(y, x) = q2 < 0.72f ? 255 : 0;
+    // The dent's outline: where its slope still shades the surface by 15%; its flat middle belongs to it too.
+    st.footprint(y, x) = q2 < 0.5f || strength * std::hypot(slope.x, slope.y) >= 0.15f ? 255 : 0;
   });
   cv::Mat3f warped;
   cv::remap(s.image, warped, mx, my, cv::INTER_LINEAR, cv::BORDER_REFLECT);
@@ -264,6 +265,7 @@ Stroke paint_contamination(const Scene& s, cv::Point2f c, float r, Rng& rng) {
   const cv::Vec3f tint = colour * (1 / std::max({colour[0], colour[1], colour[2]}));
   const float opacity = rng.uniformf(0.55, 0.85), thr = 0.5f;
   for_each_pixel(box_around(c, 1.6f * r, s.image.size()), [&](int x, int y) {
+    if (std::hypot(x - c.x, y - c.y) > 1.6f * r) return;  // its reach; the field there is faint
     float field = 0.25f * wobble(y, x);
     for (const Blob& b : blobs) {
       const cv::Point2f d(x - b.centre.x, y - b.centre.y);
@@ -273,7 +275,7 @@ Stroke paint_contamination(const Scene& s, cv::Point2f c, float r, Rng& rng) {
     const float a = std::min(1.f, opacity * (smoothstep(thr - 0.25f, thr + 0.15f, field) + ring));
     if (a <= 0) return;
     const cv::Vec3f orig = s.image(y, x);
-    set(st, x, y, mix(orig.mul(tint), colour, 0.5f), a, field > thr);
+    set(st, x, y, mix(orig.mul(tint), colour, 0.5f), a, a >= 0.3f);  // the drying ring's outer half included
   });
   return st;
 }
@@ -281,38 +283,42 @@ Stroke paint_contamination(const Scene& s, cv::Point2f c, float r, Rng& rng) {
 struct Placement {
   cv::Point2f centre;
   float radius;
+  float extent;  // how far its paint can reach: reach * radius + kReachMargin * scale
 };
 
-// A centre far enough inside the object (by the distance map `inside`) and away from earlier defects; the
-// radius shrinks when the object has no room, and the object's deepest point is the last resort.
+// A centre far enough inside the object (by the distance map `inside`) whose paint cannot touch that of an
+// earlier defect; the radius shrinks when the object has no room, and the object's deepest point is the last
+// resort (the caller then keeps each mask to what stays visible).
 Placement place(const DefectType& t, float radius, const cv::Mat1f& inside, const std::vector<Placement>& taken,
-                Rng& rng) {
+                float scale, Rng& rng) {
   for (int shrink = 0; shrink < 8; ++shrink, radius *= 0.85f) {
+    const float extent = t.reach * radius + kReachMargin * scale;
     for (int attempt = 0; attempt < 64; ++attempt) {
       const cv::Point2f p(rng.uniformf(0, inside.cols - 1), rng.uniformf(0, inside.rows - 1));
       if (inside(cvRound(p.y), cvRound(p.x)) < t.inset * radius + 1) continue;
       bool apart = true;
       for (const Placement& o : taken)
-        apart = apart && std::hypot(p.x - o.centre.x, p.y - o.centre.y) >= radius + o.radius;
-      if (apart) return {p, radius};
+        apart = apart && std::hypot(p.x - o.centre.x, p.y - o.centre.y) >= extent + o.extent;
+      if (apart) return {p, radius, extent};
     }
   }
   cv::Point deepest;
   cv::minMaxLoc(inside, nullptr, nullptr, nullptr, &deepest);
-  return {deepest, radius};
+  return {deepest, radius, t.reach * radius + kReachMargin * scale};
 }
 
 }  // namespace
 
 const std::vector<DefectType>& defect_types() {
-  static const std::vector<DefectType> all{{"pit", "Pit", 4, 8, 1.0f, paint_pit},
-                                           {"deformation", "Deformation", 8, 16, 0.9f, paint_deformation},
-                                           {"abrasion", "Abrasion", 9, 18, 0.8f, paint_abrasion},
-                                           {"scratch", "Scratch", 16, 40, 0.25f, paint_scratch},
-                                           {"damage", "Damage", 6, 13, 0.8f, paint_damage},
-                                           {"missing_parts", "Missing parts", 8, 14, 0.4f, paint_missing_parts},
-                                           {"foreign_object", "Foreign object", 4, 9, 1.0f, paint_foreign_object},
-                                           {"contamination", "Contamination", 9, 18, 0.8f, paint_contamination}};
+  static const std::vector<DefectType> all{
+      {"pit", "Pit", 4, 8, 1.0f, 1.0f, false, paint_pit},
+      {"deformation", "Deformation", 8, 16, 0.9f, 1.0f, false, paint_deformation},
+      {"abrasion", "Abrasion", 9, 18, 0.8f, 1.3f, false, paint_abrasion},
+      {"scratch", "Scratch", 16, 40, 0.25f, 1.1f, false, paint_scratch},
+      {"damage", "Damage", 6, 13, 0.8f, 2.8f, false, paint_damage},
+      {"missing_parts", "Missing parts", 8, 14, 0.4f, 1.4f, true, paint_missing_parts},
+      {"foreign_object", "Foreign object", 4, 9, 1.0f, 2.1f, false, paint_foreign_object},
+      {"contamination", "Contamination", 9, 18, 0.8f, 1.6f, false, paint_contamination}};
   return all;
 }
 
@@ -333,14 +339,18 @@ std::vector<cv::Mat1b> add_defects(Scene& s, const std::vector<int>& types, Rng&
   std::vector<cv::Mat1b> masks;
   for (int k : types) {
     const DefectType& t = defect_types()[static_cast<size_t>(k)];
-    const Placement at = place(t, rng.uniformf(t.min_radius, t.max_radius) * s.scale, inside, taken, rng);
+    const Placement at = place(t, rng.uniformf(t.min_radius, t.max_radius) * s.scale, inside, taken, s.scale, rng);
     taken.push_back(at);
     const Stroke st = t.paint(s, at.centre, at.radius, rng);
+    const cv::Mat1f alpha = st.alpha.mul(s.object);
     for_each_pixel(cv::Rect(0, 0, s.image.cols, s.image.rows), [&](int x, int y) {
-      const float a = st.alpha(y, x) * s.object(y, x);
-      if (a > 0) s.image(y, x) = mix(s.image(y, x), st.paint(y, x), a);
+      if (alpha(y, x) > 0) s.image(y, x) = mix(s.image(y, x), st.paint(y, x), alpha(y, x));
     });
     masks.push_back(st.footprint & (s.object > 0.5f));
+    // Only where placement fell back: an earlier defect's pixels under this one now show this one.
+    const cv::Mat1b covered = (alpha > 0.5f) | masks.back();
+    for (size_t i = 0; i + 1 < masks.size(); ++i) masks[i].setTo(0, covered);
+    if (t.removes_material) s.object = s.object.mul(1 - st.alpha);  // no later defect is drawn in the hole
   }
   return masks;
 }

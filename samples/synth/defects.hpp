@@ -18,11 +18,15 @@ struct Stroke {
   cv::Mat1b footprint;  // 255 on the defect's pixels
 };
 
+constexpr float kReachMargin = 4;  // px at 128 px: line widths, anti-aliasing, shadows
+
 struct DefectType {
   const char* name;
   const char* display;
   float min_radius, max_radius;  // the defect's extent around its centre, for a 128 px image
   float inset;  // the centre lies at least inset * radius inside the object (small: may cross the edge)
+  float reach;  // the painter changes no pixel farther than reach * radius + kReachMargin * scale from the centre
+  bool removes_material;  // the defect takes the object away where it paints (a missing part)
   Stroke (*paint)(const Scene&, cv::Point2f centre, float radius, Rng&);
 };
 
@@ -31,8 +35,8 @@ const std::vector<DefectType>& defect_types();
 // Index in defect_types(), or -1.
 int defect_index(const std::string& name);
 
-// Paints the defects of the given types (indices in defect_types()) at random places on the object, apart
-// from each other. Returns one binary mask (0/255) per type: its footprint on the object.
+// Paints the defects of the given types (indices in defect_types()) at random places on the object, so that
+// no defect paints over another. Returns one binary mask (0/255) per type: its footprint on the object.
 std::vector<cv::Mat1b> add_defects(Scene& scene, const std::vector<int>& types, Rng& rng);
 
 }  // namespace mtfcdd::synth

@@ -28,7 +28,8 @@ void declare_options(CLI::App& app, SynthOptions& o) {
   cli::configure(app);
   app.description(
       "Writes a synthetic multi-type defect dataset: DIR/dataset.json, DIR/manifest.csv, DIR/img/<split>/*.png\n"
-      "and DIR/img/<split>/masks/*.png. The same seed and options give byte-identical files.");
+      "and DIR/img/<split>/masks/*.png. The same seed and options give byte-identical files\n"
+      "with any --threads (on one build: another compiler or libm may round differently).");
   app.add_option("--out", o.out, "dataset folder (created; files there are overwritten)")->required()->type_name("DIR");
   app.add_option("--seed", o.seed, "random seed")->check(CLI::NonNegativeNumber);
   app.add_option("--size", o.size, "image side in pixels")->check(CLI::Range(kMinSize, kMaxSize));
