@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "collective.hpp"
@@ -626,6 +627,49 @@ TEST(Distributed, AKilledRankEndsTheOtherNamingIt) { kill_one_rank(1, "rank 1 st
 
 TEST(Distributed, AKilledRankZeroEndsTheOtherNamingItsStore) {
   kill_one_rank(0, "rank 0 stopped (died or hung): the store it hosts at");
+}
+
+namespace {
+
+// The processes whose parent is `pid` (from /proc/*/stat: the field after the parenthesised name).
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::ifstream f(e.path() / "stat");
+    std::string stat;
+    if (!std::getline(f, stat) || stat.rfind(')') == std::string::npos) continue;
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    char state = 0;
+    pid_t parent = 0;
+    if (rest >> state >> parent && parent == pid) out.push_back(std::stoi(e.path().filename().string()));
+  }
+  return out;
+}
+
+// Gone, or a zombie no one has reaped yet.
+bool ended(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  return !std::getline(f, stat) || stat.substr(stat.rfind(')') + 2, 1) == "Z";
+}
+
+}  // namespace
+
+// A launcher killed outright (kill -9, the OOM killer) leaves no rank training on: each gets SIGINT and
+// stops as on Ctrl-C, its checkpoint written.
+TEST(Distributed, RanksStopWhenTheirLauncherIsKilled) {
+  test::TempDir dir;
+  write_toy_dataset(dir.file("toy"), 2, 64, {40, 12, 0}, 5);
+  Proc launcher = spawn(toy_args(dir.file("toy"), dir.file("run")) +
+                            std::vector<std::string>{"--batch", "8", "--epochs", "10000", "--nproc", "2"},
+                        {}, dir.file("launcher"));
+  ASSERT_TRUE(first_checkpoint(dir)) << launcher.text();
+  const std::vector<pid_t> ranks = children_of(launcher.pid());
+  ASSERT_EQ(ranks.size(), 2u) << launcher.text();
+  ::kill(launcher.pid(), SIGKILL);
+  EXPECT_EQ(wait_for(launcher, 10), 128 + SIGKILL);
+  for (pid_t r : ranks) EXPECT_TRUE(test::wait_until([&] { return ended(r); }, 60)) << "rank pid " << r;
+  EXPECT_NE(launcher.text().find("interrupted: checkpoint written to"), std::string::npos) << launcher.text();
 }
 
 TEST(Distributed, RanksWithDifferentDataAreRefusedNamingBothHashes) {

@@ -1,5 +1,6 @@
 #include "launcher.hpp"
 
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,7 +20,10 @@ namespace {
 std::atomic<int> g_signals{0};
 extern "C" void on_launcher_signal(int) { ++g_signals; }
 
-[[noreturn]] void exec_rank(const std::vector<std::string>& argv, int rank, int nproc, int port) {
+// In the forked child: a rank outlives no launcher, even one killed with SIGKILL (the rank then gets SIGINT
+// and stops as on Ctrl-C), so no orphaned rank keeps training or holding a GPU.
+[[noreturn]] void exec_rank(const std::vector<std::string>& argv, int rank, int nproc, int port, pid_t launcher) {
+  if (::prctl(PR_SET_PDEATHSIG, SIGINT) != 0 || ::getppid() != launcher) std::_Exit(128 + SIGINT);
   for (const auto& [k, v] : local_rank_env(rank, nproc, port)) ::setenv(k.c_str(), v.c_str(), 1);
   ::setenv("LOCAL_WORLD_SIZE", std::to_string(nproc).c_str(), 1);
   std::vector<char*> args;
@@ -43,10 +47,11 @@ int launch_local(const std::vector<std::string>& argv, int nproc, int port, doub
   if (nproc < 1) throw std::invalid_argument("--nproc must be positive");
   std::fflush(nullptr);
   std::vector<pid_t> pids(nproc, -1);
+  const pid_t launcher = ::getpid();
   for (int r = 0; r < nproc; ++r) {
     pids[r] = ::fork();
     if (pids[r] < 0) throw std::runtime_error("fork() failed for rank " + std::to_string(r));
-    if (pids[r] == 0) exec_rank(argv, r, nproc, port);
+    if (pids[r] == 0) exec_rank(argv, r, nproc, port, launcher);
   }
   auto* old_int = std::signal(SIGINT, on_launcher_signal);
   auto* old_term = std::signal(SIGTERM, on_launcher_signal);
