@@ -48,43 +48,46 @@ void dump(const std::string& dir, const std::string& bundle, std::vector<std::ve
   write_floats(dir + "/maps.f32", maps.data(), maps.size());
 }
 
-json measure(const PluginRequest& r) {
-  const double baseline_rss = resident_mib();
-  // Never dlclose'd: the child exits right after, and unloading a library that started
-  // OpenCV's worker threads is a crash risk for no gain.
-  void* lib = dlopen(r.plugin.c_str(), RTLD_NOW | RTLD_LOCAL);
+// Never dlclose'd: the child exits right after, and unloading a library that started OpenCV's
+// worker threads is a crash risk for no gain.
+const VpApi* load_api(const std::string& plugin) {
+  void* lib = dlopen(plugin.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib) throw std::runtime_error(std::string("dlopen: ") + dlerror());
   const auto get_api = reinterpret_cast<VpGetApiFn>(dlsym(lib, "vp_get_api"));
-  if (!get_api) throw std::runtime_error(r.plugin + " has no vp_get_api");
+  if (!get_api) throw std::runtime_error(plugin + " has no vp_get_api");
   const VpApi* api = get_api(VP_ABI_VERSION);
-  if (!api) throw std::runtime_error(r.plugin + " does not serve ABI version " + std::to_string(VP_ABI_VERSION));
+  if (!api) throw std::runtime_error(plugin + " does not serve ABI version " + std::to_string(VP_ABI_VERSION));
+  return api;
+}
 
+using Detector = std::unique_ptr<VpDetector, void (*)(VpDetector*)>;
+
+// A detector on the bundle whose thresholds no type reaches; `info` gets what it describes.
+Detector open_detector(const VpApi* api, const PluginRequest& r, json& info) {
   json config = {{"model", r.bundle}, {"threads", r.threads}, {"heatmaps", {{"model", true}, {"full", false}}}};
   if (!r.conv.empty()) config["conv"] = r.conv;
   VpDetector* raw = nullptr;
   check(api, nullptr, api->create(config.dump().c_str(), nullptr, &raw), "create");
-  const std::unique_ptr<VpDetector, void (*)(VpDetector*)> det(raw, api->destroy);
-
+  Detector det(raw, api->destroy);
   const char* described = nullptr;
   check(api, det.get(), api->describe(det.get(), &described), "describe");
-  const json info = json::parse(described);
+  info = json::parse(described);
   json thresholds = json::object();
   for (const auto& t : info.at("types")) thresholds[t.at("name").get<std::string>()] = {{"image", kNeverFires}};
   check(api, det.get(), api->reconfigure(det.get(), json{{"thresholds", thresholds}}.dump().c_str()), "reconfigure");
+  return det;
+}
 
-  // Frames at the model's input size (the resize is then a no-op), random pixels, one per image.
-  const int w = info.at("input").at("width"), h = info.at("input").at("height");
-  std::vector<std::vector<uint8_t>> pixels = random_frames(w, h, r.batch);
-  std::vector<VpImage> images;
-  for (auto& p : pixels) images.push_back({sizeof(VpImage), w, h, 3 * w, VP_PIXEL_BGR8, p.data(), nullptr});
-
+// Each timed call's wall time and the plugin's own split of it, summed over the batch's frames.
+json time_calls(const VpApi* api, VpDetector* det, const PluginRequest& r, std::vector<std::vector<uint8_t>>& pixels,
+                std::vector<VpImage>& images) {
   json call = json::array(), pre = json::array(), net = json::array(), post = json::array();
   for (int i = 0; i < r.warmup + r.runs; ++i) {
     VpResult* res = nullptr;
     const auto t0 = Clock::now();
-    const VpStatus s = api->process(det.get(), images.data(), static_cast<uint32_t>(r.batch), &res);
+    const VpStatus s = api->process(det, images.data(), static_cast<uint32_t>(r.batch), &res);
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    check(api, det.get(), s, "process");
+    check(api, det, s, "process");
     const std::unique_ptr<VpResult, void (*)(VpResult*)> result(res, api->release_result);
     if (!r.dump_dir.empty() && i + 1 == r.warmup + r.runs) dump(r.dump_dir, r.bundle, pixels, *res);
     if (i < r.warmup) continue;
@@ -100,14 +103,25 @@ json measure(const PluginRequest& r) {
     net.push_back(n);
     post.push_back(q);
   }
-  return {{"call_ms", call},
-          {"pre_ms", pre},
-          {"net_ms", net},
-          {"post_ms", post},
-          {"backend", info.at("backend")},
-          {"conv", info.value("conv", "opencv")},  // a plugin older than the key has OpenCV's only
-          {"threads", info.at("threads")},
-          {"baseline_rss_mb", baseline_rss}};
+  return {{"call_ms", call}, {"pre_ms", pre}, {"net_ms", net}, {"post_ms", post}};
+}
+
+json measure(const PluginRequest& r) {
+  const double baseline_rss = resident_mib();
+  const VpApi* api = load_api(r.plugin);
+  json info;
+  const Detector det = open_detector(api, r, info);
+  // Frames at the model's input size (the resize is then a no-op), random pixels, one per image.
+  const int w = info.at("input").at("width"), h = info.at("input").at("height");
+  std::vector<std::vector<uint8_t>> pixels = random_frames(w, h, r.batch);
+  std::vector<VpImage> images;
+  for (auto& p : pixels) images.push_back({sizeof(VpImage), w, h, 3 * w, VP_PIXEL_BGR8, p.data(), nullptr});
+  json out = time_calls(api, det.get(), r, pixels, images);
+  out["backend"] = info.at("backend");
+  out["conv"] = info.value("conv", "opencv");  // a plugin older than the key has OpenCV's only
+  out["threads"] = info.at("threads");
+  out["baseline_rss_mb"] = baseline_rss;
+  return out;
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ TEST(UtilFiles, WritesAndReadsBackOrNamesThePath) {
   EXPECT_EQ(read_file(path), bytes);
   const std::string nowhere = dir.file("no/such/folder/a.bin");
   EXPECT_EQ(test::message_of([&] { write_file(nowhere, bytes); }), "cannot write " + nowhere);
-  EXPECT_EQ(test::message_of([&] { read_file(nowhere); }), "cannot read " + nowhere);
+  EXPECT_EQ(test::message_of([&] { read_file(nowhere); }), "cannot read " + nowhere + ": No such file or directory");
 }
 
 TEST(UtilFiles, RemovedFoldersGoAlsoWhenAnExceptionLeaves) {

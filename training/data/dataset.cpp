@@ -79,64 +79,77 @@ struct CsvRecord {
 
 // Accepts CRLF, LF or lone-CR line ends, a missing final line end, a UTF-8 BOM, and quoted fields
 // with commas, doubled quotes and line breaks. Blank lines are skipped.
-std::vector<CsvRecord> parse_csv(const std::string& s, const std::string& file) {
-  std::vector<CsvRecord> records;
-  size_t i = 0;
-  const size_t n = s.size();
-  if (s.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;
-  int line = 1;
-  auto at_eol = [&](size_t k) { return k < n && (s[k] == '\n' || s[k] == '\r'); };
-  auto eat_eol = [&]() {  // s[i] is '\r' or '\n'
-    if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n') ++i;
-    ++i;
-    ++line;
-  };
-  while (i < n) {
-    CsvRecord rec;
-    rec.line = line;
-    bool any_quoted = false;
-    for (;;) {  // one field per iteration
-      std::string field;
-      if (i < n && s[i] == '"') {
-        any_quoted = true;
-        const int open_line = line;
-        ++i;
-        for (;;) {
-          if (i >= n)
-            throw std::runtime_error(file + ":" + std::to_string(open_line) +
-                                     ": unterminated quoted field (a '\"' is never closed)");
-          const char c = s[i];
-          if (c == '"') {
-            if (i + 1 < n && s[i + 1] == '"') {
-              field += '"';
-              i += 2;
-              continue;
-            }
-            ++i;
-            break;
-          }
-          if (c == '\n' || (c == '\r' && !(i + 1 < n && s[i + 1] == '\n'))) ++line;
-          field += c;
-          ++i;
-        }
-        if (i < n && s[i] != ',' && !at_eol(i))
-          throw std::runtime_error(file + ":" + std::to_string(line) + ": text after the closing quote of a field");
-      } else {
-        while (i < n && s[i] != ',' && !at_eol(i)) field += s[i++];
-      }
-      rec.fields.push_back(std::move(field));
-      if (i < n && s[i] == ',') {
-        ++i;
-        continue;
-      }
-      if (i < n) eat_eol();
-      break;
-    }
-    const bool blank = rec.fields.size() == 1 && rec.fields[0].empty() && !any_quoted;
-    if (!blank) records.push_back(std::move(rec));
+class CsvReader {
+ public:
+  CsvReader(const std::string& s, const std::string& file) : s_(s), file_(file) {
+    if (s_.compare(0, 3, "\xEF\xBB\xBF") == 0) i_ = 3;
   }
-  return records;
-}
+
+  std::vector<CsvRecord> records() {
+    std::vector<CsvRecord> out;
+    while (i_ < s_.size()) {
+      CsvRecord rec{line_, {}};
+      bool any_quoted = false;
+      do {
+        const bool quoted = i_ < s_.size() && s_[i_] == '"';
+        any_quoted = any_quoted || quoted;
+        rec.fields.push_back(quoted ? quoted_field() : plain_field());
+      } while (comma());
+      if (i_ < s_.size()) eat_eol();
+      const bool blank = rec.fields.size() == 1 && rec.fields[0].empty() && !any_quoted;
+      if (!blank) out.push_back(std::move(rec));
+    }
+    return out;
+  }
+
+ private:
+  bool at_eol() const { return i_ < s_.size() && (s_[i_] == '\n' || s_[i_] == '\r'); }
+  bool crlf_at(size_t k) const { return s_[k] == '\r' && k + 1 < s_.size() && s_[k + 1] == '\n'; }
+
+  void eat_eol() {  // s_[i_] is '\r' or '\n'
+    i_ += crlf_at(i_) ? 2 : 1;
+    ++line_;
+  }
+
+  bool comma() {
+    if (i_ >= s_.size() || s_[i_] != ',') return false;
+    ++i_;
+    return true;
+  }
+
+  std::string plain_field() {
+    std::string field;
+    while (i_ < s_.size() && s_[i_] != ',' && !at_eol()) field += s_[i_++];
+    return field;
+  }
+
+  // From the opening quote to just past the closing one; "" inside is one quote.
+  std::string quoted_field() {
+    const int open_line = line_;
+    std::string field;
+    for (++i_;; ++i_) {
+      if (i_ >= s_.size())
+        throw std::runtime_error(where(open_line) + ": unterminated quoted field (a '\"' is never closed)");
+      if (s_[i_] == '"' && !(i_ + 1 < s_.size() && s_[i_ + 1] == '"')) break;
+      if (s_[i_] == '"') ++i_;  // a doubled quote: keep one
+      else if (s_[i_] == '\n' || (s_[i_] == '\r' && !crlf_at(i_))) ++line_;
+      field += s_[i_];
+    }
+    ++i_;
+    if (i_ < s_.size() && s_[i_] != ',' && !at_eol())
+      throw std::runtime_error(where(line_) + ": text after the closing quote of a field");
+    return field;
+  }
+
+  std::string where(int line) const { return file_ + ":" + std::to_string(line); }
+
+  const std::string& s_;
+  const std::string& file_;
+  size_t i_ = 0;
+  int line_ = 1;
+};
+
+std::vector<CsvRecord> parse_csv(const std::string& s, const std::string& file) { return CsvReader(s, file).records(); }
 
 // ---------------------------------------------------------------- collecting records
 

@@ -197,19 +197,44 @@ struct TrainOptions {
   DistFlags dist;
 };
 
-void add_train_options(CLI::App* c, TrainOptions& o) {
+// What to train on, for how long, where it goes, and on what.
+void add_run_options(CLI::App* c, TrainOptions& o) {
   TrainConfig& t = o.t;
   c->add_option("--data", t.data, "dataset: manifest folder, dataset.json, or Real-IAD JSON file/folder")->required();
   c->add_option("--out", t.out, "run folder: checkpoint.pt, best.pt, history.jsonl, bundle/")->required();
   c->add_option("--weights", t.weights, "backbone .safetensors (frozen); none = train the backbone from scratch");
   c->add_flag("--head-only", t.head_only, "keep the backbone frozen even without --weights (random: for timing)");
   c->add_option("--epochs", t.epochs, "balanced epochs")->check(CLI::Range(1, 100000));
+  c->add_option("--max-minutes", t.max_minutes, "time budget; 0 = none (all ranks stop at the same step)")->check(CLI::NonNegativeNumber);
+  c->add_option("--max-steps", t.max_steps, "stop after this many iterations in all; 0 = no limit")->check(CLI::NonNegativeNumber);
+  c->add_option("--seed", t.seed, "sampling, augmentation and initialisation seed");
+  c->add_flag("--resume", t.resume, "continue RUN/checkpoint.pt");
+  c->add_option("--init", t.init,
+                "start a new run from RUN's best network (same network and types; its --input-size may differ: "
+                "fine-tune a run at a larger side)");
+  c->add_option("--workers", t.workers, "data loading threads per rank")->check(CLI::Range(1, 64));
+  c->add_option("--threads", o.threads, "compute threads per rank; default: the cores / the ranks on this machine")->check(CLI::Range(1, 1024));
+  c->add_option("--device", t.device, "cpu, cuda or cuda:N");
+}
+
+// The optimiser, the weights kept, and which epoch is the best.
+void add_optimiser_options(CLI::App* c, TrainOptions& o) {
+  TrainConfig& t = o.t;
   c->add_option("--batch", t.batch, "global batch: the images of one step over all ranks")->check(CLI::Range(1, 65536));
   c->add_option("--lr", t.lr, "Adam learning rate")->check(CLI::PositiveNumber);
   c->add_option("--lr-schedule", o.lr_schedule, "over the planned iterations")->check(CLI::IsMember({"constant", "cosine"}));
   c->add_option("--weight-decay", t.weight_decay, "Adam's L2 penalty")->check(CLI::NonNegativeNumber);
-  c->add_option("--max-minutes", t.max_minutes, "time budget; 0 = none (all ranks stop at the same step)")->check(CLI::NonNegativeNumber);
-  c->add_option("--max-steps", t.max_steps, "stop after this many iterations in all; 0 = no limit")->check(CLI::NonNegativeNumber);
+  c->add_option("--ema", t.ema, "decay of the weight average validated and exported, e.g. 0.999; 0 = last weights")
+      ->check(CLI::Range(0.0, 0.999999));
+  cli::add_choice(c, "--select", t.select, "which val figure picks the best epoch, or last: the last epoch (no early stopping)");
+  c->add_flag("--bf16", t.bf16, "forward passes autocast to bfloat16");
+  c->add_flag("--global-bn", t.global_bn,
+              "one process normalises BatchNorm as several do (slower; then it matches an N-process run)");
+}
+
+void add_augmentation_options(CLI::App* c, TrainOptions& o) {
+  TrainConfig& t = o.t;
+  cli::add_choice(c, "--resize", t.resize, "how images become the input");
   c->add_option("--aug-prob", t.aug.probability, "probability that an image is augmented")->check(CLI::Range(0.0, 1.0));
   c->add_option("--flip", o.flip, "augmentation flips")->check(CLI::IsMember(kFlips));
   c->add_option("--aug-stretch", t.aug.max_stretch, "largest aspect stretch")->check(CLI::Range(0.0, 1.0));
@@ -217,20 +242,11 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
   c->add_option("--aug-rotate", t.aug.max_rotation_deg, "largest rotation, degrees (0 where defects sit at the corners)")
       ->check(CLI::Range(0.0, 180.0));
   c->add_option("--aug-shift", t.aug.max_shift_px, "largest shift, input pixels")->check(CLI::Range(0.0, 4096.0));
-  c->add_option("--ema", t.ema, "decay of the weight average validated and exported, e.g. 0.999; 0 = last weights")
-      ->check(CLI::Range(0.0, 0.999999));
-  c->add_option("--workers", t.workers, "data loading threads per rank")->check(CLI::Range(1, 64));
-  c->add_option("--seed", t.seed, "sampling, augmentation and initialisation seed");
-  c->add_option("--threads", o.threads, "compute threads per rank; default: the cores / the ranks on this machine")->check(CLI::Range(1, 1024));
-  c->add_flag("--resume", t.resume, "continue RUN/checkpoint.pt");
-  c->add_option("--init", t.init,
-                "start a new run from RUN's best network (same network and types; its --input-size may differ: "
-                "fine-tune a run at a larger side)");
-  cli::add_choice(c, "--select", t.select, "which val figure picks the best epoch, or last: the last epoch (no early stopping)");
-  c->add_flag("--bf16", t.bf16, "forward passes autocast to bfloat16");
-  c->add_flag("--global-bn", t.global_bn,
-              "one process normalises BatchNorm as several do (slower; then it matches an N-process run)");
-  cli::add_choice(c, "--resize", t.resize, "how images become the input");
+}
+
+// How RUN/bundle is made from the trained network.
+void add_bundle_options(CLI::App* c, TrainOptions& o) {
+  TrainConfig& t = o.t;
   c->add_option("--snapshots", t.snapshots, "the bundle averages the maps of K epochs evenly spaced over the run")
       ->check(CLI::Range(1, 16));
   c->add_option("--snapshot-span", t.snapshot_span,
@@ -243,15 +259,26 @@ void add_train_options(CLI::App* c, TrainOptions& o) {
       ->check(CLI::IsMember({"auto", "none"}));
   c->add_option("--bundle-size", o.bundle_size,
                 "RUN/bundle's input side, as ensemble --runs RUN makes it: trained, a side in px, auto or per-type");
-  c->add_option("--device", t.device, "cpu, cuda or cuda:N");
-  auto* g = c->add_option_group("distributed", "data parallel over ranks (torchrun's variables; these flags win)");
-  g->add_option("--nproc", o.nproc, "launch this many ranks on this machine (127.0.0.1)")->check(CLI::Range(1, 256));
-  g->add_option("--world-size", o.dist.world_size, "ranks in all (WORLD_SIZE)");
-  g->add_option("--rank", o.dist.rank, "this process's rank (RANK)");
-  g->add_option("--local-rank", o.dist.local_rank, "its rank on this machine (LOCAL_RANK)");
-  g->add_option("--master-addr", o.dist.master_addr, "rank 0's address (MASTER_ADDR)");
-  g->add_option("--master-port", o.dist.master_port, "rank 0's port (MASTER_PORT)");
-  g->add_option("--dist-timeout", o.dist.timeout_seconds, "seconds for the rendezvous and each collective (60)");
+}
+
+void add_distributed_options(CLI::App* c, TrainOptions& o) {
+  c->add_option("--nproc", o.nproc, "launch this many ranks on this machine (127.0.0.1)")->check(CLI::Range(1, 256));
+  c->add_option("--world-size", o.dist.world_size, "ranks in all (WORLD_SIZE)");
+  c->add_option("--rank", o.dist.rank, "this process's rank (RANK)");
+  c->add_option("--local-rank", o.dist.local_rank, "its rank on this machine (LOCAL_RANK)");
+  c->add_option("--master-addr", o.dist.master_addr, "rank 0's address (MASTER_ADDR)");
+  c->add_option("--master-port", o.dist.master_port, "rank 0's port (MASTER_PORT)");
+  c->add_option("--dist-timeout", o.dist.timeout_seconds, "seconds for the rendezvous and each collective (60)");
+}
+
+// train's options, grouped as --help lists them.
+void add_train_options(CLI::App* c, TrainOptions& o) {
+  add_run_options(c, o);
+  add_optimiser_options(c->add_option_group("optimiser", "the optimiser, the weights kept, the best epoch"), o);
+  add_augmentation_options(c->add_option_group("augmentation", "how training images are resized and varied"), o);
+  add_bundle_options(c->add_option_group("bundle", "how RUN/bundle is made from the trained network"), o);
+  add_distributed_options(
+      c->add_option_group("distributed", "data parallel over ranks (torchrun's variables; these flags win)"), o);
 }
 
 struct EvalOptions {

@@ -2,6 +2,8 @@
 // folders that never outlive the scope that made them.
 #pragma once
 
+#include <mtfcdd/read_file.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -13,14 +15,8 @@
 
 namespace mtfcdd {
 
-// The file's bytes; throws std::runtime_error "cannot read PATH".
-inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) throw std::runtime_error("cannot read " + path);
-  return bytes;
-}
+// The file's bytes; throws std::runtime_error "cannot read PATH: CAUSE" (the engine's reader).
+inline std::string read_file(const std::string& path) { return read_file(path, "cannot read"); }
 
 // Writes (replaces) the file; throws std::runtime_error "cannot write PATH" when any byte fails
 // to reach it (a missing folder, a full disk).

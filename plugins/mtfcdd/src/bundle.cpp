@@ -7,7 +7,7 @@
 #include <mtfcdd/json_input.hpp>
 #include <stdexcept>
 
-#include "read_file.hpp"
+#include "mtfcdd/read_file.hpp"
 
 namespace mtfcdd {
 namespace {

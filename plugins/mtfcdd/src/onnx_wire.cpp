@@ -5,7 +5,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "read_file.hpp"
+#include "mtfcdd/read_file.hpp"
 
 namespace mtfcdd {
 namespace {
