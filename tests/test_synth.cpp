@@ -219,7 +219,8 @@ TEST(SynthDefects, MasksLieOnTheObjectAndMarkVisibleChange) {
   }
 }
 
-// What keeps two defects apart: no painter touches a pixel beyond its declared reach, at any image size.
+// What keeps two defects apart: no painter touches a pixel beyond its declared reach, at the radii and the
+// image sizes it is drawn at (add_defects also clips what lies beyond, for shrunk radii and small images).
 TEST(SynthDefects, EachPainterStaysWithinItsReach) {
   for (int size : {128, 256})
     for (size_t c = 0; c < categories().size(); ++c)
@@ -238,24 +239,35 @@ TEST(SynthDefects, EachPainterStaysWithinItsReach) {
         }
 }
 
-// Two types on one part: neither is painted over the other (or into a missing part's hole), so each mask
-// shows its own type only, and both stay visible.
-TEST(SynthDefects, TwoDefectsNeverShareAPixel) {
+// Two types on one part: the second leaves the first's pixels and mask as they were without it (drawn from
+// the same random stream, the first is the same), and neither is hidden. Placement falls back to the part's
+// deepest point, where the second may cover the first, only when two large defects leave no room.
+TEST(SynthDefects, ASecondDefectLeavesTheFirstAsItWas) {
+  int pairs = 0, covered = 0;
   for (size_t c = 0; c < categories().size(); ++c)
     for (int a = 0; a < static_cast<int>(defect_types().size()); ++a)
       for (int b = 0; b < static_cast<int>(defect_types().size()); ++b) {
         if (a == b) continue;
         for (uint64_t seed = 0; seed < 3; ++seed) {
-          Rng rng(mix_seed({seed, c, static_cast<uint64_t>(a), static_cast<uint64_t>(b)}));
-          Scene s = paint_scene(categories()[c], 128, rng);
-          const auto masks = add_defects(s, {a, b}, rng);
+          const auto draw = [&](const std::vector<int>& types, Scene& s) {
+            Rng rng(mix_seed({seed, c, static_cast<uint64_t>(a), static_cast<uint64_t>(b)}));
+            s = paint_scene(categories()[c], 128, rng);
+            return add_defects(s, types, rng);
+          };
+          Scene one, two;
+          const auto first = draw({a}, one), both = draw({a, b}, two);
           const std::string what = std::string(defect_types()[a].name) + " then " + defect_types()[b].name +
                                    " on " + categories()[c].name;
-          EXPECT_EQ(cv::countNonZero(masks[0] & masks[1]), 0) << what;
-          EXPECT_GT(cv::countNonZero(masks[0]), 3) << what;
-          EXPECT_GT(cv::countNonZero(masks[1]), 3) << what;
+          ++pairs;
+          const int changed_under_first = cv::countNonZero(changed(two.image, one.image) & first[0]);
+          covered += changed_under_first > 0 || cv::countNonZero(first[0] != both[0]) > 0;
+          EXPECT_EQ(cv::countNonZero(both[0] & both[1]), 0) << what;
+          EXPECT_GT(cv::countNonZero(both[0]), 3) << what;
+          EXPECT_GT(cv::countNonZero(both[1]), 3) << what;
         }
       }
+  std::printf("%d of %d parts with two defects have the second over the first\n", covered, pairs);
+  EXPECT_LE(covered * 100, pairs) << "more than 1% of two-defect parts fell back to overlapping";
 }
 
 // argv (program name first) as mtfcdd-synth parses it.

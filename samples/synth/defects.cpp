@@ -1,6 +1,8 @@
 #include "defects.hpp"
 
+#include <limits>
 #include <opencv2/imgproc.hpp>
+#include <optional>
 
 #include "raster.hpp"
 
@@ -265,14 +267,15 @@ Stroke paint_contamination(const Scene& s, cv::Point2f c, float r, Rng& rng) {
   const cv::Vec3f tint = colour * (1 / std::max({colour[0], colour[1], colour[2]}));
   const float opacity = rng.uniformf(0.55, 0.85), thr = 0.5f;
   for_each_pixel(box_around(c, 1.6f * r, s.image.size()), [&](int x, int y) {
-    if (std::hypot(x - c.x, y - c.y) > 1.6f * r) return;  // its reach; the field there is faint
+    const float fade = smoothstep(1.6f * r, 1.3f * r, std::hypot(x - c.x, y - c.y));  // to zero at its reach
+    if (fade <= 0) return;
     float field = 0.25f * wobble(y, x);
     for (const Blob& b : blobs) {
       const cv::Point2f d(x - b.centre.x, y - b.centre.y);
       field += b.weight * std::exp(-dot(d, d) / (2 * b.sigma * b.sigma));
     }
     const float ring = 0.45f * std::exp(-std::pow((field - thr) / 0.08f, 2.f));
-    const float a = std::min(1.f, opacity * (smoothstep(thr - 0.25f, thr + 0.15f, field) + ring));
+    const float a = fade * std::min(1.f, opacity * (smoothstep(thr - 0.25f, thr + 0.15f, field) + ring));
     if (a <= 0) return;
     const cv::Vec3f orig = s.image(y, x);
     set(st, x, y, mix(orig.mul(tint), colour, 0.5f), a, a >= 0.3f);  // the drying ring's outer half included
@@ -287,24 +290,40 @@ struct Placement {
 };
 
 // A centre far enough inside the object (by the distance map `inside`) whose paint cannot touch that of an
-// earlier defect; the radius shrinks when the object has no room, and the object's deepest point is the last
-// resort (the caller then keeps each mask to what stays visible).
+// earlier defect; the radius shrinks when the object has no room. When no centre is free even then, the one
+// that overlaps the others least (the caller keeps each mask to what stays visible), else the object's
+// deepest point.
 Placement place(const DefectType& t, float radius, const cv::Mat1f& inside, const std::vector<Placement>& taken,
                 float scale, Rng& rng) {
+  std::optional<Placement> best;
+  float best_gap = -std::numeric_limits<float>::infinity();
   for (int shrink = 0; shrink < 8; ++shrink, radius *= 0.85f) {
     const float extent = t.reach * radius + kReachMargin * scale;
     for (int attempt = 0; attempt < 64; ++attempt) {
       const cv::Point2f p(rng.uniformf(0, inside.cols - 1), rng.uniformf(0, inside.rows - 1));
       if (inside(cvRound(p.y), cvRound(p.x)) < t.inset * radius + 1) continue;
-      bool apart = true;
+      float gap = std::numeric_limits<float>::infinity();  // to the nearest earlier defect's paint
       for (const Placement& o : taken)
-        apart = apart && std::hypot(p.x - o.centre.x, p.y - o.centre.y) >= extent + o.extent;
-      if (apart) return {p, radius, extent};
+        gap = std::min(gap, std::hypot(p.x - o.centre.x, p.y - o.centre.y) - o.extent - extent);
+      if (gap >= 0) return {p, radius, extent};
+      if (gap > best_gap) best_gap = gap, best = Placement{p, radius, extent};
     }
   }
+  if (best) return *best;
   cv::Point deepest;
   cv::minMaxLoc(inside, nullptr, nullptr, nullptr, &deepest);
   return {deepest, radius, t.reach * radius + kReachMargin * scale};
+}
+
+// Nothing beyond the placement's extent, whatever the painter drew: painters keep within their reach at the
+// sizes they are drawn at, but shrunk radii and small images leave fixed-size parts (a crater, a shadow,
+// anti-aliasing) larger than the reach allows.
+void beyond_reach(Stroke& st, const Placement& at) {
+  for_each_pixel(cv::Rect(0, 0, st.alpha.cols, st.alpha.rows), [&](int x, int y) {
+    if (std::hypot(x - at.centre.x, y - at.centre.y) <= at.extent) return;
+    st.alpha(y, x) = 0;
+    st.footprint(y, x) = 0;
+  });
 }
 
 }  // namespace
@@ -341,15 +360,15 @@ std::vector<cv::Mat1b> add_defects(Scene& s, const std::vector<int>& types, Rng&
     const DefectType& t = defect_types()[static_cast<size_t>(k)];
     const Placement at = place(t, rng.uniformf(t.min_radius, t.max_radius) * s.scale, inside, taken, s.scale, rng);
     taken.push_back(at);
-    const Stroke st = t.paint(s, at.centre, at.radius, rng);
+    Stroke st = t.paint(s, at.centre, at.radius, rng);
+    beyond_reach(st, at);
     const cv::Mat1f alpha = st.alpha.mul(s.object);
     for_each_pixel(cv::Rect(0, 0, s.image.cols, s.image.rows), [&](int x, int y) {
       if (alpha(y, x) > 0) s.image(y, x) = mix(s.image(y, x), st.paint(y, x), alpha(y, x));
     });
     masks.push_back(st.footprint & (s.object > 0.5f));
     // Only where placement fell back: an earlier defect's pixels under this one now show this one.
-    const cv::Mat1b covered = (alpha > 0.5f) | masks.back();
-    for (size_t i = 0; i + 1 < masks.size(); ++i) masks[i].setTo(0, covered);
+    for (size_t i = 0; i + 1 < masks.size(); ++i) masks[i].setTo(0, masks.back());
     if (t.removes_material) s.object = s.object.mul(1 - st.alpha);  // no later defect is drawn in the hole
   }
   return masks;

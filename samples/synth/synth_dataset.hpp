@@ -10,7 +10,7 @@
 
 namespace mtfcdd::synth {
 
-constexpr const char* kGeneratorVersion = "mtfcdd-synth 1";
+constexpr const char* kGeneratorVersion = "mtfcdd-synth 2";  // 2: no defect over another, masks to the visible edge
 constexpr std::array<const char*, 3> kSplits{"train", "val", "test"};
 // The accepted ranges, checked by validate() and declared by the command line.
 constexpr int kMinSize = 32, kMaxSize = 4096;
