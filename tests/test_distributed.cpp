@@ -665,6 +665,13 @@ TEST(Distributed, RanksStopWhenTheirLauncherIsKilled) {
                         {}, dir.file("launcher"));
   ASSERT_TRUE(first_checkpoint(dir)) << launcher.text();
   const std::vector<pid_t> ranks = children_of(launcher.pid());
+  struct KillLeftOver {  // when the check fails: no rank trains on into the next tests
+    const std::vector<pid_t>& pids;
+    ~KillLeftOver() {
+      for (pid_t p : pids)
+        if (!ended(p)) ::kill(p, SIGKILL);
+    }
+  } left_over{ranks};
   ASSERT_EQ(ranks.size(), 2u) << launcher.text();
   ::kill(launcher.pid(), SIGKILL);
   EXPECT_EQ(wait_for(launcher, 10), 128 + SIGKILL);

@@ -23,6 +23,12 @@ extern "C" void on_launcher_signal(int) { ++g_signals; }
 // In the forked child: a rank outlives no launcher, even one killed with SIGKILL (the rank then gets SIGINT
 // and stops as on Ctrl-C), so no orphaned rank keeps training or holding a GPU.
 [[noreturn]] void exec_rank(const std::vector<std::string>& argv, int rank, int nproc, int port, pid_t launcher) {
+  // SIGINT as the rank expects it, even under a shell that started the launcher with it ignored (`cmd &`).
+  std::signal(SIGINT, SIG_DFL);
+  sigset_t interrupt;
+  sigemptyset(&interrupt);
+  sigaddset(&interrupt, SIGINT);
+  ::sigprocmask(SIG_UNBLOCK, &interrupt, nullptr);
   if (::prctl(PR_SET_PDEATHSIG, SIGINT) != 0 || ::getppid() != launcher) std::_Exit(128 + SIGINT);
   for (const auto& [k, v] : local_rank_env(rank, nproc, port)) ::setenv(k.c_str(), v.c_str(), 1);
   ::setenv("LOCAL_WORLD_SIZE", std::to_string(nproc).c_str(), 1);
