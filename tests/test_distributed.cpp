@@ -631,26 +631,33 @@ TEST(Distributed, AKilledRankZeroEndsTheOtherNamingItsStore) {
 
 namespace {
 
-// The processes whose parent is `pid` (from /proc/*/stat: the field after the parenthesised name).
+// A process's state letter and parent from /proc/PID/stat (the fields after the parenthesised name);
+// false once it is gone.
+bool process_stat(const std::string& pid, char& state, pid_t& parent) {
+  std::ifstream f("/proc/" + pid + "/stat");
+  std::string stat;
+  if (!std::getline(f, stat) || stat.rfind(')') == std::string::npos) return false;
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  return static_cast<bool>(rest >> state >> parent);
+}
+
+// The processes whose parent is `pid`.
 std::vector<pid_t> children_of(pid_t pid) {
   std::vector<pid_t> out;
   for (const auto& e : fs::directory_iterator("/proc")) {
-    std::ifstream f(e.path() / "stat");
-    std::string stat;
-    if (!std::getline(f, stat) || stat.rfind(')') == std::string::npos) continue;
-    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
     char state = 0;
     pid_t parent = 0;
-    if (rest >> state >> parent && parent == pid) out.push_back(std::stoi(e.path().filename().string()));
+    if (process_stat(e.path().filename().string(), state, parent) && parent == pid)
+      out.push_back(std::stoi(e.path().filename().string()));
   }
   return out;
 }
 
 // Gone, or a zombie no one has reaped yet.
 bool ended(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  return !std::getline(f, stat) || stat.substr(stat.rfind(')') + 2, 1) == "Z";
+  char state = 0;
+  pid_t parent = 0;
+  return !process_stat(std::to_string(pid), state, parent) || state == 'Z';
 }
 
 }  // namespace

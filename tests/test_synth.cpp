@@ -184,12 +184,16 @@ TEST_F(SynthTest, EveryTypeOnManyCategoriesWithBinaryMasks) {
   for (const auto& [type, on] : cats) EXPECT_GE(on.size(), 5u) << type << " appears on few categories";
 }
 
-// The pixels whose colour changed by more than a just-visible amount (summed over the channels).
-cv::Mat1b changed(const cv::Mat3f& after, const cv::Mat3f& before) {
+// How much each pixel's colour changed, summed over the channels.
+cv::Mat1f change_of(const cv::Mat3f& after, const cv::Mat3f& before) {
   cv::Mat1f change;
   cv::transform(cv::abs(after - before), change, cv::Matx13f(1, 1, 1));
-  return change > 0.09f;
+  return change;
 }
+
+constexpr float kVisible = 0.09f;  // a just-visible change, summed over the channels
+
+cv::Mat1b changed(const cv::Mat3f& after, const cv::Mat3f& before) { return change_of(after, before) > kVisible; }
 
 // Straight from the painters: every type on every category marks pixels on the object, visibly changed, and
 // changes nothing visibly beyond its mask (by more than a pixel of anti-aliasing).
@@ -207,12 +211,11 @@ TEST(SynthDefects, MasksLieOnTheObjectAndMarkVisibleChange) {
         const cv::Mat1b& m = masks[0];
         ASSERT_GT(cv::countNonZero(m), 0) << what;
         EXPECT_EQ(cv::countNonZero(m & ~object), 0) << what << ": mask off the object";
-        cv::Mat1f change;
-        cv::transform(cv::abs(s.image - before), change, cv::Matx13f(1, 1, 1));
+        const cv::Mat1f change = change_of(s.image, before);
         EXPECT_GT(cv::mean(change, m)[0] / 3, 0.05) << what << ": barely visible";
         cv::Mat1b near;
         cv::dilate(m, near, cv::Mat());
-        EXPECT_LE(cv::countNonZero(changed(s.image, before) & ~near), cv::countNonZero(m) / 10)
+        EXPECT_LE(cv::countNonZero((change > kVisible) & ~near), cv::countNonZero(m) / 10)
             << what << ": changes beyond its mask";
       }
     }
