@@ -14,7 +14,7 @@ namespace {
 BundleManifest full_manifest(Precision precision) {
   BundleManifest m;
   m.model_file = "net.onnx";
-  m.types = {{"scratch", "Scratch", 1.25, 0.5, 2.0}, {"pit", "Pit", 3.5, 0.75, 0.0}};
+  m.types = {{"scratch", "Scratch", 1.25, 0.5, 2.0, 0.6}, {"pit", "Pit", 3.5, 0.75, 0.0}};
   m.input_width = 96;
   m.input_height = 64;
   m.channel_order = ChannelOrder::BGR;
@@ -49,6 +49,7 @@ void expect_same(const BundleManifest& a, const BundleManifest& b) {
     EXPECT_EQ(a.types[i].image_threshold, b.types[i].image_threshold);
     EXPECT_EQ(a.types[i].pixel_threshold, b.types[i].pixel_threshold);
     EXPECT_EQ(a.types[i].smoothing, b.types[i].smoothing);
+    EXPECT_EQ(a.types[i].peak_fraction, b.types[i].peak_fraction);
   }
   EXPECT_EQ(a.input_width, b.input_width);
   EXPECT_EQ(a.input_height, b.input_height);
@@ -76,13 +77,14 @@ void expect_same(const BundleManifest& a, const BundleManifest& b) {
   EXPECT_EQ(a.provenance, b.provenance);
 }
 
-// The least a manifest needs: float32, stretch, no flips, bilinear, no smoothing (version 1).
+// The least a manifest needs: float32, stretch, no flips, bilinear, no smoothing or peak fraction
+// (version 1).
 BundleManifest plain_manifest() {
   BundleManifest m = full_manifest(Precision::Float32);
   m.resize = Resize::Stretch;
   m.flip_average = FlipAverage::None;
   m.upsampling = Upsampling::Bilinear;
-  for (auto& t : m.types) t.smoothing = 0;
+  for (auto& t : m.types) t.smoothing = t.peak_fraction = 0;
   return m;
 }
 
@@ -94,7 +96,7 @@ TEST(BundleManifest, EveryFieldSurvivesWritingAndReading) {
     const BundleManifest m = full_manifest(p);
     const BundleManifest back = round_trip(m);
     expect_same(m, back);
-    EXPECT_EQ(back.format_version, 9);  // upsampling receptive-normalized
+    EXPECT_EQ(back.format_version, 10);  // a type's peak_fraction
     expect_same(m, round_trip(back));
   }
   const BundleManifest plain = plain_manifest();
@@ -125,6 +127,7 @@ TEST(BundleManifest, WrittenVersionIsTheOldestThatHoldsWhatTheBundleUses) {
             7);
   EXPECT_EQ(with([](BundleManifest& m) { m.types[1].smoothing = 1.5; }), 8);
   EXPECT_EQ(with([](BundleManifest& m) { m.upsampling = Upsampling::ReceptiveNormalized; }), 9);
+  EXPECT_EQ(with([](BundleManifest& m) { m.types[0].peak_fraction = 0.7; }), 10);
   // Several features: the newest of them.
   EXPECT_EQ(with([](BundleManifest& m) {
               m.resize = Resize::Fit;
@@ -132,7 +135,7 @@ TEST(BundleManifest, WrittenVersionIsTheOldestThatHoldsWhatTheBundleUses) {
               m.flip_average = FlipAverage::V;
             }),
             5);
-  EXPECT_EQ(kBundleFormatVersion, 9);  // a new feature needs its row above
+  EXPECT_EQ(kBundleFormatVersion, 10);  // a new feature needs its row above
 }
 
 // Written with its version, a manifest is also refused below it: a reader of that older version

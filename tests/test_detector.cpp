@@ -599,6 +599,53 @@ TEST_F(DetectorTest, TypeSmoothingShapesHeatmapsNotScores) {
   EXPECT_EQ(cv::norm(smoothed.types[1].heatmap, plain.types[1].heatmap, cv::NORM_INF), 0.0);
 }
 
+// A type's peak_fraction needs format_version 10 and a value in [0, 0.99]. Its regions are where
+// the full map reaches the higher of the pixel threshold and that share of the map's peak, and the
+// result reports that threshold as the one in force; a config's thresholds group sets it per type.
+TEST_F(DetectorTest, PeakFractionKeepsRegionsToTheMapsCore) {
+  test::TempDir dir;
+  json types;
+  std::ifstream(std::filesystem::path(bundle()) / "model.json") >> types;
+  types = types.at("types");
+  const std::string name = types[0].at("name");
+  types[0]["peak_fraction"] = 0.5;
+  const auto v9 = patched_bundle(dir, "v9", {{"format_version", 9}, {"types", types}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", v9.string()}}, ""); }).find("needs format_version 10"),
+            std::string::npos);
+  types[0]["peak_fraction"] = 1;
+  const auto bad = patched_bundle(dir, "bad", {{"format_version", 10}, {"types", types}});
+  EXPECT_NE(message_of([&] { Detector d({{"model", bad.string()}}, ""); }).find("peak_fraction"), std::string::npos);
+  types[0]["peak_fraction"] = 0.5;
+  const auto copy = patched_bundle(dir, "v10", {{"format_version", 10}, {"types", types}});
+  // Every frame decided and every pixel above the threshold itself: only the share trims the regions.
+  const json all = {{"heatmaps", {{"full", true}}}, {"thresholds", {{name, {{"image", -1}, {"pixel", 0}}}}}};
+  json cfg = {{"model", copy.string()}};
+  cfg.update(all);
+  Detector d(cfg, "");
+  EXPECT_EQ(d.describe().at("types")[0].at("peak_fraction"), 0.5);
+  const TypeOutput t = d.process({{gradient(100, 70), ""}})[0].types[0];
+  double peak = 0;
+  cv::minMaxLoc(t.heatmap_full, nullptr, &peak);
+  ASSERT_GT(peak, 0);
+  EXPECT_DOUBLE_EQ(t.pixel_threshold, 0.5 * peak);
+  const auto area = [](const TypeOutput& out) {
+    int64_t sum = 0;
+    for (const Region& r : out.regions) sum += r.area;
+    return sum;
+  };
+  EXPECT_EQ(area(t), cv::countNonZero(t.heatmap_full >= static_cast<float>(t.pixel_threshold)));
+  // (This random network's maps vary by under 1%, so no share here leaves pixels out: the
+  // postprocess test shows the trimming.)
+  // The config's share 0: the threshold 0 itself, every pixel in one region.
+  d.reconfigure({{"thresholds", {{name, {{"peak_fraction", 0}}}}}});
+  const TypeOutput whole = d.process({{gradient(100, 70), ""}})[0].types[0];
+  EXPECT_EQ(whole.pixel_threshold, 0);
+  ASSERT_EQ(whole.regions.size(), 1u);
+  EXPECT_EQ(whole.regions[0].area, static_cast<int64_t>(whole.heatmap_full.total()));
+  EXPECT_NE(message_of([&] { d.reconfigure({{"thresholds", {{name, {{"peak_fraction", 1}}}}}}); }).find("peak_fraction"),
+            std::string::npos);
+}
+
 // The manifest's upsampling: receptive needs format_version 5 (receptive-normalized 9) and a
 // receptive field; the detector
 // then brings maps to frame resolution with the engine's Upsampler (receptive at the input size,

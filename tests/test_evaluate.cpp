@@ -545,6 +545,71 @@ TEST(Evaluate, CalibrationRaisesMaxF1ToTheNormalQuantile) {
   EXPECT_TRUE(d.notes.empty()) << ::testing::PrintToString(d.notes);
 }
 
+// 4x4 maps at a 4x4 input, each defect on its image's top-left 2x2. A: a strong scratch, peak 1,
+// the rest of its mask .9 and a halo of .6 around it; B: a faint one, .5 on its mask and .1 around;
+// N: normal, .05. The threshold alone: 1 -> 2/(1+8); .9 -> 8/(4+8) = 2/3 (the best); .6 -> 8/24;
+// .5 -> 16/(20+8). With each image's threshold at least .7 of its peak A's halo (.6 < .7) and B's
+// rest (.1 < .35) cannot fire: .5 takes the 8 defect pixels and no other, F1 1. Shares .1 to .6
+// keep A's halo; .7 is the first of kPeakFractions to reach 1.
+// The gain of 1/3 is then weighed against its standard error over the parts. Shares of F1 per
+// part, (A_g - R B_g) / sum B: the share rule's are all 0 (F1 1 on every part); the threshold
+// alone's (R 2/3, sum B 12) A 2/9, B -2/9, N 0. Three parts: SE sqrt(3/2 * 2 * (2/9)^2) = 0.385,
+// above the gain: the threshold alone stays. Three images of A and three of B as six parts: sum B
+// 36, shares +-2/27, SE sqrt(7/6 * 6 * (2/27)^2) = 0.196: the share is kept.
+TEST(Evaluate, CalibrationChoosesAPeakFractionThatBeatsTheThresholdAloneOverTheParts) {
+  TempDir dir;
+  const std::string mask = write_mask(dir, "mask.png");
+  cv::Mat a(4, 4, CV_32F, cv::Scalar(0.6)), b(4, 4, CV_32F, cv::Scalar(0.1));
+  a(cv::Rect(0, 0, 2, 2)).setTo(0.9);
+  a.at<float>(0, 0) = 1;
+  b(cv::Rect(0, 0, 2, 2)).setTo(0.5);
+  std::vector<Sample> s;
+  for (int i = 0; i < 3; ++i) {
+    s.push_back(sample("a" + std::to_string(i) + ".png", {0}, {{0, mask}}, "val"));
+    s.push_back(sample("b" + std::to_string(i) + ".png", {0}, {{0, mask}}, "val"));
+  }
+  s.push_back(sample("n.png", {}, {}, "val"));
+  const cv::Mat n(4, 4, CV_32F, cv::Scalar(0.05));
+  const std::vector<ImageScores> three{scored(s[0], {.8}, {1}, {a}), scored(s[1], {.3}, {.5}, {b}),
+                                       scored(s[6], {.05}, {.05}, {n})};
+  const Calibration few = calibrate(three, {"scratch"}, bilinear(4, 4), {0}, {0});
+  EXPECT_EQ(few.peak_fraction[0], 0);
+  EXPECT_NEAR(few.pixel[0], 0.9, 1e-6);
+  const PeakFractionChoice& c = few.peak_fraction_choice[0];
+  EXPECT_DOUBLE_EQ(c.best, 0.7);
+  EXPECT_DOUBLE_EQ(c.best_f1, 1);
+  EXPECT_NEAR(c.alone_f1, 2.0 / 3, 1e-12);
+  EXPECT_NEAR(c.gain_se, 2.0 / 9 * std::sqrt(3.0), 1e-12);
+
+  std::vector<ImageScores> seven;
+  for (int i = 0; i < 3; ++i) {
+    seven.push_back(scored(s[2 * i], {.8}, {1}, {a}));
+    seven.push_back(scored(s[2 * i + 1], {.3}, {.5}, {b}));
+  }
+  seven.push_back(three[2]);
+  const Calibration many = calibrate(seven, {"scratch"}, bilinear(4, 4), {0}, {0});
+  EXPECT_DOUBLE_EQ(many.peak_fraction[0], 0.7);
+  EXPECT_NEAR(many.pixel[0], 0.5, 1e-6);
+  EXPECT_NEAR(many.peak_fraction_choice[0].gain_se, std::sqrt(7.0 / 6 * 6) * 2 / 27, 1e-12);
+  // The same six images of two parts (the manifest's group): as few parts as before.
+  for (int i = 0; i < 6; ++i) s[i].group = i % 2 ? "b" : "a";
+  EXPECT_EQ(calibrate(seven, {"scratch"}, bilinear(4, 4), {0}, {0}).peak_fraction[0], 0);
+  // Only the threshold: .9, as max-F1 alone gives.
+  const Calibration alone = calibrate(seven, {"scratch"}, bilinear(4, 4), {0}, {0}, kNormalImageQuantile,
+                                      kNormalPixelQuantile, {0});
+  EXPECT_EQ(alone.peak_fraction[0], 0);
+  EXPECT_NEAR(alone.pixel[0], 0.9, 1e-6);
+  // summarize's pixel F1 at the bundle's rule: 1 with the share, 16/28 at .5 without it.
+  EXPECT_DOUBLE_EQ(summarize(three, {"scratch"}, bilinear(4, 4), true, 0.3, {0.5}, {0.7}).types[0]
+                       .pixel_at_threshold.f1, 1);
+  EXPECT_NEAR(summarize(three, {"scratch"}, bilinear(4, 4), true, 0.3, {0.5}).types[0].pixel_at_threshold.f1,
+              16.0 / 28, 1e-12);
+  EXPECT_THROW(calibrate(three, {"scratch"}, bilinear(4, 4), {0}, {0}, 0.99, 0.999, {}), std::invalid_argument);
+  EXPECT_THROW(calibrate(three, {"scratch"}, bilinear(4, 4), {0}, {0}, 0.99, 0.999, {0.5}), std::invalid_argument);
+  EXPECT_THROW(calibrate(three, {"scratch"}, bilinear(4, 4), {0}, {0}, 0.99, 0.999, {0, 1}), std::invalid_argument);
+  EXPECT_THROW(summarize(three, {"scratch"}, bilinear(4, 4), true, 0.3, {0.5}, {0.7, 0.7}), std::invalid_argument);
+}
+
 TEST(Evaluate, CalibrationKeepsFallbackWithoutNormals) {
   TempDir dir;
   const std::vector<std::string> names{"scratch", "dent"};

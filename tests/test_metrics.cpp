@@ -93,6 +93,31 @@ TEST(Metrics, MaxF1Threshold) {
   EXPECT_NEAR(f.recall, 1.0, kEps);
 }
 
+// Positives no threshold reaches count as misses at every threshold: scores .9 (p), .8 (n), .7 (p)
+// with 1 missed, so 3 positives: t .9 -> 2/(1+3) = 1/2; .8 -> 2/5; .7 -> 4/6. Best at .7, P 2/3,
+// R 2/3. Without the missed one, .7 gives 4/5.
+TEST(Metrics, MaxF1WithMissedPositives) {
+  const std::vector<double> s{0.9, 0.8, 0.7};
+  const std::vector<int> y{1, 0, 1};
+  const F1Result f = max_f1(s, y, 1);
+  EXPECT_NEAR(f.f1, 2.0 / 3, kEps);
+  EXPECT_DOUBLE_EQ(f.threshold, 0.7);
+  EXPECT_NEAR(f.precision, 2.0 / 3, kEps);
+  EXPECT_NEAR(f.recall, 2.0 / 3, kEps);
+  EXPECT_NEAR(max_f1(s, y, 0).f1, 0.8, kEps);
+  // Only positives: one class missing (NaN), unless some are missed: 4 positives, .9 -> 2/5,
+  // .7 -> 4/6.
+  EXPECT_TRUE(std::isnan(max_f1({0.9, 0.7}, {1, 1}, 0).f1));
+  EXPECT_NEAR(max_f1({0.9, 0.7}, {1, 1}, 2).f1, 4.0 / 6, kEps);
+  // Nothing can fire: F1 0 with no threshold; no positive at all: NaN.
+  const F1Result none = max_f1({}, {}, 2);
+  EXPECT_EQ(none.f1, 0);
+  EXPECT_TRUE(std::isnan(none.threshold));
+  EXPECT_TRUE(std::isnan(max_f1({0.5}, {0}, 0).f1));
+  EXPECT_THROW(max_f1(s, y, -1), std::invalid_argument);
+  EXPECT_THROW(max_f1(s, y, kInf), std::invalid_argument);
+}
+
 TEST(Metrics, OneClassMissingIsNaN) {
   const std::vector<double> s{0.1, 0.7, 0.3};
   EXPECT_TRUE(std::isnan(auroc(s, {1, 1, 1})));
@@ -148,6 +173,20 @@ TEST(Metrics, PixelF1AtAThresholdAndAtTheBest) {
   EXPECT_NEAR(best.recall, 1.0, kEps);
   EXPECT_TRUE(std::isnan(pixel_f1({m}, {cv::Mat::zeros(2, 3, CV_8U)}, 0.5).f1));
   EXPECT_TRUE(std::isnan(pixel_max_f1({m}, {cv::Mat::zeros(2, 3, CV_8U)}).f1));
+}
+
+// Each image's threshold raised to a share of its own peak. A = [1 4 3 .5] with defects at 4 and
+// 3, B = [.5 1 .2 .1] normal; t = .8. Share .5: A's threshold 2 (4 and 3 fire), B's .8 (1 fires):
+// tp 2 of 3 fired, R 1, F1 4/5. Share 0: A's 1, 4, 3 and B's 1 fire: tp 2 of 4, F1 4/6.
+TEST(Metrics, PixelF1WithEachImagesPeakShare) {
+  const std::vector<cv::Mat> maps{map_of(1, 4, {1, 4, 3, 0.5f}), map_of(1, 4, {0.5f, 1, 0.2f, 0.1f})};
+  const std::vector<cv::Mat> masks{mask_of(1, 4, {0, 255, 255, 0}), mask_of(1, 4, {0, 0, 0, 0})};
+  const F1Result share = pixel_f1(maps, masks, 0.8, 0.5);
+  EXPECT_NEAR(share.f1, 0.8, kEps);
+  EXPECT_NEAR(share.precision, 2.0 / 3, kEps);
+  EXPECT_NEAR(share.recall, 1, kEps);
+  EXPECT_NEAR(pixel_f1(maps, masks, 0.8, 0).f1, 4.0 / 6, kEps);
+  EXPECT_THROW(pixel_f1(maps, masks, 0.8, 1), std::invalid_argument);
 }
 
 TEST(Metrics, PixelAurocSignedScores) {
@@ -262,6 +301,21 @@ TEST(Metrics, StandardErrorOfAMeanCountsEachClusterOnce) {
 // 2/81 = 4/243, S01 = 2/(1 3) 8/81 = 16/243, no part holds both: variance 4/729 + 16/729.
 // Every image its own part (DeLong): deviations 4/9, -5/9, 1/9 and 1/9, 1/9, -2/9, variances
 // 42/81 / 2 and 6/81 / 2 over 3 each: 24/243.
+// Three parts. Rule a: {tp 4}, {tp 2, fp 2}, {fn 2}: F1 12/16. Rule b: {tp 4, fp 4}, {tp 2, fp 2},
+// {fn 2}: F1 12/20. Shares (A_g - R B_g) / sum B: a .125, -.03125, -.09375; b .04, .02, -.06;
+// differences .085, -.05125, -.03375; SE = sqrt(3/2 * their sum of squares).
+TEST(Metrics, F1DifferenceStandardErrorOverParts) {
+  const std::vector<F1Counts> a{{4, 0, 0}, {2, 2, 0}, {0, 0, 2}}, b{{4, 4, 0}, {2, 2, 0}, {0, 0, 2}};
+  EXPECT_NEAR(pooled_f1(a), 0.75, kEps);
+  EXPECT_NEAR(pooled_f1(b), 0.6, kEps);
+  EXPECT_NEAR(f1_difference_se(a, b), std::sqrt(1.5 * (0.085 * 0.085 + 0.05125 * 0.05125 + 0.03375 * 0.03375)), kEps);
+  EXPECT_NEAR(f1_difference_se(b, a), f1_difference_se(a, b), kEps);
+  EXPECT_EQ(f1_difference_se(a, a), 0);
+  EXPECT_TRUE(std::isnan(f1_difference_se({a[0]}, {b[0]})));  // one part: no spread to measure
+  EXPECT_TRUE(std::isnan(pooled_f1({{0, 0, 0}})));
+  EXPECT_THROW(f1_difference_se(a, {b[0]}), std::invalid_argument);
+}
+
 TEST(Metrics, AurocStandardErrorOverParts) {
   const std::vector<double> s{.9, .2, .7, .5, .3, .8};
   const std::vector<int> y{1, 1, 1, 0, 0, 0};

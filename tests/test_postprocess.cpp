@@ -29,6 +29,22 @@ TEST(Postprocess, RegionsAreEightConnectedWithStats) {
   EXPECT_TRUE(find_regions(m, 5.0f, 1).empty());
 }
 
+// A map peaking at 2: its share 0.6 is 1.2, above a threshold of 0.5 and below one of 1.5.
+TEST(Postprocess, PixelThresholdInForceIsTheHigherOfThresholdAndPeakShare) {
+  cv::Mat m(3, 3, CV_32F, cv::Scalar(0.25));
+  m.at<float>(1, 2) = 2;
+  EXPECT_DOUBLE_EQ(pixel_threshold_in_force(0.5, 0.6, m), 1.2);
+  EXPECT_DOUBLE_EQ(pixel_threshold_in_force(1.5, 0.6, m), 1.5);
+  EXPECT_DOUBLE_EQ(pixel_threshold_in_force(0.5, 0, m), 0.5);
+  // The regions at 1.2 keep the peak alone; at 0.5 also nothing else: 0.25 stays below both.
+  EXPECT_EQ(find_regions(m, static_cast<float>(pixel_threshold_in_force(0.1, 0.6, m)), 1).front().area, 1);
+  EXPECT_EQ(find_regions(m, 0.1f, 1).front().area, 9);
+  EXPECT_THROW(pixel_threshold_in_force(0.5, 1, m), std::invalid_argument);
+  EXPECT_THROW(pixel_threshold_in_force(0.5, -0.1, m), std::invalid_argument);
+  EXPECT_THROW(pixel_threshold_in_force(0.5, std::nan(""), m), std::invalid_argument);
+  EXPECT_THROW(pixel_threshold_in_force(0.5, 0.5, cv::Mat(2, 2, CV_8U, cv::Scalar(1))), std::invalid_argument);
+}
+
 TEST(Postprocess, FcddKernelMatchesScipyGaussian) {
   // kernel_size_to_std: log10(0.45 k + 1) + 0.25 below 32, else 10.
   EXPECT_NEAR(fcdd_kernel_std(10), std::log10(5.5) + 0.25, 1e-12);

@@ -50,6 +50,21 @@ void choose_smoothing(BundleManifest& man, const std::vector<ImageScores>& val) 
   if (!said.empty()) std::printf("smoothing sigma in map cells by validation AUPRO: %s\n", said.c_str());
 }
 
+// Says each type's peak fraction, the validation pixel F1 of the best share and of the threshold
+// alone, and the standard error of the gain.
+void say_peak_fractions(const BundleManifest& man, const Calibration& cal) {
+  std::string said;
+  for (size_t k = 0; k < man.types.size(); ++k) {
+    const PeakFractionChoice& c = cal.peak_fraction_choice[k];
+    if (std::isnan(c.best_f1)) continue;  // no mask of the type
+    char part[200];
+    std::snprintf(part, sizeof part, "%s %g (best %g: %.4f, threshold alone %.4f, gain's SE %.4f)",
+                  man.types[k].name.c_str(), cal.peak_fraction[k], c.best, c.best_f1, c.alone_f1, c.gain_se);
+    said += (said.empty() ? "" : ", ") + std::string(part);
+  }
+  if (!said.empty()) std::printf("regions' share of the map's peak by validation pixel F1: %s\n", said.c_str());
+}
+
 }  // namespace
 
 EvalReport calibrate_manifest(BundleManifest& man, const std::vector<ImageScores>& val, const CalibrationPlan& plan) {
@@ -64,12 +79,15 @@ EvalReport calibrate_manifest(BundleManifest& man, const std::vector<ImageScores
     fb_img.push_back(t.image_threshold);
     fb_pix.push_back(t.pixel_threshold);
   }
-  const Calibration cal = calibrate(val, type_names(man), upsampler_of(man), fb_img, fb_pix);
+  const Calibration cal = calibrate(val, type_names(man), upsampler_of(man), fb_img, fb_pix, kNormalImageQuantile,
+                                    kNormalPixelQuantile, plan.choose_peak_fraction ? kPeakFractions : std::vector<double>{0});
   for (size_t k = 0; k < man.types.size(); ++k) {
     man.types[k].image_threshold = cal.image[k];
     man.types[k].pixel_threshold = cal.pixel[k];
+    man.types[k].peak_fraction = cal.peak_fraction[k];
   }
   man.calibrated = true;
+  if (plan.choose_peak_fraction) say_peak_fractions(man, cal);
   for (const auto& n : cal.notes) std::cerr << "calibration: " << n << "\n";
   return summarize(val, type_names(man), upsampler_of(man));
 }

@@ -16,6 +16,7 @@ inline const std::vector<double> kSmoothingSigmas{0, 1, 2, 3, 4, 6};
 struct CalibrationPlan {
   bool choose_upsampling = true;  // the upsampling of best mean validation AUPRO; else keep man's
   bool choose_smoothing = true;   // each type's sigma by its validation AUPRO; else keep man's
+  bool choose_peak_fraction = true;  // each type's regions' share of the peak (kPeakFractions); else 0
 };
 
 // Chooses what `plan` asks on the masks of `val` (maps as `man` describes them), then calibrates

@@ -108,14 +108,26 @@ double nan_mean(const std::vector<double>& v) {
 }
 
 // Each image's part: images of one `group` share an id; an image without a group has its own.
-std::vector<size_t> group_ids(const std::vector<ImageScores>& scores) {
+// The ids are 0 .. parts - 1.
+std::vector<size_t> group_ids(const std::vector<const Sample*>& samples) {
   std::map<std::string, size_t> named;
   std::vector<size_t> out;
-  for (size_t i = 0; i < scores.size(); ++i) {
-    const std::string& g = scores[i].sample->group;
-    out.push_back(g.empty() ? scores.size() + i : named.emplace(g, named.size()).first->second);
+  size_t next = 0;
+  for (const Sample* s : samples) {
+    if (s->group.empty()) {
+      out.push_back(next++);
+      continue;
+    }
+    const auto [it, fresh] = named.emplace(s->group, next);
+    next += fresh;
+    out.push_back(it->second);
   }
   return out;
+}
+std::vector<size_t> group_ids(const std::vector<ImageScores>& scores) {
+  std::vector<const Sample*> samples;
+  for (const ImageScores& s : scores) samples.push_back(s.sample);
+  return group_ids(samples);
 }
 
 struct PixelMetrics {
@@ -128,7 +140,7 @@ struct PixelMetrics {
 // a mask of the type (any mask for k < 0) plus normal images; F1 at `threshold` unless NaN. Only
 // this one set of upsampled maps and masks is alive at a time.
 PixelMetrics pixel_metrics_of(const std::vector<ImageScores>& scores, int k, const Upsampler& up, double fpr_limit,
-                              double threshold = kNaN) {
+                              double threshold = kNaN, double peak_fraction = 0) {
   const std::vector<size_t> groups = group_ids(scores);
   std::vector<cv::Mat> maps, masks;
   std::vector<size_t> map_groups;
@@ -169,7 +181,7 @@ PixelMetrics pixel_metrics_of(const std::vector<ImageScores>& scores, int k, con
   for (size_t image : region_images(masks)) region_groups.push_back(map_groups[image]);
   p.aupro_se = standard_error(regions, region_groups);
   p.regions = regions.size();
-  if (!std::isnan(threshold)) p.at_threshold = pixel_f1(maps, masks, threshold);
+  if (!std::isnan(threshold)) p.at_threshold = pixel_f1(maps, masks, threshold, peak_fraction);
   return p;
 }
 
@@ -258,6 +270,7 @@ nlohmann::json type_json(const TypeReport& t) {
           {"groups", t.groups},
           {"pixel_images", t.pixel_images},
           {"pixel_f1_at_threshold", f1_json(t.pixel_at_threshold)},
+          {"peak_fraction", t.peak_fraction},
           {"pixel_max_f1", f1_json(t.pixel_best)}};
 }
 
@@ -339,12 +352,15 @@ std::vector<ImageScores> score_samples(DnnModel& model, const Dataset& data, con
 
 EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<std::string>& type_names,
                      const Upsampler& up, bool pixel_metrics, double fpr_limit,
-                     const std::vector<double>& pixel_thresholds) {
+                     const std::vector<double>& pixel_thresholds, const std::vector<double>& peak_fractions) {
   const std::string fn = "summarize";
   const size_t m = type_names.size();
   check_scores(scores, m, pixel_metrics, fn);
   if (!pixel_thresholds.empty() && pixel_thresholds.size() != m)
     throw std::invalid_argument(fn + ": " + std::to_string(pixel_thresholds.size()) + " pixel thresholds for " +
+                                std::to_string(m) + " types");
+  if (!peak_fractions.empty() && peak_fractions.size() != m)
+    throw std::invalid_argument(fn + ": " + std::to_string(peak_fractions.size()) + " peak fractions for " +
                                 std::to_string(m) + " types");
   if (pixel_metrics) check_size(up.input.width, up.input.height, fn);
 
@@ -382,8 +398,9 @@ EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<s
     t.vs_normal_max = binary(xn, yn);
     t.vs_rest_max = binary(xr, yr);
     if (pixel_metrics) {
+      t.peak_fraction = peak_fractions.empty() ? 0 : peak_fractions[k];
       const PixelMetrics p = pixel_metrics_of(scores, static_cast<int>(k), up, fpr_limit,
-                                              pixel_thresholds.empty() ? kNaN : pixel_thresholds[k]);
+                                              pixel_thresholds.empty() ? kNaN : pixel_thresholds[k], t.peak_fraction);
       std::tie(t.pixel_auroc, t.aupro, t.aupro_se, t.regions, t.pixel_images, t.pixel_at_threshold, t.pixel_best) =
           std::tie(p.auroc, p.aupro, p.aupro_se, p.regions, p.images, p.at_threshold, p.best);
     }
@@ -548,9 +565,10 @@ void max_pixel_table(std::ostream& o, const EvalReport& r) {
 void pixel_threshold_table(std::ostream& o, const EvalReport& r) {
   if (std::isnan(r.mean.pixel_best.f1)) return;
   o << "\nPixels (defect iff the upsampled map >= the threshold), in %: at the bundle's calibrated pixel "
-       "threshold (the detector's regions) and at the best threshold for this split:\n\n";
-  o << "| Type | bundle's threshold | F1 | precision | recall | best threshold | best F1 |\n";
-  o << "|---|---:|---:|---:|---:|---:|---:|\n";
+       "threshold, raised on each image to its peak fraction of the map's peak (the detector's regions), and "
+       "at the best threshold alone for this split:\n\n";
+  o << "| Type | bundle's threshold | peak fraction | F1 | precision | recall | best threshold | best F1 |\n";
+  o << "|---|---:|---:|---:|---:|---:|---:|---:|\n";
   const auto value = [](double x) {
     char b[32];
     std::snprintf(b, sizeof b, "%.3g", x);
@@ -558,7 +576,8 @@ void pixel_threshold_table(std::ostream& o, const EvalReport& r) {
   };
   const auto row = [&](const TypeReport& t) {
     const F1Result &at = t.pixel_at_threshold, &best = t.pixel_best;
-    o << "| " << md_cell(t.name) << " | " << value(at.threshold) << " | " << pct(at.f1) << " | "
+    o << "| " << md_cell(t.name) << " | " << value(at.threshold) << " | "
+      << value(std::isnan(at.threshold) ? kNaN : t.peak_fraction) << " | " << pct(at.f1) << " | "
       << pct(at.precision) << " | " << pct(at.recall) << " | " << value(best.threshold) << " | " << pct(best.f1)
       << " |\n";
   };
@@ -653,8 +672,10 @@ namespace {
 
 struct PooledPixels {
   std::vector<double> px;
-  std::vector<int> lab;  // 1 inside type k's mask
-  size_t stride = 1, total = 0;
+  std::vector<int> lab;        // 1 inside type k's mask
+  std::vector<double> peak;    // the peak of the pixel's own map
+  std::vector<size_t> part;    // the part its image shows (group_ids)
+  size_t stride = 1, total = 0, parts = 0;
 };
 
 // Type k's placed, upsampled map pixels over `set`, labelled by k's masks (0 without one); above
@@ -665,11 +686,18 @@ PooledPixels pooled_pixels(const std::vector<const ImageScores*>& set, size_t k,
   p.stride = p.total > kMaxPixels ? (p.total + kMaxPixels - 1) / kMaxPixels : 1;
   p.px.reserve(p.total / p.stride + 1);
   p.lab.reserve(p.px.capacity());
+  std::vector<const Sample*> samples;
+  for (const ImageScores* s : set) samples.push_back(s->sample);
+  const std::vector<size_t> parts = group_ids(samples);
+  p.parts = parts.empty() ? 0 : *std::max_element(parts.begin(), parts.end()) + 1;
   size_t idx = 0;
-  for (const ImageScores* s : set) {
+  for (size_t i = 0; i < set.size(); ++i) {
+    const ImageScores* s = set[i];
     const cv::Mat map = placed_map(*s, k, up);
     const auto it = s->sample->masks.find(static_cast<int>(k));
     const cv::Mat mask = it != s->sample->masks.end() ? read_mask(it->second, map.size()) : cv::Mat::zeros(map.size(), CV_8U);
+    double peak = 0;
+    cv::minMaxLoc(map, nullptr, &peak);
     for (int r = 0; r < map.rows; ++r) {
       const float* a = map.ptr<float>(r);
       const uchar* d = mask.ptr<uchar>(r);
@@ -677,10 +705,68 @@ PooledPixels pooled_pixels(const std::vector<const ImageScores*>& set, size_t k,
         if (idx % p.stride == 0) {
           p.px.push_back(a[col]);
           p.lab.push_back(d[col] != 0);
+          p.peak.push_back(peak);
+          p.part.push_back(parts[i]);
         }
     }
   }
   return p;
+}
+
+// The rule of highest F1 over `all`: for each of `fractions`, the pixels under that share of their
+// map's peak can never fire (missed when defects), and max_f1 over the others gives the threshold.
+struct PixelRule {
+  F1Result f1 = nan_f1();
+  double peak_fraction = 0;
+};
+PixelRule best_pixel_rule(const PooledPixels& all, const std::vector<double>& fractions) {
+  PixelRule best{nan_f1(), fractions.front()};
+  for (const double r : fractions) {
+    std::vector<double> px;
+    std::vector<int> lab;
+    double missed = 0;
+    for (size_t i = 0; i < all.px.size(); ++i)
+      if (all.px[i] >= r * all.peak[i]) {
+        px.push_back(all.px[i]);
+        lab.push_back(all.lab[i]);
+      } else {
+        missed += all.lab[i];
+      }
+    const F1Result f = max_f1(px, lab, missed);
+    if (std::isfinite(f.threshold) && !(f.f1 <= best.f1.f1)) best = {f, r};  // NaN at first
+  }
+  return best;
+}
+
+// The counts of the rule (threshold, peak_fraction) over `all`, per part.
+std::vector<F1Counts> rule_counts(const PooledPixels& all, double threshold, double peak_fraction) {
+  std::vector<F1Counts> c(all.parts);
+  for (size_t i = 0; i < all.px.size(); ++i) {
+    F1Counts& part = c[all.part[i]];
+    const bool fires = all.px[i] >= threshold && all.px[i] >= peak_fraction * all.peak[i];
+    if (fires) (all.lab[i] ? part.tp : part.fp) += 1;
+    else part.fn += all.lab[i];
+  }
+  return c;
+}
+
+// Of `fractions` (the first 0), the rule of highest F1 over `all`, unless its gain over the
+// threshold alone lies within one standard error over the parts; `choice` receives how it went.
+PixelRule chosen_pixel_rule(const PooledPixels& all, const std::vector<double>& fractions, PeakFractionChoice& choice) {
+  const PixelRule best = best_pixel_rule(all, fractions), alone = best_pixel_rule(all, {0});
+  choice = {best.peak_fraction, best.f1.f1, alone.f1.f1, kNaN};
+  if (best.peak_fraction == 0 || !std::isfinite(alone.f1.threshold)) return best;
+  choice.gain_se = f1_difference_se(rule_counts(all, best.f1.threshold, best.peak_fraction),
+                                    rule_counts(all, alone.f1.threshold, 0));
+  return best.f1.f1 - alone.f1.f1 > choice.gain_se ? best : alone;  // NaN (one part): alone
+}
+
+void check_peak_fractions(const std::vector<double>& fractions, const std::string& fn) {
+  if (fractions.empty() || fractions.front() != 0)
+    throw std::invalid_argument(fn + ": the peak fractions to try must start with 0, the threshold alone");
+  for (const double r : fractions)
+    if (!(r >= 0 && r <= kMaxPeakFraction))
+      throw std::invalid_argument(fn + ": peak fraction " + fmt_g(r) + " outside [0, " + fmt_g(kMaxPeakFraction) + "]");
 }
 
 }  // namespace
@@ -689,10 +775,11 @@ PooledPixels pooled_pixels(const std::vector<const ImageScores*>& set, size_t k,
 Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
                       const Upsampler& up, const std::vector<double>& fallback_image,
                       const std::vector<double>& fallback_pixel, double quantile,
-                      double pixel_quantile) {
+                      double pixel_quantile, const std::vector<double>& peak_fractions) {
   const std::string fn = "calibrate";
   const size_t m = type_names.size();
   check_scores(val, m, true, fn);
+  check_peak_fractions(peak_fractions, fn);
   check_size(up.input.width, up.input.height, fn);
   if (fallback_image.size() != m || fallback_pixel.size() != m)
     throw std::invalid_argument(fn + ": " + std::to_string(fallback_image.size()) + " image and " +
@@ -735,18 +822,20 @@ Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std
                         fmt_g(fallback_image[k]));
     }
 
-    // Pixel threshold: max-F1 over the pixels of images with a mask of type k plus normal images,
-    // raised to the pixel_quantile of the normal images' pixels when below it: a type with few
-    // validation masks put max-F1 far too low on Magnetic Tile (docs/results.md).
+    // Pixel rule: of highest F1 over the pixels of images with a mask of type k plus normal images,
+    // its threshold raised to the pixel_quantile of the normal images' pixels when below it: a
+    // type with few validation masks put max-F1 far too low on Magnetic Tile (docs/results.md).
     std::vector<const ImageScores*> set;
     for (const ImageScores& s : val)
       if (s.sample->masks.count(ki) || s.sample->types.empty()) set.push_back(&s);
     const bool has_masks = std::any_of(set.begin(), set.end(),
                                        [&](const ImageScores* s) { return s->sample->masks.count(ki) > 0; });
-    double t = kNaN;
+    double t = kNaN, fraction = 0;
+    PeakFractionChoice choice;
     if (has_masks) {
       const PooledPixels all = pooled_pixels(set, k, up);
-      t = max_f1(all.px, all.lab).threshold;
+      const PixelRule rule = chosen_pixel_rule(all, peak_fractions, choice);
+      std::tie(t, fraction) = std::tie(rule.f1.threshold, rule.peak_fraction);
       if (!std::isfinite(t))
         c.notes.push_back("type '" + name + "': its masks give no defect pixel or no normal pixel; pixel max-F1 undefined");
       else if (all.stride > 1)
@@ -775,6 +864,8 @@ Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std
                         "no normal image in the split; pixel threshold kept at " + fmt_g(t));
     }
     c.pixel.push_back(t);
+    c.peak_fraction.push_back(fraction);
+    c.peak_fraction_choice.push_back(choice);
   }
   return c;
 }

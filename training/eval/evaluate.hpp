@@ -76,8 +76,10 @@ struct TypeReport {
   double aupro_se = std::numeric_limits<double>::quiet_NaN();
   size_t regions = 0, pixel_images = 0, groups = 0;
   // Over the same pixels, "defect iff A >= threshold": at the bundle's calibrated pixel threshold
-  // (what the detector's regions use; NaN when not given) and at the best threshold.
+  // raised to peak_fraction of each image's peak (what the detector's regions use; NaN when not
+  // given) and at the best threshold alone.
   F1Result pixel_at_threshold = nan_f1(), pixel_best = nan_f1();
+  double peak_fraction = 0;
 };
 
 struct EvalReport {
@@ -113,7 +115,8 @@ cv::Mat read_defect_mask(const std::string& path);
 // z / max_pixel / maps. Pixel metrics upsample each map with `up` to up.input
 // and read masks (read_defect_mask, resized with INTER_NEAREST), one type at
 // a time. pixel_metrics = false skips them (NaN; maps may then be empty). fpr_limit: AUPRO's.
-// pixel_thresholds (per type, on those upsampled maps; empty: none): the pixel F1 at each.
+// pixel_thresholds (per type, on those upsampled maps; empty: none): the pixel F1 at each, with
+// each image's threshold raised to peak_fractions' share of its peak (per type; empty: all 0).
 // Throws std::invalid_argument on inconsistent scores, std::runtime_error on an unreadable mask.
 // AUPRO's false-positive-rate limit (the paper's and ADEval's).
 constexpr double kAuproFprLimit = 0.3;
@@ -122,7 +125,8 @@ constexpr double kAuproChance = kAuproFprLimit / 2;
 
 EvalReport summarize(const std::vector<ImageScores>& scores, const std::vector<std::string>& type_names,
                      const Upsampler& up, bool pixel_metrics = true, double fpr_limit = kAuproFprLimit,
-                     const std::vector<double>& pixel_thresholds = {});
+                     const std::vector<double>& pixel_thresholds = {},
+                     const std::vector<double>& peak_fractions = {});
 
 // Of `candidates` (upsamplers at one input size), the one whose maps give the higher mean AUPRO
 // over the types with masks in `val`; the first on a tie or when no type has a mask. FCDD's
@@ -167,23 +171,46 @@ nlohmann::json report_json(const EvalReport& r);
 void write_scores_csv(const std::vector<ImageScores>& s, const std::vector<std::string>& type_names,
                       const std::string& path);
 
+// How a type's peak fraction was chosen, on the split's pixels before the normal pixels' floor
+// (NaN F1s without masks of the type).
+struct PeakFractionChoice {
+  double best = 0;  // the share of highest pixel F1
+  double best_f1 = std::numeric_limits<double>::quiet_NaN(), alone_f1 = std::numeric_limits<double>::quiet_NaN();
+  double gain_se = std::numeric_limits<double>::quiet_NaN();  // of best_f1 - alone_f1, over the split's parts
+};
+
 struct Calibration {
   std::vector<double> image, pixel;  // per type, in type_names order
+  std::vector<double> peak_fraction;  // per type: the regions' share of a map's peak
+  std::vector<PeakFractionChoice> peak_fraction_choice;  // per type
   std::vector<std::string> notes;    // one per fallback taken (and per subsampled pixel set)
 };
+
+// calibrate()'s quantiles of normal images: of z, where a type has no image; of the pixels, the
+// pixel threshold's floor (at most 0.1% of a normal part's pixels fire).
+constexpr double kNormalImageQuantile = 0.99, kNormalPixelQuantile = 0.999;
+// The peak fractions calibrate() tries for the regions (pixel_threshold_in_force).
+inline const std::vector<double> kPeakFractions{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
 
 // Thresholds per type, for the rule "positive iff score >= threshold" (max_f1's):
 // image: the max-F1 threshold of z_k one-vs-rest over the split; when the split has no image of
 // type k or no negative, the `quantile` of z_k over normal images (a note says so).
-// pixel: the max-F1 threshold over the pixels of the upsampled maps of type k (images with a mask
-// of type k plus normal images), raised to the `pixel_quantile` of the normal images' upsampled
-// pixels when below it (a note); without masks of type k, that quantile (a note). With no normal
-// image either, the fallback value (a note).
+// pixel: the rule "defect iff A >= max(threshold, peak_fraction * the image's peak)" (the
+// detector's regions) of highest F1 over the pixels of the upsampled maps of type k (images with a
+// mask of type k plus normal images), the peak fraction one of `peak_fractions` (the first on a
+// tie); a share other than 0 is kept only when its F1 beats the threshold alone's by more than
+// one standard error over the split's parts (f1_difference_se; the manifest's `group`): a few
+// parts' maps do not tell shares apart (Magnetic Tile's `break`, docs/results.md). The threshold
+// is raised to the `pixel_quantile` of the normal images' upsampled pixels when below it (a
+// note). Without masks of type k: that quantile and share 0 (a note). With no normal image either,
+// the fallback value (a note).
 // Quantiles interpolate linearly between order statistics (numpy's default).
-// Throws std::invalid_argument when a fallback vector's size differs from type_names'.
+// Throws std::invalid_argument when a fallback vector's size differs from type_names', or when
+// peak_fractions does not start with 0 or holds a value outside [0, kMaxPeakFraction].
 Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std::string>& type_names,
                       const Upsampler& up, const std::vector<double>& fallback_image,
-                      const std::vector<double>& fallback_pixel, double quantile = 0.99,
-                      double pixel_quantile = 0.999);
+                      const std::vector<double>& fallback_pixel, double quantile = kNormalImageQuantile,
+                      double pixel_quantile = kNormalPixelQuantile,
+                      const std::vector<double>& peak_fractions = kPeakFractions);
 
 }  // namespace mtfcdd

@@ -1,5 +1,7 @@
 #include "metrics.hpp"
 
+#include <mtfcdd/postprocess.hpp>
+
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -204,9 +206,15 @@ double average_precision(const std::vector<double>& scores, const std::vector<in
 }
 
 F1Result max_f1(const std::vector<double>& scores, const std::vector<int>& labels) {
+  return max_f1(scores, labels, 0);
+}
+
+F1Result max_f1(const std::vector<double>& scores, const std::vector<int>& labels, double missed) {
+  if (!(missed >= 0 && std::isfinite(missed))) throw std::invalid_argument("max_f1: missed positives must be >= 0");
   const auto v = sorted_desc(scores, labels, "max_f1");
-  const double pos = count_positives(v);
-  if (pos == 0 || pos == static_cast<double>(v.size())) return {kNaN, kNaN, kNaN, kNaN};
+  const double pos = count_positives(v) + missed;
+  if (pos == 0 || (missed == 0 && pos == static_cast<double>(v.size()))) return {kNaN, kNaN, kNaN, kNaN};
+  if (v.empty()) return {0, kNaN, 0, 0};
   return sorted_max_f1(v.begin(), v.end(), score_of, [](const Scored& s) { return s.second == 1; }, pos);
 }
 
@@ -238,11 +246,12 @@ F1Result pixel_max_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Ma
   return ranking(maps, masks, "pixel_max_f1").best;
 }
 
-F1Result pixel_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks, double threshold) {
+F1Result pixel_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks, double threshold,
+                  double peak_fraction) {
   check_pixel_inputs(maps, masks, "pixel_f1");
   double tp = 0, predicted = 0, pos = 0;
   for (size_t i = 0; i < maps.size(); ++i) {
-    const cv::Mat hit = maps[i] >= threshold, defect = masks[i] != 0;
+    const cv::Mat hit = maps[i] >= pixel_threshold_in_force(threshold, peak_fraction, maps[i]), defect = masks[i] != 0;
     tp += cv::countNonZero(hit & defect);
     predicted += cv::countNonZero(hit);
     pos += cv::countNonZero(defect);
@@ -327,6 +336,37 @@ double standard_error(const std::vector<double>& values, const std::vector<size_
   double ss = 0;
   for (const auto& [c, d] : deviation) ss += d * d;
   return std::sqrt(g / (g - 1) * ss) / n;
+}
+
+namespace {
+// sum A and sum B of F1 = A / B, A = 2 TP, B = 2 TP + FP + FN.
+std::pair<double, double> f1_sums(const std::vector<F1Counts>& clusters) {
+  double a = 0, b = 0;
+  for (const F1Counts& c : clusters) a += 2 * c.tp, b += 2 * c.tp + c.fp + c.fn;
+  return {a, b};
+}
+}  // namespace
+
+double pooled_f1(const std::vector<F1Counts>& clusters) {
+  const auto [a, b] = f1_sums(clusters);
+  return b > 0 ? a / b : kNaN;
+}
+
+double f1_difference_se(const std::vector<F1Counts>& a, const std::vector<F1Counts>& b) {
+  if (a.size() != b.size())
+    throw std::invalid_argument("f1_difference_se: " + std::to_string(a.size()) + " and " + std::to_string(b.size()) +
+                                " clusters");
+  const auto [sa, ta] = f1_sums(a);
+  const auto [sb, tb] = f1_sums(b);
+  if (a.size() < 2 || !(ta > 0) || !(tb > 0)) return kNaN;
+  const double ra = sa / ta, rb = sb / tb, g = static_cast<double>(a.size());
+  double ss = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double share_a = (2 * a[i].tp - ra * (2 * a[i].tp + a[i].fp + a[i].fn)) / ta;
+    const double share_b = (2 * b[i].tp - rb * (2 * b[i].tp + b[i].fp + b[i].fn)) / tb;
+    ss += (share_a - share_b) * (share_a - share_b);
+  }
+  return std::sqrt(g / (g - 1) * ss);
 }
 
 namespace {

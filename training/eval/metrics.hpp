@@ -23,6 +23,12 @@ struct F1Result {
 // Best F1 over thresholds "positive iff score >= threshold", threshold = a score value, ties
 // grouped; on equal F1 the highest threshold wins. All fields NaN when one class is absent.
 F1Result max_f1(const std::vector<double>& scores, const std::vector<int>& labels);
+// The same for a rule that never fires on `missed` further positives: they count as false
+// negatives at every threshold (recall is over the labels' positives plus them). With missed 0 it
+// is max_f1 above; with missed > 0 all fields are NaN only when no label is positive either, and
+// an empty `scores` gives F1 0 with a NaN threshold. Throws as max_f1, and when missed is negative
+// or not finite.
+F1Result max_f1(const std::vector<double>& scores, const std::vector<int>& labels, double missed);
 
 // Pixel level. maps: CV_32F single-channel; masks: CV_8U single-channel, same size, non-zero =
 // defect. Throws std::invalid_argument on count/size/type mismatch, empty input or a non-finite
@@ -33,7 +39,10 @@ double pixel_auroc(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>&
 
 // Pixels pooled, "defect iff score >= threshold": F1, precision and recall at the given threshold
 // (precision 0 when no pixel reaches it); all NaN when no pixel is a defect.
-F1Result pixel_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks, double threshold);
+// With peak_fraction > 0 each image's threshold is raised to that share of its map's peak
+// (pixel_threshold_in_force: the detector's regions).
+F1Result pixel_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks, double threshold,
+                  double peak_fraction = 0);
 // The best of those over thresholds (max_f1 over the pooled pixels); NaN as max_f1.
 F1Result pixel_max_f1(const std::vector<cv::Mat>& maps, const std::vector<cv::Mat>& masks);
 
@@ -73,6 +82,19 @@ double standard_error(const std::vector<double>& values, const std::vector<size_
 // class has fewer than two clusters. Throws as auroc() and on a clusters length other than scores'.
 double auroc_standard_error(const std::vector<double>& scores, const std::vector<int>& labels,
                             const std::vector<size_t>& clusters);
+
+// A rule's pixel counts over one cluster (the images of one part).
+struct F1Counts {
+  double tp = 0, fp = 0, fn = 0;
+};
+// F1 = 2 TP / (2 TP + FP + FN) of the counts summed over clusters; NaN without any positive or fire.
+double pooled_f1(const std::vector<F1Counts>& clusters);
+// The cluster-robust standard error of pooled_f1(a) - pooled_f1(b), two rules counted over the same
+// clusters (a[g] and b[g]: cluster g). The delta method for a ratio of sums R = sum A / sum B: each
+// cluster's share (A_g - R B_g) / sum B, the two rules' shares subtracted per cluster, then summed
+// as standard_error does (G / (G - 1) times the sum of squares over G clusters). NaN for fewer than
+// two clusters or an undefined F1. Throws std::invalid_argument when the lengths differ.
+double f1_difference_se(const std::vector<F1Counts>& a, const std::vector<F1Counts>& b);
 
 // The median equivalent radius sqrt(area / pi), in pixels, of the masks' 8-connected regions
 // (nonzero pixels; each mask's regions counted apart, the upper median of an even count); NaN

@@ -35,7 +35,8 @@ EvalReport calibrate_in_place(const std::string& dir, const std::string& data_pa
     for (auto& t : man.types) t.smoothing = 0;
   const auto scores = score_split(dnn, data, split, upsampler_of(man), c.batch, "calibrating on " + split);
   if (scores.empty()) throw std::runtime_error(data_path + ": no images in split '" + split + "' to calibrate on");
-  const EvalReport report = calibrate_manifest(man, scores, {!c.upsampling, c.smoothing == "auto"});
+  const EvalReport report =
+      calibrate_manifest(man, scores, {!c.upsampling, c.smoothing == "auto", c.peak_fraction == "auto"});
   write_manifest(man, dir);
   std::printf("bundle %s: thresholds calibrated on %zu %s images of %s\n", dir.c_str(), scores.size(), split.c_str(),
               data_path.c_str());

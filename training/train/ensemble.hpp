@@ -18,6 +18,7 @@ namespace mtfcdd {
 // What calibrate and ensemble choose on a split's masks, and how the bundle's maps are taken.
 struct CalibrationChoices {
   std::string smoothing = "auto";           // auto: each type's sigma by its masks; none
+  std::string peak_fraction = "auto";       // auto: each type's regions' share of the peak by its masks; none: 0
   std::optional<Upsampling> upsampling;     // unset: the better on the masks
   std::optional<FlipAverage> flip_average;  // unset: the bundle's (ensemble: the first run's)
   int batch = 8;

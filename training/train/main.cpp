@@ -191,7 +191,8 @@ int cmd_toy_data(const ToyOptions& o) {
 // train's options beyond the network and the data: the run, and where it runs.
 struct TrainOptions {
   TrainConfig t;
-  std::string flip = "none", lr_schedule = "constant", smoothing = "auto", bundle_size = "trained";
+  std::string flip = "none", lr_schedule = "constant", smoothing = "auto", peak_fraction = "auto",
+              bundle_size = "trained";
   int threads = 0;  // 0 = the cores / ranks on this machine
   int nproc = 0;    // > 0: launch this many local ranks
   DistFlags dist;
@@ -257,6 +258,10 @@ void add_bundle_options(CLI::App* c, TrainOptions& o) {
                   "the validation masks)");
   c->add_option("--smoothing", o.smoothing, "each type's map smoothing: auto = the sigma its validation masks prefer")
       ->check(CLI::IsMember({"auto", "none"}));
+  c->add_option("--peak-fraction", o.peak_fraction,
+                "each type's regions' least share of the map's peak: auto = the one its validation masks prefer; "
+                "none = 0")
+      ->check(CLI::IsMember({"auto", "none"}));
   c->add_option("--bundle-size", o.bundle_size,
                 "RUN/bundle's input side, as ensemble --runs RUN makes it: trained, a side in px, auto or per-type");
 }
@@ -292,6 +297,9 @@ void add_calibration_choices(CLI::App* c, CalibrationChoices& o) {
   cli::add_choice(c, "--upsampling", o.upsampling, "auto", "auto = the better on the split's masks");
   cli::add_choice(c, "--flip-average", o.flip_average, "keep", "average each image's maps over its mirror images");
   c->add_option("--smoothing", o.smoothing, "each type's map smoothing: auto = the sigma its masks prefer")
+      ->check(CLI::IsMember({"auto", "none"}));
+  c->add_option("--peak-fraction", o.peak_fraction,
+                "each type's regions' least share of the map's peak: auto = the one its masks prefer; none = 0")
       ->check(CLI::IsMember({"auto", "none"}));
   c->add_option("--batch", o.batch, "images per forward")->check(CLI::Range(1, 1024));
 }
@@ -356,6 +364,7 @@ int rebundle(const TrainOptions& o, const DataOptions& d) {
   e.bundle_size = o.bundle_size;
   e.out = (fs::path(o.t.out) / "bundle.sized").string();
   e.c.smoothing = o.smoothing;
+  e.c.peak_fraction = o.peak_fraction;
   e.c.upsampling = o.t.upsampling;
   fs::remove_all(e.out);  // left by a run stopped while bundling
   make_ensemble(e, d.options());
@@ -382,6 +391,7 @@ int cmd_train(TrainOptions o, const DataOptions& d, const NetOptions& net, int a
   t.model = net.config(1);
   t.lr_schedule = parse_lr_schedule(o.lr_schedule);
   t.smoothing = o.smoothing == "auto";
+  t.peak_fraction = o.peak_fraction == "auto";
   t.bundled_again = resized;
   t.aug.flip_horizontal = o.flip.find('h') != std::string::npos;
   t.aug.flip_vertical = o.flip.find('v') != std::string::npos;
@@ -430,10 +440,13 @@ int cmd_eval(const EvalOptions& o, const DataOptions& d) {
   std::vector<std::string> names;
   for (const auto& t : dnn.manifest().types) names.push_back(t.name);
   // The bundle's pixel thresholds were calibrated on its own upsampling and smoothing.
-  std::vector<double> thresholds;
+  std::vector<double> thresholds, fractions;
   if (up.mode == dnn.manifest().upsampling && up.smoothing == upsampler_of(dnn.manifest()).smoothing)
-    for (const auto& t : dnn.manifest().types) thresholds.push_back(t.pixel_threshold);
-  const auto report = summarize(scores, names, up, !o.no_pixel, kAuproFprLimit, thresholds);
+    for (const auto& t : dnn.manifest().types) {
+      thresholds.push_back(t.pixel_threshold);
+      fractions.push_back(t.peak_fraction);
+    }
+  const auto report = summarize(scores, names, up, !o.no_pixel, kAuproFprLimit, thresholds, fractions);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string text = markdown_report(report);
   std::cout << text;

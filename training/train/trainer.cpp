@@ -894,7 +894,7 @@ void Run::finish() {
     if (group_ && calibrate) group_->put("bundle", pack_bundle(req.out_dir));
   }
   if (calibrate)
-    calibrate_bundle(req.out_dir, data_, group_.get(), {!cfg_.upsampling, cfg_.smoothing});
+    calibrate_bundle(req.out_dir, data_, group_.get(), {!cfg_.upsampling, cfg_.smoothing, cfg_.peak_fraction});
   else if (lead_ && val_.empty())
     std::cerr << "warning: no validation split: thresholds stay at p = 0.5 (uncalibrated)\n";
   if (group_) group_->finish();

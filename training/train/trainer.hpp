@@ -76,6 +76,8 @@ struct TrainConfig {
   std::optional<Upsampling> upsampling;
   // Each type's map smoothing chosen on the validation masks (bundle_calibration.hpp); false: none.
   bool smoothing = true;
+  // Each type's regions' share of the map's peak chosen on the validation masks; false: 0.
+  bool peak_fraction = true;
   // The caller bundles the run again from best.pt and calibrates that (train --bundle-size), so
   // the run needs a validation split and leaves its own bundle uncalibrated.
   bool bundled_again = false;

@@ -19,7 +19,7 @@ constexpr int kMaxSide = 16384;
 constexpr double kMaxSmoothing = 64;  // map cells; more would blur any map flat
 
 DefectType read_type(const Reader& r) {
-  r.only({"name", "display", "image_threshold", "pixel_threshold", "smoothing"});
+  r.only({"name", "display", "image_threshold", "pixel_threshold", "smoothing", "peak_fraction"});
   DefectType t;
   t.name = r.text("name");
   if (t.name.empty()) r.fail("name", "is empty");
@@ -28,6 +28,7 @@ DefectType read_type(const Reader& r) {
   t.image_threshold = r.number("image_threshold");
   t.pixel_threshold = r.number("pixel_threshold");
   if (r.has("smoothing")) t.smoothing = r.number("smoothing", 0, kMaxSmoothing);
+  if (r.has("peak_fraction")) t.peak_fraction = r.number("peak_fraction", 0, kMaxPeakFraction);
   return t;
 }
 
@@ -75,7 +76,9 @@ std::vector<Feature> features(const BundleManifest& m) {
           {m.precision == Precision::BF16 && !m.float32_convolutions.empty(), 7, "bf16 with float32_convolutions"},
           {std::any_of(m.types.begin(), m.types.end(), [](const DefectType& t) { return t.smoothing > 0; }), 8,
            "a type's smoothing"},
-          {m.upsampling == Upsampling::ReceptiveNormalized, 9, "upsampling receptive-normalized"}};
+          {m.upsampling == Upsampling::ReceptiveNormalized, 9, "upsampling receptive-normalized"},
+          {std::any_of(m.types.begin(), m.types.end(), [](const DefectType& t) { return t.peak_fraction > 0; }), 10,
+           "a type's peak_fraction"}};
 }
 
 // {"layer": [min, max], ...}: finite, min <= max, not all zero.
@@ -169,6 +172,7 @@ json manifest_to_json(const BundleManifest& m) {
     types.push_back({{"name", t.name}, {"display", t.display}, {"image_threshold", t.image_threshold},
                      {"pixel_threshold", t.pixel_threshold}});
     if (t.smoothing > 0) types.back()["smoothing"] = t.smoothing;
+    if (t.peak_fraction > 0) types.back()["peak_fraction"] = t.peak_fraction;
   }
   json j = {{"format", "mtfcdd-bundle"},
           {"format_version", needed_format(m)},

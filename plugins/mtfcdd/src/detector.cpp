@@ -25,10 +25,11 @@ void apply_thresholds(const Reader& th, const std::vector<std::string>& names, D
     const auto pos = std::find(names.begin(), names.end(), it.key());
     if (pos == names.end()) th.fail(excerpt(it.key()), "the model has no such type");
     const Reader t = th.child(it.key());
-    t.only({"image", "pixel"});
+    t.only({"image", "pixel", "peak_fraction"});
     const size_t k = pos - names.begin();
     s.image_thresholds[k] = t.has("image") ? t.number("image") : s.image_thresholds[k];
     s.pixel_thresholds[k] = t.has("pixel") ? t.number("pixel") : s.pixel_thresholds[k];
+    s.peak_fractions[k] = t.has("peak_fraction") ? t.number("peak_fraction", 0, kMaxPeakFraction) : s.peak_fractions[k];
   }
 }
 
@@ -106,6 +107,7 @@ Detector::Detector(const std::string& base_dir, const Reader& config)
   for (const auto& t : model_.manifest().types) {
     s.image_thresholds.push_back(t.image_threshold);
     s.pixel_thresholds.push_back(t.pixel_threshold);
+    s.peak_fractions.push_back(t.peak_fraction);
   }
   s.router = std::make_shared<const Router>();
   settings_ = apply_settings(config, s, model_.manifest());
@@ -131,6 +133,7 @@ json Detector::describe() const {
                      {"display", m.types[k].display},
                      {"image_threshold", settings_.image_thresholds[k]},
                      {"pixel_threshold", settings_.pixel_thresholds[k]},
+                     {"peak_fraction", settings_.peak_fractions[k]},
                      {"smoothing", m.types[k].smoothing}});
   return {{"plugin", "mtfcdd"},
           {"model", model_.bundle_dir()},
@@ -180,6 +183,7 @@ TypeOutput Detector::type_output(const cv::Mat& map, size_t k, const cv::Size& f
   // Regions are found at frame resolution, so their boxes and areas are in frame pixels.
   if (t.decision || settings_.heatmap_full) {
     const cv::Mat full = fit ? input_to_image(at_input, frame, m) : up.scale(shown, frame);
+    t.pixel_threshold = pixel_threshold_in_force(t.pixel_threshold, settings_.peak_fractions[k], full);
     if (t.decision) t.regions = find_regions(full, static_cast<float>(t.pixel_threshold), settings_.min_region_area);
     if (settings_.heatmap_full) t.heatmap_full = full;
   }

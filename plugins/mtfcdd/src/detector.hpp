@@ -17,6 +17,7 @@ namespace mtfcdd {
 // What reconfigure() may change; create() takes these plus the model and backend keys.
 struct DetectorSettings {
   std::vector<double> image_thresholds, pixel_thresholds;  // per type, on z and on A
+  std::vector<double> peak_fractions;  // per type: pixel_threshold_in_force's share of the map's peak
   bool heatmap = true;        // the type's map at model resolution
   bool heatmap_full = false;  // the type's map at frame resolution
   Upsampling upsampling = Upsampling::Bilinear;  // the bundle's unless the config says otherwise
@@ -27,7 +28,7 @@ struct DetectorSettings {
 struct TypeOutput {
   std::string name;
   float score = 0, probability = 0, threshold = 0;
-  double pixel_threshold = 0;  // on A, in force: the regions' threshold
+  double pixel_threshold = 0;  // on A, in force on this frame's map: the regions' threshold
   bool decision = false;
   cv::Mat heatmap, heatmap_full;  // empty when not requested
   std::vector<Region> regions;

@@ -95,6 +95,17 @@ cv::Mat Upsampler::scale(const cv::Mat& map, cv::Size size) const {
   return out;
 }
 
+double pixel_threshold_in_force(double threshold, double peak_fraction, const cv::Mat& map) {
+  if (!(peak_fraction >= 0 && peak_fraction < 1))
+    throw std::invalid_argument("pixel_threshold_in_force: peak_fraction " + std::to_string(peak_fraction) +
+                                " lies outside [0, 1)");
+  if (map.type() != CV_32FC1) throw std::invalid_argument("pixel_threshold_in_force: the map is not CV_32FC1");
+  if (peak_fraction == 0 || map.empty()) return threshold;
+  double peak = 0;
+  cv::minMaxLoc(map, nullptr, &peak);
+  return std::max(threshold, peak_fraction * peak);
+}
+
 std::vector<Region> find_regions(const cv::Mat& map, float threshold, int64_t min_area) {
   cv::Mat mask = map >= threshold;
   cv::Mat labels, stats, centroids;

@@ -57,8 +57,12 @@ struct Names<Precision> {
 // The newest format this build reads. A bundle is written with the oldest version that holds what
 // it uses (2: input.resize "fit"; 3: flip_average; 4: precision bf16; 5: upsampling receptive;
 // 6: precision int8; 7: bf16 with float32_convolutions; 8: a type's smoothing; 9: upsampling
-// receptive-normalized), so that older builds refuse what they would misread.
-constexpr int kBundleFormatVersion = 9;
+// receptive-normalized; 10: a type's peak_fraction), so that older builds refuse what they would
+// misread.
+constexpr int kBundleFormatVersion = 10;
+
+// The largest peak_fraction a bundle or a config may set: at 1 only the peak pixel would remain.
+constexpr double kMaxPeakFraction = 0.99;
 
 struct DefectType {
   std::string name;
@@ -66,6 +70,7 @@ struct DefectType {
   double image_threshold = 0.0;  // on the image score z (mean of the type's map)
   double pixel_threshold = 0.0;  // on the map value A at input resolution, after smoothing
   double smoothing = 0.0;        // smooth_map's sigma in map cells before upsampling (0: none)
+  double peak_fraction = 0.0;    // regions: pixel_threshold_in_force's share of the map's peak, in [0, 1)
 };
 
 struct BundleManifest {

@@ -75,6 +75,14 @@ struct Region {
   float peak = 0, mean = 0;
 };
 
+// The pixel threshold in force on one map: `threshold`, raised to `peak_fraction` times the map's
+// peak when that is higher. A map is raised all around a strong defect; an absolute threshold low
+// enough for faint ones then draws regions far wider than the strong one, while a share of the
+// peak keeps them to its core (CAM-style localization, e.g. Zhou et al. 2016: 20% of the peak).
+// peak_fraction 0 gives `threshold`. Throws std::invalid_argument when peak_fraction lies outside
+// [0, 1) or the map is not CV_32FC1.
+double pixel_threshold_in_force(double threshold, double peak_fraction, const cv::Mat& map);
+
 // 8-connected regions of `map` >= threshold with at least `min_area` pixels, largest first.
 std::vector<Region> find_regions(const cv::Mat& map, float threshold, int64_t min_area);
 
