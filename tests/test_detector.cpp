@@ -599,10 +599,12 @@ TEST_F(DetectorTest, TypeSmoothingShapesHeatmapsNotScores) {
   EXPECT_EQ(cv::norm(smoothed.types[1].heatmap, plain.types[1].heatmap, cv::NORM_INF), 0.0);
 }
 
-// A type's peak_fraction needs format_version 10 and a value in [0, 0.99]. Its regions are where
-// the full map reaches the higher of the pixel threshold and that share of the map's peak, and the
-// result reports that threshold as the one in force; a config's thresholds group sets it per type.
-TEST_F(DetectorTest, PeakFractionKeepsRegionsToTheMapsCore) {
+// A type's peak_fraction needs format_version 10 and a value in [0, 0.99]. The result reports the
+// higher of the pixel threshold and that share of the full map's peak as the threshold in force,
+// and the regions are where the map reaches it; a config's thresholds group sets it per type. (This
+// random network's maps vary by under 1%, so no share here leaves pixels out: the postprocess test
+// shows the trimming.)
+TEST_F(DetectorTest, PeakFractionSetsTheThresholdInForce) {
   test::TempDir dir;
   json types;
   std::ifstream(std::filesystem::path(bundle()) / "model.json") >> types;
@@ -634,16 +636,14 @@ TEST_F(DetectorTest, PeakFractionKeepsRegionsToTheMapsCore) {
     return sum;
   };
   EXPECT_EQ(area(t), cv::countNonZero(t.heatmap_full >= static_cast<float>(t.pixel_threshold)));
-  // (This random network's maps vary by under 1%, so no share here leaves pixels out: the
-  // postprocess test shows the trimming.)
   // The config's share 0: the threshold 0 itself, every pixel in one region.
   d.reconfigure({{"thresholds", {{name, {{"peak_fraction", 0}}}}}});
   const TypeOutput whole = d.process({{gradient(100, 70), ""}})[0].types[0];
   EXPECT_EQ(whole.pixel_threshold, 0);
   ASSERT_EQ(whole.regions.size(), 1u);
   EXPECT_EQ(whole.regions[0].area, static_cast<int64_t>(whole.heatmap_full.total()));
-  EXPECT_NE(message_of([&] { d.reconfigure({{"thresholds", {{name, {{"peak_fraction", 1}}}}}}); }).find("peak_fraction"),
-            std::string::npos);
+  const json too_high = {{"thresholds", {{name, {{"peak_fraction", 1}}}}}};
+  EXPECT_NE(message_of([&] { d.reconfigure(too_high); }).find("peak_fraction"), std::string::npos);
 }
 
 // The manifest's upsampling: receptive needs format_version 5 (receptive-normalized 9) and a

@@ -450,6 +450,12 @@ TEST(Evaluate, PixelF1AtTheBundleThresholdAndTheBest) {
   EXPECT_TRUE(std::isnan(f.report().types[0].pixel_at_threshold.f1));  // no thresholds given
   EXPECT_NEAR(f.report().types[0].pixel_best.f1, 6.0 / 7, 1e-9);
   EXPECT_THROW(summarize(f.scores, f.names, bilinear(4, 4), true, 0.3, {0.7}), std::invalid_argument);
+  // A share of .3 of each map's peak stays below .7 on every image: the same F1, and the report
+  // names the share beside the threshold.
+  const EvalReport shared = summarize(f.scores, f.names, bilinear(4, 4), true, 0.3, {0.7, 0.5}, {0.3, 0});
+  EXPECT_NEAR(shared.types[0].pixel_at_threshold.f1, 6.0 / 7, 1e-9);
+  EXPECT_HAS(markdown_report(shared), "| scratch | 0.7 | 0.3 | 85.7 |");
+  EXPECT_EQ(report_json(shared).at("types").at(0).at("peak_fraction"), 0.3);
 }
 
 TEST(Evaluate, AnyAnomalyPixel) {

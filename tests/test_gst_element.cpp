@@ -288,13 +288,15 @@ TEST(GstVisionPlugin, OneResultAndOneMessagePerBufferInOrderAlsoInBatches) {
         gboolean td = FALSE;
         gst_structure_get_boolean(t, "decision", &td);
         EXPECT_EQ(td, m->types[k].decision);
-        // The threshold in force on this frame: the type's, or its peak fraction of the map's peak,
-        // which lies in a region when there is one (the map's peak reaches any threshold).
+        // The threshold in force on this frame: for a type found defective, the type's or its peak
+        // fraction of the map's peak, which lies in a region when there is one (the map's peak
+        // reaches any threshold); else (no frame-sized maps in this config) the type's own.
         gdouble pixel_threshold = -1;
         EXPECT_TRUE(gst_structure_get_double(t, "pixel-threshold", &pixel_threshold));
         const double own = description.at("types").at(k).at("pixel_threshold").get<double>();
         const double share = description.at("types").at(k).at("peak_fraction").get<double>();
         EXPECT_GE(pixel_threshold, own);
+        if (!m->types[k].decision) EXPECT_EQ(pixel_threshold, own);
         double peak = 0;
         for (guint r = 0; r < m->types[k].n_regions; ++r) peak = std::max(peak, double(m->types[k].regions[r].peak));
         if (m->types[k].n_regions > 0) EXPECT_EQ(pixel_threshold, std::max(own, share * peak));

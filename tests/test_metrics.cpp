@@ -294,13 +294,6 @@ TEST(Metrics, StandardErrorOfAMeanCountsEachClusterOnce) {
   EXPECT_THROW(standard_error({1, 0}, {4}), std::invalid_argument);
 }
 
-// Positives .9 (part 0), .2 (part 0), .7 (part 1); negatives .5, .3 (part 2), .8 (part 3).
-// Each positive's share of the negatives below it: 1, 0, 2/3; each negative's of the positives
-// above it: 2/3, 2/3, 1/3; AUROC 5/9. By part (Obuchowski): positives' sums 1 and 2/3 against 2
-// and 1 times 5/9 deviate by -1/9 and 1/9, negatives' 4/3 and 1/3 by 2/9 and -2/9; S10 = 2/(1 3)
-// 2/81 = 4/243, S01 = 2/(1 3) 8/81 = 16/243, no part holds both: variance 4/729 + 16/729.
-// Every image its own part (DeLong): deviations 4/9, -5/9, 1/9 and 1/9, 1/9, -2/9, variances
-// 42/81 / 2 and 6/81 / 2 over 3 each: 24/243.
 // Three parts. Rule a: {tp 4}, {tp 2, fp 2}, {fn 2}: F1 12/16. Rule b: {tp 4, fp 4}, {tp 2, fp 2},
 // {fn 2}: F1 12/20. Shares (A_g - R B_g) / sum B: a .125, -.03125, -.09375; b .04, .02, -.06;
 // differences .085, -.05125, -.03375; SE = sqrt(3/2 * their sum of squares).
@@ -308,7 +301,8 @@ TEST(Metrics, F1DifferenceStandardErrorOverParts) {
   const std::vector<F1Counts> a{{4, 0, 0}, {2, 2, 0}, {0, 0, 2}}, b{{4, 4, 0}, {2, 2, 0}, {0, 0, 2}};
   EXPECT_NEAR(pooled_f1(a), 0.75, kEps);
   EXPECT_NEAR(pooled_f1(b), 0.6, kEps);
-  EXPECT_NEAR(f1_difference_se(a, b), std::sqrt(1.5 * (0.085 * 0.085 + 0.05125 * 0.05125 + 0.03375 * 0.03375)), kEps);
+  EXPECT_NEAR(f1_difference_se(a, b),
+              std::sqrt(1.5 * (0.085 * 0.085 + 0.05125 * 0.05125 + 0.03375 * 0.03375)), kEps);
   EXPECT_NEAR(f1_difference_se(b, a), f1_difference_se(a, b), kEps);
   EXPECT_EQ(f1_difference_se(a, a), 0);
   EXPECT_TRUE(std::isnan(f1_difference_se({a[0]}, {b[0]})));  // one part: no spread to measure
@@ -316,6 +310,13 @@ TEST(Metrics, F1DifferenceStandardErrorOverParts) {
   EXPECT_THROW(f1_difference_se(a, {b[0]}), std::invalid_argument);
 }
 
+// Positives .9 (part 0), .2 (part 0), .7 (part 1); negatives .5, .3 (part 2), .8 (part 3).
+// Each positive's share of the negatives below it: 1, 0, 2/3; each negative's of the positives
+// above it: 2/3, 2/3, 1/3; AUROC 5/9. By part (Obuchowski): positives' sums 1 and 2/3 against 2
+// and 1 times 5/9 deviate by -1/9 and 1/9, negatives' 4/3 and 1/3 by 2/9 and -2/9; S10 = 2/(1 3)
+// 2/81 = 4/243, S01 = 2/(1 3) 8/81 = 16/243, no part holds both: variance 4/729 + 16/729.
+// Every image its own part (DeLong): deviations 4/9, -5/9, 1/9 and 1/9, 1/9, -2/9, variances
+// 42/81 / 2 and 6/81 / 2 over 3 each: 24/243.
 TEST(Metrics, AurocStandardErrorOverParts) {
   const std::vector<double> s{.9, .2, .7, .5, .3, .8};
   const std::vector<int> y{1, 1, 1, 0, 0, 0};

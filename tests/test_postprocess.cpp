@@ -36,7 +36,7 @@ TEST(Postprocess, PixelThresholdInForceIsTheHigherOfThresholdAndPeakShare) {
   EXPECT_DOUBLE_EQ(pixel_threshold_in_force(0.5, 0.6, m), 1.2);
   EXPECT_DOUBLE_EQ(pixel_threshold_in_force(1.5, 0.6, m), 1.5);
   EXPECT_DOUBLE_EQ(pixel_threshold_in_force(0.5, 0, m), 0.5);
-  // The regions at 1.2 keep the peak alone; at 0.5 also nothing else: 0.25 stays below both.
+  // At 1.2 the region is the peak alone; the threshold 0.1 alone takes the whole map.
   EXPECT_EQ(find_regions(m, static_cast<float>(pixel_threshold_in_force(0.1, 0.6, m)), 1).front().area, 1);
   EXPECT_EQ(find_regions(m, 0.1f, 1).front().area, 9);
   EXPECT_THROW(pixel_threshold_in_force(0.5, 1, m), std::invalid_argument);

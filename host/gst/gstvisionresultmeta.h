@@ -36,7 +36,7 @@ G_BEGIN_DECLS
 #define GST_VISION_RESULT_META_VERSION 2
 #define GST_VISION_RESULT_META_API_NAME "GstVisionResultMetaAPI"
 
-/* A connected region of one type's anomaly map above its pixel threshold, in frame pixels. */
+/* A connected region of one type's anomaly map at or above its pixel threshold in force, in frame pixels. */
 typedef struct GstVisionRegion {
   gint x, y, width, height; /* bounding box */
   gint64 area;              /* pixels */

@@ -1,5 +1,5 @@
 // Inspection overlay (the paper's Figure 2): the frame with each defect type's heatmap in its own colour,
-// contours at the pixel threshold and a legend with the verdict.
+// contours at the pixel threshold in force on the frame and a legend with the verdict.
 #pragma once
 
 #include <string>
@@ -40,7 +40,8 @@ OverlayLayout overlay_layout(cv::Size frame_size, const std::vector<OverlayType>
 // Returns a BGR image of the frame's size plus a legend strip on the right (or below for narrow frames; the canvas
 // grows to fit a legend taller or wider than the frame). For each type with decision == true (or all types when
 // show_all) its map is normalised (value / max(pixel_threshold * 2, map max)), coloured with the type's colour with
-// alpha proportional to the value (at most 0.6), and contoured at the pixel threshold in the same colour (2 px).
+// alpha proportional to the value (at most 0.6), and contoured at the pixel threshold (the plugin's, in force on the
+// frame) in the same colour (2 px).
 // Pixels where no drawn map is positive keep the frame's values. The legend lists every type: colour swatch (filled
 // when its map is drawn), name, p as percent, and "DEFECT" / "ok"; a header gives the overall verdict and the action.
 // `frame` is 8-bit gray, BGR or BGRA; throws std::runtime_error on other frames or on a multi-channel heatmap.

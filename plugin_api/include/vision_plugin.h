@@ -124,7 +124,7 @@ typedef struct VpHeatmap {
   const float* data;
 } VpHeatmap;
 
-/* A connected region of one type's map above its pixel threshold, in frame pixels. */
+/* A connected region of one type's map at or above its pixel threshold in force, in frame pixels. */
 typedef struct VpRegion {
   int32_t x, y, width, height; /* bounding box */
   int64_t area;                /* pixels */
@@ -146,8 +146,9 @@ typedef struct VpTypeResult {
   const VpRegion* regions;
   uint32_t region_count;
   double pixel_threshold; /* ABI 2: the threshold on the map value A in force: regions are where
-                             the map at the frame's resolution (heatmap_full) is at least this
-                             (a double: a float would sit in version 1's tail padding) */
+                             the map at the frame's resolution (heatmap_full) is at least this;
+                             it may differ from frame to frame (a double: a float would sit in
+                             version 1's tail padding) */
 } VpTypeResult;
 
 typedef struct VpFrameResult {

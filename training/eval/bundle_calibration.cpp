@@ -79,8 +79,9 @@ EvalReport calibrate_manifest(BundleManifest& man, const std::vector<ImageScores
     fb_img.push_back(t.image_threshold);
     fb_pix.push_back(t.pixel_threshold);
   }
+  const std::vector<double> fractions = plan.choose_peak_fraction ? kPeakFractions : std::vector<double>{0};
   const Calibration cal = calibrate(val, type_names(man), upsampler_of(man), fb_img, fb_pix, kNormalImageQuantile,
-                                    kNormalPixelQuantile, plan.choose_peak_fraction ? kPeakFractions : std::vector<double>{0});
+                                    kNormalPixelQuantile, fractions);
   for (size_t k = 0; k < man.types.size(); ++k) {
     man.types[k].image_threshold = cal.image[k];
     man.types[k].pixel_threshold = cal.pixel[k];

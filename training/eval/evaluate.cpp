@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -672,9 +673,10 @@ namespace {
 
 struct PooledPixels {
   std::vector<double> px;
-  std::vector<int> lab;        // 1 inside type k's mask
-  std::vector<double> peak;    // the peak of the pixel's own map
-  std::vector<size_t> part;    // the part its image shows (group_ids)
+  std::vector<int> lab;          // 1 inside type k's mask
+  std::vector<uint32_t> image;   // the index in `set` of the pixel's image
+  std::vector<double> peak;      // per image: its map's peak
+  std::vector<size_t> part;      // per image: the part it shows (group_ids)
   size_t stride = 1, total = 0, parts = 0;
 };
 
@@ -686,18 +688,19 @@ PooledPixels pooled_pixels(const std::vector<const ImageScores*>& set, size_t k,
   p.stride = p.total > kMaxPixels ? (p.total + kMaxPixels - 1) / kMaxPixels : 1;
   p.px.reserve(p.total / p.stride + 1);
   p.lab.reserve(p.px.capacity());
+  p.image.reserve(p.px.capacity());
   std::vector<const Sample*> samples;
   for (const ImageScores* s : set) samples.push_back(s->sample);
-  const std::vector<size_t> parts = group_ids(samples);
-  p.parts = parts.empty() ? 0 : *std::max_element(parts.begin(), parts.end()) + 1;
+  p.part = group_ids(samples);
+  p.parts = std::set<size_t>(p.part.begin(), p.part.end()).size();
   size_t idx = 0;
   for (size_t i = 0; i < set.size(); ++i) {
     const ImageScores* s = set[i];
     const cv::Mat map = placed_map(*s, k, up);
     const auto it = s->sample->masks.find(static_cast<int>(k));
     const cv::Mat mask = it != s->sample->masks.end() ? read_mask(it->second, map.size()) : cv::Mat::zeros(map.size(), CV_8U);
-    double peak = 0;
-    cv::minMaxLoc(map, nullptr, &peak);
+    p.peak.push_back(0);
+    cv::minMaxLoc(map, nullptr, &p.peak.back());
     for (int r = 0; r < map.rows; ++r) {
       const float* a = map.ptr<float>(r);
       const uchar* d = mask.ptr<uchar>(r);
@@ -705,57 +708,65 @@ PooledPixels pooled_pixels(const std::vector<const ImageScores*>& set, size_t k,
         if (idx % p.stride == 0) {
           p.px.push_back(a[col]);
           p.lab.push_back(d[col] != 0);
-          p.peak.push_back(peak);
-          p.part.push_back(parts[i]);
+          p.image.push_back(static_cast<uint32_t>(i));
         }
     }
   }
   return p;
 }
 
-// The rule of highest F1 over `all`: for each of `fractions`, the pixels under that share of their
+// Whether pixel i of `all` reaches `fraction` of its map's peak, compared as the detector compares
+// (pixel_threshold_in_force, then float maps against a float threshold).
+bool reaches_share(const PooledPixels& all, size_t i, double fraction) {
+  return fraction == 0 || all.px[i] >= static_cast<float>(fraction * all.peak[all.image[i]]);
+}
+
+// For each of `fractions`, the rule of highest F1 over `all`: the pixels under that share of their
 // map's peak can never fire (missed when defects), and max_f1 over the others gives the threshold.
 struct PixelRule {
   F1Result f1 = nan_f1();
   double peak_fraction = 0;
 };
-PixelRule best_pixel_rule(const PooledPixels& all, const std::vector<double>& fractions) {
-  PixelRule best{nan_f1(), fractions.front()};
+std::vector<PixelRule> pixel_rules(const PooledPixels& all, const std::vector<double>& fractions) {
+  std::vector<PixelRule> rules;
   for (const double r : fractions) {
     std::vector<double> px;
     std::vector<int> lab;
     double missed = 0;
     for (size_t i = 0; i < all.px.size(); ++i)
-      if (all.px[i] >= r * all.peak[i]) {
+      if (reaches_share(all, i, r)) {
         px.push_back(all.px[i]);
         lab.push_back(all.lab[i]);
       } else {
         missed += all.lab[i];
       }
-    const F1Result f = max_f1(px, lab, missed);
-    if (std::isfinite(f.threshold) && !(f.f1 <= best.f1.f1)) best = {f, r};  // NaN at first
+    rules.push_back({max_f1(px, lab, missed), r});
   }
-  return best;
+  return rules;
 }
 
 // The counts of the rule (threshold, peak_fraction) over `all`, per part.
 std::vector<F1Counts> rule_counts(const PooledPixels& all, double threshold, double peak_fraction) {
   std::vector<F1Counts> c(all.parts);
   for (size_t i = 0; i < all.px.size(); ++i) {
-    F1Counts& part = c[all.part[i]];
-    const bool fires = all.px[i] >= threshold && all.px[i] >= peak_fraction * all.peak[i];
-    if (fires) (all.lab[i] ? part.tp : part.fp) += 1;
+    F1Counts& part = c[all.part[all.image[i]]];
+    if (all.px[i] >= threshold && reaches_share(all, i, peak_fraction)) (all.lab[i] ? part.tp : part.fp) += 1;
     else part.fn += all.lab[i];
   }
   return c;
 }
 
-// Of `fractions` (the first 0), the rule of highest F1 over `all`, unless its gain over the
-// threshold alone lies within one standard error over the parts; `choice` receives how it went.
+// Of `fractions` (the first 0: the threshold alone), the rule of highest F1 over `all`, unless its
+// gain over the threshold alone lies within one standard error over the parts or the threshold
+// alone is undefined; `choice` receives how it went.
 PixelRule chosen_pixel_rule(const PooledPixels& all, const std::vector<double>& fractions, PeakFractionChoice& choice) {
-  const PixelRule best = best_pixel_rule(all, fractions), alone = best_pixel_rule(all, {0});
+  const std::vector<PixelRule> rules = pixel_rules(all, fractions);
+  const PixelRule& alone = rules.front();
+  PixelRule best = alone;
+  for (const PixelRule& r : rules)
+    if (std::isfinite(r.f1.threshold) && !(r.f1.f1 <= best.f1.f1)) best = r;  // best.f1 NaN at first
   choice = {best.peak_fraction, best.f1.f1, alone.f1.f1, kNaN};
-  if (best.peak_fraction == 0 || !std::isfinite(alone.f1.threshold)) return best;
+  if (best.peak_fraction == 0 || !std::isfinite(alone.f1.threshold)) return alone;
   choice.gain_se = f1_difference_se(rule_counts(all, best.f1.threshold, best.peak_fraction),
                                     rule_counts(all, alone.f1.threshold, 0));
   return best.f1.f1 - alone.f1.f1 > choice.gain_se ? best : alone;  // NaN (one part): alone

@@ -205,10 +205,6 @@ double average_precision(const std::vector<double>& scores, const std::vector<in
   return ap;
 }
 
-F1Result max_f1(const std::vector<double>& scores, const std::vector<int>& labels) {
-  return max_f1(scores, labels, 0);
-}
-
 F1Result max_f1(const std::vector<double>& scores, const std::vector<int>& labels, double missed) {
   if (!(missed >= 0 && std::isfinite(missed))) throw std::invalid_argument("max_f1: missed positives must be >= 0");
   const auto v = sorted_desc(scores, labels, "max_f1");

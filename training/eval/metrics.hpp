@@ -22,13 +22,11 @@ struct F1Result {
 };
 // Best F1 over thresholds "positive iff score >= threshold", threshold = a score value, ties
 // grouped; on equal F1 the highest threshold wins. All fields NaN when one class is absent.
-F1Result max_f1(const std::vector<double>& scores, const std::vector<int>& labels);
-// The same for a rule that never fires on `missed` further positives: they count as false
-// negatives at every threshold (recall is over the labels' positives plus them). With missed 0 it
-// is max_f1 above; with missed > 0 all fields are NaN only when no label is positive either, and
-// an empty `scores` gives F1 0 with a NaN threshold. Throws as max_f1, and when missed is negative
-// or not finite.
-F1Result max_f1(const std::vector<double>& scores, const std::vector<int>& labels, double missed);
+// `missed`: further positives the rule never fires on, false negatives at every threshold (recall
+// is over the labels' positives plus them); with missed > 0 F1 is never NaN, and an empty `scores`
+// gives F1 0 with a NaN threshold. Throws as above, and when missed is negative or not
+// finite.
+F1Result max_f1(const std::vector<double>& scores, const std::vector<int>& labels, double missed = 0);
 
 // Pixel level. maps: CV_32F single-channel; masks: CV_8U single-channel, same size, non-zero =
 // defect. Throws std::invalid_argument on count/size/type mismatch, empty input or a non-finite

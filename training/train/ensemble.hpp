@@ -1,5 +1,5 @@
-// Bundles made again from what training left: a bundle's upsampling, smoothing and thresholds
-// chosen on a split (calibrate), and one bundle of one or more finished runs at their trained side
+// Bundles made again from what training left: a bundle's upsampling, smoothing, peak fractions and
+// thresholds chosen on a split (calibrate), and one bundle of one or more finished runs at their trained side
 // or another, each type from the runs or at the side that serves it best (ensemble).
 #pragma once
 
@@ -27,8 +27,8 @@ struct CalibrationChoices {
 // The dataset as the bundle sees it: its types, in its order, unless `lo` names them.
 Dataset load_for(const DnnModel& dnn, const std::string& path, LoadOptions lo);
 
-// Chooses the upsampling of the bundle in `dir` (unless fixed), each type's smoothing (unless
-// none) and the thresholds on a split's images; rewrites its model.json. Returns the split's
+// Chooses the upsampling of the bundle in `dir` (unless fixed), each type's smoothing and peak
+// fraction (unless none) and the thresholds on a split's images; rewrites its model.json. Returns the split's
 // report on the maps so chosen (AUPRO NaN without masks).
 EvalReport calibrate_in_place(const std::string& dir, const std::string& data_path, const LoadOptions& load,
                               const std::string& split, const CalibrationChoices& c);

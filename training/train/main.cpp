@@ -309,8 +309,8 @@ struct CalibrateOptions {
   CalibrationChoices c;
 };
 
-// A new bundle: the model's network with its upsampling, smoothing and thresholds chosen again on
-// a split's images (after quantize, a change of flip averaging, or new validation images).
+// A new bundle: the model's network with its upsampling, smoothing, peak fractions and thresholds
+// chosen again on a split's images (after quantize, a change of flip averaging, or new validation images).
 int cmd_calibrate(const CalibrateOptions& o, const DataOptions& d) {
   if (fs::exists(o.out)) throw std::runtime_error("calibrate: " + o.out + " exists; give a new folder");
   BundleManifest man = read_manifest(o.model);
@@ -559,7 +559,8 @@ CLI::App* add_eval(CLI::App& app, AllOptions& o) {
 }
 
 CLI::App* add_calibrate(CLI::App& app, AllOptions& o) {
-  auto* c = app.add_subcommand("calibrate", "a copy of a bundle with upsampling, smoothing and thresholds chosen on a split");
+  auto* c = app.add_subcommand("calibrate",
+                               "a copy of a bundle with upsampling, smoothing, peak fractions and thresholds chosen on a split");
   o.data.add(c);
   c->add_option("--model", o.ca.model, "bundle folder")->required();
   c->add_option("--data", o.ca.data, "dataset")->required();

@@ -28,7 +28,9 @@ struct DetectorSettings {
 struct TypeOutput {
   std::string name;
   float score = 0, probability = 0, threshold = 0;
-  double pixel_threshold = 0;  // on A, in force on this frame's map: the regions' threshold
+  // On A, in force on this frame's map: the regions' threshold. Raised to the type's share of the
+  // map's peak when the full map is made (a decision or heatmap_full), else the configured one.
+  double pixel_threshold = 0;
   bool decision = false;
   cv::Mat heatmap, heatmap_full;  // empty when not requested
   std::vector<Region> regions;
