@@ -772,6 +772,92 @@ PixelRule chosen_pixel_rule(const PooledPixels& all, const std::vector<double>& 
   return best.f1.f1 - alone.f1.f1 > choice.gain_se ? best : alone;  // NaN (one part): alone
 }
 
+// One type's view of the calibration split.
+struct TypeSplit {
+  const std::vector<ImageScores>& val;
+  const std::vector<const ImageScores*>& normals;
+  size_t k;
+  const std::string& name;
+  std::string note(const std::string& what) const { return "type '" + name + "': " + what; }
+};
+
+// Max-F1 one-vs-rest on z_k; without images of the type (or without others) the `quantile` of the
+// normal images' z_k, without those the fallback (each with a note).
+double image_threshold(const TypeSplit& t, double quantile, double fallback, std::vector<std::string>& notes) {
+  std::vector<double> z;
+  std::vector<int> y;
+  size_t pos = 0;
+  for (const ImageScores& s : t.val) {
+    z.push_back(s.z[t.k]);
+    y.push_back(has_type(*s.sample, static_cast<int>(t.k)));
+    pos += y.back();
+  }
+  if (pos > 0 && pos < t.val.size()) return max_f1(z, y).threshold;
+  const std::string why = pos == 0 ? "no image of this type" : "no image without this type";
+  if (t.normals.empty()) {
+    notes.push_back(t.note(why + " and no normal image in the split; image threshold kept at " + fmt_g(fallback)));
+    return fallback;
+  }
+  std::vector<double> zn;
+  for (const ImageScores* s : t.normals) zn.push_back(s->z[t.k]);
+  notes.push_back(t.note(why + " in the split; image threshold = the " + fmt_g(quantile) + " quantile of z over " +
+                         std::to_string(t.normals.size()) + " normal images"));
+  return mtfcdd::quantile(zn, quantile);
+}
+
+struct PixelCalibration {
+  double threshold = kNaN, peak_fraction = 0;
+  PeakFractionChoice choice;
+};
+
+// The pixel rule of highest F1 over the pixels of images with a mask of type k plus normal images
+// (chosen_pixel_rule), its threshold raised to the pixel_quantile of the normal images' pixels
+// when below it: a type with few validation masks put max-F1 far too low on Magnetic Tile
+// (docs/results.md). Without masks that quantile, without normal images the fallback (notes).
+PixelCalibration pixel_calibration(const TypeSplit& t, const Upsampler& up, double pixel_quantile,
+                                   const std::vector<double>& peak_fractions, double fallback,
+                                   std::vector<std::string>& notes) {
+  const int ki = static_cast<int>(t.k);
+  std::vector<const ImageScores*> set;
+  for (const ImageScores& s : t.val)
+    if (s.sample->masks.count(ki) || s.sample->types.empty()) set.push_back(&s);
+  const bool has_masks = std::any_of(set.begin(), set.end(),
+                                     [&](const ImageScores* s) { return s->sample->masks.count(ki) > 0; });
+  PixelCalibration p;
+  if (has_masks) {
+    const PooledPixels all = pooled_pixels(set, t.k, up);
+    const PixelRule rule = chosen_pixel_rule(all, peak_fractions, p.choice);
+    std::tie(p.threshold, p.peak_fraction) = std::tie(rule.f1.threshold, rule.peak_fraction);
+    if (!std::isfinite(p.threshold))
+      notes.push_back(t.note("its masks give no defect pixel or no normal pixel; pixel max-F1 undefined"));
+    else if (all.stride > 1)
+      notes.push_back(t.note("pixel max-F1 subsampled to 1 pixel in " + std::to_string(all.stride) + " of " +
+                             std::to_string(all.total)));
+  }
+  if (!t.normals.empty()) {
+    const PooledPixels normal = pooled_pixels(t.normals, t.k, up);
+    const double floor = mtfcdd::quantile(normal.px, pixel_quantile);
+    const std::string what = "the " + fmt_g(pixel_quantile) + " quantile of the upsampled maps of " +
+                             std::to_string(t.normals.size()) + " normal images";
+    if (!std::isfinite(p.threshold))
+      notes.push_back(t.note(std::string(has_masks ? "" : "no mask of this type in the split; ") + "pixel threshold = " +
+                             what));
+    else if (floor > p.threshold)
+      notes.push_back(t.note("pixel max-F1 threshold " + fmt_g(p.threshold) + " raised to " + what + ", " +
+                             fmt_g(floor)));
+    p.threshold = std::isfinite(p.threshold) ? std::max(p.threshold, floor) : floor;
+    if (normal.stride > 1)
+      notes.push_back(t.note("pixel quantile subsampled to 1 pixel in " + std::to_string(normal.stride) + " of " +
+                             std::to_string(normal.total)));
+  }
+  if (!std::isfinite(p.threshold)) {
+    p.threshold = fallback;
+    notes.push_back(t.note(std::string(has_masks ? "" : "no mask of this type and ") +
+                           "no normal image in the split; pixel threshold kept at " + fmt_g(fallback)));
+  }
+  return p;
+}
+
 void check_peak_fractions(const std::vector<double>& fractions, const std::string& fn) {
   if (fractions.empty() || fractions.front() != 0)
     throw std::invalid_argument(fn + ": the peak fractions to try must start with 0, the threshold alone");
@@ -801,82 +887,13 @@ Calibration calibrate(const std::vector<ImageScores>& val, const std::vector<std
   std::vector<const ImageScores*> normals;
   for (const ImageScores& s : val)
     if (s.sample->types.empty()) normals.push_back(&s);
-
   for (size_t k = 0; k < m; ++k) {
-    const std::string& name = type_names[k];
-    const int ki = static_cast<int>(k);
-
-    // Image threshold: max-F1 one-vs-rest on z_k.
-    std::vector<double> z;
-    std::vector<int> y;
-    size_t pos = 0;
-    for (const ImageScores& s : val) {
-      z.push_back(s.z[k]);
-      y.push_back(has_type(*s.sample, ki));
-      pos += y.back();
-    }
-    if (pos > 0 && pos < val.size()) {
-      c.image.push_back(max_f1(z, y).threshold);
-    } else if (!normals.empty()) {
-      std::vector<double> zn;
-      for (const ImageScores* s : normals) zn.push_back(s->z[k]);
-      c.image.push_back(mtfcdd::quantile(zn, quantile));
-      c.notes.push_back("type '" + name + "': " +
-                        (pos == 0 ? "no image of this type" : "no image without this type") +
-                        " in the split; image threshold = the " + fmt_g(quantile) +
-                        " quantile of z over " + std::to_string(normals.size()) + " normal images");
-    } else {
-      c.image.push_back(fallback_image[k]);
-      c.notes.push_back("type '" + name + "': " +
-                        (pos == 0 ? "no image of this type" : "no image without this type") +
-                        " and no normal image in the split; image threshold kept at " +
-                        fmt_g(fallback_image[k]));
-    }
-
-    // Pixel rule: of highest F1 over the pixels of images with a mask of type k plus normal images,
-    // its threshold raised to the pixel_quantile of the normal images' pixels when below it: a
-    // type with few validation masks put max-F1 far too low on Magnetic Tile (docs/results.md).
-    std::vector<const ImageScores*> set;
-    for (const ImageScores& s : val)
-      if (s.sample->masks.count(ki) || s.sample->types.empty()) set.push_back(&s);
-    const bool has_masks = std::any_of(set.begin(), set.end(),
-                                       [&](const ImageScores* s) { return s->sample->masks.count(ki) > 0; });
-    double t = kNaN, fraction = 0;
-    PeakFractionChoice choice;
-    if (has_masks) {
-      const PooledPixels all = pooled_pixels(set, k, up);
-      const PixelRule rule = chosen_pixel_rule(all, peak_fractions, choice);
-      std::tie(t, fraction) = std::tie(rule.f1.threshold, rule.peak_fraction);
-      if (!std::isfinite(t))
-        c.notes.push_back("type '" + name + "': its masks give no defect pixel or no normal pixel; pixel max-F1 undefined");
-      else if (all.stride > 1)
-        c.notes.push_back("type '" + name + "': pixel max-F1 subsampled to 1 pixel in " + std::to_string(all.stride) +
-                          " of " + std::to_string(all.total));
-    }
-    if (!normals.empty()) {
-      const PooledPixels normal = pooled_pixels(normals, k, up);
-      const double floor = mtfcdd::quantile(normal.px, pixel_quantile);
-      const std::string what = "the " + fmt_g(pixel_quantile) + " quantile of the upsampled maps of " +
-                               std::to_string(normals.size()) + " normal images";
-      if (!std::isfinite(t))
-        c.notes.push_back("type '" + name + "': " + (has_masks ? "" : "no mask of this type in the split; ") +
-                          "pixel threshold = " + what);
-      else if (floor > t)
-        c.notes.push_back("type '" + name + "': pixel max-F1 threshold " + fmt_g(t) + " raised to " + what + ", " +
-                          fmt_g(floor));
-      t = std::isfinite(t) ? std::max(t, floor) : floor;
-      if (normal.stride > 1)
-        c.notes.push_back("type '" + name + "': pixel quantile subsampled to 1 pixel in " +
-                          std::to_string(normal.stride) + " of " + std::to_string(normal.total));
-    }
-    if (!std::isfinite(t)) {
-      t = fallback_pixel[k];
-      c.notes.push_back("type '" + name + "': " + (has_masks ? "" : "no mask of this type and ") +
-                        "no normal image in the split; pixel threshold kept at " + fmt_g(t));
-    }
-    c.pixel.push_back(t);
-    c.peak_fraction.push_back(fraction);
-    c.peak_fraction_choice.push_back(choice);
+    const TypeSplit split{val, normals, k, type_names[k]};
+    c.image.push_back(image_threshold(split, quantile, fallback_image[k], c.notes));
+    const PixelCalibration p = pixel_calibration(split, up, pixel_quantile, peak_fractions, fallback_pixel[k], c.notes);
+    c.pixel.push_back(p.threshold);
+    c.peak_fraction.push_back(p.peak_fraction);
+    c.peak_fraction_choice.push_back(p.choice);
   }
   return c;
 }
