@@ -295,10 +295,11 @@ struct Placement {
 // deepest point.
 Placement place(const DefectType& t, float radius, const cv::Mat1f& inside, const std::vector<Placement>& taken,
                 float scale, Rng& rng) {
+  const auto extent_of = [&](float r) { return t.reach * r + kReachMargin * scale; };
   std::optional<Placement> best;
   float best_gap = -std::numeric_limits<float>::infinity();
   for (int shrink = 0; shrink < 8; ++shrink, radius *= 0.85f) {
-    const float extent = t.reach * radius + kReachMargin * scale;
+    const float extent = extent_of(radius);
     for (int attempt = 0; attempt < 64; ++attempt) {
       const cv::Point2f p(rng.uniformf(0, inside.cols - 1), rng.uniformf(0, inside.rows - 1));
       if (inside(cvRound(p.y), cvRound(p.x)) < t.inset * radius + 1) continue;
@@ -312,7 +313,7 @@ Placement place(const DefectType& t, float radius, const cv::Mat1f& inside, cons
   if (best) return *best;
   cv::Point deepest;
   cv::minMaxLoc(inside, nullptr, nullptr, nullptr, &deepest);
-  return {deepest, radius, t.reach * radius + kReachMargin * scale};
+  return {deepest, radius, extent_of(radius)};
 }
 
 // Nothing beyond the placement's extent, whatever the painter drew: painters keep within their reach at the

@@ -188,6 +188,15 @@ int cmd_toy_data(const ToyOptions& o) {
   return 0;
 }
 
+// --smoothing and --peak-fraction (auto or none), chosen on `masks`, as train, calibrate and ensemble take them.
+void add_map_choices(CLI::App* c, std::string& smoothing, std::string& peak_fraction, const std::string& masks) {
+  c->add_option("--smoothing", smoothing, "each type's map smoothing: auto = the sigma " + masks + " prefer")
+      ->check(CLI::IsMember({"auto", "none"}));
+  c->add_option("--peak-fraction", peak_fraction,
+                "each type's regions' least share of the map's peak: auto = the one " + masks + " prefer; none = 0")
+      ->check(CLI::IsMember({"auto", "none"}));
+}
+
 // train's options beyond the network and the data: the run, and where it runs.
 struct TrainOptions {
   TrainConfig t;
@@ -256,12 +265,7 @@ void add_bundle_options(CLI::App* c, TrainOptions& o) {
   cli::add_choice(c, "--upsampling", t.upsampling, "auto",
                   "how the bundle brings maps to input resolution, thresholds calibrated on it (auto: the better on "
                   "the validation masks)");
-  c->add_option("--smoothing", o.smoothing, "each type's map smoothing: auto = the sigma its validation masks prefer")
-      ->check(CLI::IsMember({"auto", "none"}));
-  c->add_option("--peak-fraction", o.peak_fraction,
-                "each type's regions' least share of the map's peak: auto = the one its validation masks prefer; "
-                "none = 0")
-      ->check(CLI::IsMember({"auto", "none"}));
+  add_map_choices(c, o.smoothing, o.peak_fraction, "its validation masks");
   c->add_option("--bundle-size", o.bundle_size,
                 "RUN/bundle's input side, as ensemble --runs RUN makes it: trained, a side in px, auto or per-type");
 }
@@ -296,11 +300,7 @@ struct EvalOptions {
 void add_calibration_choices(CLI::App* c, CalibrationChoices& o) {
   cli::add_choice(c, "--upsampling", o.upsampling, "auto", "auto = the better on the split's masks");
   cli::add_choice(c, "--flip-average", o.flip_average, "keep", "average each image's maps over its mirror images");
-  c->add_option("--smoothing", o.smoothing, "each type's map smoothing: auto = the sigma its masks prefer")
-      ->check(CLI::IsMember({"auto", "none"}));
-  c->add_option("--peak-fraction", o.peak_fraction,
-                "each type's regions' least share of the map's peak: auto = the one its masks prefer; none = 0")
-      ->check(CLI::IsMember({"auto", "none"}));
+  add_map_choices(c, o.smoothing, o.peak_fraction, "its masks");
   c->add_option("--batch", o.batch, "images per forward")->check(CLI::Range(1, 1024));
 }
 
