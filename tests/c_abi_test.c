@@ -38,8 +38,17 @@ typedef struct FrameResultV1 {
   double preprocess_ms, inference_ms, postprocess_ms;
 } FrameResultV1;
 
-/* Version 2's fields lie past version 1's structs, tail padding included: VP_HAS_FIELD can tell. */
+/* ... and against version 2. */
+typedef struct TypeResultV2 {
+  TypeResultV1 v1;
+  double pixel_threshold;
+} TypeResultV2;
+
+/* Each version's fields lie past the previous version's structs, tail padding included: VP_HAS_FIELD can tell. */
 _Static_assert(offsetof(VpTypeResult, pixel_threshold) >= sizeof(TypeResultV1), "pixel_threshold in v1's size");
+_Static_assert(offsetof(VpTypeResult, pixel_threshold) == offsetof(TypeResultV2, pixel_threshold), "v2's layout");
+_Static_assert(offsetof(VpTypeResult, configured_pixel_threshold) >= sizeof(TypeResultV2),
+               "configured_pixel_threshold in v2's size");
 _Static_assert(offsetof(VpFrameResult, decisive_type) >= sizeof(FrameResultV1), "decisive_type in v1's size");
 
 static VpImage gray(int w, int h, const unsigned char* data) {
@@ -153,10 +162,11 @@ static VpResult* run_one(const VpApi* api, VpDetector* det, const VpImage* im) {
   return res;
 }
 
-/* pixel_threshold is describe()'s threshold in force; decisive_type is the routed decision's type:
- * the decisive rule's type, else the most probable positive type, else -1 (frames of 3 types:
- * scratch, pit, stain; routing: scratch -> "check"). */
-static void check_abi2_fields(const VpApi* api, VpDetector* det, const VpImage* im) {
+/* ABI 2 and 3: pixel_threshold is describe()'s threshold in force, configured_pixel_threshold the
+ * type's own; decisive_type is the routed decision's type: the decisive rule's type, else the most
+ * probable positive type, else -1 (frames of 3 types: scratch, pit, stain; routing: scratch ->
+ * "check"). */
+static void check_newer_fields(const VpApi* api, VpDetector* det, const VpImage* im) {
   CHECK(api->reconfigure(det, "{\"thresholds\": {\"scratch\": {\"image\": 0, \"pixel\": 0.375},"
                               " \"pit\": {\"image\": 0, \"pixel\": 0.125}, \"stain\": {\"image\": 0}}}") == VP_OK);
   VpResult* res = run_one(api, det, im);
@@ -171,6 +181,21 @@ static void check_abi2_fields(const VpApi* api, VpDetector* det, const VpImage* 
     }
     CHECK(VP_ELEMENT(VpTypeResult, f->types, 0)->pixel_threshold == 0.375);
     CHECK(VP_ELEMENT(VpTypeResult, f->types, 1)->pixel_threshold == 0.125);
+  }
+  api->release_result(res);
+
+  /* ABI 3: a share of the peak raises the threshold in force; the configured one stays beside it. */
+  CHECK(api->reconfigure(det, "{\"thresholds\": {\"scratch\": {\"image\": 0, \"pixel\": 0.375,"
+                              " \"peak_fraction\": 0.99}}}") == VP_OK);
+  res = run_one(api, det, im);
+  if (res) {
+    const VpTypeResult* t = VP_ELEMENT(VpTypeResult, res->frames->types, 0);
+    CHECK(VP_HAS_FIELD(VpTypeResult, t, configured_pixel_threshold));
+    float peak = 0;
+    for (int32_t i = 0; t->heatmap_full.data && i < t->heatmap_full.width * t->heatmap_full.height; ++i)
+      if (t->heatmap_full.data[i] > peak) peak = t->heatmap_full.data[i];
+    CHECK(t->configured_pixel_threshold == 0.375);
+    CHECK(t->pixel_threshold == (0.99 * peak > 0.375 ? 0.99 * peak : 0.375));
   }
   api->release_result(res);
 
@@ -345,7 +370,7 @@ int main(int argc, char** argv) {
       CHECK(f->types[k].probability >= 0 && f->types[k].probability <= 1 && f->types[k].struct_size == sizeof(VpTypeResult));
   }
   api->release_result(res);
-  check_abi2_fields(api, det, &ok);
+  check_newer_fields(api, det, &ok);
   api->destroy(det);
   free(px);
   free(rgb);

@@ -630,6 +630,7 @@ TEST_F(DetectorTest, PeakFractionSetsTheThresholdInForce) {
   cv::minMaxLoc(t.heatmap_full, nullptr, &peak);
   ASSERT_GT(peak, 0);
   EXPECT_DOUBLE_EQ(t.pixel_threshold, 0.5 * peak);
+  EXPECT_EQ(t.configured_pixel_threshold, 0);  // the type's own, beside the raised one
   const auto area = [](const TypeOutput& out) {
     int64_t sum = 0;
     for (const Region& r : out.regions) sum += r.area;

@@ -51,8 +51,9 @@
 extern "C" {
 #endif
 
-/* 1: the first version. 2: VpTypeResult.pixel_threshold, VpFrameResult.decisive_type. */
-#define VP_ABI_VERSION 2u
+/* 1: the first version. 2: VpTypeResult.pixel_threshold, VpFrameResult.decisive_type.
+ * 3: VpTypeResult.configured_pixel_threshold. */
+#define VP_ABI_VERSION 3u
 
 #if defined(_WIN32)
 #define VP_EXPORT __declspec(dllexport)
@@ -149,6 +150,10 @@ typedef struct VpTypeResult {
                              the map at the frame's resolution (heatmap_full) is at least this;
                              it may differ from frame to frame (a double: a float would sit in
                              version 1's tail padding) */
+  double configured_pixel_threshold; /* ABI 3: the type's own pixel threshold, before a share of
+                                        the map's peak raised it to pixel_threshold (which is at
+                                        least this); hosts shade maps against it, so a map far
+                                        above it looks as strong as it is */
 } VpTypeResult;
 
 typedef struct VpFrameResult {

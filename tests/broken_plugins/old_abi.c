@@ -1,5 +1,5 @@
-/* A plugin built for ABI version 1: it serves that version only, so a host built for version 2
- * gets NULL and must refuse it as too old (its results would lack version 2's fields). */
+/* A plugin built for ABI version 1: it serves that version only, so a host built for a later
+ * version gets NULL and must refuse it as too old (its results would lack the later fields). */
 #include <stddef.h>
 
 #include "vision_plugin.h"

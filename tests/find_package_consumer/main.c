@@ -1,3 +1,3 @@
 #include <vision_plugin.h>
 
-int main(void) { return VP_ABI_VERSION == 2u ? 0 : 1; }
+int main(void) { return VP_ABI_VERSION == 3u ? 0 : 1; }

@@ -188,6 +188,7 @@ VpResult* make_result(std::vector<mtfcdd::FrameOutput>&& outputs) {
       tr.regions = store->regions[i][k].empty() ? nullptr : store->regions[i][k].data();
       tr.region_count = static_cast<uint32_t>(store->regions[i][k].size());
       tr.pixel_threshold = t.pixel_threshold;
+      tr.configured_pixel_threshold = t.configured_pixel_threshold;
       store->types[i].push_back(tr);
     }
     nlohmann::json matches = nlohmann::json::array();

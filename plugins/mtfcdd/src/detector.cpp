@@ -163,7 +163,7 @@ TypeOutput Detector::type_output(const cv::Mat& map, size_t k, const cv::Size& f
   t.score = static_cast<float>(cv::mean(map)[0]);
   t.probability = static_cast<float>(-std::expm1(-static_cast<double>(t.score)));
   t.threshold = static_cast<float>(settings_.image_thresholds[k]);
-  t.pixel_threshold = settings_.pixel_thresholds[k];
+  t.pixel_threshold = t.configured_pixel_threshold = settings_.pixel_thresholds[k];
   t.decision = t.score >= t.threshold;
   // A "fit" input holds the frame in part of it, mirrored around: the maps returned show that part only.
   const bool fit = m.resize == Resize::Fit;

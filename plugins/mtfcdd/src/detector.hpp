@@ -31,6 +31,7 @@ struct TypeOutput {
   // On A, in force on this frame's map: the regions' threshold. Raised to the type's share of the
   // map's peak when the full map is made (a decision or heatmap_full), else the configured one.
   double pixel_threshold = 0;
+  double configured_pixel_threshold = 0;  // the type's own, before the share of the peak
   bool decision = false;
   cv::Mat heatmap, heatmap_full;  // empty when not requested
   std::vector<Region> regions;
