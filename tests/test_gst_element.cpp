@@ -296,6 +296,9 @@ TEST(GstVisionPlugin, OneResultAndOneMessagePerBufferInOrderAlsoInBatches) {
         const double own = description.at("types").at(k).at("pixel_threshold").get<double>();
         const double share = description.at("types").at(k).at("peak_fraction").get<double>();
         EXPECT_GE(pixel_threshold, own);
+        gdouble configured = -1;
+        EXPECT_TRUE(gst_structure_get_double(t, "configured-pixel-threshold", &configured));
+        EXPECT_EQ(configured, own);
         if (!m->types[k].decision) EXPECT_EQ(pixel_threshold, own);
         double peak = 0;
         for (guint r = 0; r < m->types[k].n_regions; ++r) peak = std::max(peak, double(m->types[k].regions[r].peak));

@@ -153,7 +153,9 @@ GstStructure* vision_result_structure(const VpFrameResult& result, GstClockTime 
     GstStructure* ts = gst_structure_new("type", "name", G_TYPE_STRING, t.name ? t.name : "", "score", G_TYPE_FLOAT,
                                          t.score, "probability", G_TYPE_FLOAT, t.probability, "threshold",
                                          G_TYPE_FLOAT, t.threshold, "decision", G_TYPE_BOOLEAN, t.decision != 0,
-                                         "pixel-threshold", G_TYPE_DOUBLE, t.pixel_threshold, nullptr);
+                                         "pixel-threshold", G_TYPE_DOUBLE, t.pixel_threshold,
+                                         "configured-pixel-threshold", G_TYPE_DOUBLE, t.configured_pixel_threshold,
+                                         nullptr);
     GValue regions = regions_value(t);
     gst_structure_take_value(ts, "regions", &regions);
     GValue v = structure_value(ts);
