@@ -574,11 +574,14 @@ TEST_F(HostTest, ASecondCtrlCExitsAtOnce) {
   ::close(writer);
 }
 
-// A NULL string or malformed JSON in a plugin's result is named, not undefined behaviour.
+// The report carries the result's fields, the pixel thresholds too; a NULL string or malformed JSON in a
+// plugin's result is named, not undefined behaviour.
 TEST(PluginResults, NullOrMalformedStringsAreNamed) {
   VpTypeResult type{};
   type.struct_size = sizeof type;
   type.name = "pit";
+  type.pixel_threshold = 0.75;  // raised by a share of the peak
+  type.configured_pixel_threshold = 0.5;
   VpFrameResult f{};
   f.struct_size = sizeof f;
   f.types = &type;
@@ -587,6 +590,8 @@ TEST(PluginResults, NullOrMalformedStringsAreNamed) {
   f.action_params = "{}";
   f.matches = "[]";
   EXPECT_EQ(report_fields(f).at("types")[0].at("name"), "pit");
+  EXPECT_EQ(report_fields(f).at("types")[0].at("pixel_threshold"), 0.75);
+  EXPECT_EQ(report_fields(f).at("types")[0].at("configured_pixel_threshold"), 0.5);
   f.action = nullptr;
   EXPECT_EQ(message_of([&] { report_fields(f); }), "plugin result: action is NULL");
   f.action = "pass";

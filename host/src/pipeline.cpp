@@ -131,7 +131,8 @@ json report_fields(const VpFrameResult& f) {
     }
     types.push_back({{"name", required(t.name, "types[" + std::to_string(k) + "].name")}, {"score", t.score},
                      {"probability", t.probability}, {"threshold", t.threshold}, {"decision", t.decision != 0},
-                     {"regions", regions}});
+                     {"pixel_threshold", t.pixel_threshold},
+                     {"configured_pixel_threshold", t.configured_pixel_threshold}, {"regions", regions}});
   }
   return {{"ok", true},
           {"decision", f.decision != 0},
