@@ -162,6 +162,19 @@ static VpResult* run_one(const VpApi* api, VpDetector* det, const VpImage* im) {
   return res;
 }
 
+/* The highest value of type 0's frame-sized map (heatmap_full), 0 without one. */
+static float full_map_peak(const VpApi* api, VpDetector* det, const VpImage* im) {
+  VpResult* res = run_one(api, det, im);
+  float peak = 0;
+  if (res) {
+    const VpHeatmap* h = &VP_ELEMENT(VpTypeResult, res->frames->types, 0)->heatmap_full;
+    for (int32_t i = 0; h->data && i < h->width * h->height; ++i)
+      if (h->data[i] > peak) peak = h->data[i];
+  }
+  api->release_result(res);
+  return peak;
+}
+
 /* ABI 2 and 3: pixel_threshold is describe()'s threshold in force, configured_pixel_threshold the
  * type's own; decisive_type is the routed decision's type: the decisive rule's type, else the most
  * probable positive type, else -1 (frames of 3 types: scratch, pit, stain; routing: scratch ->
@@ -184,18 +197,21 @@ static void check_newer_fields(const VpApi* api, VpDetector* det, const VpImage*
   }
   api->release_result(res);
 
-  /* ABI 3: a share of the peak raises the threshold in force; the configured one stays beside it. */
-  CHECK(api->reconfigure(det, "{\"thresholds\": {\"scratch\": {\"image\": 0, \"pixel\": 0.375,"
-                              " \"peak_fraction\": 0.99}}}") == VP_OK);
+  /* ABI 3: with the type's own threshold at half its map's peak, a share of 0.99 raises the
+   * threshold in force to 0.99 of the peak; the configured one stays beside it. */
+  const float peak = full_map_peak(api, det, im);
+  CHECK(peak > 0);
+  char config[256];
+  snprintf(config, sizeof config,
+           "{\"thresholds\": {\"scratch\": {\"image\": 0, \"pixel\": %.9g, \"peak_fraction\": 0.99}}}",
+           0.5 * peak);
+  CHECK(api->reconfigure(det, config) == VP_OK);
   res = run_one(api, det, im);
   if (res) {
     const VpTypeResult* t = VP_ELEMENT(VpTypeResult, res->frames->types, 0);
     CHECK(VP_HAS_FIELD(VpTypeResult, t, configured_pixel_threshold));
-    float peak = 0;
-    for (int32_t i = 0; t->heatmap_full.data && i < t->heatmap_full.width * t->heatmap_full.height; ++i)
-      if (t->heatmap_full.data[i] > peak) peak = t->heatmap_full.data[i];
-    CHECK(t->configured_pixel_threshold == 0.375);
-    CHECK(t->pixel_threshold == (0.99 * peak > 0.375 ? 0.99 * peak : 0.375));
+    CHECK(t->configured_pixel_threshold == described_pixel_threshold(api, det, 0));
+    CHECK(t->pixel_threshold == 0.99 * peak && t->pixel_threshold > t->configured_pixel_threshold);
   }
   api->release_result(res);
 
@@ -219,8 +235,8 @@ static void check_newer_fields(const VpApi* api, VpDetector* det, const VpImage*
 }
 
 /* A host built against version 1 gets the same table and reads the larger results through its own
- * layout, stepping by struct_size; a version-2 host handed version-1-sized structs (an older
- * plugin's) steps them alike and finds the newer fields absent. */
+ * layout, stepping by struct_size; a newer host handed version-1- or version-2-sized structs (an
+ * older plugin's) steps them alike and finds the newer fields absent. */
 static void check_version1_structs(const VpApi* api, VpGetApiFn get_api, VpDetector* det, const VpImage* im) {
   CHECK(get_api(1) == api);
   VpResult* res = run_one(api, det, im);
@@ -250,6 +266,16 @@ static void check_version1_structs(const VpApi* api, VpGetApiFn get_api, VpDetec
     CHECK(strcmp(t->name, VP_ELEMENT(VpTypeResult, f->types, k)->name) == 0);
     CHECK(t->score == VP_ELEMENT(VpTypeResult, f->types, k)->score);
   }
+  /* A version-2 plugin's type result: the threshold in force, not the configured one. */
+  union {
+    TypeResultV2 v2;
+    VpTypeResult room;
+  } v2_type;
+  v2_type.v2.v1 = old[0];
+  v2_type.v2.v1.struct_size = sizeof(TypeResultV2);
+  v2_type.v2.pixel_threshold = 0.5;
+  CHECK(VP_HAS_FIELD(VpTypeResult, &v2_type.room, pixel_threshold) && v2_type.room.pixel_threshold == 0.5);
+  CHECK(!VP_HAS_FIELD(VpTypeResult, &v2_type.room, configured_pixel_threshold));
   union {
     FrameResultV1 v1;
     VpFrameResult room;

@@ -630,7 +630,11 @@ TEST_F(DetectorTest, PeakFractionSetsTheThresholdInForce) {
   cv::minMaxLoc(t.heatmap_full, nullptr, &peak);
   ASSERT_GT(peak, 0);
   EXPECT_DOUBLE_EQ(t.pixel_threshold, 0.5 * peak);
-  EXPECT_EQ(t.configured_pixel_threshold, 0);  // the type's own, beside the raised one
+  // The type's own threshold stays beside the raised one.
+  d.reconfigure({{"thresholds", {{name, {{"pixel", 0.25 * peak}}}}}});
+  const TypeOutput own = d.process({{gradient(100, 70), ""}})[0].types[0];
+  EXPECT_EQ(own.configured_pixel_threshold, 0.25 * peak);
+  EXPECT_DOUBLE_EQ(own.pixel_threshold, 0.5 * peak);
   const auto area = [](const TypeOutput& out) {
     int64_t sum = 0;
     for (const Region& r : out.regions) sum += r.area;
@@ -638,7 +642,7 @@ TEST_F(DetectorTest, PeakFractionSetsTheThresholdInForce) {
   };
   EXPECT_EQ(area(t), cv::countNonZero(t.heatmap_full >= static_cast<float>(t.pixel_threshold)));
   // The config's share 0: the threshold 0 itself, every pixel in one region.
-  d.reconfigure({{"thresholds", {{name, {{"peak_fraction", 0}}}}}});
+  d.reconfigure({{"thresholds", {{name, {{"peak_fraction", 0}, {"pixel", 0}}}}}});
   const TypeOutput whole = d.process({{gradient(100, 70), ""}})[0].types[0];
   EXPECT_EQ(whole.pixel_threshold, 0);
   ASSERT_EQ(whole.regions.size(), 1u);

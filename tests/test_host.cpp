@@ -231,8 +231,10 @@ TEST(PluginResults, StructsSmallerThanTheServedVersionAreRefused) {
   frame.type_count = 2;
   const VpResult result{sizeof(VpResult), &frame, 1};
   EXPECT_NO_THROW(vp::check_result_sizes(result));
-  types[0].struct_size = types[1].struct_size = offsetof(VpTypeResult, pixel_threshold);  // a version-1 plugin's
-  EXPECT_NE(message_of([&] { vp::check_result_sizes(result); }).find("VpTypeResult.struct_size"), std::string::npos);
+  for (const size_t older : {offsetof(VpTypeResult, pixel_threshold), offsetof(VpTypeResult, configured_pixel_threshold)}) {
+    types[0].struct_size = types[1].struct_size = static_cast<uint32_t>(older);  // a version-1 or -2 plugin's
+    EXPECT_NE(message_of([&] { vp::check_result_sizes(result); }).find("VpTypeResult.struct_size"), std::string::npos);
+  }
   frame.struct_size = offsetof(VpFrameResult, decisive_type);
   EXPECT_NE(message_of([&] { vp::check_result_sizes(result); }).find("VpFrameResult.struct_size"), std::string::npos);
 }
@@ -574,13 +576,12 @@ TEST_F(HostTest, ASecondCtrlCExitsAtOnce) {
   ::close(writer);
 }
 
-// The report carries the result's fields, the pixel thresholds too; a NULL string or malformed JSON in a
-// plugin's result is named, not undefined behaviour.
-TEST(PluginResults, NullOrMalformedStringsAreNamed) {
+// A report line keeps both pixel thresholds: the one in force that drew the regions and the type's own.
+TEST(PluginResults, ReportCarriesBothPixelThresholds) {
   VpTypeResult type{};
   type.struct_size = sizeof type;
   type.name = "pit";
-  type.pixel_threshold = 0.75;  // raised by a share of the peak
+  type.pixel_threshold = 0.75;  // raised by a share of the map's peak
   type.configured_pixel_threshold = 0.5;
   VpFrameResult f{};
   f.struct_size = sizeof f;
@@ -589,9 +590,24 @@ TEST(PluginResults, NullOrMalformedStringsAreNamed) {
   f.action = "pass";
   f.action_params = "{}";
   f.matches = "[]";
+  const json t = report_fields(f).at("types")[0];
+  EXPECT_EQ(t.at("pixel_threshold"), 0.75);
+  EXPECT_EQ(t.at("configured_pixel_threshold"), 0.5);
+}
+
+// A NULL string or malformed JSON in a plugin's result is named, not undefined behaviour.
+TEST(PluginResults, NullOrMalformedStringsAreNamed) {
+  VpTypeResult type{};
+  type.struct_size = sizeof type;
+  type.name = "pit";
+  VpFrameResult f{};
+  f.struct_size = sizeof f;
+  f.types = &type;
+  f.type_count = 1;
+  f.action = "pass";
+  f.action_params = "{}";
+  f.matches = "[]";
   EXPECT_EQ(report_fields(f).at("types")[0].at("name"), "pit");
-  EXPECT_EQ(report_fields(f).at("types")[0].at("pixel_threshold"), 0.75);
-  EXPECT_EQ(report_fields(f).at("types")[0].at("configured_pixel_threshold"), 0.5);
   f.action = nullptr;
   EXPECT_EQ(message_of([&] { report_fields(f); }), "plugin result: action is NULL");
   f.action = "pass";

@@ -98,13 +98,13 @@ TEST(Overlay, TintScalesWithTheConfiguredThresholdNotTheRaisedOne) {
   t.heatmap = cv::Mat(60, 60, CV_32F, cv::Scalar(0));  // at frame size: no resize
   t.heatmap(cv::Rect(20, 20, 20, 20)).setTo(1.0f);
   t.pixel_threshold = 0.8f;  // raised to 0.8 of the peak
-  t.configured_threshold = 0.1f;
+  t.configured_pixel_threshold = 0.1f;
   const auto centre = [&] { return render_overlay(frame, {t}, "reject").at<cv::Vec3b>(30, 30); };
   // Red (0, 0, 255) at alpha 0.6: 120 + 0.6 * (0 - 120) = 48, 120 + 0.6 * (255 - 120) = 201.
   EXPECT_EQ(centre(), cv::Vec3b(48, 48, 201));
   // A map whose peak is below twice its own threshold looks faint: alpha 0.6 * 1 / 1.6 = 0.375,
-  // 120 - 0.375 * 120 = 75, 120 + 0.375 * 135 = 170.6.
-  t.configured_threshold = 0.8f;
+  // 120 - 0.375 * 120 = 75, 120 + 0.375 * 135 = 170.625, rounded to 171.
+  t.configured_pixel_threshold = 0.8f;
   EXPECT_EQ(centre(), cv::Vec3b(75, 75, 171));
 }
 
@@ -248,5 +248,5 @@ TEST(Overlay, TypesFromAResultPreferTheFrameSizedHeatmap) {
   EXPECT_EQ(types[2].name, "");
   EXPECT_TRUE(types[0].decision);
   EXPECT_FLOAT_EQ(types[0].pixel_threshold, 0.5f);
-  EXPECT_FLOAT_EQ(types[0].configured_threshold, 0.25f);
+  EXPECT_FLOAT_EQ(types[0].configured_pixel_threshold, 0.25f);
 }

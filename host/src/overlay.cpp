@@ -241,7 +241,7 @@ std::vector<bool> draw_maps(cv::Mat& image, const std::vector<OverlayType>& type
     const cv::Mat map = frame_map(type, image.size());
     double max_value = 0;
     cv::minMaxLoc(map, nullptr, &max_value);
-    const double den = std::max(2.0 * type.configured_threshold, max_value);
+    const double den = std::max(2.0 * type.configured_pixel_threshold, max_value);
     if (!(den > 0)) continue;  // nothing positive to show
     tint(image, map, static_cast<float>(1.0 / den), type_colour(i));
     drawn[i] = true;

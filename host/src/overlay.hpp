@@ -19,7 +19,7 @@ struct OverlayType {
   float pixel_threshold = 0;  // contour level on the heatmap values
   // The type's own pixel threshold, which a share of the map's peak may have raised to
   // pixel_threshold: the tint's scale, so that raising the contour does not fade the map.
-  float configured_threshold = 0;
+  float configured_pixel_threshold = 0;
 };
 
 // The overlay types of a plugin's frame result, in its order: each type's frame-sized map
@@ -42,9 +42,9 @@ OverlayLayout overlay_layout(cv::Size frame_size, const std::vector<OverlayType>
 
 // Returns a BGR image of the frame's size plus a legend strip on the right (or below for narrow frames; the canvas
 // grows to fit a legend taller or wider than the frame). For each type with decision == true (or all types when
-// show_all) its map is normalised (value / max(configured_threshold * 2, map max): a map that barely passes its
-// threshold looks faint), coloured with the type's colour with alpha proportional to the value (at most 0.6), and
-// contoured at the pixel threshold (the plugin's, in force on the frame) in the same colour (2 px).
+// show_all) its map is normalised (value / max(configured_pixel_threshold * 2, map max): a map that barely passes
+// its threshold looks faint), coloured with the type's colour with alpha proportional to the value (at most 0.6),
+// and contoured at the pixel threshold (the plugin's, in force on the frame) in the same colour (2 px).
 // Pixels where no drawn map is positive keep the frame's values. The legend lists every type: colour swatch (filled
 // when its map is drawn), name, p as percent, and "DEFECT" / "ok"; a header gives the overall verdict and the action.
 // `frame` is 8-bit gray, BGR or BGRA; throws std::runtime_error on other frames or on a multi-channel heatmap.
