@@ -576,13 +576,10 @@ TEST_F(HostTest, ASecondCtrlCExitsAtOnce) {
   ::close(writer);
 }
 
-// A report line keeps both pixel thresholds: the one in force that drew the regions and the type's own.
-TEST(PluginResults, ReportCarriesBothPixelThresholds) {
-  VpTypeResult type{};
-  type.struct_size = sizeof type;
-  type.name = "pit";
-  type.pixel_threshold = 0.75;  // raised by a share of the map's peak
-  type.configured_pixel_threshold = 0.5;
+namespace {
+
+// A clean frame of one type, "pit", routed to "pass".
+VpFrameResult one_type_frame(const VpTypeResult& type) {
   VpFrameResult f{};
   f.struct_size = sizeof f;
   f.types = &type;
@@ -590,23 +587,32 @@ TEST(PluginResults, ReportCarriesBothPixelThresholds) {
   f.action = "pass";
   f.action_params = "{}";
   f.matches = "[]";
-  const json t = report_fields(f).at("types")[0];
+  return f;
+}
+
+VpTypeResult pit() {
+  VpTypeResult type{};
+  type.struct_size = sizeof type;
+  type.name = "pit";
+  return type;
+}
+
+}  // namespace
+
+// A report line keeps both pixel thresholds: the one in force that drew the regions and the type's own.
+TEST(PluginResults, ReportCarriesBothPixelThresholds) {
+  VpTypeResult type = pit();
+  type.pixel_threshold = 0.75;  // raised by a share of the map's peak
+  type.configured_pixel_threshold = 0.5;
+  const json t = report_fields(one_type_frame(type)).at("types")[0];
   EXPECT_EQ(t.at("pixel_threshold"), 0.75);
   EXPECT_EQ(t.at("configured_pixel_threshold"), 0.5);
 }
 
 // A NULL string or malformed JSON in a plugin's result is named, not undefined behaviour.
 TEST(PluginResults, NullOrMalformedStringsAreNamed) {
-  VpTypeResult type{};
-  type.struct_size = sizeof type;
-  type.name = "pit";
-  VpFrameResult f{};
-  f.struct_size = sizeof f;
-  f.types = &type;
-  f.type_count = 1;
-  f.action = "pass";
-  f.action_params = "{}";
-  f.matches = "[]";
+  VpTypeResult type = pit();
+  VpFrameResult f = one_type_frame(type);
   EXPECT_EQ(report_fields(f).at("types")[0].at("name"), "pit");
   f.action = nullptr;
   EXPECT_EQ(message_of([&] { report_fields(f); }), "plugin result: action is NULL");
