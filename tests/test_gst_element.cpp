@@ -303,7 +303,18 @@ TEST(GstVisionPlugin, OneResultAndOneMessagePerBufferInOrderAlsoInBatches) {
         double peak = 0;
         for (guint r = 0; r < m->types[k].n_regions; ++r) peak = std::max(peak, double(m->types[k].regions[r].peak));
         if (m->types[k].n_regions > 0) EXPECT_EQ(pixel_threshold, std::max(own, share * peak));
-        EXPECT_EQ(gst_value_array_get_size(gst_structure_get_value(t, "regions")), m->types[k].n_regions);
+        const GValue* regions = gst_structure_get_value(t, "regions");
+        EXPECT_EQ(gst_value_array_get_size(regions), m->types[k].n_regions);
+        for (guint r = 0; r < m->types[k].n_regions; ++r) {  // calipers within the bounding box's reach
+          const GstStructure* g = gst_value_get_structure(gst_value_array_get_value(regions, r));
+          const GValue *lv = gst_structure_get_value(g, "length"), *wv = gst_structure_get_value(g, "caliper-width");
+          ASSERT_TRUE(lv && wv && G_VALUE_HOLDS_FLOAT(lv) && G_VALUE_HOLDS_FLOAT(wv));
+          const float length = g_value_get_float(lv), across = g_value_get_float(wv);
+          const GstVisionRegion& box = m->types[k].regions[r];
+          EXPECT_GE(across, 1);
+          EXPECT_LE(across, length);
+          EXPECT_LE(length, std::hypot(box.width - 1, box.height - 1) + 1 + 1e-3);
+        }
       }
       gst_buffer_unref(out);
     }

@@ -216,9 +216,33 @@ TEST_F(HostTest, StagesRunInTheFilesOrder) {
   // pit's pixel threshold is 0: its one region is the whole staged frame.
   EXPECT_EQ(r.line.at("types")[1].at("regions")[0].at("width"), 8);
   EXPECT_EQ(r.line.at("types")[1].at("regions")[0].at("height"), 4);
+  // Its calipers: centres span 7 x 3, so sqrt(58) + 1 long and 3 + 1 across.
+  EXPECT_FLOAT_EQ(r.line.at("types")[1].at("regions")[0].at("length").get<float>(), float(std::sqrt(58.0) + 1));
+  EXPECT_EQ(r.line.at("types")[1].at("regions")[0].at("caliper_width"), 4);
   j["stages"][1]["type"] = "blur";
   EXPECT_NE(message_of([&] { load_pipeline(write_pipeline(d.path, j).string()); }).find("stages[1].type"),
             std::string::npos);
+}
+
+// A type that counts regions without its region or shape array is refused, naming the array.
+TEST(PluginResults, RegionsWithoutTheirArraysAreRefused) {
+  const VpRegion region{0, 0, 1, 1, 1, 1.0f, 1.0f};
+  const VpRegionShape shape{1, 1};
+  VpTypeResult type{};
+  type.struct_size = sizeof type;
+  type.region_count = 1;
+  type.regions = &region;
+  VpFrameResult frame{};
+  frame.struct_size = sizeof frame;
+  frame.types = &type;
+  frame.type_count = 1;
+  const VpResult result{sizeof(VpResult), &frame, 1};
+  EXPECT_EQ(message_of([&] { vp::check_region_arrays(result); }),
+            "plugin result: frames[0].types[0] counts 1 regions but its region_shapes array is NULL");
+  type.region_shapes = &shape;
+  EXPECT_NO_THROW(vp::check_region_arrays(result));
+  type.regions = nullptr;
+  EXPECT_NE(message_of([&] { vp::check_region_arrays(result); }).find("its regions array is NULL"), std::string::npos);
 }
 
 // A result struct smaller than the negotiated version's is refused before a field past it is read.

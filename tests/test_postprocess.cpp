@@ -25,8 +25,50 @@ TEST(Postprocess, RegionsAreEightConnectedWithStats) {
   EXPECT_EQ(r[1].box, cv::Rect(1, 1, 2, 2));
   EXPECT_FLOAT_EQ(r[1].peak, 4);
   EXPECT_FLOAT_EQ(r[1].mean, 3);
+  // Calipers: the block's centres span 2 x 1, so sqrt(5) + 1 long and 2 wide; the pair sqrt(2) + 1 by 1.
+  EXPECT_FLOAT_EQ(r[0].size.length, static_cast<float>(std::sqrt(5.0) + 1));
+  EXPECT_FLOAT_EQ(r[0].size.width, 2);
+  EXPECT_FLOAT_EQ(r[1].size.length, static_cast<float>(std::sqrt(2.0) + 1));
+  EXPECT_FLOAT_EQ(r[1].size.width, 1);
   EXPECT_EQ(find_regions(m, 1.0f, 3).size(), 1u);  // minimum area drops the pair
   EXPECT_TRUE(find_regions(m, 5.0f, 1).empty());
+}
+
+// The largest and smallest distance between parallel lines enclosing the pixel centres, plus one.
+TEST(Postprocess, CalipersOfPixelSets) {
+  const auto size = [](std::vector<cv::Point> p) {
+    const Calipers c = calipers(p);
+    return std::pair<double, double>(c.length, c.width);
+  };
+  EXPECT_EQ(size({}), std::make_pair(0.0, 0.0));
+  EXPECT_EQ(size({{3, 3}, {3, 3}}), std::make_pair(1.0, 1.0));  // one pixel, given twice
+  EXPECT_EQ(size({{0, 0}, {1, 0}, {2, 0}, {3, 0}, {4, 0}}), std::make_pair(5.0, 1.0));  // a run of 5
+  // A diagonal of 4 pixels: 3 sqrt(2) + 1 by 1.
+  EXPECT_FLOAT_EQ(size({{0, 0}, {1, 1}, {2, 2}, {3, 3}}).first, static_cast<float>(3 * std::sqrt(2.0) + 1));
+  EXPECT_FLOAT_EQ(size({{0, 0}, {1, 1}, {2, 2}, {3, 3}}).second, 1);
+  // A 3 x 4 block: centres span 2 x 3, so sqrt(13) + 1 long, 3 wide.
+  std::vector<cv::Point> block;
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 3; ++x) block.emplace_back(x, y);
+  EXPECT_FLOAT_EQ(size(block).first, static_cast<float>(std::sqrt(13.0) + 1));
+  EXPECT_FLOAT_EQ(size(block).second, 3);
+  // A right triangle with legs 4 and 3: its hypotenuse 5 + 1 long; narrowest across the hypotenuse,
+  // the right angle's distance to it 4 * 3 / 5 = 2.4, + 1.
+  EXPECT_FLOAT_EQ(size({{0, 0}, {4, 0}, {0, 3}}).first, 6);
+  EXPECT_FLOAT_EQ(size({{0, 0}, {4, 0}, {0, 3}}).second, 3.4f);
+}
+
+// A region that crosses a row twice (a U) is measured over all of it: centres span 4 x 2.
+TEST(Postprocess, RegionCalipersCoverEveryRunOfARow) {
+  cv::Mat m(3, 5, CV_32F, cv::Scalar(0));
+  m.col(0).setTo(1);
+  m.col(4).setTo(1);
+  m.row(2).setTo(1);
+  const auto r = find_regions(m, 1.0f, 1);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].area, 9);
+  EXPECT_FLOAT_EQ(r[0].size.length, static_cast<float>(std::sqrt(20.0) + 1));
+  EXPECT_FLOAT_EQ(r[0].size.width, 3);
 }
 
 // A map peaking at 2: its share 0.6 is 1.2, above a threshold of 0.5 and below one of 1.5.

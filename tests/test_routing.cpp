@@ -40,9 +40,9 @@ struct Frame {
   Frame() {
     for (const auto& t : kTypes) outcomes.push_back({t, false, 0.1, 0});
   }
-  Frame& defect(const std::string& type, double probability, int64_t area) {
+  Frame& defect(const std::string& type, double probability, int64_t area, double length = 0) {
     for (auto& o : outcomes)
-      if (o.name == type) o = {type, true, probability, area};
+      if (o.name == type) o = {type, true, probability, area, length};
     return *this;
   }
 };
@@ -75,6 +75,23 @@ TEST(Routing, CleanFrameGetsDefault) {
   EXPECT_EQ(d.params, json::object());
   EXPECT_TRUE(d.matches.empty());
   EXPECT_EQ(d.decisive_type, -1);
+}
+
+// A rule on the longest region's caliper length sends long scratches elsewhere than short ones.
+TEST(Routing, MinRegionLengthSeparatesLongDefects) {
+  const json cfg = json::parse(R"({
+    "actions": {"pass": {}, "rework": {}, "scrap": {}},
+    "rules": [{"name": "long scratch", "types": ["scratch"], "action": "scrap", "priority": 2, "min_region_length": 20},
+              {"name": "scratch", "types": ["scratch"], "action": "rework", "priority": 1}],
+    "default": "pass"
+  })");
+  const Router r(cfg, kTypes);
+  EXPECT_EQ(r.route(Frame().defect("scratch", 0.9, 40, 25).outcomes).action, "scrap");
+  EXPECT_EQ(r.route(Frame().defect("scratch", 0.9, 40, 20).outcomes).action, "scrap");  // at least 20
+  EXPECT_EQ(r.route(Frame().defect("scratch", 0.9, 40, 19.5).outcomes).action, "rework");
+  EXPECT_EQ(r.describe()["rules"][0]["min_region_length"], 20);
+  EXPECT_NE(error_of(with(cfg, "/rules/0/min_region_length"_json_pointer, -1)).find("routing.rules[0].min_region_length"),
+            std::string::npos);
 }
 
 TEST(Routing, SingleTypeRoutesToItsRule) {
@@ -274,11 +291,13 @@ TEST(RoutingDescribe, ShowsResolvedConfiguration) {
     },
     "rules": [
       {"name": "contamination", "types": ["contamination"], "action": "clean", "priority": 10,
-       "min_probability": 0.0, "min_region_area": 0, "categories": []},
+       "min_probability": 0.0, "min_region_area": 0, "min_region_length": 0,
+       "categories": []},
       {"name": "surface", "types": ["scratch", "abrasion"], "action": "rework", "priority": 20,
-       "min_probability": 0.6, "min_region_area": 0, "categories": []},
+       "min_probability": 0.6, "min_region_area": 0, "min_region_length": 0,
+       "categories": []},
       {"name": "structural", "types": ["deformation", "damage", "missing_parts"], "action": "scrap", "priority": 30,
-       "min_probability": 0.0, "min_region_area": 50, "categories": ["disc", "plate"]}
+       "min_probability": 0.0, "min_region_area": 50, "min_region_length": 0, "categories": ["disc", "plate"]}
     ],
     "default": "pass",
     "unrouted": "scrap"

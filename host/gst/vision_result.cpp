@@ -102,10 +102,12 @@ GValue regions_value(const VpTypeResult& t) {
   gst_value_array_init(&arr, t.region_count);
   for (guint r = 0; r < t.region_count; ++r) {
     const VpRegion& g = t.regions[r];
-    GValue v = structure_value(gst_structure_new("region", "x", G_TYPE_INT, g.x, "y", G_TYPE_INT, g.y, "width",
-                                                 G_TYPE_INT, g.width, "height", G_TYPE_INT, g.height, "area",
-                                                 G_TYPE_INT64, static_cast<gint64>(g.area), "peak", G_TYPE_FLOAT,
-                                                 g.peak, "mean", G_TYPE_FLOAT, g.mean, nullptr));
+    const VpRegionShape& shape = t.region_shapes[r];
+    GValue v = structure_value(gst_structure_new(
+        "region", "x", G_TYPE_INT, g.x, "y", G_TYPE_INT, g.y, "width", G_TYPE_INT, g.width, "height", G_TYPE_INT,
+        g.height, "area", G_TYPE_INT64, static_cast<gint64>(g.area), "peak", G_TYPE_FLOAT, g.peak, "mean",
+        G_TYPE_FLOAT, g.mean, "length", G_TYPE_FLOAT, shape.length, "caliper-width", G_TYPE_FLOAT, shape.width,
+        nullptr));
     gst_value_array_append_and_take_value(&arr, &v);
   }
   return arr;

@@ -126,8 +126,9 @@ json report_fields(const VpFrameResult& f) {
     json regions = json::array();
     for (uint32_t r = 0; r < t.region_count; ++r) {
       const VpRegion& g = t.regions[r];
+      const VpRegionShape& shape = t.region_shapes[r];
       regions.push_back({{"x", g.x}, {"y", g.y}, {"width", g.width}, {"height", g.height}, {"area", g.area},
-                         {"peak", g.peak}, {"mean", g.mean}});
+                         {"peak", g.peak}, {"mean", g.mean}, {"length", shape.length}, {"caliper_width", shape.width}});
     }
     types.push_back({{"name", required(t.name, "types[" + std::to_string(k) + "].name")}, {"score", t.score},
                      {"probability", t.probability}, {"threshold", t.threshold}, {"decision", t.decision != 0},

@@ -7,8 +7,8 @@
  * - The function table and every struct only ever grow at their end. Each struct starts with
  *   its size (struct_size), so both sides can tell which fields the other side knows: a plugin
  *   reads only the fields an input struct's struct_size covers, a host reads only the fields an
- *   output struct's struct_size covers (VP_HAS_FIELD). VpHeatmap and VpRegion carry no size and
- *   never change.
+ *   output struct's struct_size covers (VP_HAS_FIELD). VpHeatmap, VpRegion and VpRegionShape
+ *   carry no size and never change.
  * - Every addition bumps VP_ABI_VERSION (as ONNX Runtime's ORT_API_VERSION): the fields marked
  *   "ABI n" below came with version n. A plugin serves every version from 1 to its own with the
  *   same table, so older hosts keep working; a plugin that serves version n fills every field
@@ -52,7 +52,7 @@ extern "C" {
 #endif
 
 /* 1: the first version. 2: VpTypeResult.pixel_threshold, VpFrameResult.decisive_type.
- * 3: VpTypeResult.configured_pixel_threshold. */
+ * 3: VpTypeResult.configured_pixel_threshold and region_shapes. */
 #define VP_ABI_VERSION 3u
 
 #if defined(_WIN32)
@@ -133,6 +133,14 @@ typedef struct VpRegion {
   float mean;                  /* mean map value inside */
 } VpRegion;
 
+/* ABI 3: a region's caliper (Feret) diameters in frame pixels: the largest and the smallest
+ * distance between two parallel lines that enclose its pixel centres, plus one pixel (one pixel is
+ * 1 x 1, a run of n pixels n x 1), whatever its direction: a scratch's or crack's length and width. */
+typedef struct VpRegionShape {
+  float length;
+  float width;
+} VpRegionShape;
+
 typedef struct VpTypeResult {
   uint32_t struct_size;
   const char* name;
@@ -154,6 +162,8 @@ typedef struct VpTypeResult {
                                         the map's peak raised it to pixel_threshold (which is at
                                         least this); hosts shade maps against it, so a map far
                                         above it looks as strong as it is */
+  const VpRegionShape* region_shapes; /* ABI 3: region_count entries, regions[i]'s shape at i
+                                         (NULL when region_count is 0) */
 } VpTypeResult;
 
 typedef struct VpFrameResult {

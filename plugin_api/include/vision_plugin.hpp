@@ -49,6 +49,21 @@ inline void check_result_sizes(const VpResult& r) {
   }
 }
 
+// Throws Error (VP_ERR_INTERNAL) naming a type whose regions are counted but whose region or shape
+// array is NULL, before a host reads one.
+inline void check_region_arrays(const VpResult& r) {
+  for (uint32_t i = 0; i < r.frame_count; ++i) {
+    const VpFrameResult* f = VP_ELEMENT(VpFrameResult, r.frames, i);
+    for (uint32_t k = 0; k < f->type_count; ++k) {
+      const VpTypeResult* t = VP_ELEMENT(VpTypeResult, f->types, k);
+      if (t->region_count > 0 && (!t->regions || !t->region_shapes))
+        throw Error(VP_ERR_INTERNAL, "plugin result: frames[" + std::to_string(i) + "].types[" + std::to_string(k) +
+                                         "] counts " + std::to_string(t->region_count) + " regions but its " +
+                                         (t->regions ? "region_shapes" : "regions") + " array is NULL");
+    }
+  }
+}
+
 class Result {
  public:
   Result(const VpApi& api, VpResult* r) : api_(&api), r_(r) {}
@@ -92,6 +107,7 @@ class Detector {
     check(api_->process(d_, images, count, &r), "process");
     Result res(*api_, r);
     check_result_sizes(*r);
+    check_region_arrays(*r);
     return res;
   }
 

@@ -148,6 +148,7 @@ struct ResultStore {
   std::vector<VpFrameResult> frames;
   std::vector<std::vector<VpTypeResult>> types;
   std::vector<std::vector<std::vector<VpRegion>>> regions;
+  std::vector<std::vector<std::vector<VpRegionShape>>> shapes;  // regions' calipers, index for index
   std::vector<std::string> strings;  // action, params, matches per frame
 };
 
@@ -161,6 +162,30 @@ VpHeatmap heatmap_of(const cv::Mat& m) {
   return {m.cols, m.rows, m.ptr<float>()};
 }
 
+// The C view of one type's output; `regions` and `shapes` (the store's, empty) receive its regions.
+VpTypeResult type_result(const mtfcdd::TypeOutput& t, std::vector<VpRegion>& regions,
+                         std::vector<VpRegionShape>& shapes) {
+  for (const auto& r : t.regions) {
+    regions.push_back({r.box.x, r.box.y, r.box.width, r.box.height, r.area, r.peak, r.mean});
+    shapes.push_back({r.size.length, r.size.width});
+  }
+  VpTypeResult tr{};
+  tr.struct_size = sizeof(VpTypeResult);
+  tr.name = t.name.c_str();
+  tr.score = t.score;
+  tr.probability = t.probability;
+  tr.threshold = t.threshold;
+  tr.decision = t.decision ? 1 : 0;
+  tr.heatmap = heatmap_of(t.heatmap);
+  tr.heatmap_full = heatmap_of(t.heatmap_full);
+  tr.regions = regions.empty() ? nullptr : regions.data();
+  tr.region_count = static_cast<uint32_t>(regions.size());
+  tr.pixel_threshold = t.pixel_threshold;
+  tr.configured_pixel_threshold = t.configured_pixel_threshold;
+  tr.region_shapes = shapes.empty() ? nullptr : shapes.data();
+  return tr;
+}
+
 VpResult* make_result(std::vector<mtfcdd::FrameOutput>&& outputs) {
   auto store = std::make_unique<ResultStore>();
   store->outputs = std::move(outputs);
@@ -168,29 +193,14 @@ VpResult* make_result(std::vector<mtfcdd::FrameOutput>&& outputs) {
   store->frames.resize(n);
   store->types.resize(n);
   store->regions.resize(n);
+  store->shapes.resize(n);
   store->strings.reserve(3 * n);  // no reallocation: frames point into these strings
   for (size_t i = 0; i < n; ++i) {
     auto& fo = store->outputs[i];
     store->regions[i].resize(fo.types.size());
-    for (size_t k = 0; k < fo.types.size(); ++k) {
-      auto& t = fo.types[k];
-      for (const auto& r : t.regions)
-        store->regions[i][k].push_back({r.box.x, r.box.y, r.box.width, r.box.height, r.area, r.peak, r.mean});
-      VpTypeResult tr{};
-      tr.struct_size = sizeof(VpTypeResult);
-      tr.name = t.name.c_str();
-      tr.score = t.score;
-      tr.probability = t.probability;
-      tr.threshold = t.threshold;
-      tr.decision = t.decision ? 1 : 0;
-      tr.heatmap = heatmap_of(t.heatmap);
-      tr.heatmap_full = heatmap_of(t.heatmap_full);
-      tr.regions = store->regions[i][k].empty() ? nullptr : store->regions[i][k].data();
-      tr.region_count = static_cast<uint32_t>(store->regions[i][k].size());
-      tr.pixel_threshold = t.pixel_threshold;
-      tr.configured_pixel_threshold = t.configured_pixel_threshold;
-      store->types[i].push_back(tr);
-    }
+    store->shapes[i].resize(fo.types.size());
+    for (size_t k = 0; k < fo.types.size(); ++k)
+      store->types[i].push_back(type_result(fo.types[k], store->regions[i][k], store->shapes[i][k]));
     nlohmann::json matches = nlohmann::json::array();
     for (const auto& mt : fo.routing.matches)
       matches.push_back({{"rule", mt.rule}, {"action", mt.action}, {"type", mt.type}, {"priority", mt.priority}});

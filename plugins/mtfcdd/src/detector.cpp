@@ -96,6 +96,13 @@ void size_opencv_pool_once(int threads) {
   std::call_once(once, [threads] { cv::setNumThreads(threads); });
 }
 
+// What routing sees of a type: its regions are largest first, the longest may be another.
+TypeOutcome outcome_of(const TypeOutput& t) {
+  TypeOutcome o{t.name, t.decision, t.probability, t.regions.empty() ? 0 : t.regions.front().area, 0};
+  for (const Region& r : t.regions) o.longest_region_length = std::max<double>(o.longest_region_length, r.size.length);
+  return o;
+}
+
 }  // namespace
 
 Detector::Detector(const json& config, const std::string& base_dir) : Detector(base_dir, Reader(config, "config")) {}
@@ -211,7 +218,7 @@ std::vector<FrameOutput> Detector::process(const std::vector<Frame>& frames) {
       const cv::Mat map(maps.size[2], maps.size[3], CV_32F, const_cast<float*>(maps.ptr<float>(i, k)));
       TypeOutput t = type_output(map, static_cast<size_t>(k), frames[i].image.size(), up);
       fo.decision = fo.decision || t.decision;
-      outcomes.push_back({t.name, t.decision, t.probability, t.regions.empty() ? 0 : t.regions.front().area});
+      outcomes.push_back(outcome_of(t));
       fo.types.push_back(std::move(t));
     }
     fo.routing = settings_.router->route(outcomes, frames[i].category);

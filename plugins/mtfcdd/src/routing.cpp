@@ -146,7 +146,8 @@ size_t Router::action_index(const JsonReader<>& r, const std::string& key) const
 
 // Rule i (unnamed: "rule<i>").
 Router::Rule Router::read_rule(const JsonReader<>& r, size_t i) const {
-  r.only({"name", "types", "action", "priority", "min_probability", "min_region_area", "categories"});
+  r.only({"name", "types", "action", "priority", "min_probability", "min_region_area", "min_region_length",
+          "categories"});
   Rule rule;
   rule.name = r.has("name") ? name_at(r, "name") : "rule" + std::to_string(i);
   if (!r.at("types").is_array() || r.at("types").empty())
@@ -164,9 +165,11 @@ Router::Rule Router::read_rule(const JsonReader<>& r, size_t i) const {
   rule.action = action_index(r, "action");
   rule.priority = static_cast<int>(r.integer("priority", std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
   rule.min_probability = r.has("min_probability") ? r.number("min_probability", 0.0, 1.0) : 0.0;
-  rule.min_region_area = r.has("min_region_area")
-                             ? r.number("min_region_area", 0.0, std::numeric_limits<double>::max())
-                             : 0.0;
+  const auto at_least_0 = [&](const char* key) {
+    return r.has(key) ? r.number(key, 0.0, std::numeric_limits<double>::max()) : 0.0;
+  };
+  rule.min_region_area = at_least_0("min_region_area");
+  rule.min_region_length = at_least_0("min_region_length");
   if (r.has("categories")) rule.categories = names_at(r, "categories");
   return rule;
 }
@@ -196,7 +199,8 @@ RoutingDecision Router::route(const std::vector<TypeOutcome>& outcomes, const st
       continue;
     for (const size_t t : r.type_index) {
       const TypeOutcome& o = outcomes[t];
-      if (!o.decision || !(o.probability >= r.min_probability) || double(o.largest_region_area) < r.min_region_area)
+      if (!o.decision || !(o.probability >= r.min_probability) || double(o.largest_region_area) < r.min_region_area ||
+          o.longest_region_length < r.min_region_length)
         continue;
       if (d.matches.empty()) {  // order_ is highest priority first
         decisive = r.action;
@@ -219,17 +223,16 @@ json Router::describe() const {
   d["actions"] = json::object();
   for (const Action& a : actions_) d["actions"][a.name] = a.params;
   d["rules"] = json::array();
+  // Whole pixel counts print as integers, the way they are usually written.
+  const auto pixels = [](double v) { return v == std::floor(v) && v < 9e18 ? json(int64_t(v)) : json(v); };
   for (const Rule& r : rules_) {
-    // Whole areas print as integers, the way they are usually written.
-    const json area = r.min_region_area == std::floor(r.min_region_area) && r.min_region_area < 9e18
-                          ? json(int64_t(r.min_region_area))
-                          : json(r.min_region_area);
     d["rules"].push_back({{"name", r.name},
                           {"types", r.types},
                           {"action", actions_[r.action].name},
                           {"priority", r.priority},
                           {"min_probability", r.min_probability},
-                          {"min_region_area", area},
+                          {"min_region_area", pixels(r.min_region_area)},
+                          {"min_region_length", pixels(r.min_region_length)},
                           {"categories", r.categories}});
   }
   d["default"] = actions_[default_].name;

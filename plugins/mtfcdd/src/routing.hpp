@@ -4,7 +4,8 @@
 //   {
 //     "actions": {"pass": {}, "clean": {"station": 3}, "rework": {"extends": "clean", "station": 5}},
 //     "rules": [{"name": "surface", "types": ["scratch"], "action": "rework", "priority": 20,
-//                "min_probability": 0.6, "min_region_area": 50, "categories": ["disc"]}],
+//                "min_probability": 0.6, "min_region_area": 50, "min_region_length": 20,
+//                "categories": ["disc"]}],
 //     "default": "pass",
 //     "unrouted": "scrap"
 //   }
@@ -35,7 +36,8 @@ struct TypeOutcome {
   std::string name;
   bool decision = false;
   double probability = 0;
-  int64_t largest_region_area = 0;  // frame pixels
+  int64_t largest_region_area = 0;    // frame pixels
+  double longest_region_length = 0;  // frame pixels: the largest caliper length of its regions
 };
 
 struct RouteMatch {
@@ -63,8 +65,8 @@ class Router {
 
   // Outcomes are in the model's type order; a size mismatch with type_names is std::invalid_argument.
   // A rule matches a type when the type's decision is true, probability >= min_probability, largest
-  // region area >= min_region_area and, when the rule lists categories, `category` is one of them (an
-  // unknown category, "", then does not match).
+  // region area >= min_region_area, longest region length >= min_region_length and, when the rule
+  // lists categories, `category` is one of them (an unknown category, "", then does not match).
   RoutingDecision route(const std::vector<TypeOutcome>& outcomes, const std::string& category = "") const;
 
   // The resolved configuration: actions with resolved params (no "extends"), rules in configuration
@@ -85,6 +87,7 @@ class Router {
     int priority = 0;
     double min_probability = 0;
     double min_region_area = 0;
+    double min_region_length = 0;
     std::vector<std::string> categories;  // empty = any
   };
 

@@ -69,10 +69,21 @@ struct Upsampler {
   cv::Mat operator()(const cv::Mat& map, cv::Size size, size_t type) const { return scale(smooth(map, type), size); }
 };
 
+// A region's caliper (Feret) diameters in pixels: the largest and the smallest distance between two
+// parallel lines enclosing its pixel centres, plus one pixel, so that one pixel is 1 x 1 and a run
+// of n pixels n x 1. A scratch's or a crack's length and width, whatever its direction.
+struct Calipers {
+  float length = 0, width = 0;
+};
+
+// The calipers of a set of pixel centres (any order, repeats allowed); 0 x 0 when empty.
+Calipers calipers(const std::vector<cv::Point>& pixels);
+
 struct Region {
   cv::Rect box;
   int64_t area = 0;
   float peak = 0, mean = 0;
+  Calipers size;
 };
 
 // The pixel threshold in force on one map: `threshold`, raised to `peak_fraction` times the map's
