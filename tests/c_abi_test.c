@@ -392,6 +392,7 @@ int main(int argc, char** argv) {
     CHECK(f->types[0].heatmap_full.width == 100 && f->types[0].heatmap_full.height == 80);
     CHECK(f->types[0].region_count >= 1 && f->types[0].regions[0].area > 0);
     /* ABI 3: each region's calipers, within its bounding box's diagonal (+1) and at least a pixel. */
+    CHECK(f->types[0].region_shapes != NULL);
     for (uint32_t r = 0; f->types[0].region_shapes && r < f->types[0].region_count; ++r) {
       const VpRegion* g = &f->types[0].regions[r];
       const VpRegionShape* s = &f->types[0].region_shapes[r];
@@ -399,7 +400,6 @@ int main(int argc, char** argv) {
       const double reach = (double)(g->width - 1) * (g->width - 1) + (double)(g->height - 1) * (g->height - 1);
       CHECK((s->length - 1.0) * (s->length - 1.0) <= reach + 1e-3);
     }
-    CHECK(f->types[0].region_shapes != NULL);
     CHECK(res->frames[1].types[0].heatmap_full.width == 64);
     for (uint32_t k = 0; k < f->type_count; ++k)
       CHECK(f->types[k].probability >= 0 && f->types[k].probability <= 1 && f->types[k].struct_size == sizeof(VpTypeResult));

@@ -26,10 +26,10 @@ TEST(Postprocess, RegionsAreEightConnectedWithStats) {
   EXPECT_FLOAT_EQ(r[1].peak, 4);
   EXPECT_FLOAT_EQ(r[1].mean, 3);
   // Calipers: the block's centres span 2 x 1, so sqrt(5) + 1 long and 2 wide; the pair sqrt(2) + 1 by 1.
-  EXPECT_FLOAT_EQ(r[0].size.length, static_cast<float>(std::sqrt(5.0) + 1));
-  EXPECT_FLOAT_EQ(r[0].size.width, 2);
-  EXPECT_FLOAT_EQ(r[1].size.length, static_cast<float>(std::sqrt(2.0) + 1));
-  EXPECT_FLOAT_EQ(r[1].size.width, 1);
+  EXPECT_FLOAT_EQ(r[0].calipers.length, static_cast<float>(std::sqrt(5.0) + 1));
+  EXPECT_FLOAT_EQ(r[0].calipers.width, 2);
+  EXPECT_FLOAT_EQ(r[1].calipers.length, static_cast<float>(std::sqrt(2.0) + 1));
+  EXPECT_FLOAT_EQ(r[1].calipers.width, 1);
   EXPECT_EQ(find_regions(m, 1.0f, 3).size(), 1u);  // minimum area drops the pair
   EXPECT_TRUE(find_regions(m, 5.0f, 1).empty());
 }
@@ -58,17 +58,22 @@ TEST(Postprocess, CalipersOfPixelSets) {
   EXPECT_FLOAT_EQ(size({{0, 0}, {4, 0}, {0, 3}}).second, 3.4f);
 }
 
-// A region that crosses a row twice (a U) is measured over all of it: centres span 4 x 2.
+// A region that crosses a row twice (a U) is measured over all of it: centres span 4 x 2. A pixel
+// of another region inside the U, on the U's first row, leaves the U's row ends as they are.
 TEST(Postprocess, RegionCalipersCoverEveryRunOfARow) {
   cv::Mat m(3, 5, CV_32F, cv::Scalar(0));
   m.col(0).setTo(1);
   m.col(4).setTo(1);
   m.row(2).setTo(1);
+  m.at<float>(0, 2) = 1;  // not 8-connected to the U: row 0 reads U, other, U
   const auto r = find_regions(m, 1.0f, 1);
-  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].area, 9);
-  EXPECT_FLOAT_EQ(r[0].size.length, static_cast<float>(std::sqrt(20.0) + 1));
-  EXPECT_FLOAT_EQ(r[0].size.width, 3);
+  EXPECT_FLOAT_EQ(r[0].calipers.length, static_cast<float>(std::sqrt(20.0) + 1));
+  EXPECT_FLOAT_EQ(r[0].calipers.width, 3);
+  EXPECT_EQ(r[1].area, 1);
+  EXPECT_FLOAT_EQ(r[1].calipers.length, 1);
+  EXPECT_FLOAT_EQ(r[1].calipers.width, 1);
 }
 
 // A map peaking at 2: its share 0.6 is 1.2, above a threshold of 0.5 and below one of 1.5.

@@ -133,9 +133,10 @@ typedef struct VpRegion {
   float mean;                  /* mean map value inside */
 } VpRegion;
 
-/* ABI 3: a region's caliper (Feret) diameters in frame pixels: the largest and the smallest
- * distance between two parallel lines that enclose its pixel centres, plus one pixel (one pixel is
- * 1 x 1, a run of n pixels n x 1), whatever its direction: a scratch's or crack's length and width. */
+/* ABI 3: a region's caliper (Feret) diameters in frame pixels: over all directions, the largest and
+ * the smallest distance between two parallel lines touching its pixel centres on both sides, plus
+ * one pixel (one pixel is 1 x 1, a run of n pixels n x 1): a straight scratch's or crack's length
+ * and width whatever its direction; of a curved one, its chord and its bow. */
 typedef struct VpRegionShape {
   float length;
   float width;
@@ -152,7 +153,7 @@ typedef struct VpTypeResult {
                              frame only (a model whose input keeps the aspect ratio returns the
                              part of its map over the frame, at the frame's aspect ratio) */
   VpHeatmap heatmap_full; /* at the frame's resolution, when configured */
-  const VpRegion* regions;
+  const VpRegion* regions;  /* region_count entries, largest first; not NULL when region_count > 0 */
   uint32_t region_count;
   double pixel_threshold; /* ABI 2: the threshold on the map value A in force: regions are where
                              the map at the frame's resolution (heatmap_full) is at least this;
@@ -162,8 +163,8 @@ typedef struct VpTypeResult {
                                         the map's peak raised it to pixel_threshold (which is at
                                         least this); hosts shade maps against it, so a map far
                                         above it looks as strong as it is */
-  const VpRegionShape* region_shapes; /* ABI 3: region_count entries, regions[i]'s shape at i
-                                         (NULL when region_count is 0) */
+  const VpRegionShape* region_shapes; /* ABI 3: region_count entries, regions[i]'s shape at i;
+                                         not NULL when region_count > 0 */
 } VpTypeResult;
 
 typedef struct VpFrameResult {

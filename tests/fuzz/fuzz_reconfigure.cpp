@@ -3,6 +3,21 @@
 
 #include "fuzz_util.hpp"
 
+namespace {
+
+// Every counted region has its shape, at least a pixel across and no wider than long.
+bool shapes_hold(const VpFrameResult& f) {
+  for (uint32_t k = 0; k < f.type_count; ++k) {
+    const VpTypeResult& t = *VP_ELEMENT(VpTypeResult, f.types, k);
+    for (uint32_t i = 0; i < t.region_count; ++i)
+      if (!t.region_shapes || !(t.region_shapes[i].width >= 1 && t.region_shapes[i].width <= t.region_shapes[i].length))
+        return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace mtfcdd::fuzz;
   VpDetector* d = shared_detector(R"({"model": "$BUNDLE"})");
@@ -15,6 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   VpImage im{sizeof(VpImage), 32, 24, 32, VP_PIXEL_GRAY8, pixels.data(), categories[size % 4]};
   VpResult* r = nullptr;
   if (api().process(d, &im, 1, &r) == VP_OK && (!r || r->frame_count != 1 || !r->frames[0].action)) std::abort();
+  if (r && !shapes_hold(r->frames[0])) std::abort();
   api().release_result(r);
   return 0;
 }

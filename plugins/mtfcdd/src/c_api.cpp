@@ -167,7 +167,7 @@ VpTypeResult type_result(const mtfcdd::TypeOutput& t, std::vector<VpRegion>& reg
                          std::vector<VpRegionShape>& shapes) {
   for (const auto& r : t.regions) {
     regions.push_back({r.box.x, r.box.y, r.box.width, r.box.height, r.area, r.peak, r.mean});
-    shapes.push_back({r.size.length, r.size.width});
+    shapes.push_back({r.calipers.length, r.calipers.width});
   }
   VpTypeResult tr{};
   tr.struct_size = sizeof(VpTypeResult);

@@ -99,7 +99,7 @@ void size_opencv_pool_once(int threads) {
 // What routing sees of a type: its regions are largest first, the longest may be another.
 TypeOutcome outcome_of(const TypeOutput& t) {
   TypeOutcome o{t.name, t.decision, t.probability, t.regions.empty() ? 0 : t.regions.front().area, 0};
-  for (const Region& r : t.regions) o.longest_region_length = std::max<double>(o.longest_region_length, r.size.length);
+  for (const Region& r : t.regions) o.longest_region_length = std::max<double>(o.longest_region_length, r.calipers.length);
   return o;
 }
 

@@ -57,7 +57,7 @@ cv::Mat spread_matrix(int out, int cells, const std::vector<float>& g, int strid
 class RowEnds {
  public:
   explicit RowEnds(size_t regions) : rows_(regions, -1), first_(regions), last_(regions), points_(regions) {}
-  void add(int region, int x, int y) {
+  void add(size_t region, int x, int y) {
     if (rows_[region] != y) {
       flush(region);
       rows_[region] = y;
@@ -65,14 +65,15 @@ class RowEnds {
     }
     last_[region] = x;
   }
+  // The region's points, its last row's ends included (once: the row is then closed).
   const std::vector<cv::Point>& points(size_t region) {
-    flush(static_cast<int>(region));
+    flush(region);
     rows_[region] = -1;
     return points_[region];
   }
 
  private:
-  void flush(int region) {
+  void flush(size_t region) {
     if (rows_[region] < 0) return;
     points_[region].emplace_back(first_[region], rows_[region]);
     if (last_[region] != first_[region]) points_[region].emplace_back(last_[region], rows_[region]);
@@ -140,20 +141,21 @@ Calipers calipers(const std::vector<cv::Point>& pixels) {
   if (pixels.empty()) return {};
   std::vector<cv::Point> hull;
   cv::convexHull(pixels, hull);
-  // Both diameters are reached at hull vertices, the smallest flush with a hull edge.
-  double longest = 0, narrowest = hull.size() < 3 ? 0 : std::numeric_limits<double>::max();
+  // Both diameters are reached at hull vertices, the smallest flush with a hull edge; fewer than
+  // three vertices lie on one line, 0 wide.
+  double longest_sq = 0, narrowest = hull.size() < 3 ? 0 : std::numeric_limits<double>::max();
   for (size_t i = 0; i < hull.size(); ++i) {
     const cv::Point2d a = hull[i], edge = cv::Point2d(hull[(i + 1) % hull.size()]) - a;
     const double edge_length = std::hypot(edge.x, edge.y);
     double farthest = 0;
     for (const cv::Point& p : hull) {
       const cv::Point2d d = cv::Point2d(p) - a;
-      longest = std::max(longest, std::hypot(d.x, d.y));
-      if (edge_length > 0) farthest = std::max(farthest, std::abs(edge.cross(d)) / edge_length);
+      longest_sq = std::max(longest_sq, d.dot(d));
+      if (hull.size() >= 3 && edge_length > 0) farthest = std::max(farthest, std::abs(edge.cross(d)) / edge_length);
     }
     if (hull.size() >= 3 && edge_length > 0) narrowest = std::min(narrowest, farthest);
   }
-  return {static_cast<float>(longest + 1), static_cast<float>(narrowest + 1)};
+  return {static_cast<float>(std::sqrt(longest_sq) + 1), static_cast<float>(narrowest + 1)};
 }
 
 std::vector<Region> find_regions(const cv::Mat& map, float threshold, int64_t min_area) {
@@ -172,7 +174,7 @@ std::vector<Region> find_regions(const cv::Mat& map, float threshold, int64_t mi
       r.peak = r.area == 0 ? v[x] : std::max(r.peak, v[x]);
       ++r.area;
       sums[l[x] - 1] += v[x];
-      ends.add(l[x] - 1, x, y);
+      ends.add(static_cast<size_t>(l[x] - 1), x, y);
     }
   }
   std::vector<Region> out;
@@ -182,7 +184,7 @@ std::vector<Region> find_regions(const cv::Mat& map, float threshold, int64_t mi
     const int* s = stats.ptr<int>(static_cast<int>(i) + 1);
     r.box = cv::Rect(s[cv::CC_STAT_LEFT], s[cv::CC_STAT_TOP], s[cv::CC_STAT_WIDTH], s[cv::CC_STAT_HEIGHT]);
     r.mean = static_cast<float>(sums[i] / r.area);
-    r.size = calipers(ends.points(i));
+    r.calipers = calipers(ends.points(i));
     out.push_back(r);
   }
   std::sort(out.begin(), out.end(), [](const Region& a, const Region& b) { return a.area > b.area; });

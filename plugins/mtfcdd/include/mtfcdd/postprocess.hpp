@@ -69,9 +69,10 @@ struct Upsampler {
   cv::Mat operator()(const cv::Mat& map, cv::Size size, size_t type) const { return scale(smooth(map, type), size); }
 };
 
-// A region's caliper (Feret) diameters in pixels: the largest and the smallest distance between two
-// parallel lines enclosing its pixel centres, plus one pixel, so that one pixel is 1 x 1 and a run
-// of n pixels n x 1. A scratch's or a crack's length and width, whatever its direction.
+// A region's caliper (Feret) diameters in pixels: over all directions, the largest and the smallest
+// distance between two parallel lines touching its pixel centres on both sides, plus one pixel, so
+// that one pixel is 1 x 1 and a run of n pixels n x 1. A straight scratch's or crack's length and
+// width whatever its direction; of a curved one, its chord and its bow.
 struct Calipers {
   float length = 0, width = 0;
 };
@@ -83,7 +84,7 @@ struct Region {
   cv::Rect box;
   int64_t area = 0;
   float peak = 0, mean = 0;
-  Calipers size;
+  Calipers calipers;
 };
 
 // The pixel threshold in force on one map: `threshold`, raised to `peak_fraction` times the map's
