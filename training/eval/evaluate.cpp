@@ -125,9 +125,13 @@ std::vector<size_t> group_ids(const std::vector<const Sample*>& samples) {
   }
   return out;
 }
-std::vector<size_t> group_ids(const std::vector<ImageScores>& scores) {
+const Sample* sample_of(const ImageScores& s) { return s.sample; }
+const Sample* sample_of(const ImageScores* s) { return s->sample; }
+// The same for the images of scores, or of pointers to them.
+template <class Scores>
+std::vector<size_t> group_ids(const Scores& scores) {
   std::vector<const Sample*> samples;
-  for (const ImageScores& s : scores) samples.push_back(s.sample);
+  for (const auto& s : scores) samples.push_back(sample_of(s));
   return group_ids(samples);
 }
 
@@ -689,10 +693,8 @@ PooledPixels pooled_pixels(const std::vector<const ImageScores*>& set, size_t k,
   p.px.reserve(p.total / p.stride + 1);
   p.lab.reserve(p.px.capacity());
   p.image.reserve(p.px.capacity());
-  std::vector<const Sample*> samples;
-  for (const ImageScores* s : set) samples.push_back(s->sample);
-  p.part = group_ids(samples);
-  p.parts = std::set<size_t>(p.part.begin(), p.part.end()).size();
+  p.part = group_ids(set);
+  p.parts = p.part.empty() ? 0 : *std::max_element(p.part.begin(), p.part.end()) + 1;  // ids 0 .. parts - 1
   size_t idx = 0;
   for (size_t i = 0; i < set.size(); ++i) {
     const ImageScores* s = set[i];

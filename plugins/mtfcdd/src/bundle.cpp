@@ -27,8 +27,8 @@ DefectType read_type(const Reader& r) {
   // Scores cross the C ABI as float32: a threshold beyond its range would become infinite.
   t.image_threshold = r.number("image_threshold");
   t.pixel_threshold = r.number("pixel_threshold");
-  if (r.has("smoothing")) t.smoothing = r.number("smoothing", 0, kMaxSmoothing);
-  if (r.has("peak_fraction")) t.peak_fraction = r.number("peak_fraction", 0, kMaxPeakFraction);
+  t.smoothing = r.number("smoothing", 0, kMaxSmoothing, t.smoothing);
+  t.peak_fraction = r.number("peak_fraction", 0, kMaxPeakFraction, t.peak_fraction);
   return t;
 }
 

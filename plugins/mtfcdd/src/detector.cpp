@@ -29,7 +29,7 @@ void apply_thresholds(const Reader& th, const std::vector<std::string>& names, D
     const size_t k = pos - names.begin();
     s.image_thresholds[k] = t.has("image") ? t.number("image") : s.image_thresholds[k];
     s.pixel_thresholds[k] = t.has("pixel") ? t.number("pixel") : s.pixel_thresholds[k];
-    s.peak_fractions[k] = t.has("peak_fraction") ? t.number("peak_fraction", 0, kMaxPeakFraction) : s.peak_fractions[k];
+    s.peak_fractions[k] = t.number("peak_fraction", 0, kMaxPeakFraction, s.peak_fractions[k]);
   }
 }
 

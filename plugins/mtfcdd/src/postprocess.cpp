@@ -52,35 +52,18 @@ cv::Mat spread_matrix(int out, int cells, const std::vector<float>& g, int strid
   return a;
 }
 
-// Each region's first and last pixel in every row it crosses, met in raster order: the convex hull,
-// and so the calipers, of these is that of the whole region, at two points per row instead of all.
-class RowEnds {
- public:
-  explicit RowEnds(size_t regions) : rows_(regions, -1), first_(regions), last_(regions), points_(regions) {}
-  void add(size_t region, int x, int y) {
-    if (rows_[region] != y) {
-      flush(region);
-      rows_[region] = y;
-      first_[region] = x;
-    }
-    last_[region] = x;
+// Adds pixel (x, y), met in raster order, to a region's `ends`: its first and last pixel in every
+// row it crosses. The convex hull, and so the calipers, of these is the whole region's, at two
+// points per row instead of all.
+void add_row_end(std::vector<cv::Point>& ends, int x, int y) {
+  if (ends.empty() || ends.back().y != y) {
+    ends.emplace_back(x, y);  // the row's first pixel
+  } else if (ends.size() > 1 && ends[ends.size() - 2].y == y) {
+    ends.back().x = x;  // the row's last pixel moves on
+  } else {
+    ends.emplace_back(x, y);  // the row's second pixel
   }
-  // The region's points, its last row's ends included (once: the row is then closed).
-  const std::vector<cv::Point>& points(size_t region) {
-    flush(region);
-    rows_[region] = -1;
-    return points_[region];
-  }
-
- private:
-  void flush(size_t region) {
-    if (rows_[region] < 0) return;
-    points_[region].emplace_back(first_[region], rows_[region]);
-    if (last_[region] != first_[region]) points_[region].emplace_back(last_[region], rows_[region]);
-  }
-  std::vector<int> rows_, first_, last_;
-  std::vector<std::vector<cv::Point>> points_;
-};
+}
 
 }  // namespace
 
@@ -164,7 +147,7 @@ std::vector<Region> find_regions(const cv::Mat& map, float threshold, int64_t mi
   const int n = cv::connectedComponentsWithStats(mask, labels, stats, centroids, 8, CV_32S);
   std::vector<Region> regions(n > 0 ? n - 1 : 0);
   std::vector<double> sums(regions.size(), 0.0);
-  RowEnds ends(regions.size());
+  std::vector<std::vector<cv::Point>> ends(regions.size());
   for (int y = 0; y < map.rows; ++y) {
     const int* l = labels.ptr<int>(y);
     const float* v = map.ptr<float>(y);
@@ -174,7 +157,7 @@ std::vector<Region> find_regions(const cv::Mat& map, float threshold, int64_t mi
       r.peak = r.area == 0 ? v[x] : std::max(r.peak, v[x]);
       ++r.area;
       sums[l[x] - 1] += v[x];
-      ends.add(static_cast<size_t>(l[x] - 1), x, y);
+      add_row_end(ends[l[x] - 1], x, y);
     }
   }
   std::vector<Region> out;
@@ -184,7 +167,7 @@ std::vector<Region> find_regions(const cv::Mat& map, float threshold, int64_t mi
     const int* s = stats.ptr<int>(static_cast<int>(i) + 1);
     r.box = cv::Rect(s[cv::CC_STAT_LEFT], s[cv::CC_STAT_TOP], s[cv::CC_STAT_WIDTH], s[cv::CC_STAT_HEIGHT]);
     r.mean = static_cast<float>(sums[i] / r.area);
-    r.calipers = calipers(ends.points(i));
+    r.calipers = calipers(ends[i]);
     out.push_back(r);
   }
   std::sort(out.begin(), out.end(), [](const Region& a, const Region& b) { return a.area > b.area; });

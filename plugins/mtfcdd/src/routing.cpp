@@ -165,11 +165,8 @@ Router::Rule Router::read_rule(const JsonReader<>& r, size_t i) const {
   rule.action = action_index(r, "action");
   rule.priority = static_cast<int>(r.integer("priority", std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
   rule.min_probability = r.has("min_probability") ? r.number("min_probability", 0.0, 1.0) : 0.0;
-  const auto at_least_0 = [&](const char* key) {
-    return r.has(key) ? r.number(key, 0.0, std::numeric_limits<double>::max()) : 0.0;
-  };
-  rule.min_region_area = at_least_0("min_region_area");
-  rule.min_region_length = at_least_0("min_region_length");
+  rule.min_region_area = r.number("min_region_area", 0.0, std::numeric_limits<double>::max(), 0.0);
+  rule.min_region_length = r.number("min_region_length", 0.0, std::numeric_limits<double>::max(), 0.0);
   if (r.has("categories")) rule.categories = names_at(r, "categories");
   return rule;
 }

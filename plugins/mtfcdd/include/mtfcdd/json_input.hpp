@@ -180,6 +180,9 @@ class JsonReader {
     if (!(d >= lo && d <= hi)) fail(key, "must be " + range + ", got " + excerpt(v));
     return d;
   }
+  double number(const std::string& key, double lo, double hi, double fallback) const {
+    return has(key) ? number(key, lo, hi) : fallback;
+  }
   // The index of the value among `options`; with a fallback, the index when the key is absent.
   size_t one_of(const std::string& key, std::initializer_list<const char*> options) const {
     const nlohmann::json& v = at(key);
