@@ -163,12 +163,17 @@ void expect_meta_equals(const GstVisionResultMeta& m, const VpFrameResult& f) {
     EXPECT_EQ(a.threshold, b.threshold) << a.name;
     EXPECT_EQ(a.decision, b.decision != 0) << a.name;
     ASSERT_EQ(a.n_regions, b.region_count) << a.name;
+    const GstVisionTypeDetail& d = m.type_details[k];
+    EXPECT_EQ(d.pixel_threshold, b.pixel_threshold) << a.name;
+    EXPECT_EQ(d.configured_pixel_threshold, b.configured_pixel_threshold) << a.name;
     for (guint r = 0; r < a.n_regions; ++r) {
       EXPECT_EQ(a.regions[r].x, b.regions[r].x);
       EXPECT_EQ(a.regions[r].y, b.regions[r].y);
       EXPECT_EQ(a.regions[r].width, b.regions[r].width);
       EXPECT_EQ(a.regions[r].height, b.regions[r].height);
       EXPECT_EQ(a.regions[r].area, b.regions[r].area);
+      EXPECT_EQ(d.region_shapes[r].length, b.region_shapes[r].length);
+      EXPECT_EQ(d.region_shapes[r].width, b.region_shapes[r].width);
     }
   }
 }
@@ -299,6 +304,9 @@ TEST(GstVisionPlugin, OneResultAndOneMessagePerBufferInOrderAlsoInBatches) {
         gdouble configured = -1;
         EXPECT_TRUE(gst_structure_get_double(t, "configured-pixel-threshold", &configured));
         EXPECT_EQ(configured, own);
+        const GstVisionTypeDetail& detail = m->type_details[k];  // the meta says the same
+        EXPECT_EQ(detail.pixel_threshold, pixel_threshold);
+        EXPECT_EQ(detail.configured_pixel_threshold, configured);
         if (!m->types[k].decision) EXPECT_EQ(pixel_threshold, own);
         double peak = 0;
         for (guint r = 0; r < m->types[k].n_regions; ++r) peak = std::max(peak, double(m->types[k].regions[r].peak));
@@ -310,6 +318,8 @@ TEST(GstVisionPlugin, OneResultAndOneMessagePerBufferInOrderAlsoInBatches) {
           const GValue *lv = gst_structure_get_value(g, "length"), *wv = gst_structure_get_value(g, "caliper-width");
           ASSERT_TRUE(lv && wv && G_VALUE_HOLDS_FLOAT(lv) && G_VALUE_HOLDS_FLOAT(wv));
           const float length = g_value_get_float(lv), across = g_value_get_float(wv);
+          EXPECT_EQ(detail.region_shapes[r].length, length);
+          EXPECT_EQ(detail.region_shapes[r].width, across);
           const GstVisionRegion& box = m->types[k].regions[r];
           EXPECT_GE(across, 1);
           EXPECT_LE(across, length);

@@ -23,9 +23,11 @@
  * read it, do not modify it. The meta has no tags, so elements that copy untagged metas (e.g.
  * videoconvert, queue, tee) keep it downstream; a copied buffer gets a deep copy.
  *
- * Only fields are ever added, at the end of each struct (GST_VISION_RESULT_META_VERSION counts
- * the revisions; fields are marked with the version that added them); meta->version tells what
- * the element that made the meta knows. */
+ * Only fields are ever added, and only at the end of the meta itself: a struct that is an array's
+ * element (GstVisionTypeResult, GstVisionRegion) never grows, as that would move its neighbours;
+ * what they gain goes into arrays beside them (type_details). GST_VISION_RESULT_META_VERSION counts the
+ * revisions, fields are marked with the version that added them, and meta->version tells what the
+ * element that made the meta knows: read a version-3 field only when meta->version >= 3. */
 #ifndef GST_VISION_RESULT_META_H
 #define GST_VISION_RESULT_META_H
 
@@ -33,7 +35,7 @@
 
 G_BEGIN_DECLS
 
-#define GST_VISION_RESULT_META_VERSION 2
+#define GST_VISION_RESULT_META_VERSION 3
 #define GST_VISION_RESULT_META_API_NAME "GstVisionResultMetaAPI"
 
 /* A connected region of one type's anomaly map at or above its pixel threshold in force, in frame pixels. */
@@ -43,6 +45,24 @@ typedef struct GstVisionRegion {
   gfloat peak;              /* highest map value inside */
   gfloat mean;              /* mean map value inside */
 } GstVisionRegion;
+
+/* Version 3: a region's extent, for rules such as "a scratch longer than 40 px" (the plugin's
+ * VpRegionShape): its largest and smallest caliper (Feret) diameter over its pixel centres, plus one
+ * pixel, in frame pixels. A curved defect's length is its chord, its width the bow. */
+typedef struct GstVisionRegionShape {
+  gfloat length;
+  gfloat width;
+} GstVisionRegionShape;
+
+/* Version 3: what a type's result gained after version 2. Kept in an array of its own beside
+ * `types` (index for index) so that GstVisionTypeResult's size, by which `types` is indexed, never
+ * changes. */
+typedef struct GstVisionTypeDetail {
+  gdouble pixel_threshold;             /* the pixel threshold in force on this frame: the type's own,
+                                          or its share of the map's peak when that is higher */
+  gdouble configured_pixel_threshold;  /* the type's own */
+  GstVisionRegionShape* region_shapes; /* types[k].n_regions entries, index for index with its regions */
+} GstVisionTypeDetail;
 
 /* One defect type's result, as the plugin's VpTypeResult (heatmaps are not copied). */
 typedef struct GstVisionTypeResult {
@@ -67,6 +87,7 @@ typedef struct GstVisionResultMeta {
   guint n_types;
   gint decisive_type;           /* version 2: index into types of the type that decided the action
                                    (the plugin's VpFrameResult.decisive_type); -1 when clean */
+  GstVisionTypeDetail* type_details; /* version 3: n_types entries, index for index with types */
 } GstVisionResultMeta;
 
 /* The meta's API type; 0 until the visionplugin element's class has been created. */

@@ -7,6 +7,16 @@ namespace {
 
 gchar* dup_or_empty(const char* s) { return g_strdup(s ? s : ""); }
 
+void copy_detail(GstVisionTypeDetail& dst, const VpTypeResult& src) {
+  dst.pixel_threshold = src.pixel_threshold;
+  dst.configured_pixel_threshold = src.configured_pixel_threshold;
+  dst.region_shapes = g_new0(GstVisionRegionShape, src.region_count);
+  for (guint r = 0; r < src.region_count; ++r) {
+    const VpRegionShape& g = src.region_shapes[r];
+    dst.region_shapes[r] = {g.length, g.width};
+  }
+}
+
 void copy_type(GstVisionTypeResult& dst, const VpTypeResult& src) {
   dst.name = dup_or_empty(src.name);
   dst.score = src.score;
@@ -25,12 +35,15 @@ void clear_meta(GstVisionResultMeta* m) {
   for (guint k = 0; k < m->n_types; ++k) {
     g_free(m->types[k].name);
     g_free(m->types[k].regions);
+    g_free(m->type_details[k].region_shapes);
   }
   g_free(m->types);
+  g_free(m->type_details);
   g_free(m->action);
   g_free(m->action_params);
   g_free(m->matches);
   m->types = nullptr;
+  m->type_details = nullptr;
   m->n_types = 0;
   m->action = m->action_params = m->matches = nullptr;
 }
@@ -42,6 +55,7 @@ gboolean meta_init(GstMeta* meta, gpointer, GstBuffer*) {
   m->decision = FALSE;
   m->action = m->action_params = m->matches = nullptr;
   m->types = nullptr;
+  m->type_details = nullptr;
   m->n_types = 0;
   m->decisive_type = -1;
   return TRUE;
@@ -58,12 +72,17 @@ void copy_meta(GstVisionResultMeta* dst, const GstVisionResultMeta* src) {
   dst->decisive_type = src->decisive_type;
   dst->n_types = src->n_types;
   dst->types = g_new0(GstVisionTypeResult, src->n_types);
+  dst->type_details = g_new0(GstVisionTypeDetail, src->n_types);
   for (guint k = 0; k < src->n_types; ++k) {
     const GstVisionTypeResult& s = src->types[k];
     GstVisionTypeResult& d = dst->types[k];
     d = s;
     d.name = g_strdup(s.name);
     d.regions = static_cast<GstVisionRegion*>(g_memdup2(s.regions, sizeof(GstVisionRegion) * s.n_regions));
+    GstVisionTypeDetail& e = dst->type_details[k];
+    e = src->type_details[k];
+    e.region_shapes = static_cast<GstVisionRegionShape*>(
+        g_memdup2(e.region_shapes, sizeof(GstVisionRegionShape) * s.n_regions));
   }
 }
 
@@ -138,7 +157,11 @@ GstVisionResultMeta* add_vision_result_meta(GstBuffer* buffer, const VpFrameResu
   m->decisive_type = result.decisive_type;
   m->n_types = result.type_count;
   m->types = g_new0(GstVisionTypeResult, result.type_count);
-  for (guint k = 0; k < result.type_count; ++k) copy_type(m->types[k], vp::type_at(result, k));
+  m->type_details = g_new0(GstVisionTypeDetail, result.type_count);
+  for (guint k = 0; k < result.type_count; ++k) {
+    copy_type(m->types[k], vp::type_at(result, k));
+    copy_detail(m->type_details[k], vp::type_at(result, k));
+  }
   return m;
 }
 

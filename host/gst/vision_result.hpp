@@ -17,8 +17,8 @@ GstVisionResultMeta* add_vision_result_meta(GstBuffer* buffer, const VpFrameResu
 
 // The `vision-result` message's structure: pts, frame, decision, action, params, matches,
 // decisive-type, and types, an array of `type` structures (name, score, probability, threshold,
-// decision, pixel-threshold, regions, an array of `region` structures x, y, width, height, area,
-// peak, mean).
+// decision, pixel-threshold, configured-pixel-threshold, regions, an array of `region` structures
+// x, y, width, height, area, peak, mean, length, caliper-width).
 GstStructure* vision_result_structure(const VpFrameResult& result, GstClockTime pts, guint64 frame_number);
 
 }  // namespace mtfcdd::gst
