@@ -33,8 +33,13 @@ static GstPadProbeReturn on_buffer(GstPad* pad, GstPadProbeInfo* info, gpointer 
       seen->bad++;
     any = any || t->decision;
     /* Version 3: the threshold in force is never below the type's own; each region's width lies
-       between one pixel and its length, which its bounding box's diagonal bounds. */
-    const GstVisionTypeDetail* d = &m->type_details[i];
+       between one pixel and its length, which is at most its bounding box's centre-to-centre
+       diagonal plus one. */
+    const GstVisionTypeDetail* d = gst_vision_result_meta_type_detail(m, i);
+    if (!d) {
+      seen->bad++;
+      continue;
+    }
     if (!(d->pixel_threshold >= d->configured_pixel_threshold && d->configured_pixel_threshold > 0)) seen->bad++;
     if (t->n_regions > 0 && !d->region_shapes) seen->bad++;
     for (guint r = 0; r < t->n_regions && d->region_shapes; ++r) {

@@ -23,11 +23,12 @@
  * read it, do not modify it. The meta has no tags, so elements that copy untagged metas (e.g.
  * videoconvert, queue, tee) keep it downstream; a copied buffer gets a deep copy.
  *
- * Only fields are ever added, and only at the end of the meta itself: a struct that is an array's
- * element (GstVisionTypeResult, GstVisionRegion) never grows, as that would move its neighbours;
- * what they gain goes into arrays beside them (type_details). GST_VISION_RESULT_META_VERSION counts the
- * revisions, fields are marked with the version that added them, and meta->version tells what the
- * element that made the meta knows: read a version-3 field only when meta->version >= 3. */
+ * Fields are only ever added at the end of a struct. The array elements of versions 1 and 2
+ * (GstVisionTypeResult, GstVisionRegion) and GstVisionRegionShape never grow, as that would move
+ * their neighbours; GstVisionTypeDetail may, so read it through gst_vision_result_meta_type_detail(),
+ * which steps by the size the element wrote. GST_VISION_RESULT_META_VERSION counts the revisions,
+ * fields are marked with the version that added them, and meta->version tells what the element that
+ * made the meta knows: read a field only when meta->version is at least the one that added it. */
 #ifndef GST_VISION_RESULT_META_H
 #define GST_VISION_RESULT_META_H
 
@@ -54,14 +55,16 @@ typedef struct GstVisionRegionShape {
   gfloat width;
 } GstVisionRegionShape;
 
-/* Version 3: what a type's result gained after version 2. Kept in an array of its own beside
- * `types` (index for index) so that GstVisionTypeResult's size, by which `types` is indexed, never
- * changes. */
+/* Version 3: what a type's result gained after version 2, in an array of its own beside `types`
+ * (GstVisionTypeResult's size, by which `types` is indexed, never changes). */
 typedef struct GstVisionTypeDetail {
-  gdouble pixel_threshold;             /* the pixel threshold in force on this frame: the type's own,
-                                          or its share of the map's peak when that is higher */
+  gdouble pixel_threshold;             /* the threshold on the map in force on this frame (regions,
+                                          contours): the type's own, raised to its peak_fraction share
+                                          of the map's peak for a type found defective (for every
+                                          type when the plugin makes frame-sized maps) */
   gdouble configured_pixel_threshold;  /* the type's own */
-  GstVisionRegionShape* region_shapes; /* types[k].n_regions entries, index for index with its regions */
+  GstVisionRegionShape* region_shapes; /* types[k].n_regions entries, index for index with its
+                                          regions; NULL when there are none */
 } GstVisionTypeDetail;
 
 /* One defect type's result, as the plugin's VpTypeResult (heatmaps are not copied). */
@@ -87,12 +90,21 @@ typedef struct GstVisionResultMeta {
   guint n_types;
   gint decisive_type;           /* version 2: index into types of the type that decided the action
                                    (the plugin's VpFrameResult.decisive_type); -1 when clean */
-  GstVisionTypeDetail* type_details; /* version 3: n_types entries, index for index with types */
+  GstVisionTypeDetail* type_details; /* version 3: n_types entries of type_detail_size bytes, index
+                                        for index with types; read them with
+                                        gst_vision_result_meta_type_detail() */
+  guint type_detail_size;            /* version 3: sizeof(GstVisionTypeDetail) in the element */
 } GstVisionResultMeta;
 
 /* The meta's API type; 0 until the visionplugin element's class has been created. */
 static inline GType gst_vision_result_meta_api_get_type(void) {
   return g_type_from_name(GST_VISION_RESULT_META_API_NAME);
+}
+
+/* Type k's details, or NULL when the meta is older than version 3 or k is out of range. */
+static inline const GstVisionTypeDetail* gst_vision_result_meta_type_detail(const GstVisionResultMeta* meta, guint k) {
+  if (!meta || meta->version < 3 || k >= meta->n_types || !meta->type_details) return NULL;
+  return (const GstVisionTypeDetail*)((const guint8*)meta->type_details + (gsize)k * meta->type_detail_size);
 }
 
 /* The buffer's result, or NULL when it has none. */

@@ -56,6 +56,7 @@ gboolean meta_init(GstMeta* meta, gpointer, GstBuffer*) {
   m->action = m->action_params = m->matches = nullptr;
   m->types = nullptr;
   m->type_details = nullptr;
+  m->type_detail_size = sizeof(GstVisionTypeDetail);
   m->n_types = 0;
   m->decisive_type = -1;
   return TRUE;
