@@ -7,17 +7,14 @@ namespace {
 
 gchar* dup_or_empty(const char* s) { return g_strdup(s ? s : ""); }
 
-void copy_detail(GstVisionTypeDetail& dst, const VpTypeResult& src) {
-  dst.pixel_threshold = src.pixel_threshold;
-  dst.configured_pixel_threshold = src.configured_pixel_threshold;
-  dst.region_shapes = g_new0(GstVisionRegionShape, src.region_count);
-  for (guint r = 0; r < src.region_count; ++r) {
-    const VpRegionShape& g = src.region_shapes[r];
-    dst.region_shapes[r] = {g.length, g.width};
-  }
+// A copy of the n elements at p, NULL when n is 0.
+template <class T>
+T* dup_n(const T* p, guint n) {
+  return static_cast<T*>(g_memdup2(p, sizeof(T) * n));
 }
 
-void copy_type(GstVisionTypeResult& dst, const VpTypeResult& src) {
+// One type's result and its version-3 details.
+void copy_type(GstVisionTypeResult& dst, GstVisionTypeDetail& detail, const VpTypeResult& src) {
   dst.name = dup_or_empty(src.name);
   dst.score = src.score;
   dst.probability = src.probability;
@@ -25,9 +22,13 @@ void copy_type(GstVisionTypeResult& dst, const VpTypeResult& src) {
   dst.decision = src.decision != 0;
   dst.n_regions = src.region_count;
   dst.regions = g_new0(GstVisionRegion, src.region_count);
+  detail.pixel_threshold = src.pixel_threshold;
+  detail.configured_pixel_threshold = src.configured_pixel_threshold;
+  detail.region_shapes = g_new0(GstVisionRegionShape, src.region_count);
   for (guint r = 0; r < src.region_count; ++r) {
     const VpRegion& g = src.regions[r];
     dst.regions[r] = {g.x, g.y, g.width, g.height, g.area, g.peak, g.mean};
+    detail.region_shapes[r] = {src.region_shapes[r].length, src.region_shapes[r].width};
   }
 }
 
@@ -79,11 +80,10 @@ void copy_meta(GstVisionResultMeta* dst, const GstVisionResultMeta* src) {
     GstVisionTypeResult& d = dst->types[k];
     d = s;
     d.name = g_strdup(s.name);
-    d.regions = static_cast<GstVisionRegion*>(g_memdup2(s.regions, sizeof(GstVisionRegion) * s.n_regions));
+    d.regions = dup_n(s.regions, s.n_regions);
     GstVisionTypeDetail& e = dst->type_details[k];
     e = src->type_details[k];
-    e.region_shapes = static_cast<GstVisionRegionShape*>(
-        g_memdup2(e.region_shapes, sizeof(GstVisionRegionShape) * s.n_regions));
+    e.region_shapes = dup_n(e.region_shapes, s.n_regions);
   }
 }
 
@@ -159,10 +159,7 @@ GstVisionResultMeta* add_vision_result_meta(GstBuffer* buffer, const VpFrameResu
   m->n_types = result.type_count;
   m->types = g_new0(GstVisionTypeResult, result.type_count);
   m->type_details = g_new0(GstVisionTypeDetail, result.type_count);
-  for (guint k = 0; k < result.type_count; ++k) {
-    copy_type(m->types[k], vp::type_at(result, k));
-    copy_detail(m->type_details[k], vp::type_at(result, k));
-  }
+  for (guint k = 0; k < result.type_count; ++k) copy_type(m->types[k], m->type_details[k], vp::type_at(result, k));
   return m;
 }
 
